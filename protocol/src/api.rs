@@ -1,0 +1,189 @@
+//! REST request and response bodies (DESIGN §4.2). Unknown fields in requests are ignored so platforms
+//! can send richer payloads than we read.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/v1/submissions` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionRequest {
+    pub candidate: Candidate,
+    pub exercise: Exercise,
+    pub files: Vec<FileEntry>,
+    /// The async event stream (edit, paste, focus_lost, focus_gained, run, prompt, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<AsyncEvent>,
+    /// Integrity signals as the platform computed them; kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorecard: Option<Scorecard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exercise {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+/// One file of a submission: its path (relative, `/`-separated) and its UTF-8 content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub content: String,
+}
+
+/// One event of the async session. Kind-specific fields are kept as sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AsyncEvent {
+    /// Milliseconds since the async session started.
+    pub at_ms: u64,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(flatten)]
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scorecard {
+    pub rubric: Vec<RubricItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RubricItem {
+    pub dimension: String,
+    pub score: f64,
+    pub max: f64,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+/// A cited moment: where in the async session or the code a score comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// First and last line (1-based, inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<[u32; 2]>,
+    pub note: String,
+}
+
+/// `201` answer to a new submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    pub id: String,
+}
+
+/// `GET /api/v1/submissions/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionView {
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    #[serde(flatten)]
+    pub submission: SubmissionRequest,
+    /// The live room promoted from this submission, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<RoomSummary>,
+}
+
+/// `POST /api/v1/submissions/{id}/promote` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromoteRequest {
+    pub interviewer: Interviewer,
+    #[serde(default)]
+    pub voice: bool,
+    /// Lifetime of the links in seconds (default one day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interviewer {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomStatus {
+    Live,
+    Ended,
+}
+
+impl RoomStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomStatus::Live => "live",
+            RoomStatus::Ended => "ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RoomStatus> {
+        [RoomStatus::Live, RoomStatus::Ended].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub id: String,
+    pub status: RoomStatus,
+}
+
+/// One token or link per role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerRole {
+    pub interviewer: String,
+    pub candidate: String,
+    pub observer: String,
+}
+
+/// Answer to promote: everything needed to open the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromoteResponse {
+    pub room: RoomSummary,
+    /// Base WebSocket URL for `WebsocketProvider(ws_url, room.id, doc, { params: { token } })`.
+    pub ws_url: String,
+    pub tokens: PerRole,
+    /// Browser URLs that open the room in each role.
+    pub links: PerRole,
+    /// When the tokens and links expire, milliseconds since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+/// `GET /api/v1/rooms/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomView {
+    pub id: String,
+    pub submission_id: String,
+    pub status: RoomStatus,
+    pub interviewer: String,
+    pub voice: bool,
+    pub created_at_ms: u64,
+    /// Clients connected to this room on this node right now.
+    pub connected: usize,
+}
+
+/// Every API error body: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}

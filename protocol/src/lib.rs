@@ -1,0 +1,20 @@
+//! handoff-protocol: the contracts shared by the server, the load tool and (through mirrored constants)
+//! the web client. Pure data and codecs: no sockets, no files, no clocks, no async runtime.
+//!
+//! # Layout
+//! - [`limits`]: every size and count limit, each a named constant saying what happens at the limit.
+//! - [`frame`]: y-sync wire framing (on `yrs::sync`): splitting inbound frames into messages without
+//!   copying, encoding outbound messages, reserved extension message numbers and close codes.
+//! - [`role`]: room roles and the claims a room token carries.
+//! - [`api`]: REST request/response bodies (DESIGN §4.2).
+//! - [`validate`]: checks a submission before anything is stored.
+//! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
+
+pub mod api;
+pub mod frame;
+pub mod limits;
+pub mod role;
+pub mod schema;
+pub mod validate;
+
+pub use role::{Claims, Role};

@@ -1,0 +1,79 @@
+//! Every limit handoff enforces, in one place. Each constant says what happens when it is reached, so an
+//! integrator reading an error can find the rule here.
+
+/// Largest request body the REST API reads. Bigger bodies are refused with 413 before parsing.
+/// Sized to hold [`MAX_SUBMISSION_BYTES`] of file content plus events and JSON escaping overhead.
+pub const MAX_REQUEST_BYTES: usize = 24 * 1024 * 1024;
+
+/// Total bytes of file content in one submission. Over it: 413 `submission_too_large`.
+pub const MAX_SUBMISSION_BYTES: usize = 8 * 1024 * 1024;
+
+/// Bytes of one file's content. Over it: 413 `file_too_large`, naming the file.
+pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
+
+/// Files in one submission. Over it: 413 `too_many_files`.
+pub const MAX_FILES: usize = 1000;
+
+/// Bytes of one file path. Over it: 400 `invalid_path`.
+pub const MAX_PATH_BYTES: usize = 512;
+
+/// Events in one submission's async event stream. Over it: 413 `too_many_events`.
+pub const MAX_EVENTS: usize = 200_000;
+
+/// Characters of a display name (candidate, interviewer). Over it: 400 `invalid_field`.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Bytes of one WebSocket message from a client. A larger message closes that connection with
+/// close code 1009 (message too big); the room and its other clients are unaffected. Generous enough for
+/// a multi-hundred-KiB paste, which a y-websocket client sends as one update.
+pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024 * 1024;
+
+/// Messages a connection may send per second, sustained. Above it the connection is closed with 1008.
+/// A fast typist sends ~2 messages per key (update + cursor); this leaves room for bursts and pastes.
+pub const CLIENT_MESSAGES_PER_SECOND: u32 = 200;
+
+/// Burst allowance on top of [`CLIENT_MESSAGES_PER_SECOND`] (token-bucket depth), covering a reconnect
+/// that flushes queued offline edits in one go.
+pub const CLIENT_MESSAGE_BURST: u32 = 2000;
+
+/// Frames queued for one client. When a client's outbox is full the client is too slow to keep up: it
+/// is disconnected with close code [`crate::frame::CLOSE_SLOW_CONSUMER`] (a y-websocket client
+/// reconnects and resyncs); frames are never silently dropped.
+pub const OUTBOX_FRAMES: usize = 1024;
+
+/// Commands queued for one room actor. Connections wait (backpressure) when it is full.
+pub const ROOM_COMMAND_QUEUE: usize = 4096;
+
+/// Clients connected to one room at once. The next one is refused with close code 1013 (try later).
+pub const MAX_CLIENTS_PER_ROOM: usize = 64;
+
+/// Seconds a room with no client stays in memory before it is flushed and evicted. Default of the
+/// server's `--room-idle-evict-s` option.
+pub const ROOM_IDLE_EVICT_SECS: u64 = 30;
+
+/// Accepted updates between two snapshots of a room. A snapshot makes the next load read one blob plus
+/// at most this many log rows; the log itself is kept as the session record.
+pub const SNAPSHOT_EVERY_UPDATES: u64 = 512;
+
+/// Longest time an accepted update may wait before its group commit starts. Together with the commit's
+/// own duration this bounds what `kill -9` can lose: an edit older than this window plus one commit is on
+/// disk.
+pub const GROUP_COMMIT_WINDOW_MS: u64 = 50;
+
+/// Log rows written in one store transaction at most; a longer queue is committed in several.
+pub const GROUP_COMMIT_MAX_ROWS: usize = 4096;
+
+/// Default lifetime of room links (tokens) minted by promote, when the request names none.
+pub const DEFAULT_ROOM_TOKEN_TTL_SECS: u64 = 24 * 3600;
+
+/// Longest lifetime a promote request may ask for its links. Longer: 400 `invalid_field`.
+pub const MAX_ROOM_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
+
+/// Seconds without any frame sent to a client before the server sends a keepalive (an empty awareness
+/// update that every y-websocket client accepts, plus a WebSocket ping). A stock y-websocket client
+/// reconnects when it hears nothing for 30 s, so this must stay well below that.
+pub const KEEPALIVE_SECS: u64 = 15;
+
+/// Seconds without any frame (message, pong) from a client before the server closes the connection as
+/// dead with close code 1001. Stock clients renew awareness every 15 s and answer pings.
+pub const CLIENT_IDLE_TIMEOUT_SECS: u64 = 60;

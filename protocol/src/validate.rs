@@ -1,0 +1,147 @@
+//! Checks a submission before anything is stored. Every rule names the field and the limit it broke so an
+//! integrator can fix the request from the message alone.
+
+use std::collections::HashSet;
+
+use crate::api::{PromoteRequest, SubmissionRequest};
+use crate::limits::{
+    MAX_EVENTS, MAX_FILE_BYTES, MAX_FILES, MAX_NAME_CHARS, MAX_PATH_BYTES, MAX_ROOM_TOKEN_TTL_SECS,
+    MAX_SUBMISSION_BYTES,
+};
+
+/// A refused request: 400 for a malformed one, 413 for one over a size limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// 400: the request is malformed. `code` is machine-readable, `message` names the field.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 413: the request is well-formed but over a named limit.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
+}
+
+impl Invalid {
+    fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        Invalid::BadRequest { code, message: message.into() }
+    }
+
+    fn large(code: &'static str, message: impl Into<String>) -> Self {
+        Invalid::TooLarge { code, message: message.into() }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Invalid::BadRequest { code, .. } | Invalid::TooLarge { code, .. } => code,
+        }
+    }
+}
+
+fn check_name(field: &str, value: &str) -> Result<(), Invalid> {
+    if value.trim().is_empty() {
+        return Err(Invalid::bad("invalid_field", format!("{field} must not be empty")));
+    }
+    if value.chars().count() > MAX_NAME_CHARS {
+        return Err(Invalid::bad(
+            "invalid_field",
+            format!("{field} is longer than {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks one file path: relative, `/`-separated, no `.`/`..`/empty segments, no control characters.
+/// These are the paths a candidate's editor shows; anything else is a bug or an attack on whoever later
+/// writes the export to disk.
+pub fn check_path(path: &str) -> Result<(), Invalid> {
+    let bad = |why: &str| Err(Invalid::bad("invalid_path", format!("file path {path:?} {why}")));
+    if path.is_empty() {
+        return bad("is empty");
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return bad(&format!("is longer than {MAX_PATH_BYTES} bytes"));
+    }
+    if path.starts_with('/') || path.contains('\\') || path.as_bytes().get(1) == Some(&b':') {
+        return bad("must be relative and use '/' separators");
+    }
+    if path.chars().any(char::is_control) {
+        return bad("contains a control character");
+    }
+    for segment in path.split('/') {
+        match segment {
+            "" => return bad("has an empty segment"),
+            "." | ".." => return bad("must not contain '.' or '..' segments"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Validates a submission against the contract and the limits.
+pub fn submission(req: &SubmissionRequest) -> Result<(), Invalid> {
+    check_name("candidate.name", &req.candidate.name)?;
+    check_name("exercise.title", &req.exercise.title)?;
+    if req.files.is_empty() {
+        return Err(Invalid::bad("invalid_field", "files must hold at least one file"));
+    }
+    if req.files.len() > MAX_FILES {
+        return Err(Invalid::large(
+            "too_many_files",
+            format!("{} files is over the limit of {MAX_FILES}", req.files.len()),
+        ));
+    }
+    let mut seen = HashSet::with_capacity(req.files.len());
+    let mut total = 0usize;
+    for file in &req.files {
+        check_path(&file.path)?;
+        if !seen.insert(file.path.as_str()) {
+            return Err(Invalid::bad("duplicate_path", format!("file path {:?} appears twice", file.path)));
+        }
+        if file.content.len() > MAX_FILE_BYTES {
+            return Err(Invalid::large(
+                "file_too_large",
+                format!(
+                    "file {:?} is {} bytes, over the limit of {MAX_FILE_BYTES} bytes per file",
+                    file.path,
+                    file.content.len()
+                ),
+            ));
+        }
+        total += file.content.len();
+    }
+    if total > MAX_SUBMISSION_BYTES {
+        return Err(Invalid::large(
+            "submission_too_large",
+            format!(
+                "files total {total} bytes, over the limit of {MAX_SUBMISSION_BYTES} bytes per submission"
+            ),
+        ));
+    }
+    if req.events.len() > MAX_EVENTS {
+        return Err(Invalid::large(
+            "too_many_events",
+            format!("{} events is over the limit of {MAX_EVENTS}", req.events.len()),
+        ));
+    }
+    for (i, event) in req.events.iter().enumerate() {
+        if event.kind.trim().is_empty() {
+            return Err(Invalid::bad("invalid_event", format!("events[{i}].kind must not be empty")));
+        }
+    }
+    Ok(())
+}
+
+/// Validates a promote request.
+pub fn promote(req: &PromoteRequest) -> Result<(), Invalid> {
+    check_name("interviewer.name", &req.interviewer.name)?;
+    match req.expires_in_s {
+        Some(0) => Err(Invalid::bad("invalid_field", "expires_in_s must be positive")),
+        Some(s) if s > MAX_ROOM_TOKEN_TTL_SECS => Err(Invalid::bad(
+            "invalid_field",
+            format!("expires_in_s is over the limit of {MAX_ROOM_TOKEN_TTL_SECS} seconds"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
