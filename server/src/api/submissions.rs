@@ -1,0 +1,111 @@
+//! Submissions: the async work a platform posts, and promoting one to a live room.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use bytes::Bytes;
+use handoff_protocol::api::{
+    Created, PerRole, PromoteRequest, PromoteResponse, RoomStatus, RoomSummary, SubmissionRequest,
+    SubmissionView,
+};
+use handoff_protocol::limits::DEFAULT_ROOM_TOKEN_TTL_SECS;
+use handoff_protocol::{Role, schema, validate};
+
+use super::{ApiJson, Integrator};
+use crate::app::AppState;
+use crate::auth::now_ms;
+use crate::error::AppError;
+use crate::store::{LogEntry, RoomRecord, SubmissionRecord};
+
+/// Name on the observer link's token.
+const OBSERVER_NAME: &str = "Observer";
+/// Author recorded for the server's own preload of the submission's files.
+pub const PRELOAD_AUTHOR: &str = "submission";
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _: Integrator,
+    ApiJson(body): ApiJson<SubmissionRequest>,
+) -> Result<(StatusCode, Json<Created>), AppError> {
+    validate::submission(&body)?;
+    let id = new_id("sub");
+    state.store.insert_submission(SubmissionRecord { id: id.clone(), created_at_ms: now_ms(), body }).await?;
+    tracing::info!(submission = %id, "submission stored");
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    _: Integrator,
+    Path(id): Path<String>,
+) -> Result<Json<SubmissionView>, AppError> {
+    let rec = state.store.get_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
+    let room =
+        state.store.live_room_for_submission(&id).await?.map(|r| RoomSummary { id: r.id, status: r.status });
+    Ok(Json(SubmissionView { id: rec.id, created_at_ms: rec.created_at_ms, submission: rec.body, room }))
+}
+
+/// Opens the live room for a submission, preloaded with its files; promoting again returns the same
+/// live room with fresh links.
+pub async fn promote(
+    State(state): State<AppState>,
+    _: Integrator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PromoteRequest>,
+) -> Result<Json<PromoteResponse>, AppError> {
+    validate::promote(&body)?;
+    let sub = state.store.get_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
+    let room = match state.store.live_room_for_submission(&id).await? {
+        Some(room) => room,
+        None => {
+            let room_id = new_id("room");
+            let at_ms = now_ms();
+            let record = RoomRecord {
+                id: room_id.clone(),
+                submission_id: id.clone(),
+                status: RoomStatus::Live,
+                interviewer: body.interviewer.name.clone(),
+                voice: body.voice,
+                created_at_ms: at_ms,
+            };
+            let preload = LogEntry {
+                room_id: Arc::from(room_id.as_str()),
+                seq: 1,
+                at_ms,
+                author: Arc::from(PRELOAD_AUTHOR),
+                role: None,
+                conn_id: 0,
+                update: Bytes::from(schema::initial_update(&sub.body.files)),
+            };
+            // Returns the other promote's room if two raced.
+            state.store.create_room(record, preload).await?
+        }
+    };
+    tracing::info!(submission = %id, room = %room.id, "promoted");
+    let ttl = body.expires_in_s.unwrap_or(DEFAULT_ROOM_TOKEN_TTL_SECS);
+    let tokens = PerRole {
+        interviewer: state.tokens.mint(&room.id, Role::Interviewer, &body.interviewer.name, ttl),
+        candidate: state.tokens.mint(&room.id, Role::Candidate, &sub.body.candidate.name, ttl),
+        observer: state.tokens.mint(&room.id, Role::Observer, OBSERVER_NAME, ttl),
+    };
+    // The token rides in the fragment so it never reaches a proxy's or server's access log.
+    let link = |token: &str| format!("{}/room/{}#token={token}", state.urls.public, room.id);
+    let links = PerRole {
+        interviewer: link(&tokens.interviewer),
+        candidate: link(&tokens.candidate),
+        observer: link(&tokens.observer),
+    };
+    Ok(Json(PromoteResponse {
+        room: RoomSummary { id: room.id.clone(), status: room.status },
+        ws_url: state.urls.ws.clone(),
+        tokens,
+        links,
+        expires_at_ms: now_ms() + ttl * 1000,
+    }))
+}

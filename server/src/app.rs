@@ -1,0 +1,162 @@
+//! Application state, the router, and starting/stopping the server. `router(state)` builds the whole
+//! HTTP surface so tests can run it in-process; [`start`] binds a listener and runs it until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::get;
+use handoff_protocol::limits::MAX_REQUEST_BYTES;
+use tokio::task::JoinHandle;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::TokenKeys;
+use crate::bus::LocalBus;
+use crate::config::Config;
+use crate::error::AppError;
+use crate::room::{Registry, RoomSettings};
+use crate::secrets;
+use crate::shutdown::{self, Trigger};
+use crate::store::{self, Store};
+
+/// The URLs clients are given, derived from the public base URL.
+pub struct Urls {
+    /// Base for browser links, e.g. `https://handoff.example.com`.
+    pub public: String,
+    /// Base for WebSocket clients, e.g. `wss://handoff.example.com/ws`.
+    pub ws: String,
+}
+
+impl Urls {
+    pub fn from_public(public: &str) -> Urls {
+        let public = public.trim_end_matches('/').to_owned();
+        let ws_base = if let Some(rest) = public.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = public.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            public.clone()
+        };
+        Urls { ws: format!("{ws_base}/ws"), public }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub rooms: Arc<Registry>,
+    pub tokens: Arc<TokenKeys>,
+    pub api_key: Arc<str>,
+    pub urls: Arc<Urls>,
+    /// Frames queued per client before it counts as a slow consumer.
+    pub outbox_frames: usize,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/ws/{room_id}", get(crate::ws::upgrade))
+        .nest("/api/v1", crate::api::router())
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> Result<&'static str, AppError> {
+    state.store.ping().await.map_err(|e| AppError::Unavailable(format!("store unreachable: {e}")))?;
+    Ok("ready")
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub api_key: String,
+    /// Whether the API key was generated (a development key) rather than configured.
+    pub api_key_generated: bool,
+    pub state: AppState,
+    trigger: Trigger,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Asks the server to stop: clients are closed, rooms flushed, then the listener stops.
+    pub fn shutdown(&self) {
+        self.trigger.fire();
+    }
+
+    /// Waits until the server has stopped.
+    pub async fn stopped(self) -> std::io::Result<()> {
+        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Opens the store, binds the listener and serves until SIGINT/SIGTERM or [`Running::shutdown`].
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let data_dir = config.data_dir.clone();
+    let (api_key, api_key_generated) = {
+        let dir = data_dir.clone();
+        let configured = config.api_key.clone();
+        tokio::task::spawn_blocking(move || {
+            secrets::load_or_create(configured.as_deref(), &dir, "dev-api-key")
+        })
+        .await??
+    };
+    let (secret, _) = {
+        let dir = data_dir.clone();
+        let configured = config.token_secret.clone();
+        tokio::task::spawn_blocking(move || {
+            secrets::load_or_create(configured.as_deref(), &dir, "token-secret")
+        })
+        .await??
+    };
+    let store = store::open(&config.store_url()).await?;
+    let rooms = Registry::new(
+        store.clone(),
+        Arc::new(LocalBus),
+        RoomSettings { idle_evict: Duration::from_secs(config.room_idle_evict_s) },
+    );
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let state = AppState {
+        store,
+        rooms: rooms.clone(),
+        tokens: Arc::new(TokenKeys::new(secret.as_bytes())),
+        api_key: Arc::from(api_key.as_str()),
+        urls: Arc::new(Urls::from_public(&public_url)),
+        outbox_frames: config.client_outbox_frames.max(1),
+    };
+    let trigger = Trigger::new();
+    let stop = trigger.clone();
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = shutdown::os_signal() => tracing::info!("signal received, shutting down"),
+                    _ = stop.fired() => tracing::info!("shutdown requested"),
+                }
+                // Close every client and flush every room before the listener goes away.
+                rooms.shutdown().await;
+                tracing::info!("rooms flushed");
+            })
+            .await
+    });
+    Ok(Running { addr, public_url, api_key, api_key_generated, state, trigger, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Urls;
+
+    #[test]
+    fn ws_url_follows_the_public_scheme() {
+        assert_eq!(Urls::from_public("https://h.example.com/").ws, "wss://h.example.com/ws");
+        assert_eq!(Urls::from_public("http://127.0.0.1:8080").ws, "ws://127.0.0.1:8080/ws");
+        assert_eq!(Urls::from_public("http://127.0.0.1:8080/").public, "http://127.0.0.1:8080");
+    }
+}

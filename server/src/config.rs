@@ -1,0 +1,86 @@
+//! Command line and environment configuration (DESIGN §4.4). Every flag is also an `HANDOFF_*` variable.
+//! `Config` deliberately has no `Debug`: it holds secrets, and nothing should be able to log it whole.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use handoff_protocol::limits::{OUTBOX_FRAMES, ROOM_IDLE_EVICT_SECS};
+
+#[derive(Parser)]
+#[command(name = "handoff", version, about = "Live follow-up rooms for async coding interviews")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server (API, WebSocket rooms, dashboard).
+    Serve(Config),
+}
+
+#[derive(Args, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HANDOFF_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Public base URL browsers and clients reach this server at; used in `ws_url` and links.
+    /// Defaults to `http://<listen address>`.
+    #[arg(long, env = "HANDOFF_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Directory for the embedded database and generated secrets.
+    #[arg(long, env = "HANDOFF_DATA_DIR", default_value = "handoff-data")]
+    pub data_dir: PathBuf,
+
+    /// Integrator API key (`Authorization: Bearer …`). When unset, a development key is generated once,
+    /// kept in the data dir, and printed at startup.
+    #[arg(long, env = "HANDOFF_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Secret that signs room tokens (HS256). When unset, one is generated once and kept in the data dir.
+    #[arg(long, env = "HANDOFF_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+
+    /// Store URL. Default: `sqlite://<data dir>/handoff.db`.
+    #[arg(long, env = "HANDOFF_STORE")]
+    pub store: Option<String>,
+
+    /// Seconds a room with no clients stays in memory before it is flushed and evicted.
+    #[arg(long, env = "HANDOFF_ROOM_IDLE_EVICT_S", default_value_t = ROOM_IDLE_EVICT_SECS)]
+    pub room_idle_evict_s: u64,
+
+    /// Frames queued for one client before it is disconnected as a slow consumer (it reconnects and
+    /// resyncs; frames are never dropped silently).
+    #[arg(long, env = "HANDOFF_CLIENT_OUTBOX_FRAMES", default_value_t = OUTBOX_FRAMES)]
+    pub client_outbox_frames: usize,
+
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `handoff_server=debug`.
+    #[arg(long, env = "HANDOFF_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// A configuration with every default, rooted at `data_dir` (used by tests and embedders).
+    pub fn with_data_dir(data_dir: PathBuf) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            data_dir,
+            api_key: None,
+            token_secret: None,
+            store: None,
+            room_idle_evict_s: ROOM_IDLE_EVICT_SECS,
+            client_outbox_frames: OUTBOX_FRAMES,
+            log: "info".into(),
+        }
+    }
+
+    pub fn store_url(&self) -> String {
+        self.store
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("handoff.db").display()))
+    }
+}

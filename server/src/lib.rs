@@ -1,0 +1,27 @@
+//! handoff-server: live follow-up rooms for async coding interviews.
+//!
+//! # Layout
+//! - [`config`]: command line / environment configuration.
+//! - [`app`]: `AppState`, `router(state)`, and starting/stopping the server.
+//! - [`api`]: the REST API (submissions, promote, rooms); [`error`] its one error type.
+//! - [`auth`]: API key and room tokens; [`secrets`] generates and persists the server's own secrets.
+//! - [`ws`]: the WebSocket edge, one task per connection (auth, limits, decoding, outbox).
+//! - [`room`]: one actor task per live room owning its document; the registry of loaded rooms.
+//! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default).
+//! - [`bus`]: the cluster seam (rooms publish accepted updates; single node publishes nowhere).
+//! - [`rate`]: per-connection rate limiting; [`shutdown`]: the stop signal.
+//!
+//! Data flows one way: connection task → room actor (applies, logs, encodes once) → member outboxes.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod error;
+pub mod rate;
+pub mod room;
+pub mod secrets;
+pub mod shutdown;
+pub mod store;
+pub mod ws;

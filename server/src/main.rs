@@ -1,0 +1,26 @@
+//! The `handoff` binary.
+
+use clap::Parser;
+use handoff_server::config::{Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(config) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
+                .init();
+            let running = handoff_server::app::start(config).await?;
+            println!("handoff is listening on {}", running.public_url);
+            println!("  API:        {}/api/v1", running.public_url);
+            println!("  WebSocket:  {}", running.state.urls.ws);
+            if running.api_key_generated {
+                println!("  development API key: {}", running.api_key);
+            }
+            running.stopped().await?;
+        }
+    }
+    Ok(())
+}

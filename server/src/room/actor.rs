@@ -1,0 +1,463 @@
+//! The room actor: the one task that owns a room's document and awareness. It applies updates, appends
+//! them to the room log (group commit), encodes each broadcast once and fans the same `Bytes` out to every
+//! member's bounded outbox.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use handoff_protocol::frame::{self, CLOSE_INVALID_PAYLOAD, CLOSE_SLOW_CONSUMER, CLOSE_TRY_AGAIN};
+use handoff_protocol::limits::{
+    GROUP_COMMIT_WINDOW_MS, MAX_CLIENTS_PER_ROOM, ROOM_COMMAND_QUEUE, SNAPSHOT_EVERY_UPDATES,
+};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+use yrs::sync::{Awareness, AwarenessUpdate};
+use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
+
+use super::registry::{Registry, RoomSettings, Slot};
+use super::{CloseReason, Command, Identity, Inbound, JoinRefused, Joiner, RoomHandle};
+use crate::auth::now_ms;
+use crate::bus::Bus;
+use crate::store::{LogEntry, RoomState, Snapshot, Store, StoreError, StoreResult};
+
+/// Pause before retrying a failed group commit, so a struggling store is not hammered.
+const FLUSH_RETRY_DELAY: Duration = Duration::from_millis(500);
+/// Reason sent to an observer the first time it tries to write.
+const READ_ONLY_REASON: &str = "read-only: observers cannot edit this room";
+
+struct Member {
+    who: Identity,
+    outbox: mpsc::Sender<Bytes>,
+    kick: Option<tokio::sync::oneshot::Sender<CloseReason>>,
+    /// The observer was already told it is read-only (said once, not per keystroke).
+    told_read_only: bool,
+}
+
+/// A group commit on its way to the store, kept so it can be retried if it fails.
+struct Flight {
+    entries: Vec<LogEntry>,
+    snapshotted: u64,
+    task: JoinHandle<StoreResult<()>>,
+}
+
+pub(super) struct RoomActor {
+    id: Arc<str>,
+    awareness: Awareness,
+    members: Vec<Member>,
+    /// Which connection last spoke for each awareness client id: its states go when it leaves.
+    awareness_owner: HashMap<ClientID, u64>,
+    next_seq: u64,
+    pending: Vec<LogEntry>,
+    pending_since: Option<Instant>,
+    /// Accepted updates not yet covered by a snapshot.
+    since_snapshot: u64,
+    idle_since: Instant,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    settings: RoomSettings,
+    connected: Arc<AtomicUsize>,
+}
+
+/// Rebuilds a document from its snapshot and log tail. CPU-bound: run it off the async threads.
+fn rebuild(state: &RoomState) -> Result<Doc, StoreError> {
+    let doc = Doc::new();
+    {
+        let mut txn = doc.transact_mut();
+        let parts = state.snapshot.iter().map(|s| (s.upto_seq, &s.state[..]));
+        for (seq, bytes) in parts.chain(state.tail.iter().map(|(s, u)| (*s, &u[..]))) {
+            let update = frame::decode_update(bytes)
+                .map_err(|e| StoreError::Corrupt(format!("log entry {seq}: {e}")))?;
+            let applied = catch_unwind(AssertUnwindSafe(|| txn.apply_update(update)));
+            match applied {
+                Ok(Ok(())) => {}
+                _ => return Err(StoreError::Corrupt(format!("log entry {seq} does not apply"))),
+            }
+        }
+    }
+    Ok(doc)
+}
+
+impl RoomActor {
+    pub(super) async fn build(
+        id: Arc<str>,
+        state: RoomState,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        settings: RoomSettings,
+    ) -> Result<RoomActor, StoreError> {
+        let next_seq = state.next_seq();
+        let since_snapshot = state.tail.len() as u64;
+        let doc = tokio::task::spawn_blocking(move || rebuild(&state))
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        Ok(RoomActor {
+            id,
+            awareness: Awareness::new(doc),
+            members: Vec::new(),
+            awareness_owner: HashMap::new(),
+            next_seq,
+            pending: Vec::new(),
+            pending_since: None,
+            since_snapshot,
+            idle_since: Instant::now(),
+            store,
+            bus,
+            settings,
+            connected: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Returns the room's handle and the actor's future (to spawn).
+    pub(super) fn start(
+        self,
+        registry: Weak<Registry>,
+        slot: Arc<Slot>,
+    ) -> (RoomHandle, impl Future<Output = ()>) {
+        let (tx, rx) = mpsc::channel(ROOM_COMMAND_QUEUE);
+        let handle = RoomHandle { id: self.id.clone(), commands: tx, connected: self.connected.clone() };
+        let span = tracing::info_span!("room", id = %self.id);
+        (handle, self.run(rx, registry, slot).instrument(span))
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>, registry: Weak<Registry>, slot: Arc<Slot>) {
+        let mut flight: Option<Flight> = None;
+        loop {
+            let flush_at = self.pending_since.map(|t| t + Duration::from_millis(GROUP_COMMIT_WINDOW_MS));
+            let idle_at = self.members.is_empty().then(|| self.idle_since + self.settings.idle_evict);
+            tokio::select! {
+                biased;
+                joined = async { (&mut flight.as_mut().expect("guarded").task).await }, if flight.is_some() => {
+                    let done = flight.take().expect("guarded");
+                    self.landed(done, joined);
+                }
+                cmd = rx.recv() => match cmd {
+                    Some(Command::Shutdown { reason, done }) => {
+                        for m in std::mem::take(&mut self.members) {
+                            kick(m, reason.clone());
+                        }
+                        self.final_flush(flight.take()).await;
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(cmd) => self.handle(cmd).await,
+                    None => break,
+                },
+                _ = sleep_until(flush_at), if flush_at.is_some() && flight.is_none() => {
+                    flight = self.take_off(false);
+                }
+                _ = sleep_until(idle_at), if idle_at.is_some() && flight.is_none() => {
+                    self.final_flush(None).await;
+                    if let Some(reg) = registry.upgrade() {
+                        reg.remove_if_current(&self.id, &slot);
+                    }
+                    rx.close();
+                    // Joiners that raced the eviction reload the room (now complete in the store).
+                    while let Some(cmd) = rx.recv().await {
+                        match cmd {
+                            Command::Join(joiner, reply) => drop(reply.send(Err(JoinRefused::Evicting(joiner)))),
+                            Command::Shutdown { done, .. } => drop(done.send(())),
+                            _ => {}
+                        }
+                    }
+                    tracing::debug!("idle room evicted");
+                    break;
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Join(joiner, reply) => {
+                let result = self.join(joiner);
+                let _ = reply.send(result);
+            }
+            Command::Leave { conn_id } => self.remove_member(conn_id, None),
+            Command::Message { conn_id, msg } => match msg {
+                Inbound::SyncStep1(sv) => {
+                    let update = self.awareness.doc().transact().encode_state_as_update_v1(&sv);
+                    self.send_to(conn_id, Bytes::from(frame::encode_sync_step2(&update)));
+                }
+                Inbound::Update { update, payload, message, step2 } => {
+                    self.on_update(conn_id, update, payload, message, step2).await
+                }
+                Inbound::Awareness { update, message } => self.on_awareness(conn_id, update, message),
+                Inbound::QueryAwareness => {
+                    if let Some(frame) = self.awareness_frame() {
+                        self.send_to(conn_id, frame);
+                    }
+                }
+            },
+            Command::Shutdown { .. } => unreachable!("handled in run"),
+        }
+    }
+
+    fn join(&mut self, joiner: Joiner) -> Result<(), JoinRefused> {
+        if self.members.len() >= MAX_CLIENTS_PER_ROOM {
+            return Err(JoinRefused::Closed(CloseReason::new(
+                CLOSE_TRY_AGAIN,
+                format!("room is full ({MAX_CLIENTS_PER_ROOM} clients)"),
+            )));
+        }
+        let conn_id = joiner.who.conn_id;
+        tracing::info!(conn = conn_id, role = %joiner.who.role, name = %joiner.who.name, "joined");
+        self.members.push(Member {
+            who: joiner.who,
+            outbox: joiner.outbox,
+            kick: Some(joiner.kick),
+            told_read_only: false,
+        });
+        self.connected.store(self.members.len(), Ordering::Relaxed);
+        // y-websocket order: our state vector first (the client answers with what we lack), then presence.
+        let sv = self.awareness.doc().transact().state_vector();
+        self.send_to(conn_id, Bytes::from(frame::encode_sync_step1(&sv)));
+        if let Some(frame) = self.awareness_frame() {
+            self.send_to(conn_id, frame);
+        }
+        Ok(())
+    }
+
+    fn awareness_frame(&self) -> Option<Bytes> {
+        let update = self.awareness.update().ok()?;
+        (!update.clients.is_empty()).then(|| Bytes::from(frame::encode_awareness(&update)))
+    }
+
+    async fn on_update(&mut self, conn_id: u64, update: Update, payload: Bytes, message: Bytes, step2: bool) {
+        let Some(member) = self.members.iter_mut().find(|m| m.who.conn_id == conn_id) else { return };
+        if update.is_empty() {
+            return;
+        }
+        if !member.who.role.can_edit() {
+            if !member.told_read_only {
+                member.told_read_only = true;
+                self.send_to(conn_id, Bytes::from(frame::encode_permission_denied(READ_ONLY_REASON)));
+            }
+            return;
+        }
+        let (author, role) = (member.who.name.clone(), member.who.role);
+        let doc = self.awareness.doc();
+        match catch_unwind(AssertUnwindSafe(|| doc.transact_mut().apply_update(update))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.remove_member(
+                    conn_id,
+                    Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, format!("update refused: {e}"))),
+                );
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(conn = conn_id, "an update made yrs panic; reloading the room from the store");
+                self.remove_member(
+                    conn_id,
+                    Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, "update refused: malformed")),
+                );
+                self.reload().await;
+                return;
+            }
+        }
+        self.pending.push(LogEntry {
+            room_id: self.id.clone(),
+            seq: self.next_seq,
+            at_ms: now_ms(),
+            author,
+            role: Some(role),
+            conn_id,
+            update: payload.clone(),
+        });
+        self.next_seq += 1;
+        self.since_snapshot += 1;
+        self.pending_since.get_or_insert_with(Instant::now);
+        self.bus.publish(&self.id, &payload);
+        // A sync-step-2 answer is re-framed as an update; a plain update is forwarded byte for byte.
+        let out = if step2 { Bytes::from(frame::encode_update(&payload)) } else { message };
+        self.broadcast(out, conn_id);
+    }
+
+    fn on_awareness(&mut self, conn_id: u64, update: AwarenessUpdate, message: Bytes) {
+        if !self.members.iter().any(|m| m.who.conn_id == conn_id) {
+            return;
+        }
+        for (client, entry) in &update.clients {
+            if &*entry.json == "null" {
+                self.awareness_owner.remove(client);
+            } else {
+                self.awareness_owner.insert(*client, conn_id);
+            }
+        }
+        if let Err(e) = self.awareness.apply_update(update) {
+            self.remove_member(
+                conn_id,
+                Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, format!("awareness refused: {e}"))),
+            );
+            return;
+        }
+        self.broadcast(message, conn_id);
+    }
+
+    /// Queues `frame` for one member; a full outbox disconnects it as a slow consumer.
+    fn send_to(&mut self, conn_id: u64, frame: Bytes) {
+        let Some(m) = self.members.iter().find(|m| m.who.conn_id == conn_id) else { return };
+        match m.outbox.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.remove_member(conn_id, Some(slow_consumer())),
+            Err(TrySendError::Closed(_)) => self.remove_member(conn_id, None),
+        }
+    }
+
+    /// Queues the same frame for every member but `except`.
+    fn broadcast(&mut self, frame: Bytes, except: u64) {
+        let mut dropped = Vec::new();
+        for m in self.members.iter().filter(|m| m.who.conn_id != except) {
+            match m.outbox.try_send(frame.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => dropped.push((m.who.conn_id, Some(slow_consumer()))),
+                Err(TrySendError::Closed(_)) => dropped.push((m.who.conn_id, None)),
+            }
+        }
+        for (conn_id, reason) in dropped {
+            self.remove_member(conn_id, reason);
+        }
+    }
+
+    /// Removes a member (telling it why, if it is being closed), withdraws its awareness states and
+    /// announces that to the others.
+    fn remove_member(&mut self, conn_id: u64, reason: Option<CloseReason>) {
+        let Some(pos) = self.members.iter().position(|m| m.who.conn_id == conn_id) else { return };
+        let member = self.members.swap_remove(pos);
+        self.connected.store(self.members.len(), Ordering::Relaxed);
+        if self.members.is_empty() {
+            self.idle_since = Instant::now();
+        }
+        match reason {
+            Some(reason) => {
+                tracing::info!(conn = conn_id, code = reason.code, reason = %reason.reason, "closing client");
+                kick(member, reason);
+            }
+            None => tracing::info!(conn = conn_id, "left"),
+        }
+        let gone: Vec<ClientID> =
+            self.awareness_owner.iter().filter(|(_, c)| **c == conn_id).map(|(id, _)| *id).collect();
+        if gone.is_empty() {
+            return;
+        }
+        for id in &gone {
+            self.awareness_owner.remove(id);
+            self.awareness.remove_state(*id);
+        }
+        if let Ok(update) = self.awareness.update_with_clients(gone) {
+            self.broadcast(Bytes::from(frame::encode_awareness(&update)), conn_id);
+        }
+    }
+
+    /// Starts a group commit of the pending log entries (and a snapshot when one is due or `final`).
+    fn take_off(&mut self, last: bool) -> Option<Flight> {
+        let due = self.since_snapshot >= SNAPSHOT_EVERY_UPDATES || (last && self.since_snapshot > 0);
+        if self.pending.is_empty() && !due {
+            self.pending_since = None;
+            return None;
+        }
+        let entries = std::mem::take(&mut self.pending);
+        self.pending_since = None;
+        let snapshot = due.then(|| Snapshot {
+            room_id: self.id.clone(),
+            upto_seq: self.next_seq - 1,
+            at_ms: now_ms(),
+            state: self.awareness.doc().transact().encode_state_as_update_v1(&StateVector::default()),
+        });
+        let snapshotted = if due { std::mem::take(&mut self.since_snapshot) } else { 0 };
+        let store = self.store.clone();
+        let batch = entries.clone();
+        let task = tokio::spawn(async move { store.append(batch, snapshot).await });
+        Some(Flight { entries, snapshotted, task })
+    }
+
+    /// A group commit finished. On failure its entries go back to the front of the queue for a retry.
+    fn landed(&mut self, flight: Flight, joined: Result<StoreResult<()>, tokio::task::JoinError>) {
+        let error = match joined {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::error!(%error, rows = flight.entries.len(), "group commit failed; will retry");
+        let mut entries = flight.entries;
+        entries.append(&mut self.pending);
+        self.pending = entries;
+        self.since_snapshot += flight.snapshotted;
+        self.pending_since = Some(Instant::now() + FLUSH_RETRY_DELAY);
+    }
+
+    /// Waits for the commit in flight, then commits everything left with a snapshot.
+    async fn final_flush(&mut self, flight: Option<Flight>) {
+        if let Some(f) = flight {
+            let joined = (f.task).await;
+            let f = Flight {
+                entries: f.entries,
+                snapshotted: f.snapshotted,
+                task: tokio::spawn(async { Ok(()) }),
+            };
+            self.landed(f, joined);
+        }
+        if let Some(f) = self.take_off(true) {
+            match f.task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, rows = f.entries.len(), "final flush failed"),
+                Err(e) => tracing::error!(error = %e, "final flush task failed"),
+            }
+        }
+    }
+
+    /// Rebuilds the document from the store after yrs panicked mid-apply (the document may be
+    /// inconsistent). The offending update was never logged, so the store holds the last good state.
+    async fn reload(&mut self) {
+        self.final_flush(None).await;
+        let rebuilt = match self.store.load_room(&self.id).await {
+            Ok(state) => tokio::task::spawn_blocking(move || rebuild(&state)).await.ok().and_then(Result::ok),
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed");
+                None
+            }
+        };
+        match rebuilt {
+            Some(doc) => {
+                let presence = self.awareness.update().ok();
+                self.awareness = Awareness::new(doc);
+                if let Some(p) = presence {
+                    let _ = self.awareness.apply_update(p);
+                }
+            }
+            None => {
+                // Without a trustworthy document the room must not serve: close everyone; the next join
+                // loads it afresh.
+                for m in std::mem::take(&mut self.members) {
+                    kick(m, CloseReason::new(CLOSE_TRY_AGAIN, "room is reloading, reconnect"));
+                }
+                self.connected.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn slow_consumer() -> CloseReason {
+    CloseReason::new(CLOSE_SLOW_CONSUMER, "slow consumer: outbox full, reconnect to resync")
+}
+
+fn kick(mut member: Member, reason: CloseReason) {
+    if let Some(k) = member.kick.take() {
+        let _ = k.send(reason);
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,113 @@
+//! Live rooms. Each loaded room is one actor task that alone owns the room's yrs `Doc` and `Awareness`
+//! (DESIGN §3); connections talk to it through [`RoomHandle`] with [`Command`]s and receive pre-encoded
+//! frames in their bounded outboxes.
+
+mod actor;
+mod registry;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use handoff_protocol::Role;
+use tokio::sync::{mpsc, oneshot};
+use yrs::StateVector;
+use yrs::Update;
+use yrs::sync::AwarenessUpdate;
+
+pub use registry::{Registry, RoomSettings};
+
+/// Why the server closes a connection: a WebSocket close code and a reason the client can show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: String,
+}
+
+impl CloseReason {
+    pub fn new(code: u16, reason: impl Into<String>) -> CloseReason {
+        CloseReason { code, reason: reason.into() }
+    }
+}
+
+/// Who a connection is, as its verified token says.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub conn_id: u64,
+    pub name: Arc<str>,
+    pub role: Role,
+}
+
+/// A connection asking to join: its identity, the outbox the room fills, and the channel on which the
+/// room tells it to close (slow consumer, shutdown).
+pub struct Joiner {
+    pub who: Identity,
+    pub outbox: mpsc::Sender<Bytes>,
+    pub kick: oneshot::Sender<CloseReason>,
+}
+
+/// Why a join was refused.
+pub enum JoinRefused {
+    /// The room is being evicted; load it again and retry with the joiner handed back.
+    Evicting(Joiner),
+    /// The room cannot take this client now.
+    Closed(CloseReason),
+}
+
+/// A decoded inbound message. Payloads were decoded (and validated) by the connection task, off the
+/// room's task; `message` is the original message bytes, forwarded to others unchanged.
+pub enum Inbound {
+    SyncStep1(StateVector),
+    /// An update (`step2` marks a sync-step-2 answer, which must be re-framed as an update to forward).
+    Update {
+        update: Update,
+        payload: Bytes,
+        message: Bytes,
+        step2: bool,
+    },
+    Awareness {
+        update: AwarenessUpdate,
+        message: Bytes,
+    },
+    QueryAwareness,
+}
+
+pub enum Command {
+    Join(Joiner, oneshot::Sender<Result<(), JoinRefused>>),
+    Message {
+        conn_id: u64,
+        msg: Inbound,
+    },
+    Leave {
+        conn_id: u64,
+    },
+    /// Flush everything to the store, close every client with `reason`, and stop.
+    Shutdown {
+        reason: CloseReason,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A cheap, cloneable way to reach a room's actor.
+#[derive(Clone)]
+pub struct RoomHandle {
+    pub(crate) id: Arc<str>,
+    commands: mpsc::Sender<Command>,
+    connected: Arc<AtomicUsize>,
+}
+
+impl RoomHandle {
+    /// Sends a command, waiting while the room's queue is full. `Err` means the room has stopped.
+    pub async fn send(&self, cmd: Command) -> Result<(), Command> {
+        self.commands.send(cmd).await.map_err(|e| e.0)
+    }
+
+    /// Clients connected to this room right now.
+    pub fn connected(&self) -> usize {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}

@@ -1,0 +1,136 @@
+//! The map of loaded rooms. The first joiner of a room loads it from the store; concurrent joiners share
+//! that one load (single flight through a `OnceCell` per room); an idle room removes itself.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use handoff_protocol::frame::{CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN};
+use tokio::sync::{OnceCell, oneshot};
+
+use super::actor::RoomActor;
+use super::{CloseReason, Command, JoinRefused, Joiner, RoomHandle};
+use crate::bus::Bus;
+use crate::store::Store;
+
+/// Times a joiner retries when it meets a room that is being evicted (each retry loads it afresh).
+const JOIN_RETRIES: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    /// How long a room with no clients stays loaded.
+    pub idle_evict: Duration,
+}
+
+/// One room's place in the registry. The cell is filled by the single load.
+#[derive(Default)]
+pub(super) struct Slot {
+    cell: OnceCell<RoomHandle>,
+}
+
+pub struct Registry {
+    rooms: DashMap<Arc<str>, Arc<Slot>>,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    settings: RoomSettings,
+    /// Set once shutdown starts: no room may load after its final flush.
+    closing: AtomicBool,
+    me: Weak<Registry>,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, settings: RoomSettings) -> Arc<Registry> {
+        Arc::new_cyclic(|me| Registry {
+            rooms: DashMap::new(),
+            store,
+            bus,
+            settings,
+            closing: AtomicBool::new(false),
+            me: me.clone(),
+        })
+    }
+
+    /// Joins the room, loading it first if this node does not hold it.
+    pub async fn join(&self, room_id: &str, mut joiner: Joiner) -> Result<RoomHandle, CloseReason> {
+        for _ in 0..JOIN_RETRIES {
+            if self.closing.load(Ordering::Acquire) {
+                return Err(CloseReason::new(CLOSE_GOING_AWAY, "server is shutting down, reconnect shortly"));
+            }
+            let slot = self.rooms.entry(Arc::from(room_id)).or_default().clone();
+            let handle = match slot.cell.get_or_try_init(|| self.load(room_id, slot.clone())).await {
+                Ok(h) => h.clone(),
+                Err(reason) => {
+                    self.remove_if_current(room_id, &slot);
+                    return Err(reason);
+                }
+            };
+            let (tx, rx) = oneshot::channel();
+            if handle.send(Command::Join(joiner, tx)).await.is_err() {
+                // The actor stopped between lookup and send; it has removed itself already.
+                self.remove_if_current(room_id, &slot);
+                return Err(CloseReason::new(CLOSE_TRY_AGAIN, "room is reloading, reconnect"));
+            }
+            match rx.await {
+                Ok(Ok(())) => return Ok(handle),
+                Ok(Err(JoinRefused::Closed(reason))) => return Err(reason),
+                Ok(Err(JoinRefused::Evicting(back))) => joiner = back,
+                Err(_) => return Err(CloseReason::new(CLOSE_TRY_AGAIN, "room is reloading, reconnect")),
+            }
+        }
+        Err(CloseReason::new(CLOSE_TRY_AGAIN, "room is busy reloading, reconnect"))
+    }
+
+    async fn load(&self, room_id: &str, slot: Arc<Slot>) -> Result<RoomHandle, CloseReason> {
+        let started = std::time::Instant::now();
+        let state = self.store.load_room(room_id).await.map_err(|e| {
+            tracing::error!(room = room_id, error = %e, "loading room failed");
+            CloseReason::new(CLOSE_TRY_AGAIN, "room could not be loaded, reconnect")
+        })?;
+        let id: Arc<str> = Arc::from(room_id);
+        let actor =
+            RoomActor::build(id.clone(), state, self.store.clone(), self.bus.clone(), self.settings.clone())
+                .await
+                .map_err(|e| {
+                    tracing::error!(room = room_id, error = %e, "room state is unreadable");
+                    CloseReason::new(CLOSE_TRY_AGAIN, "room could not be loaded")
+                })?;
+        let (handle, run) = actor.start(self.me.clone(), slot);
+        tokio::spawn(run);
+        tracing::debug!(room = room_id, elapsed_ms = started.elapsed().as_millis() as u64, "room loaded");
+        Ok(handle)
+    }
+
+    /// Removes `room_id` if it still maps to `slot` (a newer load may have replaced it).
+    pub(super) fn remove_if_current(&self, room_id: &str, slot: &Arc<Slot>) {
+        self.rooms.remove_if(room_id, |_, current| Arc::ptr_eq(current, slot));
+    }
+
+    /// Clients connected to a room on this node (0 when it is not loaded).
+    pub fn connected(&self, room_id: &str) -> usize {
+        self.rooms.get(room_id).and_then(|s| s.cell.get().map(RoomHandle::connected)).unwrap_or(0)
+    }
+
+    /// Rooms loaded on this node.
+    pub fn loaded(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Closes every client, flushes every room to the store and stops the actors.
+    pub async fn shutdown(&self) {
+        self.closing.store(true, Ordering::Release);
+        let handles: Vec<RoomHandle> = self.rooms.iter().filter_map(|s| s.cell.get().cloned()).collect();
+        let mut waits = Vec::with_capacity(handles.len());
+        for h in handles {
+            let (done, wait) = oneshot::channel();
+            let reason = CloseReason::new(CLOSE_GOING_AWAY, "server is shutting down, reconnect shortly");
+            if h.send(Command::Shutdown { reason, done }).await.is_ok() {
+                waits.push(wait);
+            }
+        }
+        for w in waits {
+            let _ = w.await;
+        }
+        self.rooms.clear();
+    }
+}

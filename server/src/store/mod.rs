@@ -1,0 +1,117 @@
+//! Durable storage behind one trait, so the embedded SQLite default and the PostgreSQL backend of a
+//! cluster are interchangeable. The room log is append-only: it is both how a room is rebuilt and the
+//! session record (timeline, replay, authorship).
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use handoff_protocol::Role;
+use handoff_protocol::api::{RoomStatus, SubmissionRequest};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store is shut down")]
+    Closed,
+    #[error("unsupported store url {0:?} (use sqlite://PATH)")]
+    UnsupportedUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A submission as stored: the integrator's body plus what the server assigned.
+#[derive(Debug, Clone)]
+pub struct SubmissionRecord {
+    pub id: String,
+    pub created_at_ms: u64,
+    pub body: SubmissionRequest,
+}
+
+/// A room's durable metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomRecord {
+    pub id: String,
+    pub submission_id: String,
+    pub status: RoomStatus,
+    pub interviewer: String,
+    pub voice: bool,
+    pub created_at_ms: u64,
+}
+
+/// One accepted document update, as recorded in the room log.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub room_id: Arc<str>,
+    /// Position in the room's log, from 1 (the submission's preload) upwards without gaps.
+    pub seq: u64,
+    /// Server time the update was accepted, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    pub author: Arc<str>,
+    /// `None` for updates the server itself wrote (the preload of the submission's files).
+    pub role: Option<Role>,
+    pub conn_id: u64,
+    /// The Yjs v1 update, exactly as applied.
+    pub update: Bytes,
+}
+
+/// A compacted room state: the whole document as one update, covering the log up to `upto_seq`.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub room_id: Arc<str>,
+    pub upto_seq: u64,
+    pub at_ms: u64,
+    pub state: Vec<u8>,
+}
+
+/// What loading a room reads: the newest snapshot and the log after it.
+#[derive(Debug, Default)]
+pub struct RoomState {
+    pub snapshot: Option<Snapshot>,
+    /// `(seq, update)` of every log entry after the snapshot, in order.
+    pub tail: Vec<(u64, Vec<u8>)>,
+}
+
+impl RoomState {
+    /// The sequence number the next accepted update gets.
+    pub fn next_seq(&self) -> u64 {
+        let last = self.tail.last().map(|(s, _)| *s).or(self.snapshot.as_ref().map(|s| s.upto_seq));
+        last.unwrap_or(0) + 1
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip proving the store answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn insert_submission(&self, rec: SubmissionRecord) -> StoreResult<()>;
+    async fn get_submission(&self, id: &str) -> StoreResult<Option<SubmissionRecord>>;
+
+    /// Creates `room` with `preload` as its first log entry, atomically — unless the submission already has
+    /// a live room, which is returned instead (promote is idempotent even when two promotes race).
+    async fn create_room(&self, room: RoomRecord, preload: LogEntry) -> StoreResult<RoomRecord>;
+    async fn get_room(&self, id: &str) -> StoreResult<Option<RoomRecord>>;
+    async fn live_room_for_submission(&self, submission_id: &str) -> StoreResult<Option<RoomRecord>>;
+
+    /// Appends accepted updates (any rooms, each room's in seq order) and optionally a snapshot, in one
+    /// group commit. Returns once they are durable.
+    async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()>;
+    async fn load_room(&self, room_id: &str) -> StoreResult<RoomState>;
+}
+
+/// Opens the store named by a URL: `sqlite://PATH` (the default, in the data dir).
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let store = SqliteStore::open(std::path::Path::new(path)).await?;
+        return Ok(Arc::new(store));
+    }
+    Err(StoreError::UnsupportedUrl(url.to_owned()))
+}

@@ -1,0 +1,401 @@
+//! The embedded store: one SQLite file in the data dir, WAL mode.
+//!
+//! All writes go through one writer thread that drains its queue into a single transaction (group
+//! commit): while one commit is on disk, the next batch gathers. Reads run on a small pool of read
+//! connections in `spawn_blocking`, which WAL lets proceed alongside the writer. No blocking SQLite call
+//! ever runs on an async worker thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use handoff_protocol::Role;
+use handoff_protocol::api::RoomStatus;
+use handoff_protocol::limits::GROUP_COMMIT_MAX_ROWS;
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{LogEntry, RoomRecord, RoomState, Snapshot, Store, StoreError, StoreResult, SubmissionRecord};
+
+/// Writes queued for the writer thread. Callers wait (backpressure) when it is full.
+const WRITE_QUEUE: usize = 1024;
+/// Idle read connections kept open.
+const READ_POOL: usize = 4;
+/// How long a connection waits on a lock held by another before failing.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS submissions (
+    id TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+    id TEXT PRIMARY KEY,
+    submission_id TEXT NOT NULL REFERENCES submissions(id),
+    status TEXT NOT NULL,
+    interviewer TEXT NOT NULL,
+    voice INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS rooms_one_live_per_submission ON rooms(submission_id) WHERE status = 'live';
+CREATE TABLE IF NOT EXISTS room_log (
+    room_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    role TEXT NOT NULL,
+    conn_id INTEGER NOT NULL,
+    update_v1 BLOB NOT NULL,
+    PRIMARY KEY (room_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS room_snapshots (
+    room_id TEXT PRIMARY KEY,
+    upto_seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    state_v1 BLOB NOT NULL
+);
+";
+
+enum Write {
+    Submission(SubmissionRecord, oneshot::Sender<StoreResult<()>>),
+    Room(RoomRecord, LogEntry, oneshot::Sender<StoreResult<RoomRecord>>),
+    Append(Vec<LogEntry>, Option<Snapshot>, oneshot::Sender<StoreResult<()>>),
+}
+
+impl Write {
+    fn rows(&self) -> usize {
+        match self {
+            Write::Append(entries, _, _) => entries.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writes: mpsc::Sender<Write>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn connect(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS)).map_err(db_err)?;
+    // WAL: readers never block the writer. synchronous=FULL: a committed group is on disk, so an
+    // acknowledged update survives a power cut, not only a process kill.
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .map_err(db_err)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and starts the writer thread.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let path = path.to_owned();
+        let writer = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || -> StoreResult<Connection> {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(e.to_string()))?;
+                }
+                let conn = connect(&path)?;
+                conn.execute_batch(SCHEMA).map_err(db_err)?;
+                Ok(conn)
+            })
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))??
+        };
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name("handoff-sqlite-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(SqliteStore { path, writes: tx, readers: Arc::new(Mutex::new(Vec::new())) })
+    }
+
+    async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Write) -> StoreResult<T> {
+        let (tx, rx) = oneshot::channel();
+        self.writes.send(make(tx)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a pooled read connection off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map_err(|_| StoreError::Closed)?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => connect(&path)?,
+            };
+            let out = f(&conn).map_err(db_err);
+            let mut pool = readers.lock().map_err(|_| StoreError::Closed)?;
+            if pool.len() < READ_POOL {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+}
+
+/// The writer thread: take one write, then everything already queued behind it (up to
+/// `GROUP_COMMIT_MAX_ROWS` rows), and commit them as one transaction. Each write runs in its own
+/// savepoint so one failing write fails alone.
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Write>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut rows = first.rows();
+        let mut batch = vec![first];
+        while rows < GROUP_COMMIT_MAX_ROWS {
+            match rx.try_recv() {
+                Ok(w) => {
+                    rows += w.rows();
+                    batch.push(w);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, batch);
+    }
+    tracing::debug!("sqlite writer stopped");
+}
+
+enum Done {
+    Unit(oneshot::Sender<StoreResult<()>>, StoreResult<()>),
+    Room(oneshot::Sender<StoreResult<RoomRecord>>, StoreResult<RoomRecord>),
+}
+
+fn commit_batch(conn: &mut Connection, batch: Vec<Write>) {
+    let mut done = Vec::with_capacity(batch.len());
+    let txn = match conn.transaction() {
+        Ok(t) => t,
+        Err(e) => {
+            let err = db_err(e);
+            for w in batch {
+                fail(w, &err);
+            }
+            return;
+        }
+    };
+    for w in batch {
+        match w {
+            Write::Submission(rec, reply) => {
+                done.push(Done::Unit(reply, in_savepoint(&txn, |c| insert_submission(c, &rec))))
+            }
+            Write::Room(room, preload, reply) => {
+                done.push(Done::Room(reply, in_savepoint(&txn, |c| create_room(c, &room, &preload))))
+            }
+            Write::Append(entries, snapshot, reply) => {
+                done.push(Done::Unit(reply, in_savepoint(&txn, |c| append(c, &entries, snapshot.as_ref()))))
+            }
+        }
+    }
+    let committed = txn.commit().map_err(db_err);
+    for d in done {
+        match (d, &committed) {
+            (Done::Unit(reply, result), Ok(())) => drop(reply.send(result)),
+            (Done::Room(reply, result), Ok(())) => drop(reply.send(result)),
+            (Done::Unit(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.to_string())))),
+            (Done::Room(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.to_string())))),
+        }
+    }
+}
+
+fn fail(w: Write, err: &StoreError) {
+    let e = || StoreError::Database(err.to_string());
+    match w {
+        Write::Submission(_, r) | Write::Append(_, _, r) => drop(r.send(Err(e()))),
+        Write::Room(_, _, r) => drop(r.send(Err(e()))),
+    }
+}
+
+fn in_savepoint<T>(
+    txn: &rusqlite::Transaction<'_>,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> StoreResult<T> {
+    txn.execute_batch("SAVEPOINT w").map_err(db_err)?;
+    match f(txn) {
+        Ok(v) => {
+            txn.execute_batch("RELEASE w").map_err(db_err)?;
+            Ok(v)
+        }
+        Err(e) => {
+            // Undo this write only; the rest of the group still commits.
+            let _ = txn.execute_batch("ROLLBACK TO w; RELEASE w");
+            Err(db_err(e))
+        }
+    }
+}
+
+fn insert_submission(c: &Connection, rec: &SubmissionRecord) -> rusqlite::Result<()> {
+    let body =
+        serde_json::to_string(&rec.body).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    c.execute(
+        "INSERT INTO submissions (id, created_at_ms, body) VALUES (?1, ?2, ?3)",
+        params![rec.id, rec.created_at_ms as i64, body],
+    )?;
+    Ok(())
+}
+
+fn create_room(c: &Connection, room: &RoomRecord, preload: &LogEntry) -> rusqlite::Result<RoomRecord> {
+    if let Some(existing) = live_room(c, &room.submission_id)? {
+        return Ok(existing);
+    }
+    c.execute(
+        "INSERT INTO rooms (id, submission_id, status, interviewer, voice, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            room.id,
+            room.submission_id,
+            room.status.as_str(),
+            room.interviewer,
+            room.voice,
+            room.created_at_ms as i64
+        ],
+    )?;
+    append(c, std::slice::from_ref(preload), None)?;
+    Ok(room.clone())
+}
+
+fn append(c: &Connection, entries: &[LogEntry], snapshot: Option<&Snapshot>) -> rusqlite::Result<()> {
+    let mut stmt = c.prepare_cached(
+        "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for e in entries {
+        stmt.execute(params![
+            &*e.room_id,
+            e.seq as i64,
+            e.at_ms as i64,
+            &*e.author,
+            e.role.map_or("system", Role::as_str),
+            e.conn_id as i64,
+            &e.update[..]
+        ])?;
+    }
+    if let Some(s) = snapshot {
+        c.execute(
+            "INSERT INTO room_snapshots (room_id, upto_seq, at_ms, state_v1) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (room_id) DO UPDATE SET upto_seq = excluded.upto_seq, at_ms = excluded.at_ms, state_v1 = excluded.state_v1
+             WHERE excluded.upto_seq > room_snapshots.upto_seq",
+            params![&*s.room_id, s.upto_seq as i64, s.at_ms as i64, s.state],
+        )?;
+    }
+    Ok(())
+}
+
+fn room_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRecord> {
+    let status: String = row.get(2)?;
+    Ok(RoomRecord {
+        id: row.get(0)?,
+        submission_id: row.get(1)?,
+        status: RoomStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                "unknown room status".into(),
+            )
+        })?,
+        interviewer: row.get(3)?,
+        voice: row.get(4)?,
+        created_at_ms: row.get::<_, i64>(5)? as u64,
+    })
+}
+
+const ROOM_COLUMNS: &str = "id, submission_id, status, interviewer, voice, created_at_ms";
+
+fn live_room(c: &Connection, submission_id: &str) -> rusqlite::Result<Option<RoomRecord>> {
+    c.query_row(
+        &format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE submission_id = ?1 AND status = 'live'"),
+        [submission_id],
+        room_from_row,
+    )
+    .optional()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    async fn insert_submission(&self, rec: SubmissionRecord) -> StoreResult<()> {
+        self.write(|tx| Write::Submission(rec, tx)).await
+    }
+
+    async fn get_submission(&self, id: &str) -> StoreResult<Option<SubmissionRecord>> {
+        let id = id.to_owned();
+        let row = self
+            .read(move |c| {
+                c.query_row("SELECT id, created_at_ms, body FROM submissions WHERE id = ?1", [&id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                })
+                .optional()
+            })
+            .await?;
+        row.map(|(id, at, body)| {
+            let body = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt(format!("submission {id}: {e}")))?;
+            Ok(SubmissionRecord { id, created_at_ms: at as u64, body })
+        })
+        .transpose()
+    }
+
+    async fn create_room(&self, room: RoomRecord, preload: LogEntry) -> StoreResult<RoomRecord> {
+        self.write(|tx| Write::Room(room, preload, tx)).await
+    }
+
+    async fn get_room(&self, id: &str) -> StoreResult<Option<RoomRecord>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.query_row(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?1"), [&id], room_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn live_room_for_submission(&self, submission_id: &str) -> StoreResult<Option<RoomRecord>> {
+        let id = submission_id.to_owned();
+        self.read(move |c| live_room(c, &id)).await
+    }
+
+    async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()> {
+        self.write(|tx| Write::Append(entries, snapshot, tx)).await
+    }
+
+    async fn load_room(&self, room_id: &str) -> StoreResult<RoomState> {
+        let id = room_id.to_owned();
+        self.read(move |c| {
+            let snapshot = c
+                .query_row(
+                    "SELECT upto_seq, at_ms, state_v1 FROM room_snapshots WHERE room_id = ?1",
+                    [&id],
+                    |r| {
+                        Ok(Snapshot {
+                            room_id: Arc::from(id.as_str()),
+                            upto_seq: r.get::<_, i64>(0)? as u64,
+                            at_ms: r.get::<_, i64>(1)? as u64,
+                            state: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let after = snapshot.as_ref().map_or(0, |s| s.upto_seq) as i64;
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, update_v1 FROM room_log WHERE room_id = ?1 AND seq > ?2 ORDER BY seq",
+            )?;
+            let tail = stmt
+                .query_map(params![id, after], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(RoomState { snapshot, tail })
+        })
+        .await
+    }
+}

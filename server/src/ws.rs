@@ -1,0 +1,262 @@
+//! The WebSocket edge: `GET /ws/{room_id}?token=…` (DESIGN §4.1). The token is checked before the upgrade;
+//! after it, one task per connection enforces frame and rate limits, decodes and validates what the client
+//! sends, hands it to the room actor, and writes the actor's pre-encoded frames from a bounded outbox.
+//! The connection task never touches the document. Anything wrong with a client closes that client only.
+
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use handoff_protocol::frame::{
+    self, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, FrameError,
+    KEEPALIVE_FRAME, Kind,
+};
+use handoff_protocol::limits::{
+    CLIENT_IDLE_TIMEOUT_SECS, CLIENT_MESSAGE_BURST, CLIENT_MESSAGES_PER_SECOND, KEEPALIVE_SECS,
+    MAX_CLIENT_FRAME_BYTES,
+};
+use handoff_protocol::{Claims, api::RoomStatus};
+use rand::Rng;
+use serde::Deserialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::auth::TokenError;
+use crate::error::AppError;
+use crate::rate::RateLimiter;
+use crate::room::{CloseReason, Command, Identity, Inbound, Joiner};
+
+/// tungstenite's read buffer per connection. Its default (128 KiB) would dominate the memory of an idle
+/// connection; frames larger than this are still read, in several reads.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes buffered for writing before tungstenite flushes to the socket.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+/// A write to a client that makes no progress for this long ends the connection as a slow consumer.
+const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the close frame may take to go out before the socket is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest close reason a WebSocket close frame can carry (125-byte payload minus the 2-byte code).
+const MAX_CLOSE_REASON_BYTES: usize = 123;
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+/// Checks the token against the room, then upgrades.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    Query(query): Query<WsQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let claims = match state.tokens.verify(query.token.as_deref(), &room_id) {
+        Ok(c) => c,
+        Err(e @ TokenError::WrongRoom) => return AppError::Forbidden(e.to_string()).into_response(),
+        Err(e) => return AppError::Unauthorized(e.to_string()).into_response(),
+    };
+    match state.store.get_room(&room_id).await {
+        Ok(Some(room)) if room.status == RoomStatus::Live => {}
+        Ok(Some(_)) => return AppError::Forbidden("this interview has ended".into()).into_response(),
+        Ok(None) => return AppError::NotFound("room").into_response(),
+        Err(e) => return AppError::from(e).into_response(),
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_message_size(MAX_CLIENT_FRAME_BYTES)
+        .max_frame_size(MAX_CLIENT_FRAME_BYTES)
+        .on_upgrade(move |socket| serve(socket, state, room_id, claims))
+}
+
+/// Connection ids are random 53-bit numbers: unique across restarts and nodes, exact in JavaScript.
+fn new_conn_id() -> u64 {
+    rand::rng().random::<u64>() >> 11
+}
+
+async fn serve(socket: WebSocket, state: AppState, room_id: String, claims: Claims) {
+    let conn_id = new_conn_id();
+    let span = tracing::info_span!("conn", id = conn_id, room = %room_id, role = %claims.role);
+    async move {
+        let end = run(socket, &state, &room_id, conn_id, claims).await;
+        tracing::debug!(code = end.code, reason = %end.reason, "connection closed");
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run(
+    socket: WebSocket,
+    state: &AppState,
+    room_id: &str,
+    conn_id: u64,
+    claims: Claims,
+) -> CloseReason {
+    let (mut sink, mut stream) = socket.split();
+    let (outbox_tx, mut outbox) = mpsc::channel::<Bytes>(state.outbox_frames);
+    let (kick_tx, mut kick) = oneshot::channel::<CloseReason>();
+    let who = Identity { conn_id, name: claims.name.into(), role: claims.role };
+    let room = match state.rooms.join(room_id, Joiner { who, outbox: outbox_tx, kick: kick_tx }).await {
+        Ok(room) => room,
+        Err(reason) => {
+            let _ = sink.send(close_message(&reason)).await;
+            return reason;
+        }
+    };
+    let mut limiter = RateLimiter::new(CLIENT_MESSAGES_PER_SECOND, CLIENT_MESSAGE_BURST);
+    let keepalive_every = Duration::from_secs(KEEPALIVE_SECS);
+    let idle_timeout = Duration::from_secs(CLIENT_IDLE_TIMEOUT_SECS);
+    let mut ticker = tokio::time::interval(keepalive_every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut last_in, mut last_out) = (Instant::now(), Instant::now());
+
+    let end = loop {
+        tokio::select! {
+            biased;
+            reason = &mut kick => {
+                break reason.unwrap_or_else(|_| CloseReason::new(CLOSE_GOING_AWAY, "room closed"));
+            }
+            frame = outbox.recv() => {
+                let Some(frame) = frame else {
+                    break kick.try_recv().unwrap_or_else(|_| CloseReason::new(CLOSE_GOING_AWAY, "room closed"));
+                };
+                // Write everything queued, then flush once: one syscall for a burst of frames. A client
+                // that stops reading stalls this write; the kick or the stall timeout ends it.
+                let write = async {
+                    sink.feed(Message::Binary(frame)).await?;
+                    while let Ok(more) = outbox.try_recv() {
+                        sink.feed(Message::Binary(more)).await?;
+                    }
+                    sink.flush().await
+                };
+                tokio::select! {
+                    written = write => if written.is_err() {
+                        break CloseReason::new(CLOSE_GOING_AWAY, "write failed");
+                    },
+                    reason = &mut kick => {
+                        break reason.unwrap_or_else(|_| CloseReason::new(CLOSE_GOING_AWAY, "room closed"));
+                    }
+                    _ = tokio::time::sleep(WRITE_STALL_TIMEOUT) => {
+                        break CloseReason::new(CLOSE_SLOW_CONSUMER, "slow consumer: writes stalled");
+                    }
+                }
+                last_out = Instant::now();
+            }
+            msg = stream.next() => {
+                last_in = Instant::now();
+                match msg {
+                    None | Some(Ok(Message::Close(_))) => break CloseReason::new(frame::CLOSE_NORMAL, "client closed"),
+                    Some(Err(e)) => {
+                        let text = e.to_string();
+                        if text.contains("too long") || text.contains("too big") {
+                            break CloseReason::new(
+                                CLOSE_TOO_BIG,
+                                format!("message over the limit of {MAX_CLIENT_FRAME_BYTES} bytes"),
+                            );
+                        }
+                        break CloseReason::new(CLOSE_GOING_AWAY, "read failed");
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        break CloseReason::new(CLOSE_UNSUPPORTED, "text frames are not supported; send binary y-sync messages");
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if !limiter.allow() {
+                            break CloseReason::new(
+                                CLOSE_POLICY,
+                                format!("message rate over {CLIENT_MESSAGES_PER_SECOND}/s"),
+                            );
+                        }
+                        let messages = match decode(bytes) {
+                            Ok(m) => m,
+                            Err(e) => break CloseReason::new(e.close_code(), e.to_string()),
+                        };
+                        let mut room_gone = false;
+                        for msg in messages {
+                            if room.send(Command::Message { conn_id, msg }).await.is_err() {
+                                room_gone = true;
+                                break;
+                            }
+                        }
+                        if room_gone {
+                            break CloseReason::new(CLOSE_GOING_AWAY, "room closed");
+                        }
+                    }
+                }
+            }
+            _ = ticker.tick() => {
+                if last_in.elapsed() >= idle_timeout {
+                    break CloseReason::new(CLOSE_GOING_AWAY, "no frames from client; closing idle connection");
+                }
+                if last_out.elapsed() >= keepalive_every {
+                    let ping = sink.feed(Message::Ping(Bytes::new())).await;
+                    let keep = sink.feed(Message::Binary(Bytes::from_static(&KEEPALIVE_FRAME))).await;
+                    if ping.is_err() || keep.is_err() || sink.flush().await.is_err() {
+                        break CloseReason::new(CLOSE_GOING_AWAY, "write failed");
+                    }
+                    last_out = Instant::now();
+                }
+            }
+        }
+    };
+    let _ = room.send(Command::Leave { conn_id }).await;
+    // A client that stopped reading may never take the close frame; do not wait on it forever.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_message(&end))).await;
+    end
+}
+
+/// Splits a frame and decodes every payload, so the room actor only ever sees valid input.
+fn decode(frame: Bytes) -> Result<Vec<Inbound>, FrameError> {
+    let parts = frame::split_frame(&frame)?;
+    let mut out = Vec::with_capacity(parts.len());
+    for part in parts {
+        let message = || frame.slice(part.message.clone());
+        let msg = match part.kind {
+            Kind::SyncStep1 { state_vector } => {
+                Inbound::SyncStep1(frame::decode_state_vector(&frame[state_vector])?)
+            }
+            Kind::SyncStep2 { update } => Inbound::Update {
+                update: frame::decode_update(&frame[update.clone()])?,
+                payload: frame.slice(update),
+                message: message(),
+                step2: true,
+            },
+            Kind::Update { update } => Inbound::Update {
+                update: frame::decode_update(&frame[update.clone()])?,
+                payload: frame.slice(update),
+                message: message(),
+                step2: false,
+            },
+            Kind::Awareness { update } => {
+                Inbound::Awareness { update: frame::decode_awareness(&frame[update])?, message: message() }
+            }
+            Kind::QueryAwareness => Inbound::QueryAwareness,
+            Kind::Auth => continue,
+            // Reserved for voice and room events; none is accepted from clients yet.
+            Kind::Extension { tag, .. } => return Err(FrameError::UnknownType(u64::from(tag))),
+        };
+        out.push(msg);
+    }
+    Ok(out)
+}
+
+fn close_message(reason: &CloseReason) -> Message {
+    let mut text = reason.reason.as_str();
+    if text.len() > MAX_CLOSE_REASON_BYTES {
+        let mut cut = MAX_CLOSE_REASON_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text = &text[..cut];
+    }
+    Message::Close(Some(CloseFrame { code: reason.code, reason: text.into() }))
+}
