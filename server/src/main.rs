@@ -11,6 +11,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(config) => {
             tracing_subscriber::fmt()
                 .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
                 .init();
             let running = handoff_server::app::start(config).await?;
             println!("handoff is listening on {}", running.public_url);

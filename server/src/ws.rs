@@ -163,6 +163,7 @@ async fn run(
                                 format!("message over the limit of {MAX_CLIENT_FRAME_BYTES} bytes"),
                             );
                         }
+                        tracing::debug!(error = %text, "read failed");
                         break CloseReason::new(CLOSE_GOING_AWAY, "read failed");
                     }
                     Some(Ok(Message::Text(_))) => {

@@ -150,6 +150,12 @@ async fn awareness_is_shared_and_removed_when_a_client_leaves() {
     let before = obs.frames;
     obs.wait_for("query-awareness is answered", |c| c.frames > before).await;
 
+    // Stock y-websocket clients re-send the states they hear; Ivy's client relaying Cam's presence must
+    // not make the server think Cam's cursor belongs to Ivy's connection.
+    let cam = a.awareness.iter().map(|(id, _)| id).find(|id| *id != a.doc().client_id()).unwrap();
+    let relay = a.awareness.update_with_clients([cam]).unwrap();
+    a.send_raw(handoff_protocol::frame::encode_awareness(&relay)).await;
+
     // Cam disconnects without saying goodbye: the server withdraws Cam's cursor for everyone.
     drop(b);
     a.wait_for("Cam's presence is removed", |c| c.others().is_empty()).await;

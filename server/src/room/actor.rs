@@ -52,7 +52,7 @@ pub(super) struct RoomActor {
     id: Arc<str>,
     awareness: Awareness,
     members: Vec<Member>,
-    /// Which connection last spoke for each awareness client id: its states go when it leaves.
+    /// Which connection announced each awareness client id: its states are withdrawn when it leaves.
     awareness_owner: HashMap<ClientID, u64>,
     next_seq: u64,
     pending: Vec<LogEntry>,
@@ -123,7 +123,8 @@ impl RoomActor {
     ) -> (RoomHandle, impl Future<Output = ()>) {
         let (tx, rx) = mpsc::channel(ROOM_COMMAND_QUEUE);
         let handle = RoomHandle { id: self.id.clone(), commands: tx, connected: self.connected.clone() };
-        let span = tracing::info_span!("room", id = %self.id);
+        // A root span: the room outlives the connection that happened to load it.
+        let span = tracing::info_span!(parent: None, "room", id = %self.id);
         (handle, self.run(rx, registry, slot).instrument(span))
     }
 
@@ -286,9 +287,16 @@ impl RoomActor {
             return;
         }
         for (client, entry) in &update.clients {
+            // y-websocket clients re-send the states they hear from others, so the connection that first
+            // announced a client id keeps it for as long as it is connected; only then may another claim it
+            // (a client that reconnected under the same id).
+            let owner = self.awareness_owner.get(client).copied();
+            let owner_here = owner.is_some_and(|o| self.members.iter().any(|m| m.who.conn_id == o));
             if &*entry.json == "null" {
-                self.awareness_owner.remove(client);
-            } else {
+                if owner == Some(conn_id) {
+                    self.awareness_owner.remove(client);
+                }
+            } else if !owner_here {
                 self.awareness_owner.insert(*client, conn_id);
             }
         }

@@ -12,6 +12,7 @@ use handoff_server::app::{self, Running};
 use handoff_server::config::Config;
 use serde_json::{Value, json};
 
+#[allow(unused_imports)]
 pub use yclient::YClient;
 
 /// Upper bound for waiting on something the server must do; a failure, not a measurement.
