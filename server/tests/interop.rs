@@ -61,7 +61,12 @@ async fn stock_y_websocket_clients_collaborate() {
     std::fs::write(&config_path, config.to_string()).unwrap();
 
     let output = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg("interop.mjs").arg(&config_path).current_dir(&dir).output().expect("node runs")
+        Command::new("node")
+            .arg("interop.mjs")
+            .arg(&config_path)
+            .current_dir(&dir)
+            .output()
+            .expect("node runs")
     })
     .await
     .unwrap();

@@ -18,6 +18,9 @@ pub use yclient::YClient;
 /// Upper bound for waiting on something the server must do; a failure, not a measurement.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// The room-token secret test servers sign with, so tests can craft tokens of their own.
+pub const TOKEN_SECRET: &str = "test-token-secret";
+
 pub struct TestServer {
     pub running: Running,
     pub http: reqwest::Client,
@@ -28,6 +31,7 @@ pub struct TestServer {
 pub fn config(dir: &Path) -> Config {
     let mut c = Config::with_data_dir(dir.to_path_buf());
     c.api_key = Some("test-api-key".into());
+    c.token_secret = Some(TOKEN_SECRET.into());
     c
 }
 

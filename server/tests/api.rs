@@ -1,0 +1,160 @@
+//! The REST API's contract and its answers to bad input: every error is JSON with the right status.
+
+mod common;
+
+use common::{TestServer, file, sample_files, submission};
+use handoff_protocol::limits::{MAX_FILE_BYTES, MAX_REQUEST_BYTES};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "status for {body}");
+    assert_eq!(body["error"]["code"], want_code, "code in {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
+}
+
+#[tokio::test]
+async fn submission_round_trips_with_events_integrity_and_scorecard() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let body = submission(&sample_files());
+    let (status, created) = server.call(Method::POST, "/api/v1/submissions", Some(&body)).await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap();
+    let (status, got) = server.call(Method::GET, &format!("/api/v1/submissions/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["id"], id);
+    for key in ["candidate", "exercise", "files", "events", "integrity"] {
+        assert_eq!(got[key], body[key], "{key} is returned as stored");
+    }
+    // Scores are numbers: 3 and 3.0 are the same score.
+    let card = |v: &Value| {
+        serde_json::from_value::<handoff_protocol::api::Scorecard>(v["scorecard"].clone()).unwrap()
+    };
+    assert_eq!(card(&got), card(&body));
+    assert!(got["room"].is_null(), "no room before promote");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_key_is_required_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.url("/api/v1/submissions");
+    let body = submission(&sample_files());
+    let none = server.http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(none.status().as_u16(), 401);
+    let v: Value = none.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "unauthorized");
+    let wrong = server.http.post(&url).bearer_auth("nope").json(&body).send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let wrong_get = server.http.get(server.url("/api/v1/rooms/x")).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong_get.status().as_u16(), 401, "auth is checked before existence");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.url("/api/v1/submissions");
+    let resp = server
+        .http
+        .post(&url)
+        .bearer_auth(&server.api_key)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert_error(status, &body, 400, "invalid_json");
+
+    let (status, body) = server.call(Method::POST, "/api/v1/submissions", Some(&json!({"files": []}))).await;
+    assert_error(status, &body, 400, "invalid_body");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("candidate"),
+        "names the missing field: {body}"
+    );
+
+    for (path, code) in [("../etc/passwd", "invalid_path"), ("/abs.py", "invalid_path"), ("", "invalid_path")]
+    {
+        let (status, body) =
+            server.call(Method::POST, "/api/v1/submissions", Some(&submission(&[file(path, "x")]))).await;
+        assert_error(status, &body, 400, code);
+    }
+    let dup = submission(&[file("a.py", "1"), file("a.py", "2")]);
+    let (status, body) = server.call(Method::POST, "/api/v1/submissions", Some(&dup)).await;
+    assert_error(status, &body, 400, "duplicate_path");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_input_is_413_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let big = "x".repeat(MAX_FILE_BYTES + 1);
+    let (status, body) =
+        server.call(Method::POST, "/api/v1/submissions", Some(&submission(&[file("big.txt", &big)]))).await;
+    assert_error(status, &body, 413, "file_too_large");
+    assert!(body["error"]["message"].as_str().unwrap().contains(&MAX_FILE_BYTES.to_string()));
+
+    let huge = "y".repeat(MAX_REQUEST_BYTES + 1);
+    let (status, body) =
+        server.call(Method::POST, "/api/v1/submissions", Some(&submission(&[file("huge.txt", &huge)]))).await;
+    assert_error(status, &body, 413, "request_too_large");
+    assert!(body["error"]["message"].as_str().unwrap().contains(&MAX_REQUEST_BYTES.to_string()));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_ids_are_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (status, body) = server.call(Method::GET, "/api/v1/submissions/sub_missing", None).await;
+    assert_error(status, &body, 404, "not_found");
+    let promote = json!({"interviewer": {"name": "Ivy"}});
+    let (status, body) =
+        server.call(Method::POST, "/api/v1/submissions/sub_missing/promote", Some(&promote)).await;
+    assert_error(status, &body, 404, "not_found");
+    let (status, body) = server.call(Method::GET, "/api/v1/rooms/room_missing", None).await;
+    assert_error(status, &body, 404, "not_found");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn promote_validates_its_body_and_reports_the_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let sub = server.submit(&sample_files()).await;
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/submissions/{sub}/promote"),
+            Some(&json!({"interviewer": {"name": ""}})),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_field");
+    let room = server.promote(&sub).await;
+    let (status, view) = server.call(Method::GET, &format!("/api/v1/rooms/{}", room.room.id), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["status"], "live");
+    assert_eq!(view["submission_id"], sub.as_str());
+    assert_eq!(view["interviewer"], "Ivy Interviewer");
+    assert_eq!(view["connected"], 0);
+    // Links open the room in the browser, with the token out of the server's logs (URL fragment).
+    assert!(room.links.candidate.starts_with(&format!("{}/room/{}#token=", server.base, room.room.id)));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let health = server.http.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let ready = server.http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    server.stop().await;
+}

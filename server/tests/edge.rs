@@ -1,0 +1,218 @@
+//! The WebSocket edge under bad input: tokens, malformed frames, floods and slow consumers. Each failure
+//! closes only the offending connection, with a reason; the room and its other clients carry on.
+
+mod common;
+
+use common::{TOKEN_SECRET, TestServer, YClient, file};
+use handoff_protocol::frame::{
+    CLOSE_INVALID_PAYLOAD, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG,
+    CLOSE_UNSUPPORTED, EXT_VOICE_SIGNAL,
+};
+use handoff_protocol::limits::{CLIENT_MESSAGE_BURST, MAX_CLIENT_FRAME_BYTES};
+use handoff_protocol::{Claims, Role};
+use handoff_server::auth::{TokenKeys, now_secs};
+
+#[tokio::test]
+async fn every_bad_token_is_refused_before_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&[file("a.py", "x")]).await;
+    let other = server.room_with(&[file("b.py", "y")]).await;
+    let base = format!("{}/{}", room.ws_url, room.room.id);
+
+    assert_eq!(YClient::try_connect(&base).await.err(), Some(401), "missing token");
+    assert_eq!(YClient::try_connect(&format!("{base}?token=")).await.err(), Some(401), "empty token");
+    assert_eq!(YClient::try_connect(&format!("{base}?token=garbage")).await.err(), Some(401), "garbage");
+
+    let forged = TokenKeys::new(b"not-the-server-secret").mint(&room.room.id, Role::Interviewer, "Eve", 600);
+    assert_eq!(YClient::try_connect(&format!("{base}?token={forged}")).await.err(), Some(401), "forged");
+
+    let expired = Claims {
+        room: room.room.id.clone(),
+        role: Role::Candidate,
+        name: "Cam".into(),
+        iat: now_secs() - 120,
+        exp: now_secs() - 60,
+    };
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &expired,
+        &jsonwebtoken::EncodingKey::from_secret(TOKEN_SECRET.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(YClient::try_connect(&format!("{base}?token={expired}")).await.err(), Some(401), "expired");
+
+    let other_room = &other.tokens.candidate;
+    assert_eq!(
+        YClient::try_connect(&format!("{base}?token={other_room}")).await.err(),
+        Some(403),
+        "other room"
+    );
+
+    let ghost = TokenKeys::new(TOKEN_SECRET.as_bytes()).mint("room_ghost", Role::Candidate, "Cam", 600);
+    let ghost_url = format!("{}/room_ghost?token={ghost}", room.ws_url);
+    assert_eq!(YClient::try_connect(&ghost_url).await.err(), Some(404), "room that does not exist");
+
+    // The real token still works.
+    let mut ok = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    ok.wait_synced().await;
+    server.stop().await;
+}
+
+/// Sends `frame` from a fresh client and returns how the server closed it, checking that a pair of
+/// healthy clients in the same room keeps working afterwards.
+async fn close_after(server: &TestServer, frame: Option<Vec<u8>>, text: Option<&str>) -> (u16, String) {
+    let room = server.room_with(&[file("main.py", "ok\n")]).await;
+    let mut a = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    let mut b = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    a.wait_synced().await;
+    b.wait_synced().await;
+
+    let mut bad = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    bad.wait_synced().await;
+    if let Some(f) = frame {
+        bad.send_raw(f).await;
+    }
+    if let Some(t) = text {
+        bad.send_text(t).await;
+    }
+    let closed = bad.wait_closed().await;
+
+    a.insert("main.py", None, "still here\n").await;
+    b.wait_for("the room carries on", |c| c.text("main.py").unwrap().contains("still here")).await;
+    server.wait_connected(&room.room.id, 2).await;
+    closed
+}
+
+#[tokio::test]
+async fn malformed_frames_close_only_that_connection_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+
+    let (code, reason) = close_after(&server, Some(vec![0x80]), None).await;
+    assert_eq!(code, CLOSE_PROTOCOL_ERROR, "truncated varint: {reason}");
+    assert!(reason.contains("truncated"), "{reason}");
+
+    let (code, reason) = close_after(&server, Some(vec![0, 2, 10, 1, 2]), None).await;
+    assert_eq!(code, CLOSE_PROTOCOL_ERROR, "length past the end: {reason}");
+
+    let (code, reason) = close_after(&server, Some(vec![7, 0]), None).await;
+    assert_eq!(code, CLOSE_UNSUPPORTED, "unknown message type: {reason}");
+    assert!(reason.contains("unsupported message type 7"), "{reason}");
+
+    let (code, _) = close_after(&server, Some(vec![EXT_VOICE_SIGNAL, 0]), None).await;
+    assert_eq!(code, CLOSE_UNSUPPORTED, "extension messages are not accepted yet");
+
+    let garbage = vec![0, 2, 8, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3];
+    let (code, reason) = close_after(&server, Some(garbage), None).await;
+    assert_eq!(code, CLOSE_INVALID_PAYLOAD, "garbage update: {reason}");
+
+    let bad_awareness = {
+        // One client whose state is not JSON: other clients would choke on it.
+        let mut f = vec![1];
+        let body = [vec![1, 42, 1, 5], b"{oops".to_vec()].concat();
+        f.push(body.len() as u8);
+        f.extend(body);
+        f
+    };
+    let (code, reason) = close_after(&server, Some(bad_awareness), None).await;
+    assert_eq!(code, CLOSE_INVALID_PAYLOAD, "awareness that is not JSON: {reason}");
+
+    let (code, reason) = close_after(&server, None, Some("hello")).await;
+    assert_eq!(code, CLOSE_UNSUPPORTED, "text frame: {reason}");
+
+    let oversized = vec![0u8; MAX_CLIENT_FRAME_BYTES + 1];
+    let (code, reason) = close_after(&server, Some(oversized), None).await;
+    assert_eq!(code, CLOSE_TOO_BIG, "oversized frame: {reason}");
+    assert!(reason.contains(&MAX_CLIENT_FRAME_BYTES.to_string()), "{reason}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn random_garbage_never_takes_the_room_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&[file("main.py", "ok\n")]).await;
+    let mut a = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    a.wait_synced().await;
+    // Valid framing around random update payloads: whatever yrs makes of them, only the sender may suffer.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..40 {
+        let mut payload = Vec::new();
+        for _ in 0..(8 + round) {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            payload.push((seed >> 33) as u8);
+        }
+        let mut f = vec![0, 2];
+        f.push(payload.len() as u8);
+        f.extend(payload);
+        let mut bad = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+        bad.send_raw(f).await;
+        bad.send_raw(vec![7]).await; // in case the payload was accepted: end this connection anyway
+        bad.wait_closed().await;
+    }
+    a.insert("main.py", None, "alive\n").await;
+    let mut late = YClient::connect(&TestServer::ws(&room, &room.tokens.observer)).await;
+    late.wait_for("room still serves", |c| c.text("main.py").is_some_and(|t| t.contains("alive"))).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_flooding_client_is_closed_for_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&[file("main.py", "")]).await;
+    let mut flood = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    flood.wait_synced().await;
+    for _ in 0..(CLIENT_MESSAGE_BURST as usize + 500) {
+        flood.send_raw(handoff_protocol::frame::encode_query_awareness()).await;
+    }
+    let (code, reason) = flood.wait_closed().await;
+    assert_eq!(code, CLOSE_POLICY, "{reason}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_disconnected_while_the_others_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.client_outbox_frames = 8;
+    let server = TestServer::start_with(config).await;
+    let room = server.room_with(&[file("main.py", "")]).await;
+    let mut writer = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    let mut reader = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    writer.wait_synced().await;
+    reader.wait_synced().await;
+    // The slow client completes the handshake and then never reads; its socket buffer is tiny.
+    let mut slow =
+        YClient::connect_small_buffer(&TestServer::ws(&room, &room.tokens.observer), server.running.addr)
+            .await;
+    server.wait_connected(&room.room.id, 3).await;
+
+    let chunk = "z".repeat(64 * 1024);
+    let mut sent = 0usize;
+    // Bounded: the server's socket buffer plus 8 queued frames is far below this many chunks.
+    for _ in 0..400 {
+        writer.insert("main.py", None, &chunk).await;
+        sent += 1;
+        // Keep the healthy reader current so only the slow client falls behind.
+        reader
+            .wait_for("reader keeps up", |c| c.text("main.py").map_or(0, |t| t.len()) == sent * chunk.len())
+            .await;
+        if server.connected(&room.room.id).await == 2 {
+            break;
+        }
+    }
+    server.wait_connected(&room.room.id, 2).await;
+
+    // The room carries on for the others.
+    writer.insert("main.py", Some(0), "after\n").await;
+    reader.wait_for("edits still flow", |c| c.text("main.py").unwrap().starts_with("after\n")).await;
+
+    // The slow client, once it reads, finds its connection ended: a slow-consumer close or a dropped
+    // socket (the close frame may not fit into a full socket).
+    let (code, reason) = slow.wait_closed().await;
+    assert!(code == CLOSE_SLOW_CONSUMER || code == 0, "slow client closed with {code} {reason}");
+    assert!(slow.text("main.py").map_or(0, |t| t.len()) < sent * chunk.len(), "it never caught up");
+    server.stop().await;
+}
