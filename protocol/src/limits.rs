@@ -55,10 +55,14 @@ pub const ROOM_IDLE_EVICT_SECS: u64 = 30;
 /// at most this many log rows; the log itself is kept as the session record.
 pub const SNAPSHOT_EVERY_UPDATES: u64 = 512;
 
-/// Longest time an accepted update may wait before its group commit starts. Together with the commit's
-/// own duration this bounds what `kill -9` can lose: an edit older than this window plus one commit is on
-/// disk.
+/// Longest time an accepted update may wait before its group commit starts (default of the server's
+/// `--commit-window-ms`). Together with the commit's own duration this bounds what `kill -9` can lose: an
+/// edit older than this window plus one commit is on disk.
 pub const GROUP_COMMIT_WINDOW_MS: u64 = 50;
+
+/// Upper bound for `--commit-window-ms`: larger values are refused at startup, so the durability promise
+/// (an accepted edit is on disk within a second plus one commit) holds whatever the configuration.
+pub const MAX_GROUP_COMMIT_WINDOW_MS: u64 = 1000;
 
 /// Log rows written in one store transaction at most; a longer queue is committed in several.
 pub const GROUP_COMMIT_MAX_ROWS: usize = 4096;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
-use handoff_protocol::limits::MAX_REQUEST_BYTES;
+use handoff_protocol::limits::{MAX_GROUP_COMMIT_WINDOW_MS, MAX_REQUEST_BYTES};
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
@@ -117,7 +117,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let rooms = Registry::new(
         store.clone(),
         Arc::new(LocalBus),
-        RoomSettings { idle_evict: Duration::from_secs(config.room_idle_evict_s) },
+        RoomSettings {
+            idle_evict: Duration::from_secs(config.room_idle_evict_s),
+            commit_window: Duration::from_millis(config.commit_window_ms.min(MAX_GROUP_COMMIT_WINDOW_MS)),
+        },
     );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;

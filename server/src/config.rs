@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use handoff_protocol::limits::{OUTBOX_FRAMES, ROOM_IDLE_EVICT_SECS};
+use handoff_protocol::limits::{
+    GROUP_COMMIT_WINDOW_MS, MAX_GROUP_COMMIT_WINDOW_MS, OUTBOX_FRAMES, ROOM_IDLE_EVICT_SECS,
+};
 
 #[derive(Parser)]
 #[command(name = "handoff", version, about = "Live follow-up rooms for async coding interviews")]
@@ -52,6 +54,11 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_ROOM_IDLE_EVICT_S", default_value_t = ROOM_IDLE_EVICT_SECS)]
     pub room_idle_evict_s: u64,
 
+    /// Milliseconds an accepted update may wait to be group-committed (at most 1000).
+    #[arg(long, env = "HANDOFF_COMMIT_WINDOW_MS", default_value_t = GROUP_COMMIT_WINDOW_MS,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_GROUP_COMMIT_WINDOW_MS))]
+    pub commit_window_ms: u64,
+
     /// Frames queued for one client before it is disconnected as a slow consumer (it reconnects and
     /// resyncs; frames are never dropped silently).
     #[arg(long, env = "HANDOFF_CLIENT_OUTBOX_FRAMES", default_value_t = OUTBOX_FRAMES)]
@@ -74,6 +81,7 @@ impl Config {
             store: None,
             room_idle_evict_s: ROOM_IDLE_EVICT_SECS,
             client_outbox_frames: OUTBOX_FRAMES,
+            commit_window_ms: GROUP_COMMIT_WINDOW_MS,
             log: "info".into(),
         }
     }

@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use handoff_protocol::frame::{self, CLOSE_INVALID_PAYLOAD, CLOSE_SLOW_CONSUMER, CLOSE_TRY_AGAIN};
-use handoff_protocol::limits::{
-    GROUP_COMMIT_WINDOW_MS, MAX_CLIENTS_PER_ROOM, ROOM_COMMAND_QUEUE, SNAPSHOT_EVERY_UPDATES,
-};
+use handoff_protocol::limits::{MAX_CLIENTS_PER_ROOM, ROOM_COMMAND_QUEUE, SNAPSHOT_EVERY_UPDATES};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::JoinHandle;
@@ -131,7 +129,7 @@ impl RoomActor {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, registry: Weak<Registry>, slot: Arc<Slot>) {
         let mut flight: Option<Flight> = None;
         loop {
-            let flush_at = self.pending_since.map(|t| t + Duration::from_millis(GROUP_COMMIT_WINDOW_MS));
+            let flush_at = self.pending_since.map(|t| t + self.settings.commit_window);
             let idle_at = self.members.is_empty().then(|| self.idle_since + self.settings.idle_evict);
             tokio::select! {
                 biased;

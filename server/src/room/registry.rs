@@ -21,6 +21,8 @@ const JOIN_RETRIES: usize = 3;
 pub struct RoomSettings {
     /// How long a room with no clients stays loaded.
     pub idle_evict: Duration,
+    /// How long an accepted update may wait before its group commit starts.
+    pub commit_window: Duration,
 }
 
 /// One room's place in the registry. The cell is filled by the single load.

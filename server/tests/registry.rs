@@ -1,0 +1,199 @@
+//! The room registry in-process: concurrent first joiners share one load, and an idle room is flushed
+//! and evicted, then loads again with everything it had.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use handoff_protocol::api::{FileEntry, RoomStatus, SubmissionRequest};
+use handoff_protocol::{Role, frame, schema};
+use handoff_server::bus::LocalBus;
+use handoff_server::room::{Command, Identity, Inbound, Joiner, Registry, RoomHandle, RoomSettings};
+use handoff_server::store::{
+    LogEntry, RoomRecord, RoomState, Snapshot, SqliteStore, Store, StoreResult, SubmissionRecord,
+};
+use tokio::sync::{mpsc, oneshot};
+use yrs::{Doc, GetString, Out, Text, Transact};
+
+/// Delegates to SQLite and counts room loads.
+struct Counting {
+    inner: SqliteStore,
+    loads: AtomicUsize,
+}
+
+#[async_trait]
+impl Store for Counting {
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+    async fn insert_submission(&self, rec: SubmissionRecord) -> StoreResult<()> {
+        self.inner.insert_submission(rec).await
+    }
+    async fn get_submission(&self, id: &str) -> StoreResult<Option<SubmissionRecord>> {
+        self.inner.get_submission(id).await
+    }
+    async fn create_room(&self, room: RoomRecord, preload: LogEntry) -> StoreResult<RoomRecord> {
+        self.inner.create_room(room, preload).await
+    }
+    async fn get_room(&self, id: &str) -> StoreResult<Option<RoomRecord>> {
+        self.inner.get_room(id).await
+    }
+    async fn live_room_for_submission(&self, id: &str) -> StoreResult<Option<RoomRecord>> {
+        self.inner.live_room_for_submission(id).await
+    }
+    async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()> {
+        self.inner.append(entries, snapshot).await
+    }
+    async fn load_room(&self, room_id: &str) -> StoreResult<RoomState> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        // Make the load slow enough that every joiner arrives while it is in progress.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.inner.load_room(room_id).await
+    }
+}
+
+/// A store holding submission `s` promoted to room `r`, and the room's preload update.
+async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
+    let store = Arc::new(Counting {
+        inner: SqliteStore::open(&dir.join("t.db")).await.unwrap(),
+        loads: AtomicUsize::new(0),
+    });
+    let files = vec![FileEntry { path: "main.py".into(), content: "hello".into() }];
+    let body = SubmissionRequest {
+        candidate: handoff_protocol::api::Candidate { name: "Cam".into(), email: None },
+        exercise: handoff_protocol::api::Exercise { title: "t".into(), language: None },
+        files: files.clone(),
+        events: vec![],
+        integrity: None,
+        scorecard: None,
+    };
+    store.insert_submission(SubmissionRecord { id: "s".into(), created_at_ms: 0, body }).await.unwrap();
+    let room = RoomRecord {
+        id: "r".into(),
+        submission_id: "s".into(),
+        status: RoomStatus::Live,
+        interviewer: "Ivy".into(),
+        voice: false,
+        created_at_ms: 0,
+    };
+    let initial = schema::initial_update(&files);
+    let preload = LogEntry {
+        room_id: Arc::from("r"),
+        seq: 1,
+        at_ms: 0,
+        author: Arc::from("submission"),
+        role: None,
+        conn_id: 0,
+        update: Bytes::from(initial.clone()),
+    };
+    store.create_room(room, preload).await.unwrap();
+    (store, initial)
+}
+
+fn joiner(
+    conn_id: u64,
+) -> (Joiner, mpsc::Receiver<Bytes>, oneshot::Receiver<handoff_server::room::CloseReason>) {
+    let (outbox, rx) = mpsc::channel(64);
+    let (kick, kicked) = oneshot::channel();
+    let who = Identity { conn_id, name: Arc::from("Cam"), role: Role::Candidate };
+    (Joiner { who, outbox, kick }, rx, kicked)
+}
+
+/// Asks the room for its whole state (sync step 1 with an empty state vector) and returns the text.
+async fn text_of(room: &RoomHandle, conn_id: u64, outbox: &mut mpsc::Receiver<Bytes>) -> String {
+    room.send(Command::Message { conn_id, msg: Inbound::SyncStep1(yrs::StateVector::default()) })
+        .await
+        .ok()
+        .unwrap();
+    loop {
+        let f = outbox.recv().await.unwrap();
+        let parts = frame::split_frame(&f).unwrap();
+        if let frame::Kind::SyncStep2 { update } = &parts[0].kind {
+            let doc = Doc::new();
+            let root = schema::files_root(&doc);
+            doc.transact_mut().apply_update(frame::decode_update(&f[update.clone()]).unwrap()).unwrap();
+            let txn = doc.transact();
+            return match yrs::Map::get(&root, &txn, "main.py") {
+                Some(Out::YText(t)) => t.get_string(&txn),
+                _ => String::new(),
+            };
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_first_joiners_share_one_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = setup(dir.path()).await;
+    let registry = Registry::new(
+        store.clone(),
+        Arc::new(LocalBus),
+        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
+    );
+    let mut joins = Vec::new();
+    let mut outboxes = Vec::new();
+    for i in 0..20 {
+        let (j, rx, kicked) = joiner(i + 1);
+        outboxes.push((rx, kicked));
+        let registry = registry.clone();
+        joins.push(tokio::spawn(async move { registry.join("r", j).await.map(|_| ()) }));
+    }
+    for j in joins {
+        assert!(j.await.unwrap().is_ok());
+    }
+    assert_eq!(store.loads.load(Ordering::SeqCst), 1, "one load for twenty joiners");
+    assert_eq!(registry.connected("r"), 20);
+}
+
+#[tokio::test]
+async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, preload) = setup(dir.path()).await;
+    let registry = Registry::new(
+        store.clone(),
+        Arc::new(LocalBus),
+        RoomSettings { idle_evict: Duration::from_millis(200), commit_window: Duration::from_millis(50) },
+    );
+    let (j, mut outbox, _kicked) = joiner(7);
+    let room = registry.join("r", j).await.ok().unwrap();
+
+    // An edit made by this member, as its connection would hand it over.
+    let update = {
+        let base = Doc::new();
+        let base_root = schema::files_root(&base);
+        base.transact_mut().apply_update(frame::decode_update(&preload).unwrap()).unwrap();
+        let sv = yrs::ReadTxn::state_vector(&base.transact());
+        {
+            let mut txn = base.transact_mut();
+            if let Some(Out::YText(t)) = yrs::Map::get(&base_root, &txn, "main.py") {
+                t.push(&mut txn, " world");
+            }
+        }
+        yrs::ReadTxn::encode_diff_v1(&base.transact(), &sv)
+    };
+    let message = Bytes::from(frame::encode_update(&update));
+    let payload = Bytes::from(update.clone());
+    let msg =
+        Inbound::Update { update: frame::decode_update(&update).unwrap(), payload, message, step2: false };
+    room.send(Command::Message { conn_id: 7, msg }).await.ok().unwrap();
+    assert_eq!(text_of(&room, 7, &mut outbox).await, "hello world");
+    room.send(Command::Leave { conn_id: 7 }).await.ok().unwrap();
+
+    // Bounded wait for the eviction (the idle period is 200 ms).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while registry.loaded() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "idle room was not evicted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let state = store.inner.load_room("r").await.unwrap();
+    let snap = state.snapshot.expect("eviction writes a snapshot");
+    assert_eq!(snap.upto_seq, 2, "the snapshot covers the preload and the edit");
+    assert!(state.tail.is_empty());
+
+    let (j, mut outbox, _kicked) = joiner(8);
+    let room = registry.join("r", j).await.ok().unwrap();
+    assert_eq!(store.loads.load(Ordering::SeqCst), 2, "the evicted room was loaded again");
+    assert_eq!(text_of(&room, 8, &mut outbox).await, "hello world");
+}
