@@ -98,6 +98,8 @@ pub struct SubmissionView {
     /// The live room promoted from this submission, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<RoomSummary>,
+    /// Computed by the server from `events`, alongside the platform's own `integrity`.
+    pub integrity_summary: crate::integrity::IntegritySummary,
 }
 
 /// `POST /api/v1/submissions/{id}/promote` body.
@@ -186,4 +188,93 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+}
+
+/// `GET /api/v1/submissions`: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionList {
+    pub submissions: Vec<SubmissionListItem>,
+}
+
+/// One row of the dashboard's submissions list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionListItem {
+    pub id: String,
+    pub created_at_ms: u64,
+    pub candidate: Candidate,
+    pub exercise: Exercise,
+    pub file_count: usize,
+    /// Flags in the computed integrity summary.
+    pub integrity_flags: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorecard: Option<ScoreTotal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<RoomSummary>,
+}
+
+/// A scorecard reduced to its totals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreTotal {
+    pub score: f64,
+    pub max: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+impl ScoreTotal {
+    pub fn of(card: &Scorecard) -> ScoreTotal {
+        ScoreTotal {
+            score: card.rubric.iter().map(|r| r.score).sum(),
+            max: card.rubric.iter().map(|r| r.max).sum(),
+            summary: card.summary.clone(),
+        }
+    }
+}
+
+/// The caller of a room-scoped call, from its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct You {
+    pub role: crate::Role,
+    pub name: String,
+}
+
+/// `GET /api/v1/rooms/{id}/session`: what every participant needs to open the room. Holds nothing
+/// interviewer-private: the candidate's own files and names only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSession {
+    pub room: RoomSummary,
+    pub you: You,
+    pub exercise: Exercise,
+    pub candidate: CandidateName,
+    /// The files as submitted, frozen: the base of the diff view.
+    pub submission_files: Vec<FileEntry>,
+    pub voice: bool,
+    pub ws_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateName {
+    pub name: String,
+}
+
+/// `GET /api/v1/rooms/{id}/private`: the interviewer-only panel. Never sent to another role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivatePanel {
+    pub integrity: Option<serde_json::Value>,
+    pub integrity_summary: crate::integrity::IntegritySummary,
+    pub scorecard: Option<Scorecard>,
+    pub events: Vec<AsyncEvent>,
+    pub notes: String,
+}
+
+/// `PUT /api/v1/rooms/{id}/notes` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotesBody {
+    pub notes: String,
+}
+
+/// Answer to `POST /api/v1/rooms/{id}/end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ended {
+    pub room: RoomSummary,
 }

@@ -46,6 +46,9 @@ pub const CLOSE_TRY_AGAIN: u16 = 1013;
 /// Close code: the client did not read its frames fast enough (its outbox filled up). It reconnects
 /// and resyncs; nothing is lost because the server never drops a frame silently.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4001;
+/// Close code: the interviewer ended the interview; the client must not reconnect (it would be refused
+/// with HTTP 403 `room_ended`).
+pub const CLOSE_ROOM_ENDED: u16 = 4403;
 
 /// An awareness message announcing no clients: a no-op for any y-protocols client, which the server
 /// sends as a keepalive so an idle client does not conclude the connection is dead.

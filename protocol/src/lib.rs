@@ -8,10 +8,12 @@
 //! - [`role`]: room roles and the claims a room token carries.
 //! - [`api`]: REST request/response bodies (DESIGN §4.2).
 //! - [`validate`]: checks a submission before anything is stored.
+//! - [`integrity`]: the integrity summary computed from the async event stream.
 //! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
 
 pub mod api;
 pub mod frame;
+pub mod integrity;
 pub mod limits;
 pub mod role;
 pub mod schema;

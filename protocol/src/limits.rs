@@ -81,3 +81,9 @@ pub const KEEPALIVE_SECS: u64 = 15;
 /// Seconds without any frame (message, pong) from a client before the server closes the connection as
 /// dead with close code 1001. Stock clients renew awareness every 15 s and answer pings.
 pub const CLIENT_IDLE_TIMEOUT_SECS: u64 = 60;
+
+/// Bytes of an interviewer's private notes for one room. Over it: 413 `notes_too_large`.
+pub const MAX_NOTES_BYTES: usize = 256 * 1024;
+
+/// Lifetime of the dashboard link `handoff serve` prints at startup.
+pub const DASHBOARD_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;

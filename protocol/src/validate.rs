@@ -122,10 +122,18 @@ pub fn submission(req: &SubmissionRequest) -> Result<(), Invalid> {
             format!("{} events is over the limit of {MAX_EVENTS}", req.events.len()),
         ));
     }
+    let mut last_at = 0;
     for (i, event) in req.events.iter().enumerate() {
         if event.kind.trim().is_empty() {
             return Err(Invalid::bad("invalid_event", format!("events[{i}].kind must not be empty")));
         }
+        if event.at_ms < last_at {
+            return Err(Invalid::bad(
+                "invalid_event",
+                format!("events[{i}].at_ms {} is earlier than the event before it ({last_at})", event.at_ms),
+            ));
+        }
+        last_at = event.at_ms;
     }
     Ok(())
 }

@@ -2,13 +2,14 @@
 //! HTTP surface so tests can run it in-process; [`start`] binds a listener and runs it until shutdown.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
-use handoff_protocol::limits::{MAX_GROUP_COMMIT_WINDOW_MS, MAX_REQUEST_BYTES};
+use handoff_protocol::limits::{DASHBOARD_TOKEN_TTL_SECS, MAX_GROUP_COMMIT_WINDOW_MS, MAX_REQUEST_BYTES};
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
@@ -54,12 +55,13 @@ pub struct AppState {
     pub outbox_frames: usize,
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+pub fn router(state: AppState, web_dir: &Path) -> Router {
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/ws/{room_id}", get(crate::ws::upgrade))
-        .nest("/api/v1", crate::api::router())
+        .nest("/api/v1", crate::api::router());
+    crate::web::serve(routes, web_dir)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -78,6 +80,8 @@ pub struct Running {
     /// Whether the API key was generated (a development key) rather than configured.
     pub api_key_generated: bool,
     pub state: AppState,
+    /// A signed link that opens the dashboard without typing the API key.
+    pub dashboard_link: String,
     trigger: Trigger,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -135,7 +139,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let trigger = Trigger::new();
     let stop = trigger.clone();
-    let app = router(state.clone());
+    if api_key_generated {
+        crate::sample::seed_if_empty(&state).await?;
+    }
+    let dashboard_link =
+        format!("{}/#dashboard={}", state.urls.public, state.tokens.mint_dashboard(DASHBOARD_TOKEN_TTL_SECS));
+    let app = router(state.clone(), &config.web_dir());
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -149,7 +158,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })
             .await
     });
-    Ok(Running { addr, public_url, api_key, api_key_generated, state, trigger, task })
+    Ok(Running { addr, public_url, api_key, api_key_generated, state, dashboard_link, trigger, task })
 }
 
 #[cfg(test)]

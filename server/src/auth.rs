@@ -72,6 +72,33 @@ impl TokenKeys {
     }
 }
 
+/// Claims of a dashboard token: the signed link `handoff serve` prints, which opens the dashboard without
+/// typing the API key. It grants what the API key grants, until it expires.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct DashboardClaims {
+    sub: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// The `sub` of every dashboard token; room tokens have none, so neither kind passes for the other.
+const DASHBOARD_SUBJECT: &str = "dashboard";
+
+impl TokenKeys {
+    /// Mints a dashboard token valid for `ttl_secs`.
+    pub fn mint_dashboard(&self, ttl_secs: u64) -> String {
+        let iat = now_secs();
+        let claims = DashboardClaims { sub: DASHBOARD_SUBJECT.into(), iat, exp: iat + ttl_secs };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
+    }
+
+    /// Whether `token` is a valid, unexpired dashboard token.
+    pub fn verify_dashboard(&self, token: &str) -> bool {
+        jsonwebtoken::decode::<DashboardClaims>(token, &self.decoding, &self.validation)
+            .is_ok_and(|d| d.claims.sub == DASHBOARD_SUBJECT)
+    }
+}
+
 /// Compares a presented API key with the configured one in constant time.
 pub fn api_key_matches(presented: &str, expected: &str) -> bool {
     presented.as_bytes().ct_eq(expected.as_bytes()).into()
@@ -126,6 +153,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(keys.verify(Some(&t), "r"), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn dashboard_and_room_tokens_do_not_pass_for_each_other() {
+        let keys = TokenKeys::new(b"secret-one");
+        let dash = keys.mint_dashboard(60);
+        assert!(keys.verify_dashboard(&dash));
+        assert_eq!(keys.verify(Some(&dash), "room-a"), Err(TokenError::Invalid));
+        let room = keys.mint("room-a", Role::Interviewer, "Ivy", 60);
+        assert!(!keys.verify_dashboard(&room));
+        assert!(!TokenKeys::new(b"other").verify_dashboard(&dash));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `Config` deliberately has no `Debug`: it holds secrets, and nothing should be able to log it whole.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use handoff_protocol::limits::{
@@ -64,6 +64,11 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_CLIENT_OUTBOX_FRAMES", default_value_t = OUTBOX_FRAMES)]
     pub client_outbox_frames: usize,
 
+    /// Directory holding the built web client (`index.html` and `assets/`). Default: the repository's
+    /// `web-client/dist`, as built by `npm --prefix web-client run build`.
+    #[arg(long, env = "HANDOFF_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `handoff_server=debug`.
     #[arg(long, env = "HANDOFF_LOG", default_value = "info")]
     pub log: String,
@@ -82,8 +87,16 @@ impl Config {
             room_idle_evict_s: ROOM_IDLE_EVICT_SECS,
             client_outbox_frames: OUTBOX_FRAMES,
             commit_window_ms: GROUP_COMMIT_WINDOW_MS,
+            web_dir: None,
             log: "info".into(),
         }
+    }
+
+    /// Where the built web client is served from.
+    pub fn web_dir(&self) -> PathBuf {
+        self.web_dir
+            .clone()
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-client/dist"))
     }
 
     pub fn store_url(&self) -> String {

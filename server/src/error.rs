@@ -19,6 +19,8 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("this interview has ended")]
+    RoomEnded,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -49,6 +51,7 @@ impl AppError {
             AppError::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::RoomEnded => (StatusCode::FORBIDDEN, "room_ended"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

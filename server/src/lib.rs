@@ -10,6 +10,7 @@
 //! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default).
 //! - [`bus`]: the cluster seam (rooms publish accepted updates; single node publishes nowhere).
 //! - [`rate`]: per-connection rate limiting; [`shutdown`]: the stop signal.
+//! - [`web`]: serves the built web client; [`sample`]: the demo submission seeded in development mode.
 //!
 //! Data flows one way: connection task → room actor (applies, logs, encodes once) → member outboxes.
 
@@ -21,7 +22,9 @@ pub mod config;
 pub mod error;
 pub mod rate;
 pub mod room;
+pub mod sample;
 pub mod secrets;
 pub mod shutdown;
 pub mod store;
+pub mod web;
 pub mod ws;

@@ -15,6 +15,7 @@ async fn main() -> anyhow::Result<()> {
                 .init();
             let running = handoff_server::app::start(config).await?;
             println!("handoff is listening on {}", running.public_url);
+            println!("  Dashboard:  {}", running.dashboard_link);
             println!("  API:        {}/api/v1", running.public_url);
             println!("  WebSocket:  {}", running.state.urls.ws);
             if running.api_key_generated {

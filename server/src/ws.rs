@@ -63,7 +63,7 @@ pub async fn upgrade(
     };
     match state.store.get_room(&room_id).await {
         Ok(Some(room)) if room.status == RoomStatus::Live => {}
-        Ok(Some(_)) => return AppError::Forbidden("this interview has ended".into()).into_response(),
+        Ok(Some(_)) => return AppError::RoomEnded.into_response(),
         Ok(None) => return AppError::NotFound("room").into_response(),
         Err(e) => return AppError::from(e).into_response(),
     }

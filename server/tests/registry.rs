@@ -46,6 +46,21 @@ impl Store for Counting {
     async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()> {
         self.inner.append(entries, snapshot).await
     }
+    async fn list_submissions(
+        &self,
+        limit: usize,
+    ) -> StoreResult<Vec<(SubmissionRecord, Option<RoomRecord>)>> {
+        self.inner.list_submissions(limit).await
+    }
+    async fn end_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
+        self.inner.end_room(room_id).await
+    }
+    async fn notes(&self, room_id: &str) -> StoreResult<String> {
+        self.inner.notes(room_id).await
+    }
+    async fn set_notes(&self, room_id: &str, notes: String, at_ms: u64) -> StoreResult<()> {
+        self.inner.set_notes(room_id, notes, at_ms).await
+    }
     async fn load_room(&self, room_id: &str) -> StoreResult<RoomState> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         // Make the load slow enough that every joiner arrives while it is in progress.

@@ -83,3 +83,15 @@ fn promote_checks_name_and_ttl() {
     let blank = PromoteRequest { interviewer: Interviewer { name: String::new() }, ..ok };
     assert!(promote(&blank).is_err());
 }
+
+#[test]
+fn events_must_be_in_time_order() {
+    let mut s = sub(vec![("a.py", "")]);
+    s.events = serde_json::from_value(serde_json::json!([
+        {"at_ms": 10, "kind": "edit"}, {"at_ms": 5, "kind": "paste"}
+    ]))
+    .unwrap();
+    let err = submission(&s).unwrap_err();
+    assert_eq!(err.code(), "invalid_event");
+    assert!(err.to_string().contains("events[1]"));
+}

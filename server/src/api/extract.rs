@@ -7,8 +7,9 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
-use crate::auth::api_key_matches;
+use crate::auth::{TokenError, api_key_matches};
 use crate::error::AppError;
+use handoff_protocol::{Claims, Role};
 
 /// A JSON body whose every failure is a 400 (or 413 over the body limit) with a readable message.
 pub struct ApiJson<T>(pub T);
@@ -42,23 +43,60 @@ fn json_error(rejection: JsonRejection) -> AppError {
     AppError::BadRequest { code, message: rejection.body_text() }
 }
 
-/// Proof that the request carried the integrator API key.
+/// The bearer credential of a request, if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Proof that the request carried the integrator API key, or a dashboard token (which grants the same).
 pub struct Integrator;
 
 impl FromRequestParts<AppState> for Integrator {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+        let presented = bearer(parts)
             .ok_or_else(|| AppError::Unauthorized("missing API key (Authorization: Bearer <key>)".into()))?;
-        if api_key_matches(presented.trim(), &state.api_key) {
+        if api_key_matches(presented, &state.api_key) || state.tokens.verify_dashboard(presented) {
             Ok(Integrator)
         } else {
             Err(AppError::Unauthorized("invalid API key".into()))
+        }
+    }
+}
+
+/// A room-scoped caller: the bearer room token, verified against the room in the path, or the integrator.
+pub enum RoomCaller {
+    Participant(Claims),
+    Integrator,
+}
+
+impl RoomCaller {
+    /// The caller's verified claims for `room_id` (the room is in the path, so it is checked per call).
+    pub fn from_parts(parts: &Parts, state: &AppState, room_id: &str) -> Result<RoomCaller, AppError> {
+        let presented = bearer(parts).ok_or_else(|| {
+            AppError::Unauthorized("missing room token (Authorization: Bearer <token>)".into())
+        })?;
+        if api_key_matches(presented, &state.api_key) || state.tokens.verify_dashboard(presented) {
+            return Ok(RoomCaller::Integrator);
+        }
+        match state.tokens.verify(Some(presented), room_id) {
+            Ok(claims) => Ok(RoomCaller::Participant(claims)),
+            Err(e @ TokenError::WrongRoom) => Err(AppError::Forbidden(e.to_string())),
+            Err(e) => Err(AppError::Unauthorized(e.to_string())),
+        }
+    }
+
+    /// Interviewer or integrator: the only callers allowed interviewer-private data.
+    pub fn is_interviewer(&self) -> bool {
+        match self {
+            RoomCaller::Integrator => true,
+            RoomCaller::Participant(c) => c.role == Role::Interviewer,
         }
     }
 }

@@ -5,16 +5,22 @@ mod rooms;
 mod submissions;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::app::AppState;
 
-pub use extract::{ApiJson, Integrator};
+pub use extract::{ApiJson, Integrator, RoomCaller};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/submissions", post(submissions::create))
+        .route("/submissions", post(submissions::create).get(submissions::list))
         .route("/submissions/{id}", get(submissions::get))
         .route("/submissions/{id}/promote", post(submissions::promote))
         .route("/rooms/{id}", get(rooms::get))
+        .route("/rooms/{id}/session", get(rooms::session))
+        .route("/rooms/{id}/private", get(rooms::private))
+        .route("/rooms/{id}/notes", put(rooms::set_notes))
+        .route("/rooms/{id}/end", post(rooms::end))
+        // Unknown API paths are JSON errors, not the web client's index page.
+        .fallback(|| async { crate::error::AppError::NotFound("API route") })
 }

@@ -1,12 +1,23 @@
-//! Rooms as the integrator sees them.
+//! Rooms: the integrator's view, and the room-scoped calls the room page makes with its room token.
+//! Interviewer-private data (integrity, scorecard, events, notes) is only ever returned to the
+//! interviewer or the integrator; the check is here, on the server, not in the page.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use handoff_protocol::api::RoomView;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use handoff_protocol::api::{
+    CandidateName, Ended, NotesBody, PrivatePanel, RoomSession, RoomStatus, RoomSummary, RoomView, You,
+};
+use handoff_protocol::integrity;
+use handoff_protocol::limits::MAX_NOTES_BYTES;
+use handoff_protocol::{Claims, Role};
 
-use super::Integrator;
+use super::{ApiJson, Integrator, RoomCaller};
 use crate::app::AppState;
+use crate::auth::now_ms;
 use crate::error::AppError;
+use crate::store::{RoomRecord, SubmissionRecord};
 
 pub async fn get(
     State(state): State<AppState>,
@@ -23,4 +34,105 @@ pub async fn get(
         voice: room.voice,
         created_at_ms: room.created_at_ms,
     }))
+}
+
+/// Authenticates a room-scoped call and loads the room and its submission. Candidates and observers of
+/// an ended room are refused: ending revokes their access.
+async fn open(
+    state: &AppState,
+    parts: &Parts,
+    id: &str,
+) -> Result<(RoomCaller, RoomRecord, SubmissionRecord), AppError> {
+    let caller = RoomCaller::from_parts(parts, state, id)?;
+    let room = state.store.get_room(id).await?.ok_or(AppError::NotFound("room"))?;
+    if room.status == RoomStatus::Ended && !caller.is_interviewer() {
+        return Err(AppError::RoomEnded);
+    }
+    let sub = state
+        .store
+        .get_submission(&room.submission_id)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("room {id} has no submission")))?;
+    Ok((caller, room, sub))
+}
+
+fn interviewer_only(caller: &RoomCaller) -> Result<(), AppError> {
+    if caller.is_interviewer() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("only the interviewer may see or change this".into()))
+    }
+}
+
+/// Everything a participant needs to open the room; nothing interviewer-private.
+pub async fn session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Result<Json<RoomSession>, AppError> {
+    let (caller, room, sub) = open(&state, &parts, &id).await?;
+    let you = match caller {
+        RoomCaller::Participant(Claims { role, name, .. }) => You { role, name },
+        RoomCaller::Integrator => You { role: Role::Interviewer, name: room.interviewer.clone() },
+    };
+    Ok(Json(RoomSession {
+        room: RoomSummary { id: room.id, status: room.status },
+        you,
+        exercise: sub.body.exercise,
+        candidate: CandidateName { name: sub.body.candidate.name },
+        submission_files: sub.body.files,
+        voice: room.voice,
+        ws_url: state.urls.ws.clone(),
+    }))
+}
+
+/// The interviewer's private panel.
+pub async fn private(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Result<Json<PrivatePanel>, AppError> {
+    let (caller, room, sub) = open(&state, &parts, &id).await?;
+    interviewer_only(&caller)?;
+    let notes = state.store.notes(&room.id).await?;
+    Ok(Json(PrivatePanel {
+        integrity_summary: integrity::summarize(&sub.body.events),
+        integrity: sub.body.integrity,
+        scorecard: sub.body.scorecard,
+        events: sub.body.events,
+        notes,
+    }))
+}
+
+pub async fn set_notes(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+    ApiJson(body): ApiJson<NotesBody>,
+) -> Result<StatusCode, AppError> {
+    let (caller, room, _) = open(&state, &parts, &id).await?;
+    interviewer_only(&caller)?;
+    if body.notes.len() > MAX_NOTES_BYTES {
+        return Err(AppError::TooLarge {
+            code: "notes_too_large",
+            message: format!("notes are over the limit of {MAX_NOTES_BYTES} bytes"),
+        });
+    }
+    state.store.set_notes(&room.id, body.notes, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends the interview: the room is marked ended (candidate and observer tokens stop working) and every
+/// connected client is closed with 4403.
+pub async fn end(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Result<Json<Ended>, AppError> {
+    let (caller, room, _) = open(&state, &parts, &id).await?;
+    interviewer_only(&caller)?;
+    let room = state.store.end_room(&room.id).await?.ok_or(AppError::NotFound("room"))?;
+    state.rooms.end(&room.id).await;
+    tracing::info!(room = %room.id, "interview ended");
+    Ok(Json(Ended { room: RoomSummary { id: room.id, status: room.status } }))
 }

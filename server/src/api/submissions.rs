@@ -7,11 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use handoff_protocol::api::{
-    Created, PerRole, PromoteRequest, PromoteResponse, RoomStatus, RoomSummary, SubmissionRequest,
-    SubmissionView,
+    Created, PerRole, PromoteRequest, PromoteResponse, RoomStatus, RoomSummary, ScoreTotal, SubmissionList,
+    SubmissionListItem, SubmissionRequest, SubmissionView,
 };
 use handoff_protocol::limits::DEFAULT_ROOM_TOKEN_TTL_SECS;
-use handoff_protocol::{Role, schema, validate};
+use handoff_protocol::{Role, integrity, schema, validate};
 
 use super::{ApiJson, Integrator};
 use crate::app::AppState;
@@ -19,6 +19,8 @@ use crate::auth::now_ms;
 use crate::error::AppError;
 use crate::store::{LogEntry, RoomRecord, SubmissionRecord};
 
+/// Rows the submissions list returns at most.
+const LIST_LIMIT: usize = 500;
 /// Name on the observer link's token.
 const OBSERVER_NAME: &str = "Observer";
 /// Author recorded for the server's own preload of the submission's files.
@@ -48,7 +50,33 @@ pub async fn get(
     let rec = state.store.get_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
     let room =
         state.store.live_room_for_submission(&id).await?.map(|r| RoomSummary { id: r.id, status: r.status });
-    Ok(Json(SubmissionView { id: rec.id, created_at_ms: rec.created_at_ms, submission: rec.body, room }))
+    let integrity_summary = integrity::summarize(&rec.body.events);
+    Ok(Json(SubmissionView {
+        id: rec.id,
+        created_at_ms: rec.created_at_ms,
+        submission: rec.body,
+        room,
+        integrity_summary,
+    }))
+}
+
+/// The dashboard's list: newest first, with the counts a reviewer scans for.
+pub async fn list(State(state): State<AppState>, _: Integrator) -> Result<Json<SubmissionList>, AppError> {
+    let rows = state.store.list_submissions(LIST_LIMIT).await?;
+    let submissions = rows
+        .into_iter()
+        .map(|(rec, room)| SubmissionListItem {
+            file_count: rec.body.files.len(),
+            integrity_flags: integrity::summarize(&rec.body.events).flags.len(),
+            scorecard: rec.body.scorecard.as_ref().map(ScoreTotal::of),
+            room: room.map(|r| RoomSummary { id: r.id, status: r.status }),
+            id: rec.id,
+            created_at_ms: rec.created_at_ms,
+            candidate: rec.body.candidate,
+            exercise: rec.body.exercise,
+        })
+        .collect();
+    Ok(Json(SubmissionList { submissions }))
 }
 
 /// Opens the live room for a submission, preloaded with its files; promoting again returns the same

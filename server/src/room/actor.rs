@@ -62,6 +62,8 @@ pub(super) struct RoomActor {
     bus: Arc<dyn Bus>,
     settings: RoomSettings,
     connected: Arc<AtomicUsize>,
+    /// Set when the interview ended: joins are refused with this reason.
+    ended: Option<CloseReason>,
 }
 
 /// Rebuilds a document from its snapshot and log tail. CPU-bound: run it off the async threads.
@@ -110,6 +112,7 @@ impl RoomActor {
             bus,
             settings,
             connected: Arc::new(AtomicUsize::new(0)),
+            ended: None,
         })
     }
 
@@ -180,6 +183,15 @@ impl RoomActor {
                 let _ = reply.send(result);
             }
             Command::Leave { conn_id } => self.remove_member(conn_id, None),
+            Command::End { reason } => {
+                tracing::info!("interview ended; closing every client");
+                for m in std::mem::take(&mut self.members) {
+                    kick(m, reason.clone());
+                }
+                self.connected.store(0, Ordering::Relaxed);
+                self.idle_since = Instant::now();
+                self.ended = Some(reason);
+            }
             Command::Message { conn_id, msg } => match msg {
                 Inbound::SyncStep1(sv) => {
                     let update = self.awareness.doc().transact().encode_state_as_update_v1(&sv);
@@ -200,6 +212,9 @@ impl RoomActor {
     }
 
     fn join(&mut self, joiner: Joiner) -> Result<(), JoinRefused> {
+        if let Some(reason) = &self.ended {
+            return Err(JoinRefused::Closed(reason.clone()));
+        }
         if self.members.len() >= MAX_CLIENTS_PER_ROOM {
             return Err(JoinRefused::Closed(CloseReason::new(
                 CLOSE_TRY_AGAIN,

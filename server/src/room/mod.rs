@@ -81,6 +81,10 @@ pub enum Command {
     Leave {
         conn_id: u64,
     },
+    /// The interview ended: close every client with `reason` and refuse later joins.
+    End {
+        reason: CloseReason,
+    },
     /// Flush everything to the store, close every client with `reason`, and stop.
     Shutdown {
         reason: CloseReason,

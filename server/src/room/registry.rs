@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use handoff_protocol::frame::{CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN};
+use handoff_protocol::frame::{CLOSE_GOING_AWAY, CLOSE_ROOM_ENDED, CLOSE_TRY_AGAIN};
 use tokio::sync::{OnceCell, oneshot};
 
 use super::actor::RoomActor;
@@ -106,6 +106,15 @@ impl Registry {
     /// Removes `room_id` if it still maps to `slot` (a newer load may have replaced it).
     pub(super) fn remove_if_current(&self, room_id: &str, slot: &Arc<Slot>) {
         self.rooms.remove_if(room_id, |_, current| Arc::ptr_eq(current, slot));
+    }
+
+    /// Closes every client of an ended room on this node; the room refuses joins from now on.
+    pub async fn end(&self, room_id: &str) {
+        let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());
+        if let Some(h) = handle {
+            let reason = CloseReason::new(CLOSE_ROOM_ENDED, "this interview has ended");
+            let _ = h.send(Command::End { reason }).await;
+        }
     }
 
     /// Clients connected to a room on this node (0 when it is not loaded).

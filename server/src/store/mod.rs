@@ -105,6 +105,17 @@ pub trait Store: Send + Sync + 'static {
     /// group commit. Returns once they are durable.
     async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()>;
     async fn load_room(&self, room_id: &str) -> StoreResult<RoomState>;
+
+    /// Submissions newest first (at most `limit`), each with its live room, or else its latest room.
+    async fn list_submissions(
+        &self,
+        limit: usize,
+    ) -> StoreResult<Vec<(SubmissionRecord, Option<RoomRecord>)>>;
+    /// Marks a live room ended; returns the room as it now is (`None` if unknown).
+    async fn end_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>>;
+    /// The interviewer's private notes for a room (empty when none were written).
+    async fn notes(&self, room_id: &str) -> StoreResult<String>;
+    async fn set_notes(&self, room_id: &str, notes: String, at_ms: u64) -> StoreResult<()>;
 }
 
 /// Opens the store named by a URL: `sqlite://PATH` (the default, in the data dir).

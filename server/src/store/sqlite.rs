@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS room_log (
     update_v1 BLOB NOT NULL,
     PRIMARY KEY (room_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS room_notes (
+    room_id TEXT PRIMARY KEY REFERENCES rooms(id),
+    notes TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS room_snapshots (
     room_id TEXT PRIMARY KEY,
     upto_seq INTEGER NOT NULL,
@@ -57,10 +62,15 @@ CREATE TABLE IF NOT EXISTS room_snapshots (
 );
 ";
 
+/// A write the writer thread runs as given.
+type Statement = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
 enum Write {
     Submission(SubmissionRecord, oneshot::Sender<StoreResult<()>>),
     Room(RoomRecord, LogEntry, oneshot::Sender<StoreResult<RoomRecord>>),
     Append(Vec<LogEntry>, Option<Snapshot>, oneshot::Sender<StoreResult<()>>),
+    /// Any other write: one closure run inside the group's transaction.
+    Exec(Statement, oneshot::Sender<StoreResult<()>>),
 }
 
 impl Write {
@@ -197,6 +207,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Write>) {
             Write::Append(entries, snapshot, reply) => {
                 done.push(Done::Unit(reply, in_savepoint(&txn, |c| append(c, &entries, snapshot.as_ref()))))
             }
+            Write::Exec(f, reply) => done.push(Done::Unit(reply, in_savepoint(&txn, f))),
         }
     }
     let committed = txn.commit().map_err(db_err);
@@ -213,7 +224,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Write>) {
 fn fail(w: Write, err: &StoreError) {
     let e = || StoreError::Database(err.to_string());
     match w {
-        Write::Submission(_, r) | Write::Append(_, _, r) => drop(r.send(Err(e()))),
+        Write::Submission(_, r) | Write::Append(_, _, r) | Write::Exec(_, r) => drop(r.send(Err(e()))),
         Write::Room(_, _, r) => drop(r.send(Err(e()))),
     }
 }
@@ -368,6 +379,87 @@ impl Store for SqliteStore {
 
     async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()> {
         self.write(|tx| Write::Append(entries, snapshot, tx)).await
+    }
+
+    async fn list_submissions(
+        &self,
+        limit: usize,
+    ) -> StoreResult<Vec<(SubmissionRecord, Option<RoomRecord>)>> {
+        let rows = self
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, created_at_ms, body FROM submissions ORDER BY created_at_ms DESC, id LIMIT ?1",
+                )?;
+                let subs = stmt
+                    .query_map([limit as i64], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let mut out = Vec::with_capacity(subs.len());
+                let mut room_stmt = c.prepare_cached(&format!(
+                    "SELECT {ROOM_COLUMNS} FROM rooms WHERE submission_id = ?1
+                     ORDER BY status = 'live' DESC, created_at_ms DESC LIMIT 1"
+                ))?;
+                for (id, at, body) in subs {
+                    let room = room_stmt.query_row([&id], room_from_row).optional()?;
+                    out.push((id, at, body, room));
+                }
+                Ok(out)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(id, at, body, room)| {
+                let body = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("submission {id}: {e}")))?;
+                Ok((SubmissionRecord { id, created_at_ms: at as u64, body }, room))
+            })
+            .collect()
+    }
+
+    async fn end_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
+        let id = room_id.to_owned();
+        self.write(|tx| {
+            Write::Exec(
+                Box::new(move |c| {
+                    c.execute("UPDATE rooms SET status = 'ended' WHERE id = ?1 AND status = 'live'", [&id])?;
+                    Ok(())
+                }),
+                tx,
+            )
+        })
+        .await?;
+        self.get_room(room_id).await
+    }
+
+    async fn notes(&self, room_id: &str) -> StoreResult<String> {
+        let id = room_id.to_owned();
+        let notes = self
+            .read(move |c| {
+                c.query_row("SELECT notes FROM room_notes WHERE room_id = ?1", [&id], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()
+            })
+            .await?;
+        Ok(notes.unwrap_or_default())
+    }
+
+    async fn set_notes(&self, room_id: &str, notes: String, at_ms: u64) -> StoreResult<()> {
+        let id = room_id.to_owned();
+        self.write(|tx| {
+            Write::Exec(
+                Box::new(move |c| {
+                    c.execute(
+                        "INSERT INTO room_notes (room_id, notes, updated_at_ms) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (room_id) DO UPDATE SET notes = excluded.notes, updated_at_ms = excluded.updated_at_ms",
+                        params![id, notes, at_ms as i64],
+                    )?;
+                    Ok(())
+                }),
+                tx,
+            )
+        })
+        .await
     }
 
     async fn load_room(&self, room_id: &str) -> StoreResult<RoomState> {

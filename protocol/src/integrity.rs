@@ -1,0 +1,239 @@
+//! The integrity summary computed from a submission's async event stream: what an interviewer wants to
+//! see before the live follow-up (large pastes, time away, time to first keystroke, inhumanly fast typing).
+//! The platform's own integrity object is kept as sent; this is computed alongside it, never instead.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::AsyncEvent;
+
+/// A paste at least this long (in characters) is flagged.
+pub const LARGE_PASTE_CHARS: u64 = 200;
+/// Sliding window for typing-burst detection.
+pub const BURST_WINDOW_MS: u64 = 1000;
+/// Characters typed (not pasted) within one window above which typing is faster than a human types
+/// (fast typists sustain ~10–15 characters per second).
+pub const BURST_CHARS_PER_WINDOW: u64 = 30;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    Paste,
+    FocusLost,
+    Burst,
+}
+
+/// One thing worth a question in the live follow-up, citing when (and where) it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flag {
+    pub kind: FlagKind,
+    pub at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// First and last line (1-based) in the submitted file, when the event says where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<[u32; 2]>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pastes {
+    /// Pastes of at least [`LARGE_PASTE_CHARS`].
+    pub count: u64,
+    pub largest: u64,
+    pub total_chars: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Focus {
+    pub losses: u64,
+    pub away_ms: u64,
+    pub longest_away_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegritySummary {
+    pub flags: Vec<Flag>,
+    pub pastes: Pastes,
+    pub focus: Focus,
+    /// When the candidate first typed or pasted, ms after the session started.
+    pub first_keystroke_ms: Option<u64>,
+    /// Stretches of typing faster than [`BURST_CHARS_PER_WINDOW`] per [`BURST_WINDOW_MS`].
+    pub bursts: u64,
+}
+
+fn chars(value: Option<&serde_json::Value>) -> u64 {
+    value.and_then(serde_json::Value::as_str).map_or(0, |s| s.chars().count() as u64)
+}
+
+fn paste_len(e: &AsyncEvent) -> u64 {
+    e.data.get("length").and_then(serde_json::Value::as_u64).unwrap_or_else(|| chars(e.data.get("text")))
+}
+
+fn lines(e: &AsyncEvent) -> Option<[u32; 2]> {
+    let arr = e.data.get("lines")?.as_array()?;
+    let first = u32::try_from(arr.first()?.as_u64()?).ok()?;
+    let last = u32::try_from(arr.get(1)?.as_u64()?).ok()?;
+    Some([first, last])
+}
+
+/// Summarises an event stream (assumed in `at_ms` order, as validation enforces).
+pub fn summarize(events: &[AsyncEvent]) -> IntegritySummary {
+    let mut s = IntegritySummary::default();
+    let mut lost_at: Option<(u64, Option<String>)> = None;
+    // Typed characters per edit event, for the burst window.
+    let mut typed: Vec<(u64, u64, Option<String>)> = Vec::new();
+    for e in events {
+        match e.kind.as_str() {
+            "paste" => {
+                let len = paste_len(e);
+                s.first_keystroke_ms.get_or_insert(e.at_ms);
+                s.pastes.total_chars += len;
+                if len >= LARGE_PASTE_CHARS {
+                    s.pastes.count += 1;
+                    s.pastes.largest = s.pastes.largest.max(len);
+                    let into = e.file.as_deref().map(|f| format!(" into {f}")).unwrap_or_default();
+                    s.flags.push(Flag {
+                        kind: FlagKind::Paste,
+                        at_ms: e.at_ms,
+                        file: e.file.clone(),
+                        lines: lines(e),
+                        detail: format!("pasted {len} characters{into}"),
+                    });
+                }
+            }
+            "edit" => {
+                let n = chars(e.data.get("insert"));
+                if n > 0 {
+                    s.first_keystroke_ms.get_or_insert(e.at_ms);
+                    typed.push((e.at_ms, n, e.file.clone()));
+                }
+            }
+            "focus_lost" if lost_at.is_none() => lost_at = Some((e.at_ms, e.file.clone())),
+            "focus_gained" => {
+                if let Some((at, file)) = lost_at.take() {
+                    let away = e.at_ms.saturating_sub(at);
+                    s.focus.losses += 1;
+                    s.focus.away_ms += away;
+                    s.focus.longest_away_ms = s.focus.longest_away_ms.max(away);
+                    s.flags.push(Flag {
+                        kind: FlagKind::FocusLost,
+                        at_ms: at,
+                        file,
+                        lines: None,
+                        detail: format!("left the exercise for {}", human_ms(away)),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((at, file)) = lost_at {
+        // Never came back before the stream ended.
+        s.focus.losses += 1;
+        s.flags.push(Flag {
+            kind: FlagKind::FocusLost,
+            at_ms: at,
+            file,
+            lines: None,
+            detail: "left and did not return".into(),
+        });
+    }
+    bursts(&typed, &mut s);
+    s.flags.sort_by_key(|f| f.at_ms);
+    s
+}
+
+/// Counts windows of typing faster than a human; after a burst, the window restarts past it.
+fn bursts(typed: &[(u64, u64, Option<String>)], s: &mut IntegritySummary) {
+    let mut start = 0;
+    let mut sum = 0;
+    let mut end = 0;
+    while end < typed.len() {
+        sum += typed[end].1;
+        while typed[end].0 - typed[start].0 >= BURST_WINDOW_MS {
+            sum -= typed[start].1;
+            start += 1;
+        }
+        if sum > BURST_CHARS_PER_WINDOW {
+            let (at, _, file) = &typed[start];
+            s.bursts += 1;
+            s.flags.push(Flag {
+                kind: FlagKind::Burst,
+                at_ms: *at,
+                file: file.clone(),
+                lines: None,
+                detail: format!("typed {sum} characters within {} ms", typed[end].0 - at),
+            });
+            start = end + 1;
+            sum = 0;
+        }
+        end += 1;
+        if start > end {
+            end = start;
+        }
+    }
+}
+
+fn human_ms(ms: u64) -> String {
+    match ms {
+        ms if ms < 60_000 => format!("{} s", ms / 1000),
+        ms => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(v: serde_json::Value) -> AsyncEvent {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn known_stream_gives_known_answers() {
+        let events: Vec<AsyncEvent> = [
+            json!({"at_ms": 0, "kind": "focus_gained"}),
+            json!({"at_ms": 4000, "kind": "edit", "file": "a.py", "offset": 0, "delete": 0, "insert": "def f():"}),
+            json!({"at_ms": 5000, "kind": "paste", "file": "a.py", "offset": 8, "length": 240}),
+            json!({"at_ms": 6000, "kind": "paste", "file": "a.py", "text": "short"}),
+            json!({"at_ms": 10000, "kind": "focus_lost"}),
+            json!({"at_ms": 52000, "kind": "focus_gained"}),
+            json!({"at_ms": 60000, "kind": "focus_lost"}),
+            json!({"at_ms": 65000, "kind": "focus_gained"}),
+            // 40 characters in 500 ms: a burst.
+            json!({"at_ms": 70000, "kind": "edit", "file": "a.py", "insert": "x".repeat(20)}),
+            json!({"at_ms": 70500, "kind": "edit", "file": "a.py", "insert": "y".repeat(20)}),
+            // Human pace afterwards: 5 characters a second.
+            json!({"at_ms": 80000, "kind": "edit", "file": "a.py", "insert": "abcde"}),
+            json!({"at_ms": 81000, "kind": "edit", "file": "a.py", "insert": "abcde"}),
+        ]
+        .into_iter()
+        .map(ev)
+        .collect();
+        let s = summarize(&events);
+        assert_eq!(s.first_keystroke_ms, Some(4000));
+        assert_eq!(s.pastes, Pastes { count: 1, largest: 240, total_chars: 245 });
+        assert_eq!(s.focus, Focus { losses: 2, away_ms: 47_000, longest_away_ms: 42_000 });
+        assert_eq!(s.bursts, 1);
+        let kinds: Vec<(FlagKind, u64)> = s.flags.iter().map(|f| (f.kind.clone(), f.at_ms)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (FlagKind::Paste, 5000),
+                (FlagKind::FocusLost, 10000),
+                (FlagKind::FocusLost, 60000),
+                (FlagKind::Burst, 70000)
+            ]
+        );
+        assert_eq!(s.flags[0].detail, "pasted 240 characters into a.py");
+        assert_eq!(s.flags[1].detail, "left the exercise for 42 s");
+    }
+
+    #[test]
+    fn empty_stream_has_no_flags() {
+        let s = summarize(&[]);
+        assert!(s.flags.is_empty());
+        assert_eq!(s.first_keystroke_ms, None);
+    }
+}
