@@ -9,12 +9,14 @@
 //! - [`api`]: REST request/response bodies (DESIGN §4.2).
 //! - [`validate`]: checks a submission before anything is stored.
 //! - [`integrity`]: the integrity summary computed from the async event stream.
+//! - [`record`]: replays a room log into the attributed timeline, files at a moment, authorship.
 //! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
 
 pub mod api;
 pub mod frame;
 pub mod integrity;
 pub mod limits;
+pub mod record;
 pub mod role;
 pub mod schema;
 pub mod validate;
