@@ -278,3 +278,46 @@ pub struct NotesBody {
 pub struct Ended {
     pub room: RoomSummary,
 }
+
+/// `GET /api/v1/rooms/{id}/timeline`: every attributed change of the live session, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub room: RoomSummary,
+    /// When the room opened (its preload), ms since the Unix epoch; `at_ms` of edits is absolute.
+    pub started_at_ms: u64,
+    pub edits: Vec<crate::record::Edit>,
+}
+
+/// `GET /api/v1/rooms/{id}/replay?at_ms=`: the files at a moment of the live session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replay {
+    /// Milliseconds after the room opened (0 = the submission as preloaded).
+    pub at_ms: u64,
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+/// One file of an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportFile {
+    pub path: String,
+    pub content: String,
+    /// `added`, `modified`, `unchanged` or `deleted` relative to the submission.
+    pub change: String,
+    /// Unified diff against the submitted file (empty when unchanged).
+    pub diff: String,
+    pub authorship: Vec<crate::record::Authored>,
+}
+
+/// `GET /api/v1/rooms/{id}/export`: the session record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    pub room: RoomSummary,
+    pub submission_id: String,
+    pub candidate: Candidate,
+    pub exercise: Exercise,
+    pub interviewer: String,
+    pub started_at_ms: u64,
+    pub files: Vec<ExportFile>,
+    pub timeline: Vec<crate::record::Edit>,
+    pub notes: String,
+}

@@ -55,6 +55,9 @@ impl Store for Counting {
     async fn end_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
         self.inner.end_room(room_id).await
     }
+    async fn room_log(&self, room_id: &str) -> StoreResult<Vec<handoff_server::store::LogRow>> {
+        self.inner.room_log(room_id).await
+    }
     async fn notes(&self, room_id: &str) -> StoreResult<String> {
         self.inner.notes(room_id).await
     }

@@ -1,6 +1,7 @@
 //! The REST API (DESIGN §4.2): JSON in, JSON out, integrator calls authenticated by the API key.
 
 mod extract;
+mod record;
 mod rooms;
 mod submissions;
 
@@ -21,6 +22,9 @@ pub fn router() -> Router<AppState> {
         .route("/rooms/{id}/private", get(rooms::private))
         .route("/rooms/{id}/notes", put(rooms::set_notes))
         .route("/rooms/{id}/end", post(rooms::end))
+        .route("/rooms/{id}/timeline", get(record::timeline))
+        .route("/rooms/{id}/replay", get(record::files_at))
+        .route("/rooms/{id}/export", get(record::export))
         // Unknown API paths are JSON errors, not the web client's index page.
         .fallback(|| async { crate::error::AppError::NotFound("API route") })
 }

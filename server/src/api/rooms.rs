@@ -38,7 +38,7 @@ pub async fn get(
 
 /// Authenticates a room-scoped call and loads the room and its submission. Candidates and observers of
 /// an ended room are refused: ending revokes their access.
-async fn open(
+pub(super) async fn open(
     state: &AppState,
     parts: &Parts,
     id: &str,
@@ -56,7 +56,7 @@ async fn open(
     Ok((caller, room, sub))
 }
 
-fn interviewer_only(caller: &RoomCaller) -> Result<(), AppError> {
+pub(super) fn interviewer_only(caller: &RoomCaller) -> Result<(), AppError> {
     if caller.is_interviewer() {
         Ok(())
     } else {

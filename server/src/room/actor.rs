@@ -149,6 +149,21 @@ impl RoomActor {
                         let _ = done.send(());
                         break;
                     }
+                    Some(Command::End { reason, done }) => {
+                        tracing::info!("interview ended; closing every client");
+                        for m in std::mem::take(&mut self.members) {
+                            kick(m, reason.clone());
+                        }
+                        self.connected.store(0, Ordering::Relaxed);
+                        self.idle_since = Instant::now();
+                        self.ended = Some(reason);
+                        self.final_flush(flight.take()).await;
+                        let _ = done.send(());
+                    }
+                    Some(Command::Flush { done }) => {
+                        self.flush_now(flight.take(), false).await;
+                        let _ = done.send(());
+                    }
                     Some(cmd) => self.handle(cmd).await,
                     None => break,
                 },
@@ -183,15 +198,7 @@ impl RoomActor {
                 let _ = reply.send(result);
             }
             Command::Leave { conn_id } => self.remove_member(conn_id, None),
-            Command::End { reason } => {
-                tracing::info!("interview ended; closing every client");
-                for m in std::mem::take(&mut self.members) {
-                    kick(m, reason.clone());
-                }
-                self.connected.store(0, Ordering::Relaxed);
-                self.idle_since = Instant::now();
-                self.ended = Some(reason);
-            }
+
             Command::Message { conn_id, msg } => match msg {
                 Inbound::SyncStep1(sv) => {
                     let update = self.awareness.doc().transact().encode_state_as_update_v1(&sv);
@@ -207,7 +214,9 @@ impl RoomActor {
                     }
                 }
             },
-            Command::Shutdown { .. } => unreachable!("handled in run"),
+            Command::Shutdown { .. } | Command::End { .. } | Command::Flush { .. } => {
+                unreachable!("handled in run")
+            }
         }
     }
 
@@ -417,6 +426,12 @@ impl RoomActor {
 
     /// Waits for the commit in flight, then commits everything left with a snapshot.
     async fn final_flush(&mut self, flight: Option<Flight>) {
+        self.flush_now(flight, true).await;
+    }
+
+    /// Waits for the commit in flight, then commits everything left (with a snapshot if `snapshot` and
+    /// anything is not yet covered by one, or if one is due anyway).
+    async fn flush_now(&mut self, flight: Option<Flight>, snapshot: bool) {
         if let Some(f) = flight {
             let joined = (f.task).await;
             let f = Flight {
@@ -426,7 +441,7 @@ impl RoomActor {
             };
             self.landed(f, joined);
         }
-        if let Some(f) = self.take_off(true) {
+        if let Some(f) = self.take_off(snapshot) {
             match f.task.await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, rows = f.entries.len(), "final flush failed"),

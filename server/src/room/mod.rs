@@ -81,9 +81,15 @@ pub enum Command {
     Leave {
         conn_id: u64,
     },
-    /// The interview ended: close every client with `reason` and refuse later joins.
+    /// The interview ended: close every client with `reason`, flush the log (so an export right after
+    /// is complete), refuse later joins.
     End {
         reason: CloseReason,
+        done: oneshot::Sender<()>,
+    },
+    /// Commit everything accepted so far, then answer (readers of the log see every accepted edit).
+    Flush {
+        done: oneshot::Sender<()>,
     },
     /// Flush everything to the store, close every client with `reason`, and stop.
     Shutdown {

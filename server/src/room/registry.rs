@@ -113,7 +113,21 @@ impl Registry {
         let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());
         if let Some(h) = handle {
             let reason = CloseReason::new(CLOSE_ROOM_ENDED, "this interview has ended");
-            let _ = h.send(Command::End { reason }).await;
+            let (done, flushed) = oneshot::channel();
+            if h.send(Command::End { reason, done }).await.is_ok() {
+                let _ = flushed.await;
+            }
+        }
+    }
+
+    /// Commits every accepted update of a loaded room before returning.
+    pub async fn flush(&self, room_id: &str) {
+        let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());
+        if let Some(h) = handle {
+            let (done, flushed) = oneshot::channel();
+            if h.send(Command::Flush { done }).await.is_ok() {
+                let _ = flushed.await;
+            }
         }
     }
 

@@ -62,6 +62,17 @@ pub struct LogEntry {
     pub update: Bytes,
 }
 
+/// One row of a room's log as read back for the session record.
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    pub seq: u64,
+    pub at_ms: u64,
+    pub author: String,
+    pub role: Option<Role>,
+    pub conn_id: u64,
+    pub update: Vec<u8>,
+}
+
 /// A compacted room state: the whole document as one update, covering the log up to `upto_seq`.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -113,6 +124,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(SubmissionRecord, Option<RoomRecord>)>>;
     /// Marks a live room ended; returns the room as it now is (`None` if unknown).
     async fn end_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>>;
+    /// A room's whole log, in seq order.
+    async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>>;
     /// The interviewer's private notes for a room (empty when none were written).
     async fn notes(&self, room_id: &str) -> StoreResult<String>;
     async fn set_notes(&self, room_id: &str, notes: String, at_ms: u64) -> StoreResult<()>;

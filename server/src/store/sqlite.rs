@@ -15,7 +15,9 @@ use handoff_protocol::limits::GROUP_COMMIT_MAX_ROWS;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{LogEntry, RoomRecord, RoomState, Snapshot, Store, StoreError, StoreResult, SubmissionRecord};
+use super::{
+    LogEntry, LogRow, RoomRecord, RoomState, Snapshot, Store, StoreError, StoreResult, SubmissionRecord,
+};
 
 /// Writes queued for the writer thread. Callers wait (backpressure) when it is full.
 const WRITE_QUEUE: usize = 1024;
@@ -429,6 +431,27 @@ impl Store for SqliteStore {
         })
         .await?;
         self.get_room(room_id).await
+    }
+
+    async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>> {
+        let id = room_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, at_ms, author, role, conn_id, update_v1 FROM room_log WHERE room_id = ?1 ORDER BY seq",
+            )?;
+            stmt.query_map([&id], |r| {
+                Ok(LogRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    at_ms: r.get::<_, i64>(1)? as u64,
+                    author: r.get(2)?,
+                    role: Role::parse(&r.get::<_, String>(3)?),
+                    conn_id: r.get::<_, i64>(4)? as u64,
+                    update: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+        .await
     }
 
     async fn notes(&self, room_id: &str) -> StoreResult<String> {
