@@ -176,6 +176,9 @@ pub struct RoomView {
     pub created_at_ms: u64,
     /// Clients connected to this room on this node right now.
     pub connected: usize,
+    /// The room-ended webhook, once the room has ended and a webhook URL is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookStatus>,
 }
 
 /// Every API error body: `{"error": {"code", "message"}}`.
@@ -320,4 +323,40 @@ pub struct Export {
     pub files: Vec<ExportFile>,
     pub timeline: Vec<crate::record::Edit>,
     pub notes: String,
+}
+
+/// Where the room-ended webhook stands (`GET /api/v1/rooms/{id}` → `webhook`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookStatus {
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at_ms: Option<u64>,
+}
+
+/// The body POSTed to the webhook when a room ends: a summary of the export, which the receiver fetches
+/// in full from `export_url` with its API key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomEndedEvent {
+    /// Always `room.ended`.
+    pub event: String,
+    pub room: RoomSummary,
+    pub submission_id: String,
+    pub candidate: Candidate,
+    pub exercise: Exercise,
+    pub interviewer: String,
+    pub started_at_ms: u64,
+    pub ended_at_ms: u64,
+    pub files: Vec<FileChange>,
+    pub edits: usize,
+    pub export_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChange {
+    pub path: String,
+    pub change: String,
 }

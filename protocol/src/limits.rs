@@ -87,3 +87,16 @@ pub const MAX_NOTES_BYTES: usize = 256 * 1024;
 
 /// Lifetime of the dashboard link `handoff serve` prints at startup.
 pub const DASHBOARD_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// First retry delay of a failed webhook delivery; each further retry doubles it (default of
+/// `--webhook-retry-ms`).
+pub const WEBHOOK_RETRY_BASE_MS: u64 = 2_000;
+
+/// Longest delay between two webhook attempts.
+pub const WEBHOOK_RETRY_MAX_MS: u64 = 10 * 60 * 1000;
+
+/// Attempts before a webhook delivery is marked failed (visible through `GET /api/v1/rooms/{id}`).
+pub const WEBHOOK_MAX_ATTEMPTS: u32 = 15;
+
+/// How long one webhook POST may take before it counts as a failed attempt.
+pub const WEBHOOK_TIMEOUT_SECS: u64 = 10;

@@ -21,6 +21,7 @@ use crate::room::{Registry, RoomSettings};
 use crate::secrets;
 use crate::shutdown::{self, Trigger};
 use crate::store::{self, Store};
+use crate::webhook::Webhooks;
 
 /// The URLs clients are given, derived from the public base URL.
 pub struct Urls {
@@ -53,6 +54,7 @@ pub struct AppState {
     pub urls: Arc<Urls>,
     /// Frames queued per client before it counts as a slow consumer.
     pub outbox_frames: usize,
+    pub webhooks: Arc<Webhooks>,
 }
 
 pub fn router(state: AppState, web_dir: &Path) -> Router {
@@ -118,6 +120,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await??
     };
     let store = store::open(&config.store_url()).await?;
+    let webhook_secret = match &config.webhook_url {
+        Some(_) => {
+            let dir = data_dir.clone();
+            let configured = config.webhook_secret.clone();
+            tokio::task::spawn_blocking(move || {
+                secrets::load_or_create(configured.as_deref(), &dir, "webhook-secret")
+            })
+            .await??
+            .0
+        }
+        None => String::new(),
+    };
+    let webhooks = Arc::new(Webhooks::new(
+        store.clone(),
+        config.webhook_url.clone(),
+        webhook_secret.into_bytes(),
+        Duration::from_millis(config.webhook_retry_ms),
+    ));
     let rooms = Registry::new(
         store.clone(),
         Arc::new(LocalBus),
@@ -136,9 +156,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         api_key: Arc::from(api_key.as_str()),
         urls: Arc::new(Urls::from_public(&public_url)),
         outbox_frames: config.client_outbox_frames.max(1),
+        webhooks: webhooks.clone(),
     };
     let trigger = Trigger::new();
     let stop = trigger.clone();
+    tokio::spawn(webhooks.run(trigger.clone()));
     if api_key_generated {
         crate::sample::seed_if_empty(&state).await?;
     }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use handoff_protocol::limits::{
     GROUP_COMMIT_WINDOW_MS, MAX_GROUP_COMMIT_WINDOW_MS, OUTBOX_FRAMES, ROOM_IDLE_EVICT_SECS,
+    WEBHOOK_RETRY_BASE_MS,
 };
 
 #[derive(Parser)]
@@ -64,6 +65,18 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_CLIENT_OUTBOX_FRAMES", default_value_t = OUTBOX_FRAMES)]
     pub client_outbox_frames: usize,
 
+    /// URL that receives a signed POST when a room ends.
+    #[arg(long, env = "HANDOFF_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+
+    /// HMAC-SHA256 secret for `X-Handoff-Signature`. When unset, one is generated once in the data dir.
+    #[arg(long, env = "HANDOFF_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// First retry delay of a failed webhook in milliseconds; doubled on every further failure.
+    #[arg(long, env = "HANDOFF_WEBHOOK_RETRY_MS", default_value_t = WEBHOOK_RETRY_BASE_MS)]
+    pub webhook_retry_ms: u64,
+
     /// Directory holding the built web client (`index.html` and `assets/`). Default: the repository's
     /// `web-client/dist`, as built by `npm --prefix web-client run build`.
     #[arg(long, env = "HANDOFF_WEB_DIR")]
@@ -88,6 +101,9 @@ impl Config {
             client_outbox_frames: OUTBOX_FRAMES,
             commit_window_ms: GROUP_COMMIT_WINDOW_MS,
             web_dir: None,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_retry_ms: WEBHOOK_RETRY_BASE_MS,
             log: "info".into(),
         }
     }

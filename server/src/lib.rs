@@ -10,6 +10,7 @@
 //! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default).
 //! - [`bus`]: the cluster seam (rooms publish accepted updates; single node publishes nowhere).
 //! - [`rate`]: per-connection rate limiting; [`shutdown`]: the stop signal.
+//! - [`webhook`]: the signed room-ended webhook, retried from the store.
 //! - [`web`]: serves the built web client; [`sample`]: the demo submission seeded in development mode.
 //!
 //! Data flows one way: connection task → room actor (applies, logs, encodes once) → member outboxes.
@@ -27,4 +28,5 @@ pub mod secrets;
 pub mod shutdown;
 pub mod store;
 pub mod web;
+pub mod webhook;
 pub mod ws;

@@ -58,6 +58,29 @@ impl Store for Counting {
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<handoff_server::store::LogRow>> {
         self.inner.room_log(room_id).await
     }
+    async fn enqueue_webhook(&self, room_id: &str, url: &str, body: String, now_ms: u64) -> StoreResult<()> {
+        self.inner.enqueue_webhook(room_id, url, body, now_ms).await
+    }
+    async fn due_webhooks(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<handoff_server::store::WebhookDelivery>> {
+        self.inner.due_webhooks(now_ms, limit).await
+    }
+    async fn record_webhook_attempt(
+        &self,
+        id: i64,
+        outcome: handoff_server::store::WebhookOutcome,
+    ) -> StoreResult<()> {
+        self.inner.record_webhook_attempt(id, outcome).await
+    }
+    async fn webhook_status(
+        &self,
+        room_id: &str,
+    ) -> StoreResult<Option<handoff_protocol::api::WebhookStatus>> {
+        self.inner.webhook_status(room_id).await
+    }
     async fn notes(&self, room_id: &str) -> StoreResult<String> {
         self.inner.notes(room_id).await
     }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::rooms::{interviewer_only, open};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::store::{LogRow, RoomRecord};
+use crate::store::{LogRow, RoomRecord, SubmissionRecord};
 
 /// Replays the room's log (up to `until_ms` after the room opened, when given).
 async fn replay(
@@ -87,7 +87,16 @@ pub async fn export(
 ) -> Result<Json<Export>, AppError> {
     let (caller, room, sub) = open(&state, &parts, &id).await?;
     interviewer_only(&caller)?;
-    let (mut record, started_at_ms) = replay(&state, &room, None).await?;
+    Ok(Json(build_export(&state, room, sub).await?))
+}
+
+/// The room's export: final files with diff and authorship, timeline, notes.
+pub(super) async fn build_export(
+    state: &AppState,
+    room: RoomRecord,
+    sub: SubmissionRecord,
+) -> Result<Export, AppError> {
+    let (mut record, started_at_ms) = replay(state, &room, None).await?;
     let submitted: BTreeMap<&str, &str> =
         sub.body.files.iter().map(|f| (f.path.as_str(), f.content.as_str())).collect();
     let mut files: Vec<ExportFile> = record
@@ -121,7 +130,7 @@ pub async fn export(
         }
     }
     let notes = state.store.notes(&room.id).await?;
-    Ok(Json(Export {
+    Ok(Export {
         room: RoomSummary { id: room.id, status: room.status },
         submission_id: room.submission_id,
         candidate: sub.body.candidate,
@@ -131,7 +140,7 @@ pub async fn export(
         files,
         timeline: record.edits,
         notes,
-    }))
+    })
 }
 
 /// A unified diff of one file, empty when nothing changed.

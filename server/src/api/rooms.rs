@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use handoff_protocol::api::{
-    CandidateName, Ended, NotesBody, PrivatePanel, RoomSession, RoomStatus, RoomSummary, RoomView, You,
+    CandidateName, Ended, FileChange, NotesBody, PrivatePanel, RoomEndedEvent, RoomSession, RoomStatus,
+    RoomSummary, RoomView, You,
 };
 use handoff_protocol::integrity;
 use handoff_protocol::limits::MAX_NOTES_BYTES;
@@ -25,7 +26,9 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<RoomView>, AppError> {
     let room = state.store.get_room(&id).await?.ok_or(AppError::NotFound("room"))?;
+    let webhook = state.store.webhook_status(&room.id).await?;
     Ok(Json(RoomView {
+        webhook,
         connected: state.rooms.connected(&room.id),
         id: room.id,
         submission_id: room.submission_id,
@@ -129,10 +132,33 @@ pub async fn end(
     Path(id): Path<String>,
     parts: Parts,
 ) -> Result<Json<Ended>, AppError> {
-    let (caller, room, _) = open(&state, &parts, &id).await?;
+    let (caller, room, sub) = open(&state, &parts, &id).await?;
     interviewer_only(&caller)?;
+    let was_live = room.status == RoomStatus::Live;
     let room = state.store.end_room(&room.id).await?.ok_or(AppError::NotFound("room"))?;
     state.rooms.end(&room.id).await;
-    tracing::info!(room = %room.id, "interview ended");
+    if was_live {
+        tracing::info!(room = %room.id, "interview ended");
+        let export = super::record::build_export(&state, room.clone(), sub).await?;
+        let event = RoomEndedEvent {
+            event: "room.ended".into(),
+            room: export.room.clone(),
+            submission_id: export.submission_id.clone(),
+            candidate: export.candidate.clone(),
+            exercise: export.exercise.clone(),
+            interviewer: export.interviewer.clone(),
+            started_at_ms: export.started_at_ms,
+            ended_at_ms: now_ms(),
+            files: export
+                .files
+                .iter()
+                .map(|f| FileChange { path: f.path.clone(), change: f.change.clone() })
+                .collect(),
+            edits: export.timeline.len(),
+            export_url: format!("{}/api/v1/rooms/{}/export", state.urls.public, room.id),
+        };
+        let body = serde_json::to_string(&event).map_err(|e| AppError::Internal(e.to_string()))?;
+        state.webhooks.room_ended(&room.id, body).await?;
+    }
     Ok(Json(Ended { room: RoomSummary { id: room.id, status: room.status } }))
 }

@@ -73,6 +73,25 @@ pub struct LogRow {
     pub update: Vec<u8>,
 }
 
+/// A webhook delivery waiting for its next attempt.
+#[derive(Debug, Clone)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub room_id: String,
+    pub url: String,
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+/// What one webhook attempt came to.
+#[derive(Debug, Clone)]
+pub enum WebhookOutcome {
+    Delivered { at_ms: u64 },
+    Retry { next_at_ms: u64, error: String },
+    Failed { error: String },
+}
+
 /// A compacted room state: the whole document as one update, covering the log up to `upto_seq`.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -126,6 +145,16 @@ pub trait Store: Send + Sync + 'static {
     async fn end_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>>;
     /// A room's whole log, in seq order.
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>>;
+    /// Queues the room-ended webhook for delivery (kept across restarts).
+    async fn enqueue_webhook(&self, room_id: &str, url: &str, body: String, now_ms: u64) -> StoreResult<()>;
+    /// Pending deliveries whose next attempt is due.
+    async fn due_webhooks(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<WebhookDelivery>>;
+    async fn record_webhook_attempt(&self, id: i64, outcome: WebhookOutcome) -> StoreResult<()>;
+    /// The newest delivery of a room's webhook.
+    async fn webhook_status(
+        &self,
+        room_id: &str,
+    ) -> StoreResult<Option<handoff_protocol::api::WebhookStatus>>;
     /// The interviewer's private notes for a room (empty when none were written).
     async fn notes(&self, room_id: &str) -> StoreResult<String>;
     async fn set_notes(&self, room_id: &str, notes: String, at_ms: u64) -> StoreResult<()>;
