@@ -1,0 +1,334 @@
+// End-to-end run of the web client against a running handoff server that serves the built dist/.
+//
+//   node e2e/e2e.mjs <base_url> <api_key> <screenshot_dir>
+//
+// Posts a sample submission, then drives three browsers contexts (interviewer, candidate, observer)
+// through promote → join → edit → diff → end. Prints exactly one JSON line:
+// {"ok":true,"checks":[…]} or {"ok":false,"error":"…","checks":[…]}, and exits 0 or 1.
+
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+
+const GLOBAL_TIMEOUT_MS = 120_000
+const STEP_TIMEOUT_MS = 15_000
+
+const [baseArg, apiKey, shotDir] = process.argv.slice(2)
+if (!baseArg || !apiKey || !shotDir) {
+  console.log(JSON.stringify({ ok: false, error: 'usage: node e2e/e2e.mjs <base_url> <api_key> <screenshot_dir>', checks: [] }))
+  process.exit(1)
+}
+const base = baseArg.replace(/\/+$/, '')
+const checks = []
+let browser = null
+
+// Markers that must never reach the candidate: unique strings, so a hit cannot be a coincidence.
+const NOTES = 'PRIVATE-NOTE e2e 91c7: ask about eviction order'
+const DIMENSIONS = ['Eviction-Correctness-Zq9', 'Naming-Clarity-Zq9']
+const INTEGRITY_MARKER = 'INTEGRITY-MARKER-7f3a'
+const FLAG_DETAIL = 'pasted 240 characters'
+const CANDIDATE = 'Ada Candidate'
+const INTERVIEWER = 'Grace Interviewer'
+const TYPED = '# candidate-edit-42'
+
+const LRU = `from collections import OrderedDict
+
+
+class LRUCache:
+    """A least-recently-used cache with a fixed capacity."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.items: OrderedDict[str, int] = OrderedDict()
+
+    def get(self, key: str) -> int | None:
+        if key not in self.items:
+            return None
+        self.items.move_to_end(key)
+        return self.items[key]
+
+    def put(self, key: str, value: int) -> None:
+        self.items[key] = value
+        self.items.move_to_end(key)
+        if len(self.items) > self.capacity:
+            self.items.popitem(last=False)
+`
+
+const FILES = [
+  { path: 'lru.py', content: LRU },
+  {
+    path: 'tests/test_lru.py',
+    content: 'from lru import LRUCache\n\n\ndef test_evicts_oldest():\n    c = LRUCache(1)\n    c.put("a", 1)\n    c.put("b", 2)\n    assert c.get("a") is None\n',
+  },
+  { path: 'README.md', content: '# LRU cache\n\nRun `pytest`.\n' },
+  { path: 'tools/bench.js', content: 'export function bench(fn, n = 1000) {\n  const t = performance.now()\n  for (let i = 0; i < n; i++) fn(i)\n  return performance.now() - t\n}\n' },
+]
+
+const SUBMISSION = {
+  candidate: { name: CANDIDATE, email: 'ada@example.com' },
+  exercise: { title: 'LRU cache (e2e)', language: 'python' },
+  files: FILES,
+  events: [
+    { at_ms: 0, kind: 'focus_gained' },
+    { at_ms: 4000, kind: 'edit', file: 'lru.py', insert: 'from' },
+    { at_ms: 4500, kind: 'edit', file: 'lru.py', insert: ' collections' },
+    { at_ms: 52_000, kind: 'paste', file: 'lru.py', length: 240, lines: [11, 21] },
+    { at_ms: 60_000, kind: 'focus_lost' },
+    { at_ms: 125_000, kind: 'focus_gained' },
+    { at_ms: 180_000, kind: 'run', passed: 1, failed: 0 },
+  ],
+  integrity: { paste_count: 1, platform_note: INTEGRITY_MARKER },
+  scorecard: {
+    rubric: [
+      { dimension: DIMENSIONS[0], score: 3, max: 4, evidence: [{ file: 'lru.py', lines: [17, 21], note: 'evicts on put' }] },
+      { dimension: DIMENSIONS[1], score: 2, max: 2, evidence: [{ at_ms: 52_000, note: 'clear names' }] },
+    ],
+    summary: 'Solid, with one large paste worth asking about.',
+  },
+}
+
+function pass(name) {
+  checks.push(name)
+}
+
+function expect(name, cond, detail = '') {
+  if (!cond) throw new Error(`${name}: ${detail}`)
+  pass(name)
+}
+
+async function api(method, path, body, token = apiKey) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+  const text = await res.text()
+  let json = null
+  try {
+    json = text ? JSON.parse(text) : null
+  } catch {
+    json = { unparsed: text.slice(0, 200) }
+  }
+  return { status: res.status, json }
+}
+
+const LAUNCH = {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--no-first-run', '--disable-sync'],
+}
+
+async function newPage(name) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } })
+  const page = await context.newPage()
+  page.setDefaultTimeout(STEP_TIMEOUT_MS)
+  page.on('pageerror', (e) => process.stderr.write(`[${name}] page error: ${e.message}\n`))
+  return page
+}
+
+/** The open editor's text, via the handle the room exposes for tests. */
+const editorText = (page) => page.evaluate(() => window.__handoff?.view?.state.doc.toString() ?? null)
+/** Every file in the shared doc. */
+const docFiles = (page) =>
+  page.evaluate(() => {
+    const files = window.__handoff?.doc?.getMap('files')
+    return files ? Object.fromEntries([...files.entries()].map(([k, v]) => [k, v.toString()])) : null
+  })
+
+async function waitSynced(page) {
+  await page.waitForSelector('[data-testid="connection-status"][data-state="synced"]')
+  await page.waitForFunction(() => (window.__handoff?.view?.state.doc.length ?? 0) > 0)
+}
+
+function sameFiles(got) {
+  if (!got) return false
+  const want = Object.fromEntries(FILES.map((f) => [f.path, f.content]))
+  return JSON.stringify(Object.keys(got).sort()) === JSON.stringify(Object.keys(want).sort()) && Object.keys(want).every((k) => got[k] === want[k])
+}
+
+async function run() {
+  mkdirSync(shotDir, { recursive: true })
+
+  // 1. The platform posts a submission.
+  const created = await api('POST', '/api/v1/submissions', SUBMISSION)
+  expect('submission_created', created.status === 201 && created.json?.id, `POST /submissions → ${created.status} ${JSON.stringify(created.json)}`)
+  const subId = created.json.id
+
+  browser = await chromium.launch(LAUNCH)
+
+  // 2. The interviewer signs in on the dashboard with the API key.
+  const iv = await newPage('interviewer')
+  await iv.goto(`${base}/`)
+  await iv.waitForSelector('[data-testid="signin-form"]')
+  await iv.fill('[data-testid="signin-key"]', apiKey)
+  await iv.click('[data-testid="signin-submit"]')
+  const row = iv.locator(`[data-testid="submission-row"][data-id="${subId}"]`)
+  await row.waitFor()
+  const rowText = await row.innerText()
+  expect('dashboard_lists_submission', rowText.includes(CANDIDATE) && rowText.includes('2 flags'), rowText)
+  await iv.screenshot({ path: join(shotDir, 'dashboard.png') })
+
+  // Importing a submission from a JSON file opens it.
+  const imported = {
+    candidate: { name: 'Imported Person' },
+    exercise: { title: 'Imported (e2e)', language: 'java' },
+    files: [{ path: 'src/Main.java', content: 'class Main {\n  public static void main(String[] a) {}\n}\n' }],
+  }
+  await iv.setInputFiles('[data-testid="import-input"]', { name: 'submission.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(imported)) })
+  await iv.waitForSelector('[data-testid="submission-detail"] h1:has-text("Imported Person")')
+  await iv.waitForFunction((want) => window.__handoff?.view?.state.doc.toString() === want, imported.files[0].content)
+  pass('import_submission_file')
+  await iv.click('.back')
+  await row.waitFor()
+
+  // 3. The submission: files, integrity, scorecard; evidence jumps to the cited lines.
+  await row.locator('a').click()
+  await iv.waitForSelector('[data-testid="submission-detail"] [data-testid="viewer"] .cm-content')
+  await iv.waitForFunction((want) => window.__handoff?.view?.state.doc.toString() === want, LRU)
+  pass('detail_shows_code')
+  const flags = await iv.locator('[data-testid="integrity"] [data-testid="flag"]').count()
+  expect('detail_integrity_flags', flags === 2, `${flags} flags`)
+  await iv.click('[data-testid="scorecard"] button[data-testid="evidence"][data-file="lru.py"]')
+  const selected = await iv.evaluate(() => {
+    const s = window.__handoff.view.state
+    const r = s.selection.main
+    return [s.doc.lineAt(r.from).number, s.doc.lineAt(r.to).number]
+  })
+  expect('evidence_jumps_to_lines', selected[0] === 17 && selected[1] === 21, JSON.stringify(selected))
+  await iv.screenshot({ path: join(shotDir, 'submission.png') })
+
+  // 4. Promote, read the links, open the room.
+  await iv.fill('[data-testid="interviewer-name"]', INTERVIEWER)
+  await iv.click('[data-testid="promote"]')
+  const candidateLink = await iv.locator('[data-testid="candidate-link"]').inputValue()
+  const observerLink = await iv.locator('[data-testid="observer-link"]').inputValue()
+  expect('promote_shows_links', /\/room\/[^/#]+#token=/.test(candidateLink) && /#token=/.test(observerLink), candidateLink)
+  await iv.click('[data-testid="open-room"]')
+  await waitSynced(iv)
+  expect('token_dropped_from_address_bar', !iv.url().includes('#token='), iv.url())
+  expect('interviewer_sees_preloaded_code', (await editorText(iv)) === LRU && sameFiles(await docFiles(iv)), 'doc differs from the submission')
+  await iv.waitForSelector('[data-testid="private-panel"] [data-testid="flag"]')
+  pass('interviewer_private_panel')
+
+  // 5. The candidate joins by link. Record everything that reaches the candidate's browser.
+  const cand = await newPage('candidate')
+  const seen = []
+  cand.on('response', async (r) => {
+    try {
+      seen.push({ url: r.url(), body: await r.text() })
+    } catch {
+      // Redirects and aborted requests have no body.
+    }
+  })
+  cand.on('websocket', (ws) => {
+    const keep = (dir) => (f) => seen.push({ url: `${dir} ${ws.url()}`, body: typeof f.payload === 'string' ? f.payload : Buffer.from(f.payload).toString('utf8') })
+    ws.on('framereceived', keep('ws<'))
+  })
+  await cand.goto(candidateLink)
+  await waitSynced(cand)
+  expect('candidate_sees_preloaded_code', (await editorText(cand)) === LRU && sameFiles(await docFiles(cand)), 'doc differs from the submission')
+  const banner = await cand.locator('[data-testid="candidate-banner"]').innerText()
+  expect('candidate_banner', banner.includes('This session is recorded'), banner)
+  expect('candidate_has_no_private_panel', (await cand.locator('[data-testid="private-panel"]').count()) === 0)
+
+  // 6. The candidate types; the interviewer sees it live, with the candidate's named cursor.
+  await cand.click('[data-testid="editor"] .cm-content')
+  await cand.keyboard.press('Control+End')
+  await cand.keyboard.type(`\n${TYPED}`)
+  await iv.waitForFunction((t) => window.__handoff?.view?.state.doc.toString().includes(t), TYPED)
+  pass('candidate_edit_reaches_interviewer')
+  await iv.waitForFunction((n) => [...document.querySelectorAll('.cm-ySelectionInfo')].some((e) => e.textContent.includes(n)), CANDIDATE)
+  pass('candidate_cursor_named')
+
+  // 7. An observer joins: read-only.
+  const obs = await newPage('observer')
+  await obs.goto(observerLink)
+  await waitSynced(obs)
+  await obs.waitForFunction((t) => window.__handoff?.view?.state.doc.toString().includes(t), TYPED)
+  expect('observer_readonly_badge', await obs.locator('[data-testid="readonly-badge"]').isVisible())
+  const before = await editorText(obs)
+  await obs.click('[data-testid="editor"] .cm-content')
+  await obs.keyboard.press('Control+End')
+  await obs.keyboard.type('zzz-observer-typing')
+  await obs.waitForTimeout(800)
+  const obsAfter = await editorText(obs)
+  const ivAfter = await editorText(iv)
+  expect('observer_cannot_edit', obsAfter === before && !ivAfter.includes('zzz-observer'), 'observer text changed')
+  await obs.keyboard.press('Control+Home') // park the observer's cursor away from the candidate's
+  await iv.waitForFunction(() => document.querySelectorAll('[data-testid="participant"]').length >= 3)
+  const roles = await iv.locator('[data-testid="participant"]').evaluateAll((els) => els.map((e) => e.dataset.role).sort())
+  expect('participants_listed', JSON.stringify(roles) === JSON.stringify(['candidate', 'interviewer', 'observer']), JSON.stringify(roles))
+
+  // 8. Private notes save; the interviewer's view of the room.
+  await iv.fill('[data-testid="notes"]', NOTES)
+  await iv.waitForSelector('[data-testid="notes-status"][data-state="saved"]')
+  const roomId = new URL(candidateLink).pathname.split('/').pop()
+  const tokenOf = (page) => page.evaluate((id) => sessionStorage.getItem(`handoff.room.${id}`), roomId)
+  const stored = await api('GET', `/api/v1/rooms/${roomId}/private`, null, await tokenOf(iv))
+  expect('notes_saved', stored.status === 200 && stored.json?.notes === NOTES, `${stored.status}`)
+  await iv.waitForSelector('[data-testid="tree-file"][data-path="lru.py"][data-changed="modified"]')
+  pass('changed_file_marked')
+  await iv.screenshot({ path: join(shotDir, 'room.png') })
+  await cand.screenshot({ path: join(shotDir, 'candidate.png') })
+
+  // 9. The diff view shows the candidate's change.
+  await iv.click('[data-testid="mode-diff"]')
+  await iv.waitForFunction(
+    (t) => [...document.querySelectorAll('[data-testid="diff"] .cm-changedLine')].some((e) => e.textContent.includes(t)),
+    TYPED,
+  )
+  pass('diff_shows_candidate_change')
+  await iv.screenshot({ path: join(shotDir, 'diff.png') })
+
+  // The same room at tablet width: the tree collapses above the editor.
+  await obs.setViewportSize({ width: 800, height: 1000 })
+  await obs.screenshot({ path: join(shotDir, 'tablet.png') })
+
+  // 10. Nothing private reached the candidate: page, HTTP bodies, WebSocket frames.
+  const denied = await api('GET', `/api/v1/rooms/${roomId}/private`, null, await tokenOf(cand))
+  expect('private_endpoint_refuses_candidate', denied.status === 403, `${denied.status}`)
+  await cand.waitForTimeout(500)
+  const html = await cand.content()
+  const markers = [NOTES, ...DIMENSIONS, INTEGRITY_MARKER, FLAG_DETAIL]
+  const leaks = []
+  for (const m of markers) {
+    if (html.includes(m)) leaks.push(`${m} in page HTML`)
+    for (const s of seen) if (s.body.includes(m)) leaks.push(`${m} in ${s.url}`)
+  }
+  expect('candidate_sees_no_private_data', leaks.length === 0 && seen.length > 0, leaks.join('; '))
+
+  // 11. A broken link gets a clear page, not a blank one.
+  const bad = await newPage('bad-link')
+  await bad.goto(`${base}/room/${roomId}#token=not-a-real-token`)
+  const badText = await bad.locator('[data-testid="link-error"]').innerText()
+  expect('invalid_link_error_page', /expired or is not valid/.test(badText), badText)
+
+  // 12. End the room: everyone sees it ended, and the link stays dead.
+  iv.on('dialog', (d) => d.accept())
+  await iv.click('[data-testid="end-room"]')
+  const endedText = await cand.locator('[data-testid="ended"]').innerText()
+  expect('candidate_sees_ended', endedText.includes('This interview has ended'), endedText)
+  await obs.waitForSelector('[data-testid="ended"]')
+  pass('observer_sees_ended')
+  await cand.goto(candidateLink)
+  const reloaded = await cand.locator('[data-testid="ended"]').innerText()
+  expect('ended_after_reload', reloaded.includes('This interview has ended'), reloaded)
+}
+
+let timer
+const timeout = new Promise((_, reject) => {
+  timer = setTimeout(() => reject(new Error(`global timeout after ${GLOBAL_TIMEOUT_MS / 1000} s`)), GLOBAL_TIMEOUT_MS)
+})
+
+let result
+try {
+  await Promise.race([run(), timeout])
+  result = { ok: true, checks }
+} catch (e) {
+  result = { ok: false, error: e instanceof Error ? e.message.split('\n')[0] : String(e), checks }
+} finally {
+  clearTimeout(timer)
+  if (browser) await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))])
+}
+console.log(JSON.stringify(result))
+process.exit(result.ok ? 0 : 1)

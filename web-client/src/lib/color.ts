@@ -1,0 +1,52 @@
+// A stable colour per participant name, so a person keeps their colour across reconnects and tabs.
+
+export interface UserColor {
+  /** Caret and name label background (white text sits on it). */
+  color: string
+  /** Selection background: the same hue, translucent. */
+  colorLight: string
+}
+
+/** FNV-1a over UTF-16 code units: tiny, stable, well spread for short strings. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+export function nameColor(name: string): UserColor {
+  const h = hashString(name.trim().toLowerCase())
+  const hue = h % 360
+  // Saturation and lightness vary a little so neighbouring hues stay distinguishable. Lightness then
+  // drops until white label text has WCAG AA contrast (yellows and greens need much darker shades).
+  const sat = 60 + ((h >>> 9) % 20)
+  let light = 40 + ((h >>> 17) % 8)
+  let color = hslToHex(hue, sat, light)
+  while (light > 15 && contrastWithWhite(color) < 4.6) color = hslToHex(hue, sat, --light)
+  return { color, colorLight: `${color}33` }
+}
+
+export function hslToHex(h: number, s: number, l: number): string {
+  const sat = s / 100
+  const lig = l / 100
+  const a = sat * Math.min(lig, 1 - lig)
+  const channel = (n: number) => {
+    const k = (n + h / 30) % 12
+    const v = lig - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))
+    return Math.round(v * 255).toString(16).padStart(2, '0')
+  }
+  return `#${channel(0)}${channel(8)}${channel(4)}`
+}
+
+/** WCAG contrast ratio of a #rrggbb colour against white. */
+export function contrastWithWhite(hex: string): number {
+  const lin = (i: number) => {
+    const c = parseInt(hex.slice(i, i + 2), 16) / 255
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4
+  }
+  const lum = 0.2126 * lin(1) + 0.7152 * lin(3) + 0.0722 * lin(5)
+  return 1.05 / (lum + 0.05)
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest'
+import { hashString, hslToHex, nameColor } from '../src/lib/color'
+
+describe('nameColor', () => {
+  it('is stable for a name and ignores case and surrounding spaces', () => {
+    expect(nameColor('Ada Lovelace')).toEqual(nameColor('Ada Lovelace'))
+    expect(nameColor(' ada lovelace ')).toEqual(nameColor('Ada Lovelace'))
+  })
+  it('gives CSS hex colours, the light one translucent', () => {
+    const { color, colorLight } = nameColor('Grace Hopper')
+    expect(color).toMatch(/^#[0-9a-f]{6}$/)
+    expect(colorLight).toBe(`${color}33`)
+  })
+  it('spreads names over many colours', () => {
+    const names = ['Ada', 'Grace', 'Alan', 'Barbara', 'Edsger', 'Donald', 'Margaret', 'Ken', 'Dennis', 'Linus']
+    expect(new Set(names.map((n) => nameColor(n).color)).size).toBeGreaterThanOrEqual(9)
+  })
+  it('keeps colours dark enough for white label text', () => {
+    for (const n of Array.from({ length: 500 }, (_, i) => `person ${i}`)) {
+      const hex = nameColor(n).color
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+      const lin = (c: number) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4)
+      const lum = 0.2126 * lin(r!) + 0.7152 * lin(g!) + 0.0722 * lin(b!)
+      expect((1.05 / (lum + 0.05))).toBeGreaterThan(4.5) // WCAG AA contrast with white text
+    }
+  })
+})
+
+describe('helpers', () => {
+  it('hashes deterministically', () => {
+    expect(hashString('')).toBe(0x811c9dc5)
+    expect(hashString('a')).not.toBe(hashString('b'))
+  })
+  it('converts hsl to hex', () => {
+    expect(hslToHex(0, 100, 50)).toBe('#ff0000')
+    expect(hslToHex(120, 100, 25)).toBe('#008000')
+    expect(hslToHex(0, 0, 100)).toBe('#ffffff')
+  })
+})

@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest'
+import { participantsOf } from '../src/room/participants'
+
+describe('participantsOf', () => {
+  it('lists named users by role, self first within a role, skipping states without a user', () => {
+    const states = new Map<number, Record<string, unknown>>([
+      [5, { user: { name: 'Olive', role: 'observer', color: '#123456' } }],
+      [2, { user: { name: 'Cara', role: 'candidate', color: '#abcdef' } }],
+      [9, { cursor: {} }],
+      [1, { user: { name: 'Ian', role: 'interviewer' } }],
+      [7, { user: { name: 'Bo', role: 'observer', color: '#000000' } }],
+    ])
+    const out = participantsOf(states, 5)
+    expect(out.map((p) => `${p.name}:${p.role}${p.self ? '*' : ''}`)).toEqual(['Ian:interviewer', 'Cara:candidate', 'Olive:observer*', 'Bo:observer'])
+    expect(out[0]!.color).toBe('#888888')
+  })
+})
