@@ -268,6 +268,45 @@ pub struct PrivatePanel {
     pub scorecard: Option<Scorecard>,
     pub events: Vec<AsyncEvent>,
     pub notes: String,
+    /// The interviewer's live rubric scores (empty until scored).
+    #[serde(default)]
+    pub live_scores: Vec<LiveScore>,
+}
+
+/// One live rubric score by the interviewer, citing moments of the live session (`seq` of a timeline
+/// edit, or `at_ms`) or of the async session (`async_at_ms`), and code (`file`, `lines`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveScore {
+    pub dimension: String,
+    pub score: f64,
+    pub max: f64,
+    #[serde(default)]
+    pub evidence: Vec<Moment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moment {
+    /// A live timeline edit (`seq` of the room log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// Server time of a live moment, ms since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+    /// A moment of the async session (`at_ms` of its event stream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub async_at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<[u32; 2]>,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// `PUT /api/v1/rooms/{id}/scores` body: replaces the room's live scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoresBody {
+    pub scores: Vec<LiveScore>,
 }
 
 /// `PUT /api/v1/rooms/{id}/notes` body.
@@ -312,7 +351,7 @@ pub struct ExportFile {
 }
 
 /// `GET /api/v1/rooms/{id}/export`: the session record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Export {
     pub room: RoomSummary,
     pub submission_id: String,
@@ -323,6 +362,7 @@ pub struct Export {
     pub files: Vec<ExportFile>,
     pub timeline: Vec<crate::record::Edit>,
     pub notes: String,
+    pub live_scores: Vec<LiveScore>,
 }
 
 /// Where the room-ended webhook stands (`GET /api/v1/rooms/{id}` → `webhook`).

@@ -100,3 +100,6 @@ pub const WEBHOOK_MAX_ATTEMPTS: u32 = 15;
 
 /// How long one webhook POST may take before it counts as a failed attempt.
 pub const WEBHOOK_TIMEOUT_SECS: u64 = 10;
+
+/// Live rubric scores per room. Over it: 413 `too_many_scores`.
+pub const MAX_LIVE_SCORES: usize = 50;

@@ -138,6 +138,26 @@ pub fn submission(req: &SubmissionRequest) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Validates live scores: named dimensions, `0 ≤ score ≤ max`, finite numbers, a bounded count.
+pub fn scores(body: &crate::api::ScoresBody) -> Result<(), Invalid> {
+    if body.scores.len() > crate::limits::MAX_LIVE_SCORES {
+        return Err(Invalid::large(
+            "too_many_scores",
+            format!("{} scores is over the limit of {}", body.scores.len(), crate::limits::MAX_LIVE_SCORES),
+        ));
+    }
+    for (i, s) in body.scores.iter().enumerate() {
+        check_name(&format!("scores[{i}].dimension"), &s.dimension)?;
+        if !(s.max.is_finite() && s.score.is_finite() && s.max > 0.0 && (0.0..=s.max).contains(&s.score)) {
+            return Err(Invalid::bad(
+                "invalid_score",
+                format!("scores[{i}] must have 0 <= score <= max and max > 0"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Validates a promote request.
 pub fn promote(req: &PromoteRequest) -> Result<(), Invalid> {
     check_name("interviewer.name", &req.interviewer.name)?;

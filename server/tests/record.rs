@@ -88,3 +88,94 @@ async fn export_after_end_has_diff_authorship_and_timeline() {
     assert_eq!(export["timeline"].as_array().unwrap().len(), 3);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn live_scores_are_interviewer_only_validated_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&[file("main.py", "x = 1\n")]).await;
+    let id = &room.room.id;
+    let put = |token: String, body: Value| {
+        let req =
+            server.http.put(server.url(&format!("/api/v1/rooms/{id}/scores"))).bearer_auth(token).json(&body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let scores = json!({"scores": [{"dimension": "Explains trade-offs", "score": 3, "max": 4,
+        "evidence": [{"seq": 2, "note": "walked through eviction"}, {"async_at_ms": 5000, "note": "the paste"}]}]});
+    assert_eq!(put(room.tokens.candidate.clone(), scores.clone()).await, 403);
+    assert_eq!(
+        put(room.tokens.interviewer.clone(), json!({"scores": [{"dimension": "x", "score": 5, "max": 4}]}))
+            .await,
+        400
+    );
+    assert_eq!(put(room.tokens.interviewer.clone(), scores.clone()).await, 204);
+
+    let (_, panel) = get(&server, &format!("/api/v1/rooms/{id}/private"), &room.tokens.interviewer).await;
+    assert_eq!(panel["live_scores"][0]["dimension"], "Explains trade-offs");
+    assert_eq!(panel["live_scores"][0]["evidence"][1]["async_at_ms"], 5000);
+    let (_, export) = server.call(Method::GET, &format!("/api/v1/rooms/{id}/export"), None).await;
+    assert_eq!(export["live_scores"][0]["score"], 3.0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn purging_a_submission_leaves_no_rows_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let keep = server.room_with(&[file("keep.py", "kept\n")]).await;
+    let sub = server.submit(&[file("main.py", "x = 1\n")]).await;
+    let room = server.promote(&sub).await;
+    let id = room.room.id.clone();
+    let mut cand = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    cand.wait_synced().await;
+    cand.insert("main.py", None, "secret = 42\n").await;
+    let mut ivy = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    ivy.wait_for("edit applied", |c| c.text("main.py").is_some_and(|t| t.contains("secret"))).await;
+    let notes = server
+        .http
+        .put(server.url(&format!("/api/v1/rooms/{id}/notes")))
+        .bearer_auth(&room.tokens.interviewer)
+        .json(&json!({"notes": "private"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(notes.status().as_u16(), 204);
+
+    let (status, _) = server.call(Method::DELETE, &format!("/api/v1/submissions/{sub}"), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        cand.wait_closed().await.0,
+        handoff_protocol::frame::CLOSE_ROOM_ENDED,
+        "live clients are closed"
+    );
+    let (status, _) = server.call(Method::GET, &format!("/api/v1/submissions/{sub}"), None).await;
+    assert_eq!(status, 404);
+    let (status, _) = server.call(Method::GET, &format!("/api/v1/rooms/{id}"), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(YClient::try_connect(&TestServer::ws(&room, &room.tokens.candidate)).await.err(), Some(404));
+    let (status, _) = server.call(Method::DELETE, &format!("/api/v1/submissions/{sub}"), None).await;
+    assert_eq!(status, 404, "purging twice finds nothing");
+    server.stop().await;
+
+    // Look in the database itself: nothing mentions the purged submission or room; the other one stays.
+    let db = rusqlite::Connection::open(dir.path().join("handoff.db")).unwrap();
+    let count = |sql: &str, key: &str| -> i64 { db.query_row(sql, [key], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT COUNT(*) FROM submissions WHERE id = ?1", &sub), 0);
+    assert_eq!(count("SELECT COUNT(*) FROM rooms WHERE submission_id = ?1", &sub), 0);
+    for table in ["room_log", "room_snapshots", "room_notes", "room_scores", "webhook_deliveries"] {
+        assert_eq!(count(&format!("SELECT COUNT(*) FROM {table} WHERE room_id = ?1"), &id), 0, "{table}");
+    }
+    let body_mentions: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM room_log WHERE instr(CAST(update_v1 AS TEXT), 'secret') > 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(body_mentions, 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM rooms WHERE id = ?1", &keep.room.id),
+        1,
+        "other rooms are untouched"
+    );
+}

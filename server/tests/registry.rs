@@ -81,6 +81,15 @@ impl Store for Counting {
     ) -> StoreResult<Option<handoff_protocol::api::WebhookStatus>> {
         self.inner.webhook_status(room_id).await
     }
+    async fn scores(&self, room_id: &str) -> StoreResult<String> {
+        self.inner.scores(room_id).await
+    }
+    async fn set_scores(&self, room_id: &str, scores: String, at_ms: u64) -> StoreResult<()> {
+        self.inner.set_scores(room_id, scores, at_ms).await
+    }
+    async fn purge_submission(&self, id: &str) -> StoreResult<Option<Vec<String>>> {
+        self.inner.purge_submission(id).await
+    }
     async fn notes(&self, room_id: &str) -> StoreResult<String> {
         self.inner.notes(room_id).await
     }

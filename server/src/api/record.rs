@@ -130,7 +130,9 @@ pub(super) async fn build_export(
         }
     }
     let notes = state.store.notes(&room.id).await?;
+    let live_scores = super::rooms::live_scores(state, &room.id).await?;
     Ok(Export {
+        live_scores,
         room: RoomSummary { id: room.id, status: room.status },
         submission_id: room.submission_id,
         candidate: sub.body.candidate,

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use handoff_protocol::api::{
-    CandidateName, Ended, FileChange, NotesBody, PrivatePanel, RoomEndedEvent, RoomSession, RoomStatus,
-    RoomSummary, RoomView, You,
+    CandidateName, Ended, FileChange, LiveScore, NotesBody, PrivatePanel, RoomEndedEvent, RoomSession,
+    RoomStatus, RoomSummary, RoomView, ScoresBody, You,
 };
 use handoff_protocol::integrity;
 use handoff_protocol::limits::MAX_NOTES_BYTES;
@@ -98,7 +98,9 @@ pub async fn private(
     let (caller, room, sub) = open(&state, &parts, &id).await?;
     interviewer_only(&caller)?;
     let notes = state.store.notes(&room.id).await?;
+    let live_scores = live_scores(&state, &room.id).await?;
     Ok(Json(PrivatePanel {
+        live_scores,
         integrity_summary: integrity::summarize(&sub.body.events),
         integrity: sub.body.integrity,
         scorecard: sub.body.scorecard,
@@ -161,4 +163,25 @@ pub async fn end(
         state.webhooks.room_ended(&room.id, body).await?;
     }
     Ok(Json(Ended { room: RoomSummary { id: room.id, status: room.status } }))
+}
+
+/// The room's live scores as stored.
+pub(super) async fn live_scores(state: &AppState, room_id: &str) -> Result<Vec<LiveScore>, AppError> {
+    let json = state.store.scores(room_id).await?;
+    serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("room {room_id}: stored scores: {e}")))
+}
+
+/// Replaces the interviewer's live rubric scores.
+pub async fn set_scores(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+    ApiJson(body): ApiJson<ScoresBody>,
+) -> Result<StatusCode, AppError> {
+    let (caller, room, _) = open(&state, &parts, &id).await?;
+    interviewer_only(&caller)?;
+    handoff_protocol::validate::scores(&body)?;
+    let json = serde_json::to_string(&body.scores).map_err(|e| AppError::Internal(e.to_string()))?;
+    state.store.set_scores(&room.id, json, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -137,3 +137,22 @@ pub async fn promote(
         expires_at_ms: now_ms() + ttl * 1000,
     }))
 }
+
+/// Deletes everything stored for a submission (a candidate's deletion request): live rooms are ended
+/// first (their clients closed, pending edits flushed), then every row goes.
+pub async fn purge(
+    State(state): State<AppState>,
+    _: Integrator,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    if state.store.get_submission(&id).await?.is_none() {
+        return Err(AppError::NotFound("submission"));
+    }
+    if let Some(room) = state.store.live_room_for_submission(&id).await? {
+        state.store.end_room(&room.id).await?;
+        state.rooms.end(&room.id).await;
+    }
+    let rooms = state.store.purge_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
+    tracing::info!(submission = %id, rooms = rooms.len(), "submission purged");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -158,6 +158,12 @@ pub trait Store: Send + Sync + 'static {
     /// The interviewer's private notes for a room (empty when none were written).
     async fn notes(&self, room_id: &str) -> StoreResult<String>;
     async fn set_notes(&self, room_id: &str, notes: String, at_ms: u64) -> StoreResult<()>;
+    /// The interviewer's live scores for a room, as JSON (empty array when none).
+    async fn scores(&self, room_id: &str) -> StoreResult<String>;
+    async fn set_scores(&self, room_id: &str, scores_json: String, at_ms: u64) -> StoreResult<()>;
+    /// Deletes everything stored for a submission: its rooms, their logs, snapshots, notes, scores and
+    /// webhook deliveries. Returns the ids of the rooms removed, or `None` if the submission is unknown.
+    async fn purge_submission(&self, submission_id: &str) -> StoreResult<Option<Vec<String>>>;
 }
 
 /// Opens the store named by a URL: `sqlite://PATH` (the default, in the data dir).

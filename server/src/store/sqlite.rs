@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS room_notes (
     notes TEXT NOT NULL,
     updated_at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS room_scores (
+    room_id TEXT PRIMARY KEY REFERENCES rooms(id),
+    scores TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     room_id TEXT NOT NULL REFERENCES rooms(id),
@@ -554,6 +559,81 @@ impl Store for SqliteStore {
             .optional()
         })
         .await
+    }
+
+    async fn scores(&self, room_id: &str) -> StoreResult<String> {
+        let id = room_id.to_owned();
+        let scores = self
+            .read(move |c| {
+                c.query_row("SELECT scores FROM room_scores WHERE room_id = ?1", [&id], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()
+            })
+            .await?;
+        Ok(scores.unwrap_or_else(|| "[]".into()))
+    }
+
+    async fn set_scores(&self, room_id: &str, scores_json: String, at_ms: u64) -> StoreResult<()> {
+        let id = room_id.to_owned();
+        self.write(|tx| {
+            Write::Exec(
+                Box::new(move |c| {
+                    c.execute(
+                        "INSERT INTO room_scores (room_id, scores, updated_at_ms) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (room_id) DO UPDATE SET scores = excluded.scores, updated_at_ms = excluded.updated_at_ms",
+                        params![id, scores_json, at_ms as i64],
+                    )?;
+                    Ok(())
+                }),
+                tx,
+            )
+        })
+        .await
+    }
+
+    async fn purge_submission(&self, submission_id: &str) -> StoreResult<Option<Vec<String>>> {
+        let id = submission_id.to_owned();
+        let rooms = self
+            .read({
+                let id = id.clone();
+                move |c| {
+                    let exists = c
+                        .query_row("SELECT 1 FROM submissions WHERE id = ?1", [&id], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    if !exists {
+                        return Ok(None);
+                    }
+                    let mut stmt = c.prepare_cached("SELECT id FROM rooms WHERE submission_id = ?1")?;
+                    let rooms = stmt
+                        .query_map([&id], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    Ok(Some(rooms))
+                }
+            })
+            .await?;
+        let Some(rooms) = rooms else { return Ok(None) };
+        let doomed = rooms.clone();
+        self.write(|tx| {
+            Write::Exec(
+                Box::new(move |c| {
+                    for room in &doomed {
+                        for table in
+                            ["webhook_deliveries", "room_scores", "room_notes", "room_snapshots", "room_log"]
+                        {
+                            c.execute(&format!("DELETE FROM {table} WHERE room_id = ?1"), [room])?;
+                        }
+                    }
+                    c.execute("DELETE FROM rooms WHERE submission_id = ?1", [&id])?;
+                    c.execute("DELETE FROM submissions WHERE id = ?1", [&id])?;
+                    Ok(())
+                }),
+                tx,
+            )
+        })
+        .await?;
+        Ok(Some(rooms))
     }
 
     async fn notes(&self, room_id: &str) -> StoreResult<String> {
