@@ -328,6 +328,19 @@ pub struct Timeline {
     /// When the room opened (its preload), ms since the Unix epoch; `at_ms` of edits is absolute.
     pub started_at_ms: u64,
     pub edits: Vec<crate::record::Edit>,
+    /// Joins and leaves of the room's connections, oldest first.
+    pub presence: Vec<PresenceEvent>,
+}
+
+/// A connection joining or leaving a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceEvent {
+    pub at_ms: u64,
+    /// `join` or `leave`.
+    pub kind: String,
+    pub name: String,
+    pub role: crate::Role,
+    pub conn_id: u64,
 }
 
 /// `GET /api/v1/rooms/{id}/replay?at_ms=`: the files at a moment of the live session.

@@ -141,8 +141,8 @@ async fn purging_a_submission_leaves_no_rows_behind() {
         .unwrap();
     assert_eq!(notes.status().as_u16(), 204);
 
-    let (status, _) = server.call(Method::DELETE, &format!("/api/v1/submissions/{sub}"), None).await;
-    assert_eq!(status, 204);
+    let (status, body) = server.call(Method::DELETE, &format!("/api/v1/submissions/{sub}"), None).await;
+    assert_eq!(status, 204, "{body}");
     assert_eq!(
         cand.wait_closed().await.0,
         handoff_protocol::frame::CLOSE_ROOM_ENDED,
@@ -162,7 +162,9 @@ async fn purging_a_submission_leaves_no_rows_behind() {
     let count = |sql: &str, key: &str| -> i64 { db.query_row(sql, [key], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT COUNT(*) FROM submissions WHERE id = ?1", &sub), 0);
     assert_eq!(count("SELECT COUNT(*) FROM rooms WHERE submission_id = ?1", &sub), 0);
-    for table in ["room_log", "room_snapshots", "room_notes", "room_scores", "webhook_deliveries"] {
+    for table in
+        ["room_log", "room_snapshots", "room_notes", "room_scores", "room_presence", "webhook_deliveries"]
+    {
         assert_eq!(count(&format!("SELECT COUNT(*) FROM {table} WHERE room_id = ?1"), &id), 0, "{table}");
     }
     let body_mentions: i64 = db

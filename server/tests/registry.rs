@@ -81,6 +81,16 @@ impl Store for Counting {
     ) -> StoreResult<Option<handoff_protocol::api::WebhookStatus>> {
         self.inner.webhook_status(room_id).await
     }
+    async fn record_presence(
+        &self,
+        room_id: &str,
+        e: handoff_protocol::api::PresenceEvent,
+    ) -> StoreResult<()> {
+        self.inner.record_presence(room_id, e).await
+    }
+    async fn presence(&self, room_id: &str) -> StoreResult<Vec<handoff_protocol::api::PresenceEvent>> {
+        self.inner.presence(room_id).await
+    }
     async fn scores(&self, room_id: &str) -> StoreResult<String> {
         self.inner.scores(room_id).await
     }

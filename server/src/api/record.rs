@@ -55,10 +55,12 @@ pub async fn timeline(
     let (caller, room, _) = open(&state, &parts, &id).await?;
     interviewer_only(&caller)?;
     let (record, started_at_ms) = replay(&state, &room, None).await?;
+    let presence = state.store.presence(&room.id).await?;
     Ok(Json(Timeline {
         room: RoomSummary { id: room.id, status: room.status },
         started_at_ms,
         edits: record.edits,
+        presence,
     }))
 }
 

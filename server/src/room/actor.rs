@@ -25,6 +25,7 @@ use super::{CloseReason, Command, Identity, Inbound, JoinRefused, Joiner, RoomHa
 use crate::auth::now_ms;
 use crate::bus::Bus;
 use crate::store::{LogEntry, RoomState, Snapshot, Store, StoreError, StoreResult};
+use handoff_protocol::api::PresenceEvent;
 
 /// Pause before retrying a failed group commit, so a struggling store is not hammered.
 const FLUSH_RETRY_DELAY: Duration = Duration::from_millis(500);
@@ -232,6 +233,7 @@ impl RoomActor {
         }
         let conn_id = joiner.who.conn_id;
         tracing::info!(conn = conn_id, role = %joiner.who.role, name = %joiner.who.name, "joined");
+        self.presence("join", &joiner.who);
         self.members.push(Member {
             who: joiner.who,
             outbox: joiner.outbox,
@@ -246,6 +248,23 @@ impl RoomActor {
             self.send_to(conn_id, frame);
         }
         Ok(())
+    }
+
+    /// Records a join or leave for the session timeline, off the room's task (it is not on the edit path).
+    fn presence(&self, kind: &str, who: &Identity) {
+        let event = PresenceEvent {
+            at_ms: now_ms(),
+            kind: kind.to_owned(),
+            name: who.name.to_string(),
+            role: who.role,
+            conn_id: who.conn_id,
+        };
+        let (store, room) = (self.store.clone(), self.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.record_presence(&room, event).await {
+                tracing::warn!(error = %e, "recording presence failed");
+            }
+        });
     }
 
     fn awareness_frame(&self) -> Option<Bytes> {
@@ -362,6 +381,7 @@ impl RoomActor {
     fn remove_member(&mut self, conn_id: u64, reason: Option<CloseReason>) {
         let Some(pos) = self.members.iter().position(|m| m.who.conn_id == conn_id) else { return };
         let member = self.members.swap_remove(pos);
+        self.presence("leave", &member.who);
         self.connected.store(self.members.len(), Ordering::Relaxed);
         if self.members.is_empty() {
             self.idle_since = Instant::now();

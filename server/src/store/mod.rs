@@ -158,6 +158,13 @@ pub trait Store: Send + Sync + 'static {
     /// The interviewer's private notes for a room (empty when none were written).
     async fn notes(&self, room_id: &str) -> StoreResult<String>;
     async fn set_notes(&self, room_id: &str, notes: String, at_ms: u64) -> StoreResult<()>;
+    /// Records a connection joining or leaving a room (part of the session timeline).
+    async fn record_presence(
+        &self,
+        room_id: &str,
+        event: handoff_protocol::api::PresenceEvent,
+    ) -> StoreResult<()>;
+    async fn presence(&self, room_id: &str) -> StoreResult<Vec<handoff_protocol::api::PresenceEvent>>;
     /// The interviewer's live scores for a room, as JSON (empty array when none).
     async fn scores(&self, room_id: &str) -> StoreResult<String>;
     async fn set_scores(&self, room_id: &str, scores_json: String, at_ms: u64) -> StoreResult<()>;

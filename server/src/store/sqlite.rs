@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use handoff_protocol::Role;
-use handoff_protocol::api::{RoomStatus, WebhookStatus};
+use handoff_protocol::api::{PresenceEvent, RoomStatus, WebhookStatus};
 use handoff_protocol::limits::GROUP_COMMIT_MAX_ROWS;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS room_notes (
     notes TEXT NOT NULL,
     updated_at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS room_presence (
+    room_id TEXT NOT NULL REFERENCES rooms(id),
+    at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    conn_id INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS room_presence_by_room ON room_presence(room_id, at_ms);
 CREATE TABLE IF NOT EXISTS room_scores (
     room_id TEXT PRIMARY KEY REFERENCES rooms(id),
     scores TEXT NOT NULL,
@@ -85,6 +94,10 @@ CREATE TABLE IF NOT EXISTS room_snapshots (
 
 /// A write the writer thread runs as given.
 type Statement = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
+/// Every table keyed by `room_id`: what purging a room deletes. A new per-room table belongs here.
+const ROOM_TABLES: [&str; 6] =
+    ["webhook_deliveries", "room_presence", "room_scores", "room_notes", "room_snapshots", "room_log"];
 
 enum Write {
     Submission(SubmissionRecord, oneshot::Sender<StoreResult<()>>),
@@ -561,6 +574,43 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn record_presence(&self, room_id: &str, e: PresenceEvent) -> StoreResult<()> {
+        let id = room_id.to_owned();
+        self.write(|tx| {
+            Write::Exec(
+                Box::new(move |c| {
+                    c.execute(
+                        "INSERT INTO room_presence (room_id, at_ms, kind, name, role, conn_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![id, e.at_ms as i64, e.kind, e.name, e.role.as_str(), e.conn_id as i64],
+                    )?;
+                    Ok(())
+                }),
+                tx,
+            )
+        })
+        .await
+    }
+
+    async fn presence(&self, room_id: &str) -> StoreResult<Vec<PresenceEvent>> {
+        let id = room_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT at_ms, kind, name, role, conn_id FROM room_presence WHERE room_id = ?1 ORDER BY at_ms, rowid",
+            )?;
+            stmt.query_map([&id], |r| {
+                Ok(PresenceEvent {
+                    at_ms: r.get::<_, i64>(0)? as u64,
+                    kind: r.get(1)?,
+                    name: r.get(2)?,
+                    role: Role::parse(&r.get::<_, String>(3)?).unwrap_or(Role::Observer),
+                    conn_id: r.get::<_, i64>(4)? as u64,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
     async fn scores(&self, room_id: &str) -> StoreResult<String> {
         let id = room_id.to_owned();
         let scores = self
@@ -619,9 +669,7 @@ impl Store for SqliteStore {
             Write::Exec(
                 Box::new(move |c| {
                     for room in &doomed {
-                        for table in
-                            ["webhook_deliveries", "room_scores", "room_notes", "room_snapshots", "room_log"]
-                        {
+                        for table in ROOM_TABLES {
                             c.execute(&format!("DELETE FROM {table} WHERE room_id = ?1"), [room])?;
                         }
                     }

@@ -41,6 +41,14 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> TestServer {
+        // Server logs show in a failing test's output (`RUST_LOG` overrides the level).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("handoff_server=warn")),
+            )
+            .with_test_writer()
+            .try_init();
         let running = app::start(config).await.expect("server starts");
         let base = running.public_url.clone();
         let api_key = running.api_key.clone();
