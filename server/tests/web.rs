@@ -97,6 +97,15 @@ async fn browser_end_to_end() {
         "invalid_link_error_page",
         "candidate_sees_ended",
         "ended_after_reload",
+        "reconnect_socket_dropped",
+        "reconnect_edit_made_offline",
+        "reconnect_keeps_offline_edits",
+        "huge_file_length",
+        "huge_file_opens",
+        "huge_file_typing",
+        "keyboard_reaches_tree_file",
+        "keyboard_focus_indicator",
+        "keyboard_navigation",
     ] {
         assert!(checks.contains(&expected), "e2e check {expected} did not run: {checks:?}");
     }

@@ -2,16 +2,19 @@
 //
 //   node e2e/e2e.mjs <base_url> <api_key> <screenshot_dir>
 //
-// Posts a sample submission, then drives three browsers contexts (interviewer, candidate, observer)
-// through promote → join → edit → diff → end. Prints exactly one JSON line:
+// Posts a sample submission, then drives three browser contexts (interviewer, candidate, observer)
+// through promote → join → edit → offline and back → diff → end; then a second room for keyboard
+// navigation and a ~2 MiB file (checks-*.mjs; shared helpers in lib.mjs). Prints exactly one JSON line:
 // {"ok":true,"checks":[…]} or {"ok":false,"error":"…","checks":[…]}, and exits 0 or 1.
 
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
+import { fileChecks } from './checks-files.mjs'
+import { reconnectKeepsOfflineEdits } from './checks-reconnect.mjs'
+import { LAUNCH, api, checks, docFiles, editorText, env, expect, newPage, pass, waitSynced } from './lib.mjs'
 
 const GLOBAL_TIMEOUT_MS = 120_000
-const STEP_TIMEOUT_MS = 15_000
 
 const [baseArg, apiKey, shotDir] = process.argv.slice(2)
 if (!baseArg || !apiKey || !shotDir) {
@@ -19,8 +22,8 @@ if (!baseArg || !apiKey || !shotDir) {
   process.exit(1)
 }
 const base = baseArg.replace(/\/+$/, '')
-const checks = []
-let browser = null
+env.base = base
+env.apiKey = apiKey
 
 // Markers that must never reach the candidate: unique strings, so a hit cannot be a coincidence.
 const NOTES = 'PRIVATE-NOTE e2e 91c7: ask about eviction order'
@@ -87,59 +90,6 @@ const SUBMISSION = {
   },
 }
 
-function pass(name) {
-  checks.push(name)
-}
-
-function expect(name, cond, detail = '') {
-  if (!cond) throw new Error(`${name}: ${detail}`)
-  pass(name)
-}
-
-async function api(method, path, body, token = apiKey) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  const text = await res.text()
-  let json = null
-  try {
-    json = text ? JSON.parse(text) : null
-  } catch {
-    json = { unparsed: text.slice(0, 200) }
-  }
-  return { status: res.status, json }
-}
-
-const LAUNCH = {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--no-first-run', '--disable-sync'],
-}
-
-async function newPage(name) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } })
-  const page = await context.newPage()
-  page.setDefaultTimeout(STEP_TIMEOUT_MS)
-  page.on('pageerror', (e) => process.stderr.write(`[${name}] page error: ${e.message}\n`))
-  return page
-}
-
-/** The open editor's text, via the handle the room exposes for tests. */
-const editorText = (page) => page.evaluate(() => window.__handoff?.view?.state.doc.toString() ?? null)
-/** Every file in the shared doc. */
-const docFiles = (page) =>
-  page.evaluate(() => {
-    const files = window.__handoff?.doc?.getMap('files')
-    return files ? Object.fromEntries([...files.entries()].map(([k, v]) => [k, v.toString()])) : null
-  })
-
-async function waitSynced(page) {
-  await page.waitForSelector('[data-testid="connection-status"][data-state="synced"]')
-  await page.waitForFunction(() => (window.__handoff?.view?.state.doc.length ?? 0) > 0)
-}
-
 function sameFiles(got) {
   if (!got) return false
   const want = Object.fromEntries(FILES.map((f) => [f.path, f.content]))
@@ -154,7 +104,7 @@ async function run() {
   expect('submission_created', created.status === 201 && created.json?.id, `POST /submissions → ${created.status} ${JSON.stringify(created.json)}`)
   const subId = created.json.id
 
-  browser = await chromium.launch(LAUNCH)
+  env.browser = await chromium.launch(LAUNCH)
 
   // 2. The interviewer signs in on the dashboard with the API key.
   const iv = await newPage('interviewer')
@@ -240,6 +190,9 @@ async function run() {
   await iv.waitForFunction((n) => [...document.querySelectorAll('.cm-ySelectionInfo')].some((e) => e.textContent.includes(n)), CANDIDATE)
   pass('candidate_cursor_named')
 
+  // The candidate's connection drops; what they type meanwhile arrives once they are back.
+  await reconnectKeepsOfflineEdits(iv, cand)
+
   // 7. An observer joins: read-only.
   const obs = await newPage('observer')
   await obs.goto(observerLink)
@@ -313,6 +266,9 @@ async function run() {
   await cand.goto(candidateLink)
   const reloaded = await cand.locator('[data-testid="ended"]').innerText()
   expect('ended_after_reload', reloaded.includes('This interview has ended'), reloaded)
+
+  // 13. Another room: keyboard-only navigation of the file tree, and a ~2 MiB file.
+  await fileChecks(shotDir)
 }
 
 let timer
@@ -328,7 +284,7 @@ try {
   result = { ok: false, error: e instanceof Error ? e.message.split('\n')[0] : String(e), checks }
 } finally {
   clearTimeout(timer)
-  if (browser) await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))])
+  if (env.browser) await Promise.race([env.browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))])
 }
 console.log(JSON.stringify(result))
 process.exit(result.ok ? 0 : 1)
