@@ -103,3 +103,11 @@ pub const WEBHOOK_TIMEOUT_SECS: u64 = 10;
 
 /// Live rubric scores per room. Over it: 413 `too_many_scores`.
 pub const MAX_LIVE_SCORES: usize = 50;
+
+/// Seconds without an edit, join or leave after which a live room nobody is connected to ends by itself
+/// (default of `--room-idle-end-s`).
+pub const ROOM_IDLE_END_SECS: u64 = 60 * 60;
+
+/// Seconds after a room ended during which the interviewer may reopen it (default of
+/// `--reopen-window-s`). Later: 409 `reopen_window_passed`.
+pub const REOPEN_WINDOW_SECS: u64 = 24 * 60 * 60;

@@ -55,6 +55,8 @@ pub struct AppState {
     /// Frames queued per client before it counts as a slow consumer.
     pub outbox_frames: usize,
     pub webhooks: Arc<Webhooks>,
+    /// How long after it ended a room may be reopened.
+    pub reopen_window: Duration,
 }
 
 pub fn router(state: AppState, web_dir: &Path) -> Router {
@@ -157,10 +159,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         urls: Arc::new(Urls::from_public(&public_url)),
         outbox_frames: config.client_outbox_frames.max(1),
         webhooks: webhooks.clone(),
+        reopen_window: Duration::from_secs(config.reopen_window_s),
     };
     let trigger = Trigger::new();
     let stop = trigger.clone();
     tokio::spawn(webhooks.run(trigger.clone()));
+    tokio::spawn(crate::lifecycle::sweep_idle(
+        state.clone(),
+        Duration::from_secs(config.room_idle_end_s),
+        trigger.clone(),
+    ));
     if api_key_generated {
         crate::sample::seed_if_empty(&state).await?;
     }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use handoff_protocol::limits::{
-    GROUP_COMMIT_WINDOW_MS, MAX_GROUP_COMMIT_WINDOW_MS, OUTBOX_FRAMES, ROOM_IDLE_EVICT_SECS,
-    WEBHOOK_RETRY_BASE_MS,
+    GROUP_COMMIT_WINDOW_MS, MAX_GROUP_COMMIT_WINDOW_MS, OUTBOX_FRAMES, REOPEN_WINDOW_SECS,
+    ROOM_IDLE_END_SECS, ROOM_IDLE_EVICT_SECS, WEBHOOK_RETRY_BASE_MS,
 };
 
 #[derive(Parser)]
@@ -60,6 +60,15 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=MAX_GROUP_COMMIT_WINDOW_MS))]
     pub commit_window_ms: u64,
 
+    /// Seconds without an edit, join or leave after which a live room with nobody connected ends by
+    /// itself (as if the interviewer had ended it).
+    #[arg(long, env = "HANDOFF_ROOM_IDLE_END_S", default_value_t = ROOM_IDLE_END_SECS)]
+    pub room_idle_end_s: u64,
+
+    /// Seconds after a room ended during which the interviewer may reopen it.
+    #[arg(long, env = "HANDOFF_REOPEN_WINDOW_S", default_value_t = REOPEN_WINDOW_SECS)]
+    pub reopen_window_s: u64,
+
     /// Frames queued for one client before it is disconnected as a slow consumer (it reconnects and
     /// resyncs; frames are never dropped silently).
     #[arg(long, env = "HANDOFF_CLIENT_OUTBOX_FRAMES", default_value_t = OUTBOX_FRAMES)]
@@ -101,6 +110,8 @@ impl Config {
             client_outbox_frames: OUTBOX_FRAMES,
             commit_window_ms: GROUP_COMMIT_WINDOW_MS,
             web_dir: None,
+            room_idle_end_s: ROOM_IDLE_END_SECS,
+            reopen_window_s: REOPEN_WINDOW_SECS,
             webhook_url: None,
             webhook_secret: None,
             webhook_retry_ms: WEBHOOK_RETRY_BASE_MS,

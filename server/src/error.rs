@@ -21,6 +21,8 @@ pub enum AppError {
     Forbidden(String),
     #[error("this interview has ended")]
     RoomEnded,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -52,6 +54,7 @@ impl AppError {
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::RoomEnded => (StatusCode::FORBIDDEN, "room_ended"),
+            AppError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

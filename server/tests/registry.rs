@@ -52,8 +52,14 @@ impl Store for Counting {
     ) -> StoreResult<Vec<(SubmissionRecord, Option<RoomRecord>)>> {
         self.inner.list_submissions(limit).await
     }
-    async fn end_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
-        self.inner.end_room(room_id).await
+    async fn end_room(&self, room_id: &str, at_ms: u64) -> StoreResult<Option<RoomRecord>> {
+        self.inner.end_room(room_id, at_ms).await
+    }
+    async fn reopen_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
+        self.inner.reopen_room(room_id).await
+    }
+    async fn idle_live_rooms(&self, cutoff_ms: u64) -> StoreResult<Vec<String>> {
+        self.inner.idle_live_rooms(cutoff_ms).await
     }
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<handoff_server::store::LogRow>> {
         self.inner.room_log(room_id).await
@@ -137,6 +143,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
         interviewer: "Ivy".into(),
         voice: false,
         created_at_ms: 0,
+        ended_at_ms: None,
     };
     let initial = schema::initial_update(&files);
     let preload = LogEntry {

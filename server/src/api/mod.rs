@@ -11,6 +11,7 @@ use axum::routing::{get, post, put};
 use crate::app::AppState;
 
 pub use extract::{ApiJson, Integrator, RoomCaller};
+pub(crate) use record::build_export;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/rooms/{id}/notes", put(rooms::set_notes))
         .route("/rooms/{id}/scores", put(rooms::set_scores))
         .route("/rooms/{id}/end", post(rooms::end))
+        .route("/rooms/{id}/reopen", post(rooms::reopen))
         .route("/rooms/{id}/timeline", get(record::timeline))
         .route("/rooms/{id}/replay", get(record::files_at))
         .route("/rooms/{id}/export", get(record::export))

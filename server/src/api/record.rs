@@ -93,7 +93,7 @@ pub async fn export(
 }
 
 /// The room's export: final files with diff and authorship, timeline, notes.
-pub(super) async fn build_export(
+pub(crate) async fn build_export(
     state: &AppState,
     room: RoomRecord,
     sub: SubmissionRecord,

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use handoff_protocol::api::{
-    CandidateName, Ended, FileChange, LiveScore, NotesBody, PrivatePanel, RoomEndedEvent, RoomSession,
-    RoomStatus, RoomSummary, RoomView, ScoresBody, You,
+    CandidateName, Ended, LiveScore, NotesBody, PrivatePanel, RoomSession, RoomStatus, RoomSummary, RoomView,
+    ScoresBody, You,
 };
 use handoff_protocol::integrity;
 use handoff_protocol::limits::MAX_NOTES_BYTES;
@@ -136,32 +136,7 @@ pub async fn end(
 ) -> Result<Json<Ended>, AppError> {
     let (caller, room, sub) = open(&state, &parts, &id).await?;
     interviewer_only(&caller)?;
-    let was_live = room.status == RoomStatus::Live;
-    let room = state.store.end_room(&room.id).await?.ok_or(AppError::NotFound("room"))?;
-    state.rooms.end(&room.id).await;
-    if was_live {
-        tracing::info!(room = %room.id, "interview ended");
-        let export = super::record::build_export(&state, room.clone(), sub).await?;
-        let event = RoomEndedEvent {
-            event: "room.ended".into(),
-            room: export.room.clone(),
-            submission_id: export.submission_id.clone(),
-            candidate: export.candidate.clone(),
-            exercise: export.exercise.clone(),
-            interviewer: export.interviewer.clone(),
-            started_at_ms: export.started_at_ms,
-            ended_at_ms: now_ms(),
-            files: export
-                .files
-                .iter()
-                .map(|f| FileChange { path: f.path.clone(), change: f.change.clone() })
-                .collect(),
-            edits: export.timeline.len(),
-            export_url: format!("{}/api/v1/rooms/{}/export", state.urls.public, room.id),
-        };
-        let body = serde_json::to_string(&event).map_err(|e| AppError::Internal(e.to_string()))?;
-        state.webhooks.room_ended(&room.id, body).await?;
-    }
+    let room = crate::lifecycle::end(&state, room, sub).await?;
     Ok(Json(Ended { room: RoomSummary { id: room.id, status: room.status } }))
 }
 
@@ -184,4 +159,16 @@ pub async fn set_scores(
     let json = serde_json::to_string(&body.scores).map_err(|e| AppError::Internal(e.to_string()))?;
     state.store.set_scores(&room.id, json, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reopens an ended room (interviewer or integrator), within the reopen window.
+pub async fn reopen(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Result<Json<Ended>, AppError> {
+    let (caller, room, _) = open(&state, &parts, &id).await?;
+    interviewer_only(&caller)?;
+    let room = crate::lifecycle::reopen(&state, room).await?;
+    Ok(Json(Ended { room: RoomSummary { id: room.id, status: room.status } }))
 }

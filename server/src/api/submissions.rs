@@ -101,6 +101,7 @@ pub async fn promote(
                 interviewer: body.interviewer.name.clone(),
                 voice: body.voice,
                 created_at_ms: at_ms,
+                ended_at_ms: None,
             };
             let preload = LogEntry {
                 room_id: Arc::from(room_id.as_str()),
@@ -149,7 +150,7 @@ pub async fn purge(
         return Err(AppError::NotFound("submission"));
     }
     if let Some(room) = state.store.live_room_for_submission(&id).await? {
-        state.store.end_room(&room.id).await?;
+        state.store.end_room(&room.id, now_ms()).await?;
         state.rooms.end(&room.id).await;
     }
     let rooms = state.store.purge_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;

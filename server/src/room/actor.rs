@@ -199,6 +199,7 @@ impl RoomActor {
                 let _ = reply.send(result);
             }
             Command::Leave { conn_id } => self.remove_member(conn_id, None),
+            Command::Reopen => self.ended = None,
 
             Command::Message { conn_id, msg } => match msg {
                 Inbound::SyncStep1(sv) => {

@@ -87,6 +87,8 @@ pub enum Command {
         reason: CloseReason,
         done: oneshot::Sender<()>,
     },
+    /// The interview was reopened: accept joins again.
+    Reopen,
     /// Commit everything accepted so far, then answer (readers of the log see every accepted edit).
     Flush {
         done: oneshot::Sender<()>,

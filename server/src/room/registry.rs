@@ -120,6 +120,14 @@ impl Registry {
         }
     }
 
+    /// Lets a loaded, ended room accept joins again.
+    pub async fn reopen(&self, room_id: &str) {
+        let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());
+        if let Some(h) = handle {
+            let _ = h.send(Command::Reopen).await;
+        }
+    }
+
     /// Commits every accepted update of a loaded room before returning.
     pub async fn flush(&self, room_id: &str) {
         let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());

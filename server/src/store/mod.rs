@@ -44,6 +44,8 @@ pub struct RoomRecord {
     pub interviewer: String,
     pub voice: bool,
     pub created_at_ms: u64,
+    /// When the room ended (`None` while live).
+    pub ended_at_ms: Option<u64>,
 }
 
 /// One accepted document update, as recorded in the room log.
@@ -141,8 +143,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         limit: usize,
     ) -> StoreResult<Vec<(SubmissionRecord, Option<RoomRecord>)>>;
-    /// Marks a live room ended; returns the room as it now is (`None` if unknown).
-    async fn end_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>>;
+    /// Marks a live room ended at `at_ms`; returns the room as it now is (`None` if unknown).
+    async fn end_room(&self, room_id: &str, at_ms: u64) -> StoreResult<Option<RoomRecord>>;
+    /// Makes an ended room live again; fails if its submission has another live room meanwhile.
+    async fn reopen_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>>;
+    /// Live rooms with no logged edit, join or leave since `cutoff_ms` (and created before it).
+    async fn idle_live_rooms(&self, cutoff_ms: u64) -> StoreResult<Vec<String>>;
     /// A room's whole log, in seq order.
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>>;
     /// Queues the room-ended webhook for delivery (kept across restarts).

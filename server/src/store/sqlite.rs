@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     status TEXT NOT NULL,
     interviewer TEXT NOT NULL,
     voice INTEGER NOT NULL,
-    created_at_ms INTEGER NOT NULL
+    created_at_ms INTEGER NOT NULL,
+    ended_at_ms INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rooms_one_live_per_submission ON rooms(submission_id) WHERE status = 'live';
 CREATE TABLE IF NOT EXISTS room_log (
@@ -122,6 +123,16 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
 }
 
+/// Brings a database created by an earlier version up to the current schema.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_ended_at: bool =
+        conn.prepare("SELECT 1 FROM pragma_table_info('rooms') WHERE name = 'ended_at_ms'")?.exists([])?;
+    if !has_ended_at {
+        conn.execute_batch("ALTER TABLE rooms ADD COLUMN ended_at_ms INTEGER")?;
+    }
+    Ok(())
+}
+
 fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
@@ -148,6 +159,7 @@ impl SqliteStore {
                 }
                 let conn = connect(&path)?;
                 conn.execute_batch(SCHEMA).map_err(db_err)?;
+                migrate(&conn).map_err(db_err)?;
                 Ok(conn)
             })
             .await
@@ -351,10 +363,11 @@ fn room_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRecord> {
         interviewer: row.get(3)?,
         voice: row.get(4)?,
         created_at_ms: row.get::<_, i64>(5)? as u64,
+        ended_at_ms: row.get::<_, Option<i64>>(6)?.map(|v| v as u64),
     })
 }
 
-const ROOM_COLUMNS: &str = "id, submission_id, status, interviewer, voice, created_at_ms";
+const ROOM_COLUMNS: &str = "id, submission_id, status, interviewer, voice, created_at_ms, ended_at_ms";
 
 fn live_room(c: &Connection, submission_id: &str) -> rusqlite::Result<Option<RoomRecord>> {
     c.query_row(
@@ -450,12 +463,15 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn end_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
+    async fn end_room(&self, room_id: &str, at_ms: u64) -> StoreResult<Option<RoomRecord>> {
         let id = room_id.to_owned();
         self.write(|tx| {
             Write::Exec(
                 Box::new(move |c| {
-                    c.execute("UPDATE rooms SET status = 'ended' WHERE id = ?1 AND status = 'live'", [&id])?;
+                    c.execute(
+                        "UPDATE rooms SET status = 'ended', ended_at_ms = ?2 WHERE id = ?1 AND status = 'live'",
+                        params![id, at_ms as i64],
+                    )?;
                     Ok(())
                 }),
                 tx,
@@ -463,6 +479,33 @@ impl Store for SqliteStore {
         })
         .await?;
         self.get_room(room_id).await
+    }
+
+    async fn reopen_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
+        let id = room_id.to_owned();
+        self.write(|tx| {
+            Write::Exec(
+                Box::new(move |c| {
+                    c.execute("UPDATE rooms SET status = 'live', ended_at_ms = NULL WHERE id = ?1", [&id])?;
+                    Ok(())
+                }),
+                tx,
+            )
+        })
+        .await?;
+        self.get_room(room_id).await
+    }
+
+    async fn idle_live_rooms(&self, cutoff_ms: u64) -> StoreResult<Vec<String>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT r.id FROM rooms r WHERE r.status = 'live' AND r.created_at_ms < ?1
+                   AND NOT EXISTS (SELECT 1 FROM room_log l WHERE l.room_id = r.id AND l.at_ms >= ?1)
+                   AND NOT EXISTS (SELECT 1 FROM room_presence p WHERE p.room_id = r.id AND p.at_ms >= ?1)",
+            )?;
+            stmt.query_map([cutoff_ms as i64], |r| r.get::<_, String>(0))?.collect()
+        })
+        .await
     }
 
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>> {

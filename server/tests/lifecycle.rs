@@ -1,0 +1,73 @@
+//! Rooms end by themselves when idle, and the interviewer can reopen them within the window.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PATIENCE, TestServer, YClient, file};
+use reqwest::Method;
+use serde_json::Value;
+
+async fn status(server: &TestServer, room: &str) -> Value {
+    server.call(Method::GET, &format!("/api/v1/rooms/{room}"), None).await.1
+}
+
+async fn post(server: &TestServer, path: &str, token: &str) -> (u16, Value) {
+    let resp = server.http.post(server.url(path)).bearer_auth(token).send().await.unwrap();
+    let code = resp.status().as_u16();
+    (code, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_idle_room_ends_by_itself_and_the_interviewer_reopens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.room_idle_end_s = 1;
+    let server = TestServer::start_with(config).await;
+    let room = server.room_with(&[file("main.py", "x = 1\n")]).await;
+    let id = room.room.id.clone();
+    let mut cand = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    cand.wait_synced().await;
+    cand.insert("main.py", None, "y = 2\n").await;
+    let mut ivy = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    ivy.wait_for("edit applied", |c| c.text("main.py").is_some_and(|t| t.contains("y = 2"))).await;
+    drop((cand, ivy));
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while status(&server, &id).await["status"] != "ended" {
+        assert!(tokio::time::Instant::now() < deadline, "idle room never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(YClient::try_connect(&TestServer::ws(&room, &room.tokens.candidate)).await.err(), Some(403));
+    let (code, _) = post(&server, &format!("/api/v1/rooms/{id}/reopen"), &room.tokens.candidate).await;
+    assert_eq!(code, 403, "only the interviewer reopens");
+
+    let (code, body) = post(&server, &format!("/api/v1/rooms/{id}/reopen"), &room.tokens.interviewer).await;
+    assert_eq!((code, body["room"]["status"].as_str()), (200, Some("live")), "{body}");
+    let mut back = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    back.wait_for("the reopened room has everything", |c| {
+        c.text("main.py").as_deref() == Some("x = 1\ny = 2\n")
+    })
+    .await;
+    back.insert("main.py", None, "z = 3\n").await;
+    let mut ivy = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    ivy.wait_for("edits flow again", |c| c.text("main.py").is_some_and(|t| t.ends_with("z = 3\n"))).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reopening_after_the_window_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.reopen_window_s = 0;
+    let server = TestServer::start_with(config).await;
+    let room = server.room_with(&[file("main.py", "x = 1\n")]).await;
+    let id = room.room.id.clone();
+    let (code, _) = post(&server, &format!("/api/v1/rooms/{id}/end"), &room.tokens.interviewer).await;
+    assert_eq!(code, 200);
+    // The window is zero seconds: any later moment is past it.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (code, body) = post(&server, &format!("/api/v1/rooms/{id}/reopen"), &room.tokens.interviewer).await;
+    assert_eq!((code, body["error"]["code"].as_str()), (409, Some("reopen_window_passed")), "{body}");
+    server.stop().await;
+}
