@@ -164,6 +164,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let trigger = Trigger::new();
     let stop = trigger.clone();
     tokio::spawn(webhooks.run(trigger.clone()));
+    if config.retention_s > 0 {
+        tokio::spawn(crate::lifecycle::sweep_retention(
+            state.clone(),
+            Duration::from_secs(config.retention_s),
+            trigger.clone(),
+        ));
+    }
     tokio::spawn(crate::lifecycle::sweep_idle(
         state.clone(),
         Duration::from_secs(config.room_idle_end_s),

@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_REOPEN_WINDOW_S", default_value_t = REOPEN_WINDOW_SECS)]
     pub reopen_window_s: u64,
 
+    /// Seconds to keep a submission and everything recorded for it (rooms, logs, notes, scores) after it
+    /// was submitted and its last room ended; then it is purged. 0 keeps everything.
+    #[arg(long, env = "HANDOFF_RETENTION_S", default_value_t = 0)]
+    pub retention_s: u64,
+
     /// Frames queued for one client before it is disconnected as a slow consumer (it reconnects and
     /// resyncs; frames are never dropped silently).
     #[arg(long, env = "HANDOFF_CLIENT_OUTBOX_FRAMES", default_value_t = OUTBOX_FRAMES)]
@@ -111,6 +116,7 @@ impl Config {
             commit_window_ms: GROUP_COMMIT_WINDOW_MS,
             web_dir: None,
             room_idle_end_s: ROOM_IDLE_END_SECS,
+            retention_s: 0,
             reopen_window_s: REOPEN_WINDOW_SECS,
             webhook_url: None,
             webhook_secret: None,

@@ -16,6 +16,10 @@ use crate::store::{RoomRecord, SubmissionRecord};
 /// Shortest and longest pause between two idle sweeps; within them, a quarter of the idle period.
 const SWEEP_MIN: Duration = Duration::from_millis(100);
 const SWEEP_MAX: Duration = Duration::from_secs(30);
+/// Longest pause between two retention sweeps.
+const RETENTION_SWEEP_MAX: Duration = Duration::from_secs(3600);
+/// Submissions purged per retention sweep at most; the rest wait for the next one.
+const RETENTION_BATCH: usize = 100;
 
 /// Ends a room (idempotent: ending an ended room changes nothing and sends no second webhook).
 pub async fn end(state: &AppState, room: RoomRecord, sub: SubmissionRecord) -> Result<RoomRecord, AppError> {
@@ -76,6 +80,45 @@ pub async fn reopen(state: &AppState, room: RoomRecord) -> Result<RoomRecord, Ap
     state.rooms.reopen(&room.id).await;
     tracing::info!(room = %room.id, "interview reopened");
     Ok(room)
+}
+
+/// Deletes everything stored for a submission; live rooms are ended first (clients closed, edits flushed)
+/// so nothing is written for them afterwards.
+pub async fn purge(state: &AppState, submission_id: &str) -> Result<(), AppError> {
+    if state.store.get_submission(submission_id).await?.is_none() {
+        return Err(AppError::NotFound("submission"));
+    }
+    if let Some(room) = state.store.live_room_for_submission(submission_id).await? {
+        state.store.end_room(&room.id, now_ms()).await?;
+        state.rooms.end(&room.id).await;
+    }
+    let rooms = state.store.purge_submission(submission_id).await?.ok_or(AppError::NotFound("submission"))?;
+    tracing::info!(submission = %submission_id, rooms = rooms.len(), "submission purged");
+    Ok(())
+}
+
+/// Purges submissions whose retention ran out — created more than `keep` ago with every room ended more
+/// than `keep` ago — until `stop` fires.
+pub async fn sweep_retention(state: AppState, keep: Duration, stop: Trigger) {
+    let every = (keep / 4).clamp(SWEEP_MIN, RETENTION_SWEEP_MAX);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.fired() => return,
+        }
+        let cutoff = now_ms().saturating_sub(keep.as_millis() as u64);
+        match state.store.expired_submissions(cutoff, RETENTION_BATCH).await {
+            Ok(ids) => {
+                for id in ids {
+                    tracing::info!(submission = %id, "retention period over; purging");
+                    if let Err(e) = purge(&state, &id).await {
+                        tracing::error!(submission = %id, error = %e, "retention purge failed");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "retention sweep failed"),
+        }
+    }
 }
 
 /// Ends live rooms idle longer than `idle`, until `stop` fires.

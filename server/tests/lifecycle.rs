@@ -71,3 +71,31 @@ async fn reopening_after_the_window_is_refused() {
     assert_eq!((code, body["error"]["code"].as_str()), (409, Some("reopen_window_passed")), "{body}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn retention_purges_old_submissions_and_keeps_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.retention_s = 1;
+    let server = TestServer::start_with(config).await;
+    let done = server.room_with(&[file("a.py", "a\n")]).await;
+    let (code, _) =
+        post(&server, &format!("/api/v1/rooms/{}/end", done.room.id), &done.tokens.interviewer).await;
+    assert_eq!(code, 200);
+    let never_promoted = server.submit(&[file("b.py", "b\n")]).await;
+    let live = server.room_with(&[file("c.py", "c\n")]).await;
+
+    let gone = |path: String| {
+        let server = &server;
+        async move { server.call(Method::GET, &path, None).await.0 == 404 }
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !(gone(format!("/api/v1/rooms/{}", done.room.id)).await
+        && gone(format!("/api/v1/submissions/{never_promoted}")).await)
+    {
+        assert!(tokio::time::Instant::now() < deadline, "expired submissions were not purged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status(&server, &live.room.id).await["status"], "live", "a live room is never purged");
+    server.stop().await;
+}

@@ -58,6 +58,9 @@ impl Store for Counting {
     async fn reopen_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
         self.inner.reopen_room(room_id).await
     }
+    async fn expired_submissions(&self, cutoff_ms: u64, limit: usize) -> StoreResult<Vec<String>> {
+        self.inner.expired_submissions(cutoff_ms, limit).await
+    }
     async fn idle_live_rooms(&self, cutoff_ms: u64) -> StoreResult<Vec<String>> {
         self.inner.idle_live_rooms(cutoff_ms).await
     }

@@ -146,14 +146,6 @@ pub async fn purge(
     _: Integrator,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    if state.store.get_submission(&id).await?.is_none() {
-        return Err(AppError::NotFound("submission"));
-    }
-    if let Some(room) = state.store.live_room_for_submission(&id).await? {
-        state.store.end_room(&room.id, now_ms()).await?;
-        state.rooms.end(&room.id).await;
-    }
-    let rooms = state.store.purge_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
-    tracing::info!(submission = %id, rooms = rooms.len(), "submission purged");
+    crate::lifecycle::purge(&state, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -147,6 +147,8 @@ pub trait Store: Send + Sync + 'static {
     async fn end_room(&self, room_id: &str, at_ms: u64) -> StoreResult<Option<RoomRecord>>;
     /// Makes an ended room live again; fails if its submission has another live room meanwhile.
     async fn reopen_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>>;
+    /// Submissions created before `cutoff_ms` with no live room and no room that ended after it.
+    async fn expired_submissions(&self, cutoff_ms: u64, limit: usize) -> StoreResult<Vec<String>>;
     /// Live rooms with no logged edit, join or leave since `cutoff_ms` (and created before it).
     async fn idle_live_rooms(&self, cutoff_ms: u64) -> StoreResult<Vec<String>>;
     /// A room's whole log, in seq order.

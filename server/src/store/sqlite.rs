@@ -496,6 +496,19 @@ impl Store for SqliteStore {
         self.get_room(room_id).await
     }
 
+    async fn expired_submissions(&self, cutoff_ms: u64, limit: usize) -> StoreResult<Vec<String>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT s.id FROM submissions s WHERE s.created_at_ms < ?1
+                   AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.submission_id = s.id
+                                   AND (r.status = 'live' OR r.ended_at_ms IS NULL OR r.ended_at_ms >= ?1))
+                 ORDER BY s.created_at_ms LIMIT ?2",
+            )?;
+            stmt.query_map(params![cutoff_ms as i64, limit as i64], |r| r.get::<_, String>(0))?.collect()
+        })
+        .await
+    }
+
     async fn idle_live_rooms(&self, cutoff_ms: u64) -> StoreResult<Vec<String>> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
