@@ -85,6 +85,16 @@ pub struct Evidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Created {
     pub id: String,
+    /// Findings that did not stop the submission (e.g. `replay_mismatch`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::async_replay::Warning>,
+}
+
+/// `GET /api/v1/submissions/{id}/replay?at_ms=`: the async session's files at a moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsyncReplay {
+    pub at_ms: u64,
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 /// `GET /api/v1/submissions/{id}`.
@@ -100,6 +110,8 @@ pub struct SubmissionView {
     pub room: Option<RoomSummary>,
     /// Computed by the server from `events`, alongside the platform's own `integrity`.
     pub integrity_summary: crate::integrity::IntegritySummary,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::async_replay::Warning>,
 }
 
 /// `POST /api/v1/submissions/{id}/promote` body.

@@ -7,18 +7,22 @@
 //!   copying, encoding outbound messages, reserved extension message numbers and close codes.
 //! - [`role`]: room roles and the claims a room token carries.
 //! - [`api`]: REST request/response bodies (DESIGN §4.2).
+//! - [`utf16`]: UTF-16 offsets in UTF-8 strings.
 //! - [`validate`]: checks a submission before anything is stored.
+//! - [`async_replay`]: replays the async session from its edit events (and checks it).
 //! - [`integrity`]: the integrity summary computed from the async event stream.
 //! - [`record`]: replays a room log into the attributed timeline, files at a moment, authorship.
 //! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
 
 pub mod api;
+pub mod async_replay;
 pub mod frame;
 pub mod integrity;
 pub mod limits;
 pub mod record;
 pub mod role;
 pub mod schema;
+pub mod utf16;
 pub mod validate;
 
 pub use role::{Claims, Role};

@@ -88,21 +88,7 @@ struct Run {
     text: String,
 }
 
-fn utf16_len(s: &str) -> u32 {
-    s.encode_utf16().count() as u32
-}
-
-/// Byte index of UTF-16 offset `at` in `s` (clamped to the end).
-fn byte_at(s: &str, at: u32) -> usize {
-    let mut units = 0u32;
-    for (i, c) in s.char_indices() {
-        if units >= at {
-            return i;
-        }
-        units += c.len_utf16() as u32;
-    }
-    s.len()
-}
+use crate::utf16::{byte_at, len as utf16_len};
 
 /// A file as runs of authored text, edited by UTF-16 offsets.
 #[derive(Debug, Clone, Default)]

@@ -124,6 +124,25 @@ pub fn submission(req: &SubmissionRequest) -> Result<(), Invalid> {
     }
     let mut last_at = 0;
     for (i, event) in req.events.iter().enumerate() {
+        if let Some(file) = &event.file
+            && !seen.contains(file.as_str())
+        {
+            return Err(Invalid::bad(
+                "invalid_event",
+                format!("events[{i}].file {file:?} is not a submitted file"),
+            ));
+        }
+        let number = |key: &str| event.data.get(key).is_some_and(serde_json::Value::is_u64);
+        let string = |key: &str| event.data.get(key).is_some_and(serde_json::Value::is_string);
+        let well_formed = match event.kind.as_str() {
+            "edit" => event.file.is_some() && (number("delete") || string("insert")),
+            "paste" => number("length") || string("text"),
+            _ => true,
+        };
+        if !well_formed {
+            let needs = if event.kind == "edit" { "file and delete or insert" } else { "length or text" };
+            return Err(Invalid::bad("invalid_event", format!("events[{i}] ({}) needs {needs}", event.kind)));
+        }
         if event.kind.trim().is_empty() {
             return Err(Invalid::bad("invalid_event", format!("events[{i}].kind must not be empty")));
         }

@@ -158,3 +158,48 @@ async fn health_and_readiness() {
     assert_eq!(ready.status().as_u16(), 200);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_async_session_replays_and_a_mismatch_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut body = submission(&[file("a.py", "print('hé')\n")]);
+    body["events"] = json!([
+        {"at_ms": 100, "kind": "edit", "file": "a.py", "offset": 0, "delete": 0, "insert": "print()\n"},
+        {"at_ms": 900, "kind": "paste", "file": "a.py", "offset": 6, "length": 4, "text": "'hé'"}
+    ]);
+    let (status, created) = server.call(Method::POST, "/api/v1/submissions", Some(&body)).await;
+    assert_eq!(status, 201);
+    assert!(created.get("warnings").is_none(), "the replay reproduces the files: {created}");
+    let id = created["id"].as_str().unwrap();
+    let (status, at) =
+        server.call(Method::GET, &format!("/api/v1/submissions/{id}/replay?at_ms=500"), None).await;
+    assert_eq!((status, at["files"]["a.py"].as_str()), (200, Some("print()\n")));
+    let (_, end) =
+        server.call(Method::GET, &format!("/api/v1/submissions/{id}/replay?at_ms=1000"), None).await;
+    assert_eq!(end["files"]["a.py"], "print('hé')\n");
+
+    body["files"] = json!([{"path": "a.py", "content": "something else\n"}]);
+    let (status, created) = server.call(Method::POST, "/api/v1/submissions", Some(&body)).await;
+    assert_eq!(status, 201, "a mismatch does not reject the submission");
+    assert_eq!(created["warnings"][0]["code"], "replay_mismatch");
+    assert_eq!(created["warnings"][0]["files"], json!(["a.py"]));
+    let (_, view) = server
+        .call(Method::GET, &format!("/api/v1/submissions/{}", created["id"].as_str().unwrap()), None)
+        .await;
+    assert_eq!(view["warnings"][0]["code"], "replay_mismatch");
+
+    let mut plain = submission(&[file("b.py", "x")]);
+    plain["events"] = json!([{"at_ms": 0, "kind": "focus_gained"}]);
+    let (_, plain) = server.call(Method::POST, "/api/v1/submissions", Some(&plain)).await;
+    let plain = plain["id"].as_str().unwrap();
+    let (status, body) =
+        server.call(Method::GET, &format!("/api/v1/submissions/{plain}/replay?at_ms=0"), None).await;
+    assert_error(status, &body, 409, "no_edit_events");
+
+    let mut ghost = submission(&[file("a.py", "x")]);
+    ghost["events"] = json!([{"at_ms": 1, "kind": "paste", "file": "ghost.py", "length": 300}]);
+    let (status, body) = server.call(Method::POST, "/api/v1/submissions", Some(&ghost)).await;
+    assert_error(status, &body, 400, "invalid_event");
+    server.stop().await;
+}

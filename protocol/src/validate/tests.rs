@@ -85,10 +85,32 @@ fn promote_checks_name_and_ttl() {
 }
 
 #[test]
+fn events_must_cite_submitted_files_and_carry_their_fields() {
+    let mut s = sub(vec![("a.py", "")]);
+    s.events =
+        serde_json::from_value(serde_json::json!([{"at_ms": 1, "kind": "focus_lost", "file": "ghost.py"}]))
+            .unwrap();
+    assert!(submission(&s).unwrap_err().to_string().contains("ghost.py"));
+    s.events = serde_json::from_value(
+        serde_json::json!([{"at_ms": 1, "kind": "edit", "file": "a.py", "offset": 0}]),
+    )
+    .unwrap();
+    assert_eq!(submission(&s).unwrap_err().code(), "invalid_event");
+    s.events = serde_json::from_value(serde_json::json!([{"at_ms": 1, "kind": "paste"}])).unwrap();
+    assert_eq!(submission(&s).unwrap_err().code(), "invalid_event");
+    s.events = serde_json::from_value(serde_json::json!([
+        {"at_ms": 1, "kind": "edit", "file": "a.py", "offset": 0, "insert": "x"},
+        {"at_ms": 2, "kind": "paste", "file": "a.py", "length": 3}
+    ]))
+    .unwrap();
+    assert_eq!(submission(&s), Ok(()));
+}
+
+#[test]
 fn events_must_be_in_time_order() {
     let mut s = sub(vec![("a.py", "")]);
     s.events = serde_json::from_value(serde_json::json!([
-        {"at_ms": 10, "kind": "edit"}, {"at_ms": 5, "kind": "paste"}
+        {"at_ms": 10, "kind": "focus_lost"}, {"at_ms": 5, "kind": "focus_gained"}
     ]))
     .unwrap();
     let err = submission(&s).unwrap_err();

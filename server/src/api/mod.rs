@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/submissions", post(submissions::create).get(submissions::list))
         .route("/submissions/{id}", get(submissions::get).delete(submissions::purge))
         .route("/submissions/{id}/promote", post(submissions::promote))
+        .route("/submissions/{id}/replay", get(submissions::replay))
         .route("/rooms/{id}", get(rooms::get))
         .route("/rooms/{id}/session", get(rooms::session))
         .route("/rooms/{id}/private", get(rooms::private))

@@ -11,7 +11,7 @@ use handoff_protocol::api::{
     SubmissionListItem, SubmissionRequest, SubmissionView,
 };
 use handoff_protocol::limits::DEFAULT_ROOM_TOKEN_TTL_SECS;
-use handoff_protocol::{Role, integrity, schema, validate};
+use handoff_protocol::{Role, async_replay, integrity, schema, validate};
 
 use super::{ApiJson, Integrator};
 use crate::app::AppState;
@@ -36,10 +36,11 @@ pub async fn create(
     ApiJson(body): ApiJson<SubmissionRequest>,
 ) -> Result<(StatusCode, Json<Created>), AppError> {
     validate::submission(&body)?;
+    let warnings: Vec<_> = async_replay::check(&body.events, &body.files).into_iter().collect();
     let id = new_id("sub");
     state.store.insert_submission(SubmissionRecord { id: id.clone(), created_at_ms: now_ms(), body }).await?;
     tracing::info!(submission = %id, "submission stored");
-    Ok((StatusCode::CREATED, Json(Created { id })))
+    Ok((StatusCode::CREATED, Json(Created { id, warnings })))
 }
 
 pub async fn get(
@@ -51,7 +52,9 @@ pub async fn get(
     let room =
         state.store.live_room_for_submission(&id).await?.map(|r| RoomSummary { id: r.id, status: r.status });
     let integrity_summary = integrity::summarize(&rec.body.events);
+    let warnings = async_replay::check(&rec.body.events, &rec.body.files).into_iter().collect();
     Ok(Json(SubmissionView {
+        warnings,
         id: rec.id,
         created_at_ms: rec.created_at_ms,
         submission: rec.body,
@@ -148,4 +151,27 @@ pub async fn purge(
 ) -> Result<StatusCode, AppError> {
     crate::lifecycle::purge(&state, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Deserialize)]
+pub struct AtQuery {
+    at_ms: u64,
+}
+
+/// The async session's files at `at_ms`, replayed from the submission's edit events.
+pub async fn replay(
+    State(state): State<AppState>,
+    _: Integrator,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<AtQuery>,
+) -> Result<Json<handoff_protocol::api::AsyncReplay>, AppError> {
+    let rec = state.store.get_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
+    if !async_replay::has_edits(&rec.body.events) {
+        return Err(AppError::Conflict {
+            code: "no_edit_events",
+            message: "this submission's event stream has no edit events to replay".into(),
+        });
+    }
+    let files = async_replay::replay(&rec.body.events, Some(q.at_ms));
+    Ok(Json(handoff_protocol::api::AsyncReplay { at_ms: q.at_ms, files }))
 }

@@ -138,7 +138,7 @@ pub fn submission(files: &[FileEntry]) -> Value {
         "candidate": {"name": "Cam Candidate", "email": "cam@example.com"},
         "exercise": {"title": "LRU cache", "language": "python"},
         "files": files,
-        "events": [{"at_ms": 0, "kind": "focus_gained"}, {"at_ms": 1200, "kind": "edit", "file": files.first().map(|f| f.path.clone())}],
+        "events": [{"at_ms": 0, "kind": "focus_gained"}, {"at_ms": 1200, "kind": "edit", "file": files.first().map(|f| f.path.clone()), "offset": 0, "delete": 0, "insert": files.first().map(|f| f.content.clone())}],
         "integrity": {"paste_count": 1},
         "scorecard": {"rubric": [{"dimension": "correctness", "score": 3, "max": 4, "evidence": [{"file": "main.py", "lines": [1, 2], "note": "handles eviction"}]}], "summary": "solid"}
     })
