@@ -50,7 +50,7 @@ pub struct Focus {
     pub longest_away_ms: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IntegritySummary {
     pub flags: Vec<Flag>,
     pub pastes: Pastes,
@@ -59,6 +59,70 @@ pub struct IntegritySummary {
     pub first_keystroke_ms: Option<u64>,
     /// Stretches of typing faster than [`BURST_CHARS_PER_WINDOW`] per [`BURST_WINDOW_MS`].
     pub bursts: u64,
+    /// Share (0–1) of the submitted code that arrived by pasting, when pastes carry their text; `None`
+    /// when the stream does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pasted_share: Option<f64>,
+}
+
+/// Pasted text shorter than this is not searched for in the final code (too likely to match by chance).
+pub const TRACE_MIN_CHARS: usize = 16;
+
+/// The summary of a submission: [`summarize`], plus where each large paste ended up in the submitted
+/// files (its lines, when its text is still there verbatim or by its longest line) and the pasted share of
+/// the submitted code.
+pub fn summarize_submission(events: &[AsyncEvent], files: &[crate::api::FileEntry]) -> IntegritySummary {
+    let mut s = summarize(events);
+    for flag in s.flags.iter_mut().filter(|f| f.kind == FlagKind::Paste && f.lines.is_none()) {
+        let Some(text) = events
+            .iter()
+            .find(|e| e.kind == "paste" && e.at_ms == flag.at_ms && e.file == flag.file)
+            .and_then(|e| e.data.get("text"))
+            .and_then(serde_json::Value::as_str)
+        else {
+            continue;
+        };
+        let file = files.iter().find(|f| Some(&f.path) == flag.file.as_ref());
+        if let Some(lines) = file.and_then(|f| trace(&f.content, text)) {
+            flag.lines = Some(lines);
+            flag.detail.push_str(&format!(" (still at lines {}–{})", lines[0], lines[1]));
+        }
+    }
+    let total: usize = files.iter().map(|f| f.content.chars().count()).sum();
+    let pasted: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "paste")
+        .filter_map(|e| e.data.get("text").and_then(serde_json::Value::as_str))
+        .collect();
+    if total > 0 && !pasted.is_empty() {
+        let kept: usize = pasted
+            .iter()
+            .filter(|t| files.iter().any(|f| f.content.contains(**t)))
+            .map(|t| t.chars().count())
+            .sum();
+        s.pasted_share = Some((kept as f64 / total as f64).min(1.0));
+    }
+    s
+}
+
+/// Lines (1-based, inclusive) where `text` sits in `content`: the whole text if it is still there,
+/// else its longest line.
+fn trace(content: &str, text: &str) -> Option<[u32; 2]> {
+    let line_of = |byte: usize| content[..byte].matches('\n').count() as u32 + 1;
+    let span = |at: usize, len: usize| {
+        let last = content[at..at + len].trim_end_matches('\n');
+        [line_of(at), line_of(at + last.len())]
+    };
+    if text.chars().count() >= TRACE_MIN_CHARS
+        && let Some(at) = content.find(text)
+    {
+        return Some(span(at, text.len()));
+    }
+    let longest = text.lines().map(str::trim).max_by_key(|l| l.len())?;
+    if longest.chars().count() < TRACE_MIN_CHARS {
+        return None;
+    }
+    content.find(longest).map(|at| span(at, longest.len()))
 }
 
 fn chars(value: Option<&serde_json::Value>) -> u64 {
@@ -228,6 +292,25 @@ mod tests {
         );
         assert_eq!(s.flags[0].detail, "pasted 240 characters into a.py");
         assert_eq!(s.flags[1].detail, "left the exercise for 42 s");
+    }
+
+    #[test]
+    fn pastes_are_traced_to_the_submitted_lines() {
+        let pasted = "def evict(self):\n    self.items.popitem(last=False)\n";
+        let events: Vec<AsyncEvent> = [
+            json!({"at_ms": 10, "kind": "paste", "file": "a.py", "text": pasted.repeat(4)}),
+            json!({"at_ms": 20, "kind": "paste", "file": "a.py", "text": "gone gone gone gone gone gone gone gone"}),
+        ]
+        .into_iter()
+        .map(ev)
+        .collect();
+        let content = format!("import x\n\n{}# end\n", pasted.repeat(4));
+        let files = vec![crate::api::FileEntry { path: "a.py".into(), content }];
+        let s = summarize_submission(&events, &files);
+        assert_eq!(s.flags[0].lines, Some([3, 10]));
+        assert!(s.flags[0].detail.ends_with("(still at lines 3–10)"));
+        // 208 pasted characters still there, out of 224 submitted; the vanished paste counts for nothing.
+        assert_eq!(s.pasted_share, Some(208.0 / 224.0));
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub async fn private(
     let live_scores = live_scores(&state, &room.id).await?;
     Ok(Json(PrivatePanel {
         live_scores,
-        integrity_summary: integrity::summarize(&sub.body.events),
+        integrity_summary: integrity::summarize_submission(&sub.body.events, &sub.body.files),
         integrity: sub.body.integrity,
         scorecard: sub.body.scorecard,
         events: sub.body.events,

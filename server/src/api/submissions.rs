@@ -51,7 +51,7 @@ pub async fn get(
     let rec = state.store.get_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
     let room =
         state.store.live_room_for_submission(&id).await?.map(|r| RoomSummary { id: r.id, status: r.status });
-    let integrity_summary = integrity::summarize(&rec.body.events);
+    let integrity_summary = integrity::summarize_submission(&rec.body.events, &rec.body.files);
     let warnings = async_replay::check(&rec.body.events, &rec.body.files).into_iter().collect();
     Ok(Json(SubmissionView {
         warnings,
@@ -70,7 +70,7 @@ pub async fn list(State(state): State<AppState>, _: Integrator) -> Result<Json<S
         .into_iter()
         .map(|(rec, room)| SubmissionListItem {
             file_count: rec.body.files.len(),
-            integrity_flags: integrity::summarize(&rec.body.events).flags.len(),
+            integrity_flags: integrity::summarize_submission(&rec.body.events, &rec.body.files).flags.len(),
             scorecard: rec.body.scorecard.as_ref().map(ScoreTotal::of),
             room: room.map(|r| RoomSummary { id: r.id, status: r.status }),
             id: rec.id,
