@@ -4,7 +4,7 @@
 //
 // Posts a sample submission, then drives three browser contexts (interviewer, candidate, observer)
 // through promote → join → edit → offline and back → diff → end; then a second room for keyboard
-// navigation and a ~2 MiB file (checks-*.mjs; shared helpers in lib.mjs). Prints exactly one JSON line:
+// navigation and a ~2 MiB file, and the interviewer's session record (checks-*.mjs; shared helpers in lib.mjs). Prints exactly one JSON line:
 // {"ok":true,"checks":[…]} or {"ok":false,"error":"…","checks":[…]}, and exits 0 or 1.
 
 import { mkdirSync } from 'node:fs'
@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { fileChecks } from './checks-files.mjs'
 import { reconnectKeepsOfflineEdits } from './checks-reconnect.mjs'
+import { LIVE_DIMENSION, recordChecks } from './checks-record.mjs'
 import { LAUNCH, api, checks, docFiles, editorText, env, expect, newPage, pass, waitSynced } from './lib.mjs'
 
 const GLOBAL_TIMEOUT_MS = 120_000
@@ -224,6 +225,19 @@ async function run() {
   await iv.screenshot({ path: join(shotDir, 'room.png') })
   await cand.screenshot({ path: join(shotDir, 'candidate.png') })
 
+  // 8b. The session record: timeline, replay, who wrote what, live scores (checks-record.mjs).
+  await recordChecks({
+    iv,
+    cand,
+    roomId,
+    candidateName: CANDIDATE,
+    typed: TYPED,
+    submitted: LRU,
+    ivToken: await tokenOf(iv),
+    candToken: await tokenOf(cand),
+    shotDir,
+  })
+
   // 9. The diff view shows the candidate's change.
   await iv.click('[data-testid="mode-diff"]')
   await iv.waitForFunction(
@@ -242,7 +256,7 @@ async function run() {
   expect('private_endpoint_refuses_candidate', denied.status === 403, `${denied.status}`)
   await cand.waitForTimeout(500)
   const html = await cand.content()
-  const markers = [NOTES, ...DIMENSIONS, INTEGRITY_MARKER, FLAG_DETAIL]
+  const markers = [NOTES, ...DIMENSIONS, LIVE_DIMENSION, INTEGRITY_MARKER, FLAG_DETAIL]
   const leaks = []
   for (const m of markers) {
     if (html.includes(m)) leaks.push(`${m} in page HTML`)

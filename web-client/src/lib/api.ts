@@ -1,7 +1,7 @@
 // The one way the client talks HTTP to the server: JSON in, JSON out, every failure an ApiError carrying
 // the server's `{"error":{"code","message"}}` (or a synthetic one when the network or body failed).
 
-import type { PrivatePanel, Promoted, RoomSession, Submission, SubmissionListItem } from './types'
+import type { LiveScore, PrivatePanel, Promoted, Replay, RoomExport, RoomSession, Submission, SubmissionListItem, Timeline } from './types'
 
 export class ApiError extends Error {
   readonly status: number
@@ -70,6 +70,12 @@ export const api = {
   privatePanel: (c: Client, roomId: string) => request<PrivatePanel>(c, 'GET', `/api/v1/rooms/${enc(roomId)}/private`),
   saveNotes: (c: Client, roomId: string, notes: string) =>
     request<null>(c, 'PUT', `/api/v1/rooms/${enc(roomId)}/notes`, { notes }),
+  timeline: (c: Client, roomId: string) => request<Timeline>(c, 'GET', `/api/v1/rooms/${enc(roomId)}/timeline`),
+  replay: (c: Client, roomId: string, atMs: number) =>
+    request<Replay>(c, 'GET', `/api/v1/rooms/${enc(roomId)}/replay?at_ms=${Math.max(0, Math.round(atMs))}`),
+  exportRoom: (c: Client, roomId: string) => request<RoomExport>(c, 'GET', `/api/v1/rooms/${enc(roomId)}/export`),
+  saveScores: (c: Client, roomId: string, scores: LiveScore[]) =>
+    request<null>(c, 'PUT', `/api/v1/rooms/${enc(roomId)}/scores`, { scores }),
   endRoom: (c: Client, roomId: string) => request<{ room: { id: string; status: string } }>(c, 'POST', `/api/v1/rooms/${enc(roomId)}/end`),
 }
 

@@ -105,4 +105,86 @@ export interface PrivatePanel {
   scorecard: Scorecard | null
   events: AsyncEvent[]
   notes: string
+  /** The interviewer's live rubric scores (absent from older servers). */
+  live_scores?: LiveScore[]
+}
+
+/** Who wrote a piece of live text (protocol/src/record.rs `Source`). */
+export type Source = 'submission' | 'candidate' | 'interviewer'
+
+/** One attributed change of the live session (`GET /rooms/{id}/timeline`, `edits`). */
+export interface LiveEdit {
+  seq: number
+  /** Server time, ms since the Unix epoch. */
+  at_ms: number
+  author: string
+  source: Source
+  file: string
+  /** UTF-16 offset before the change. */
+  position: number
+  inserted: string
+  deleted: string
+}
+
+export interface PresenceEvent {
+  at_ms: number
+  kind: 'join' | 'leave' | string
+  name: string
+  role: Role
+  conn_id: number
+}
+
+export interface Timeline {
+  room: RoomSummary
+  started_at_ms: number
+  edits: LiveEdit[]
+  presence: PresenceEvent[]
+}
+
+export interface Replay {
+  at_ms: number
+  files: Record<string, string>
+}
+
+/** A range of a final file and who wrote it: UTF-16 offsets, end exclusive. */
+export interface Authored {
+  start: number
+  end: number
+  lines: [number, number]
+  source: Source
+  author: string
+}
+
+export interface ExportFile {
+  path: string
+  content: string
+  change: 'added' | 'modified' | 'unchanged' | 'deleted' | string
+  diff: string
+  authorship: Authored[]
+}
+
+/** A moment a live score cites: a live edit (`seq`, `at_ms`), an async moment, code. */
+export interface Moment {
+  seq?: number
+  at_ms?: number
+  async_at_ms?: number
+  file?: string
+  lines?: [number, number]
+  note: string
+}
+
+export interface LiveScore {
+  dimension: string
+  score: number
+  max: number
+  evidence: Moment[]
+}
+
+export interface RoomExport {
+  room: RoomSummary
+  started_at_ms: number
+  files: ExportFile[]
+  timeline: LiveEdit[]
+  notes: string
+  live_scores: LiveScore[]
 }

@@ -101,7 +101,16 @@ function mount(root: HTMLElement, client: Client, session: RoomSession): void {
       readOnlyBadge.title = reason
     },
   })
-  workspace = new Workspace(conn, session)
+  workspace = new Workspace(
+    conn,
+    session,
+    role === 'interviewer'
+      ? {
+          loadAuthorship: () =>
+            api.exportRoom(client, session.room.id).then((x) => new Map(x.files.map((f) => [f.path, f.authorship]))),
+        }
+      : null,
+  )
 
   const sidebarId = 'room-sidebar'
   const toggle = h('button', { type: 'button', class: 'button ghost sidebar-toggle', 'aria-expanded': 'true', 'aria-controls': sidebarId }, 'Files')
@@ -126,6 +135,7 @@ function mount(root: HTMLElement, client: Client, session: RoomSession): void {
         client,
         roomId: session.room.id,
         target: { jump: (file, lines) => ws.jump(file, lines), has: (file) => ws.has(file) },
+        record: ws,
         ended: () => finish(() => showEnded(root, true)),
       }),
     )

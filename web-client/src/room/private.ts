@@ -1,4 +1,5 @@
-// The interviewer-only panel: integrity flags and the scorecard pinned to code, private notes, End room.
+// The interviewer-only panel: integrity flags and the scorecard pinned to code, private notes, live scores,
+// the live session record (timeline and replay), End room.
 // Fetched only for the interviewer (the server refuses everyone else), and never put in the shared doc.
 
 import { api, type Client } from '../lib/api'
@@ -6,11 +7,14 @@ import type { PrivatePanel } from '../lib/types'
 import { h } from '../ui/dom'
 import { integritySection, scorecardSection, timelineSection, type JumpTarget } from '../ui/insights'
 import { NotesSaver } from './notes'
+import { recordSections, type RecordTarget } from './record'
 
 export interface PrivateContext {
   client: Client
   roomId: string
   target: JumpTarget
+  /** The code area, for the replay and the authorship marks. */
+  record: RecordTarget
   /** The room ended (the End button's call succeeded). */
   ended: () => void
 }
@@ -39,9 +43,12 @@ export function privatePanel(ctx: PrivateContext): HTMLElement {
 
 function content(ctx: PrivateContext, p: PrivatePanel): HTMLElement[] {
   const timeline = timelineSection(p.events, ctx.target)
+  const record = recordSections({ client: ctx.client, roomId: ctx.roomId, target: ctx.record }, p.live_scores ?? [])
   return [
     integritySection(p.integrity_summary, p.integrity, ctx.target),
     scorecardSection(p.scorecard, ctx.target),
+    record.scores,
+    record.session,
     h('details', { class: 'panel-section collapsible' }, h('summary', null, `Async timeline (${p.events.length} events)`), timeline),
   ]
 }

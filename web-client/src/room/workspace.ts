@@ -8,17 +8,25 @@ import * as Y from 'yjs'
 import { ChangeTracker, type FileSource } from '../lib/changes'
 import { buildTree, filesInTreeOrder } from '../lib/filetree'
 import { pickInitialFile } from '../lib/language'
-import type { RoomSession } from '../lib/types'
+import type { Authored, RoomSession } from '../lib/types'
 import { debounce, h } from '../ui/dom'
 import { LanguageSlot, baseSetup, jumpToLines, readOnly } from '../ui/editor'
 import { FileTree } from '../ui/tree'
 import type { Connection } from './connection'
 import { DiffPane } from './diff'
+import { authorshipLegend, authorshipMarks, showAuthorship } from './authorship'
+import { ReplayPane } from './replay'
 
 /** Re-check changed files this long after edits pause (a 2 MiB compare is a full read). */
 const CHANGE_CHECK_MS = 500
 
-type Mode = 'code' | 'diff'
+type Mode = 'code' | 'diff' | 'replay'
+
+/** What only the interviewer's workspace gets: the session record. */
+export interface WorkspaceRecord {
+  /** Fetches who wrote what, per path (the export's authorship ranges). */
+  loadAuthorship: () => Promise<Map<string, Authored[]>>
+}
 
 export class Workspace {
   readonly el: HTMLElement
@@ -30,7 +38,7 @@ export class Workspace {
   private readonly editorHost = h('div', { class: 'editor-host', testid: 'editor' })
   private readonly placeholder = h('p', { class: 'placeholder muted', testid: 'editor-placeholder' }, 'Connecting to the room…')
   private readonly tabs = h('div', { class: 'tabs', role: 'group', 'aria-label': 'Open files', testid: 'tabs' })
-  private readonly modeButtons: Record<Mode, HTMLButtonElement>
+  private readonly modeButtons: Record<'code' | 'diff', HTMLButtonElement>
   private readonly diff = new DiffPane()
   private readonly view: EditorView
   private readonly language = new LanguageSlot()
@@ -39,8 +47,20 @@ export class Workspace {
   private active: string | null = null
   private mode: Mode = 'code'
   private readonly checkChanges = debounce(() => this.flushChanges(), CHANGE_CHECK_MS)
+  private readonly record: WorkspaceRecord | null
+  private readonly replay: ReplayPane
+  private replayFiles: Record<string, string> | null = null
+  private replayAt = 0
+  /** Called when the replay closes (Back to live, or a mode button). */
+  onLive: () => void = () => {}
+  private authorshipOn = false
+  private authorship: Map<string, Authored[]> | null = null
+  private authorshipRequest = 0
+  private readonly legend = authorshipLegend()
 
-  constructor(conn: Connection, session: RoomSession) {
+  constructor(conn: Connection, session: RoomSession, record: WorkspaceRecord | null = null) {
+    this.record = session.you.role === 'interviewer' ? record : null
+    this.replay = new ReplayPane(() => this.backToLive())
     this.conn = conn
     this.session = session
     this.submitted = new Map(session.submission_files.map((f) => [f.path, f.content]))
@@ -48,14 +68,29 @@ export class Workspace {
     this.tree = new FileTree((path) => this.openFile(path))
     this.view = new EditorView({ parent: this.editorHost, state: EditorState.create({ doc: '', extensions: [readOnly()] }) })
     this.editorHost.hidden = true
-    const modeButton = (mode: Mode, label: string) =>
+    const modeButton = (mode: 'code' | 'diff', label: string) =>
       h('button', { type: 'button', class: 'seg', 'aria-pressed': String(mode === 'code'), testid: `mode-${mode}`, on: { click: () => this.setMode(mode) } }, label)
     this.modeButtons = { code: modeButton('code', 'Code'), diff: modeButton('diff', 'Diff vs submission') }
+    const authorButton = this.record
+      ? h('button', { type: 'button', class: 'seg', 'aria-pressed': 'false', testid: 'authorship-toggle', title: 'Mark the open file by who wrote each part' }, 'Who wrote what')
+      : null
+    authorButton?.addEventListener('click', () => this.toggleAuthorship(authorButton))
     this.el = h(
       'section',
       { class: 'workspace', 'aria-label': 'Code' },
-      h('div', { class: 'editor-toolbar' }, this.tabs, h('div', { class: 'segmented', role: 'group', 'aria-label': 'View' }, this.modeButtons.code, this.modeButtons.diff)),
-      h('div', { class: 'editor-stack' }, this.placeholder, this.editorHost, this.diff.el),
+      h(
+        'div',
+        { class: 'editor-toolbar' },
+        this.tabs,
+        h(
+          'div',
+          { class: 'toolbar-end' },
+          authorButton ? h('div', { class: 'segmented', role: 'group', 'aria-label': 'Authorship' }, authorButton) : null,
+          h('div', { class: 'segmented', role: 'group', 'aria-label': 'View' }, this.modeButtons.code, this.modeButtons.diff),
+        ),
+      ),
+      this.record ? this.legend : null,
+      h('div', { class: 'editor-stack' }, this.placeholder, this.editorHost, this.diff.el, this.replay.el),
     )
     this.expose()
 
@@ -145,7 +180,7 @@ export class Workspace {
     if (path === null || !(ytext instanceof Y.Text)) {
       this.view.setState(EditorState.create({ doc: '', extensions: [readOnly()] }))
       this.editorHost.hidden = true
-      this.placeholder.hidden = false
+      this.placeholder.hidden = this.mode === 'replay'
       this.placeholder.textContent = path === null ? 'Open a file from the tree.' : `${path} was deleted since the submission. Its diff shows what it held.`
     } else {
       let undo = this.undoManagers.get(path)
@@ -161,6 +196,7 @@ export class Workspace {
             baseSetup(),
             this.language.initial(),
             yCollab(ytext, this.conn.awareness, { undoManager: undo }),
+            this.record ? authorshipMarks() : [],
             this.readOnly ? readOnly() : [],
             EditorView.contentAttributes.of({ 'aria-label': `Editor: ${path}` }),
           ],
@@ -169,20 +205,90 @@ export class Workspace {
       this.language.apply(this.view, path)
       this.placeholder.hidden = true
       this.editorHost.hidden = this.mode !== 'code'
+      this.markAuthorship()
     }
     if (this.mode === 'diff') this.showDiff()
+    if (this.mode === 'replay') this.showReplayFile()
     this.expose()
   }
 
   private setMode(mode: Mode): void {
+    const wasReplay = this.mode === 'replay'
     this.mode = mode
     for (const [m, b] of Object.entries(this.modeButtons)) b.setAttribute('aria-pressed', String(m === mode))
     const hasText = this.active !== null && this.conn.files.get(this.active) instanceof Y.Text
     this.editorHost.hidden = mode !== 'code' || !hasText
-    this.placeholder.hidden = mode === 'diff' || hasText
+    this.placeholder.hidden = mode !== 'code' || hasText
     if (mode === 'diff') this.showDiff()
     else this.diff.setVisible(false)
+    this.replay.setVisible(mode === 'replay')
+    if (mode === 'replay') this.showReplayFile()
+    else {
+      this.replayFiles = null
+      if (wasReplay) this.onLive()
+    }
     this.expose()
+  }
+
+  /** Shows the open file as it was `atMs` after the room opened (read-only), in place of the editor. */
+  showReplay(files: Record<string, string>, atMs: number): void {
+    this.replayFiles = files
+    this.replayAt = atMs
+    if (this.mode !== 'replay') this.setMode('replay')
+    else this.showReplayFile()
+  }
+
+  /** Leaves the replay for the live editor. */
+  backToLive(): void {
+    if (this.mode === 'replay') this.setMode('code')
+  }
+
+  get replaying(): boolean {
+    return this.mode === 'replay'
+  }
+
+  private showReplayFile(): void {
+    const files = this.replayFiles ?? {}
+    const path = this.active
+    this.replay.show(path, path !== null && Object.hasOwn(files, path) ? files[path] : null, this.replayAt)
+    this.expose()
+  }
+
+  private toggleAuthorship(button: HTMLElement): void {
+    this.authorshipOn = !this.authorshipOn
+    button.setAttribute('aria-pressed', String(this.authorshipOn))
+    this.legend.hidden = !this.authorshipOn
+    if (this.authorshipOn) this.refreshAuthorship()
+    else {
+      this.authorship = null
+      showAuthorship(this.view, null)
+    }
+  }
+
+  /** Fetches who wrote what again and re-marks the open file (when the toggle is on). */
+  refreshAuthorship(): void {
+    if (!this.record || !this.authorshipOn) return
+    const status = this.legend.querySelector<HTMLElement>('[data-testid="authorship-status"]')
+    const request = ++this.authorshipRequest
+    if (status) status.textContent = 'Loading…'
+    this.record.loadAuthorship().then(
+      (byPath) => {
+        if (request !== this.authorshipRequest || !this.authorshipOn) return
+        this.authorship = byPath
+        if (status) status.textContent = ''
+        this.markAuthorship()
+      },
+      (e: unknown) => {
+        if (request !== this.authorshipRequest) return
+        if (status) status.textContent = `Could not load: ${e instanceof Error ? e.message : String(e)}`
+      },
+    )
+  }
+
+  private markAuthorship(): void {
+    if (!this.record) return
+    const ranges = this.authorshipOn && this.active !== null ? (this.authorship?.get(this.active) ?? null) : null
+    showAuthorship(this.view, ranges)
   }
 
   private showDiff(): void {
@@ -236,6 +342,7 @@ export class Workspace {
       doc: this.conn.doc,
       provider: this.conn.provider,
       diffView: this.diff.editorView,
+      replayView: this.replay.editorView,
       activePath: this.active,
       mode: this.mode,
     }
