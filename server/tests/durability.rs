@@ -70,15 +70,14 @@ fn spawn_server(dir: &std::path::Path, extra: &[&str]) -> Process {
     Process { child, base }
 }
 
-#[tokio::test]
-async fn kill_9_keeps_edits_older_than_the_commit_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut proc = spawn_server(dir.path(), &[]);
+/// Submits one file to the server at `base` (API key `k`), promotes it, and connects a synced candidate
+/// and interviewer.
+async fn room_on(base: &str, content: &str) -> (PromoteResponse, YClient, YClient) {
     let http = reqwest::Client::new();
     let sub: serde_json::Value = http
-        .post(format!("{}/api/v1/submissions", proc.base))
+        .post(format!("{base}/api/v1/submissions"))
         .bearer_auth("k")
-        .json(&common::submission(&[file("main.py", "base\n")]))
+        .json(&common::submission(&[file("main.py", content)]))
         .send()
         .await
         .unwrap()
@@ -86,7 +85,7 @@ async fn kill_9_keeps_edits_older_than_the_commit_window() {
         .await
         .unwrap();
     let room: PromoteResponse = http
-        .post(format!("{}/api/v1/submissions/{}/promote", proc.base, sub["id"].as_str().unwrap()))
+        .post(format!("{base}/api/v1/submissions/{}/promote", sub["id"].as_str().unwrap()))
         .bearer_auth("k")
         .json(&serde_json::json!({"interviewer": {"name": "Ivy"}}))
         .send()
@@ -99,6 +98,14 @@ async fn kill_9_keeps_edits_older_than_the_commit_window() {
     let mut b = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
     a.wait_synced().await;
     b.wait_synced().await;
+    (room, a, b)
+}
+
+#[tokio::test]
+async fn kill_9_keeps_edits_older_than_the_commit_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proc = spawn_server(dir.path(), &[]);
+    let (room, mut a, mut b) = room_on(&proc.base, "base\n").await;
     a.insert("main.py", None, "typed before the crash\n").await;
     b.wait_for("the server accepted the edit", |c| c.text("main.py").unwrap().contains("before the crash"))
         .await;
@@ -123,31 +130,7 @@ async fn kill_9_keeps_edits_older_than_the_commit_window() {
 async fn sigterm_flushes_rooms_before_exit() {
     let dir = tempfile::tempdir().unwrap();
     let mut proc = spawn_server(dir.path(), &["--commit-window-ms", "1000"]);
-    let http = reqwest::Client::new();
-    let sub: serde_json::Value = http
-        .post(format!("{}/api/v1/submissions", proc.base))
-        .bearer_auth("k")
-        .json(&common::submission(&[file("main.py", "")]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let room: PromoteResponse = http
-        .post(format!("{}/api/v1/submissions/{}/promote", proc.base, sub["id"].as_str().unwrap()))
-        .bearer_auth("k")
-        .json(&serde_json::json!({"interviewer": {"name": "Ivy"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut a = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
-    let mut b = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
-    a.wait_synced().await;
-    b.wait_synced().await;
+    let (room, mut a, mut b) = room_on(&proc.base, "").await;
     a.insert("main.py", None, "last words").await;
     b.wait_for("the server accepted the edit", |c| c.text("main.py").unwrap() == "last words").await;
 
