@@ -63,6 +63,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
     let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/ws/{room_id}", get(crate::ws::upgrade))
         .nest("/api/v1", crate::api::router());
     crate::web::serve(routes, web_dir)

@@ -6,6 +6,7 @@
 //! - [`api`]: the REST API (submissions, promote, rooms); [`error`] its one error type.
 //! - [`auth`]: API key and room tokens; [`secrets`] generates and persists the server's own secrets.
 //! - [`ws`]: the WebSocket edge, one task per connection (auth, limits, decoding, outbox).
+//! - [`metrics`]: Prometheus counters and `GET /metrics`.
 //! - [`lifecycle`]: ending rooms (by hand or when idle) and reopening them.
 //! - [`room`]: one actor task per live room owning its document; the registry of loaded rooms.
 //! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default).
@@ -23,6 +24,7 @@ pub mod bus;
 pub mod config;
 pub mod error;
 pub mod lifecycle;
+pub mod metrics;
 pub mod rate;
 pub mod room;
 pub mod sample;

@@ -29,6 +29,7 @@ use tracing::Instrument;
 use crate::app::AppState;
 use crate::auth::TokenError;
 use crate::error::AppError;
+use crate::metrics::METRICS;
 use crate::rate::RateLimiter;
 use crate::room::{CloseReason, Command, Identity, Inbound, Joiner};
 
@@ -112,6 +113,7 @@ async fn run(
             return reason;
         }
     };
+    METRICS.connections.inc();
     let mut limiter = RateLimiter::new(CLIENT_MESSAGES_PER_SECOND, CLIENT_MESSAGE_BURST);
     let keepalive_every = Duration::from_secs(KEEPALIVE_SECS);
     let idle_timeout = Duration::from_secs(CLIENT_IDLE_TIMEOUT_SECS);
@@ -171,6 +173,7 @@ async fn run(
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Ok(Message::Binary(bytes))) => {
+                        METRICS.bytes_in.inc_by(bytes.len() as u64);
                         if !limiter.allow() {
                             break CloseReason::new(
                                 CLOSE_POLICY,
@@ -209,6 +212,7 @@ async fn run(
             }
         }
     };
+    METRICS.connections.dec();
     let _ = room.send(Command::Leave { conn_id }).await;
     // A client that stopped reading may never take the close frame; do not wait on it forever.
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_message(&end))).await;

@@ -240,3 +240,46 @@ async fn development_mode_seeds_the_sample_submission_once() {
     assert_eq!(list["submissions"].as_array().unwrap().len(), 1, "not seeded twice");
     server.stop().await;
 }
+
+/// Reads one metric's value from a Prometheus text page.
+fn metric(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("metric {name} missing in:\n{page}"))
+}
+
+#[tokio::test]
+async fn metrics_count_connections_updates_and_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&sample_files()).await;
+    let mut a = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    let mut b = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    a.wait_synced().await;
+    b.wait_synced().await;
+    a.insert("main.py", Some(0), "# metered\n").await;
+    b.wait_for("edit arrives", |c| c.text("main.py").is_some_and(|t| t.starts_with("# metered"))).await;
+    // The timeline read commits the room's pending edits, so a commit has been timed.
+    let (status, _) = with_token(
+        &server,
+        Method::GET,
+        &format!("/api/v1/rooms/{}/timeline", room.room.id),
+        &room.tokens.interviewer,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let page = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    // Metrics are process-wide and other tests run alongside: lower bounds only.
+    assert!(metric(&page, "handoff_connections") >= 2.0);
+    assert!(metric(&page, "handoff_rooms_loaded") >= 1.0);
+    assert!(metric(&page, "handoff_updates_in_total") >= 1.0);
+    assert!(metric(&page, "handoff_frames_out_total") >= 1.0);
+    assert!(metric(&page, "handoff_bytes_in_total") > 0.0);
+    assert!(metric(&page, "handoff_store_commit_seconds_count") >= 1.0);
+    assert!(metric(&page, "handoff_room_load_seconds_count") >= 1.0);
+    assert!(page.contains("handoff_slow_consumer_disconnects_total"));
+    server.stop().await;
+}

@@ -24,6 +24,7 @@ use super::registry::{Registry, RoomSettings, Slot};
 use super::{CloseReason, Command, Identity, Inbound, JoinRefused, Joiner, RoomHandle};
 use crate::auth::now_ms;
 use crate::bus::Bus;
+use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomState, Snapshot, Store, StoreError, StoreResult};
 use handoff_protocol::api::PresenceEvent;
 
@@ -317,6 +318,7 @@ impl RoomActor {
         });
         self.next_seq += 1;
         self.since_snapshot += 1;
+        METRICS.updates_in.inc();
         self.pending_since.get_or_insert_with(Instant::now);
         self.bus.publish(&self.id, &payload);
         // A sync-step-2 answer is re-framed as an update; a plain update is forwarded byte for byte.
@@ -364,6 +366,9 @@ impl RoomActor {
 
     /// Queues the same frame for every member but `except`.
     fn broadcast(&mut self, frame: Bytes, except: u64) {
+        let recipients = self.members.len().saturating_sub(1) as u64;
+        METRICS.frames_out.inc_by(recipients);
+        METRICS.bytes_out.inc_by(recipients * frame.len() as u64);
         let mut dropped = Vec::new();
         for m in self.members.iter().filter(|m| m.who.conn_id != except) {
             match m.outbox.try_send(frame.clone()) {
@@ -426,7 +431,12 @@ impl RoomActor {
         let snapshotted = if due { std::mem::take(&mut self.since_snapshot) } else { 0 };
         let store = self.store.clone();
         let batch = entries.clone();
-        let task = tokio::spawn(async move { store.append(batch, snapshot).await });
+        let task = tokio::spawn(async move {
+            let timer = METRICS.commit_seconds.start_timer();
+            let result = store.append(batch, snapshot).await;
+            timer.observe_duration();
+            result
+        });
         Some(Flight { entries, snapshotted, task })
     }
 
@@ -503,6 +513,7 @@ impl RoomActor {
 }
 
 fn slow_consumer() -> CloseReason {
+    METRICS.slow_consumers.inc();
     CloseReason::new(CLOSE_SLOW_CONSUMER, "slow consumer: outbox full, reconnect to resync")
 }
 

@@ -99,6 +99,7 @@ impl Registry {
                 })?;
         let (handle, run) = actor.start(self.me.clone(), slot);
         tokio::spawn(run);
+        crate::metrics::METRICS.room_load_seconds.observe(started.elapsed().as_secs_f64());
         tracing::debug!(room = room_id, elapsed_ms = started.elapsed().as_millis() as u64, "room loaded");
         Ok(handle)
     }
