@@ -1,0 +1,162 @@
+//! One Yjs client over a real WebSocket: yrs for the document and awareness, tokio-tungstenite for the
+//! socket, speaking y-sync like a y-websocket provider. The read and write halves are split so a scenario
+//! can wait on its timetable and on incoming frames in one `select!` without sharing the document
+//! between tasks.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use handoff_protocol::frame::{self, Kind};
+use handoff_protocol::schema;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use yrs::ClientID;
+use yrs::sync::Awareness;
+use yrs::{Doc, ReadTxn, Transact};
+
+use crate::limits::{CLOSE_TIMEOUT, JOIN_TIMEOUT};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What one incoming frame taught us about the client we watch.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Learned {
+    /// Clocks of the watched client's items that this frame made known (state vector before → after).
+    pub clocks: Range<u32>,
+    /// Awareness entries of the watched client in this frame.
+    pub awareness: u32,
+}
+
+pub struct YClient {
+    sink: SplitSink<Ws, Message>,
+    stream: SplitStream<Ws>,
+    pub awareness: Awareness,
+    /// Sync step 2 from the server arrived.
+    pub synced: bool,
+}
+
+impl YClient {
+    /// Connects, announces our state vector and pumps frames until the server's sync step 2 arrived.
+    /// Returns the client and the join time (connect → synced).
+    pub async fn join(url: &str) -> anyhow::Result<(YClient, Duration)> {
+        let started = Instant::now();
+        let joined = tokio::time::timeout(JOIN_TIMEOUT, async {
+            let (ws, _) = tokio_tungstenite::connect_async(url).await.context("websocket connect")?;
+            let (sink, stream) = ws.split();
+            let mut c = YClient { sink, stream, awareness: Awareness::new(Doc::new()), synced: false };
+            let sv = c.doc().transact().state_vector();
+            c.send(frame::encode_sync_step1(&sv)).await?;
+            while !c.synced {
+                let bytes = c.next_frame().await?.ok_or_else(|| anyhow!("closed before sync"))?;
+                c.handle(&bytes, None).await?;
+            }
+            anyhow::Ok(c)
+        })
+        .await
+        .map_err(|_| anyhow!("not synced within {JOIN_TIMEOUT:?}"))??;
+        Ok((joined, started.elapsed()))
+    }
+
+    pub fn doc(&self) -> &Doc {
+        self.awareness.doc()
+    }
+
+    pub fn client_id(&self) -> ClientID {
+        self.doc().client_id()
+    }
+
+    pub fn files(&self) -> BTreeMap<String, String> {
+        schema::read_files(self.doc())
+    }
+
+    /// Sends one binary frame.
+    pub async fn send(&mut self, bytes: Vec<u8>) -> anyhow::Result<()> {
+        self.sink.send(Message::Binary(Bytes::from(bytes))).await.context("websocket send")
+    }
+
+    /// Sets our awareness state and sends it.
+    pub async fn send_awareness(&mut self, state: serde_json::Value) -> anyhow::Result<()> {
+        self.awareness.set_local_state(state).context("awareness state")?;
+        let update = self.awareness.update_with_clients([self.client_id()]).context("awareness update")?;
+        self.send(frame::encode_awareness(&update)).await
+    }
+
+    /// The next binary frame; `None` once the connection is closed. Pings, pongs and text are skipped
+    /// (tungstenite answers pings itself).
+    pub async fn next_frame(&mut self) -> anyhow::Result<Option<Bytes>> {
+        loop {
+            match self.stream.next().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(anyhow!("websocket read: {e}")),
+                Some(Ok(Message::Binary(bytes))) => return Ok(Some(bytes)),
+                Some(Ok(Message::Close(frame))) => {
+                    let why = frame.map(|f| format!("{} {}", u16::from(f.code), f.reason));
+                    bail!("closed by server: {}", why.unwrap_or_else(|| "no close frame".into()))
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Handles one frame like a provider does (answers sync step 1, applies updates and awareness) and
+    /// reports what it taught us about `watch`'s items.
+    pub async fn handle(&mut self, bytes: &[u8], watch: Option<ClientID>) -> anyhow::Result<Learned> {
+        let mut learned = Learned::default();
+        for part in frame::split_frame(bytes).map_err(|e| anyhow!("bad frame from server: {e}"))? {
+            match part.kind {
+                Kind::SyncStep1 { state_vector } => {
+                    let sv = frame::decode_state_vector(&bytes[state_vector])?;
+                    let update = self.doc().transact().encode_state_as_update_v1(&sv);
+                    self.send(frame::encode_sync_step2(&update)).await?;
+                }
+                Kind::SyncStep2 { update: ref range } | Kind::Update { update: ref range } => {
+                    if matches!(part.kind, Kind::SyncStep2 { .. }) {
+                        self.synced = true;
+                    }
+                    let update = frame::decode_update(&bytes[range.clone()])?;
+                    let clocks = self.apply(update, watch)?;
+                    if learned.clocks.is_empty() {
+                        learned.clocks = clocks;
+                    } else if !clocks.is_empty() {
+                        learned.clocks =
+                            learned.clocks.start.min(clocks.start)..learned.clocks.end.max(clocks.end);
+                    }
+                }
+                Kind::Awareness { update } => {
+                    let update = frame::decode_awareness(&bytes[update])?;
+                    if let Some(w) = watch {
+                        learned.awareness += u32::from(update.clients.contains_key(&w));
+                    }
+                    self.awareness.apply_update(update).context("apply awareness")?;
+                }
+                // Permission denied (an observer's step 2 is refused once), queries and extensions.
+                Kind::Auth | Kind::QueryAwareness | Kind::Extension { .. } => {}
+            }
+        }
+        Ok(learned)
+    }
+
+    /// Applies an update; returns the clocks of `watch` it made known.
+    fn apply(&self, update: yrs::Update, watch: Option<ClientID>) -> anyhow::Result<Range<u32>> {
+        let doc = self.doc();
+        let mut txn = doc.transact_mut();
+        let before = watch.map(|w| txn.state_vector().get(&w));
+        txn.apply_update(update).context("apply update")?;
+        Ok(match (watch, before) {
+            (Some(w), Some(before)) => before..txn.state_vector().get(&w),
+            _ => 0..0,
+        })
+    }
+
+    /// Closes the connection politely, bounded by [`CLOSE_TIMEOUT`].
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.sink.close()).await;
+    }
+}

@@ -1,0 +1,16 @@
+//! handoff-load: a load generator and benchmark for handoff (and, later, other Yjs servers). Every client
+//! is a real Yjs peer (yrs) over a real WebSocket, speaking y-sync like a y-websocket provider.
+//!
+//! Scenarios so far: [`typing`]. See `docs/PERFORMANCE.md` for how to run it and measured results.
+
+pub mod client;
+pub mod ledger;
+pub mod limits;
+pub mod mint;
+pub mod report;
+pub mod room;
+pub mod stats;
+pub mod typing;
+
+pub use report::Report;
+pub use typing::TypingConfig;

@@ -1,0 +1,44 @@
+//! Every bound of the load tool in one place: what a run may ask for and how long it may wait.
+
+use std::time::Duration;
+
+/// Most rooms one run may open.
+pub const MAX_ROOMS: usize = 5_000;
+/// Most clients per room; the server refuses more (`handoff_protocol::limits::MAX_CLIENTS_PER_ROOM`).
+pub const MAX_CLIENTS_PER_ROOM: usize = handoff_protocol::limits::MAX_CLIENTS_PER_ROOM;
+/// Fewest clients per room: one typist and at least one watcher, or there is nothing to measure.
+pub const MIN_CLIENTS_PER_ROOM: usize = 2;
+/// Most WebSocket connections one run may hold, kept below the per-process file limit (20,000) with room
+/// for the HTTP client and the runtime.
+pub const MAX_TOTAL_CLIENTS: usize = 15_000;
+/// Fastest typing rate. Each key is two messages (update + awareness); the server allows 200 messages/s.
+pub const MAX_KEYS_PER_SEC: f64 = 50.0;
+/// Longest typing phase of one run.
+pub const MAX_DURATION: Duration = Duration::from_secs(3_600);
+/// Longest drain period after the last scheduled key.
+pub const MAX_DRAIN: Duration = Duration::from_secs(120);
+/// Default drain period: how long watchers keep listening after the last scheduled key.
+pub const DEFAULT_DRAIN_S: u64 = 5;
+
+/// Concurrent REST calls while minting rooms.
+pub const MINT_CONCURRENCY: usize = 16;
+/// Concurrent WebSocket handshakes while joining.
+pub const CONNECT_CONCURRENCY: usize = 64;
+/// Longest a single REST call may take.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a client may take from connecting to its first sync step 2.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest the closing handshake of one client may take at the end of a run.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Delay between "everyone is synced" and the first scheduled key, so the schedule starts in the future.
+pub const START_DELAY: Duration = Duration::from_millis(250);
+/// How often an otherwise silent client renews its awareness (a stock y-websocket client does the same
+/// every 15 s; the server closes clients that send nothing for 60 s).
+pub const AWARENESS_RENEW: Duration = Duration::from_secs(15);
+
+/// Highest latency the histograms track (µs); larger values are clamped to it.
+pub const HIST_MAX_US: u64 = 300_000_000;
+/// Significant decimal digits the histograms keep.
+pub const HIST_SIGFIG: u8 = 3;
+/// Most client errors a report lists verbatim (the count is always exact).
+pub const MAX_REPORTED_ERRORS: usize = 20;

@@ -1,0 +1,234 @@
+//! One room of the typing scenario: the typist types on its timetable while every watcher applies what
+//! arrives and times each key it learns against the key's scheduled instant.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use handoff_protocol::{frame, schema};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until};
+use yrs::{ClientID, Map, Out, ReadTxn, Text, TextRef, Transact};
+
+use crate::client::YClient;
+use crate::ledger::{Ledger, Stamp};
+use crate::limits::AWARENESS_RENEW;
+use crate::mint::TYPED_FILE;
+use crate::stats::Latency;
+
+/// What the typist types, one ASCII character per key (one Yjs clock per key), cycled.
+const KEY_TEXT: &[u8] = b"for i in range(10):\n    print(i * i)\n";
+
+/// The timetable of one room's typist.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// When key 0 is due.
+    pub first: Instant,
+    /// Time between two keys.
+    pub interval: Duration,
+    /// Keys to type.
+    pub keys: u64,
+    /// When watchers stop listening (last key + drain), whether or not everything arrived.
+    pub deadline: Instant,
+}
+
+impl Plan {
+    /// When key `k` is due.
+    pub fn due(&self, k: u64) -> Instant {
+        let nanos = u64::try_from(self.interval.as_nanos()).unwrap_or(u64::MAX).saturating_mul(k);
+        self.first + Duration::from_nanos(nanos)
+    }
+}
+
+pub struct TypistOutcome {
+    pub keys_sent: u64,
+    /// Actual send time − scheduled time per key: how far the generator itself fell behind.
+    pub send_lag: Latency,
+    pub files: BTreeMap<String, String>,
+    pub error: Option<String>,
+}
+
+pub struct WatcherOutcome {
+    /// Distinct keys of the typist this watcher learned.
+    pub received: u64,
+    /// Arrival − scheduled instant per key.
+    pub fanout: Latency,
+    /// Arrival − actual send instant per key (server and network only).
+    pub from_send: Latency,
+    /// Awareness entries of the typist received (informational: a watcher stops once every key arrived).
+    pub awareness: u64,
+    pub files: BTreeMap<String, String>,
+    pub error: Option<String>,
+}
+
+pub struct RoomOutcome {
+    pub typist: TypistOutcome,
+    pub watchers: Vec<WatcherOutcome>,
+}
+
+impl RoomOutcome {
+    /// Whether any client ended with files different from the typist's.
+    pub fn diverged(&self) -> bool {
+        self.watchers.iter().any(|w| w.files != self.typist.files)
+    }
+}
+
+/// Runs one room: `clients[0]` types, the rest watch. Every client is closed when this returns.
+pub async fn run(mut clients: Vec<YClient>, plan: Plan) -> RoomOutcome {
+    let ledger = Ledger::default();
+    let typist = clients.remove(0);
+    let typist_id = typist.client_id();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let typist_task = tokio::spawn(type_keys(typist, ledger.clone(), plan, stop_rx));
+    let watcher_tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| tokio::spawn(watch_keys(c, typist_id, ledger.clone(), plan, format!("watcher {i}"))))
+        .collect();
+    let mut watchers = Vec::with_capacity(watcher_tasks.len());
+    for task in watcher_tasks {
+        watchers.push(task.await.unwrap_or_else(|e| WatcherOutcome {
+            received: 0,
+            fanout: Latency::new(),
+            from_send: Latency::new(),
+            awareness: 0,
+            files: BTreeMap::new(),
+            error: Some(format!("watcher task failed: {e}")),
+        }));
+    }
+    let _ = stop_tx.send(true);
+    let typist = typist_task.await.unwrap_or_else(|e| TypistOutcome {
+        keys_sent: 0,
+        send_lag: Latency::new(),
+        files: BTreeMap::new(),
+        error: Some(format!("typist task failed: {e}")),
+    });
+    RoomOutcome { typist, watchers }
+}
+
+/// The typed file's text. `files_root` takes a transaction of its own, so it comes first.
+fn typed_text(c: &YClient) -> anyhow::Result<TextRef> {
+    let root = schema::files_root(c.doc());
+    let txn = c.doc().transact();
+    match root.get(&txn, TYPED_FILE) {
+        Some(Out::YText(t)) => Ok(t),
+        _ => bail!("{TYPED_FILE} is missing from the synced document"),
+    }
+}
+
+/// Types one key at the end of the file: records its item id in the ledger, then sends the update and
+/// a cursor (awareness) update, one frame each like a y-websocket provider.
+async fn type_one(
+    c: &mut YClient,
+    text: &TextRef,
+    ledger: &Ledger,
+    k: u64,
+    due: Instant,
+) -> anyhow::Result<()> {
+    let ch = KEY_TEXT[(k % KEY_TEXT.len() as u64) as usize] as char;
+    let id = c.client_id();
+    let (update, cursor) = {
+        let mut txn = c.doc().transact_mut();
+        let clock = txn.state_vector().get(&id);
+        let end = text.len(&txn);
+        text.insert(&mut txn, end, ch.encode_utf8(&mut [0; 4]));
+        let update = txn.encode_update_v1();
+        drop(txn);
+        ledger.record(id, clock, Stamp { scheduled: due, sent: Instant::now() });
+        (update, end + 1)
+    };
+    c.send(frame::encode_update(&update)).await?;
+    c.send_awareness(json!({"user": {"name": "typist"}, "cursor": {"path": TYPED_FILE, "index": cursor}}))
+        .await
+}
+
+async fn type_keys(
+    mut c: YClient,
+    ledger: Ledger,
+    plan: Plan,
+    mut stop: watch::Receiver<bool>,
+) -> TypistOutcome {
+    let mut out =
+        TypistOutcome { keys_sent: 0, send_lag: Latency::new(), files: BTreeMap::new(), error: None };
+    let result = async {
+        let text = typed_text(&c)?;
+        let mut renew = Instant::now() + AWARENESS_RENEW;
+        loop {
+            let due = plan.due(out.keys_sent);
+            tokio::select! {
+                biased;
+                _ = stop.changed() => return Ok(()),
+                _ = sleep_until(due), if out.keys_sent < plan.keys => {
+                    out.send_lag.record(Instant::now().saturating_duration_since(due));
+                    type_one(&mut c, &text, &ledger, out.keys_sent, due).await?;
+                    out.keys_sent += 1;
+                    renew = Instant::now() + AWARENESS_RENEW;
+                }
+                _ = sleep_until(renew) => {
+                    c.send_awareness(json!({"user": {"name": "typist"}})).await?;
+                    renew += AWARENESS_RENEW;
+                }
+                frame = c.next_frame() => {
+                    let bytes = frame?.ok_or_else(|| anyhow!("typist: connection closed"))?;
+                    c.handle(&bytes, None).await?;
+                }
+            }
+        }
+    }
+    .await;
+    out.error = result.err().map(|e: anyhow::Error| format!("typist: {e:#}"));
+    out.files = c.files();
+    c.close().await;
+    out
+}
+
+async fn watch_keys(
+    mut c: YClient,
+    typist: ClientID,
+    ledger: Ledger,
+    plan: Plan,
+    name: String,
+) -> WatcherOutcome {
+    let mut out = WatcherOutcome {
+        received: 0,
+        fanout: Latency::new(),
+        from_send: Latency::new(),
+        awareness: 0,
+        files: BTreeMap::new(),
+        error: None,
+    };
+    let presence = json!({"user": {"name": name}});
+    let result = async {
+        c.send_awareness(presence.clone()).await?;
+        let mut renew = Instant::now() + AWARENESS_RENEW;
+        while out.received < plan.keys {
+            tokio::select! {
+                _ = sleep_until(plan.deadline) => break,
+                _ = sleep_until(renew) => {
+                    c.send_awareness(presence.clone()).await?;
+                    renew += AWARENESS_RENEW;
+                }
+                frame = c.next_frame() => {
+                    let bytes = frame?.ok_or_else(|| anyhow!("connection closed"))?;
+                    let arrived = Instant::now();
+                    let learned = c.handle(&bytes, Some(typist)).await?;
+                    out.awareness += u64::from(learned.awareness);
+                    for clock in learned.clocks {
+                        if let Some(stamp) = ledger.stamp(typist, clock) {
+                            out.fanout.record(arrived.saturating_duration_since(stamp.scheduled));
+                            out.from_send.record(arrived.saturating_duration_since(stamp.sent));
+                            out.received += 1;
+                        }
+                    }
+                }
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    out.error = result.err().map(|e| format!("{name}: {e:#}"));
+    out.files = c.files();
+    c.close().await;
+    out
+}

@@ -1,0 +1,52 @@
+//! The typing scenario end to end against the real server started in-process on 127.0.0.1:0: nothing
+//! lost, nothing diverged. No assertion on latency: speed belongs in the benchmark, not in tests.
+
+use std::time::Duration;
+
+use handoff_load::{TypingConfig, typing};
+use handoff_server::app;
+use handoff_server::config::Config;
+
+const API_KEY: &str = "k";
+const ROOMS: usize = 3;
+const CLIENTS_PER_ROOM: usize = 3;
+const KEYS_PER_SEC: f64 = 5.0;
+const DURATION: Duration = Duration::from_secs(3);
+const DRAIN: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_loses_nothing_and_rooms_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::with_data_dir(dir.path().to_path_buf());
+    config.api_key = Some(API_KEY.into());
+    let running = app::start(config).await.expect("server starts");
+
+    let cfg = TypingConfig {
+        server: running.public_url.clone(),
+        api_key: API_KEY.into(),
+        rooms: ROOMS,
+        clients_per_room: CLIENTS_PER_ROOM,
+        keys_per_sec: KEYS_PER_SEC,
+        duration: DURATION,
+        drain: DRAIN,
+    };
+    let report = typing::run(&cfg).await.expect("the run happens");
+    running.shutdown();
+    running.stopped().await.expect("clean stop");
+
+    println!("{}", report.table());
+    let keys = (DURATION.as_secs_f64() * KEYS_PER_SEC) as u64 * ROOMS as u64;
+    assert_eq!(report.keys_scheduled, keys);
+    assert_eq!(report.keys_sent, keys);
+    assert_eq!(report.watchers, (ROOMS * (CLIENTS_PER_ROOM - 1)) as u64);
+    assert_eq!(report.deliveries_expected, keys * (CLIENTS_PER_ROOM - 1) as u64);
+    assert_eq!(report.deliveries_received, report.deliveries_expected, "{report:?}");
+    assert_eq!(report.lost, 0);
+    assert_eq!(report.rooms_diverged, 0);
+    assert_eq!(report.client_errors, 0, "{:?}", report.errors);
+    assert_eq!(report.fanout.count, report.deliveries_expected);
+    assert_eq!(report.fanout_from_send.count, report.deliveries_expected);
+    assert_eq!(report.join.count, (ROOMS * CLIENTS_PER_ROOM) as u64);
+    assert!(report.awareness_received > 0, "cursor updates reach the watchers");
+    assert!(report.ok());
+}
