@@ -1,9 +1,10 @@
 //! handoff-load: a load generator and benchmark for handoff (and, later, other Yjs servers). Every client
 //! is a real Yjs peer (yrs) over a real WebSocket, speaking y-sync like a y-websocket provider.
 //!
-//! Scenarios so far: [`typing`]. See `docs/PERFORMANCE.md` for how to run it and measured results.
+//! Scenarios so far: [`typing`] and [`idle`] (memory per idle connection and per room). See `docs/PERFORMANCE.md` for how to run it and measured results.
 
 pub mod client;
+pub mod idle;
 pub mod ledger;
 pub mod limits;
 pub mod mint;

@@ -20,6 +20,30 @@ struct Cli {
 enum Command {
     /// One typist per room types on a fixed timetable; the other clients measure fan-out latency.
     Typing(TypingArgs),
+    /// Connection density: server memory per idle connection and per loaded room.
+    Idle(IdleArgs),
+}
+
+#[derive(Args)]
+struct IdleArgs {
+    /// Base URL of the server.
+    #[arg(long, env = "HANDOFF_LOAD_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Integrator API key of the server.
+    #[arg(long, env = "HANDOFF_LOAD_API_KEY")]
+    api_key: String,
+    /// Rooms to mint and load.
+    #[arg(long, env = "HANDOFF_LOAD_ROOMS", default_value_t = 1000)]
+    rooms: usize,
+    /// Clients per room.
+    #[arg(long, env = "HANDOFF_LOAD_CLIENTS_PER_ROOM", default_value_t = 3)]
+    clients_per_room: usize,
+    /// Process id of the server (on this machine), whose resident memory is read.
+    #[arg(long, env = "HANDOFF_LOAD_SERVER_PID")]
+    server_pid: u32,
+    /// Also write the report as JSON to this file.
+    #[arg(long, env = "HANDOFF_LOAD_JSON")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -84,6 +108,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::fs::write(&path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
             }
             Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Idle(a) => {
+            let cfg = handoff_load::idle::IdleConfig {
+                server: a.server,
+                api_key: a.api_key,
+                rooms: a.rooms,
+                clients_per_room: a.clients_per_room,
+                server_pid: a.server_pid,
+                settle: handoff_load::idle::DEFAULT_SETTLE,
+            };
+            let report = handoff_load::idle::run(&cfg).await?;
+            println!("{}", report.table());
+            if let Some(path) = a.json {
+                let json = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -50,3 +50,25 @@ async fn typing_loses_nothing_and_rooms_agree() {
     assert!(report.awareness_received > 0, "cursor updates reach the watchers");
     assert!(report.ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_joins_every_client_and_reads_server_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::with_data_dir(dir.path().to_path_buf());
+    config.api_key = Some(API_KEY.into());
+    let running = app::start(config).await.expect("server starts");
+    let cfg = handoff_load::idle::IdleConfig {
+        server: running.public_url.clone(),
+        api_key: API_KEY.into(),
+        rooms: ROOMS,
+        clients_per_room: CLIENTS_PER_ROOM,
+        // The server runs in this process.
+        server_pid: std::process::id(),
+        settle: Duration::from_millis(10),
+    };
+    let report = handoff_load::idle::run(&cfg).await.expect("the run happens");
+    running.shutdown();
+    running.stopped().await.expect("clean stop");
+    assert_eq!(report.connections, ROOMS * CLIENTS_PER_ROOM, "every client joined");
+    assert!(report.rss_kib_before > 0 && report.rss_kib_all_connected > 0, "memory was read: {report:?}");
+}
