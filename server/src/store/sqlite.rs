@@ -8,12 +8,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod schema;
+mod writer;
+
 use async_trait::async_trait;
 use handoff_protocol::Role;
 use handoff_protocol::api::{PresenceEvent, RoomStatus, WebhookStatus};
-use handoff_protocol::limits::GROUP_COMMIT_MAX_ROWS;
 use rusqlite::{Connection, OptionalExtension, params};
+use schema::{ROOM_TABLES, SCHEMA, migrate};
 use tokio::sync::{mpsc, oneshot};
+use writer::{Write, writer_loop};
 
 use super::{
     LogEntry, LogRow, RoomRecord, RoomState, Snapshot, Store, StoreError, StoreResult, SubmissionRecord,
@@ -27,110 +31,10 @@ const READ_POOL: usize = 4;
 /// How long a connection waits on a lock held by another before failing.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS submissions (
-    id TEXT PRIMARY KEY,
-    created_at_ms INTEGER NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rooms (
-    id TEXT PRIMARY KEY,
-    submission_id TEXT NOT NULL REFERENCES submissions(id),
-    status TEXT NOT NULL,
-    interviewer TEXT NOT NULL,
-    voice INTEGER NOT NULL,
-    created_at_ms INTEGER NOT NULL,
-    ended_at_ms INTEGER
-);
-CREATE UNIQUE INDEX IF NOT EXISTS rooms_one_live_per_submission ON rooms(submission_id) WHERE status = 'live';
-CREATE TABLE IF NOT EXISTS room_log (
-    room_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    at_ms INTEGER NOT NULL,
-    author TEXT NOT NULL,
-    role TEXT NOT NULL,
-    conn_id INTEGER NOT NULL,
-    update_v1 BLOB NOT NULL,
-    PRIMARY KEY (room_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS room_notes (
-    room_id TEXT PRIMARY KEY REFERENCES rooms(id),
-    notes TEXT NOT NULL,
-    updated_at_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS room_presence (
-    room_id TEXT NOT NULL REFERENCES rooms(id),
-    at_ms INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL,
-    conn_id INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS room_presence_by_room ON room_presence(room_id, at_ms);
-CREATE TABLE IF NOT EXISTS room_scores (
-    room_id TEXT PRIMARY KEY REFERENCES rooms(id),
-    scores TEXT NOT NULL,
-    updated_at_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    room_id TEXT NOT NULL REFERENCES rooms(id),
-    url TEXT NOT NULL,
-    body TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    next_attempt_ms INTEGER NOT NULL,
-    last_error TEXT,
-    delivered_at_ms INTEGER,
-    created_at_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_attempt_ms);
-CREATE TABLE IF NOT EXISTS room_snapshots (
-    room_id TEXT PRIMARY KEY,
-    upto_seq INTEGER NOT NULL,
-    at_ms INTEGER NOT NULL,
-    state_v1 BLOB NOT NULL
-);
-";
-
-/// A write the writer thread runs as given.
-type Statement = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
-
-/// Every table keyed by `room_id`: what purging a room deletes. A new per-room table belongs here.
-const ROOM_TABLES: [&str; 6] =
-    ["webhook_deliveries", "room_presence", "room_scores", "room_notes", "room_snapshots", "room_log"];
-
-enum Write {
-    Submission(SubmissionRecord, oneshot::Sender<StoreResult<()>>),
-    Room(RoomRecord, LogEntry, oneshot::Sender<StoreResult<RoomRecord>>),
-    Append(Vec<LogEntry>, Option<Snapshot>, oneshot::Sender<StoreResult<()>>),
-    /// Any other write: one closure run inside the group's transaction.
-    Exec(Statement, oneshot::Sender<StoreResult<()>>),
-}
-
-impl Write {
-    fn rows(&self) -> usize {
-        match self {
-            Write::Append(entries, _, _) => entries.len().max(1),
-            _ => 1,
-        }
-    }
-}
-
 pub struct SqliteStore {
     path: PathBuf,
     writes: mpsc::Sender<Write>,
     readers: Arc<Mutex<Vec<Connection>>>,
-}
-
-/// Brings a database created by an earlier version up to the current schema.
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has_ended_at: bool =
-        conn.prepare("SELECT 1 FROM pragma_table_info('rooms') WHERE name = 'ended_at_ms'")?.exists([])?;
-    if !has_ended_at {
-        conn.execute_batch("ALTER TABLE rooms ADD COLUMN ended_at_ms INTEGER")?;
-    }
-    Ok(())
 }
 
 fn db_err(e: rusqlite::Error) -> StoreError {
@@ -202,150 +106,6 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Database(e.to_string()))?
     }
-}
-
-/// The writer thread: take one write, then everything already queued behind it (up to
-/// `GROUP_COMMIT_MAX_ROWS` rows), and commit them as one transaction. Each write runs in its own
-/// savepoint so one failing write fails alone.
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Write>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut rows = first.rows();
-        let mut batch = vec![first];
-        while rows < GROUP_COMMIT_MAX_ROWS {
-            match rx.try_recv() {
-                Ok(w) => {
-                    rows += w.rows();
-                    batch.push(w);
-                }
-                Err(_) => break,
-            }
-        }
-        commit_batch(&mut conn, batch);
-    }
-    tracing::debug!("sqlite writer stopped");
-}
-
-enum Done {
-    Unit(oneshot::Sender<StoreResult<()>>, StoreResult<()>),
-    Room(oneshot::Sender<StoreResult<RoomRecord>>, StoreResult<RoomRecord>),
-}
-
-fn commit_batch(conn: &mut Connection, batch: Vec<Write>) {
-    let mut done = Vec::with_capacity(batch.len());
-    let txn = match conn.transaction() {
-        Ok(t) => t,
-        Err(e) => {
-            let err = db_err(e);
-            for w in batch {
-                fail(w, &err);
-            }
-            return;
-        }
-    };
-    for w in batch {
-        match w {
-            Write::Submission(rec, reply) => {
-                done.push(Done::Unit(reply, in_savepoint(&txn, |c| insert_submission(c, &rec))))
-            }
-            Write::Room(room, preload, reply) => {
-                done.push(Done::Room(reply, in_savepoint(&txn, |c| create_room(c, &room, &preload))))
-            }
-            Write::Append(entries, snapshot, reply) => {
-                done.push(Done::Unit(reply, in_savepoint(&txn, |c| append(c, &entries, snapshot.as_ref()))))
-            }
-            Write::Exec(f, reply) => done.push(Done::Unit(reply, in_savepoint(&txn, f))),
-        }
-    }
-    let committed = txn.commit().map_err(db_err);
-    for d in done {
-        match (d, &committed) {
-            (Done::Unit(reply, result), Ok(())) => drop(reply.send(result)),
-            (Done::Room(reply, result), Ok(())) => drop(reply.send(result)),
-            (Done::Unit(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.to_string())))),
-            (Done::Room(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.to_string())))),
-        }
-    }
-}
-
-fn fail(w: Write, err: &StoreError) {
-    let e = || StoreError::Database(err.to_string());
-    match w {
-        Write::Submission(_, r) | Write::Append(_, _, r) | Write::Exec(_, r) => drop(r.send(Err(e()))),
-        Write::Room(_, _, r) => drop(r.send(Err(e()))),
-    }
-}
-
-fn in_savepoint<T>(
-    txn: &rusqlite::Transaction<'_>,
-    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-) -> StoreResult<T> {
-    txn.execute_batch("SAVEPOINT w").map_err(db_err)?;
-    match f(txn) {
-        Ok(v) => {
-            txn.execute_batch("RELEASE w").map_err(db_err)?;
-            Ok(v)
-        }
-        Err(e) => {
-            // Undo this write only; the rest of the group still commits.
-            let _ = txn.execute_batch("ROLLBACK TO w; RELEASE w");
-            Err(db_err(e))
-        }
-    }
-}
-
-fn insert_submission(c: &Connection, rec: &SubmissionRecord) -> rusqlite::Result<()> {
-    let body =
-        serde_json::to_string(&rec.body).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-    c.execute(
-        "INSERT INTO submissions (id, created_at_ms, body) VALUES (?1, ?2, ?3)",
-        params![rec.id, rec.created_at_ms as i64, body],
-    )?;
-    Ok(())
-}
-
-fn create_room(c: &Connection, room: &RoomRecord, preload: &LogEntry) -> rusqlite::Result<RoomRecord> {
-    if let Some(existing) = live_room(c, &room.submission_id)? {
-        return Ok(existing);
-    }
-    c.execute(
-        "INSERT INTO rooms (id, submission_id, status, interviewer, voice, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            room.id,
-            room.submission_id,
-            room.status.as_str(),
-            room.interviewer,
-            room.voice,
-            room.created_at_ms as i64
-        ],
-    )?;
-    append(c, std::slice::from_ref(preload), None)?;
-    Ok(room.clone())
-}
-
-fn append(c: &Connection, entries: &[LogEntry], snapshot: Option<&Snapshot>) -> rusqlite::Result<()> {
-    let mut stmt = c.prepare_cached(
-        "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for e in entries {
-        stmt.execute(params![
-            &*e.room_id,
-            e.seq as i64,
-            e.at_ms as i64,
-            &*e.author,
-            e.role.map_or("system", Role::as_str),
-            e.conn_id as i64,
-            &e.update[..]
-        ])?;
-    }
-    if let Some(s) = snapshot {
-        c.execute(
-            "INSERT INTO room_snapshots (room_id, upto_seq, at_ms, state_v1) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (room_id) DO UPDATE SET upto_seq = excluded.upto_seq, at_ms = excluded.at_ms, state_v1 = excluded.state_v1
-             WHERE excluded.upto_seq > room_snapshots.upto_seq",
-            params![&*s.room_id, s.upto_seq as i64, s.at_ms as i64, s.state],
-        )?;
-    }
-    Ok(())
 }
 
 fn room_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRecord> {

@@ -1,0 +1,174 @@
+//! The writer thread: every write of the embedded store goes through it, drained into one transaction
+//! per group commit, each write in its own savepoint so one failure fails alone.
+
+use handoff_protocol::Role;
+use handoff_protocol::limits::GROUP_COMMIT_MAX_ROWS;
+use rusqlite::{Connection, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{db_err, live_room};
+use crate::store::{LogEntry, RoomRecord, Snapshot, StoreError, StoreResult, SubmissionRecord};
+
+/// A write the writer thread runs as given.
+pub(super) type Statement = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
+pub(super) enum Write {
+    Submission(SubmissionRecord, oneshot::Sender<StoreResult<()>>),
+    Room(RoomRecord, LogEntry, oneshot::Sender<StoreResult<RoomRecord>>),
+    Append(Vec<LogEntry>, Option<Snapshot>, oneshot::Sender<StoreResult<()>>),
+    /// Any other write: one closure run inside the group's transaction.
+    Exec(Statement, oneshot::Sender<StoreResult<()>>),
+}
+
+impl Write {
+    fn rows(&self) -> usize {
+        match self {
+            Write::Append(entries, _, _) => entries.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
+/// The writer thread: take one write, then everything already queued behind it (up to
+/// `GROUP_COMMIT_MAX_ROWS` rows), and commit them as one transaction. Each write runs in its own
+/// savepoint so one failing write fails alone.
+pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Write>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut rows = first.rows();
+        let mut batch = vec![first];
+        while rows < GROUP_COMMIT_MAX_ROWS {
+            match rx.try_recv() {
+                Ok(w) => {
+                    rows += w.rows();
+                    batch.push(w);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, batch);
+    }
+    tracing::debug!("sqlite writer stopped");
+}
+
+enum Done {
+    Unit(oneshot::Sender<StoreResult<()>>, StoreResult<()>),
+    Room(oneshot::Sender<StoreResult<RoomRecord>>, StoreResult<RoomRecord>),
+}
+
+fn commit_batch(conn: &mut Connection, batch: Vec<Write>) {
+    let mut done = Vec::with_capacity(batch.len());
+    let txn = match conn.transaction() {
+        Ok(t) => t,
+        Err(e) => {
+            let err = db_err(e);
+            for w in batch {
+                fail(w, &err);
+            }
+            return;
+        }
+    };
+    for w in batch {
+        match w {
+            Write::Submission(rec, reply) => {
+                done.push(Done::Unit(reply, in_savepoint(&txn, |c| insert_submission(c, &rec))))
+            }
+            Write::Room(room, preload, reply) => {
+                done.push(Done::Room(reply, in_savepoint(&txn, |c| create_room(c, &room, &preload))))
+            }
+            Write::Append(entries, snapshot, reply) => {
+                done.push(Done::Unit(reply, in_savepoint(&txn, |c| append(c, &entries, snapshot.as_ref()))))
+            }
+            Write::Exec(f, reply) => done.push(Done::Unit(reply, in_savepoint(&txn, f))),
+        }
+    }
+    let committed = txn.commit().map_err(db_err);
+    for d in done {
+        match (d, &committed) {
+            (Done::Unit(reply, result), Ok(())) => drop(reply.send(result)),
+            (Done::Room(reply, result), Ok(())) => drop(reply.send(result)),
+            (Done::Unit(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.to_string())))),
+            (Done::Room(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.to_string())))),
+        }
+    }
+}
+
+fn fail(w: Write, err: &StoreError) {
+    let e = || StoreError::Database(err.to_string());
+    match w {
+        Write::Submission(_, r) | Write::Append(_, _, r) | Write::Exec(_, r) => drop(r.send(Err(e()))),
+        Write::Room(_, _, r) => drop(r.send(Err(e()))),
+    }
+}
+
+fn in_savepoint<T>(
+    txn: &rusqlite::Transaction<'_>,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> StoreResult<T> {
+    txn.execute_batch("SAVEPOINT w").map_err(db_err)?;
+    match f(txn) {
+        Ok(v) => {
+            txn.execute_batch("RELEASE w").map_err(db_err)?;
+            Ok(v)
+        }
+        Err(e) => {
+            // Undo this write only; the rest of the group still commits.
+            let _ = txn.execute_batch("ROLLBACK TO w; RELEASE w");
+            Err(db_err(e))
+        }
+    }
+}
+
+fn insert_submission(c: &Connection, rec: &SubmissionRecord) -> rusqlite::Result<()> {
+    let body =
+        serde_json::to_string(&rec.body).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    c.execute(
+        "INSERT INTO submissions (id, created_at_ms, body) VALUES (?1, ?2, ?3)",
+        params![rec.id, rec.created_at_ms as i64, body],
+    )?;
+    Ok(())
+}
+
+fn create_room(c: &Connection, room: &RoomRecord, preload: &LogEntry) -> rusqlite::Result<RoomRecord> {
+    if let Some(existing) = live_room(c, &room.submission_id)? {
+        return Ok(existing);
+    }
+    c.execute(
+        "INSERT INTO rooms (id, submission_id, status, interviewer, voice, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            room.id,
+            room.submission_id,
+            room.status.as_str(),
+            room.interviewer,
+            room.voice,
+            room.created_at_ms as i64
+        ],
+    )?;
+    append(c, std::slice::from_ref(preload), None)?;
+    Ok(room.clone())
+}
+
+fn append(c: &Connection, entries: &[LogEntry], snapshot: Option<&Snapshot>) -> rusqlite::Result<()> {
+    let mut stmt = c.prepare_cached(
+        "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for e in entries {
+        stmt.execute(params![
+            &*e.room_id,
+            e.seq as i64,
+            e.at_ms as i64,
+            &*e.author,
+            e.role.map_or("system", Role::as_str),
+            e.conn_id as i64,
+            &e.update[..]
+        ])?;
+    }
+    if let Some(s) = snapshot {
+        c.execute(
+            "INSERT INTO room_snapshots (room_id, upto_seq, at_ms, state_v1) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (room_id) DO UPDATE SET upto_seq = excluded.upto_seq, at_ms = excluded.at_ms, state_v1 = excluded.state_v1
+             WHERE excluded.upto_seq > room_snapshots.upto_seq",
+            params![&*s.room_id, s.upto_seq as i64, s.at_ms as i64, s.state],
+        )?;
+    }
+    Ok(())
+}
