@@ -68,8 +68,14 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .nest("/api/v1", crate::api::router());
     crate::web::serve(routes, web_dir)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one HTTP request: method and path only. The query is left out because the WebSocket
+/// upgrade carries the room token there (`/ws/{room}?token=…`), and tokens must never reach a log.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
 }
 
 async fn ready(State(state): State<AppState>) -> Result<&'static str, AppError> {
