@@ -98,7 +98,7 @@ impl RoomActor {
         slot: Arc<Slot>,
     ) -> (RoomHandle, impl Future<Output = ()>) {
         let (tx, rx) = mpsc::channel(ROOM_COMMAND_QUEUE);
-        let handle = RoomHandle { id: self.id.clone(), commands: tx, connected: self.connected.clone() };
+        let handle = RoomHandle { commands: tx, connected: self.connected.clone() };
         // A root span: the room outlives the connection that happened to load it.
         let span = tracing::info_span!(parent: None, "room", id = %self.id);
         (handle, self.run(rx, registry, slot).instrument(span))

@@ -103,7 +103,6 @@ pub enum Command {
 /// A cheap, cloneable way to reach a room's actor.
 #[derive(Clone)]
 pub struct RoomHandle {
-    pub(crate) id: Arc<str>,
     commands: mpsc::Sender<Command>,
     connected: Arc<AtomicUsize>,
 }
@@ -117,9 +116,5 @@ impl RoomHandle {
     /// Clients connected to this room right now.
     pub fn connected(&self) -> usize {
         self.connected.load(Ordering::Relaxed)
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
     }
 }

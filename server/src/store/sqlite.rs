@@ -83,6 +83,14 @@ impl SqliteStore {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Runs `f` inside the writer thread's next group commit.
+    async fn exec(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> StoreResult<()> {
+        self.write(|tx| Write::Exec(Box::new(f), tx)).await
+    }
+
     /// Runs `f` on a pooled read connection off the async threads.
     async fn read<T: Send + 'static>(
         &self,
@@ -225,17 +233,12 @@ impl Store for SqliteStore {
 
     async fn end_room(&self, room_id: &str, at_ms: u64) -> StoreResult<Option<RoomRecord>> {
         let id = room_id.to_owned();
-        self.write(|tx| {
-            Write::Exec(
-                Box::new(move |c| {
-                    c.execute(
-                        "UPDATE rooms SET status = 'ended', ended_at_ms = ?2 WHERE id = ?1 AND status = 'live'",
-                        params![id, at_ms as i64],
-                    )?;
-                    Ok(())
-                }),
-                tx,
-            )
+        self.exec(move |c| {
+            c.execute(
+                "UPDATE rooms SET status = 'ended', ended_at_ms = ?2 WHERE id = ?1 AND status = 'live'",
+                params![id, at_ms as i64],
+            )?;
+            Ok(())
         })
         .await?;
         self.get_room(room_id).await
@@ -243,14 +246,9 @@ impl Store for SqliteStore {
 
     async fn reopen_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
         let id = room_id.to_owned();
-        self.write(|tx| {
-            Write::Exec(
-                Box::new(move |c| {
-                    c.execute("UPDATE rooms SET status = 'live', ended_at_ms = NULL WHERE id = ?1", [&id])?;
-                    Ok(())
-                }),
-                tx,
-            )
+        self.exec(move |c| {
+            c.execute("UPDATE rooms SET status = 'live', ended_at_ms = NULL WHERE id = ?1", [&id])?;
+            Ok(())
         })
         .await?;
         self.get_room(room_id).await
@@ -304,18 +302,13 @@ impl Store for SqliteStore {
 
     async fn enqueue_webhook(&self, room_id: &str, url: &str, body: String, now_ms: u64) -> StoreResult<()> {
         let (id, url) = (room_id.to_owned(), url.to_owned());
-        self.write(|tx| {
-            Write::Exec(
-                Box::new(move |c| {
+        self.exec(move |c| {
                     c.execute(
                         "INSERT INTO webhook_deliveries (room_id, url, body, status, attempts, next_attempt_ms, created_at_ms)
                          VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
                         params![id, url, body, now_ms as i64],
                     )?;
                     Ok(())
-                }),
-                tx,
-            )
         })
         .await
     }
@@ -341,30 +334,25 @@ impl Store for SqliteStore {
     }
 
     async fn record_webhook_attempt(&self, id: i64, outcome: WebhookOutcome) -> StoreResult<()> {
-        self.write(|tx| {
-            Write::Exec(
-                Box::new(move |c| {
-                    match outcome {
-                        WebhookOutcome::Delivered { at_ms } => c.execute(
-                            "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1,
+        self.exec(move |c| {
+            match outcome {
+                WebhookOutcome::Delivered { at_ms } => c.execute(
+                    "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1,
                              delivered_at_ms = ?2, last_error = NULL WHERE id = ?1",
-                            params![id, at_ms as i64],
-                        )?,
-                        WebhookOutcome::Retry { next_at_ms, error } => c.execute(
-                            "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_ms = ?2,
+                    params![id, at_ms as i64],
+                )?,
+                WebhookOutcome::Retry { next_at_ms, error } => c.execute(
+                    "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_ms = ?2,
                              last_error = ?3 WHERE id = ?1",
-                            params![id, next_at_ms as i64, error],
-                        )?,
-                        WebhookOutcome::Failed { error } => c.execute(
-                            "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1,
+                    params![id, next_at_ms as i64, error],
+                )?,
+                WebhookOutcome::Failed { error } => c.execute(
+                    "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1,
                              last_error = ?2 WHERE id = ?1",
-                            params![id, error],
-                        )?,
-                    };
-                    Ok(())
-                }),
-                tx,
-            )
+                    params![id, error],
+                )?,
+            };
+            Ok(())
         })
         .await
     }
@@ -392,17 +380,12 @@ impl Store for SqliteStore {
 
     async fn record_presence(&self, room_id: &str, e: PresenceEvent) -> StoreResult<()> {
         let id = room_id.to_owned();
-        self.write(|tx| {
-            Write::Exec(
-                Box::new(move |c| {
+        self.exec(move |c| {
                     c.execute(
                         "INSERT INTO room_presence (room_id, at_ms, kind, name, role, conn_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         params![id, e.at_ms as i64, e.kind, e.name, e.role.as_str(), e.conn_id as i64],
                     )?;
                     Ok(())
-                }),
-                tx,
-            )
         })
         .await
     }
@@ -442,18 +425,13 @@ impl Store for SqliteStore {
 
     async fn set_scores(&self, room_id: &str, scores_json: String, at_ms: u64) -> StoreResult<()> {
         let id = room_id.to_owned();
-        self.write(|tx| {
-            Write::Exec(
-                Box::new(move |c| {
+        self.exec(move |c| {
                     c.execute(
                         "INSERT INTO room_scores (room_id, scores, updated_at_ms) VALUES (?1, ?2, ?3)
                          ON CONFLICT (room_id) DO UPDATE SET scores = excluded.scores, updated_at_ms = excluded.updated_at_ms",
                         params![id, scores_json, at_ms as i64],
                     )?;
                     Ok(())
-                }),
-                tx,
-            )
         })
         .await
     }
@@ -481,20 +459,15 @@ impl Store for SqliteStore {
             .await?;
         let Some(rooms) = rooms else { return Ok(None) };
         let doomed = rooms.clone();
-        self.write(|tx| {
-            Write::Exec(
-                Box::new(move |c| {
-                    for room in &doomed {
-                        for table in ROOM_TABLES {
-                            c.execute(&format!("DELETE FROM {table} WHERE room_id = ?1"), [room])?;
-                        }
-                    }
-                    c.execute("DELETE FROM rooms WHERE submission_id = ?1", [&id])?;
-                    c.execute("DELETE FROM submissions WHERE id = ?1", [&id])?;
-                    Ok(())
-                }),
-                tx,
-            )
+        self.exec(move |c| {
+            for room in &doomed {
+                for table in ROOM_TABLES {
+                    c.execute(&format!("DELETE FROM {table} WHERE room_id = ?1"), [room])?;
+                }
+            }
+            c.execute("DELETE FROM rooms WHERE submission_id = ?1", [&id])?;
+            c.execute("DELETE FROM submissions WHERE id = ?1", [&id])?;
+            Ok(())
         })
         .await?;
         Ok(Some(rooms))
@@ -515,18 +488,13 @@ impl Store for SqliteStore {
 
     async fn set_notes(&self, room_id: &str, notes: String, at_ms: u64) -> StoreResult<()> {
         let id = room_id.to_owned();
-        self.write(|tx| {
-            Write::Exec(
-                Box::new(move |c| {
+        self.exec(move |c| {
                     c.execute(
                         "INSERT INTO room_notes (room_id, notes, updated_at_ms) VALUES (?1, ?2, ?3)
                          ON CONFLICT (room_id) DO UPDATE SET notes = excluded.notes, updated_at_ms = excluded.updated_at_ms",
                         params![id, notes, at_ms as i64],
                     )?;
                     Ok(())
-                }),
-                tx,
-            )
         })
         .await
     }

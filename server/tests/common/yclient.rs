@@ -242,12 +242,6 @@ impl YClient {
         self.closed.clone().unwrap()
     }
 
-    /// Drains whatever is pending for `quiet` (used only before checking that something did NOT arrive,
-    /// after a positive marker proved the server already processed what came before it).
-    pub async fn drain(&mut self, quiet: Duration) {
-        while self.step(quiet).await {}
-    }
-
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
