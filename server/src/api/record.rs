@@ -11,7 +11,7 @@ use handoff_protocol::api::{Export, ExportFile, Replay, RoomSummary, Timeline};
 use handoff_protocol::record::{self, Logged, Record};
 use serde::Deserialize;
 
-use super::rooms::{interviewer_only, open};
+use super::rooms::open_interviewer;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::store::{LogRow, RoomRecord, SubmissionRecord};
@@ -52,8 +52,7 @@ pub async fn timeline(
     Path(id): Path<String>,
     parts: Parts,
 ) -> Result<Json<Timeline>, AppError> {
-    let (caller, room, _) = open(&state, &parts, &id).await?;
-    interviewer_only(&caller)?;
+    let (room, _) = open_interviewer(&state, &parts, &id).await?;
     let (record, started_at_ms) = replay(&state, &room, None).await?;
     let presence = state.store.presence(&room.id).await?;
     Ok(Json(Timeline {
@@ -76,8 +75,7 @@ pub async fn files_at(
     Query(q): Query<ReplayQuery>,
     parts: Parts,
 ) -> Result<Json<Replay>, AppError> {
-    let (caller, room, _) = open(&state, &parts, &id).await?;
-    interviewer_only(&caller)?;
+    let (room, _) = open_interviewer(&state, &parts, &id).await?;
     let (record, _) = replay(&state, &room, Some(q.at_ms)).await?;
     Ok(Json(Replay { at_ms: q.at_ms, files: record.files }))
 }
@@ -87,8 +85,7 @@ pub async fn export(
     Path(id): Path<String>,
     parts: Parts,
 ) -> Result<Json<Export>, AppError> {
-    let (caller, room, sub) = open(&state, &parts, &id).await?;
-    interviewer_only(&caller)?;
+    let (room, sub) = open_interviewer(&state, &parts, &id).await?;
     Ok(Json(build_export(&state, room, sub).await?))
 }
 

@@ -59,12 +59,17 @@ pub(super) async fn open(
     Ok((caller, room, sub))
 }
 
-pub(super) fn interviewer_only(caller: &RoomCaller) -> Result<(), AppError> {
-    if caller.is_interviewer() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only the interviewer may see or change this".into()))
+/// `open` for the calls only the interviewer (or the integrator) may make.
+pub(super) async fn open_interviewer(
+    state: &AppState,
+    parts: &Parts,
+    id: &str,
+) -> Result<(RoomRecord, SubmissionRecord), AppError> {
+    let (caller, room, sub) = open(state, parts, id).await?;
+    if !caller.is_interviewer() {
+        return Err(AppError::Forbidden("only the interviewer may see or change this".into()));
     }
+    Ok((room, sub))
 }
 
 /// Everything a participant needs to open the room; nothing interviewer-private.
@@ -95,8 +100,7 @@ pub async fn private(
     Path(id): Path<String>,
     parts: Parts,
 ) -> Result<Json<PrivatePanel>, AppError> {
-    let (caller, room, sub) = open(&state, &parts, &id).await?;
-    interviewer_only(&caller)?;
+    let (room, sub) = open_interviewer(&state, &parts, &id).await?;
     let notes = state.store.notes(&room.id).await?;
     let live_scores = live_scores(&state, &room.id).await?;
     Ok(Json(PrivatePanel {
@@ -115,8 +119,7 @@ pub async fn set_notes(
     parts: Parts,
     ApiJson(body): ApiJson<NotesBody>,
 ) -> Result<StatusCode, AppError> {
-    let (caller, room, _) = open(&state, &parts, &id).await?;
-    interviewer_only(&caller)?;
+    let (room, _) = open_interviewer(&state, &parts, &id).await?;
     if body.notes.len() > MAX_NOTES_BYTES {
         return Err(AppError::TooLarge {
             code: "notes_too_large",
@@ -134,8 +137,7 @@ pub async fn end(
     Path(id): Path<String>,
     parts: Parts,
 ) -> Result<Json<Ended>, AppError> {
-    let (caller, room, sub) = open(&state, &parts, &id).await?;
-    interviewer_only(&caller)?;
+    let (room, sub) = open_interviewer(&state, &parts, &id).await?;
     let room = crate::lifecycle::end(&state, room, sub).await?;
     Ok(Json(Ended { room: RoomSummary { id: room.id, status: room.status } }))
 }
@@ -153,8 +155,7 @@ pub async fn set_scores(
     parts: Parts,
     ApiJson(body): ApiJson<ScoresBody>,
 ) -> Result<StatusCode, AppError> {
-    let (caller, room, _) = open(&state, &parts, &id).await?;
-    interviewer_only(&caller)?;
+    let (room, _) = open_interviewer(&state, &parts, &id).await?;
     handoff_protocol::validate::scores(&body)?;
     let json = serde_json::to_string(&body.scores).map_err(|e| AppError::Internal(e.to_string()))?;
     state.store.set_scores(&room.id, json, now_ms()).await?;
@@ -167,8 +168,7 @@ pub async fn reopen(
     Path(id): Path<String>,
     parts: Parts,
 ) -> Result<Json<Ended>, AppError> {
-    let (caller, room, _) = open(&state, &parts, &id).await?;
-    interviewer_only(&caller)?;
+    let (room, _) = open_interviewer(&state, &parts, &id).await?;
     let room = crate::lifecycle::reopen(&state, room).await?;
     Ok(Json(Ended { room: RoomSummary { id: room.id, status: room.status } }))
 }
