@@ -1,7 +1,7 @@
 //! One Yjs client over a real WebSocket: yrs for the document and awareness, tokio-tungstenite for the
 //! socket, speaking y-sync like a y-websocket provider. The read and write halves are split so a scenario
 //! can wait on its timetable and on incoming frames in one `select!` without sharing the document
-//! between tasks.
+//! between tasks. A [`Dialect`] adapts the framing to Hocuspocus (document-name prefix, auth first).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -21,7 +21,13 @@ use yrs::ClientID;
 use yrs::sync::Awareness;
 use yrs::{Doc, ReadTxn, Transact};
 
+use yrs::Update;
+use yrs::encoding::read::{Cursor, Read};
+use yrs::encoding::write::Write;
+use yrs::updates::decoder::Decode;
+
 use crate::limits::{CLOSE_TIMEOUT, JOIN_TIMEOUT};
+use crate::target::Dialect;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -40,28 +46,81 @@ pub struct YClient {
     pub awareness: Awareness,
     /// Sync step 2 from the server arrived.
     pub synced: bool,
+    dialect: Dialect,
 }
+
+/// How a join went: the WebSocket handshake, then the first sync (our step 1 sent → the server's step 2
+/// received, before it is applied), and the whole of it (connect → step 2 applied).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JoinTimes {
+    pub handshake: Duration,
+    pub first_sync: Duration,
+    pub total: Duration,
+}
+
+/// Hocuspocus message types beyond y-sync's 0–3 (its `MessageType`): an auth answer, and messages a
+/// load client has no use for (sync status acknowledgements, stateless, ping/pong).
+const HOCUSPOCUS_AUTH: u64 = 2;
+const HOCUSPOCUS_AUTHENTICATED: u64 = 2;
+const HOCUSPOCUS_PERMISSION_DENIED: u64 = 1;
+const HOCUSPOCUS_FIRST_OWN_TYPE: u64 = 4;
 
 impl YClient {
     /// Connects, announces our state vector and pumps frames until the server's sync step 2 arrived.
     /// Returns the client and the join time (connect → synced).
-    pub async fn join(url: &str) -> anyhow::Result<(YClient, Duration)> {
+    /// `seed`, when given, is applied before connecting (a peer room's files, see `target`).
+    pub async fn join(
+        url: &str,
+        dialect: &Dialect,
+        seed: Option<&[u8]>,
+    ) -> anyhow::Result<(YClient, JoinTimes)> {
+        let doc = Doc::new();
+        if let Some(seed) = seed {
+            doc.transact_mut().apply_update(Update::decode_v1(seed).context("seed")?).context("seed")?;
+        }
+        Self::join_doc(url, dialect, doc).await
+    }
+
+    /// Joins with a document that already holds state (a reconnecting client).
+    pub async fn join_doc(url: &str, dialect: &Dialect, doc: Doc) -> anyhow::Result<(YClient, JoinTimes)> {
         let started = Instant::now();
+        let mut times = JoinTimes::default();
         let joined = tokio::time::timeout(JOIN_TIMEOUT, async {
             let (ws, _) = tokio_tungstenite::connect_async(url).await.context("websocket connect")?;
+            times.handshake = started.elapsed();
             let (sink, stream) = ws.split();
-            let mut c = YClient { sink, stream, awareness: Awareness::new(Doc::new()), synced: false };
+            let mut c = YClient {
+                sink,
+                stream,
+                awareness: Awareness::new(doc),
+                synced: false,
+                dialect: dialect.clone(),
+            };
+            if let Dialect::Hocuspocus { .. } = c.dialect {
+                // A Hocuspocus provider authenticates first (an empty token: no auth hook is configured).
+                let mut auth = Vec::new();
+                auth.write_var(HOCUSPOCUS_AUTH);
+                auth.write_var(0u8);
+                auth.write_string("");
+                c.send(auth).await?;
+            }
             let sv = c.doc().transact().state_vector();
+            let asked = Instant::now();
             c.send(frame::encode_sync_step1(&sv)).await?;
             while !c.synced {
                 let bytes = c.next_frame().await?.ok_or_else(|| anyhow!("closed before sync"))?;
+                let arrived = Instant::now();
                 c.handle(&bytes, None).await?;
+                if c.synced {
+                    times.first_sync = arrived - asked;
+                }
             }
             anyhow::Ok(c)
         })
         .await
         .map_err(|_| anyhow!("not synced within {JOIN_TIMEOUT:?}"))??;
-        Ok((joined, started.elapsed()))
+        times.total = started.elapsed();
+        Ok((joined, times))
     }
 
     pub fn doc(&self) -> &Doc {
@@ -76,8 +135,22 @@ impl YClient {
         schema::read_files(self.doc())
     }
 
-    /// Sends one binary frame.
+    /// Takes the document back (to rejoin with it after a drop).
+    pub fn into_doc(self) -> Doc {
+        self.awareness.doc().clone()
+    }
+
+    /// Sends one binary frame (prefixed with the document name for Hocuspocus).
     pub async fn send(&mut self, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let bytes = match &self.dialect {
+            Dialect::YSync => bytes,
+            Dialect::Hocuspocus { document } => {
+                let mut framed = Vec::with_capacity(document.len() + 2 + bytes.len());
+                framed.write_string(document);
+                framed.extend_from_slice(&bytes);
+                framed
+            }
+        };
         self.sink.send(Message::Binary(Bytes::from(bytes))).await.context("websocket send")
     }
 
@@ -88,20 +161,46 @@ impl YClient {
         self.send(frame::encode_awareness(&update)).await
     }
 
-    /// The next binary frame; `None` once the connection is closed. Pings, pongs and text are skipped
-    /// (tungstenite answers pings itself).
+    /// The next y-sync frame; `None` once the connection is closed. Pings, pongs and text are skipped
+    /// (tungstenite answers pings itself), and so are a Hocuspocus server's own messages.
     pub async fn next_frame(&mut self) -> anyhow::Result<Option<Bytes>> {
         loop {
             match self.stream.next().await {
                 None => return Ok(None),
                 Some(Err(e)) => return Err(anyhow!("websocket read: {e}")),
-                Some(Ok(Message::Binary(bytes))) => return Ok(Some(bytes)),
+                Some(Ok(Message::Binary(bytes))) => {
+                    if let Some(frame) = self.unwrap_dialect(bytes)? {
+                        return Ok(Some(frame));
+                    }
+                }
                 Some(Ok(Message::Close(frame))) => {
                     let why = frame.map(|f| format!("{} {}", u16::from(f.code), f.reason));
                     bail!("closed by server: {}", why.unwrap_or_else(|| "no close frame".into()))
                 }
                 Some(Ok(_)) => {}
             }
+        }
+    }
+
+    /// The y-sync message inside a frame as the dialect wraps it; `None` for messages to skip.
+    fn unwrap_dialect(&self, bytes: Bytes) -> anyhow::Result<Option<Bytes>> {
+        let Dialect::Hocuspocus { document } = &self.dialect else { return Ok(Some(bytes)) };
+        let mut cur = Cursor::new(&bytes);
+        let name = cur.read_string().map_err(|e| anyhow!("hocuspocus frame without a document name: {e}"))?;
+        if name != document {
+            bail!("hocuspocus message for {name:?}, expected {document:?}");
+        }
+        let body = bytes.slice(cur.next..);
+        let mut cur = Cursor::new(&body);
+        let kind: u64 = cur.read_var().map_err(|e| anyhow!("hocuspocus message type: {e}"))?;
+        match kind {
+            HOCUSPOCUS_AUTH => match cur.read_var::<u64>().map_err(|e| anyhow!("auth message: {e}"))? {
+                HOCUSPOCUS_AUTHENTICATED => Ok(None),
+                HOCUSPOCUS_PERMISSION_DENIED => bail!("hocuspocus refused the connection"),
+                other => bail!("unknown hocuspocus auth message {other}"),
+            },
+            k if k >= HOCUSPOCUS_FIRST_OWN_TYPE => Ok(None),
+            _ => Ok(Some(body)),
         }
     }
 

@@ -13,7 +13,8 @@ use crate::client::YClient;
 use crate::limits::{
     CONNECT_CONCURRENCY, MAX_CLIENTS_PER_ROOM, MAX_ROOMS, MAX_TOTAL_CLIENTS, MINT_CONCURRENCY,
 };
-use crate::mint::{Api, ws_url};
+use crate::mint::{Api, Submission, ws_url};
+use crate::target::Dialect;
 
 /// Pause after each phase before memory is read, so allocations settle.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
@@ -67,7 +68,7 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 
 async fn join_all(urls: Vec<String>) -> anyhow::Result<Vec<YClient>> {
     stream::iter(urls)
-        .map(|url| async move { YClient::join(&url).await.map(|(c, _)| c) })
+        .map(|url| async move { YClient::join(&url, &Dialect::YSync, None).await.map(|(c, _)| c) })
         .buffer_unordered(CONNECT_CONCURRENCY)
         .try_collect()
         .await
@@ -81,8 +82,9 @@ pub async fn run(cfg: &IdleConfig) -> anyhow::Result<IdleReport> {
     );
     ensure!(cfg.rooms * cfg.clients_per_room <= MAX_TOTAL_CLIENTS, "at most {MAX_TOTAL_CLIENTS} connections");
     let api = Api::new(&cfg.server, &cfg.api_key)?;
+    let sub = Submission::typing();
     let rooms: Vec<PromoteResponse> = stream::iter(0..cfg.rooms)
-        .map(|n| api.mint_room(n))
+        .map(|n| api.mint_room(n, &sub))
         .buffer_unordered(MINT_CONCURRENCY)
         .try_collect()
         .await?;

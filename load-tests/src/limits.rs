@@ -42,3 +42,31 @@ pub const HIST_MAX_US: u64 = 300_000_000;
 pub const HIST_SIGFIG: u8 = 3;
 /// Most client errors a report lists verbatim (the count is always exact).
 pub const MAX_REPORTED_ERRORS: usize = 20;
+/// Largest paste one key may insert (the large-paste scenario); the server refuses frames over 4 MiB.
+pub const MAX_CHUNK: usize = 1024 * 1024;
+/// Longest a launched server may take to answer (the Node peers install their packages first).
+pub const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often a launched server is asked whether it is ready.
+pub const READY_POLL: Duration = Duration::from_millis(50);
+
+/// Default interval between two readings of the server's resident memory during a run (soak): one a second
+/// resolves a leak of a few KiB per minute over a few minutes, and an hour is only 3,600 samples.
+pub const DEFAULT_RSS_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+/// Shortest sampling interval accepted: each reading parses `/proc/<pid>/status` on the runtime's threads.
+pub const MIN_RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
+/// Most memory samples one sampler keeps. Past it, every other sample is dropped and the stride doubles, so
+/// a long soak stays evenly sampled from start to end in bounded memory (and a bounded JSON report).
+pub const MAX_RSS_SAMPLES: usize = 4_096;
+/// How often a time-based progress bar re-reads its status line and redraws.
+pub const PROGRESS_REFRESH: Duration = Duration::from_millis(200);
+/// Most clients joining one room at once in join-storm: handoff's per-room limit, less the client that
+/// holds the room open.
+pub const MAX_JOINERS: usize = MAX_CLIENTS_PER_ROOM - 1;
+/// How often join-storm checks that a peer holds the seeded files before giving up.
+pub const SEED_CHECKS: usize = 50;
+/// Pause between two of those checks.
+pub const SEED_CHECK_PAUSE: Duration = Duration::from_millis(100);
+/// Most submissions one promote run submits and promotes.
+pub const MAX_PROMOTES: usize = 10_000;
+/// Most promote iterations in flight at once.
+pub const MAX_PROMOTE_CONCURRENCY: usize = 64;

@@ -8,16 +8,21 @@ use serde::Serialize;
 
 use crate::limits::MAX_REPORTED_ERRORS;
 use crate::room::RoomOutcome;
+use crate::server_watch::ServerFigures;
 use crate::stats::{Latency, Percentiles};
 use crate::typing::TypingConfig;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub scenario: &'static str,
+    /// The kind of server: handoff, relay, y-websocket, hocuspocus.
+    pub target: &'static str,
     pub server: String,
     pub rooms: usize,
     pub clients_per_room: usize,
     pub keys_per_sec: f64,
+    /// Characters per key (1 when typing, the paste size for large-paste).
+    pub chunk: usize,
     pub duration_s: f64,
     pub drain_s: f64,
     /// Keys on the typists' timetables (all rooms).
@@ -35,6 +40,8 @@ pub struct Report {
     pub awareness_received: u64,
     /// Rooms where some client's files differ from the typist's at the end.
     pub rooms_diverged: usize,
+    /// Clients that could not join (their room was left out; its keys count as lost).
+    pub join_failures: usize,
     /// Clients that ended with an error (closed by the server, undecodable frame, …).
     pub client_errors: usize,
     /// The first few of those errors.
@@ -48,23 +55,35 @@ pub struct Report {
     pub join: Percentiles,
     /// Typist's actual send − scheduled instant: the generator's own lateness (already inside `fanout`).
     pub send_lag: Percentiles,
+    /// The server process over the typing phase (CPU per delivered update, memory), when its pid was
+    /// given.
+    pub server_figures: Option<ServerFigures>,
     /// Wall time of the whole run (minting, joining, typing, drain).
     pub wall_s: f64,
 }
 
 impl Report {
-    pub fn build(cfg: &TypingConfig, rooms: &[RoomOutcome], join: &Latency, wall: Duration) -> Report {
+    pub fn build(
+        cfg: &TypingConfig,
+        rooms: &[RoomOutcome],
+        join: &Latency,
+        join_failures: &[String],
+        server_figures: Option<ServerFigures>,
+        wall: Duration,
+    ) -> Report {
         let mut fanout = Latency::new();
         let mut from_send = Latency::new();
         let mut send_lag = Latency::new();
-        let (mut keys_sent, mut watchers, mut expected, mut received, mut awareness) = (0, 0, 0, 0, 0);
+        let (mut keys_sent, mut watchers, mut received, mut awareness) = (0, 0, 0, 0);
         let (mut diverged, mut client_errors) = (0, 0);
-        let mut errors = Vec::new();
+        let mut errors: Vec<String> = join_failures.iter().take(MAX_REPORTED_ERRORS).cloned().collect();
+        // Every configured watcher is expected to receive every scheduled key, whether or not its room
+        // could join: a room left out loses all of them.
+        let expected = cfg.keys_per_room() * (cfg.rooms * (cfg.clients_per_room - 1)) as u64;
         for room in rooms {
             keys_sent += room.typist.keys_sent;
             send_lag.merge(&room.typist.send_lag);
             watchers += room.watchers.len() as u64;
-            expected += cfg.keys_per_room() * room.watchers.len() as u64;
             diverged += usize::from(room.diverged());
             let errs = room.typist.error.iter().chain(room.watchers.iter().filter_map(|w| w.error.as_ref()));
             for e in errs {
@@ -81,14 +100,16 @@ impl Report {
             }
         }
         Report {
-            scenario: "typing",
-            server: cfg.server.clone(),
+            scenario: if cfg.chunk > 1 { "large-paste" } else { "typing" },
+            target: cfg.target.kind.name(),
+            server: cfg.target.url.clone(),
             rooms: cfg.rooms,
             clients_per_room: cfg.clients_per_room,
             keys_per_sec: cfg.keys_per_sec,
+            chunk: cfg.chunk,
             duration_s: cfg.duration.as_secs_f64(),
             drain_s: cfg.drain.as_secs_f64(),
-            keys_scheduled: cfg.keys_per_room() * rooms.len() as u64,
+            keys_scheduled: cfg.keys_per_room() * cfg.rooms as u64,
             keys_sent,
             watchers,
             deliveries_expected: expected,
@@ -96,19 +117,37 @@ impl Report {
             lost: expected.saturating_sub(received),
             awareness_received: awareness,
             rooms_diverged: diverged,
+            join_failures: join_failures.len(),
             client_errors,
             errors,
             fanout: fanout.summary(),
             fanout_from_send: from_send.summary(),
             join: join.summary(),
             send_lag: send_lag.summary(),
+            server_figures: server_figures.map(|f| f.with_deliveries(received)),
             wall_s: wall.as_secs_f64(),
         }
     }
 
-    /// Nothing lost, nothing diverged, no client failed.
+    /// This run's line in a comparison.
+    fn compare_row(&self) -> crate::compare::Row {
+        crate::compare::Row {
+            target: self.target,
+            ok: self.ok(),
+            lost: self.lost,
+            join_failures: self.join_failures,
+            p50_us: self.fanout.p50_us,
+            p99_us: self.fanout.p99_us,
+            p999_us: self.fanout.p999_us,
+            cpu_us_per_delivered_update: self.server_figures.as_ref().map(|f| f.cpu_us_per_delivered_update),
+            rss_max_kib: self.server_figures.as_ref().and_then(|f| f.rss.as_ref()).map(|r| r.max_kib),
+            error: None,
+        }
+    }
+
+    /// Nothing lost, nothing diverged, every client joined and none failed.
     pub fn ok(&self) -> bool {
-        self.lost == 0 && self.rooms_diverged == 0 && self.client_errors == 0
+        self.lost == 0 && self.rooms_diverged == 0 && self.client_errors == 0 && self.join_failures == 0
     }
 
     /// The human-readable summary.
@@ -116,13 +155,15 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "handoff-load {}: {} rooms × {} clients, {} keys/s for {} s (drain ≤ {} s) against {}",
+            "handoff-load {}: {} rooms × {} clients, {} keys/s × {} chars for {} s (drain ≤ {} s) against {} at {}",
             self.scenario,
             self.rooms,
             self.clients_per_room,
             self.keys_per_sec,
+            self.chunk,
             self.duration_s,
             self.drain_s,
+            self.target,
             self.server
         );
         let _ = writeln!(s, "keys sent          {} of {} scheduled", self.keys_sent, self.keys_scheduled);
@@ -133,6 +174,7 @@ impl Report {
         );
         let _ = writeln!(s, "cursor updates     {} received by watchers", self.awareness_received);
         let _ = writeln!(s, "divergence         {} of {} rooms diverged", self.rooms_diverged, self.rooms);
+        let _ = writeln!(s, "join failures      {}", self.join_failures);
         let _ = writeln!(s, "client errors      {}", self.client_errors);
         for e in &self.errors {
             let _ = writeln!(s, "  {e}");
@@ -154,6 +196,9 @@ impl Report {
                 p.count, p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us, p.mean_us
             );
         }
+        if let Some(f) = &self.server_figures {
+            let _ = writeln!(s, "{}", f.table());
+        }
         let _ = writeln!(s, "wall time          {:.1} s", self.wall_s);
         let _ = write!(
             s,
@@ -164,12 +209,28 @@ impl Report {
     }
 }
 
+impl crate::compare::Outcome for Report {
+    fn table(&self) -> String {
+        Report::table(self)
+    }
+    fn ok(&self) -> bool {
+        Report::ok(self)
+    }
+    fn row(&self) -> crate::compare::Row {
+        self.compare_row()
+    }
+    fn headline(&self) -> &'static str {
+        "fan-out latency"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
     use crate::room::{TypistOutcome, WatcherOutcome};
+    use crate::target::{Kind, Target};
 
     fn files(content: &str) -> BTreeMap<String, String> {
         BTreeMap::from([("main.py".to_owned(), content.to_owned())])
@@ -198,13 +259,18 @@ mod tests {
 
     fn cfg() -> TypingConfig {
         TypingConfig {
-            server: "http://127.0.0.1:1".into(),
-            api_key: "k".into(),
+            target: Target {
+                kind: Kind::Handoff,
+                url: "http://127.0.0.1:1".into(),
+                api_key: Some("k".into()),
+            },
             rooms: 2,
             clients_per_room: 3,
             keys_per_sec: 1.0,
+            chunk: 1,
             duration: Duration::from_secs(2),
             drain: Duration::ZERO,
+            server_pid: None,
         }
     }
 
@@ -212,7 +278,7 @@ mod tests {
     fn a_clean_run_is_ok() {
         let rooms =
             [room(vec![watcher(2, "ab"), watcher(2, "ab")]), room(vec![watcher(2, "ab"), watcher(2, "ab")])];
-        let r = Report::build(&cfg(), &rooms, &Latency::new(), Duration::from_secs(1));
+        let r = Report::build(&cfg(), &rooms, &Latency::new(), &[], None, Duration::from_secs(1));
         assert_eq!(
             (r.keys_scheduled, r.keys_sent, r.deliveries_expected, r.deliveries_received),
             (4, 4, 8, 8)
@@ -228,7 +294,7 @@ mod tests {
         let mut broken = watcher(1, "a");
         broken.error = Some("watcher 1: closed by server: 4001 slow".into());
         let rooms = [room(vec![watcher(2, "ab"), broken]), room(vec![watcher(2, "ab"), watcher(2, "ab")])];
-        let r = Report::build(&cfg(), &rooms, &Latency::new(), Duration::from_secs(1));
+        let r = Report::build(&cfg(), &rooms, &Latency::new(), &[], None, Duration::from_secs(1));
         assert_eq!((r.deliveries_expected, r.deliveries_received, r.lost), (8, 7, 1));
         assert_eq!((r.rooms_diverged, r.client_errors), (1, 1));
         assert_eq!(r.errors, vec!["watcher 1: closed by server: 4001 slow".to_owned()]);
@@ -236,5 +302,16 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["lost"], 1);
         assert_eq!(json["fanout"]["count"], 7);
+    }
+
+    #[test]
+    fn a_room_that_could_not_join_loses_its_keys() {
+        let rooms = [room(vec![watcher(2, "ab"), watcher(2, "ab")])];
+        let failed = vec!["client 1 of r2 could not join: refused".to_owned()];
+        let r = Report::build(&cfg(), &rooms, &Latency::new(), &failed, None, Duration::from_secs(1));
+        assert_eq!((r.keys_scheduled, r.deliveries_expected, r.deliveries_received), (4, 8, 4));
+        assert_eq!((r.lost, r.join_failures), (4, 1));
+        assert_eq!(r.errors, failed);
+        assert!(!r.ok());
     }
 }

@@ -2,11 +2,11 @@
 //! arrives and times each key it learns against the key's scheduled instant.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use handoff_protocol::{frame, schema};
 use serde_json::json;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 use yrs::{ClientID, Map, Out, ReadTxn, Text, TextRef, Transact};
@@ -14,21 +14,26 @@ use yrs::{ClientID, Map, Out, ReadTxn, Text, TextRef, Transact};
 use crate::client::YClient;
 use crate::ledger::{Ledger, Stamp};
 use crate::limits::AWARENESS_RENEW;
+use crate::metronome::Timetable;
 use crate::mint::TYPED_FILE;
 use crate::stats::Latency;
 
-/// What the typist types, one ASCII character per key (one Yjs clock per key), cycled.
+/// What the typist types, one ASCII character per key (one Yjs clock per character), cycled.
 const KEY_TEXT: &[u8] = b"for i in range(10):\n    print(i * i)\n";
 
-/// The timetable of one room's typist.
+/// The `chunk` characters key `k` inserts: the next characters of [`KEY_TEXT`], cycled.
+fn key_text(k: u64, chunk: usize) -> String {
+    let start = (k as usize).wrapping_mul(chunk);
+    (0..chunk).map(|i| KEY_TEXT[(start + i) % KEY_TEXT.len()] as char).collect()
+}
+
+/// What one room's typist does and when watchers give up.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
-    /// When key 0 is due.
-    pub first: Instant,
-    /// Time between two keys.
-    pub interval: Duration,
-    /// Keys to type.
-    pub keys: u64,
+    /// When each key is due (the metronome delivers the ticks; this turns a key number into its instant).
+    pub table: Timetable,
+    /// Characters each key inserts: 1 for typing, the paste size for the large-paste scenario.
+    pub chunk: usize,
     /// When watchers stop listening (last key + drain), whether or not everything arrived.
     pub deadline: Instant,
 }
@@ -36,8 +41,11 @@ pub struct Plan {
 impl Plan {
     /// When key `k` is due.
     pub fn due(&self, k: u64) -> Instant {
-        let nanos = u64::try_from(self.interval.as_nanos()).unwrap_or(u64::MAX).saturating_mul(k);
-        self.first + Duration::from_nanos(nanos)
+        Instant::from_std(self.table.due(k))
+    }
+
+    pub fn keys(&self) -> u64 {
+        self.table.keys
     }
 }
 
@@ -74,13 +82,14 @@ impl RoomOutcome {
     }
 }
 
-/// Runs one room: `clients[0]` types, the rest watch. Every client is closed when this returns.
-pub async fn run(mut clients: Vec<YClient>, plan: Plan) -> RoomOutcome {
+/// Runs one room: `clients[0]` types when `ticks` says, the rest watch. Every client is closed when
+/// this returns.
+pub async fn run(mut clients: Vec<YClient>, plan: Plan, ticks: UnboundedReceiver<u64>) -> RoomOutcome {
     let ledger = Ledger::default();
     let typist = clients.remove(0);
     let typist_id = typist.client_id();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let typist_task = tokio::spawn(type_keys(typist, ledger.clone(), plan, stop_rx));
+    let typist_task = tokio::spawn(type_keys(typist, ledger.clone(), plan, ticks, stop_rx));
     let watcher_tasks: Vec<_> = clients
         .into_iter()
         .enumerate()
@@ -124,19 +133,20 @@ async fn type_one(
     text: &TextRef,
     ledger: &Ledger,
     k: u64,
-    due: Instant,
+    plan: &Plan,
 ) -> anyhow::Result<()> {
-    let ch = KEY_TEXT[(k % KEY_TEXT.len() as u64) as usize] as char;
+    let due = plan.due(k);
+    let chunk = key_text(k, plan.chunk);
     let id = c.client_id();
     let (update, cursor) = {
         let mut txn = c.doc().transact_mut();
         let clock = txn.state_vector().get(&id);
         let end = text.len(&txn);
-        text.insert(&mut txn, end, ch.encode_utf8(&mut [0; 4]));
+        text.insert(&mut txn, end, &chunk);
         let update = txn.encode_update_v1();
         drop(txn);
         ledger.record(id, clock, Stamp { scheduled: due, sent: Instant::now() });
-        (update, end + 1)
+        (update, end + plan.chunk as u32)
     };
     c.send(frame::encode_update(&update)).await?;
     c.send_awareness(json!({"user": {"name": "typist"}, "cursor": {"path": TYPED_FILE, "index": cursor}}))
@@ -147,6 +157,7 @@ async fn type_keys(
     mut c: YClient,
     ledger: Ledger,
     plan: Plan,
+    mut ticks: UnboundedReceiver<u64>,
     mut stop: watch::Receiver<bool>,
 ) -> TypistOutcome {
     let mut out =
@@ -155,13 +166,12 @@ async fn type_keys(
         let text = typed_text(&c)?;
         let mut renew = Instant::now() + AWARENESS_RENEW;
         loop {
-            let due = plan.due(out.keys_sent);
             tokio::select! {
                 biased;
                 _ = stop.changed() => return Ok(()),
-                _ = sleep_until(due), if out.keys_sent < plan.keys => {
-                    out.send_lag.record(Instant::now().saturating_duration_since(due));
-                    type_one(&mut c, &text, &ledger, out.keys_sent, due).await?;
+                Some(k) = ticks.recv() => {
+                    out.send_lag.record(Instant::now().saturating_duration_since(plan.due(k)));
+                    type_one(&mut c, &text, &ledger, k, &plan).await?;
                     out.keys_sent += 1;
                     renew = Instant::now() + AWARENESS_RENEW;
                 }
@@ -202,7 +212,7 @@ async fn watch_keys(
     let result = async {
         c.send_awareness(presence.clone()).await?;
         let mut renew = Instant::now() + AWARENESS_RENEW;
-        while out.received < plan.keys {
+        while out.received < plan.keys() {
             tokio::select! {
                 _ = sleep_until(plan.deadline) => break,
                 _ = sleep_until(renew) => {

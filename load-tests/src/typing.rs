@@ -4,37 +4,40 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, ensure};
-use futures_util::{StreamExt, TryStreamExt, stream};
-use handoff_protocol::api::PromoteResponse;
+use anyhow::{anyhow, ensure};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::client::YClient;
 use crate::limits::{
-    CONNECT_CONCURRENCY, MAX_CLIENTS_PER_ROOM, MAX_DRAIN, MAX_DURATION, MAX_KEYS_PER_SEC, MAX_ROOMS,
-    MAX_TOTAL_CLIENTS, MIN_CLIENTS_PER_ROOM, MINT_CONCURRENCY, START_DELAY,
+    CONNECT_CONCURRENCY, MAX_CHUNK, MAX_CLIENTS_PER_ROOM, MAX_DRAIN, MAX_DURATION, MAX_KEYS_PER_SEC,
+    MAX_ROOMS, MAX_TOTAL_CLIENTS, MIN_CLIENTS_PER_ROOM, START_DELAY,
 };
-use crate::mint::{Api, ws_url};
+use crate::metronome::{self, Timetable};
+use crate::mint::Submission;
 use crate::report::Report;
 use crate::room::{self, Plan, RoomOutcome};
+use crate::server_watch::ServerWatch;
 use crate::stats::Latency;
+use crate::target::{Room, Target};
 
 /// What one typing run does.
 #[derive(Debug, Clone)]
 pub struct TypingConfig {
-    /// Base URL of the server, e.g. `http://127.0.0.1:8080`.
-    pub server: String,
-    pub api_key: String,
+    pub target: Target,
     pub rooms: usize,
-    /// Clients per room: one typist (candidate token) and the rest watchers (interviewer and observer
-    /// tokens, alternating).
+    /// Clients per room: one typist (handoff: the candidate's token) and the rest watchers (interviewer
+    /// and observer tokens, alternating).
     pub clients_per_room: usize,
     pub keys_per_sec: f64,
+    /// Characters per key: 1 when typing; the paste size in the large-paste scenario.
+    pub chunk: usize,
     /// How long the typist types.
     pub duration: Duration,
     /// How long watchers keep listening after the last scheduled key.
     pub drain: Duration,
+    /// The server's process on this machine, for CPU time and memory; `None` to skip them.
+    pub server_pid: Option<u32>,
 }
 
 impl TypingConfig {
@@ -52,6 +55,7 @@ impl TypingConfig {
             self.keys_per_sec > 0.0 && self.keys_per_sec <= MAX_KEYS_PER_SEC,
             "--keys-per-sec must be in (0, {MAX_KEYS_PER_SEC}]"
         );
+        ensure!((1..=MAX_CHUNK).contains(&self.chunk), "the paste size must be 1..={MAX_CHUNK} characters");
         ensure!(
             !self.duration.is_zero() && self.duration <= MAX_DURATION,
             "--duration-s must be 1..={}",
@@ -71,105 +75,125 @@ impl TypingConfig {
     }
 }
 
-/// Runs the scenario. `Err` means the run could not happen (minting or joining failed); losses and
-/// divergence are in the report.
+/// Runs the scenario. `Err` means the run could not happen (the rooms could not be opened); clients that
+/// could not join, losses and divergence are in the report.
 pub async fn run(cfg: &TypingConfig) -> anyhow::Result<Report> {
     cfg.validate()?;
     let wall = Instant::now();
-    let api = Api::new(&cfg.server, &cfg.api_key)?;
-    let rooms: Vec<PromoteResponse> = stream::iter(0..cfg.rooms)
-        .map(|n| {
-            let api = api.clone();
-            async move { api.mint_room(n).await }
-        })
-        .buffered(MINT_CONCURRENCY)
-        .try_collect()
-        .await
-        .context("minting rooms")?;
-
-    let (clients, join) = join_all(&rooms, cfg.clients_per_room).await?;
+    let run_id = format!("{}", std::process::id());
+    let rooms = cfg.target.open_rooms(cfg.rooms, &Submission::typing(), &run_id).await?;
+    let joined = join_all(&rooms, cfg.clients_per_room).await;
 
     // Everyone is synced: the timetable starts now. Rooms are staggered across one key interval so
     // they do not all type in the same instant.
-    let start = Instant::now() + START_DELAY;
+    let start = std::time::Instant::now() + START_DELAY;
     let interval = cfg.interval();
-    let deadline = start + cfg.duration + cfg.drain;
-    let tasks: Vec<_> = clients
+    let deadline = Instant::from_std(start) + cfg.duration + cfg.drain;
+    let runnable: Vec<(usize, Vec<YClient>)> =
+        joined.rooms.into_iter().enumerate().filter_map(|(r, c)| c.map(|c| (r, c))).collect();
+    let tables: Vec<Timetable> = runnable
+        .iter()
+        .map(|(r, _)| {
+            let phase = interval.mul_f64(*r as f64 / cfg.rooms as f64);
+            Timetable { first: start + phase, interval, keys: cfg.keys_per_room() }
+        })
+        .collect();
+    let server = ServerWatch::start(cfg.server_pid);
+    let ticks = metronome::start(tables.clone())?;
+    let tasks: Vec<_> = runnable
         .into_iter()
-        .enumerate()
-        .map(|(r, room_clients)| {
-            let phase = interval.mul_f64(r as f64 / cfg.rooms as f64);
-            let plan = Plan { first: start + phase, interval, keys: cfg.keys_per_room(), deadline };
-            tokio::spawn(room::run(room_clients, plan))
+        .zip(tables)
+        .zip(ticks)
+        .map(|(((_, clients), table), ticks)| {
+            let plan = Plan { table, chunk: cfg.chunk, deadline };
+            tokio::spawn(room::run(clients, plan, ticks))
         })
         .collect();
     let mut outcomes: Vec<RoomOutcome> = Vec::with_capacity(tasks.len());
     for task in tasks {
         outcomes.push(task.await.map_err(|e| anyhow!("room task failed: {e}"))?);
     }
-    Ok(Report::build(cfg, &outcomes, &join, wall.elapsed()))
+    let server = match server {
+        Some(w) => w.finish().await,
+        None => None,
+    };
+    Ok(Report::build(cfg, &outcomes, &joined.join, &joined.failures, server, wall.elapsed()))
 }
 
-/// The token client `i` of a room joins with: 0 the candidate (typist), then interviewer and observer
-/// alternating.
-fn token(room: &PromoteResponse, i: usize) -> &str {
-    match i {
-        0 => &room.tokens.candidate,
-        i if i % 2 == 1 => &room.tokens.interviewer,
-        _ => &room.tokens.observer,
-    }
+/// Every room's clients after joining: `None` for a room where some client could not join (it is left
+/// out of the run; its keys count as lost).
+pub struct Joined {
+    pub rooms: Vec<Option<Vec<YClient>>>,
+    pub join: Latency,
+    /// Errors of the clients that could not join.
+    pub failures: Vec<String>,
 }
 
-/// Connects every client of every room and waits until each is synced; returns them per room with the
-/// join-time histogram.
-async fn join_all(
-    rooms: &[PromoteResponse],
-    per_room: usize,
-) -> anyhow::Result<(Vec<Vec<YClient>>, Latency)> {
+/// Connects every client of every room, [`CONNECT_CONCURRENCY`] handshakes at a time, and waits until
+/// each is synced.
+pub async fn join_all(rooms: &[Room], per_room: usize) -> Joined {
     let gate = std::sync::Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut handles = Vec::with_capacity(rooms.len());
     for room in rooms {
         let mut room_handles = Vec::with_capacity(per_room);
         for i in 0..per_room {
-            let url = ws_url(room, token(room, i));
+            let (url, dialect, seed) = (room.url(i).to_owned(), room.dialect.clone(), room.seed.clone());
             let gate = gate.clone();
             room_handles.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await.map_err(|_| anyhow!("join gate closed"))?;
-                YClient::join(&url).await
+                YClient::join(&url, &dialect, seed.as_deref().map(Vec::as_slice)).await
             }));
         }
         handles.push(room_handles);
     }
-    let mut join = Latency::new();
-    let mut all = Vec::with_capacity(rooms.len());
+    let mut joined =
+        Joined { rooms: Vec::with_capacity(rooms.len()), join: Latency::new(), failures: Vec::new() };
     for (room, room_handles) in rooms.iter().zip(handles) {
         let mut clients = Vec::with_capacity(per_room);
+        let mut complete = true;
         for (i, h) in room_handles.into_iter().enumerate() {
-            let (client, took) = h
-                .await
-                .map_err(|e| anyhow!("join task failed: {e}"))?
-                .with_context(|| format!("client {i} of {} could not join", room.room.id))?;
-            join.record(took);
-            clients.push(client);
+            match h.await.map_err(|e| anyhow!("join task failed: {e}")).and_then(|r| r) {
+                Ok((client, took)) => {
+                    joined.join.record(took.total);
+                    clients.push(client);
+                }
+                Err(e) => {
+                    complete = false;
+                    joined.failures.push(format!("client {i} of {} could not join: {e:#}", room.id));
+                }
+            }
         }
-        all.push(clients);
+        if complete {
+            joined.rooms.push(Some(clients));
+        } else {
+            for c in clients {
+                c.close().await;
+            }
+            joined.rooms.push(None);
+        }
     }
-    Ok((all, join))
+    joined
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::Kind;
 
     fn cfg() -> TypingConfig {
         TypingConfig {
-            server: "http://127.0.0.1:1".into(),
-            api_key: "k".into(),
+            target: Target {
+                kind: Kind::Handoff,
+                url: "http://127.0.0.1:1".into(),
+                api_key: Some("k".into()),
+            },
             rooms: 10,
             clients_per_room: 3,
             keys_per_sec: 5.0,
+            chunk: 1,
             duration: Duration::from_secs(20),
             drain: Duration::from_secs(5),
+            server_pid: None,
         }
     }
 
@@ -177,10 +201,10 @@ mod tests {
     fn keys_fill_the_duration_on_a_fixed_timetable() {
         assert_eq!(cfg().keys_per_room(), 100);
         assert_eq!(cfg().interval(), Duration::from_millis(200));
-        let first = Instant::now();
-        let plan = Plan { first, interval: cfg().interval(), keys: 100, deadline: first };
-        assert_eq!(plan.due(0), first);
-        assert_eq!(plan.due(99), first + Duration::from_millis(19_800));
+        let first = std::time::Instant::now();
+        let table = Timetable { first, interval: cfg().interval(), keys: 100 };
+        assert_eq!(table.due(0), first);
+        assert_eq!(table.due(99), first + Duration::from_millis(19_800));
     }
 
     #[test]
@@ -193,6 +217,8 @@ mod tests {
             TypingConfig { keys_per_sec: 0.0, ..cfg() },
             TypingConfig { keys_per_sec: MAX_KEYS_PER_SEC * 2.0, ..cfg() },
             TypingConfig { duration: Duration::ZERO, ..cfg() },
+            TypingConfig { chunk: 0, ..cfg() },
+            TypingConfig { chunk: MAX_CHUNK + 1, ..cfg() },
             TypingConfig { drain: MAX_DRAIN * 2, ..cfg() },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");

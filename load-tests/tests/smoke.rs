@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use handoff_load::target::{Kind, Target};
 use handoff_load::{TypingConfig, typing};
 use handoff_server::app;
 use handoff_server::config::Config;
@@ -14,6 +15,10 @@ const KEYS_PER_SEC: f64 = 5.0;
 const DURATION: Duration = Duration::from_secs(3);
 const DRAIN: Duration = Duration::from_secs(10);
 
+fn handoff(url: &str) -> Target {
+    Target { kind: Kind::Handoff, url: url.to_owned(), api_key: Some(API_KEY.into()) }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_loses_nothing_and_rooms_agree() {
     let dir = tempfile::tempdir().unwrap();
@@ -22,13 +27,15 @@ async fn typing_loses_nothing_and_rooms_agree() {
     let running = app::start(config).await.expect("server starts");
 
     let cfg = TypingConfig {
-        server: running.public_url.clone(),
-        api_key: API_KEY.into(),
+        target: handoff(&running.public_url),
         rooms: ROOMS,
         clients_per_room: CLIENTS_PER_ROOM,
         keys_per_sec: KEYS_PER_SEC,
+        chunk: 1,
         duration: DURATION,
         drain: DRAIN,
+        // The server runs in this process: its CPU and memory are ours.
+        server_pid: Some(std::process::id()),
     };
     let report = typing::run(&cfg).await.expect("the run happens");
     running.shutdown();
@@ -48,6 +55,9 @@ async fn typing_loses_nothing_and_rooms_agree() {
     assert_eq!(report.fanout_from_send.count, report.deliveries_expected);
     assert_eq!(report.join.count, (ROOMS * CLIENTS_PER_ROOM) as u64);
     assert!(report.awareness_received > 0, "cursor updates reach the watchers");
+    let figures = report.server_figures.as_ref().expect("server figures were read");
+    assert_eq!(figures.delivered_updates, report.deliveries_received);
+    assert!(figures.cpu_s > 0.0, "the server burned some CPU: {figures:?}");
     assert!(report.ok());
 }
 

@@ -1,0 +1,20 @@
+//! `handoff-relay`: the no-CRDT WebSocket relay the benchmark compares handoff with (see `relay.rs`).
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(name = "handoff-relay", version, about = "No-CRDT WebSocket relay: the benchmark's baseline")]
+struct Cli {
+    /// Address to listen on (loopback only by default).
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: std::net::SocketAddr,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let listener = tokio::net::TcpListener::bind(cli.listen).await?;
+    println!("handoff-relay listening on ws://{}", listener.local_addr()?);
+    handoff_load::relay::serve(listener).await?;
+    Ok(())
+}

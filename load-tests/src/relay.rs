@@ -1,0 +1,118 @@
+//! The no-CRDT baseline: a WebSocket relay that stands for the limit of the stack (tokio +
+//! tokio-tungstenite) under the same traffic as a Yjs server. It keeps no document: a client's sync
+//! step 1 is answered with an empty step 2 (so a y-sync client counts itself synced), step 2 answers are
+//! dropped, and every other frame goes, as the same bytes, to every other client of the room — the
+//! least work a server can do to deliver an update.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+/// Frames queued for one client before the relay gives up on it (a slow client is dropped, as handoff
+/// does, rather than buffered without bound).
+pub const RELAY_OUTBOX_FRAMES: usize = 1024;
+
+/// y-sync: message type sync (0), step 1 (0) / step 2 (1).
+const SYNC_STEP1: [u8; 2] = [0, 0];
+const SYNC_STEP2: [u8; 2] = [0, 1];
+/// Sync step 2 carrying an empty update (no structs, empty delete set).
+const EMPTY_STEP2: [u8; 5] = [0, 1, 2, 0, 0];
+
+type Outbox = mpsc::Sender<Bytes>;
+
+/// One room's members: connection id → outbox.
+type Members = Arc<Mutex<HashMap<u64, Outbox>>>;
+
+#[derive(Default)]
+struct Rooms {
+    rooms: Mutex<HashMap<String, Members>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl Rooms {
+    fn join(&self, room: &str, outbox: Outbox) -> (u64, Members) {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let members =
+            self.rooms.lock().unwrap_or_else(|p| p.into_inner()).entry(room.to_owned()).or_default().clone();
+        members.lock().unwrap_or_else(|p| p.into_inner()).insert(id, outbox);
+        (id, members)
+    }
+
+    fn leave(&self, room: &str, id: u64, members: &Members) {
+        let empty = {
+            let mut m = members.lock().unwrap_or_else(|p| p.into_inner());
+            m.remove(&id);
+            m.is_empty()
+        };
+        if empty {
+            let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            // Someone may have joined between the two locks; only drop a room that is still empty.
+            if rooms.get(room).is_some_and(|m| m.lock().unwrap_or_else(|p| p.into_inner()).is_empty()) {
+                rooms.remove(room);
+            }
+        }
+    }
+}
+
+/// Serves until the listener fails. Each connection's room is its URL path.
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    let rooms = Arc::new(Rooms::default());
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let rooms = rooms.clone();
+        tokio::spawn(async move {
+            // The relay logs nothing on the hot path; a failed connection is worth one line.
+            if let Err(e) = connection(stream, rooms).await {
+                eprintln!("relay: {peer}: {e}");
+            }
+        });
+    }
+}
+
+// The handshake callback's error type (a whole HTTP response) is tungstenite's, not ours to shrink.
+#[allow(clippy::result_large_err)]
+async fn connection(stream: TcpStream, rooms: Arc<Rooms>) -> anyhow::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut path = String::new();
+    let ws = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, resp: Response| {
+        path = req.uri().path().to_owned();
+        Ok(resp)
+    })
+    .await?;
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::channel::<Bytes>(RELAY_OUTBOX_FRAMES);
+    let (id, members) = rooms.join(&path, tx.clone());
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if sink.send(Message::Binary(frame)).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    while let Some(msg) = stream.next().await {
+        let Message::Binary(frame) = msg? else { continue };
+        if frame.starts_with(&SYNC_STEP1) {
+            if tx.try_send(Bytes::from_static(&EMPTY_STEP2)).is_err() {
+                break;
+            }
+        } else if !frame.starts_with(&SYNC_STEP2) {
+            // try_send never waits, so the room's lock is held only for the copies of a pointer. A
+            // client whose outbox is full does not read: it loses the frame (the load report shows it).
+            let m = members.lock().unwrap_or_else(|p| p.into_inner());
+            for (_, o) in m.iter().filter(|(k, _)| **k != id) {
+                let _ = o.try_send(frame.clone());
+            }
+        }
+    }
+    rooms.leave(&path, id, &members);
+    drop(tx);
+    let _ = writer.await;
+    Ok(())
+}
