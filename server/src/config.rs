@@ -47,7 +47,8 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,
 
-    /// Store URL. Default: `sqlite://<data dir>/handoff.db`.
+    /// Store URL: `sqlite://PATH`, or `memory://` (nothing survives a restart; for benchmarks and demos).
+    /// Default: `sqlite://<data dir>/handoff.db`.
     #[arg(long, env = "HANDOFF_STORE")]
     pub store: Option<String>,
 

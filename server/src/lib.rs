@@ -9,7 +9,7 @@
 //! - [`metrics`]: Prometheus counters and `GET /metrics`.
 //! - [`lifecycle`]: ending rooms (by hand or when idle) and reopening them.
 //! - [`room`]: one actor task per live room owning its document; the registry of loaded rooms.
-//! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default).
+//! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default, or in memory).
 //! - [`bus`]: the cluster seam (rooms publish accepted updates; single node publishes nowhere).
 //! - [`rate`]: per-connection rate limiting; [`shutdown`]: the stop signal.
 //! - [`webhook`]: the signed room-ended webhook, retried from the store.

@@ -1,7 +1,9 @@
 //! Durable storage behind one trait, so the embedded SQLite default and the PostgreSQL backend of a
-//! cluster are interchangeable. The room log is append-only: it is both how a room is rebuilt and the
-//! session record (timeline, replay, authorship).
+//! cluster are interchangeable; `memory://` keeps everything in memory instead (benchmarks, demos). The
+//! room log is append-only: it is both how a room is rebuilt and the session record (timeline, replay,
+//! authorship).
 
+mod memory;
 mod sqlite;
 
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use bytes::Bytes;
 use handoff_protocol::Role;
 use handoff_protocol::api::{RoomStatus, SubmissionRequest};
 
+pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +24,7 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is shut down")]
     Closed,
-    #[error("unsupported store url {0:?} (use sqlite://PATH)")]
+    #[error("unsupported store url {0:?} (use sqlite://PATH or memory://)")]
     UnsupportedUrl(String),
 }
 
@@ -181,8 +184,16 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_submission(&self, submission_id: &str) -> StoreResult<Option<Vec<String>>>;
 }
 
-/// Opens the store named by a URL: `sqlite://PATH` (the default, in the data dir).
+/// The URL of the in-memory store.
+pub const MEMORY_URL: &str = "memory://";
+
+/// Opens the store named by a URL: `sqlite://PATH` (the default, in the data dir) or `memory://`
+/// (nothing survives a restart).
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url == MEMORY_URL {
+        tracing::warn!("in-memory store: nothing is written to disk and nothing survives a restart");
+        return Ok(Arc::new(MemoryStore::new()));
+    }
     if let Some(path) = url.strip_prefix("sqlite://") {
         let store = SqliteStore::open(std::path::Path::new(path)).await?;
         return Ok(Arc::new(store));
