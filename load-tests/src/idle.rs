@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, ensure};
+use anyhow::ensure;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use handoff_protocol::api::PromoteResponse;
 use serde::Serialize;
@@ -14,6 +14,8 @@ use crate::limits::{
     CONNECT_CONCURRENCY, MAX_CLIENTS_PER_ROOM, MAX_ROOMS, MAX_TOTAL_CLIENTS, MINT_CONCURRENCY,
 };
 use crate::mint::{Api, ws_url};
+// Kept under its old path for callers of `idle::rss_kib`; the reading lives with the other /proc figures.
+pub use crate::sysstat::rss_kib;
 
 /// Pause after each phase before memory is read, so allocations settle.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
@@ -55,14 +57,6 @@ impl IdleReport {
             self.kib_per_loaded_room
         )
     }
-}
-
-/// Resident memory of a process in KiB, from `/proc/<pid>/status`.
-pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading the server's status")?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS line")?;
-    line.split_whitespace().nth(1).context("malformed VmRSS")?.parse().context("malformed VmRSS")
 }
 
 async fn join_all(urls: Vec<String>) -> anyhow::Result<Vec<YClient>> {

@@ -11,6 +11,8 @@ pub mod mint;
 pub mod report;
 pub mod room;
 pub mod stats;
+/// Server CPU time and resident memory from /proc, once or sampled over a run.
+pub mod sysstat;
 pub mod typing;
 
 pub use report::Report;

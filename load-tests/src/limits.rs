@@ -42,3 +42,12 @@ pub const HIST_MAX_US: u64 = 300_000_000;
 pub const HIST_SIGFIG: u8 = 3;
 /// Most client errors a report lists verbatim (the count is always exact).
 pub const MAX_REPORTED_ERRORS: usize = 20;
+
+/// Default interval between two readings of the server's resident memory during a run (soak): a trend over
+/// minutes gets hundreds of points, and an hour-long run ([`MAX_DURATION`]) only 3,600 samples.
+pub const DEFAULT_RSS_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+/// Shortest sampling interval accepted: each reading parses `/proc/<pid>/status` on the runtime's threads.
+pub const MIN_RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
+/// Most memory samples one sampler keeps. Past it, every other sample is dropped and the stride doubles, so
+/// a long soak stays evenly sampled from start to end in bounded memory (and a bounded JSON report).
+pub const MAX_RSS_SAMPLES: usize = 4_096;
