@@ -8,6 +8,8 @@ pub mod idle;
 pub mod ledger;
 pub mod limits;
 pub mod mint;
+/// Progress bars on stderr, so a minutes-long run shows it is alive without touching its report.
+pub mod progress;
 pub mod report;
 pub mod room;
 pub mod stats;

@@ -51,3 +51,5 @@ pub const MIN_RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 /// Most memory samples one sampler keeps. Past it, every other sample is dropped and the stride doubles, so
 /// a long soak stays evenly sampled from start to end in bounded memory (and a bounded JSON report).
 pub const MAX_RSS_SAMPLES: usize = 4_096;
+/// How often a time-based progress bar re-reads its status line and redraws.
+pub const PROGRESS_REFRESH: Duration = Duration::from_millis(200);
