@@ -8,6 +8,8 @@ pub mod idle;
 pub mod ledger;
 pub mod limits;
 pub mod mint;
+/// Latency-against-load charts (SVG) from report JSON files, to compare servers at a glance.
+pub mod plot;
 /// Progress bars on stderr, so a minutes-long run shows it is alive without touching its report.
 pub mod progress;
 pub mod report;
