@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, ensure};
+use anyhow::ensure;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use handoff_protocol::api::PromoteResponse;
 use serde::Serialize;
@@ -15,6 +15,8 @@ use crate::limits::{
 };
 use crate::mint::{Api, Submission, ws_url};
 use crate::target::Dialect;
+// Kept under its old path for callers of `idle::rss_kib`; the reading lives with the other /proc figures.
+pub use crate::sysstat::rss_kib;
 
 /// Pause after each phase before memory is read, so allocations settle.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
@@ -56,14 +58,6 @@ impl IdleReport {
             self.kib_per_loaded_room
         )
     }
-}
-
-/// Resident memory of a process in KiB, from `/proc/<pid>/status`.
-pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading the server's status")?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS line")?;
-    line.split_whitespace().nth(1).context("malformed VmRSS")?.parse().context("malformed VmRSS")
 }
 
 async fn join_all(urls: Vec<String>) -> anyhow::Result<Vec<YClient>> {

@@ -1,7 +1,7 @@
-//! handoff-load: a load generator and benchmark for handoff (and, later, other Yjs servers). Every client
-//! is a real Yjs peer (yrs) over a real WebSocket, speaking y-sync like a y-websocket provider.
-//!
-//! Scenarios so far: [`typing`] and [`idle`] (memory per idle connection and per room). See `docs/PERFORMANCE.md` for how to run it and measured results.
+//! handoff-load: a load generator and benchmark for handoff and the other Yjs servers. Every client is a
+//! real Yjs peer (yrs) over a real WebSocket, speaking y-sync like a y-websocket provider (or Hocuspocus's
+//! framing). Scenarios: [`typing`] (also large-paste and soak), [`join_storm`], [`reconnect`], [`promote`]
+//! and [`idle`]; [`compare`] lines them up across servers. See `docs/PERFORMANCE.md`.
 
 pub mod client;
 pub mod compare;
@@ -12,6 +12,10 @@ pub mod ledger;
 pub mod limits;
 pub mod metronome;
 pub mod mint;
+/// Latency-against-load charts (SVG) from report JSON files, to compare servers at a glance.
+pub mod plot;
+/// Progress bars on stderr, so a minutes-long run shows it is alive without touching its report.
+pub mod progress;
 pub mod promote;
 pub mod reconnect;
 pub mod relay;

@@ -49,8 +49,8 @@ pub const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often a launched server is asked whether it is ready.
 pub const READY_POLL: Duration = Duration::from_millis(50);
 
-/// Default interval between two readings of the server's resident memory during a run (soak): one a second
-/// resolves a leak of a few KiB per minute over a few minutes, and an hour is only 3,600 samples.
+/// Default interval between two readings of the server's resident memory during a run (soak): a trend over
+/// minutes gets hundreds of points, and an hour-long run ([`MAX_DURATION`]) only 3,600 samples.
 pub const DEFAULT_RSS_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// Shortest sampling interval accepted: each reading parses `/proc/<pid>/status` on the runtime's threads.
 pub const MIN_RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(10);

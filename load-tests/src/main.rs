@@ -42,6 +42,19 @@ enum Command {
     Promote(PromoteArgs),
     /// Connection density: server memory per idle connection and per loaded room (handoff).
     Idle(IdleArgs),
+    /// Draws p50/p99 latency against rooms for each target from report JSON files, as SVG.
+    Plot(PlotArgs),
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    /// Report JSON files (typing reports or --compare arrays); others are skipped.
+    inputs: Vec<PathBuf>,
+    /// The SVG to write.
+    #[arg(long, short)]
+    out: PathBuf,
+    #[arg(long, default_value = "Fan-out latency against rooms (3 clients per room, 5 keys/s)")]
+    title: String,
 }
 
 #[derive(Args, Clone)]
@@ -131,6 +144,9 @@ struct TargetArgs {
     /// Extra argument for the launched `handoff serve` (repeat it), e.g. --handoff-arg=--store=memory://
     #[arg(long, allow_hyphen_values = true)]
     handoff_arg: Vec<String>,
+    /// No progress bars on stderr.
+    #[arg(long)]
+    quiet: bool,
     /// Also write the report (an array of reports with --compare) as JSON to this file.
     #[arg(long, env = "HANDOFF_LOAD_JSON")]
     json: Option<PathBuf>,
@@ -238,6 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     keys_offline: a.keys_offline,
                     settle: Duration::from_secs(a.settle_s),
                     server_pid,
+                    quiet: a.target.quiet,
                 };
                 async move { handoff_load::reconnect::run(&cfg).await }
             })
@@ -257,6 +274,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 async move { handoff_load::promote::run(&cfg).await }
             })
             .await
+        }
+        Command::Plot(a) => {
+            handoff_load::plot::run_plot(&a.inputs, &a.out, &a.title)?;
+            println!("wrote {}", a.out.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Idle(a) => {
             let cfg = handoff_load::idle::IdleConfig {
@@ -290,6 +312,7 @@ async fn typing_run(
         duration: Duration::from_secs(a.duration_s),
         drain: Duration::from_secs(a.drain_s),
         server_pid,
+        quiet: a.target.quiet,
     };
     typing::run(&cfg).await
 }

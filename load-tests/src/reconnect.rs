@@ -37,6 +37,8 @@ pub struct ReconnectConfig {
     /// How long watchers may take to receive everything after reconnecting.
     pub settle: Duration,
     pub server_pid: Option<u32>,
+    /// No progress bars.
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,7 +90,7 @@ pub async fn run(cfg: &ReconnectConfig) -> anyhow::Result<ReconnectReport> {
         .target
         .open_rooms(cfg.rooms, &Submission::typing(), &format!("blip{}", std::process::id()))
         .await?;
-    let joined = join_rooms(&rooms, cfg.clients_per_room).await;
+    let joined = join_rooms(&rooms, cfg.clients_per_room, &crate::progress::Progress::new(cfg.quiet)).await;
     let mut errors: Vec<String> = joined.failures.iter().take(MAX_REPORTED_ERRORS).cloned().collect();
     let join_failures = joined.failures.len();
 

@@ -271,6 +271,7 @@ mod tests {
             duration: Duration::from_secs(2),
             drain: Duration::ZERO,
             server_pid: None,
+            quiet: true,
         }
     }
 

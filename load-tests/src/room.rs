@@ -2,6 +2,8 @@
 //! arrives and times each key it learns against the key's scheduled instant.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{anyhow, bail};
 use handoff_protocol::{frame, schema};
@@ -49,6 +51,13 @@ impl Plan {
     }
 }
 
+/// Counters of the whole run as it goes, for the progress display.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub keys_sent: AtomicU64,
+    pub received: AtomicU64,
+}
+
 pub struct TypistOutcome {
     pub keys_sent: u64,
     /// Actual send time − scheduled time per key: how far the generator itself fell behind.
@@ -84,16 +93,24 @@ impl RoomOutcome {
 
 /// Runs one room: `clients[0]` types when `ticks` says, the rest watch. Every client is closed when
 /// this returns.
-pub async fn run(mut clients: Vec<YClient>, plan: Plan, ticks: UnboundedReceiver<u64>) -> RoomOutcome {
+pub async fn run(
+    mut clients: Vec<YClient>,
+    plan: Plan,
+    ticks: UnboundedReceiver<u64>,
+    live: Arc<Live>,
+) -> RoomOutcome {
     let ledger = Ledger::default();
     let typist = clients.remove(0);
     let typist_id = typist.client_id();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let typist_task = tokio::spawn(type_keys(typist, ledger.clone(), plan, ticks, stop_rx));
+    let typist_task = tokio::spawn(type_keys(typist, ledger.clone(), plan, ticks, stop_rx, live.clone()));
     let watcher_tasks: Vec<_> = clients
         .into_iter()
         .enumerate()
-        .map(|(i, c)| tokio::spawn(watch_keys(c, typist_id, ledger.clone(), plan, format!("watcher {i}"))))
+        .map(|(i, c)| {
+            let name = format!("watcher {i}");
+            tokio::spawn(watch_keys(c, typist_id, ledger.clone(), plan, name, live.clone()))
+        })
         .collect();
     let mut watchers = Vec::with_capacity(watcher_tasks.len());
     for task in watcher_tasks {
@@ -159,6 +176,7 @@ async fn type_keys(
     plan: Plan,
     mut ticks: UnboundedReceiver<u64>,
     mut stop: watch::Receiver<bool>,
+    live: Arc<Live>,
 ) -> TypistOutcome {
     let mut out =
         TypistOutcome { keys_sent: 0, send_lag: Latency::new(), files: BTreeMap::new(), error: None };
@@ -173,6 +191,7 @@ async fn type_keys(
                     out.send_lag.record(Instant::now().saturating_duration_since(plan.due(k)));
                     type_one(&mut c, &text, &ledger, k, &plan).await?;
                     out.keys_sent += 1;
+                    live.keys_sent.fetch_add(1, Ordering::Relaxed);
                     renew = Instant::now() + AWARENESS_RENEW;
                 }
                 _ = sleep_until(renew) => {
@@ -199,6 +218,7 @@ async fn watch_keys(
     ledger: Ledger,
     plan: Plan,
     name: String,
+    live: Arc<Live>,
 ) -> WatcherOutcome {
     let mut out = WatcherOutcome {
         received: 0,
@@ -229,6 +249,7 @@ async fn watch_keys(
                             out.fanout.record(arrived.saturating_duration_since(stamp.scheduled));
                             out.from_send.record(arrived.saturating_duration_since(stamp.sent));
                             out.received += 1;
+                            live.received.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }

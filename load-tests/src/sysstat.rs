@@ -216,10 +216,10 @@ impl RssSampler {
                     _ = &mut stopped => break,
                     _ = ticks.tick() => {
                         if kept.wanted() {
+                            let t = started.elapsed().as_secs_f64();
                             // A small procfs read: cheaper than handing it to the blocking pool.
-                            let kib = rss_kib(pid)
-                                .with_context(|| format!("sampling memory {:.1} s into the run", started.elapsed().as_secs_f64()))?;
-                            kept.push((started.elapsed().as_secs_f64(), kib));
+                            let kib = rss_kib(pid).with_context(|| format!("memory sample at {t:.1} s"))?;
+                            kept.push((t, kib));
                         } else {
                             kept.skip();
                         }

@@ -2,6 +2,8 @@
 //! types on a fixed timetable while the other clients watch. Measures fan-out latency per key and
 //! watcher, join time, losses and divergence.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{anyhow, ensure};
@@ -15,8 +17,9 @@ use crate::limits::{
 };
 use crate::metronome::{self, Timetable};
 use crate::mint::Submission;
+use crate::progress::Progress;
 use crate::report::Report;
-use crate::room::{self, Plan, RoomOutcome};
+use crate::room::{self, Live, Plan, RoomOutcome};
 use crate::server_watch::ServerWatch;
 use crate::stats::Latency;
 use crate::target::{Room, Target};
@@ -38,6 +41,8 @@ pub struct TypingConfig {
     pub drain: Duration,
     /// The server's process on this machine, for CPU time and memory; `None` to skip them.
     pub server_pid: Option<u32>,
+    /// No progress bars.
+    pub quiet: bool,
 }
 
 impl TypingConfig {
@@ -82,7 +87,8 @@ pub async fn run(cfg: &TypingConfig) -> anyhow::Result<Report> {
     let wall = Instant::now();
     let run_id = format!("{}", std::process::id());
     let rooms = cfg.target.open_rooms(cfg.rooms, &Submission::typing(), &run_id).await?;
-    let joined = join_all(&rooms, cfg.clients_per_room).await;
+    let progress = Progress::new(cfg.quiet);
+    let joined = join_all(&rooms, cfg.clients_per_room, &progress).await;
 
     // Everyone is synced: the timetable starts now. Rooms are staggered across one key interval so
     // they do not all type in the same instant.
@@ -100,19 +106,31 @@ pub async fn run(cfg: &TypingConfig) -> anyhow::Result<Report> {
         .collect();
     let server = ServerWatch::start(cfg.server_pid);
     let ticks = metronome::start(tables.clone())?;
+    let live = Arc::new(Live::default());
+    let expected = cfg.keys_per_room() * (cfg.rooms * (cfg.clients_per_room - 1)) as u64;
+    let status = {
+        let live = live.clone();
+        move || {
+            let sent = live.keys_sent.load(Ordering::Relaxed);
+            let received = live.received.load(Ordering::Relaxed);
+            format!("keys sent {sent} · deliveries {received}/{expected}")
+        }
+    };
+    let bar = progress.timed("typing", cfg.duration + START_DELAY, status);
     let tasks: Vec<_> = runnable
         .into_iter()
         .zip(tables)
         .zip(ticks)
         .map(|(((_, clients), table), ticks)| {
             let plan = Plan { table, chunk: cfg.chunk, deadline };
-            tokio::spawn(room::run(clients, plan, ticks))
+            tokio::spawn(room::run(clients, plan, ticks, live.clone()))
         })
         .collect();
     let mut outcomes: Vec<RoomOutcome> = Vec::with_capacity(tasks.len());
     for task in tasks {
         outcomes.push(task.await.map_err(|e| anyhow!("room task failed: {e}"))?);
     }
+    bar.finish();
     let server = match server {
         Some(w) => w.finish().await,
         None => None,
@@ -131,7 +149,8 @@ pub struct Joined {
 
 /// Connects every client of every room, [`CONNECT_CONCURRENCY`] handshakes at a time, and waits until
 /// each is synced.
-pub async fn join_all(rooms: &[Room], per_room: usize) -> Joined {
+pub async fn join_all(rooms: &[Room], per_room: usize, progress: &Progress) -> Joined {
+    let bar = progress.phase("join", (rooms.len() * per_room) as u64);
     let gate = std::sync::Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut handles = Vec::with_capacity(rooms.len());
     for room in rooms {
@@ -152,7 +171,9 @@ pub async fn join_all(rooms: &[Room], per_room: usize) -> Joined {
         let mut clients = Vec::with_capacity(per_room);
         let mut complete = true;
         for (i, h) in room_handles.into_iter().enumerate() {
-            match h.await.map_err(|e| anyhow!("join task failed: {e}")).and_then(|r| r) {
+            let result = h.await.map_err(|e| anyhow!("join task failed: {e}")).and_then(|r| r);
+            bar.inc(1);
+            match result {
                 Ok((client, took)) => {
                     joined.join.record(took.total);
                     clients.push(client);
@@ -172,6 +193,7 @@ pub async fn join_all(rooms: &[Room], per_room: usize) -> Joined {
             joined.rooms.push(None);
         }
     }
+    bar.finish();
     joined
 }
 
@@ -194,6 +216,7 @@ mod tests {
             duration: Duration::from_secs(20),
             drain: Duration::from_secs(5),
             server_pid: None,
+            quiet: true,
         }
     }
 

@@ -43,6 +43,7 @@ fn typing_cfg(target: Target) -> TypingConfig {
         duration: Duration::from_secs(2),
         drain: Duration::from_secs(10),
         server_pid: None,
+        quiet: true,
     }
 }
 
@@ -101,6 +102,7 @@ async fn after_a_reconnect_storm_offline_keys_reach_everyone() {
         keys_offline: 7,
         settle: Duration::from_secs(20),
         server_pid: None,
+        quiet: true,
     };
     let report = reconnect::run(&cfg).await.expect("the run happens");
     running.shutdown();

@@ -36,6 +36,7 @@ async fn typing_loses_nothing_and_rooms_agree() {
         drain: DRAIN,
         // The server runs in this process: its CPU and memory are ours.
         server_pid: Some(std::process::id()),
+        quiet: true,
     };
     let report = typing::run(&cfg).await.expect("the run happens");
     running.shutdown();
