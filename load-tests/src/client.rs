@@ -16,6 +16,7 @@ use handoff_protocol::schema;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use yrs::ClientID;
 use yrs::sync::Awareness;
@@ -26,7 +27,7 @@ use yrs::encoding::read::{Cursor, Read};
 use yrs::encoding::write::Write;
 use yrs::updates::decoder::Decode;
 
-use crate::limits::{CLOSE_TIMEOUT, JOIN_TIMEOUT};
+use crate::limits::{CLIENT_READ_BUFFER, CLOSE_TIMEOUT, JOIN_TIMEOUT};
 use crate::target::Dialect;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -86,7 +87,12 @@ impl YClient {
         let started = Instant::now();
         let mut times = JoinTimes::default();
         let joined = tokio::time::timeout(JOIN_TIMEOUT, async {
-            let (ws, _) = tokio_tungstenite::connect_async(url).await.context("websocket connect")?;
+            // TCP_NODELAY as browsers set it, and a small read buffer: tungstenite's default (128 KiB)
+            // is zeroed on every read, which made memset the generator's largest cost.
+            let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
+            let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+                .await
+                .context("websocket connect")?;
             times.handshake = started.elapsed();
             let (sink, stream) = ws.split();
             let mut c = YClient {
@@ -142,6 +148,13 @@ impl YClient {
 
     /// Sends one binary frame (prefixed with the document name for Hocuspocus).
     pub async fn send(&mut self, bytes: Vec<u8>) -> anyhow::Result<()> {
+        self.feed(bytes).await?;
+        self.flush().await
+    }
+
+    /// Queues one frame without flushing, so several frames leave in one write (as a browser's do when
+    /// its provider sends an update and the cursor in the same tick).
+    pub async fn feed(&mut self, bytes: Vec<u8>) -> anyhow::Result<()> {
         let bytes = match &self.dialect {
             Dialect::YSync => bytes,
             Dialect::Hocuspocus { document } => {
@@ -151,14 +164,24 @@ impl YClient {
                 framed
             }
         };
-        self.sink.send(Message::Binary(Bytes::from(bytes))).await.context("websocket send")
+        self.sink.feed(Message::Binary(Bytes::from(bytes))).await.context("websocket send")
+    }
+
+    pub async fn flush(&mut self) -> anyhow::Result<()> {
+        self.sink.flush().await.context("websocket flush")
     }
 
     /// Sets our awareness state and sends it.
     pub async fn send_awareness(&mut self, state: serde_json::Value) -> anyhow::Result<()> {
+        self.feed_awareness(state).await?;
+        self.flush().await
+    }
+
+    /// Sets our awareness state and queues it (see [`YClient::feed`]).
+    pub async fn feed_awareness(&mut self, state: serde_json::Value) -> anyhow::Result<()> {
         self.awareness.set_local_state(state).context("awareness state")?;
         let update = self.awareness.update_with_clients([self.client_id()]).context("awareness update")?;
-        self.send(frame::encode_awareness(&update)).await
+        self.feed(frame::encode_awareness(&update)).await
     }
 
     /// The next y-sync frame; `None` once the connection is closed. Pings, pongs and text are skipped
@@ -229,11 +252,13 @@ impl YClient {
                     }
                 }
                 Kind::Awareness { update } => {
+                    // Decoded (a malformed one is an error) but not applied: a load client draws no
+                    // cursors, and parsing every peer's JSON state would make the generator, not the
+                    // server, the bottleneck.
                     let update = frame::decode_awareness(&bytes[update])?;
                     if let Some(w) = watch {
                         learned.awareness += u32::from(update.clients.contains_key(&w));
                     }
-                    self.awareness.apply_update(update).context("apply awareness")?;
                 }
                 // Permission denied (an observer's step 2 is refused once), queries and extensions.
                 Kind::Auth | Kind::QueryAwareness | Kind::Extension { .. } => {}

@@ -70,3 +70,5 @@ pub const SEED_CHECK_PAUSE: Duration = Duration::from_millis(100);
 pub const MAX_PROMOTES: usize = 10_000;
 /// Most promote iterations in flight at once.
 pub const MAX_PROMOTE_CONCURRENCY: usize = 64;
+/// tungstenite's read buffer of each load client (larger frames are read in several reads).
+pub const CLIENT_READ_BUFFER: usize = 8 * 1024;

@@ -13,10 +13,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Frames queued for one client before the relay gives up on it (a slow client is dropped, as handoff
 /// does, rather than buffered without bound).
 pub const RELAY_OUTBOX_FRAMES: usize = 1024;
+
+/// tungstenite's read buffer per connection, as handoff sets it (its 128 KiB default is zeroed on every
+/// read and would dominate both memory and CPU).
+pub const RELAY_READ_BUFFER: usize = 4 * 1024;
 
 /// y-sync: message type sync (0), step 1 (0) / step 2 (1).
 const SYNC_STEP1: [u8; 2] = [0, 0];
@@ -80,10 +85,15 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 async fn connection(stream: TcpStream, rooms: Arc<Rooms>) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
     let mut path = String::new();
-    let ws = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, resp: Response| {
-        path = req.uri().path().to_owned();
-        Ok(resp)
-    })
+    let config = WebSocketConfig::default().read_buffer_size(RELAY_READ_BUFFER);
+    let ws = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        |req: &Request, resp: Response| {
+            path = req.uri().path().to_owned();
+            Ok(resp)
+        },
+        Some(config),
+    )
     .await?;
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<Bytes>(RELAY_OUTBOX_FRAMES);
