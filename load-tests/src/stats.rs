@@ -1,13 +1,19 @@
-//! Latency histograms (microsecond resolution) and their summary.
+//! Latency histograms (microsecond resolution), their summary, and their lossless wire form (so
+//! histograms recorded in several processes can be merged into one).
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
+use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::limits::{HIST_MAX_US, HIST_SIGFIG};
 
-/// A latency histogram in microseconds.
+/// A latency histogram in microseconds. In JSON it is its hdrhistogram V2 encoding as a hex string:
+/// every count is kept, so a histogram read back merges exactly like the original.
+#[derive(Clone, PartialEq)]
 pub struct Latency(Histogram<u64>);
 
 impl Default for Latency {
@@ -36,6 +42,23 @@ impl Latency {
         self.0.len()
     }
 
+    /// The histogram in hdrhistogram's V2 encoding (uncompressed), every count included.
+    pub fn to_v2_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        V2Serializer::new().serialize(&self.0, &mut bytes).context("encoding a latency histogram")?;
+        Ok(bytes)
+    }
+
+    /// Reads back [`Latency::to_v2_bytes`]. Fails on bytes that are not a V2 histogram or hold values
+    /// beyond this tool's bounds ([`HIST_MAX_US`]), so whatever it returns merges with any other.
+    pub fn from_v2_bytes(bytes: &[u8]) -> anyhow::Result<Latency> {
+        let read: Histogram<u64> =
+            Deserializer::new().deserialize(&mut &bytes[..]).context("decoding a latency histogram")?;
+        let mut latency = Latency::new();
+        latency.0.add(&read).context("a latency histogram beyond the tool's bounds")?;
+        Ok(latency)
+    }
+
     pub fn summary(&self) -> Percentiles {
         let h = &self.0;
         let q = |q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
@@ -49,6 +72,44 @@ impl Latency {
             max_us: if h.is_empty() { 0 } else { h.max() },
         }
     }
+}
+
+impl std::fmt::Debug for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Latency").field(&self.summary()).finish()
+    }
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes = self.to_v2_bytes().map_err(|e| serde::ser::Error::custom(format!("{e:#}")))?;
+        serializer.serialize_str(&to_hex(&bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Latency, D::Error> {
+        let hex = String::deserialize(deserializer)?;
+        from_hex(&hex)
+            .and_then(|bytes| Latency::from_v2_bytes(&bytes))
+            .map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn from_hex(s: &str) -> anyhow::Result<Vec<u8>> {
+    if s.len() % 2 != 0 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+        bail!("a histogram must be an even number of hex digits");
+    }
+    // Every byte is an ASCII hex digit, so every two-byte slice is on a char boundary.
+    (0..s.len()).step_by(2).map(|i| Ok(u8::from_str_radix(&s[i..i + 2], 16)?)).collect()
 }
 
 /// Percentiles of a latency histogram, in microseconds (0 when empty).
@@ -90,5 +151,49 @@ mod tests {
         total.merge(&h);
         assert_eq!(total.count(), 1);
         assert!(total.summary().max_us >= HIST_MAX_US);
+    }
+
+    fn spread(from_us: u64, step_us: u64, n: u64) -> Latency {
+        let mut h = Latency::new();
+        for i in 0..n {
+            h.record(Duration::from_micros(from_us + i * step_us));
+        }
+        h
+    }
+
+    #[test]
+    fn the_wire_form_keeps_every_count() {
+        for h in [Latency::new(), spread(1, 1, 1), spread(40, 37, 5_000), spread(HIST_MAX_US - 10, 1, 3)] {
+            let json = serde_json::to_string(&h).unwrap();
+            let back: Latency = serde_json::from_str(&json).unwrap();
+            assert!(back == h, "{h:?} came back as {back:?}");
+            assert_eq!(back.summary(), h.summary());
+            assert_eq!(Latency::from_v2_bytes(&h.to_v2_bytes().unwrap()).unwrap(), h);
+        }
+    }
+
+    #[test]
+    fn histograms_merged_after_the_wire_equal_one_recorded_in_one_place() {
+        let (a, b) = (spread(100, 3, 700), spread(5_000, 11, 300));
+        let mut together = a.clone();
+        together.merge(&b);
+        let mut merged: Latency = serde_json::from_value(serde_json::to_value(&a).unwrap()).unwrap();
+        merged.merge(&serde_json::from_value(serde_json::to_value(&b).unwrap()).unwrap());
+        assert_eq!(merged, together);
+        assert_eq!(merged.count(), 1_000);
+        assert_eq!(merged.summary(), together.summary());
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        for bad in ["\"\"", "\"0\"", "\"zz\"", "\"1c849303deadbeef\"", "[1,2]", "12"] {
+            assert!(serde_json::from_str::<Latency>(bad).is_err(), "{bad} was accepted");
+        }
+        // A histogram with wider bounds than the tool's, holding a value beyond them.
+        let mut wide = Histogram::<u64>::new_with_bounds(1, HIST_MAX_US * 10, HIST_SIGFIG).unwrap();
+        wide.record(HIST_MAX_US * 5).unwrap();
+        let mut bytes = Vec::new();
+        V2Serializer::new().serialize(&wide, &mut bytes).unwrap();
+        assert!(Latency::from_v2_bytes(&bytes).is_err());
     }
 }
