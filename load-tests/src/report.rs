@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_REPORTED_ERRORS;
 use crate::room::RoomOutcome;
@@ -62,6 +62,85 @@ pub struct Report {
     pub wall_s: f64,
 }
 
+/// Everything a report counts, before it is summed up: counts and whole histograms, so the tallies of
+/// several processes, each running some of a run's rooms, merge into exactly the tally one process
+/// would have made (see `procs.rs`). Its JSON is the wire form between those processes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Tally {
+    pub keys_sent: u64,
+    /// Watchers of the rooms that ran.
+    pub watchers: u64,
+    pub received: u64,
+    pub awareness: u64,
+    pub rooms_diverged: usize,
+    /// Clients that could not join.
+    pub join_failures: usize,
+    /// The first [`MAX_REPORTED_ERRORS`] of their errors.
+    pub join_errors: Vec<String>,
+    /// Clients that ended with an error.
+    pub client_errors: usize,
+    /// The first [`MAX_REPORTED_ERRORS`] of those errors.
+    pub client_error_list: Vec<String>,
+    pub fanout: Latency,
+    pub from_send: Latency,
+    pub join: Latency,
+    pub send_lag: Latency,
+}
+
+impl Tally {
+    /// The tally of these rooms, joined in `join` time, with these clients that could not join.
+    pub fn from_outcomes(rooms: &[RoomOutcome], join: &Latency, join_failures: &[String]) -> Tally {
+        let mut t = Tally {
+            join: join.clone(),
+            join_failures: join_failures.len(),
+            join_errors: join_failures.iter().take(MAX_REPORTED_ERRORS).cloned().collect(),
+            ..Tally::default()
+        };
+        for room in rooms {
+            t.keys_sent += room.typist.keys_sent;
+            t.send_lag.merge(&room.typist.send_lag);
+            t.watchers += room.watchers.len() as u64;
+            t.rooms_diverged += usize::from(room.diverged());
+            let errs = room.typist.error.iter().chain(room.watchers.iter().filter_map(|w| w.error.as_ref()));
+            for e in errs {
+                t.client_errors += 1;
+                if t.client_error_list.len() < MAX_REPORTED_ERRORS {
+                    t.client_error_list.push(e.clone());
+                }
+            }
+            for w in &room.watchers {
+                t.fanout.merge(&w.fanout);
+                t.from_send.merge(&w.from_send);
+                t.received += w.received;
+                t.awareness += w.awareness;
+            }
+        }
+        t
+    }
+
+    /// Adds `other`'s counts and histograms to these; the error lists stay the first few.
+    pub fn merge(&mut self, other: &Tally) {
+        self.keys_sent += other.keys_sent;
+        self.watchers += other.watchers;
+        self.received += other.received;
+        self.awareness += other.awareness;
+        self.rooms_diverged += other.rooms_diverged;
+        self.join_failures += other.join_failures;
+        self.client_errors += other.client_errors;
+        for (list, more) in [
+            (&mut self.join_errors, &other.join_errors),
+            (&mut self.client_error_list, &other.client_error_list),
+        ] {
+            let room = MAX_REPORTED_ERRORS.saturating_sub(list.len());
+            list.extend(more.iter().take(room).cloned());
+        }
+        self.fanout.merge(&other.fanout);
+        self.from_send.merge(&other.from_send);
+        self.join.merge(&other.join);
+        self.send_lag.merge(&other.send_lag);
+    }
+}
+
 impl Report {
     pub fn build(
         cfg: &TypingConfig,
@@ -71,34 +150,27 @@ impl Report {
         server_figures: Option<ServerFigures>,
         wall: Duration,
     ) -> Report {
-        let mut fanout = Latency::new();
-        let mut from_send = Latency::new();
-        let mut send_lag = Latency::new();
-        let (mut keys_sent, mut watchers, mut received, mut awareness) = (0, 0, 0, 0);
-        let (mut diverged, mut client_errors) = (0, 0);
-        let mut errors: Vec<String> = join_failures.iter().take(MAX_REPORTED_ERRORS).cloned().collect();
+        Report::from_tally(cfg, Tally::from_outcomes(rooms, join, join_failures), server_figures, wall)
+    }
+
+    /// The report of a run configured as `cfg` that counted `tally`.
+    pub fn from_tally(
+        cfg: &TypingConfig,
+        tally: Tally,
+        server_figures: Option<ServerFigures>,
+        wall: Duration,
+    ) -> Report {
         // Every configured watcher is expected to receive every scheduled key, whether or not its room
         // could join: a room left out loses all of them.
         let expected = cfg.keys_per_room() * (cfg.rooms * (cfg.clients_per_room - 1)) as u64;
-        for room in rooms {
-            keys_sent += room.typist.keys_sent;
-            send_lag.merge(&room.typist.send_lag);
-            watchers += room.watchers.len() as u64;
-            diverged += usize::from(room.diverged());
-            let errs = room.typist.error.iter().chain(room.watchers.iter().filter_map(|w| w.error.as_ref()));
-            for e in errs {
-                client_errors += 1;
-                if errors.len() < MAX_REPORTED_ERRORS {
-                    errors.push(e.clone());
-                }
-            }
-            for w in &room.watchers {
-                fanout.merge(&w.fanout);
-                from_send.merge(&w.from_send);
-                received += w.received;
-                awareness += w.awareness;
-            }
-        }
+        // Join failures first, then the clients' errors, as many as fit.
+        let errors = tally
+            .join_errors
+            .iter()
+            .chain(&tally.client_error_list)
+            .take(MAX_REPORTED_ERRORS)
+            .cloned()
+            .collect();
         Report {
             scenario: if cfg.chunk > 1 { "large-paste" } else { "typing" },
             target: cfg.target.kind.name(),
@@ -110,21 +182,21 @@ impl Report {
             duration_s: cfg.duration.as_secs_f64(),
             drain_s: cfg.drain.as_secs_f64(),
             keys_scheduled: cfg.keys_per_room() * cfg.rooms as u64,
-            keys_sent,
-            watchers,
+            keys_sent: tally.keys_sent,
+            watchers: tally.watchers,
             deliveries_expected: expected,
-            deliveries_received: received,
-            lost: expected.saturating_sub(received),
-            awareness_received: awareness,
-            rooms_diverged: diverged,
-            join_failures: join_failures.len(),
-            client_errors,
+            deliveries_received: tally.received,
+            lost: expected.saturating_sub(tally.received),
+            awareness_received: tally.awareness,
+            rooms_diverged: tally.rooms_diverged,
+            join_failures: tally.join_failures,
+            client_errors: tally.client_errors,
             errors,
-            fanout: fanout.summary(),
-            fanout_from_send: from_send.summary(),
-            join: join.summary(),
-            send_lag: send_lag.summary(),
-            server_figures: server_figures.map(|f| f.with_deliveries(received)),
+            fanout: tally.fanout.summary(),
+            fanout_from_send: tally.from_send.summary(),
+            join: tally.join.summary(),
+            send_lag: tally.send_lag.summary(),
+            server_figures: server_figures.map(|f| f.with_deliveries(tally.received)),
             wall_s: wall.as_secs_f64(),
         }
     }
@@ -314,5 +386,55 @@ mod tests {
         assert_eq!((r.lost, r.join_failures), (4, 1));
         assert_eq!(r.errors, failed);
         assert!(!r.ok());
+    }
+
+    fn joins(us: std::ops::Range<u64>) -> Latency {
+        let mut join = Latency::new();
+        for i in us {
+            join.record(Duration::from_micros(2_000 + i));
+        }
+        join
+    }
+
+    /// Rooms split over two tallies (as over two processes), sent through JSON and merged, give the report
+    /// one tally of all of them gives.
+    #[test]
+    fn merged_tallies_report_like_one() {
+        let mut broken = watcher(1, "a");
+        broken.error = Some("watcher 1: closed by server: 4001 slow".into());
+        let first = [room(vec![watcher(2, "ab"), broken])];
+        let second = [room(vec![watcher(2, "ab"), watcher(2, "ab")])];
+        let failed = vec!["client 2 of r3 could not join: refused".to_owned()];
+        let all: Vec<RoomOutcome> = first.into_iter().chain(second).collect();
+        let cfg = TypingConfig { rooms: 3, ..cfg() };
+        let wall = Duration::from_secs(1);
+        let one = Report::from_tally(&cfg, Tally::from_outcomes(&all, &joins(0..6), &failed), None, wall);
+
+        let (first, second) = all.split_at(1);
+        let wire = |t: Tally| -> Tally { serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap() };
+        let mut merged = wire(Tally::from_outcomes(first, &joins(0..3), &[]));
+        merged.merge(&wire(Tally::from_outcomes(second, &joins(3..6), &failed)));
+        let split = Report::from_tally(&cfg, merged, None, wall);
+
+        assert_eq!(serde_json::to_value(&split).unwrap(), serde_json::to_value(&one).unwrap());
+        assert_eq!((split.keys_sent, split.watchers, split.deliveries_received), (4, 4, 7));
+        assert_eq!((split.deliveries_expected, split.lost), (12, 5));
+        assert_eq!((split.rooms_diverged, split.client_errors, split.join_failures), (1, 1, 1));
+        assert_eq!((split.fanout.count, split.join.count), (7, 6));
+        assert_eq!(split.errors.len(), 2);
+        assert_eq!(split.errors[0], failed[0], "join failures come first");
+    }
+
+    #[test]
+    fn merged_error_lists_stay_short_and_counts_stay_exact() {
+        let errors = |n: usize| Tally {
+            client_errors: n,
+            client_error_list: (0..n.min(MAX_REPORTED_ERRORS)).map(|i| format!("e{i}")).collect(),
+            ..Tally::default()
+        };
+        let mut t = errors(MAX_REPORTED_ERRORS - 1);
+        t.merge(&errors(3 * MAX_REPORTED_ERRORS));
+        assert_eq!(t.client_errors, 4 * MAX_REPORTED_ERRORS - 1);
+        assert_eq!(t.client_error_list.len(), MAX_REPORTED_ERRORS);
     }
 }
