@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Most rooms one run may open.
+/// Most rooms one process may open (with `--procs N`, a run may open N times as many).
 pub const MAX_ROOMS: usize = 5_000;
 /// Most clients per room; the server refuses more (`handoff_protocol::limits::MAX_CLIENTS_PER_ROOM`).
 pub const MAX_CLIENTS_PER_ROOM: usize = handoff_protocol::limits::MAX_CLIENTS_PER_ROOM;
@@ -10,7 +10,10 @@ pub const MAX_CLIENTS_PER_ROOM: usize = handoff_protocol::limits::MAX_CLIENTS_PE
 pub const MIN_CLIENTS_PER_ROOM: usize = 2;
 /// Most WebSocket connections one run may hold, kept below the per-process file limit (20,000) with room
 /// for the HTTP client and the runtime.
+/// With `--procs N` the bound applies to each process, so a run may hold N times as many.
 pub const MAX_TOTAL_CLIENTS: usize = 15_000;
+/// Most processes one typing run may split its clients over (`--procs`): 120,000 clients at most.
+pub const MAX_PROCS: usize = 8;
 /// Fastest typing rate. Each key is two messages (update + awareness); the server allows 200 messages/s.
 pub const MAX_KEYS_PER_SEC: f64 = 50.0;
 /// Longest typing phase of one run.

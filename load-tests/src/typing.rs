@@ -1,24 +1,28 @@
 //! The typing scenario: mint rooms through the REST API, join every client, then one typist per room
 //! types on a fixed timetable while the other clients watch. Measures fan-out latency per key and
-//! watcher, join time, losses and divergence.
+//! watcher, join time, losses and divergence. A run's rooms may be split over several processes (see
+//! `procs.rs`); [`run_shard`] runs one process's share.
 
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use anyhow::{anyhow, ensure};
+use anyhow::{Context, anyhow, bail, ensure};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::client::YClient;
 use crate::limits::{
     CONNECT_CONCURRENCY, MAX_CHUNK, MAX_CLIENTS_PER_ROOM, MAX_DRAIN, MAX_DURATION, MAX_KEYS_PER_SEC,
-    MAX_ROOMS, MAX_TOTAL_CLIENTS, MIN_CLIENTS_PER_ROOM, START_DELAY,
+    MAX_PROCS, MAX_ROOMS, MAX_TOTAL_CLIENTS, MIN_CLIENTS_PER_ROOM, START_DELAY,
 };
 use crate::metronome::{self, Timetable};
 use crate::mint::Submission;
 use crate::progress::Progress;
-use crate::report::Report;
+use crate::report::{Report, Tally};
 use crate::room::{self, Live, Plan, RoomOutcome};
 use crate::server_watch::ServerWatch;
 use crate::stats::Latency;
@@ -46,15 +50,31 @@ pub struct TypingConfig {
 }
 
 impl TypingConfig {
+    /// The bounds of a run in one process.
     pub fn validate(&self) -> anyhow::Result<()> {
-        ensure!((1..=MAX_ROOMS).contains(&self.rooms), "--rooms must be 1..={MAX_ROOMS}");
+        self.validate_split(1)
+    }
+
+    /// The bounds of a run whose rooms are split over `procs` processes: each process's share of rooms
+    /// and clients stays within the bounds of one process ([`MAX_ROOMS`], [`MAX_TOTAL_CLIENTS`]).
+    pub fn validate_split(&self, procs: usize) -> anyhow::Result<()> {
+        ensure!((1..=MAX_PROCS).contains(&procs), "--procs must be 1..={MAX_PROCS}");
+        let max_rooms = MAX_ROOMS * procs;
+        ensure!(
+            (1..=max_rooms).contains(&self.rooms),
+            "--rooms must be 1..={max_rooms} ({MAX_ROOMS} per process, {procs} process(es))"
+        );
+        ensure!(self.rooms >= procs, "--rooms must be at least --procs ({procs}): every process runs a room");
         ensure!(
             (MIN_CLIENTS_PER_ROOM..=MAX_CLIENTS_PER_ROOM).contains(&self.clients_per_room),
             "--clients-per-room must be {MIN_CLIENTS_PER_ROOM}..={MAX_CLIENTS_PER_ROOM}"
         );
+        let busiest = self.rooms.div_ceil(procs);
         ensure!(
-            self.rooms * self.clients_per_room <= MAX_TOTAL_CLIENTS,
-            "rooms × clients per room must be at most {MAX_TOTAL_CLIENTS} (the file limit)"
+            busiest * self.clients_per_room <= MAX_TOTAL_CLIENTS,
+            "rooms × clients per room must be at most {MAX_TOTAL_CLIENTS} per process (the file limit), \
+             here {busiest} × {} in the busiest of {procs} process(es): split the run with --procs",
+            self.clients_per_room
         );
         ensure!(
             self.keys_per_sec > 0.0 && self.keys_per_sec <= MAX_KEYS_PER_SEC,
@@ -80,23 +100,92 @@ impl TypingConfig {
     }
 }
 
-/// Runs the scenario. `Err` means the run could not happen (the rooms could not be opened); clients that
-/// could not join, losses and divergence are in the report.
+/// Runs the scenario in this process. `Err` means the run could not happen (the rooms could not be
+/// opened); clients that could not join, losses and divergence are in the report.
 pub async fn run(cfg: &TypingConfig) -> anyhow::Result<Report> {
     cfg.validate()?;
     let wall = Instant::now();
-    let run_id = format!("{}", std::process::id());
-    let rooms = cfg.target.open_rooms(cfg.rooms, &Submission::typing(), &run_id).await?;
     let progress = Progress::new(cfg.quiet);
-    let joined = join_all(&rooms, cfg.clients_per_room, &progress).await;
+    let mut server = None;
+    let tally = run_shard(cfg, Shard::WHOLE, &progress, || {
+        // Everyone is synced: the server is watched over the typing phase, which starts now.
+        server = ServerWatch::start(cfg.server_pid);
+        std::future::ready(Ok(std::time::Instant::now() + START_DELAY))
+    })
+    .await?;
+    let server = match server {
+        Some(w) => w.finish().await,
+        None => None,
+    };
+    Ok(Report::from_tally(cfg, tally, server, wall.elapsed()))
+}
 
-    // Everyone is synced: the timetable starts now. Rooms are staggered across one key interval so
-    // they do not all type in the same instant.
-    let start = std::time::Instant::now() + START_DELAY;
+/// Which of a run's rooms one process runs: global rooms `index`, `index + count`, `index + 2 × count`…
+/// of a run split over `count` processes. Written `index/count` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// All the rooms: a run in one process.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// The global indices of this shard's rooms among `rooms`.
+    pub fn rooms(self, rooms: usize) -> impl Iterator<Item = usize> {
+        (self.index..rooms).step_by(self.count.max(1))
+    }
+}
+
+impl FromStr for Shard {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Shard> {
+        let (index, count) = s.split_once('/').context("a shard is written index/count, e.g. 0/4")?;
+        let index: usize = index.parse().context("the shard index")?;
+        let count: usize = count.parse().context("the shard count")?;
+        if !(1..=MAX_PROCS).contains(&count) || index >= count {
+            bail!("shard {s}: the count must be 1..={MAX_PROCS} and the index below it");
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Runs `shard`'s rooms of the run `cfg` describes: opens them, joins every client, then awaits `start`
+/// for the instant the timetable starts, types until the last key and the drain, and tallies what
+/// happened. Each room keeps its global index, so it is phased in the key interval exactly as in a run
+/// in one process. `Err` means the rooms could not be opened or `start` failed.
+pub async fn run_shard<F, Fut>(
+    cfg: &TypingConfig,
+    shard: Shard,
+    progress: &Progress,
+    start: F,
+) -> anyhow::Result<Tally>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = anyhow::Result<std::time::Instant>>,
+{
+    cfg.validate_split(shard.count)?;
+    ensure!(shard.index < shard.count, "shard {shard} does not exist");
+    let run_id = format!("{}", std::process::id());
+    let global: Vec<usize> = shard.rooms(cfg.rooms).collect();
+    let rooms = cfg.target.open_rooms(global.len(), &Submission::typing(), &run_id).await?;
+    let joined = join_all(&rooms, cfg.clients_per_room, progress).await;
+
+    // Everyone is synced. Rooms are staggered across one key interval so they do not all type in the
+    // same instant.
+    let start = start().await?;
     let interval = cfg.interval();
     let deadline = Instant::from_std(start) + cfg.duration + cfg.drain;
     let runnable: Vec<(usize, Vec<YClient>)> =
-        joined.rooms.into_iter().enumerate().filter_map(|(r, c)| c.map(|c| (r, c))).collect();
+        global.iter().zip(joined.rooms).filter_map(|(&r, c)| c.map(|c| (r, c))).collect();
     let tables: Vec<Timetable> = runnable
         .iter()
         .map(|(r, _)| {
@@ -104,10 +193,9 @@ pub async fn run(cfg: &TypingConfig) -> anyhow::Result<Report> {
             Timetable { first: start + phase, interval, keys: cfg.keys_per_room() }
         })
         .collect();
-    let server = ServerWatch::start(cfg.server_pid);
     let ticks = metronome::start(tables.clone())?;
     let live = Arc::new(Live::default());
-    let expected = cfg.keys_per_room() * (cfg.rooms * (cfg.clients_per_room - 1)) as u64;
+    let expected = cfg.keys_per_room() * (global.len() * (cfg.clients_per_room - 1)) as u64;
     let status = {
         let live = live.clone();
         move || {
@@ -116,7 +204,8 @@ pub async fn run(cfg: &TypingConfig) -> anyhow::Result<Report> {
             format!("keys sent {sent} · deliveries {received}/{expected}")
         }
     };
-    let bar = progress.timed("typing", cfg.duration + START_DELAY, status);
+    let lead = start.saturating_duration_since(std::time::Instant::now());
+    let bar = progress.timed("typing", cfg.duration + lead, status);
     let tasks: Vec<_> = runnable
         .into_iter()
         .zip(tables)
@@ -131,11 +220,7 @@ pub async fn run(cfg: &TypingConfig) -> anyhow::Result<Report> {
         outcomes.push(task.await.map_err(|e| anyhow!("room task failed: {e}"))?);
     }
     bar.finish();
-    let server = match server {
-        Some(w) => w.finish().await,
-        None => None,
-    };
-    Ok(Report::build(cfg, &outcomes, &joined.join, &joined.failures, server, wall.elapsed()))
+    Ok(Tally::from_outcomes(&outcomes, &joined.join, &joined.failures))
 }
 
 /// Every room's clients after joining: `None` for a room where some client could not join (it is left
@@ -245,6 +330,35 @@ mod tests {
             TypingConfig { drain: MAX_DRAIN * 2, ..cfg() },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn split_runs_bound_each_process() {
+        let big = TypingConfig { rooms: MAX_ROOMS * 4, clients_per_room: 3, ..cfg() };
+        assert!(big.validate().is_err(), "too many clients for one process");
+        assert!(big.validate_split(4).is_ok(), "{} rooms per process", MAX_ROOMS);
+        assert!(big.validate_split(3).is_err());
+        // The busiest process gets the rounded-up share.
+        let uneven = TypingConfig { rooms: MAX_ROOMS * 2 + 1, ..big.clone() };
+        assert!(uneven.validate_split(2).is_err());
+        assert!(uneven.validate_split(3).is_ok());
+        assert!(TypingConfig { rooms: 2, ..cfg() }.validate_split(3).is_err(), "fewer rooms than processes");
+        assert!(cfg().validate_split(0).is_err());
+        assert!(cfg().validate_split(MAX_PROCS + 1).is_err());
+        assert!(TypingConfig { rooms: MAX_ROOMS * MAX_PROCS, ..cfg() }.validate_split(MAX_PROCS).is_ok());
+    }
+
+    #[test]
+    fn shards_deal_the_rooms_round_robin() {
+        let shards: Vec<Shard> = (0..3).map(|index| Shard { index, count: 3 }).collect();
+        let dealt: Vec<Vec<usize>> = shards.iter().map(|s| s.rooms(8).collect()).collect();
+        assert_eq!(dealt, vec![vec![0, 3, 6], vec![1, 4, 7], vec![2, 5]]);
+        assert_eq!(Shard::WHOLE.rooms(3).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!("2/3".parse::<Shard>().unwrap(), shards[2]);
+        assert_eq!(shards[1].to_string(), "1/3");
+        for bad in ["3/3", "0/0", "1", "a/2", "0/99", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
     }
 }
