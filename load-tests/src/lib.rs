@@ -14,6 +14,8 @@ pub mod metronome;
 pub mod mint;
 /// Latency-against-load charts (SVG) from report JSON files, to compare servers at a glance.
 pub mod plot;
+/// `--procs`: a typing run split over child processes, merged into one report.
+pub mod procs;
 /// Progress bars on stderr, so a minutes-long run shows it is alive without touching its report.
 pub mod progress;
 pub mod promote;

@@ -35,6 +35,19 @@ pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Delay between "everyone is synced" and the first scheduled key, so the schedule starts in the future.
 pub const START_DELAY: Duration = Duration::from_millis(250);
+/// Longest a child process of a split run (`--procs`) may take from its start to "joined" (minting its
+/// rooms and joining their clients), and so the longest a child waits for the start instant.
+pub const SHARD_JOIN_TIMEOUT: Duration = Duration::from_secs(600);
+/// Latest start instant a child accepts: a start further ahead is refused as garbage.
+pub const SHARD_MAX_START_AHEAD: Duration = Duration::from_secs(60);
+/// How long after the last key and the drain a child may take to close its clients and print its result.
+pub const SHARD_RESULT_GRACE: Duration = Duration::from_secs(120);
+/// Longest a child may take to exit once it printed its result, or once it was killed.
+pub const SHARD_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest line a child may print (its result: four histograms and a few errors as JSON).
+pub const MAX_SHARD_LINE: usize = 16 * 1024 * 1024;
+/// Last lines of a child's stderr kept to explain its failure (every line is printed as it comes).
+pub const MAX_SHARD_STDERR_LINES: usize = 20;
 /// How often an otherwise silent client renews its awareness (a stock y-websocket client does the same
 /// every 15 s; the server closes clients that send nothing for 60 s).
 pub const AWARENESS_RENEW: Duration = Duration::from_secs(15);

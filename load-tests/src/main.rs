@@ -11,7 +11,8 @@ use handoff_load::compare::{self, Outcome, Row};
 use handoff_load::launch::{self, Programs};
 use handoff_load::limits::DEFAULT_DRAIN_S;
 use handoff_load::target::{Kind, Target};
-use handoff_load::{TypingConfig, typing};
+use handoff_load::typing::Shard;
+use handoff_load::{TypingConfig, procs, typing};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -171,6 +172,14 @@ struct TypingArgs {
     /// Seconds watchers keep listening after the last scheduled key.
     #[arg(long, env = "HANDOFF_LOAD_DRAIN_S", default_value_t = DEFAULT_DRAIN_S)]
     drain_s: u64,
+    /// Split the clients over this many child processes of this program (rooms dealt round-robin), each
+    /// within one process's file limit; their results make one report, as if one process had run it.
+    #[arg(long, default_value_t = 1)]
+    procs: usize,
+    /// Internal: run as child index/count of a --procs run (prints `joined`, reads the start instant on
+    /// stdin, prints its result as one JSON line).
+    #[arg(long, hide = true)]
+    shard: Option<Shard>,
 }
 
 #[derive(Args, Clone)]
@@ -237,10 +246,16 @@ async fn async_main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Typing(a) | Command::Soak(a) => {
+            if let Some(shard) = a.shard {
+                return shard_child(&a, 1, shard).await;
+            }
             let t = a.target.clone();
             on_targets(&t, move |target, pid| typing_run(a.clone(), 1, target, pid)).await
         }
         Command::LargePaste(a) => {
+            if let Some(shard) = a.typing.shard {
+                return shard_child(&a.typing, a.paste_bytes, shard).await;
+            }
             let t = a.typing.target.clone();
             on_targets(&t, move |target, pid| typing_run(a.typing.clone(), a.paste_bytes, target, pid)).await
         }
@@ -313,13 +328,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn typing_run(
-    a: TypingArgs,
-    chunk: usize,
-    target: Target,
-    server_pid: Option<u32>,
-) -> anyhow::Result<handoff_load::Report> {
-    let cfg = TypingConfig {
+fn typing_config(a: &TypingArgs, chunk: usize, target: Target, server_pid: Option<u32>) -> TypingConfig {
+    TypingConfig {
         target,
         rooms: a.rooms,
         clients_per_room: a.clients_per_room,
@@ -329,8 +339,34 @@ async fn typing_run(
         drain: Duration::from_secs(a.drain_s),
         server_pid,
         quiet: a.target.quiet,
-    };
-    typing::run(&cfg).await
+    }
+}
+
+async fn typing_run(
+    a: TypingArgs,
+    chunk: usize,
+    target: Target,
+    server_pid: Option<u32>,
+) -> anyhow::Result<handoff_load::Report> {
+    let cfg = typing_config(&a, chunk, target, server_pid);
+    if a.procs == 1 {
+        return typing::run(&cfg).await;
+    }
+    let exe = std::env::current_exe().context("finding this program to start its --procs children")?;
+    procs::run(&exe, &cfg, a.procs).await
+}
+
+/// A child of a `--procs` run: its share of the rooms against the target its flags name; the protocol
+/// with the parent is on stdin and stdout (see `procs.rs`).
+async fn shard_child(a: &TypingArgs, chunk: usize, shard: Shard) -> anyhow::Result<ExitCode> {
+    if a.target.compare || a.procs != 1 || a.target.json.is_some() {
+        bail!("--shard is for the children of a --procs run, which start without --compare, --procs, --json");
+    }
+    let target =
+        Target { kind: a.target.target, url: a.target.server.clone(), api_key: a.target.api_key.clone() };
+    let cfg = TypingConfig { quiet: true, ..typing_config(a, chunk, target, None) };
+    procs::serve_shard(&cfg, shard, procs::stdin()?, procs::stdout()?).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_json(path: Option<&PathBuf>, value: &impl Serialize) -> anyhow::Result<()> {
