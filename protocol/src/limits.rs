@@ -64,6 +64,11 @@ pub const GROUP_COMMIT_WINDOW_MS: u64 = 50;
 /// (an accepted edit is on disk within a second plus one commit) holds whatever the configuration.
 pub const MAX_GROUP_COMMIT_WINDOW_MS: u64 = 1000;
 
+/// Least time between the starts of two group commits of the embedded store: writes that arrive meanwhile
+/// join the next group instead of each paying an fsync. An accepted edit may wait this much longer than
+/// the commit window; `kill -9` loses at most the window plus this plus one commit.
+pub const GROUP_COMMIT_GATHER_MS: u64 = 5;
+
 /// Log rows written in one store transaction at most; a longer queue is committed in several.
 pub const GROUP_COMMIT_MAX_ROWS: usize = 4096;
 

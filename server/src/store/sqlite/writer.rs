@@ -2,7 +2,7 @@
 //! per group commit, each write in its own savepoint so one failure fails alone.
 
 use handoff_protocol::Role;
-use handoff_protocol::limits::GROUP_COMMIT_MAX_ROWS;
+use handoff_protocol::limits::{GROUP_COMMIT_GATHER_MS, GROUP_COMMIT_MAX_ROWS};
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,7 +33,18 @@ impl Write {
 /// `GROUP_COMMIT_MAX_ROWS` rows), and commit them as one transaction. Each write runs in its own
 /// savepoint so one failing write fails alone.
 pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Write>) {
+    let gather = std::time::Duration::from_millis(GROUP_COMMIT_GATHER_MS);
+    let mut last_commit: Option<std::time::Instant> = None;
     while let Some(first) = rx.blocking_recv() {
+        // Under load a commit follows the previous one at once, so every fsync carries only what queued
+        // during the last one. Spacing commits by at least `gather` lets more writes join each group:
+        // fewer fsyncs for the same rows (perf showed the block device's notifications near 8 % of the
+        // server's CPU at 1000 rooms). An idle writer commits at once.
+        if let Some(since) = last_commit.map(|t| t.elapsed())
+            && since < gather
+        {
+            std::thread::sleep(gather - since);
+        }
         let mut rows = first.rows();
         let mut batch = vec![first];
         while rows < GROUP_COMMIT_MAX_ROWS {
@@ -45,6 +56,7 @@ pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Write>) {
                 Err(_) => break,
             }
         }
+        last_commit = Some(std::time::Instant::now());
         commit_batch(&mut conn, batch);
     }
     tracing::debug!("sqlite writer stopped");
@@ -104,10 +116,12 @@ fn in_savepoint<T>(
     txn: &rusqlite::Transaction<'_>,
     f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
 ) -> StoreResult<T> {
-    txn.execute_batch("SAVEPOINT w").map_err(db_err)?;
+    // Cached statements: one savepoint per write, thousands a second under load, would otherwise each
+    // be parsed anew.
+    txn.prepare_cached("SAVEPOINT w").and_then(|mut s| s.execute([])).map_err(db_err)?;
     match f(txn) {
         Ok(v) => {
-            txn.execute_batch("RELEASE w").map_err(db_err)?;
+            txn.prepare_cached("RELEASE w").and_then(|mut s| s.execute([])).map_err(db_err)?;
             Ok(v)
         }
         Err(e) => {
