@@ -3,6 +3,7 @@
 //! sends, hands it to the room actor, and writes the actor's pre-encoded frames from a bounded outbox.
 //! The connection task never touches the document. Anything wrong with a client closes that client only.
 
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -140,16 +141,24 @@ async fn run(
                     }
                     sink.flush().await
                 };
-                tokio::select! {
-                    written = write => if written.is_err() {
-                        break CloseReason::new(CLOSE_GOING_AWAY, "write failed");
+                tokio::pin!(write);
+                // Nearly every write completes at once (the socket buffer has room); only one that waits
+                // needs the stall timer, so the common case registers no timer at all.
+                let once = std::future::poll_fn(|cx| std::task::Poll::Ready(write.as_mut().poll(cx))).await;
+                let written = match once {
+                    std::task::Poll::Ready(written) => written,
+                    std::task::Poll::Pending => tokio::select! {
+                        written = &mut write => written,
+                        reason = &mut kick => {
+                            break reason.unwrap_or_else(|_| CloseReason::new(CLOSE_GOING_AWAY, "room closed"));
+                        }
+                        _ = tokio::time::sleep(WRITE_STALL_TIMEOUT) => {
+                            break CloseReason::new(CLOSE_SLOW_CONSUMER, "slow consumer: writes stalled");
+                        }
                     },
-                    reason = &mut kick => {
-                        break reason.unwrap_or_else(|_| CloseReason::new(CLOSE_GOING_AWAY, "room closed"));
-                    }
-                    _ = tokio::time::sleep(WRITE_STALL_TIMEOUT) => {
-                        break CloseReason::new(CLOSE_SLOW_CONSUMER, "slow consumer: writes stalled");
-                    }
+                };
+                if written.is_err() {
+                    break CloseReason::new(CLOSE_GOING_AWAY, "write failed");
                 }
                 last_out = Instant::now();
             }

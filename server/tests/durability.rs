@@ -62,7 +62,12 @@ fn spawn_server(dir: &std::path::Path, extra: &[&str]) -> Process {
         .spawn()
         .expect("handoff binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("a startup line").unwrap();
+    // Log lines (a warning, say) may come before the banner.
+    let first = lines
+        .by_ref()
+        .map(|l| l.expect("stdout is readable"))
+        .find(|l| l.starts_with("handoff is listening on"))
+        .expect("a startup line");
     let base = first.rsplit(' ').next().unwrap().to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "startup line names the URL: {first}");
     // Keep draining stdout so the child never blocks on a full pipe.

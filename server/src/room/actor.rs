@@ -106,9 +106,17 @@ impl RoomActor {
 
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, registry: Weak<Registry>, slot: Arc<Slot>) {
         let mut flight: Option<Flight> = None;
+        // Two timers for the actor's life, re-armed only when their deadline moves: a fresh sleep per
+        // command would register and cancel a timer for every message the room relays.
+        let (flush_timer, idle_timer) =
+            (tokio::time::sleep(std::time::Duration::ZERO), tokio::time::sleep(std::time::Duration::ZERO));
+        tokio::pin!(flush_timer, idle_timer);
+        let (mut flush_armed, mut idle_armed) = (None, None);
         loop {
             let flush_at = self.pending_since.map(|t| t + self.settings.commit_window);
             let idle_at = self.members.is_empty().then(|| self.idle_since + self.settings.idle_evict);
+            rearm(flush_timer.as_mut(), &mut flush_armed, flush_at);
+            rearm(idle_timer.as_mut(), &mut idle_armed, idle_at);
             tokio::select! {
                 biased;
                 joined = async { (&mut flight.as_mut().expect("guarded").task).await }, if flight.is_some() => {
@@ -142,10 +150,10 @@ impl RoomActor {
                     Some(cmd) => self.handle(cmd).await,
                     None => break,
                 },
-                _ = sleep_until(flush_at), if flush_at.is_some() && flight.is_none() => {
+                _ = &mut flush_timer, if flush_at.is_some() && flight.is_none() => {
                     flight = self.take_off(false);
                 }
-                _ = sleep_until(idle_at), if idle_at.is_some() && flight.is_none() => {
+                _ = &mut idle_timer, if idle_at.is_some() && flight.is_none() => {
                     self.final_flush(None).await;
                     if let Some(reg) = registry.upgrade() {
                         reg.remove_if_current(&self.id, &slot);
@@ -398,9 +406,12 @@ fn kick(mut member: Member, reason: CloseReason) {
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
+/// Points `timer` at `at` if that is a new deadline; `None` leaves it alone (the caller guards on it).
+fn rearm(timer: std::pin::Pin<&mut tokio::time::Sleep>, armed: &mut Option<Instant>, at: Option<Instant>) {
+    if at != *armed {
+        if let Some(at) = at {
+            timer.reset(at.into());
+        }
+        *armed = at;
     }
 }
