@@ -131,6 +131,7 @@ impl RoomActor {
             Some(doc) => {
                 let presence = self.awareness.update().ok();
                 self.awareness = Awareness::new(doc);
+                self.welcome = None;
                 if let Some(p) = presence {
                     let _ = self.awareness.apply_update(p);
                 }
