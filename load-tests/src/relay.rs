@@ -72,9 +72,18 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
         let (stream, peer) = listener.accept().await?;
         let rooms = rooms.clone();
         tokio::spawn(async move {
-            // The relay logs nothing on the hot path; a failed connection is worth one line.
+            // The relay logs nothing on the hot path; a failed connection is worth one line, except a
+            // readiness probe that connects and leaves before any handshake.
             if let Err(e) = connection(stream, rooms).await {
-                eprintln!("relay: {peer}: {e}");
+                let probe = matches!(
+                    e.downcast_ref::<tokio_tungstenite::tungstenite::Error>(),
+                    Some(tokio_tungstenite::tungstenite::Error::Protocol(
+                        tokio_tungstenite::tungstenite::error::ProtocolError::HandshakeIncomplete
+                    ))
+                );
+                if !probe {
+                    eprintln!("relay: {peer}: {e}");
+                }
             }
         });
     }
