@@ -155,7 +155,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             commit_window: Duration::from_millis(config.commit_window_ms.min(MAX_GROUP_COMMIT_WINDOW_MS)),
         },
     );
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = listen(config.listen)?;
     let addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let state = AppState {
@@ -215,4 +215,17 @@ mod tests {
         assert_eq!(Urls::from_public("http://127.0.0.1:8080").ws, "ws://127.0.0.1:8080/ws");
         assert_eq!(Urls::from_public("http://127.0.0.1:8080/").public, "http://127.0.0.1:8080");
     }
+}
+
+/// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`). tokio's default of 1024
+/// overflowed when every client of a reconnect storm came back at once: the kernel dropped the SYNs and
+/// those clients waited a whole retransmission timeout (1 s) before their second try.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
