@@ -69,6 +69,28 @@ async fn two_clients_edit_together_and_a_late_joiner_gets_everything() {
 }
 
 #[tokio::test]
+async fn every_fresh_joiner_gets_the_document_as_it_is_now() {
+    // Joiners that know nothing share one encoding of the whole document; every edit must retire it.
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&[file("main.py", "print('hi')\n")]).await;
+    let mut editor = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    editor.wait_synced().await;
+    for round in 0..3 {
+        let mut first = YClient::connect(&TestServer::ws(&room, &room.tokens.observer)).await;
+        let mut second = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+        first.wait_synced().await;
+        second.wait_synced().await;
+        assert_eq!(first.files(), editor.files(), "round {round}: first joiner");
+        assert_eq!(second.files(), editor.files(), "round {round}: second joiner");
+        editor.insert("main.py", None, &format!("# round {round}\n")).await;
+        let want = editor.text("main.py");
+        first.wait_for("the edit reached the server and back", |c| c.text("main.py") == want).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn offline_edits_merge_on_reconnect() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
