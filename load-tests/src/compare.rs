@@ -27,6 +27,29 @@ pub struct Row {
 }
 
 impl Row {
+    /// A run's line: its headline latency and, when the server was watched, its CPU and memory.
+    pub fn new(
+        target: &'static str,
+        ok: bool,
+        lost: u64,
+        join_failures: usize,
+        latency: &crate::stats::Percentiles,
+        server: Option<&crate::server_watch::ServerFigures>,
+    ) -> Row {
+        Row {
+            target,
+            ok,
+            lost,
+            join_failures,
+            p50_us: latency.p50_us,
+            p99_us: latency.p99_us,
+            p999_us: latency.p999_us,
+            cpu_us_per_delivered_update: server.map(|f| f.cpu_us_per_delivered_update),
+            rss_max_kib: server.and_then(|f| f.rss.as_ref()).map(|r| r.max_kib),
+            error: None,
+        }
+    }
+
     pub fn failed(kind: Kind, error: String) -> Row {
         Row {
             target: kind.name(),

@@ -227,23 +227,15 @@ impl JoinStormReport {
         for e in &self.errors {
             let _ = writeln!(s, "  {e}");
         }
-        let _ = writeln!(
-            s,
-            "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "latency (µs)", "count", "p50", "p90", "p99", "p99.9", "max", "mean"
+        crate::stats::write_latency_table(
+            &mut s,
+            &[
+                ("room open", &self.room_open),
+                ("handshake", &self.handshake),
+                ("first sync", &self.first_sync),
+                ("join", &self.join),
+            ],
         );
-        for (name, p) in [
-            ("room open", &self.room_open),
-            ("handshake", &self.handshake),
-            ("first sync", &self.first_sync),
-            ("join", &self.join),
-        ] {
-            let _ = writeln!(
-                s,
-                "{name:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                p.count, p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us, p.mean_us
-            );
-        }
         if let Some(f) = &self.server_figures {
             let _ = writeln!(s, "{} (per joiner synced)", f.table());
         }
@@ -264,18 +256,14 @@ impl Outcome for JoinStormReport {
         JoinStormReport::ok(self)
     }
     fn row(&self) -> Row {
-        Row {
-            target: self.target,
-            ok: self.ok(),
-            lost: self.incomplete as u64,
-            join_failures: self.join_failures,
-            p50_us: self.first_sync.p50_us,
-            p99_us: self.first_sync.p99_us,
-            p999_us: self.first_sync.p999_us,
-            cpu_us_per_delivered_update: self.server_figures.as_ref().map(|f| f.cpu_us_per_delivered_update),
-            rss_max_kib: self.server_figures.as_ref().and_then(|f| f.rss.as_ref()).map(|r| r.max_kib),
-            error: None,
-        }
+        Row::new(
+            self.target,
+            self.ok(),
+            self.incomplete as u64,
+            self.join_failures,
+            &self.first_sync,
+            self.server_figures.as_ref(),
+        )
     }
     fn headline(&self) -> &'static str {
         "first sync"

@@ -162,23 +162,15 @@ impl PromoteReport {
         for e in &self.errors {
             let _ = writeln!(s, "  {e}");
         }
-        let _ = writeln!(
-            s,
-            "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "latency (µs)", "count", "p50", "p90", "p99", "p99.9", "max", "mean"
+        crate::stats::write_latency_table(
+            &mut s,
+            &[
+                ("submit", &self.submit),
+                ("promote", &self.promote),
+                ("first join", &self.first_join),
+                ("promote → ready", &self.promote_to_ready),
+            ],
         );
-        for (name, p) in [
-            ("submit", &self.submit),
-            ("promote", &self.promote),
-            ("first join", &self.first_join),
-            ("promote → ready", &self.promote_to_ready),
-        ] {
-            let _ = writeln!(
-                s,
-                "{name:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                p.count, p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us, p.mean_us
-            );
-        }
         if let Some(f) = &self.server_figures {
             let _ = writeln!(s, "{} (per room promoted)", f.table());
         }
@@ -195,18 +187,14 @@ impl Outcome for PromoteReport {
         PromoteReport::ok(self)
     }
     fn row(&self) -> Row {
-        Row {
-            target: self.target,
-            ok: self.ok(),
-            lost: self.incomplete as u64,
-            join_failures: self.failures,
-            p50_us: self.promote_to_ready.p50_us,
-            p99_us: self.promote_to_ready.p99_us,
-            p999_us: self.promote_to_ready.p999_us,
-            cpu_us_per_delivered_update: self.server_figures.as_ref().map(|f| f.cpu_us_per_delivered_update),
-            rss_max_kib: self.server_figures.as_ref().and_then(|f| f.rss.as_ref()).map(|r| r.max_kib),
-            error: None,
-        }
+        Row::new(
+            self.target,
+            self.ok(),
+            self.incomplete as u64,
+            self.failures,
+            &self.promote_to_ready,
+            self.server_figures.as_ref(),
+        )
     }
     fn headline(&self) -> &'static str {
         "promote → ready"

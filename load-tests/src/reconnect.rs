@@ -260,18 +260,10 @@ impl ReconnectReport {
         for e in &self.errors {
             let _ = writeln!(s, "  {e}");
         }
-        let _ = writeln!(
-            s,
-            "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "latency (µs)", "count", "p50", "p90", "p99", "p99.9", "max", "mean"
+        crate::stats::write_latency_table(
+            &mut s,
+            &[("reconnect", &self.reconnect), ("caught up", &self.caught_up)],
         );
-        for (name, p) in [("reconnect", &self.reconnect), ("caught up", &self.caught_up)] {
-            let _ = writeln!(
-                s,
-                "{name:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                p.count, p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us, p.mean_us
-            );
-        }
         if let Some(f) = &self.server_figures {
             let _ = writeln!(s, "{} (per client reconnected)", f.table());
         }
@@ -288,18 +280,14 @@ impl Outcome for ReconnectReport {
         ReconnectReport::ok(self)
     }
     fn row(&self) -> Row {
-        Row {
-            target: self.target,
-            ok: self.ok(),
-            lost: self.lost as u64,
-            join_failures: self.join_failures,
-            p50_us: self.reconnect.p50_us,
-            p99_us: self.reconnect.p99_us,
-            p999_us: self.reconnect.p999_us,
-            cpu_us_per_delivered_update: self.server_figures.as_ref().map(|f| f.cpu_us_per_delivered_update),
-            rss_max_kib: self.server_figures.as_ref().and_then(|f| f.rss.as_ref()).map(|r| r.max_kib),
-            error: None,
-        }
+        Row::new(
+            self.target,
+            self.ok(),
+            self.lost as u64,
+            self.join_failures,
+            &self.reconnect,
+            self.server_figures.as_ref(),
+        )
     }
     fn headline(&self) -> &'static str {
         "reconnect"

@@ -203,18 +203,8 @@ impl Report {
 
     /// This run's line in a comparison.
     fn compare_row(&self) -> crate::compare::Row {
-        crate::compare::Row {
-            target: self.target,
-            ok: self.ok(),
-            lost: self.lost,
-            join_failures: self.join_failures,
-            p50_us: self.fanout.p50_us,
-            p99_us: self.fanout.p99_us,
-            p999_us: self.fanout.p999_us,
-            cpu_us_per_delivered_update: self.server_figures.as_ref().map(|f| f.cpu_us_per_delivered_update),
-            rss_max_kib: self.server_figures.as_ref().and_then(|f| f.rss.as_ref()).map(|r| r.max_kib),
-            error: None,
-        }
+        let figures = self.server_figures.as_ref();
+        crate::compare::Row::new(self.target, self.ok(), self.lost, self.join_failures, &self.fanout, figures)
     }
 
     /// Nothing lost, nothing diverged, every client joined and none failed.
@@ -251,23 +241,15 @@ impl Report {
         for e in &self.errors {
             let _ = writeln!(s, "  {e}");
         }
-        let _ = writeln!(
-            s,
-            "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "latency (µs)", "count", "p50", "p90", "p99", "p99.9", "max", "mean"
+        crate::stats::write_latency_table(
+            &mut s,
+            &[
+                ("fan-out", &self.fanout),
+                ("fan-out from send", &self.fanout_from_send),
+                ("join", &self.join),
+                ("send lag", &self.send_lag),
+            ],
         );
-        for (name, p) in [
-            ("fan-out", &self.fanout),
-            ("fan-out from send", &self.fanout_from_send),
-            ("join", &self.join),
-            ("send lag", &self.send_lag),
-        ] {
-            let _ = writeln!(
-                s,
-                "{name:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                p.count, p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us, p.mean_us
-            );
-        }
         if let Some(f) = &self.server_figures {
             let _ = writeln!(s, "{}", f.table());
         }

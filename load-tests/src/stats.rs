@@ -124,6 +124,23 @@ pub struct Percentiles {
     pub max_us: u64,
 }
 
+/// Appends the latency table every report prints: a header, then one line per named histogram.
+pub fn write_latency_table(out: &mut String, rows: &[(&str, &Percentiles)]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "latency (µs)", "count", "p50", "p90", "p99", "p99.9", "max", "mean"
+    );
+    for (name, p) in rows {
+        let _ = writeln!(
+            out,
+            "{name:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            p.count, p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us, p.mean_us
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -205,18 +205,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running { addr, public_url, api_key, api_key_generated, state, dashboard_link, trigger, task })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Urls;
-
-    #[test]
-    fn ws_url_follows_the_public_scheme() {
-        assert_eq!(Urls::from_public("https://h.example.com/").ws, "wss://h.example.com/ws");
-        assert_eq!(Urls::from_public("http://127.0.0.1:8080").ws, "ws://127.0.0.1:8080/ws");
-        assert_eq!(Urls::from_public("http://127.0.0.1:8080/").public, "http://127.0.0.1:8080");
-    }
-}
-
 /// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`). tokio's default of 1024
 /// overflowed when every client of a reconnect storm came back at once: the kernel dropped the SYNs and
 /// those clients waited a whole retransmission timeout (1 s) before their second try.
@@ -228,4 +216,16 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Urls;
+
+    #[test]
+    fn ws_url_follows_the_public_scheme() {
+        assert_eq!(Urls::from_public("https://h.example.com/").ws, "wss://h.example.com/ws");
+        assert_eq!(Urls::from_public("http://127.0.0.1:8080").ws, "ws://127.0.0.1:8080/ws");
+        assert_eq!(Urls::from_public("http://127.0.0.1:8080/").public, "http://127.0.0.1:8080");
+    }
 }

@@ -429,7 +429,7 @@ fn kick(mut member: Member, reason: CloseReason) {
 fn rearm(timer: std::pin::Pin<&mut tokio::time::Sleep>, armed: &mut Option<Instant>, at: Option<Instant>) {
     if at != *armed {
         if let Some(at) = at {
-            timer.reset(at.into());
+            timer.reset(at);
         }
         *armed = at;
     }
