@@ -12,12 +12,6 @@ async fn status(server: &TestServer, room: &str) -> Value {
     server.call(Method::GET, &format!("/api/v1/rooms/{room}"), None).await.1
 }
 
-async fn post(server: &TestServer, path: &str, token: &str) -> (u16, Value) {
-    let resp = server.http.post(server.url(path)).bearer_auth(token).send().await.unwrap();
-    let code = resp.status().as_u16();
-    (code, resp.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn an_idle_room_ends_by_itself_and_the_interviewer_reopens_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -39,10 +33,14 @@ async fn an_idle_room_ends_by_itself_and_the_interviewer_reopens_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(YClient::try_connect(&TestServer::ws(&room, &room.tokens.candidate)).await.err(), Some(403));
-    let (code, _) = post(&server, &format!("/api/v1/rooms/{id}/reopen"), &room.tokens.candidate).await;
+    let (code, _) = server
+        .call_as(Method::POST, &format!("/api/v1/rooms/{id}/reopen"), &room.tokens.candidate, None)
+        .await;
     assert_eq!(code, 403, "only the interviewer reopens");
 
-    let (code, body) = post(&server, &format!("/api/v1/rooms/{id}/reopen"), &room.tokens.interviewer).await;
+    let (code, body) = server
+        .call_as(Method::POST, &format!("/api/v1/rooms/{id}/reopen"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!((code, body["room"]["status"].as_str()), (200, Some("live")), "{body}");
     let mut back = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
     back.wait_for("the reopened room has everything", |c| {
@@ -63,11 +61,15 @@ async fn reopening_after_the_window_is_refused() {
     let server = TestServer::start_with(config).await;
     let room = server.room_with(&[file("main.py", "x = 1\n")]).await;
     let id = room.room.id.clone();
-    let (code, _) = post(&server, &format!("/api/v1/rooms/{id}/end"), &room.tokens.interviewer).await;
+    let (code, _) = server
+        .call_as(Method::POST, &format!("/api/v1/rooms/{id}/end"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!(code, 200);
     // The window is zero seconds: any later moment is past it.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let (code, body) = post(&server, &format!("/api/v1/rooms/{id}/reopen"), &room.tokens.interviewer).await;
+    let (code, body) = server
+        .call_as(Method::POST, &format!("/api/v1/rooms/{id}/reopen"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!((code, body["error"]["code"].as_str()), (409, Some("reopen_window_passed")), "{body}");
     server.stop().await;
 }
@@ -79,8 +81,9 @@ async fn retention_purges_old_submissions_and_keeps_live_ones() {
     config.retention_s = 1;
     let server = TestServer::start_with(config).await;
     let done = server.room_with(&[file("a.py", "a\n")]).await;
-    let (code, _) =
-        post(&server, &format!("/api/v1/rooms/{}/end", done.room.id), &done.tokens.interviewer).await;
+    let (code, _) = server
+        .call_as(Method::POST, &format!("/api/v1/rooms/{}/end", done.room.id), &done.tokens.interviewer, None)
+        .await;
     assert_eq!(code, 200);
     let never_promoted = server.submit(&[file("b.py", "b\n")]).await;
     let live = server.room_with(&[file("c.py", "c\n")]).await;

@@ -9,29 +9,12 @@ use common::{PATIENCE, TestServer, YClient, file};
 use handoff_protocol::frame::CLOSE_ROOM_ENDED;
 use handoff_server::config::Config;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn memory_config(dir: &std::path::Path) -> Config {
     let mut config = common::config(dir);
     config.store = Some("memory://".into());
     config
-}
-
-/// A room-scoped call with a room token; status and JSON body (Null when empty).
-async fn as_room(
-    server: &TestServer,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = server.http.request(method, server.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 /// Submit → promote (twice: the same room) → edit over a WebSocket → notes → timeline → end → export →
@@ -55,14 +38,14 @@ async fn a_room_from_submission_to_purge(mut config: Config) {
     ivy.wait_for("the candidate's edit", |c| c.text("main.py").as_deref() == Some("x = 1\ny = 2\n")).await;
     let notes = json!({"notes": "explained the cache"});
     let (status, _) =
-        as_room(&server, Method::PUT, &format!("/api/v1/rooms/{id}/notes"), ivy_token, Some(notes)).await;
+        server.call_as(Method::PUT, &format!("/api/v1/rooms/{id}/notes"), ivy_token, Some(&notes)).await;
     assert_eq!(status, 204);
 
     let timeline_path = format!("/api/v1/rooms/{id}/timeline");
     // Joins are recorded off the room's task, so wait for the candidate's to land.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let timeline = loop {
-        let (status, timeline) = as_room(&server, Method::GET, &timeline_path, ivy_token, None).await;
+        let (status, timeline) = server.call_as(Method::GET, &timeline_path, ivy_token, None).await;
         assert_eq!(status, 200, "{timeline}");
         let presence = timeline["presence"].as_array().unwrap();
         if presence.iter().any(|p| p["name"] == "Cam Candidate" && p["kind"] == "join") {
@@ -79,7 +62,7 @@ async fn a_room_from_submission_to_purge(mut config: Config) {
     );
 
     let (status, ended) =
-        as_room(&server, Method::POST, &format!("/api/v1/rooms/{id}/end"), ivy_token, None).await;
+        server.call_as(Method::POST, &format!("/api/v1/rooms/{id}/end"), ivy_token, None).await;
     assert_eq!(status, 200, "{ended}");
     assert_eq!(cand.wait_closed().await.0, CLOSE_ROOM_ENDED, "ending closes the clients");
     let (status, export) = server.call(Method::GET, &format!("/api/v1/rooms/{id}/export"), None).await;
@@ -101,7 +84,7 @@ async fn a_room_from_submission_to_purge(mut config: Config) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (status, reopened) =
-        as_room(&server, Method::POST, &format!("/api/v1/rooms/{id}/reopen"), ivy_token, None).await;
+        server.call_as(Method::POST, &format!("/api/v1/rooms/{id}/reopen"), ivy_token, None).await;
     assert_eq!((status, reopened["room"]["status"].as_str()), (200, Some("live")), "{reopened}");
     let mut back = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
     back.wait_for("the reopened room loads with the edit", |c| {

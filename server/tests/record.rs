@@ -7,12 +7,6 @@ use common::{TestServer, YClient, file};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-async fn get(server: &TestServer, path: &str, token: &str) -> (u16, Value) {
-    let resp = server.http.get(server.url(path)).bearer_auth(token).send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn export_after_end_has_diff_authorship_and_timeline() {
     let dir = tempfile::tempdir().unwrap();
@@ -34,10 +28,14 @@ async fn export_after_end_has_diff_authorship_and_timeline() {
     cand.wait_for("new file arrives", |c| c.text("extra.py").is_some()).await;
 
     // Only the interviewer (or the integrator) reads the record.
-    let (status, _) = get(&server, &format!("/api/v1/rooms/{id}/timeline"), &room.tokens.candidate).await;
+    let (status, _) = server
+        .call_as(Method::GET, &format!("/api/v1/rooms/{id}/timeline"), &room.tokens.candidate, None)
+        .await;
     assert_eq!(status, 403);
 
-    let (status, tl) = get(&server, &format!("/api/v1/rooms/{id}/timeline"), &room.tokens.interviewer).await;
+    let (status, tl) = server
+        .call_as(Method::GET, &format!("/api/v1/rooms/{id}/timeline"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!(status, 200, "{tl}");
     let edits = tl["edits"].as_array().unwrap();
     let by: Vec<(&str, &str, &str)> = edits
@@ -55,8 +53,9 @@ async fn export_after_end_has_diff_authorship_and_timeline() {
         ]
     );
 
-    let (_, at0) =
-        get(&server, &format!("/api/v1/rooms/{id}/replay?at_ms=0"), &room.tokens.interviewer).await;
+    let (_, at0) = server
+        .call_as(Method::GET, &format!("/api/v1/rooms/{id}/replay?at_ms=0"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!(at0["files"], json!({"main.py": "def f():\n    pass\n", "README.md": "notes\n"}));
 
     let (status, _) = server
@@ -110,7 +109,9 @@ async fn live_scores_are_interviewer_only_validated_and_exported() {
     );
     assert_eq!(put(room.tokens.interviewer.clone(), scores.clone()).await, 204);
 
-    let (_, panel) = get(&server, &format!("/api/v1/rooms/{id}/private"), &room.tokens.interviewer).await;
+    let (_, panel) = server
+        .call_as(Method::GET, &format!("/api/v1/rooms/{id}/private"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!(panel["live_scores"][0]["dimension"], "Explains trade-offs");
     assert_eq!(panel["live_scores"][0]["evidence"][1]["async_at_ms"], 5000);
     let (_, export) = server.call(Method::GET, &format!("/api/v1/rooms/{id}/export"), None).await;

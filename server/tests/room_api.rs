@@ -7,23 +7,7 @@ mod common;
 use common::{TestServer, YClient, sample_files, submission};
 use handoff_protocol::frame::CLOSE_ROOM_ENDED;
 use reqwest::Method;
-use serde_json::{Value, json};
-
-async fn with_token(
-    server: &TestServer,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = server.http.request(method, server.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null))
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn list_shows_counts_and_accepts_the_dashboard_link() {
@@ -39,7 +23,7 @@ async fn list_shows_counts_and_accepts_the_dashboard_link() {
     server.promote(&id).await;
 
     let dashboard = server.running.dashboard_link.split("#dashboard=").nth(1).unwrap().to_owned();
-    let (status, list) = with_token(&server, Method::GET, "/api/v1/submissions", &dashboard, None).await;
+    let (status, list) = server.call_as(Method::GET, "/api/v1/submissions", &dashboard, None).await;
     assert_eq!(status, 200, "{list}");
     let row = &list["submissions"][0];
     assert_eq!(row["id"], id.as_str());
@@ -54,7 +38,7 @@ async fn list_shows_counts_and_accepts_the_dashboard_link() {
     assert_eq!(detail["integrity_summary"]["focus"]["away_ms"], 30000);
 
     let (status, _) =
-        with_token(&server, Method::GET, "/api/v1/submissions", "forged.dashboard.token", None).await;
+        server.call_as(Method::GET, "/api/v1/submissions", "forged.dashboard.token", None).await;
     assert_eq!(status, 401);
     server.stop().await;
 }
@@ -66,14 +50,9 @@ async fn interviewer_private_data_never_reaches_other_roles() {
     let room = server.room_with(&sample_files()).await;
     let id = &room.room.id;
 
-    let (status, session) = with_token(
-        &server,
-        Method::GET,
-        &format!("/api/v1/rooms/{id}/session"),
-        &room.tokens.candidate,
-        None,
-    )
-    .await;
+    let (status, session) = server
+        .call_as(Method::GET, &format!("/api/v1/rooms/{id}/session"), &room.tokens.candidate, None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(session["you"]["role"], "candidate");
     assert_eq!(session["submission_files"].as_array().unwrap().len(), 3);
@@ -82,23 +61,18 @@ async fn interviewer_private_data_never_reaches_other_roles() {
         assert!(!text.contains(private), "the candidate's session must not mention {private}: {text}");
     }
 
-    let (status, notes) = with_token(
-        &server,
-        Method::PUT,
-        &format!("/api/v1/rooms/{id}/notes"),
-        &room.tokens.interviewer,
-        Some(json!({"notes": "ask about the eviction order"})),
-    )
-    .await;
+    let (status, notes) = server
+        .call_as(
+            Method::PUT,
+            &format!("/api/v1/rooms/{id}/notes"),
+            &room.tokens.interviewer,
+            Some(&json!({"notes": "ask about the eviction order"})),
+        )
+        .await;
     assert_eq!(status, 204, "{notes}");
-    let (status, panel) = with_token(
-        &server,
-        Method::GET,
-        &format!("/api/v1/rooms/{id}/private"),
-        &room.tokens.interviewer,
-        None,
-    )
-    .await;
+    let (status, panel) = server
+        .call_as(Method::GET, &format!("/api/v1/rooms/{id}/private"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(panel["notes"], "ask about the eviction order");
     assert_eq!(panel["scorecard"]["rubric"][0]["dimension"], "correctness");
@@ -106,28 +80,23 @@ async fn interviewer_private_data_never_reaches_other_roles() {
 
     for token in [&room.tokens.candidate, &room.tokens.observer] {
         let (status, body) =
-            with_token(&server, Method::GET, &format!("/api/v1/rooms/{id}/private"), token, None).await;
+            server.call_as(Method::GET, &format!("/api/v1/rooms/{id}/private"), token, None).await;
         assert_eq!(status, 403, "{body}");
         assert!(!body.to_string().contains("eviction order"));
-        let (status, _) = with_token(
-            &server,
-            Method::PUT,
-            &format!("/api/v1/rooms/{id}/notes"),
-            token,
-            Some(json!({"notes": "overwritten"})),
-        )
-        .await;
+        let (status, _) = server
+            .call_as(
+                Method::PUT,
+                &format!("/api/v1/rooms/{id}/notes"),
+                token,
+                Some(&json!({"notes": "overwritten"})),
+            )
+            .await;
         assert_eq!(status, 403);
     }
     let other = server.room_with(&sample_files()).await;
-    let (status, _) = with_token(
-        &server,
-        Method::GET,
-        &format!("/api/v1/rooms/{id}/private"),
-        &other.tokens.interviewer,
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(Method::GET, &format!("/api/v1/rooms/{id}/private"), &other.tokens.interviewer, None)
+        .await;
     assert_eq!(status, 403, "another room's interviewer");
     let (status, _) = server
         .http
@@ -139,14 +108,14 @@ async fn interviewer_private_data_never_reaches_other_roles() {
     assert_eq!(status, 401);
 
     let big = "n".repeat(handoff_protocol::limits::MAX_NOTES_BYTES + 1);
-    let (status, body) = with_token(
-        &server,
-        Method::PUT,
-        &format!("/api/v1/rooms/{id}/notes"),
-        &room.tokens.interviewer,
-        Some(json!({"notes": big})),
-    )
-    .await;
+    let (status, body) = server
+        .call_as(
+            Method::PUT,
+            &format!("/api/v1/rooms/{id}/notes"),
+            &room.tokens.interviewer,
+            Some(&json!({"notes": big})),
+        )
+        .await;
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("notes_too_large")));
     server.stop().await;
 }
@@ -163,36 +132,25 @@ async fn ending_a_room_closes_clients_and_revokes_candidate_and_observer() {
     obs.wait_synced().await;
 
     let (status, _) =
-        with_token(&server, Method::POST, &format!("/api/v1/rooms/{id}/end"), &room.tokens.candidate, None)
-            .await;
+        server.call_as(Method::POST, &format!("/api/v1/rooms/{id}/end"), &room.tokens.candidate, None).await;
     assert_eq!(status, 403, "a candidate cannot end the interview");
 
-    let (status, ended) =
-        with_token(&server, Method::POST, &format!("/api/v1/rooms/{id}/end"), &room.tokens.interviewer, None)
-            .await;
+    let (status, ended) = server
+        .call_as(Method::POST, &format!("/api/v1/rooms/{id}/end"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!(status, 200, "{ended}");
     assert_eq!(ended["room"]["status"], "ended");
     assert_eq!(cand.wait_closed().await.0, CLOSE_ROOM_ENDED);
     assert_eq!(obs.wait_closed().await.0, CLOSE_ROOM_ENDED);
 
     assert_eq!(YClient::try_connect(&TestServer::ws(&room, &room.tokens.candidate)).await.err(), Some(403));
-    let (status, body) = with_token(
-        &server,
-        Method::GET,
-        &format!("/api/v1/rooms/{id}/session"),
-        &room.tokens.candidate,
-        None,
-    )
-    .await;
+    let (status, body) = server
+        .call_as(Method::GET, &format!("/api/v1/rooms/{id}/session"), &room.tokens.candidate, None)
+        .await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("room_ended")));
-    let (status, body) = with_token(
-        &server,
-        Method::GET,
-        &format!("/api/v1/rooms/{id}/session"),
-        &room.tokens.interviewer,
-        None,
-    )
-    .await;
+    let (status, body) = server
+        .call_as(Method::GET, &format!("/api/v1/rooms/{id}/session"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!(
         (status, body["room"]["status"].as_str()),
         (200, Some("ended")),
@@ -261,14 +219,14 @@ async fn metrics_count_connections_updates_and_commits() {
     a.insert("main.py", Some(0), "# metered\n").await;
     b.wait_for("edit arrives", |c| c.text("main.py").is_some_and(|t| t.starts_with("# metered"))).await;
     // The timeline read commits the room's pending edits, so a commit has been timed.
-    let (status, _) = with_token(
-        &server,
-        Method::GET,
-        &format!("/api/v1/rooms/{}/timeline", room.room.id),
-        &room.tokens.interviewer,
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            Method::GET,
+            &format!("/api/v1/rooms/{}/timeline", room.room.id),
+            &room.tokens.interviewer,
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
 
     let page = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();

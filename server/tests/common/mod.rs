@@ -66,7 +66,19 @@ impl TestServer {
 
     /// An authenticated API call; returns status and JSON body (Null when empty).
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, self.url(path)).bearer_auth(&self.api_key);
+        self.call_as(method, path, &self.api_key, body).await
+    }
+
+    /// A call with another bearer token (a room token, the dashboard link's); status and JSON body (Null
+    /// when empty).
+    pub async fn call_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
         if let Some(b) = body {
             req = req.json(b);
         }
