@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{TestServer, YClient, file};
 use handoff_protocol::api::PromoteResponse;
-use handoff_protocol::limits::{GROUP_COMMIT_WINDOW_MS, SNAPSHOT_EVERY_UPDATES};
+use handoff_protocol::limits::{GROUP_COMMIT_GATHER_MS, GROUP_COMMIT_WINDOW_MS, SNAPSHOT_EVERY_UPDATES};
 
 fn ws_url(server_ws: &str, room: &PromoteResponse, token: &str) -> String {
     format!("{server_ws}/{}?token={token}", room.room.id)
@@ -117,18 +117,13 @@ async fn kill_9_keeps_edits_older_than_the_commit_window() {
 
     // The guarantee is about age: an edit older than the window (plus a commit) is on disk. Waiting out
     // that window is the scenario under test, not synchronisation.
-    tokio::time::sleep(Duration::from_millis(GROUP_COMMIT_WINDOW_MS * 2 + 500)).await;
+    tokio::time::sleep(Duration::from_millis((GROUP_COMMIT_WINDOW_MS + GROUP_COMMIT_GATHER_MS) * 2 + 500))
+        .await;
     proc.child.kill().unwrap(); // SIGKILL: no flush, no goodbye
     proc.child.wait().unwrap();
     drop((a, b));
 
-    let mut proc = spawn_server(dir.path(), &[]);
-    let ws = format!("{}/ws", proc.base.replacen("http://", "ws://", 1));
-    let mut again = YClient::connect(&ws_url(&ws, &room, &room.tokens.candidate)).await;
-    again.wait_synced().await;
-    assert_eq!(again.text("main.py").as_deref(), Some("base\ntyped before the crash\n"));
-    proc.child.kill().unwrap();
-    proc.child.wait().unwrap();
+    assert_eq!(restarted_text(dir.path(), &room).await.as_deref(), Some("base\ntyped before the crash\n"));
 }
 
 #[tokio::test]
@@ -148,11 +143,17 @@ async fn sigterm_flushes_rooms_before_exit() {
     let exit = proc.child.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM: {exit}");
 
-    let mut proc = spawn_server(dir.path(), &[]);
+    assert_eq!(restarted_text(dir.path(), &room).await.as_deref(), Some("last words"));
+}
+
+/// Starts a fresh server on `dir`, joins `room` as the candidate and returns `main.py` as it synced.
+async fn restarted_text(dir: &std::path::Path, room: &PromoteResponse) -> Option<String> {
+    let mut proc = spawn_server(dir, &[]);
     let ws = format!("{}/ws", proc.base.replacen("http://", "ws://", 1));
-    let mut again = YClient::connect(&ws_url(&ws, &room, &room.tokens.candidate)).await;
+    let mut again = YClient::connect(&ws_url(&ws, room, &room.tokens.candidate)).await;
     again.wait_synced().await;
-    assert_eq!(again.text("main.py").as_deref(), Some("last words"));
+    let text = again.text("main.py");
     proc.child.kill().unwrap();
     proc.child.wait().unwrap();
+    text
 }
