@@ -79,7 +79,11 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
 }
 
 async fn ready(State(state): State<AppState>) -> Result<&'static str, AppError> {
-    state.store.ping().await.map_err(|e| AppError::Unavailable(format!("store unreachable: {e}")))?;
+    // The store's own error (SQL text, a file path) is for the log, not for whoever polls /readyz.
+    state.store.ping().await.map_err(|e| {
+        tracing::error!(error = %e, "store unreachable");
+        AppError::Unavailable("store unreachable".into())
+    })?;
     Ok("ready")
 }
 
@@ -157,13 +161,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     );
     let listener = listen(config.listen)?;
     let addr = listener.local_addr()?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let configured_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let state = AppState {
         store,
         rooms: rooms.clone(),
         tokens: Arc::new(TokenKeys::new(secret.as_bytes())),
         api_key: Arc::from(api_key.as_str()),
-        urls: Arc::new(Urls::from_public(&public_url)),
+        urls: Arc::new(Urls::from_public(&configured_url)),
         outbox_frames: config.client_outbox_frames.max(1),
         webhooks: webhooks.clone(),
         reopen_window: Duration::from_secs(config.reopen_window_s),
@@ -202,6 +206,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })
             .await
     });
+    // The normalised base (no trailing slash), the same every link is built from.
+    let public_url = state.urls.public.clone();
     Ok(Running { addr, public_url, api_key, api_key_generated, state, dashboard_link, trigger, task })
 }
 

@@ -13,6 +13,9 @@ use crate::error::AppError;
 use crate::shutdown::Trigger;
 use crate::store::{RoomRecord, SubmissionRecord};
 
+/// Sweeps run this many times per period (idle or retention), so a room or submission outlives its
+/// period by at most a fraction of it.
+const SWEEPS_PER_PERIOD: u32 = 4;
 /// Shortest and longest pause between two idle sweeps; within them, a quarter of the idle period.
 const SWEEP_MIN: Duration = Duration::from_millis(100);
 const SWEEP_MAX: Duration = Duration::from_secs(30);
@@ -60,13 +63,12 @@ pub async fn reopen(state: &AppState, room: RoomRecord) -> Result<RoomRecord, Ap
         return Ok(room);
     }
     let ended = room.ended_at_ms.unwrap_or(0);
-    let window = state.reopen_window.as_millis() as u64;
-    if now_ms().saturating_sub(ended) > window {
+    if now_ms().saturating_sub(ended) > state.reopen_window.as_millis() as u64 {
         return Err(AppError::Conflict {
             code: "reopen_window_passed",
             message: format!(
                 "the room ended more than {} s ago and can no longer be reopened",
-                window / 1000
+                state.reopen_window.as_secs()
             ),
         });
     }
@@ -85,9 +87,6 @@ pub async fn reopen(state: &AppState, room: RoomRecord) -> Result<RoomRecord, Ap
 /// Deletes everything stored for a submission; live rooms are ended first (clients closed, edits flushed)
 /// so nothing is written for them afterwards.
 pub async fn purge(state: &AppState, submission_id: &str) -> Result<(), AppError> {
-    if state.store.get_submission(submission_id).await?.is_none() {
-        return Err(AppError::NotFound("submission"));
-    }
     if let Some(room) = state.store.live_room_for_submission(submission_id).await? {
         state.store.end_room(&room.id, now_ms()).await?;
         state.rooms.end(&room.id).await;
@@ -100,7 +99,7 @@ pub async fn purge(state: &AppState, submission_id: &str) -> Result<(), AppError
 /// Purges submissions whose retention ran out — created more than `keep` ago with every room ended more
 /// than `keep` ago — until `stop` fires.
 pub async fn sweep_retention(state: AppState, keep: Duration, stop: Trigger) {
-    let every = (keep / 4).clamp(SWEEP_MIN, RETENTION_SWEEP_MAX);
+    let every = (keep / SWEEPS_PER_PERIOD).clamp(SWEEP_MIN, RETENTION_SWEEP_MAX);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -123,7 +122,7 @@ pub async fn sweep_retention(state: AppState, keep: Duration, stop: Trigger) {
 
 /// Ends live rooms idle longer than `idle`, until `stop` fires.
 pub async fn sweep_idle(state: AppState, idle: Duration, stop: Trigger) {
-    let every = (idle / 4).clamp(SWEEP_MIN, SWEEP_MAX);
+    let every = (idle / SWEEPS_PER_PERIOD).clamp(SWEEP_MIN, SWEEP_MAX);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -15,6 +15,10 @@ use crate::auth::now_ms;
 use crate::shutdown::Trigger;
 use crate::store::{Store, StoreResult, WebhookDelivery, WebhookOutcome};
 
+/// Doublings of the retry delay counted at most, so the shift cannot overflow; the delay is capped at
+/// `WEBHOOK_RETRY_MAX_MS` long before.
+const MAX_BACKOFF_DOUBLINGS: u32 = 20;
+
 /// How often the worker looks for due retries when nothing wakes it.
 const POLL: Duration = Duration::from_millis(200);
 /// Deliveries attempted per pass.
@@ -103,7 +107,8 @@ impl Webhooks {
         let error = match result {
             Ok(resp) if resp.status().is_success() => None,
             Ok(resp) => Some(format!("receiver answered {}", resp.status())),
-            Err(e) => Some(format!("request failed: {e}")),
+            // Without the URL: a receiver's URL may carry a token, and this text is logged and shown.
+            Err(e) => Some(format!("request failed: {}", e.without_url())),
         };
         let attempts = d.attempts + 1;
         let outcome = match error {
@@ -111,7 +116,7 @@ impl Webhooks {
             Some(error) if attempts >= WEBHOOK_MAX_ATTEMPTS => WebhookOutcome::Failed { error: clip(error) },
             Some(error) => {
                 let delay = (self.retry_base.as_millis() as u64)
-                    .saturating_mul(1 << (attempts - 1).min(20))
+                    .saturating_mul(1 << (attempts - 1).min(MAX_BACKOFF_DOUBLINGS))
                     .min(WEBHOOK_RETRY_MAX_MS);
                 WebhookOutcome::Retry { next_at_ms: now_ms() + delay, error: clip(error) }
             }

@@ -16,6 +16,9 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::store::{LogRow, RoomRecord, SubmissionRecord};
 
+/// Unchanged lines shown around each change in the export's unified diffs (the `diff -u` default).
+const DIFF_CONTEXT_LINES: usize = 3;
+
 /// Replays the room's log (up to `until_ms` after the room opened, when given).
 async fn replay(
     state: &AppState,
@@ -151,7 +154,7 @@ fn unified(path: &str, before: &str, after: &str) -> String {
     }
     similar::TextDiff::from_lines(before, after)
         .unified_diff()
-        .context_radius(3)
+        .context_radius(DIFF_CONTEXT_LINES)
         .header(&format!("a/{path}"), &format!("b/{path}"))
         .to_string()
 }
