@@ -249,12 +249,25 @@ pub fn encode_sync_step1(sv: &StateVector) -> Vec<u8> {
 
 /// Encodes sync step 2 (the update answering a peer's state vector).
 pub fn encode_sync_step2(update: &[u8]) -> Vec<u8> {
-    Message::Sync(SyncMessage::SyncStep2(update.to_vec())).encode_v1()
+    encode_sync_payload(MSG_SYNC_STEP_2, update)
 }
 
 /// Encodes an incremental update message.
 pub fn encode_update(update: &[u8]) -> Vec<u8> {
-    Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1()
+    encode_sync_payload(MSG_SYNC_UPDATE, update)
+}
+
+/// A sync message carrying an update: `[MSG_SYNC, kind, varuint length, bytes]`, written straight into
+/// one buffer. Going through `yrs::sync::Message` would copy the update twice (into an owned `Vec`, then
+/// into the output), and these frames include a whole document for every fresh joiner.
+fn encode_sync_payload(kind: u8, update: &[u8]) -> Vec<u8> {
+    use yrs::encoding::write::Write;
+    // Two type bytes and at most ten bytes of length.
+    let mut out = Vec::with_capacity(update.len() + 12);
+    out.write_u8(MSG_SYNC);
+    out.write_u8(kind);
+    out.write_buf(update);
+    out
 }
 
 /// Encodes an awareness message.
