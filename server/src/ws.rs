@@ -80,9 +80,11 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve(socket, state, room_id, claims))
 }
 
-/// Connection ids are random 53-bit numbers: unique across restarts and nodes, exact in JavaScript.
+/// Bits of a connection id: random ids unique across restarts and nodes, exact as JavaScript numbers.
+const CONN_ID_BITS: u32 = 53;
+
 fn new_conn_id() -> u64 {
-    rand::rng().random::<u64>() >> 11
+    rand::rng().random::<u64>() >> (u64::BITS - CONN_ID_BITS)
 }
 
 async fn serve(socket: WebSocket, state: AppState, room_id: String, claims: Claims) {

@@ -130,19 +130,14 @@ impl RoomActor {
                 }
                 cmd = rx.recv() => match cmd {
                     Some(Command::Shutdown { reason, done }) => {
-                        for m in std::mem::take(&mut self.members) {
-                            kick(m, reason.clone());
-                        }
+                        self.kick_all(&reason);
                         self.final_flush(flight.take()).await;
                         let _ = done.send(());
                         break;
                     }
                     Some(Command::End { reason, done }) => {
                         tracing::info!("interview ended; closing every client");
-                        for m in std::mem::take(&mut self.members) {
-                            kick(m, reason.clone());
-                        }
-                        self.connected.store(0, Ordering::Relaxed);
+                        self.kick_all(&reason);
                         self.idle_since = Instant::now();
                         self.ended = Some(reason);
                         self.final_flush(flight.take()).await;
@@ -417,6 +412,16 @@ impl RoomActor {
 fn slow_consumer() -> CloseReason {
     METRICS.slow_consumers.inc();
     CloseReason::new(CLOSE_SLOW_CONSUMER, "slow consumer: outbox full, reconnect to resync")
+}
+
+impl RoomActor {
+    /// Closes every member's connection with `reason`; the room then has no one connected.
+    fn kick_all(&mut self, reason: &CloseReason) {
+        for m in std::mem::take(&mut self.members) {
+            kick(m, reason.clone());
+        }
+        self.connected.store(0, Ordering::Relaxed);
+    }
 }
 
 fn kick(mut member: Member, reason: CloseReason) {

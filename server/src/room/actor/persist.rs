@@ -2,7 +2,6 @@
 //! failure, the final flush, and rebuilding the document from the store.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use handoff_protocol::frame::{self, CLOSE_TRY_AGAIN};
@@ -12,7 +11,7 @@ use tokio::time::Instant;
 use yrs::sync::Awareness;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
-use super::{RoomActor, kick};
+use super::RoomActor;
 use crate::auth::now_ms;
 use crate::metrics::METRICS;
 use crate::room::CloseReason;
@@ -98,13 +97,8 @@ impl RoomActor {
     /// Waits for the commit in flight, then commits everything left (with a snapshot if `snapshot` and
     /// anything is not yet covered by one, or if one is due anyway).
     pub(super) async fn flush_now(&mut self, flight: Option<Flight>, snapshot: bool) {
-        if let Some(f) = flight {
-            let joined = (f.task).await;
-            let f = Flight {
-                entries: f.entries,
-                snapshotted: f.snapshotted,
-                task: tokio::spawn(async { Ok(()) }),
-            };
+        if let Some(mut f) = flight {
+            let joined = (&mut f.task).await;
             self.landed(f, joined);
         }
         if let Some(f) = self.take_off(snapshot) {
@@ -139,10 +133,7 @@ impl RoomActor {
             None => {
                 // Without a trustworthy document the room must not serve: close everyone; the next join
                 // loads it afresh.
-                for m in std::mem::take(&mut self.members) {
-                    kick(m, CloseReason::new(CLOSE_TRY_AGAIN, "room is reloading, reconnect"));
-                }
-                self.connected.store(0, Ordering::Relaxed);
+                self.kick_all(&CloseReason::new(CLOSE_TRY_AGAIN, "room is reloading, reconnect"));
             }
         }
     }
