@@ -90,11 +90,18 @@ async fn a_child_that_prints_garbage_fails_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_runs_are_validated_before_any_child_starts() {
-    for (cfg, procs) in [
-        (cfg("http://127.0.0.1:1"), 0),
-        (cfg("http://127.0.0.1:1"), ROOMS + 1),
-        (TypingConfig { duration: Duration::from_millis(1500), ..cfg("http://127.0.0.1:1") }, PROCS),
+    // Each refusal must come from validation, not from failing to start the (missing) program.
+    for (cfg, procs, why) in [
+        (cfg("http://127.0.0.1:1"), 0, "--procs must be 1..="),
+        (cfg("http://127.0.0.1:1"), ROOMS + 1, "--rooms must be at least --procs"),
+        (
+            TypingConfig { duration: Duration::from_millis(1500), ..cfg("http://127.0.0.1:1") },
+            PROCS,
+            "whole seconds",
+        ),
     ] {
-        assert!(procs::run(Path::new("/nonexistent"), &cfg, procs).await.is_err());
+        let msg = format!("{:#}", procs::run(Path::new("/nonexistent"), &cfg, procs).await.unwrap_err());
+        assert!(msg.contains(why), "expected {why:?}, got {msg}");
+        assert!(!msg.contains("/nonexistent"), "no child may start: {msg}");
     }
 }

@@ -168,9 +168,10 @@ async fn awareness_is_shared_and_removed_when_a_client_leaves() {
     // A late joiner receives everyone's presence on join, and query-awareness answers again.
     let mut obs = YClient::connect(&TestServer::ws(&room, &room.tokens.observer)).await;
     obs.wait_for("observer sees both", |c| c.others() == ["Cam", "Ivy"]).await;
+    obs.wait_synced().await;
+    let before = obs.awareness_frames;
     obs.send_raw(handoff_protocol::frame::encode_query_awareness()).await;
-    let before = obs.frames;
-    obs.wait_for("query-awareness is answered", |c| c.frames > before).await;
+    obs.wait_for("query-awareness is answered", |c| c.awareness_frames > before).await;
 
     // Stock y-websocket clients re-send the states they hear; Ivy's client relaying Cam's presence must
     // not make the server think Cam's cursor belongs to Ivy's connection.

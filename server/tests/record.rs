@@ -59,13 +59,8 @@ async fn export_after_end_has_diff_authorship_and_timeline() {
     assert_eq!(at0["files"], json!({"main.py": "def f():\n    pass\n", "README.md": "notes\n"}));
 
     let (status, _) = server
-        .http
-        .request(Method::POST, server.url(&format!("/api/v1/rooms/{id}/end")))
-        .bearer_auth(&room.tokens.interviewer)
-        .send()
-        .await
-        .map(|r| (r.status().as_u16(), ()))
-        .unwrap();
+        .call_as(Method::POST, &format!("/api/v1/rooms/{id}/end"), &room.tokens.interviewer, None)
+        .await;
     assert_eq!(status, 200);
 
     let (status, export) = server.call(Method::GET, &format!("/api/v1/rooms/{id}/export"), None).await;
@@ -94,10 +89,10 @@ async fn live_scores_are_interviewer_only_validated_and_exported() {
     let server = TestServer::start(dir.path()).await;
     let room = server.room_with(&[file("main.py", "x = 1\n")]).await;
     let id = &room.room.id;
+    let (srv, path) = (&server, format!("/api/v1/rooms/{id}/scores"));
     let put = |token: String, body: Value| {
-        let req =
-            server.http.put(server.url(&format!("/api/v1/rooms/{id}/scores"))).bearer_auth(token).json(&body);
-        async move { req.send().await.unwrap().status().as_u16() }
+        let path = path.clone();
+        async move { srv.call_as(Method::PUT, &path, &token, Some(&body)).await.0 }
     };
     let scores = json!({"scores": [{"dimension": "Explains trade-offs", "score": 3, "max": 4,
         "evidence": [{"seq": 2, "note": "walked through eviction"}, {"async_at_ms": 5000, "note": "the paste"}]}]});
@@ -132,15 +127,11 @@ async fn purging_a_submission_leaves_no_rows_behind() {
     cand.insert("main.py", None, "secret = 42\n").await;
     let mut ivy = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
     ivy.wait_for("edit applied", |c| c.text("main.py").is_some_and(|t| t.contains("secret"))).await;
-    let notes = server
-        .http
-        .put(server.url(&format!("/api/v1/rooms/{id}/notes")))
-        .bearer_auth(&room.tokens.interviewer)
-        .json(&json!({"notes": "private"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(notes.status().as_u16(), 204);
+    let notes = json!({"notes": "private"});
+    let (status, _) = server
+        .call_as(Method::PUT, &format!("/api/v1/rooms/{id}/notes"), &room.tokens.interviewer, Some(&notes))
+        .await;
+    assert_eq!(status, 204);
 
     let (status, body) = server.call(Method::DELETE, &format!("/api/v1/submissions/{sub}"), None).await;
     assert_eq!(status, 204, "{body}");

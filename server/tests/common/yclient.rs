@@ -31,6 +31,8 @@ pub struct YClient {
     pub denied: Option<String>,
     /// Frames received so far.
     pub frames: usize,
+    /// Awareness messages received.
+    pub awareness_frames: usize,
 }
 
 impl YClient {
@@ -68,6 +70,7 @@ impl YClient {
             closed: None,
             denied: None,
             frames: 0,
+            awareness_frames: 0,
         };
         // Like y-websocket: announce our state vector so the server answers with what we lack.
         let sv = c.doc().transact().state_vector();
@@ -202,6 +205,7 @@ impl YClient {
                     self.doc().transact_mut().apply_update(u).unwrap();
                 }
                 Kind::Awareness { update } => {
+                    self.awareness_frames += 1;
                     let u = frame::decode_awareness(&bytes[update]).unwrap();
                     self.awareness.apply_update(u).unwrap();
                 }
