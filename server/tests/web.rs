@@ -107,6 +107,7 @@ async fn browser_end_to_end() {
         "candidate_cursor_named",
         "observer_readonly_badge",
         "observer_cannot_edit",
+        "candidate_api_bodies_read",
         "notes_saved",
         "changed_file_marked",
         "diff_shows_candidate_change",

@@ -13,7 +13,7 @@ import { chromium } from 'playwright-core'
 import { fileChecks } from './checks-files.mjs'
 import { reconnectKeepsOfflineEdits } from './checks-reconnect.mjs'
 import { LIVE_DIMENSION, recordChecks } from './checks-record.mjs'
-import { LAUNCH, api, checks, docFiles, editorText, env, expect, newPage, pass, waitSynced } from './lib.mjs'
+import { LAUNCH, api, checks, docFiles, editorText, env, expect, newPage, pass, sameFiles, waitSynced } from './lib.mjs'
 
 const GLOBAL_TIMEOUT_MS = 120_000
 
@@ -91,12 +91,6 @@ const SUBMISSION = {
   },
 }
 
-function sameFiles(got) {
-  if (!got) return false
-  const want = Object.fromEntries(FILES.map((f) => [f.path, f.content]))
-  return JSON.stringify(Object.keys(got).sort()) === JSON.stringify(Object.keys(want).sort()) && Object.keys(want).every((k) => got[k] === want[k])
-}
-
 async function run() {
   mkdirSync(shotDir, { recursive: true })
 
@@ -157,19 +151,22 @@ async function run() {
   await iv.click('[data-testid="open-room"]')
   await waitSynced(iv)
   expect('token_dropped_from_address_bar', !iv.url().includes('#token='), iv.url())
-  expect('interviewer_sees_preloaded_code', (await editorText(iv)) === LRU && sameFiles(await docFiles(iv)), 'doc differs from the submission')
+  expect('interviewer_sees_preloaded_code', (await editorText(iv)) === LRU && sameFiles(await docFiles(iv), FILES), 'doc differs from the submission')
   await iv.waitForSelector('[data-testid="private-panel"] [data-testid="flag"]')
   pass('interviewer_private_panel')
 
   // 5. The candidate joins by link. Record everything that reaches the candidate's browser.
   const cand = await newPage('candidate')
   const seen = []
-  cand.on('response', async (r) => {
-    try {
-      seen.push({ url: r.url(), body: await r.text() })
-    } catch {
-      // Redirects and aborted requests have no body.
-    }
+  // Every response body is read before the scan below; an /api/ body that cannot be read fails the
+  // check instead of escaping it (redirects and aborted asset requests have no body).
+  const reads = []
+  const unread = []
+  cand.on('response', (r) => {
+    reads.push(r.text().then(
+      (body) => seen.push({ url: r.url(), body }),
+      () => { if (new URL(r.url()).pathname.startsWith('/api/')) unread.push(r.url()) },
+    ))
   })
   cand.on('websocket', (ws) => {
     const keep = (dir) => (f) => seen.push({ url: `${dir} ${ws.url()}`, body: typeof f.payload === 'string' ? f.payload : Buffer.from(f.payload).toString('utf8') })
@@ -177,7 +174,7 @@ async function run() {
   })
   await cand.goto(candidateLink)
   await waitSynced(cand)
-  expect('candidate_sees_preloaded_code', (await editorText(cand)) === LRU && sameFiles(await docFiles(cand)), 'doc differs from the submission')
+  expect('candidate_sees_preloaded_code', (await editorText(cand)) === LRU && sameFiles(await docFiles(cand), FILES), 'doc differs from the submission')
   const banner = await cand.locator('[data-testid="candidate-banner"]').innerText()
   expect('candidate_banner', banner.includes('This session is recorded'), banner)
   expect('candidate_has_no_private_panel', (await cand.locator('[data-testid="private-panel"]').count()) === 0)
@@ -204,7 +201,11 @@ async function run() {
   await obs.click('[data-testid="editor"] .cm-content')
   await obs.keyboard.press('Control+End')
   await obs.keyboard.type('zzz-observer-typing')
-  await obs.waitForTimeout(800)
+  // Barrier on the observer's own socket: a presence change sent after the typing reaches the
+  // interviewer only after anything the typing could have sent, so once it arrives the check is final.
+  await obs.evaluate(() => window.__handoff.provider.awareness.setLocalStateField('probe', 'after-typing'))
+  await iv.waitForFunction(() =>
+    [...window.__handoff.provider.awareness.getStates().values()].some((s) => s.probe === 'after-typing'))
   const obsAfter = await editorText(obs)
   const ivAfter = await editorText(iv)
   expect('observer_cannot_edit', obsAfter === before && !ivAfter.includes('zzz-observer'), 'observer text changed')
@@ -254,7 +255,8 @@ async function run() {
   // 10. Nothing private reached the candidate: page, HTTP bodies, WebSocket frames.
   const denied = await api('GET', `/api/v1/rooms/${roomId}/private`, null, await tokenOf(cand))
   expect('private_endpoint_refuses_candidate', denied.status === 403, `${denied.status}`)
-  await cand.waitForTimeout(500)
+  await Promise.allSettled(reads)
+  expect('candidate_api_bodies_read', unread.length === 0, unread.join(', '))
   const html = await cand.content()
   const markers = [NOTES, ...DIMENSIONS, LIVE_DIMENSION, INTEGRITY_MARKER, FLAG_DETAIL]
   const leaks = []

@@ -12,7 +12,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import puppeteer from 'puppeteer-core'
-import { STEP_TIMEOUT_MS, api, checks, env, expect, pass, submitAndPromote } from './lib.mjs'
+import { STEP_TIMEOUT_MS, api, checks, docFiles, editorText, env, expect, pass, sameFiles, submitAndPromote, waitSynced } from './lib.mjs'
 
 const GLOBAL_TIMEOUT_MS = 90_000
 const FIREFOX = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr'
@@ -94,25 +94,6 @@ async function newPage(context, name) {
   return page
 }
 
-const editorText = (page) => page.evaluate(() => window.__handoff?.view?.state.doc.toString() ?? null)
-
-const docFiles = (page) =>
-  page.evaluate(() => {
-    const files = window.__handoff?.doc?.getMap('files')
-    return files ? Object.fromEntries([...files.entries()].map(([k, v]) => [k, v.toString()])) : null
-  })
-
-function sameFiles(got) {
-  if (!got) return false
-  const want = Object.fromEntries(FILES.map((f) => [f.path, f.content]))
-  return JSON.stringify(Object.keys(got).sort()) === JSON.stringify(Object.keys(want).sort()) && Object.keys(want).every((k) => got[k] === want[k])
-}
-
-async function waitSynced(page) {
-  await page.waitForSelector('[data-testid="connection-status"][data-state="synced"]')
-  await page.waitForFunction(() => (window.__handoff?.view?.state.doc.length ?? 0) > 0)
-}
-
 /** Polls the room's export (API key) until `path` contains `text`; returns the file's content. */
 async function waitExportIncludes(roomId, path, text) {
   const deadline = Date.now() + STEP_TIMEOUT_MS
@@ -144,7 +125,7 @@ async function run(browser) {
   const active = await cand.evaluate(() => window.__handoff?.activePath ?? null)
   const shown = await editorText(cand)
   expect('candidate_sees_preloaded_file', active === 'main.py' && shown === MAIN, `${active}: ${JSON.stringify(shown?.slice(0, 80))}`)
-  expect('candidate_doc_has_all_files', sameFiles(await docFiles(cand)), 'shared doc differs from the submission')
+  expect('candidate_doc_has_all_files', sameFiles(await docFiles(cand), FILES), 'shared doc differs from the submission')
   expect('token_dropped_from_address_bar', !cand.url().includes('#token='), cand.url())
   expect('candidate_has_no_private_panel', (await cand.$('[data-testid="private-panel"]')) === null)
 

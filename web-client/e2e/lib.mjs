@@ -59,6 +59,13 @@ export const docFiles = (page) =>
     return files ? Object.fromEntries([...files.entries()].map(([k, v]) => [k, v.toString()])) : null
   })
 
+/** Whether the shared doc's files are exactly `files` ({path, content} list), no more, no fewer. */
+export function sameFiles(got, files) {
+  if (!got) return false
+  const want = Object.fromEntries(files.map((f) => [f.path, f.content]))
+  return JSON.stringify(Object.keys(got).sort()) === JSON.stringify(Object.keys(want).sort()) && Object.keys(want).every((k) => got[k] === want[k])
+}
+
 /** Waits until the open editor's text includes `text`. */
 export const waitEditorIncludes = (page, text) =>
   page.waitForFunction((t) => window.__handoff?.view?.state.doc.toString().includes(t), text)
