@@ -80,6 +80,26 @@ async fn export_after_end_has_diff_authorship_and_timeline() {
     let extra = files.iter().find(|f| f["path"] == "extra.py").unwrap();
     assert_eq!(extra["change"], "added");
     assert_eq!(export["timeline"].as_array().unwrap().len(), 3);
+
+    // Ending the room closed both clients: each join has its leave (recorded off the room's task, so
+    // polled).
+    let path = format!("/api/v1/rooms/{id}/timeline");
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let kinds = loop {
+        let (_, tl) = server.call(Method::GET, &path, None).await;
+        let kinds: Vec<String> = tl["presence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap().to_owned())
+            .collect();
+        if kinds.iter().filter(|k| *k == "leave").count() >= 2 || tokio::time::Instant::now() > deadline {
+            break kinds;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(kinds.iter().filter(|k| *k == "join").count(), 2, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "leave").count(), 2, "{kinds:?}");
     server.stop().await;
 }
 

@@ -361,17 +361,18 @@ impl RoomActor {
 
     /// Queues the same frame for every member but `except`.
     fn broadcast(&mut self, frame: Bytes, except: u64) {
-        let recipients = self.members.len().saturating_sub(1) as u64;
-        METRICS.frames_out.inc_by(recipients);
-        METRICS.bytes_out.inc_by(recipients * frame.len() as u64);
+        // Counted as queued: `except` may already be gone (a departure's announcement), so not len − 1.
+        let mut recipients = 0u64;
         let mut dropped = Vec::new();
         for m in self.members.iter().filter(|m| m.who.conn_id != except) {
             match m.outbox.try_send(frame.clone()) {
-                Ok(()) => {}
+                Ok(()) => recipients += 1,
                 Err(TrySendError::Full(_)) => dropped.push((m.who.conn_id, Some(slow_consumer()))),
                 Err(TrySendError::Closed(_)) => dropped.push((m.who.conn_id, None)),
             }
         }
+        METRICS.frames_out.inc_by(recipients);
+        METRICS.bytes_out.inc_by(recipients * frame.len() as u64);
         for (conn_id, reason) in dropped {
             self.remove_member(conn_id, reason);
         }
@@ -416,9 +417,15 @@ fn slow_consumer() -> CloseReason {
 
 impl RoomActor {
     /// Closes every member's connection with `reason`; the room then has no one connected.
+    /// Each leaves the timeline like any departure, and its cursor goes: nobody is left to be told, and a
+    /// reopened room must not show the departed.
     fn kick_all(&mut self, reason: &CloseReason) {
         for m in std::mem::take(&mut self.members) {
+            self.presence("leave", &m.who);
             kick(m, reason.clone());
+        }
+        for (id, _) in self.awareness_owner.drain() {
+            self.awareness.remove_state(id);
         }
         self.connected.store(0, Ordering::Relaxed);
     }
