@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
-use handoff_protocol::api::{Export, ExportFile, Replay, RoomSummary, Timeline};
+use handoff_protocol::api::{Export, ExportFile, Replay, Timeline};
 use handoff_protocol::record::{self, Logged, Record};
 use serde::Deserialize;
 
@@ -58,12 +58,7 @@ pub async fn timeline(
     let (room, _) = open_interviewer(&state, &parts, &id).await?;
     let (record, started_at_ms) = replay(&state, &room, None).await?;
     let presence = state.store.presence(&room.id).await?;
-    Ok(Json(Timeline {
-        room: RoomSummary { id: room.id, status: room.status },
-        started_at_ms,
-        edits: record.edits,
-        presence,
-    }))
+    Ok(Json(Timeline { room: room.summary(), started_at_ms, edits: record.edits, presence }))
 }
 
 #[derive(Deserialize)]
@@ -135,7 +130,7 @@ pub(crate) async fn build_export(
     let live_scores = super::rooms::live_scores(state, &room.id).await?;
     Ok(Export {
         live_scores,
-        room: RoomSummary { id: room.id, status: room.status },
+        room: room.summary(),
         submission_id: room.submission_id,
         candidate: sub.body.candidate,
         exercise: sub.body.exercise,

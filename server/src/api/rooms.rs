@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use handoff_protocol::api::{
-    CandidateName, Ended, LiveScore, NotesBody, PrivatePanel, RoomSession, RoomStatus, RoomSummary, RoomView,
-    ScoresBody, You,
+    CandidateName, Ended, LiveScore, NotesBody, PrivatePanel, RoomSession, RoomStatus, RoomView, ScoresBody,
+    You,
 };
 use handoff_protocol::integrity;
 use handoff_protocol::limits::MAX_NOTES_BYTES;
@@ -84,7 +84,7 @@ pub async fn session(
         RoomCaller::Integrator => You { role: Role::Interviewer, name: room.interviewer.clone() },
     };
     Ok(Json(RoomSession {
-        room: RoomSummary { id: room.id, status: room.status },
+        room: room.summary(),
         you,
         exercise: sub.body.exercise,
         candidate: CandidateName { name: sub.body.candidate.name },
@@ -139,7 +139,7 @@ pub async fn end(
 ) -> Result<Json<Ended>, AppError> {
     let (room, sub) = open_interviewer(&state, &parts, &id).await?;
     let room = crate::lifecycle::end(&state, room, sub).await?;
-    Ok(Json(Ended { room: RoomSummary { id: room.id, status: room.status } }))
+    Ok(Json(Ended { room: room.summary() }))
 }
 
 /// The room's live scores as stored.
@@ -170,5 +170,5 @@ pub async fn reopen(
 ) -> Result<Json<Ended>, AppError> {
     let (room, _) = open_interviewer(&state, &parts, &id).await?;
     let room = crate::lifecycle::reopen(&state, room).await?;
-    Ok(Json(Ended { room: RoomSummary { id: room.id, status: room.status } }))
+    Ok(Json(Ended { room: room.summary() }))
 }

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use handoff_protocol::api::{
-    Created, PerRole, PromoteRequest, PromoteResponse, RoomStatus, RoomSummary, ScoreTotal, SubmissionList,
+    Created, PerRole, PromoteRequest, PromoteResponse, RoomStatus, ScoreTotal, SubmissionList,
     SubmissionListItem, SubmissionRequest, SubmissionView,
 };
 use handoff_protocol::limits::DEFAULT_ROOM_TOKEN_TTL_SECS;
@@ -49,8 +49,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<SubmissionView>, AppError> {
     let rec = state.store.get_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
-    let room =
-        state.store.live_room_for_submission(&id).await?.map(|r| RoomSummary { id: r.id, status: r.status });
+    let room = state.store.live_room_for_submission(&id).await?.map(|r| r.summary());
     let integrity_summary = integrity::summarize_submission(&rec.body.events, &rec.body.files);
     let warnings = async_replay::check(&rec.body.events, &rec.body.files).into_iter().collect();
     Ok(Json(SubmissionView {
@@ -72,7 +71,7 @@ pub async fn list(State(state): State<AppState>, _: Integrator) -> Result<Json<S
             file_count: rec.body.files.len(),
             integrity_flags: integrity::summarize_submission(&rec.body.events, &rec.body.files).flags.len(),
             scorecard: rec.body.scorecard.as_ref().map(ScoreTotal::of),
-            room: room.map(|r| RoomSummary { id: r.id, status: r.status }),
+            room: room.map(|r| r.summary()),
             id: rec.id,
             created_at_ms: rec.created_at_ms,
             candidate: rec.body.candidate,
@@ -134,7 +133,7 @@ pub async fn promote(
         observer: link(&tokens.observer),
     };
     Ok(Json(PromoteResponse {
-        room: RoomSummary { id: room.id.clone(), status: room.status },
+        room: room.summary(),
         ws_url: state.urls.ws.clone(),
         tokens,
         links,

@@ -51,6 +51,13 @@ pub struct RoomRecord {
     pub ended_at_ms: Option<u64>,
 }
 
+impl RoomRecord {
+    /// The id and status every API answer about this room carries.
+    pub fn summary(&self) -> handoff_protocol::api::RoomSummary {
+        handoff_protocol::api::RoomSummary { id: self.id.clone(), status: self.status }
+    }
+}
+
 /// One accepted document update, as recorded in the room log.
 #[derive(Debug, Clone)]
 pub struct LogEntry {
