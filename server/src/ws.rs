@@ -11,7 +11,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use handoff_protocol::frame::{
     self, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, FrameError,
     KEEPALIVE_FRAME, Kind,
@@ -41,6 +41,9 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// A write to a client that makes no progress for this long ends the connection as a slow consumer.
 const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most messages a connection hands the room in one command: what one read of the socket delivered,
+/// bounded so a client that floods cannot hold its room's queue slot with an unbounded batch.
+const INBOUND_BATCH_MESSAGES: usize = 64;
 /// How long the close frame may take to go out before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest close reason a WebSocket close frame can carry (125-byte payload minus the 2-byte code).
@@ -166,46 +169,31 @@ async fn run(
             }
             msg = stream.next() => {
                 last_in = Instant::now();
-                match msg {
-                    None | Some(Ok(Message::Close(_))) => break CloseReason::new(frame::CLOSE_NORMAL, "client closed"),
-                    Some(Err(e)) => {
-                        let text = e.to_string();
-                        if text.contains("too long") || text.contains("too big") {
-                            break CloseReason::new(
-                                CLOSE_TOO_BIG,
-                                format!("message over the limit of {MAX_CLIENT_FRAME_BYTES} bytes"),
-                            );
-                        }
-                        tracing::debug!(error = %text, "read failed");
-                        break CloseReason::new(CLOSE_GOING_AWAY, "read failed");
-                    }
-                    Some(Ok(Message::Text(_))) => {
-                        break CloseReason::new(CLOSE_UNSUPPORTED, "text frames are not supported; send binary y-sync messages");
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Binary(bytes))) => {
-                        METRICS.bytes_in.inc_by(bytes.len() as u64);
-                        if !limiter.allow() {
-                            break CloseReason::new(
-                                CLOSE_POLICY,
-                                format!("message rate over {CLIENT_MESSAGES_PER_SECOND}/s"),
-                            );
-                        }
-                        let messages = match decode(bytes) {
-                            Ok(m) => m,
-                            Err(e) => break CloseReason::new(e.close_code(), e.to_string()),
-                        };
-                        let mut room_gone = false;
-                        for msg in messages {
-                            if room.send(Command::Message { conn_id, msg }).await.is_err() {
-                                room_gone = true;
-                                break;
-                            }
-                        }
-                        if room_gone {
-                            break CloseReason::new(CLOSE_GOING_AWAY, "room closed");
+                // Everything the socket has already delivered goes to the room as one command: a typist's
+                // update and cursor arrive together, and the room then answers each member with one write
+                // instead of one per message.
+                let (mut batch, mut next, mut end) = (Vec::new(), msg, None);
+                loop {
+                    match inbound(next, &mut limiter) {
+                        Ok(mut msgs) => batch.append(&mut msgs),
+                        Err(reason) => {
+                            end = Some(reason);
+                            break;
                         }
                     }
+                    if batch.len() >= INBOUND_BATCH_MESSAGES {
+                        break;
+                    }
+                    match stream.next().now_or_never() {
+                        Some(more) => next = more,
+                        None => break,
+                    }
+                }
+                if !batch.is_empty() && room.send(Command::Messages { conn_id, msgs: batch }).await.is_err() {
+                    break CloseReason::new(CLOSE_GOING_AWAY, "room closed");
+                }
+                if let Some(reason) = end {
+                    break reason;
                 }
             }
             _ = ticker.tick() => {
@@ -228,6 +216,39 @@ async fn run(
     // A client that stopped reading may never take the close frame; do not wait on it forever.
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_message(&end))).await;
     end
+}
+
+/// What one read from the socket means: messages for the room (none for a ping), or why to close.
+fn inbound(
+    msg: Option<Result<Message, axum::Error>>,
+    limiter: &mut RateLimiter,
+) -> Result<Vec<Inbound>, CloseReason> {
+    match msg {
+        None | Some(Ok(Message::Close(_))) => Err(CloseReason::new(frame::CLOSE_NORMAL, "client closed")),
+        Some(Err(e)) => {
+            let text = e.to_string();
+            if text.contains("too long") || text.contains("too big") {
+                return Err(CloseReason::new(
+                    CLOSE_TOO_BIG,
+                    format!("message over the limit of {MAX_CLIENT_FRAME_BYTES} bytes"),
+                ));
+            }
+            tracing::debug!(error = %text, "read failed");
+            Err(CloseReason::new(CLOSE_GOING_AWAY, "read failed"))
+        }
+        Some(Ok(Message::Text(_))) => Err(CloseReason::new(
+            CLOSE_UNSUPPORTED,
+            "text frames are not supported; send binary y-sync messages",
+        )),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(Vec::new()),
+        Some(Ok(Message::Binary(bytes))) => {
+            METRICS.bytes_in.inc_by(bytes.len() as u64);
+            if !limiter.allow() {
+                return Err(CloseReason::new(CLOSE_POLICY, format!("message rate over {CLIENT_MESSAGES_PER_SECOND}/s")));
+            }
+            decode(bytes).map_err(|e| CloseReason::new(e.close_code(), e.to_string()))
+        }
+    }
 }
 
 /// Splits a frame and decodes every payload, so the room actor only ever sees valid input.

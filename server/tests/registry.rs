@@ -173,7 +173,7 @@ fn joiner(
 
 /// Asks the room for its whole state (sync step 1 with an empty state vector) and returns the text.
 async fn text_of(room: &RoomHandle, conn_id: u64, outbox: &mut mpsc::Receiver<Bytes>) -> String {
-    room.send(Command::Message { conn_id, msg: Inbound::SyncStep1(yrs::StateVector::default()) })
+    room.send(Command::Messages { conn_id, msgs: vec![Inbound::SyncStep1(yrs::StateVector::default())] })
         .await
         .ok()
         .unwrap();
@@ -247,7 +247,7 @@ async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
     let payload = Bytes::from(update.clone());
     let msg =
         Inbound::Update { update: frame::decode_update(&update).unwrap(), payload, message, step2: false };
-    room.send(Command::Message { conn_id: 7, msg }).await.ok().unwrap();
+    room.send(Command::Messages { conn_id: 7, msgs: vec![msg] }).await.ok().unwrap();
     assert_eq!(text_of(&room, 7, &mut outbox).await, "hello world");
     room.send(Command::Leave { conn_id: 7 }).await.ok().unwrap();
 
@@ -266,4 +266,70 @@ async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
     let room = registry.join("r", j).await.ok().unwrap();
     assert_eq!(store.loads.load(Ordering::SeqCst), 2, "the evicted room was loaded again");
     assert_eq!(text_of(&room, 8, &mut outbox).await, "hello world");
+}
+
+/// The next frame in `outbox`, failing rather than waiting forever.
+async fn next_frame(outbox: &mut mpsc::Receiver<Bytes>) -> Bytes {
+    tokio::time::timeout(Duration::from_secs(20), outbox.recv()).await.expect("a frame").expect("open")
+}
+
+#[tokio::test]
+async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, preload) = setup(dir.path()).await;
+    let registry = Registry::new(
+        store.clone(),
+        Arc::new(LocalBus),
+        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
+    );
+    let (a, mut out_a, _ka) = joiner(1);
+    let (b, mut out_b, _kb) = joiner(2);
+    let room = registry.join("r", a).await.ok().unwrap();
+    registry.join("r", b).await.ok().unwrap();
+    // Past each member's join frames: a sync answer comes after them.
+    assert_eq!(text_of(&room, 1, &mut out_a).await, "hello");
+    assert_eq!(text_of(&room, 2, &mut out_b).await, "hello");
+
+    // A typist's key and cursor, read from its socket at once and handed over as one command.
+    let update = {
+        let doc = Doc::new();
+        doc.transact_mut().apply_update(frame::decode_update(&preload).unwrap()).unwrap();
+        let sv = yrs::ReadTxn::state_vector(&doc.transact());
+        let root = schema::files_root(&doc);
+        {
+            let mut txn = doc.transact_mut();
+            if let Some(Out::YText(t)) = yrs::Map::get(&root, &txn, "main.py") {
+                t.push(&mut txn, "!");
+            }
+        }
+        yrs::ReadTxn::encode_diff_v1(&doc.transact(), &sv)
+    };
+    let update_msg = Bytes::from(frame::encode_update(&update));
+    let cursor = yrs::sync::AwarenessUpdate {
+        clients: [(yrs::ClientID::new(42), yrs::sync::awareness::AwarenessUpdateEntry { clock: 1, json: Arc::from(r#"{"user":"Cam"}"#) })]
+            .into(),
+    };
+    let cursor_msg = Bytes::from(frame::encode_awareness(&cursor));
+    let msgs = vec![
+        Inbound::Update {
+            update: frame::decode_update(&update).unwrap(),
+            payload: Bytes::from(update.clone()),
+            message: update_msg.clone(),
+            step2: false,
+        },
+        Inbound::Awareness { update: cursor, message: cursor_msg.clone() },
+    ];
+    room.send(Command::Messages { conn_id: 1, msgs }).await.ok().unwrap();
+
+    assert_eq!(next_frame(&mut out_b).await, update_msg, "the update first, forwarded byte for byte");
+    assert_eq!(next_frame(&mut out_b).await, cursor_msg, "then the cursor");
+    // The sender's next frame is the answer to its own question: nothing of its own came back.
+    room.send(Command::Messages { conn_id: 1, msgs: vec![Inbound::SyncStep1(yrs::StateVector::default())] })
+        .await
+        .ok()
+        .unwrap();
+    let answer = next_frame(&mut out_a).await;
+    let parts = frame::split_frame(&answer).unwrap();
+    assert!(matches!(parts[0].kind, frame::Kind::SyncStep2 { .. }), "sender got its own frames back");
+    assert_eq!(text_of(&room, 2, &mut out_b).await, "hello!");
 }

@@ -74,9 +74,10 @@ pub enum Inbound {
 
 pub enum Command {
     Join(Joiner, oneshot::Sender<Result<(), JoinRefused>>),
-    Message {
+    /// What one connection read at once, handled in order; the room's answers go out together.
+    Messages {
         conn_id: u64,
-        msg: Inbound,
+        msgs: Vec<Inbound>,
     },
     Leave {
         conn_id: u64,

@@ -1,12 +1,14 @@
 //! The room's durability: group commits of accepted updates (with snapshots), their retry after a
 //! failure, the final flush, and rebuilding the document from the store.
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use handoff_protocol::frame::{self, CLOSE_TRY_AGAIN};
 use handoff_protocol::limits::SNAPSHOT_EVERY_UPDATES;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use yrs::sync::Awareness;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
@@ -24,7 +26,9 @@ const FLUSH_RETRY_DELAY: Duration = Duration::from_millis(500);
 pub(super) struct Flight {
     entries: Vec<LogEntry>,
     snapshotted: u64,
-    pub(super) task: JoinHandle<StoreResult<()>>,
+    /// Polled by the actor itself: a task per commit (one per keystroke at typing speed) cost a spawn and
+    /// an extra wake-up for every update.
+    pub(super) task: Pin<Box<dyn Future<Output = StoreResult<()>> + Send>>,
 }
 
 /// Rebuilds a document from its snapshot and log tail. CPU-bound: run it off the async threads.
@@ -65,9 +69,13 @@ impl RoomActor {
         let snapshotted = if due { std::mem::take(&mut self.since_snapshot) } else { 0 };
         let store = self.store.clone();
         let batch = entries.clone();
-        let task = tokio::spawn(async move {
+        let task = Box::pin(async move {
             let timer = METRICS.commit_seconds.start_timer();
-            let result = store.append(batch, snapshot).await;
+            // A panic in the store fails this commit (retried like any failure), not the room.
+            let result = AssertUnwindSafe(store.append(batch, snapshot))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Database("the store panicked".into())));
             timer.observe_duration();
             result
         });
@@ -75,12 +83,8 @@ impl RoomActor {
     }
 
     /// A group commit finished. On failure its entries go back to the front of the queue for a retry.
-    pub(super) fn landed(&mut self, flight: Flight, joined: Result<StoreResult<()>, tokio::task::JoinError>) {
-        let error = match joined {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
+    pub(super) fn landed(&mut self, flight: Flight, result: StoreResult<()>) {
+        let Err(error) = result else { return };
         tracing::error!(%error, rows = flight.entries.len(), "group commit failed; will retry");
         let mut entries = flight.entries;
         entries.append(&mut self.pending);
@@ -102,10 +106,8 @@ impl RoomActor {
             self.landed(f, joined);
         }
         if let Some(f) = self.take_off(snapshot) {
-            match f.task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, rows = f.entries.len(), "final flush failed"),
-                Err(e) => tracing::error!(error = %e, "final flush task failed"),
+            if let Err(e) = f.task.await {
+                tracing::error!(error = %e, rows = f.entries.len(), "final flush failed");
             }
         }
     }
