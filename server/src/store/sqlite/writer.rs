@@ -34,13 +34,15 @@ impl Write {
 /// savepoint so one failing write fails alone.
 pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Write>) {
     let gather = std::time::Duration::from_millis(GROUP_COMMIT_GATHER_MS);
-    let mut last_commit: Option<std::time::Instant> = None;
+    // When the last group began, if it held more than one write (the writer is busy).
+    let mut last_busy_commit: Option<std::time::Instant> = None;
     while let Some(first) = rx.blocking_recv() {
         // Under load a commit follows the previous one at once, so every fsync carries only what queued
         // during the last one. Spacing commits by at least `gather` lets more writes join each group:
         // fewer fsyncs for the same rows (perf showed the block device's notifications near 8 % of the
-        // server's CPU at 1000 rooms). An idle writer commits at once.
-        if let Some(since) = last_commit.map(|t| t.elapsed())
+        // server's CPU at 1000 rooms). A writer whose last group was a lone write is idle and commits at
+        // once: a promote right after its submission must not wait out the spacing.
+        if let Some(since) = last_busy_commit.map(|t| t.elapsed())
             && since < gather
         {
             std::thread::sleep(gather - since);
@@ -56,7 +58,7 @@ pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Write>) {
                 Err(_) => break,
             }
         }
-        last_commit = Some(std::time::Instant::now());
+        last_busy_commit = (batch.len() > 1).then(std::time::Instant::now);
         commit_batch(&mut conn, batch);
     }
     tracing::debug!("sqlite writer stopped");
