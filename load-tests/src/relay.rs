@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -108,25 +108,43 @@ async fn connection(stream: TcpStream, rooms: Arc<Rooms>) -> anyhow::Result<()> 
     let (tx, mut rx) = mpsc::channel::<Bytes>(RELAY_OUTBOX_FRAMES);
     let (id, members) = rooms.join(&path, tx.clone());
     let writer = tokio::spawn(async move {
+        // Like handoff's connections: write everything queued, then flush once.
         while let Some(frame) = rx.recv().await {
-            if sink.send(Message::Binary(frame)).await.is_err() {
+            let mut written = sink.feed(Message::Binary(frame)).await;
+            while let (Ok(()), Ok(more)) = (&written, rx.try_recv()) {
+                written = sink.feed(Message::Binary(more)).await;
+            }
+            if written.is_err() || sink.flush().await.is_err() {
                 break;
             }
         }
         let _ = sink.close().await;
     });
-    while let Some(msg) = stream.next().await {
-        let Message::Binary(frame) = msg? else { continue };
-        if frame.starts_with(&SYNC_STEP1) {
-            if tx.try_send(Bytes::from_static(&EMPTY_STEP2)).is_err() {
-                break;
+    let mut frames = Vec::new();
+    'conn: while let Some(msg) = stream.next().await {
+        // Like handoff's connections: what one read delivered is forwarded together, so a typist's update
+        // and cursor reach each other client back to back (one wake-up, one write).
+        let mut next = Some(msg);
+        while let Some(msg) = next {
+            match msg {
+                Ok(Message::Binary(frame)) => frames.push(frame),
+                Ok(_) => {}
+                Err(_) => break 'conn,
             }
-        } else if !frame.starts_with(&SYNC_STEP2) {
-            // try_send never waits, so the room's lock is held only for the copies of a pointer. A
-            // client whose outbox is full does not read: it loses the frame (the load report shows it).
-            let m = members.lock().unwrap_or_else(|p| p.into_inner());
-            for (_, o) in m.iter().filter(|(k, _)| **k != id) {
-                let _ = o.try_send(frame.clone());
+            next = stream.next().now_or_never().flatten();
+        }
+        for frame in frames.drain(..) {
+            if frame.starts_with(&SYNC_STEP1) {
+                if tx.try_send(Bytes::from_static(&EMPTY_STEP2)).is_err() {
+                    break 'conn;
+                }
+            } else if !frame.starts_with(&SYNC_STEP2) {
+                // try_send never waits, so the room's lock is held only for the copies of a pointer. A
+                // client whose outbox is full does not read: it loses the frame (the load report shows it).
+                let m = members.lock().unwrap_or_else(|p| p.into_inner());
+                for (_, o) in m.iter().filter(|(k, _)| **k != id) {
+                    let _ = o.try_send(frame.clone());
+                }
             }
         }
     }
