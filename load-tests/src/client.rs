@@ -48,6 +48,8 @@ pub struct YClient {
     /// Sync step 2 from the server arrived.
     pub synced: bool,
     dialect: Dialect,
+    /// Updates received but not applied (see [`YClient::join_holding`]).
+    held: Option<Vec<Vec<u8>>>,
 }
 
 /// How a join went: the WebSocket handshake, then the first sync (our step 1 sent → the server's step 2
@@ -82,8 +84,19 @@ impl YClient {
         Self::join_doc(url, dialect, doc).await
     }
 
+    /// Joins empty and keeps the updates it receives instead of applying them (see
+    /// [`YClient::take_held`]): a hundred joiners in one generator process would otherwise delay each
+    /// other's reads with the yrs work that real clients do on their own machines.
+    pub async fn join_holding(url: &str, dialect: &Dialect) -> anyhow::Result<(YClient, JoinTimes)> {
+        Self::join_with(url, dialect, Doc::new(), true).await
+    }
+
     /// Joins with a document that already holds state (a reconnecting client).
     pub async fn join_doc(url: &str, dialect: &Dialect, doc: Doc) -> anyhow::Result<(YClient, JoinTimes)> {
+        Self::join_with(url, dialect, doc, false).await
+    }
+
+    async fn join_with(url: &str, dialect: &Dialect, doc: Doc, hold: bool) -> anyhow::Result<(YClient, JoinTimes)> {
         let started = Instant::now();
         let mut times = JoinTimes::default();
         let joined = tokio::time::timeout(JOIN_TIMEOUT, async {
@@ -101,6 +114,7 @@ impl YClient {
                 awareness: Awareness::new(doc),
                 synced: false,
                 dialect: dialect.clone(),
+                held: hold.then(Vec::new),
             };
             if let Dialect::Hocuspocus { .. } = c.dialect {
                 // A Hocuspocus provider authenticates first (an empty token: no auth hook is configured).
@@ -127,6 +141,11 @@ impl YClient {
         .map_err(|_| anyhow!("not synced within {JOIN_TIMEOUT:?}"))??;
         times.total = started.elapsed();
         Ok((joined, times))
+    }
+
+    /// The updates a [`YClient::join_holding`] client received, unapplied, in order.
+    pub fn take_held(&mut self) -> Vec<Vec<u8>> {
+        self.held.take().unwrap_or_default()
     }
 
     pub fn doc(&self) -> &Doc {
@@ -241,6 +260,10 @@ impl YClient {
                 Kind::SyncStep2 { update: ref range } | Kind::Update { update: ref range } => {
                     if matches!(part.kind, Kind::SyncStep2 { .. }) {
                         self.synced = true;
+                    }
+                    if let Some(held) = &mut self.held {
+                        held.push(bytes[range.clone()].to_vec());
+                        continue;
                     }
                     let update = frame::decode_update(&bytes[range.clone()])?;
                     let clocks = self.apply(update, watch)?;
