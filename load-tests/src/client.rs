@@ -96,7 +96,12 @@ impl YClient {
         Self::join_with(url, dialect, doc, false).await
     }
 
-    async fn join_with(url: &str, dialect: &Dialect, doc: Doc, hold: bool) -> anyhow::Result<(YClient, JoinTimes)> {
+    async fn join_with(
+        url: &str,
+        dialect: &Dialect,
+        doc: Doc,
+        hold: bool,
+    ) -> anyhow::Result<(YClient, JoinTimes)> {
         let started = Instant::now();
         let mut times = JoinTimes::default();
         let joined = tokio::time::timeout(JOIN_TIMEOUT, async {

@@ -244,7 +244,10 @@ fn inbound(
         Some(Ok(Message::Binary(bytes))) => {
             METRICS.bytes_in.inc_by(bytes.len() as u64);
             if !limiter.allow() {
-                return Err(CloseReason::new(CLOSE_POLICY, format!("message rate over {CLIENT_MESSAGES_PER_SECOND}/s")));
+                return Err(CloseReason::new(
+                    CLOSE_POLICY,
+                    format!("message rate over {CLIENT_MESSAGES_PER_SECOND}/s"),
+                ));
             }
             decode(bytes).map_err(|e| CloseReason::new(e.close_code(), e.to_string()))
         }

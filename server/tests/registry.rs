@@ -306,8 +306,11 @@ async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
     };
     let update_msg = Bytes::from(frame::encode_update(&update));
     let cursor = yrs::sync::AwarenessUpdate {
-        clients: [(yrs::ClientID::new(42), yrs::sync::awareness::AwarenessUpdateEntry { clock: 1, json: Arc::from(r#"{"user":"Cam"}"#) })]
-            .into(),
+        clients: [(
+            yrs::ClientID::new(42),
+            yrs::sync::awareness::AwarenessUpdateEntry { clock: 1, json: Arc::from(r#"{"user":"Cam"}"#) },
+        )]
+        .into(),
     };
     let cursor_msg = Bytes::from(frame::encode_awareness(&cursor));
     let msgs = vec![
