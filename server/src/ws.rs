@@ -174,8 +174,8 @@ async fn run(
                 // instead of one per message.
                 let (mut batch, mut next, mut end) = (Vec::new(), msg, None);
                 loop {
-                    match inbound(next, &mut limiter) {
-                        Ok(mut msgs) => batch.append(&mut msgs),
+                    match inbound(next, &mut limiter, &mut batch) {
+                        Ok(()) => {}
                         Err(reason) => {
                             end = Some(reason);
                             break;
@@ -218,11 +218,13 @@ async fn run(
     end
 }
 
-/// What one read from the socket means: messages for the room (none for a ping), or why to close.
+/// What one read from the socket means: messages for the room, added to `out` (none for a ping), or why
+/// to close.
 fn inbound(
     msg: Option<Result<Message, axum::Error>>,
     limiter: &mut RateLimiter,
-) -> Result<Vec<Inbound>, CloseReason> {
+    out: &mut Vec<Inbound>,
+) -> Result<(), CloseReason> {
     match msg {
         None | Some(Ok(Message::Close(_))) => Err(CloseReason::new(frame::CLOSE_NORMAL, "client closed")),
         Some(Err(e)) => {
@@ -240,7 +242,7 @@ fn inbound(
             CLOSE_UNSUPPORTED,
             "text frames are not supported; send binary y-sync messages",
         )),
-        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(Vec::new()),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
         Some(Ok(Message::Binary(bytes))) => {
             METRICS.bytes_in.inc_by(bytes.len() as u64);
             if !limiter.allow() {
@@ -249,15 +251,19 @@ fn inbound(
                     format!("message rate over {CLIENT_MESSAGES_PER_SECOND}/s"),
                 ));
             }
-            decode(bytes).map_err(|e| CloseReason::new(e.close_code(), e.to_string()))
+            // A frame with one bad message is refused whole: none of its messages reach the room.
+            let before = out.len();
+            decode(bytes, out).map_err(|e| {
+                out.truncate(before);
+                CloseReason::new(e.close_code(), e.to_string())
+            })
         }
     }
 }
 
 /// Splits a frame and decodes every payload, so the room actor only ever sees valid input.
-fn decode(frame: Bytes) -> Result<Vec<Inbound>, FrameError> {
+fn decode(frame: Bytes, out: &mut Vec<Inbound>) -> Result<(), FrameError> {
     let parts = frame::split_frame(&frame)?;
-    let mut out = Vec::with_capacity(parts.len());
     for part in parts {
         let message = || frame.slice(part.message.clone());
         let msg = match part.kind {
@@ -286,7 +292,7 @@ fn decode(frame: Bytes) -> Result<Vec<Inbound>, FrameError> {
         };
         out.push(msg);
     }
-    Ok(out)
+    Ok(())
 }
 
 fn close_message(reason: &CloseReason) -> Message {
