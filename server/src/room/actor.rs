@@ -125,7 +125,7 @@ impl RoomActor {
         let (mut flush_armed, mut idle_armed) = (None, None);
         loop {
             self.deliver();
-            let flush_at = self.pending_since.map(|t| t + self.settings.commit_window);
+            let flush_at = self.pending_since.map(|t| persist::commit_tick(t, self.settings.commit_window));
             let idle_at = self.members.is_empty().then(|| self.idle_since + self.settings.idle_evict);
             rearm(flush_timer.as_mut(), &mut flush_armed, flush_at);
             rearm(idle_timer.as_mut(), &mut idle_armed, idle_at);

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -29,6 +30,26 @@ pub(super) struct Flight {
     /// Polled by the actor itself: a task per commit (one per keystroke at typing speed) cost a spawn and
     /// an extra wake-up for every update.
     pub(super) task: Pin<Box<dyn Future<Output = StoreResult<()>> + Send>>,
+}
+
+/// The instant a room whose oldest uncommitted update arrived at `since` commits: the first tick of a
+/// process-wide grid of `window` after `since`, so never later than `since + window`. Rooms commit on the
+/// same ticks and the writer takes all of them in one transaction: free-running windows spread 300
+/// rooms' commits over ~75 small transactions a second (an fsync each, and the same B-tree interior
+/// pages written again for every one), which perf put at a fifth of the durable server's CPU.
+pub(super) fn commit_tick(since: Instant, window: Duration) -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    tick_after(*EPOCH.get_or_init(|| since), since, window)
+}
+
+/// The first point of the grid `epoch + k × window` after `since`, and no later than `since + window`.
+fn tick_after(epoch: Instant, since: Instant, window: Duration) -> Instant {
+    let window_ns = window.as_nanos().max(1);
+    let elapsed_ns = since.saturating_duration_since(epoch).as_nanos();
+    let ticks = elapsed_ns / window_ns + 1;
+    let at_ns = u64::try_from(ticks * window_ns).unwrap_or(u64::MAX);
+    // The bound matters only for a `since` before the epoch (a retry's, or tests' paused clocks).
+    (epoch + Duration::from_nanos(at_ns)).min(since + window)
 }
 
 /// Rebuilds a document from its snapshot and log tail. CPU-bound: run it off the async threads.
@@ -137,6 +158,34 @@ impl RoomActor {
                 // loads it afresh.
                 self.kick_all(&CloseReason::new(CLOSE_TRY_AGAIN, "room is reloading, reconnect"));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_ticks_are_shared_by_rooms_and_never_later_than_the_window() {
+        let window = Duration::from_millis(500);
+        let base = Instant::now();
+        let commit_tick = |since| tick_after(base, since, window);
+        let first = commit_tick(base);
+        assert!(first > base && first <= base + window);
+        // Rooms whose first pending update fell anywhere before that tick commit on it together.
+        for offset_ms in [1, 50, 250, 499] {
+            let since = base + Duration::from_millis(offset_ms);
+            if since < first {
+                assert_eq!(commit_tick(since), first, "offset {offset_ms} ms");
+            }
+        }
+        // An update arriving on or after the tick waits for the next one, a whole window later.
+        assert_eq!(commit_tick(first), first + window);
+        for offset_ms in [0, 1, 123, 499, 777, 1500] {
+            let since = base + Duration::from_millis(offset_ms);
+            let tick = commit_tick(since);
+            assert!(tick > since && tick <= since + window, "offset {offset_ms} ms");
         }
     }
 }
