@@ -27,7 +27,7 @@ use yrs::encoding::read::{Cursor, Read};
 use yrs::encoding::write::Write;
 use yrs::updates::decoder::Decode;
 
-use crate::limits::{CLIENT_READ_BUFFER, CLOSE_TIMEOUT, JOIN_TIMEOUT};
+use crate::limits::{CLIENT_READ_BUFFER, CLOSE_TIMEOUT, JOINER_READ_BUFFER, JOIN_TIMEOUT};
 use crate::target::Dialect;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -107,7 +107,8 @@ impl YClient {
         let joined = tokio::time::timeout(JOIN_TIMEOUT, async {
             // TCP_NODELAY as browsers set it, and a small read buffer: tungstenite's default (128 KiB)
             // is zeroed on every read, which made memset the generator's largest cost.
-            let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
+            let read_buffer = if hold { JOINER_READ_BUFFER } else { CLIENT_READ_BUFFER };
+            let config = WebSocketConfig::default().read_buffer_size(read_buffer);
             let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
                 .await
                 .context("websocket connect")?;

@@ -16,7 +16,7 @@ use handoff_protocol::Role;
 use handoff_protocol::api::{PresenceEvent, RoomStatus, WebhookStatus};
 use rusqlite::{Connection, OptionalExtension, params};
 use schema::{ROOM_TABLES, SCHEMA, migrate};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use writer::{Write, writer_loop};
 
 use super::{
@@ -27,6 +27,8 @@ use super::{
 /// Writes queued for the writer thread. Callers wait (backpressure) when it is full.
 const WRITE_QUEUE: usize = 1024;
 /// Idle read connections kept open.
+/// Also the most reads run at once: a join storm's hundred handshakes each check their room, and without
+/// the bound each opened (and parsed the schema on) a connection of its own on a blocking thread.
 const READ_POOL: usize = 4;
 /// How long a connection waits on a lock held by another before failing.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -35,6 +37,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writes: mpsc::Sender<Write>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per pooled connection: a read waits for one rather than opening another.
+    read_permits: Arc<Semaphore>,
 }
 
 fn db_err(e: rusqlite::Error) -> StoreError {
@@ -74,7 +78,12 @@ impl SqliteStore {
             .name("handoff-sqlite-writer".into())
             .spawn(move || writer_loop(writer, rx))
             .map_err(|e| StoreError::Database(e.to_string()))?;
-        Ok(SqliteStore { path, writes: tx, readers: Arc::new(Mutex::new(Vec::new())) })
+        Ok(SqliteStore {
+            path,
+            writes: tx,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            read_permits: Arc::new(Semaphore::new(READ_POOL)),
+        })
     }
 
     async fn write<T>(&self, make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Write) -> StoreResult<T> {
@@ -98,7 +107,9 @@ impl SqliteStore {
     ) -> StoreResult<T> {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let permit = self.read_permits.clone().acquire_owned().await.map_err(|_| StoreError::Closed)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = readers.lock().map_err(|_| StoreError::Closed)?.pop();
             let conn = match pooled {
                 Some(c) => c,
@@ -138,12 +149,10 @@ fn room_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRecord> {
 const ROOM_COLUMNS: &str = "id, submission_id, status, interviewer, voice, created_at_ms, ended_at_ms";
 
 fn live_room(c: &Connection, submission_id: &str) -> rusqlite::Result<Option<RoomRecord>> {
-    c.query_row(
-        &format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE submission_id = ?1 AND status = 'live'"),
-        [submission_id],
-        room_from_row,
-    )
-    .optional()
+    // Cached: the per-connection checks run for every WebSocket handshake.
+    c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE submission_id = ?1 AND status = 'live'"))?
+        .query_row([submission_id], room_from_row)
+        .optional()
 }
 
 #[async_trait]
@@ -181,7 +190,8 @@ impl Store for SqliteStore {
     async fn get_room(&self, id: &str) -> StoreResult<Option<RoomRecord>> {
         let id = id.to_owned();
         self.read(move |c| {
-            c.query_row(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?1"), [&id], room_from_row)
+            c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?1"))?
+                .query_row([&id], room_from_row)
                 .optional()
         })
         .await
