@@ -27,6 +27,10 @@ pub struct IdleConfig {
     pub api_key: String,
     pub rooms: usize,
     pub clients_per_room: usize,
+    /// Size and file count of each room's submission; `None`: the small typing submission. Every client
+    /// receives the whole document when it joins, so this shows what a real submission costs per idle
+    /// connection (buffers a large first frame left behind), not only an empty room's.
+    pub submission: Option<(usize, usize)>,
     /// Process id of the server, whose `/proc/<pid>/status` is read (same machine).
     pub server_pid: u32,
     pub settle: Duration,
@@ -35,6 +39,8 @@ pub struct IdleConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct IdleReport {
     pub rooms: usize,
+    /// Bytes of each room's submission.
+    pub submission_bytes: usize,
     pub connections: usize,
     pub rss_kib_before: u64,
     pub rss_kib_rooms_loaded: u64,
@@ -48,8 +54,9 @@ pub struct IdleReport {
 impl IdleReport {
     pub fn table(&self) -> String {
         format!(
-            "idle: {} rooms, {} connections\n  server RSS before      {:>9} KiB\n  one client per room   {:>9} KiB\n  all connected         {:>9} KiB\n  per idle connection   {:>9.1} KiB\n  per loaded room       {:>9.1} KiB",
+            "idle: {} rooms of {} B, {} connections\n  server RSS before      {:>9} KiB\n  one client per room   {:>9} KiB\n  all connected         {:>9} KiB\n  per idle connection   {:>9.1} KiB\n  per loaded room       {:>9.1} KiB",
             self.rooms,
+            self.submission_bytes,
             self.connections,
             self.rss_kib_before,
             self.rss_kib_rooms_loaded,
@@ -76,7 +83,10 @@ pub async fn run(cfg: &IdleConfig) -> anyhow::Result<IdleReport> {
     );
     ensure!(cfg.rooms * cfg.clients_per_room <= MAX_TOTAL_CLIENTS, "at most {MAX_TOTAL_CLIENTS} connections");
     let api = Api::new(&cfg.server, &cfg.api_key)?;
-    let sub = Submission::typing();
+    let sub = match cfg.submission {
+        Some((bytes, files)) => Submission::large(bytes, files),
+        None => Submission::typing(),
+    };
     let rooms: Vec<PromoteResponse> = stream::iter(0..cfg.rooms)
         .map(|n| api.mint_room(n, &sub))
         .buffer_unordered(MINT_CONCURRENCY)
@@ -110,6 +120,7 @@ pub async fn run(cfg: &IdleConfig) -> anyhow::Result<IdleReport> {
     }
     Ok(IdleReport {
         rooms: cfg.rooms,
+        submission_bytes: sub.files.iter().map(|f| f.content.len()).sum(),
         connections,
         rss_kib_before: before,
         rss_kib_rooms_loaded: loaded,

@@ -205,6 +205,12 @@ struct IdleArgs {
     /// Clients per room.
     #[arg(long, env = "HANDOFF_LOAD_CLIENTS_PER_ROOM", default_value_t = 3)]
     clients_per_room: usize,
+    /// Bytes of each room's submission (spread over --files files); 0: the small typing submission.
+    #[arg(long, default_value_t = 0)]
+    bytes: usize,
+    /// Files of that submission.
+    #[arg(long, default_value_t = 50)]
+    files: usize,
     /// Process id of the server (on this machine), whose resident memory is read.
     #[arg(long, env = "HANDOFF_LOAD_SERVER_PID")]
     server_pid: u32,
@@ -317,6 +323,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 api_key: a.api_key,
                 rooms: a.rooms,
                 clients_per_room: a.clients_per_room,
+                submission: (a.bytes > 0).then_some((a.bytes, a.files.max(1))),
                 server_pid: a.server_pid,
                 settle: handoff_load::idle::DEFAULT_SETTLE,
             };

@@ -73,6 +73,7 @@ async fn idle_joins_every_client_and_reads_server_memory() {
         api_key: API_KEY.into(),
         rooms: ROOMS,
         clients_per_room: CLIENTS_PER_ROOM,
+        submission: None,
         // The server runs in this process.
         server_pid: std::process::id(),
         settle: Duration::from_millis(10),

@@ -6,8 +6,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -25,7 +23,12 @@ use rand::Rng;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::Instrument;
+use upgrade::{NotAnUpgrade, Socket, Upgrade};
 
 use crate::app::AppState;
 use crate::auth::TokenError;
@@ -34,11 +37,17 @@ use crate::metrics::METRICS;
 use crate::rate::RateLimiter;
 use crate::room::{CloseReason, Command, Identity, Inbound, Joiner};
 
+mod upgrade;
+
 /// tungstenite's read buffer per connection. Its default (128 KiB) would dominate the memory of an idle
 /// connection; frames larger than this are still read, in several reads.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Bytes buffered for writing before tungstenite flushes to the socket.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+/// Messages longer than this go out as fragments of this size (RFC 6455 §5.4; every client reassembles
+/// them). tungstenite's write buffer grows to the largest frame it formats and never shrinks: sent whole,
+/// a 200 KiB room's first sync left 200 KiB behind in every connection for as long as it stayed.
+const FRAGMENT_BYTES: usize = 16 * 1024;
 /// A write to a client that makes no progress for this long ends the connection as a slow consumer.
 const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most messages a connection hands the room in one command: what one read of the socket delivered,
@@ -59,7 +68,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
     Query(query): Query<WsQuery>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    ws: Result<Upgrade, NotAnUpgrade>,
 ) -> Response {
     let claims = match state.tokens.verify(query.token.as_deref(), &room_id) {
         Ok(c) => c,
@@ -76,11 +85,12 @@ pub async fn upgrade(
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
-    ws.read_buffer_size(READ_BUFFER_BYTES)
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_message_size(MAX_CLIENT_FRAME_BYTES)
-        .max_frame_size(MAX_CLIENT_FRAME_BYTES)
-        .on_upgrade(move |socket| serve(socket, state, room_id, claims))
+        .max_message_size(Some(MAX_CLIENT_FRAME_BYTES))
+        .max_frame_size(Some(MAX_CLIENT_FRAME_BYTES));
+    ws.on_upgrade(config, move |socket| serve(socket, state, room_id, claims))
 }
 
 /// Bits of a connection id: random ids unique across restarts and nodes, exact as JavaScript numbers.
@@ -90,7 +100,7 @@ fn new_conn_id() -> u64 {
     rand::rng().random::<u64>() >> (u64::BITS - CONN_ID_BITS)
 }
 
-async fn serve(socket: WebSocket, state: AppState, room_id: String, claims: Claims) {
+async fn serve(socket: Socket, state: AppState, room_id: String, claims: Claims) {
     let conn_id = new_conn_id();
     let span = tracing::info_span!("conn", id = conn_id, room = %room_id, role = %claims.role);
     async move {
@@ -101,13 +111,7 @@ async fn serve(socket: WebSocket, state: AppState, room_id: String, claims: Clai
     .await
 }
 
-async fn run(
-    socket: WebSocket,
-    state: &AppState,
-    room_id: &str,
-    conn_id: u64,
-    claims: Claims,
-) -> CloseReason {
+async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, claims: Claims) -> CloseReason {
     let (mut sink, mut stream) = socket.split();
     let (outbox_tx, mut outbox) = mpsc::channel::<Bytes>(state.outbox_frames);
     let (kick_tx, mut kick) = oneshot::channel::<CloseReason>();
@@ -140,9 +144,9 @@ async fn run(
                 // Write everything queued, then flush once: one syscall for a burst of frames. A client
                 // that stops reading stalls this write; the kick or the stall timeout ends it.
                 let write = async {
-                    sink.feed(Message::Binary(frame)).await?;
+                    feed(&mut sink, frame).await?;
                     while let Ok(more) = outbox.try_recv() {
-                        sink.feed(Message::Binary(more)).await?;
+                        feed(&mut sink, more).await?;
                     }
                     sink.flush().await
                 };
@@ -221,28 +225,26 @@ async fn run(
 /// What one read from the socket means: messages for the room, added to `out` (none for a ping), or why
 /// to close.
 fn inbound(
-    msg: Option<Result<Message, axum::Error>>,
+    msg: Option<Result<Message, WsError>>,
     limiter: &mut RateLimiter,
     out: &mut Vec<Inbound>,
 ) -> Result<(), CloseReason> {
     match msg {
         None | Some(Ok(Message::Close(_))) => Err(CloseReason::new(frame::CLOSE_NORMAL, "client closed")),
+        Some(Err(WsError::Capacity(_))) => Err(CloseReason::new(
+            CLOSE_TOO_BIG,
+            format!("message over the limit of {MAX_CLIENT_FRAME_BYTES} bytes"),
+        )),
         Some(Err(e)) => {
-            let text = e.to_string();
-            if text.contains("too long") || text.contains("too big") {
-                return Err(CloseReason::new(
-                    CLOSE_TOO_BIG,
-                    format!("message over the limit of {MAX_CLIENT_FRAME_BYTES} bytes"),
-                ));
-            }
-            tracing::debug!(error = %text, "read failed");
+            tracing::debug!(error = %e, "read failed");
             Err(CloseReason::new(CLOSE_GOING_AWAY, "read failed"))
         }
         Some(Ok(Message::Text(_))) => Err(CloseReason::new(
             CLOSE_UNSUPPORTED,
             "text frames are not supported; send binary y-sync messages",
         )),
-        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+        // tungstenite answers pings itself; it never yields raw frames when reading.
+        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Ok(()),
         Some(Ok(Message::Binary(bytes))) => {
             METRICS.bytes_in.inc_by(bytes.len() as u64);
             if !limiter.allow() {
@@ -304,5 +306,56 @@ fn close_message(reason: &CloseReason) -> Message {
         }
         text = &text[..cut];
     }
-    Message::Close(Some(CloseFrame { code: reason.code, reason: text.into() }))
+    Message::Close(Some(CloseFrame { code: CloseCode::from(reason.code), reason: text.into() }))
+}
+
+/// Queues one message for `sink`: whole if short, else as fragments (see [`FRAGMENT_BYTES`]), each a
+/// slice of the same shared bytes.
+async fn feed<S>(sink: &mut S, message: Bytes) -> Result<(), WsError>
+where
+    S: futures_util::Sink<Message, Error = WsError> + Unpin,
+{
+    if message.len() <= FRAGMENT_BYTES {
+        return sink.feed(Message::Binary(message)).await;
+    }
+    let mut opcode = OpCode::Data(Data::Binary);
+    let mut rest = message;
+    while !rest.is_empty() {
+        let part = rest.split_to(rest.len().min(FRAGMENT_BYTES));
+        sink.feed(Message::Frame(Frame::message(part, opcode, rest.is_empty()))).await?;
+        opcode = OpCode::Data(Data::Continue);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn fed(message: &[u8]) -> Vec<Message> {
+        let mut out: Vec<Message> = Vec::new();
+        let mut sink = (&mut out).sink_map_err(|e: std::convert::Infallible| match e {});
+        feed(&mut sink, Bytes::copy_from_slice(message)).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn short_messages_go_whole_and_long_ones_as_fragments_that_reassemble() {
+        let short = vec![7u8; FRAGMENT_BYTES];
+        assert!(matches!(&fed(&short).await[..], [Message::Binary(b)] if b[..] == short[..]));
+
+        let long: Vec<u8> = (0..FRAGMENT_BYTES * 2 + 5).map(|i| (i % 251) as u8).collect();
+        let frames = fed(&long).await;
+        assert_eq!(frames.len(), 3);
+        let mut joined = Vec::new();
+        for (i, m) in frames.iter().enumerate() {
+            let Message::Frame(f) = m else { panic!("fragment {i} is not a raw frame") };
+            let expect = if i == 0 { OpCode::Data(Data::Binary) } else { OpCode::Data(Data::Continue) };
+            assert_eq!(f.header().opcode, expect, "fragment {i}");
+            assert_eq!(f.header().is_final, i == 2, "only the last fragment is final");
+            assert!(f.payload().len() <= FRAGMENT_BYTES);
+            joined.extend_from_slice(f.payload());
+        }
+        assert_eq!(joined, long);
+    }
 }

@@ -1,0 +1,109 @@
+//! The WebSocket handshake (RFC 6455 §4.2), done here rather than by axum's `WebSocketUpgrade` so the
+//! connection is a tokio-tungstenite stream we can send raw frames on: large messages go out fragmented
+//! (see `ws::FRAGMENT_BYTES`), which axum's `Message` cannot express.
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
+use axum::response::{IntoResponse, Response};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+/// The server side of an upgraded connection.
+pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// A valid WebSocket upgrade request, not yet answered.
+pub struct Upgrade {
+    key: HeaderValue,
+    on_upgrade: OnUpgrade,
+}
+
+/// Why a request to a WebSocket route is not a WebSocket handshake.
+#[derive(Debug)]
+pub struct NotAnUpgrade(&'static str);
+
+impl IntoResponse for NotAnUpgrade {
+    fn into_response(self) -> Response {
+        let status =
+            if self.0.contains("version") { StatusCode::UPGRADE_REQUIRED } else { StatusCode::BAD_REQUEST };
+        let mut res = (status, self.0).into_response();
+        if status == StatusCode::UPGRADE_REQUIRED {
+            res.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        }
+        res
+    }
+}
+
+fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = NotAnUpgrade;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // HTTP/1.1 only: the server does not offer HTTP/2's extended CONNECT.
+        if parts.version != Version::HTTP_11 {
+            return Err(NotAnUpgrade("a WebSocket handshake needs HTTP/1.1"));
+        }
+        if parts.method != Method::GET {
+            return Err(NotAnUpgrade("a WebSocket handshake is a GET"));
+        }
+        if !header_has_token(&parts.headers, header::CONNECTION, "upgrade")
+            || !header_has_token(&parts.headers, header::UPGRADE, "websocket")
+        {
+            return Err(NotAnUpgrade("expected Connection: upgrade and Upgrade: websocket"));
+        }
+        if parts.headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
+            return Err(NotAnUpgrade("unsupported WebSocket version: only 13 is spoken"));
+        }
+        let key = parts
+            .headers
+            .get(header::SEC_WEBSOCKET_KEY)
+            .cloned()
+            .ok_or(NotAnUpgrade("Sec-WebSocket-Key missing"))?;
+        let on_upgrade = parts
+            .extensions
+            .remove::<OnUpgrade>()
+            .ok_or(NotAnUpgrade("this connection cannot be upgraded"))?;
+        Ok(Upgrade { key, on_upgrade })
+    }
+}
+
+impl Upgrade {
+    /// Answers 101 and runs `serve` on the socket once the client has it (in a task of its own).
+    pub fn on_upgrade<F, Fut>(self, config: WebSocketConfig, serve: F) -> Response
+    where
+        F: FnOnce(Socket) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let accept = derive_accept_key(self.key.as_bytes());
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let socket =
+                        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                            .await;
+                    serve(socket).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+            }
+        });
+        Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+            .body(Body::empty())
+            .expect("static headers are valid")
+    }
+}
