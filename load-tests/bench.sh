@@ -25,5 +25,11 @@ $T/handoff serve --listen 127.0.0.1:18181 --api-key k --data-dir "$IDLE_DIR" --l
 IPID=$!; sleep 2
 run $L idle --server http://127.0.0.1:18181 --api-key k --server-pid $IPID --rooms 2000 --json $R/$D-idle-2000-rooms.json
 kill $IPID; wait $IPID; rm -rf "$IDLE_DIR"
+# idle in rooms holding a 200 KiB submission: what a large first sync leaves behind per connection
+IDLE_DIR=$(mktemp -d)
+$T/handoff serve --listen 127.0.0.1:18181 --api-key k --data-dir "$IDLE_DIR" --log warn >/dev/null 2>&1 &
+IPID=$!; sleep 2
+run $L idle --server http://127.0.0.1:18181 --api-key k --server-pid $IPID --rooms 100 --clients-per-room 4 --bytes 204800 --json $R/$D-idle-100-rooms-200k.json
+kill $IPID; wait $IPID; rm -rf "$IDLE_DIR"
 run $L soak $C --targets handoff --rooms 300 --duration-s 300 --json $R/$D-soak-300.json
 echo "### all done"

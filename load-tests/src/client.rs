@@ -27,7 +27,7 @@ use yrs::encoding::read::{Cursor, Read};
 use yrs::encoding::write::Write;
 use yrs::updates::decoder::Decode;
 
-use crate::limits::{CLIENT_READ_BUFFER, CLOSE_TIMEOUT, JOINER_READ_BUFFER, JOIN_TIMEOUT};
+use crate::limits::{CLIENT_READ_BUFFER, CLOSE_TIMEOUT, JOIN_TIMEOUT, JOINER_READ_BUFFER};
 use crate::target::Dialect;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use handoff_protocol::limits::{DASHBOARD_TOKEN_TTL_SECS, MAX_GROUP_COMMIT_WINDOW_MS, MAX_REQUEST_BYTES};
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;

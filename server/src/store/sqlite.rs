@@ -150,9 +150,11 @@ const ROOM_COLUMNS: &str = "id, submission_id, status, interviewer, voice, creat
 
 fn live_room(c: &Connection, submission_id: &str) -> rusqlite::Result<Option<RoomRecord>> {
     // Cached: the per-connection checks run for every WebSocket handshake.
-    c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE submission_id = ?1 AND status = 'live'"))?
-        .query_row([submission_id], room_from_row)
-        .optional()
+    c.prepare_cached(&format!(
+        "SELECT {ROOM_COLUMNS} FROM rooms WHERE submission_id = ?1 AND status = 'live'"
+    ))?
+    .query_row([submission_id], room_from_row)
+    .optional()
 }
 
 #[async_trait]
