@@ -59,6 +59,52 @@ async fn every_bad_token_is_refused_before_the_upgrade() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn requests_that_are_not_websocket_handshakes_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&[file("a.py", "x")]).await;
+    let url = TestServer::ws(&room, &room.tokens.candidate).replacen("ws://", "http://", 1);
+
+    let plain = server.http.get(&url).send().await.unwrap();
+    assert_eq!(plain.status(), 400, "a plain GET");
+    assert!(plain.text().await.unwrap().contains("Upgrade: websocket"));
+
+    let old_version = server
+        .http
+        .get(&url)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "8")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old_version.status(), 426, "a version other than 13");
+    assert_eq!(
+        old_version.headers()["sec-websocket-version"],
+        "13",
+        "the server names the version it speaks"
+    );
+
+    let no_key = server
+        .http
+        .get(&url)
+        .header("connection", "keep-alive, Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_key.status(), 400, "no Sec-WebSocket-Key");
+    assert!(no_key.text().await.unwrap().contains("Sec-WebSocket-Key"));
+
+    // A real client (which checks Sec-WebSocket-Accept) still gets in.
+    let mut ok = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    ok.wait_synced().await;
+    server.stop().await;
+}
+
 /// Sends `frame` from a fresh client and returns how the server closed it, checking that a pair of
 /// healthy clients in the same room keeps working afterwards.
 async fn close_after(server: &TestServer, frame: Option<Vec<u8>>, text: Option<&str>) -> (u16, String) {

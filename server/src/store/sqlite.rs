@@ -146,12 +146,20 @@ fn room_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRecord> {
     })
 }
 
-const ROOM_COLUMNS: &str = "id, submission_id, status, interviewer, voice, created_at_ms, ended_at_ms";
+/// The columns `room_from_row` reads, as a macro so queries are string literals (no `format!` per
+/// WebSocket handshake, which looks its room up).
+macro_rules! room_columns {
+    () => {
+        "id, submission_id, status, interviewer, voice, created_at_ms, ended_at_ms"
+    };
+}
 
 fn live_room(c: &Connection, submission_id: &str) -> rusqlite::Result<Option<RoomRecord>> {
     // Cached: the per-connection checks run for every WebSocket handshake.
-    c.prepare_cached(&format!(
-        "SELECT {ROOM_COLUMNS} FROM rooms WHERE submission_id = ?1 AND status = 'live'"
+    c.prepare_cached(concat!(
+        "SELECT ",
+        room_columns!(),
+        " FROM rooms WHERE submission_id = ?1 AND status = 'live'"
     ))?
     .query_row([submission_id], room_from_row)
     .optional()
@@ -192,7 +200,7 @@ impl Store for SqliteStore {
     async fn get_room(&self, id: &str) -> StoreResult<Option<RoomRecord>> {
         let id = id.to_owned();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?1"))?
+            c.prepare_cached(concat!("SELECT ", room_columns!(), " FROM rooms WHERE id = ?1"))?
                 .query_row([&id], room_from_row)
                 .optional()
         })
@@ -223,8 +231,10 @@ impl Store for SqliteStore {
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 let mut out = Vec::with_capacity(subs.len());
-                let mut room_stmt = c.prepare_cached(&format!(
-                    "SELECT {ROOM_COLUMNS} FROM rooms WHERE submission_id = ?1
+                let mut room_stmt = c.prepare_cached(concat!(
+                    "SELECT ",
+                    room_columns!(),
+                    " FROM rooms WHERE submission_id = ?1
                      ORDER BY status = 'live' DESC, created_at_ms DESC LIMIT 1"
                 ))?;
                 for (id, at, body) in subs {

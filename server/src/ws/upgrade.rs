@@ -24,17 +24,24 @@ pub struct Upgrade {
 
 /// Why a request to a WebSocket route is not a WebSocket handshake.
 #[derive(Debug)]
-pub struct NotAnUpgrade(&'static str);
+pub enum NotAnUpgrade {
+    /// A version other than 13: 426 naming the one spoken (RFC 6455 §4.4).
+    Version,
+    /// Anything else wrong with the request: 400 with the reason.
+    Malformed(&'static str),
+}
 
 impl IntoResponse for NotAnUpgrade {
     fn into_response(self) -> Response {
-        let status =
-            if self.0.contains("version") { StatusCode::UPGRADE_REQUIRED } else { StatusCode::BAD_REQUEST };
-        let mut res = (status, self.0).into_response();
-        if status == StatusCode::UPGRADE_REQUIRED {
-            res.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        match self {
+            NotAnUpgrade::Version => (
+                StatusCode::UPGRADE_REQUIRED,
+                [(header::SEC_WEBSOCKET_VERSION, "13")],
+                "unsupported WebSocket version: only 13 is spoken",
+            )
+                .into_response(),
+            NotAnUpgrade::Malformed(reason) => (StatusCode::BAD_REQUEST, reason).into_response(),
         }
-        res
     }
 }
 
@@ -52,28 +59,28 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         // HTTP/1.1 only: the server does not offer HTTP/2's extended CONNECT.
         if parts.version != Version::HTTP_11 {
-            return Err(NotAnUpgrade("a WebSocket handshake needs HTTP/1.1"));
+            return Err(NotAnUpgrade::Malformed("a WebSocket handshake needs HTTP/1.1"));
         }
         if parts.method != Method::GET {
-            return Err(NotAnUpgrade("a WebSocket handshake is a GET"));
+            return Err(NotAnUpgrade::Malformed("a WebSocket handshake is a GET"));
         }
         if !header_has_token(&parts.headers, header::CONNECTION, "upgrade")
             || !header_has_token(&parts.headers, header::UPGRADE, "websocket")
         {
-            return Err(NotAnUpgrade("expected Connection: upgrade and Upgrade: websocket"));
+            return Err(NotAnUpgrade::Malformed("expected Connection: upgrade and Upgrade: websocket"));
         }
         if parts.headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
-            return Err(NotAnUpgrade("unsupported WebSocket version: only 13 is spoken"));
+            return Err(NotAnUpgrade::Version);
         }
         let key = parts
             .headers
             .get(header::SEC_WEBSOCKET_KEY)
             .cloned()
-            .ok_or(NotAnUpgrade("Sec-WebSocket-Key missing"))?;
+            .ok_or(NotAnUpgrade::Malformed("Sec-WebSocket-Key missing"))?;
         let on_upgrade = parts
             .extensions
             .remove::<OnUpgrade>()
-            .ok_or(NotAnUpgrade("this connection cannot be upgraded"))?;
+            .ok_or(NotAnUpgrade::Malformed("this connection cannot be upgraded"))?;
         Ok(Upgrade { key, on_upgrade })
     }
 }
