@@ -257,7 +257,7 @@ impl JoinStormReport {
         if let Some(f) = &self.server_figures {
             let _ = writeln!(s, "{} (per joiner synced)", f.table());
         }
-        let _ = write!(s, "result             {}", if self.ok() { "OK" } else { "FAILED" });
+        crate::report::write_result(&mut s, self.ok(), "FAILED");
         s
     }
 

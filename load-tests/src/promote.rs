@@ -174,7 +174,7 @@ impl PromoteReport {
         if let Some(f) = &self.server_figures {
             let _ = writeln!(s, "{} (per room promoted)", f.table());
         }
-        let _ = write!(s, "result             {}", if self.ok() { "OK" } else { "FAILED" });
+        crate::report::write_result(&mut s, self.ok(), "FAILED");
         s
     }
 }

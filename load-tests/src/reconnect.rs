@@ -267,7 +267,7 @@ impl ReconnectReport {
         if let Some(f) = &self.server_figures {
             let _ = writeln!(s, "{} (per client reconnected)", f.table());
         }
-        let _ = write!(s, "result             {}", if self.ok() { "OK" } else { "FAILED" });
+        crate::report::write_result(&mut s, self.ok(), "FAILED");
         s
     }
 }

@@ -12,6 +12,11 @@ use crate::server_watch::ServerFigures;
 use crate::stats::{Latency, Percentiles};
 use crate::typing::TypingConfig;
 
+/// Ends a report's table with its verdict line: `OK`, or `failed` (what a failure means for it).
+pub fn write_result(s: &mut String, ok: bool, failed: &str) {
+    let _ = write!(s, "result             {}", if ok { "OK" } else { failed });
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub scenario: &'static str,
@@ -254,11 +259,7 @@ impl Report {
             let _ = writeln!(s, "{}", f.table());
         }
         let _ = writeln!(s, "wall time          {:.1} s", self.wall_s);
-        let _ = write!(
-            s,
-            "result             {}",
-            if self.ok() { "OK" } else { "FAILED (lost, diverged or errors)" }
-        );
+        write_result(&mut s, self.ok(), "FAILED (lost, diverged or errors)");
         s
     }
 }
