@@ -5,7 +5,7 @@ mod common;
 
 use common::{TOKEN_SECRET, TestServer, YClient, file};
 use handoff_protocol::frame::{
-    CLOSE_INVALID_PAYLOAD, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG,
+    self, CLOSE_INVALID_PAYLOAD, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG,
     CLOSE_UNSUPPORTED, EXT_VOICE_SIGNAL,
 };
 use handoff_protocol::limits::{CLIENT_MESSAGE_BURST, MAX_CLIENT_FRAME_BYTES};
@@ -200,6 +200,41 @@ async fn random_garbage_never_takes_the_room_down() {
     a.insert("main.py", None, "alive\n").await;
     let mut late = YClient::connect(&TestServer::ws(&room, &room.tokens.observer)).await;
     late.wait_for("room still serves", |c| c.text("main.py").is_some_and(|t| t.contains("alive"))).await;
+    server.stop().await;
+}
+
+/// A v1 update that yrs 0.28 applies without error but parks as an unencodable pending part: unchecked,
+/// every later encode of the document (each joiner's sync) would panic, and the room with it.
+const UNENCODABLE_PENDING: &[u8] = include_bytes!("fixtures/unencodable-pending.update");
+
+#[tokio::test]
+async fn an_update_that_would_break_the_document_is_refused_and_the_room_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&[file("main.py", "ok\n")]).await;
+    let mut a = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    let mut b = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    a.wait_synced().await;
+    b.wait_synced().await;
+    a.insert("main.py", None, "before\n").await;
+    b.wait_for("the edit before", |c| c.text("main.py").unwrap().contains("before")).await;
+
+    let mut bad = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    bad.wait_synced().await;
+    bad.send_raw(frame::encode_update(UNENCODABLE_PENDING)).await;
+    let (code, reason) = bad.wait_closed().await;
+    assert_eq!(code, CLOSE_INVALID_PAYLOAD, "{reason}");
+    assert!(reason.contains("malformed"), "{reason}");
+
+    // The room was rebuilt from its log under the others: they stay connected and keep editing.
+    b.insert("main.py", None, "after\n").await;
+    a.wait_for("the edit after", |c| c.text("main.py").unwrap().contains("after")).await;
+    // A joiner gets the whole document, which means it still encodes, and nothing of the bad update.
+    let mut late = YClient::connect(&TestServer::ws(&room, &room.tokens.observer)).await;
+    late.wait_for("the room still serves", |c| c.text("main.py").is_some_and(|t| t.contains("after"))).await;
+    assert_eq!(late.files(), a.files());
+    assert_eq!(late.files(), b.files());
+    server.wait_connected(&room.room.id, 3).await;
     server.stop().await;
 }
 

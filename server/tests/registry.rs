@@ -2,7 +2,7 @@
 //! and evicted, then loads again with everything it had.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +12,7 @@ use handoff_protocol::{Role, frame, schema};
 use handoff_server::bus::LocalBus;
 use handoff_server::room::{Command, Identity, Inbound, Joiner, Registry, RoomHandle, RoomSettings};
 use handoff_server::store::{
-    LogEntry, RoomRecord, RoomState, Snapshot, SqliteStore, Store, StoreResult, SubmissionRecord,
+    LogEntry, RoomRecord, RoomState, Snapshot, SqliteStore, Store, StoreError, StoreResult, SubmissionRecord,
 };
 use tokio::sync::{mpsc, oneshot};
 use yrs::{Doc, GetString, Out, Text, Transact};
@@ -21,6 +21,8 @@ use yrs::{Doc, GetString, Out, Text, Transact};
 struct Counting {
     inner: SqliteStore,
     loads: AtomicUsize,
+    /// While set, loading a room fails as a store outage would.
+    fail_loads: AtomicBool,
 }
 
 #[async_trait]
@@ -119,6 +121,9 @@ impl Store for Counting {
         self.loads.fetch_add(1, Ordering::SeqCst);
         // Make the load slow enough that every joiner arrives while it is in progress.
         tokio::time::sleep(Duration::from_millis(50)).await;
+        if self.fail_loads.load(Ordering::SeqCst) {
+            return Err(StoreError::Database("the store is unreachable".into()));
+        }
         self.inner.load_room(room_id).await
     }
 }
@@ -128,6 +133,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
     let store = Arc::new(Counting {
         inner: SqliteStore::open(&dir.join("t.db")).await.unwrap(),
         loads: AtomicUsize::new(0),
+        fail_loads: AtomicBool::new(false),
     });
     let files = vec![FileEntry { path: "main.py".into(), content: "hello".into() }];
     let body = SubmissionRequest {
@@ -251,12 +257,8 @@ async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
     assert_eq!(text_of(&room, 7, &mut outbox).await, "hello world");
     room.send(Command::Leave { conn_id: 7 }).await.ok().unwrap();
 
-    // Bounded wait for the eviction (the idle period is 200 ms).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while registry.loaded() > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "idle room was not evicted");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // The idle period is 200 ms.
+    until_unloaded(&registry, "idle room was not evicted").await;
     let state = store.inner.load_room("r").await.unwrap();
     let snap = state.snapshot.expect("eviction writes a snapshot");
     assert_eq!(snap.upto_seq, 2, "the snapshot covers the preload and the edit");
@@ -335,4 +337,50 @@ async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
     let parts = frame::split_frame(&answer).unwrap();
     assert!(matches!(parts[0].kind, frame::Kind::SyncStep2 { .. }), "sender got its own frames back");
     assert_eq!(text_of(&room, 2, &mut out_b).await, "hello!");
+}
+
+/// Waits (bounded) until this node holds no room.
+async fn until_unloaded(registry: &Registry, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while registry.loaded() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = setup(dir.path()).await;
+    let registry = Registry::new(
+        store.clone(),
+        Arc::new(LocalBus),
+        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
+    );
+    let (a, _out_a, kicked_a) = joiner(1);
+    let (b, _out_b, kicked_b) = joiner(2);
+    let room = registry.join("r", a).await.ok().unwrap();
+    registry.join("r", b).await.ok().unwrap();
+
+    // Member 1 sends an update that breaks the document, and the store cannot give the room back.
+    store.fail_loads.store(true, Ordering::SeqCst);
+    let bad = include_bytes!("fixtures/unencodable-pending.update");
+    let msg = Inbound::Update {
+        update: frame::decode_update(bad).unwrap(),
+        payload: Bytes::from_static(bad),
+        message: Bytes::from(frame::encode_update(bad)),
+        step2: false,
+    };
+    room.send(Command::Messages { conn_id: 1, msgs: vec![msg] }).await.ok().unwrap();
+    assert_eq!(kicked_a.await.unwrap().code, frame::CLOSE_INVALID_PAYLOAD, "the sender is refused");
+    assert_eq!(kicked_b.await.unwrap().code, frame::CLOSE_TRY_AGAIN, "the others are told to come back");
+    // The broken document must not serve anyone: the room leaves this node.
+    until_unloaded(&registry, "the room that could not be rebuilt stayed loaded").await;
+
+    store.fail_loads.store(false, Ordering::SeqCst);
+    let loads = store.loads.load(Ordering::SeqCst);
+    let (c, mut out_c, _kc) = joiner(3);
+    let room = registry.join("r", c).await.ok().unwrap();
+    assert_eq!(store.loads.load(Ordering::SeqCst), loads + 1, "the next joiner loads the room afresh");
+    assert_eq!(text_of(&room, 3, &mut out_c).await, "hello", "with what was logged, and no more");
 }

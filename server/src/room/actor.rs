@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -18,6 +17,7 @@ use tracing::Instrument;
 use yrs::sync::{Awareness, AwarenessUpdate};
 use yrs::{ClientID, ReadTxn, Transact, Update};
 
+mod integrate;
 mod persist;
 
 use super::registry::{Registry, RoomSettings, Slot};
@@ -27,6 +27,7 @@ use crate::bus::Bus;
 use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomState, Store, StoreError};
 use handoff_protocol::api::PresenceEvent;
+use integrate::{Integrated, integrate};
 use persist::{Flight, rebuild};
 
 /// Reason sent to an observer the first time it tries to write.
@@ -67,6 +68,9 @@ pub(super) struct RoomActor {
     welcome: Option<Bytes>,
     /// Some member has frames queued (see [`Member::queued`]).
     undelivered: bool,
+    /// A malformed update broke the document: it is rebuilt from the store before anything else, and
+    /// never snapshotted meanwhile.
+    distrusted: bool,
 }
 
 impl RoomActor {
@@ -99,6 +103,7 @@ impl RoomActor {
             ended: None,
             welcome: None,
             undelivered: false,
+            distrusted: false,
         })
     }
 
@@ -154,7 +159,13 @@ impl RoomActor {
                         self.flush_now(flight.take(), false).await;
                         let _ = done.send(());
                     }
-                    Some(cmd) => self.handle(cmd).await,
+                    Some(cmd) => {
+                        self.handle(cmd);
+                        if self.distrusted && !self.reload(flight.take()).await {
+                            self.retire(rx, &registry, &slot).await;
+                            break;
+                        }
+                    }
                     None => break,
                 },
                 _ = &mut flush_timer, if flush_at.is_some() && flight.is_none() => {
@@ -162,18 +173,7 @@ impl RoomActor {
                 }
                 _ = &mut idle_timer, if idle_at.is_some() && flight.is_none() => {
                     self.final_flush(None).await;
-                    if let Some(reg) = registry.upgrade() {
-                        reg.remove_if_current(&self.id, &slot);
-                    }
-                    rx.close();
-                    // Joiners that raced the eviction reload the room (now complete in the store).
-                    while let Some(cmd) = rx.recv().await {
-                        match cmd {
-                            Command::Join(joiner, reply) => drop(reply.send(Err(JoinRefused::Evicting(joiner)))),
-                            Command::Shutdown { done, .. } => drop(done.send(())),
-                            _ => {}
-                        }
-                    }
+                    self.retire(rx, &registry, &slot).await;
                     tracing::debug!("idle room evicted");
                     break;
                 }
@@ -181,7 +181,26 @@ impl RoomActor {
         }
     }
 
-    async fn handle(&mut self, cmd: Command) {
+    /// Leaves the registry, so that the next joiner loads the room afresh from the store, and turns away
+    /// the commands already queued. The caller has flushed whatever should be kept.
+    async fn retire(&mut self, mut rx: mpsc::Receiver<Command>, registry: &Weak<Registry>, slot: &Arc<Slot>) {
+        if let Some(reg) = registry.upgrade() {
+            reg.remove_if_current(&self.id, slot);
+        }
+        rx.close();
+        // Joiners that raced the retirement load the room again.
+        while let Some(cmd) = rx.recv().await {
+            match cmd {
+                Command::Join(joiner, reply) => drop(reply.send(Err(JoinRefused::Evicting(joiner)))),
+                Command::Shutdown { done, .. } | Command::End { done, .. } | Command::Flush { done } => {
+                    let _ = done.send(());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Join(joiner, reply) => {
                 let result = self.join(joiner);
@@ -192,7 +211,10 @@ impl RoomActor {
 
             Command::Messages { conn_id, msgs } => {
                 for msg in msgs {
-                    self.on_message(conn_id, msg).await;
+                    if self.distrusted {
+                        break;
+                    }
+                    self.on_message(conn_id, msg);
                 }
             }
             Command::Shutdown { .. } | Command::End { .. } | Command::Flush { .. } => {
@@ -201,7 +223,7 @@ impl RoomActor {
         }
     }
 
-    async fn on_message(&mut self, conn_id: u64, msg: Inbound) {
+    fn on_message(&mut self, conn_id: u64, msg: Inbound) {
         match msg {
             Inbound::SyncStep1(sv) => {
                 let answer = if sv.is_empty() {
@@ -213,7 +235,7 @@ impl RoomActor {
                 self.send_to(conn_id, answer);
             }
             Inbound::Update { update, payload, message, step2 } => {
-                self.on_update(conn_id, update, payload, message, step2).await
+                self.on_update(conn_id, update, payload, message, step2)
             }
             Inbound::Awareness { update, message } => self.on_awareness(conn_id, update, message),
             Inbound::QueryAwareness => {
@@ -276,7 +298,7 @@ impl RoomActor {
         (!update.clients.is_empty()).then(|| Bytes::from(frame::encode_awareness(&update)))
     }
 
-    async fn on_update(&mut self, conn_id: u64, update: Update, payload: Bytes, message: Bytes, step2: bool) {
+    fn on_update(&mut self, conn_id: u64, update: Update, payload: Bytes, message: Bytes, step2: bool) {
         let Some(member) = self.members.iter_mut().find(|m| m.who.conn_id == conn_id) else { return };
         if update.is_empty() {
             return;
@@ -289,24 +311,24 @@ impl RoomActor {
             return;
         }
         let (author, role) = (member.who.name.clone(), member.who.role);
-        let doc = self.awareness.doc();
-        match catch_unwind(AssertUnwindSafe(|| doc.transact_mut().apply_update(update))) {
-            Ok(Ok(())) => self.welcome = None,
-            Ok(Err(e)) => {
+        let outcome = integrate(&mut self.awareness.doc().transact_mut(), update);
+        match outcome {
+            Integrated::Applied => self.welcome = None,
+            Integrated::Refused(e) => {
                 self.remove_member(
                     conn_id,
                     Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, format!("update refused: {e}"))),
                 );
                 return;
             }
-            Err(_) => {
-                tracing::warn!(conn = conn_id, "an update made yrs panic; reloading the room from the store");
+            Integrated::Broken => {
+                tracing::warn!(conn = conn_id, "a malformed update broke the document; reloading the room");
                 self.remove_member(
                     conn_id,
                     Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, "update refused: malformed")),
                 );
-                self.deliver();
-                self.reload().await;
+                // The run loop rebuilds the room before it takes the next command.
+                self.distrusted = true;
                 return;
             }
         }

@@ -2,7 +2,7 @@
 //! failure, the final flush, and rebuilding the document from the store.
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use yrs::sync::Awareness;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use super::RoomActor;
+use super::integrate::{Integrated, integrate};
 use crate::auth::now_ms;
 use crate::metrics::METRICS;
 use crate::room::CloseReason;
@@ -61,10 +62,8 @@ pub(super) fn rebuild(state: &RoomState) -> Result<Doc, StoreError> {
         for (seq, bytes) in parts.chain(state.tail.iter().map(|(s, u)| (*s, &u[..]))) {
             let update = frame::decode_update(bytes)
                 .map_err(|e| StoreError::Corrupt(format!("log entry {seq}: {e}")))?;
-            let applied = catch_unwind(AssertUnwindSafe(|| txn.apply_update(update)));
-            match applied {
-                Ok(Ok(())) => {}
-                _ => return Err(StoreError::Corrupt(format!("log entry {seq} does not apply"))),
+            if !matches!(integrate(&mut txn, update), Integrated::Applied) {
+                return Err(StoreError::Corrupt(format!("log entry {seq} does not apply")));
             }
         }
     }
@@ -74,7 +73,9 @@ pub(super) fn rebuild(state: &RoomState) -> Result<Doc, StoreError> {
 impl RoomActor {
     /// Starts a group commit of the pending log entries (and a snapshot when one is due or `final`).
     pub(super) fn take_off(&mut self, last: bool) -> Option<Flight> {
-        let due = self.since_snapshot >= SNAPSHOT_EVERY_UPDATES || (last && self.since_snapshot > 0);
+        // A distrusted document's state is not worth keeping: the log entries before it are.
+        let due = !self.distrusted
+            && (self.since_snapshot >= SNAPSHOT_EVERY_UPDATES || (last && self.since_snapshot > 0));
         if self.pending.is_empty() && !due {
             self.pending_since = None;
             return None;
@@ -133,10 +134,13 @@ impl RoomActor {
         }
     }
 
-    /// Rebuilds the document from the store after yrs panicked mid-apply (the document may be
-    /// inconsistent). The offending update was never logged, so the store holds the last good state.
-    pub(super) async fn reload(&mut self) {
-        self.final_flush(None).await;
+    /// Rebuilds the distrusted document from the store (see [`super::integrate`]): the update that broke
+    /// it was never logged, so the store holds the last good state. Everyone else stays connected, their
+    /// cursors too. Returns false if the room could not be rebuilt: then everyone was closed, and the
+    /// caller retires the room so that the next joiner loads it afresh.
+    pub(super) async fn reload(&mut self, flight: Option<Flight>) -> bool {
+        // Only the log: `take_off` snapshots nothing while the document is distrusted.
+        self.flush_now(flight, false).await;
         let rebuilt = match self.store.load_room(&self.id).await {
             Ok(state) => tokio::task::spawn_blocking(move || rebuild(&state)).await.ok().and_then(Result::ok),
             Err(e) => {
@@ -149,14 +153,16 @@ impl RoomActor {
                 let presence = self.awareness.update().ok();
                 self.awareness = Awareness::new(doc);
                 self.welcome = None;
+                self.distrusted = false;
                 if let Some(p) = presence {
                     let _ = self.awareness.apply_update(p);
                 }
+                true
             }
             None => {
-                // Without a trustworthy document the room must not serve: close everyone; the next join
-                // loads it afresh.
+                // Without a trustworthy document the room must not serve.
                 self.kick_all(&CloseReason::new(CLOSE_TRY_AGAIN, "room is reloading, reconnect"));
+                false
             }
         }
     }
