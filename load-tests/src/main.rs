@@ -172,6 +172,10 @@ struct TypingArgs {
     /// Seconds watchers keep listening after the last scheduled key.
     #[arg(long, env = "HANDOFF_LOAD_DRAIN_S", default_value_t = DEFAULT_DRAIN_S)]
     drain_s: u64,
+    /// Once the typed file holds this many characters, every key also deletes as many from its start
+    /// as it types (a soak that edits rather than only appends). 0 never deletes.
+    #[arg(long, env = "HANDOFF_LOAD_KEEP_CHARS", default_value_t = 0)]
+    keep_chars: usize,
     /// Split the clients over this many child processes of this program (rooms dealt round-robin), each
     /// within one process's file limit; their results make one report, as if one process had run it.
     #[arg(long, default_value_t = 1)]
@@ -342,6 +346,7 @@ fn typing_config(a: &TypingArgs, chunk: usize, target: Target, server_pid: Optio
         clients_per_room: a.clients_per_room,
         keys_per_sec: a.keys_per_sec,
         chunk,
+        keep_chars: a.keep_chars,
         duration: Duration::from_secs(a.duration_s),
         drain: Duration::from_secs(a.drain_s),
         server_pid,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_REPORTED_ERRORS;
+use crate::mint::TYPED_FILE;
 use crate::room::RoomOutcome;
 use crate::server_watch::ServerFigures;
 use crate::stats::{Latency, Percentiles};
@@ -28,6 +29,8 @@ pub struct Report {
     pub keys_per_sec: f64,
     /// Characters per key (1 when typing, the paste size for large-paste).
     pub chunk: usize,
+    /// The typed file's kept length (each key past it deletes as much as it types); 0 never deletes.
+    pub keep_chars: usize,
     pub duration_s: f64,
     pub drain_s: f64,
     /// Keys on the typists' timetables (all rooms).
@@ -45,6 +48,8 @@ pub struct Report {
     pub awareness_received: u64,
     /// Rooms where some client's files differ from the typist's at the end.
     pub rooms_diverged: usize,
+    /// The longest typed file a typist ended with, in characters (at most `keep_chars` when that is set).
+    pub typed_chars_max: usize,
     /// Clients that could not join (their room was left out; its keys count as lost).
     pub join_failures: usize,
     /// Clients that ended with an error (closed by the server, undecodable frame, …).
@@ -78,6 +83,8 @@ pub struct Tally {
     pub received: u64,
     pub awareness: u64,
     pub rooms_diverged: usize,
+    /// The longest typed file any typist ended with, in characters.
+    pub typed_chars_max: usize,
     /// Clients that could not join.
     pub join_failures: usize,
     /// The first [`MAX_REPORTED_ERRORS`] of their errors.
@@ -106,6 +113,8 @@ impl Tally {
             t.send_lag.merge(&room.typist.send_lag);
             t.watchers += room.watchers.len() as u64;
             t.rooms_diverged += usize::from(room.diverged());
+            let typed = room.typist.files.get(TYPED_FILE).map_or(0, |f| f.chars().count());
+            t.typed_chars_max = t.typed_chars_max.max(typed);
             let errs = room.typist.error.iter().chain(room.watchers.iter().filter_map(|w| w.error.as_ref()));
             for e in errs {
                 t.client_errors += 1;
@@ -130,6 +139,7 @@ impl Tally {
         self.received += other.received;
         self.awareness += other.awareness;
         self.rooms_diverged += other.rooms_diverged;
+        self.typed_chars_max = self.typed_chars_max.max(other.typed_chars_max);
         self.join_failures += other.join_failures;
         self.client_errors += other.client_errors;
         for (list, more) in [
@@ -184,6 +194,7 @@ impl Report {
             clients_per_room: cfg.clients_per_room,
             keys_per_sec: cfg.keys_per_sec,
             chunk: cfg.chunk,
+            keep_chars: cfg.keep_chars,
             duration_s: cfg.duration.as_secs_f64(),
             drain_s: cfg.drain.as_secs_f64(),
             keys_scheduled: cfg.keys_per_room() * cfg.rooms as u64,
@@ -194,6 +205,7 @@ impl Report {
             lost: expected.saturating_sub(tally.received),
             awareness_received: tally.awareness,
             rooms_diverged: tally.rooms_diverged,
+            typed_chars_max: tally.typed_chars_max,
             join_failures: tally.join_failures,
             client_errors: tally.client_errors,
             errors,
@@ -241,6 +253,13 @@ impl Report {
         );
         let _ = writeln!(s, "cursor updates     {} received by watchers", self.awareness_received);
         let _ = writeln!(s, "divergence         {} of {} rooms diverged", self.rooms_diverged, self.rooms);
+        let trimmed = if self.keep_chars > 0 {
+            format!(" (keys trim it to {})", self.keep_chars)
+        } else {
+            String::new()
+        };
+        let _ =
+            writeln!(s, "typed file         {} characters at most at the end{trimmed}", self.typed_chars_max);
         let _ = writeln!(s, "join failures      {}", self.join_failures);
         let _ = writeln!(s, "client errors      {}", self.client_errors);
         for e in &self.errors {
@@ -323,6 +342,7 @@ mod tests {
             clients_per_room: 3,
             keys_per_sec: 1.0,
             chunk: 1,
+            keep_chars: 0,
             duration: Duration::from_secs(2),
             drain: Duration::ZERO,
             server_pid: None,

@@ -29,6 +29,15 @@ fn key_text(k: u64, chunk: usize) -> String {
     (0..chunk).map(|i| KEY_TEXT[(start + i) % KEY_TEXT.len()] as char).collect()
 }
 
+/// How many characters a key deletes from the start of a file of `len` characters before it inserts
+/// `chunk` more, so that the file stays at most `keep` long (0: never delete).
+fn trim_before_key(len: u32, chunk: usize, keep: usize) -> u32 {
+    if keep == 0 {
+        return 0;
+    }
+    (u64::from(len) + chunk as u64).saturating_sub(keep as u64).min(u64::from(len)) as u32
+}
+
 /// What one room's typist does and when watchers give up.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
@@ -36,6 +45,9 @@ pub struct Plan {
     pub table: Timetable,
     /// Characters each key inserts: 1 for typing, the paste size for the large-paste scenario.
     pub chunk: usize,
+    /// The typed file's length past which each key deletes from its start (see
+    /// [`crate::typing::TypingConfig::keep_chars`]); 0 never deletes.
+    pub keep_chars: usize,
     /// When watchers stop listening (last key + drain), whether or not everything arrived.
     pub deadline: Instant,
 }
@@ -143,8 +155,9 @@ fn typed_text(c: &YClient) -> anyhow::Result<TextRef> {
     }
 }
 
-/// Types one key at the end of the file: records its item id in the ledger, then sends the update and
-/// a cursor (awareness) update, one frame each like a y-websocket provider.
+/// Types one key at the end of the file (deleting from its start first once it is `keep_chars` long, in
+/// the same transaction): records its item id in the ledger, then sends the update and a cursor
+/// (awareness) update, one frame each like a y-websocket provider.
 async fn type_one(
     c: &mut YClient,
     text: &TextRef,
@@ -158,6 +171,10 @@ async fn type_one(
     let (update, cursor) = {
         let mut txn = c.doc().transact_mut();
         let clock = txn.state_vector().get(&id);
+        let trim = trim_before_key(text.len(&txn), plan.chunk, plan.keep_chars);
+        if trim > 0 {
+            text.remove_range(&mut txn, 0, trim);
+        }
         let end = text.len(&txn);
         text.insert(&mut txn, end, &chunk);
         let update = txn.encode_update_v1();
@@ -262,4 +279,20 @@ async fn watch_keys(
     out.files = c.files();
     c.close().await;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim_before_key;
+
+    #[test]
+    fn keys_trim_the_file_to_the_kept_length_and_never_more_than_it_holds() {
+        assert_eq!(trim_before_key(5000, 1, 0), 0, "0 keeps everything");
+        assert_eq!(trim_before_key(10, 1, 100), 0, "shorter than kept");
+        assert_eq!(trim_before_key(99, 1, 100), 0, "the key fills it exactly");
+        assert_eq!(trim_before_key(100, 1, 100), 1, "one in, one out");
+        assert_eq!(trim_before_key(100, 30, 100), 30);
+        assert_eq!(trim_before_key(150, 1, 100), 51, "a longer preload is cut down at the first key");
+        assert_eq!(trim_before_key(3, 50, 50), 3, "never more than the file holds");
+    }
 }

@@ -39,6 +39,10 @@ pub struct TypingConfig {
     pub keys_per_sec: f64,
     /// Characters per key: 1 when typing; the paste size in the large-paste scenario.
     pub chunk: usize,
+    /// Once the typed file is this long, each key also deletes as many characters from its start as it
+    /// inserts, so a long soak edits a file of steady size (its history, tombstones, still grows).
+    /// 0: never delete.
+    pub keep_chars: usize,
     /// How long the typist types.
     pub duration: Duration,
     /// How long watchers keep listening after the last scheduled key.
@@ -81,6 +85,11 @@ impl TypingConfig {
             "--keys-per-sec must be in (0, {MAX_KEYS_PER_SEC}]"
         );
         ensure!((1..=MAX_CHUNK).contains(&self.chunk), "the paste size must be 1..={MAX_CHUNK} characters");
+        ensure!(
+            self.keep_chars == 0 || self.keep_chars >= self.chunk,
+            "--keep-chars must be 0 (never delete) or at least the characters per key ({})",
+            self.chunk
+        );
         ensure!(
             !self.duration.is_zero() && self.duration <= MAX_DURATION,
             "--duration-s must be 1..={}",
@@ -211,7 +220,7 @@ where
         .zip(tables)
         .zip(ticks)
         .map(|(((_, clients), table), ticks)| {
-            let plan = Plan { table, chunk: cfg.chunk, deadline };
+            let plan = Plan { table, chunk: cfg.chunk, keep_chars: cfg.keep_chars, deadline };
             tokio::spawn(room::run(clients, plan, ticks, live.clone()))
         })
         .collect();
@@ -298,6 +307,7 @@ mod tests {
             clients_per_room: 3,
             keys_per_sec: 5.0,
             chunk: 1,
+            keep_chars: 0,
             duration: Duration::from_secs(20),
             drain: Duration::from_secs(5),
             server_pid: None,

@@ -29,6 +29,7 @@ fn cfg(url: &str) -> TypingConfig {
         clients_per_room: CLIENTS_PER_ROOM,
         keys_per_sec: KEYS_PER_SEC,
         chunk: 1,
+        keep_chars: 0,
         duration: DURATION,
         drain: DRAIN,
         server_pid: None,

@@ -40,6 +40,7 @@ fn typing_cfg(target: Target) -> TypingConfig {
         clients_per_room: 3,
         keys_per_sec: 10.0,
         chunk: 1,
+        keep_chars: 0,
         duration: Duration::from_secs(2),
         drain: Duration::from_secs(10),
         server_pid: None,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use handoff_load::mint::INITIAL_CONTENT;
 use handoff_load::target::{Kind, Target};
 use handoff_load::{TypingConfig, typing};
 use handoff_server::app;
@@ -32,6 +33,7 @@ async fn typing_loses_nothing_and_rooms_agree() {
         clients_per_room: CLIENTS_PER_ROOM,
         keys_per_sec: KEYS_PER_SEC,
         chunk: 1,
+        keep_chars: 0,
         duration: DURATION,
         drain: DRAIN,
         // The server runs in this process: its CPU and memory are ours.
@@ -60,6 +62,37 @@ async fn typing_loses_nothing_and_rooms_agree() {
     assert_eq!(figures.delivered_updates, report.deliveries_received);
     assert!(figures.cpu_s > 0.0, "the server burned some CPU: {figures:?}");
     assert!(report.ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typist_that_deletes_as_it_types_loses_nothing_and_rooms_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::with_data_dir(dir.path().to_path_buf());
+    config.api_key = Some(API_KEY.into());
+    let running = app::start(config).await.expect("server starts");
+    // Shorter than the preloaded file, so every key deletes as well as types.
+    let keep = INITIAL_CONTENT.chars().count() / 2;
+    let cfg = TypingConfig {
+        target: handoff(&running.public_url),
+        rooms: ROOMS,
+        clients_per_room: CLIENTS_PER_ROOM,
+        keys_per_sec: KEYS_PER_SEC,
+        chunk: 1,
+        keep_chars: keep,
+        duration: DURATION,
+        drain: DRAIN,
+        server_pid: None,
+        quiet: true,
+    };
+    let report = typing::run(&cfg).await.expect("the run happens");
+    running.shutdown();
+    running.stopped().await.expect("clean stop");
+
+    println!("{}", report.table());
+    assert_eq!(report.typed_chars_max, keep, "the typed file was trimmed as it grew");
+    assert_eq!(report.deliveries_received, report.deliveries_expected, "{report:?}");
+    assert_eq!(report.rooms_diverged, 0, "every client saw the same deletions");
+    assert!(report.ok(), "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
