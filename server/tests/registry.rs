@@ -23,6 +23,8 @@ struct Counting {
     loads: AtomicUsize,
     /// While set, loading a room fails as a store outage would.
     fail_loads: AtomicBool,
+    /// While set, appending to a room's log fails.
+    fail_appends: AtomicBool,
 }
 
 #[async_trait]
@@ -46,6 +48,9 @@ impl Store for Counting {
         self.inner.live_room_for_submission(id).await
     }
     async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()> {
+        if self.fail_appends.load(Ordering::SeqCst) {
+            return Err(StoreError::Database("the disk is full".into()));
+        }
         self.inner.append(entries, snapshot).await
     }
     async fn list_submissions(
@@ -134,6 +139,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
         inner: SqliteStore::open(&dir.join("t.db")).await.unwrap(),
         loads: AtomicUsize::new(0),
         fail_loads: AtomicBool::new(false),
+        fail_appends: AtomicBool::new(false),
     });
     let files = vec![FileEntry { path: "main.py".into(), content: "hello".into() }];
     let body = SubmissionRequest {
@@ -167,6 +173,34 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
     store.create_room(room, preload).await.unwrap();
     (store, initial)
 }
+
+/// The update that appends `suffix` to main.py of the room preloaded with `preload`.
+fn appended(preload: &[u8], suffix: &str) -> Vec<u8> {
+    let base = Doc::new();
+    let base_root = schema::files_root(&base);
+    base.transact_mut().apply_update(frame::decode_update(preload).unwrap()).unwrap();
+    let sv = yrs::ReadTxn::state_vector(&base.transact());
+    {
+        let mut txn = base.transact_mut();
+        if let Some(Out::YText(t)) = yrs::Map::get(&base_root, &txn, "main.py") {
+            t.push(&mut txn, suffix);
+        }
+    }
+    yrs::ReadTxn::encode_diff_v1(&base.transact(), &sv)
+}
+
+/// `update` as the member's connection hands it to the room.
+fn update_message(update: &[u8]) -> Inbound {
+    Inbound::Update {
+        update: frame::decode_update(update).unwrap(),
+        payload: Bytes::copy_from_slice(update),
+        message: Bytes::from(frame::encode_update(update)),
+        step2: false,
+    }
+}
+
+/// The update that breaks a document (see `server/src/room/actor/integrate.rs`).
+const UNENCODABLE_PENDING: &[u8] = include_bytes!("fixtures/unencodable-pending.update");
 
 fn joiner(
     conn_id: u64,
@@ -236,23 +270,7 @@ async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
     let room = registry.join("r", j).await.ok().unwrap();
 
     // An edit made by this member, as its connection would hand it over.
-    let update = {
-        let base = Doc::new();
-        let base_root = schema::files_root(&base);
-        base.transact_mut().apply_update(frame::decode_update(&preload).unwrap()).unwrap();
-        let sv = yrs::ReadTxn::state_vector(&base.transact());
-        {
-            let mut txn = base.transact_mut();
-            if let Some(Out::YText(t)) = yrs::Map::get(&base_root, &txn, "main.py") {
-                t.push(&mut txn, " world");
-            }
-        }
-        yrs::ReadTxn::encode_diff_v1(&base.transact(), &sv)
-    };
-    let message = Bytes::from(frame::encode_update(&update));
-    let payload = Bytes::from(update.clone());
-    let msg =
-        Inbound::Update { update: frame::decode_update(&update).unwrap(), payload, message, step2: false };
+    let msg = update_message(&appended(&preload, " world"));
     room.send(Command::Messages { conn_id: 7, msgs: vec![msg] }).await.ok().unwrap();
     assert_eq!(text_of(&room, 7, &mut outbox).await, "hello world");
     room.send(Command::Leave { conn_id: 7 }).await.ok().unwrap();
@@ -268,6 +286,12 @@ async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
     let room = registry.join("r", j).await.ok().unwrap();
     assert_eq!(store.loads.load(Ordering::SeqCst), 2, "the evicted room was loaded again");
     assert_eq!(text_of(&room, 8, &mut outbox).await, "hello world");
+}
+
+/// The close code a member was kicked with, failing rather than waiting forever.
+async fn kicked(kick: oneshot::Receiver<handoff_server::room::CloseReason>) -> u16 {
+    let reason = tokio::time::timeout(Duration::from_secs(20), kick).await.expect("the member was closed");
+    reason.expect("the room kept the kick channel").code
 }
 
 /// The next frame in `outbox`, failing rather than waiting forever.
@@ -364,16 +388,12 @@ async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_a
 
     // Member 1 sends an update that breaks the document, and the store cannot give the room back.
     store.fail_loads.store(true, Ordering::SeqCst);
-    let bad = include_bytes!("fixtures/unencodable-pending.update");
-    let msg = Inbound::Update {
-        update: frame::decode_update(bad).unwrap(),
-        payload: Bytes::from_static(bad),
-        message: Bytes::from(frame::encode_update(bad)),
-        step2: false,
-    };
-    room.send(Command::Messages { conn_id: 1, msgs: vec![msg] }).await.ok().unwrap();
-    assert_eq!(kicked_a.await.unwrap().code, frame::CLOSE_INVALID_PAYLOAD, "the sender is refused");
-    assert_eq!(kicked_b.await.unwrap().code, frame::CLOSE_TRY_AGAIN, "the others are told to come back");
+    room.send(Command::Messages { conn_id: 1, msgs: vec![update_message(UNENCODABLE_PENDING)] })
+        .await
+        .ok()
+        .unwrap();
+    assert_eq!(kicked(kicked_a).await, frame::CLOSE_INVALID_PAYLOAD, "the sender is refused");
+    assert_eq!(kicked(kicked_b).await, frame::CLOSE_TRY_AGAIN, "the others are told to come back");
     // The broken document must not serve anyone: the room leaves this node.
     until_unloaded(&registry, "the room that could not be rebuilt stayed loaded").await;
 
@@ -383,4 +403,28 @@ async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_a
     let room = registry.join("r", c).await.ok().unwrap();
     assert_eq!(store.loads.load(Ordering::SeqCst), loads + 1, "the next joiner loads the room afresh");
     assert_eq!(text_of(&room, 3, &mut out_c).await, "hello", "with what was logged, and no more");
+}
+
+#[tokio::test]
+async fn a_room_whose_log_cannot_take_the_accepted_edits_is_retired_rather_than_rebuilt_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, preload) = setup(dir.path()).await;
+    let registry = Registry::new(
+        store.clone(),
+        Arc::new(LocalBus),
+        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_secs(60) },
+    );
+    let (a, _out_a, kicked_a) = joiner(1);
+    let (b, _out_b, kicked_b) = joiner(2);
+    let room = registry.join("r", a).await.ok().unwrap();
+    registry.join("r", b).await.ok().unwrap();
+
+    // An edit member 2 now holds is still waiting for its commit when a bad update forces a rebuild,
+    // and the log refuses it: a room rebuilt from the log would silently lack it.
+    store.fail_appends.store(true, Ordering::SeqCst);
+    let msgs = vec![update_message(&appended(&preload, " world")), update_message(UNENCODABLE_PENDING)];
+    room.send(Command::Messages { conn_id: 1, msgs }).await.ok().unwrap();
+    assert_eq!(kicked(kicked_a).await, frame::CLOSE_INVALID_PAYLOAD, "the sender is refused");
+    assert_eq!(kicked(kicked_b).await, frame::CLOSE_TRY_AGAIN, "the holder of the edit resyncs");
+    until_unloaded(&registry, "a room rebuilt without an accepted edit stayed loaded").await;
 }

@@ -121,15 +121,18 @@ impl RoomActor {
     }
 
     /// Waits for the commit in flight, then commits everything left (with a snapshot if `snapshot` and
-    /// anything is not yet covered by one, or if one is due anyway).
-    pub(super) async fn flush_now(&mut self, flight: Option<Flight>, snapshot: bool) {
+    /// anything is not yet covered by one, or if one is due anyway). Returns whether that commit landed.
+    pub(super) async fn flush_now(&mut self, flight: Option<Flight>, snapshot: bool) -> bool {
         if let Some(mut f) = flight {
             let joined = (&mut f.task).await;
             self.landed(f, joined);
         }
-        if let Some(f) = self.take_off(snapshot) {
-            if let Err(e) = f.task.await {
+        let Some(f) = self.take_off(snapshot) else { return true };
+        match f.task.await {
+            Ok(()) => true,
+            Err(e) => {
                 tracing::error!(error = %e, rows = f.entries.len(), "final flush failed");
+                false
             }
         }
     }
@@ -139,14 +142,19 @@ impl RoomActor {
     /// cursors too. Returns false if the room could not be rebuilt: then everyone was closed, and the
     /// caller retires the room so that the next joiner loads it afresh.
     pub(super) async fn reload(&mut self, flight: Option<Flight>) -> bool {
-        // Only the log: `take_off` snapshots nothing while the document is distrusted.
-        self.flush_now(flight, false).await;
-        let rebuilt = match self.store.load_room(&self.id).await {
-            Ok(state) => tokio::task::spawn_blocking(move || rebuild(&state)).await.ok().and_then(Result::ok),
-            Err(e) => {
+        // Only the log: `take_off` snapshots nothing while the document is distrusted. Rebuilt without
+        // updates the others already hold, the room would fork from them: then it must not serve either.
+        let logged = self.flush_now(flight, false).await;
+        let loaded = if logged { Some(self.store.load_room(&self.id).await) } else { None };
+        let rebuilt = match loaded {
+            Some(Ok(state)) => {
+                tokio::task::spawn_blocking(move || rebuild(&state)).await.ok().and_then(Result::ok)
+            }
+            Some(Err(e)) => {
                 tracing::error!(error = %e, "reload failed");
                 None
             }
+            None => None,
         };
         match rebuilt {
             Some(doc) => {
