@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use handoff_load::TypingConfig;
 use handoff_load::mint::INITIAL_CONTENT;
 use handoff_load::target::{Kind, Target};
-use handoff_load::{TypingConfig, typing};
 use handoff_server::app;
 use handoff_server::config::Config;
 
@@ -20,15 +20,19 @@ fn handoff(url: &str) -> Target {
     Target { kind: Kind::Handoff, url: url.to_owned(), api_key: Some(API_KEY.into()) }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn typing_loses_nothing_and_rooms_agree() {
+/// A server on 127.0.0.1:0 with its embedded database in a fresh directory (kept until the test ends).
+async fn started() -> (tempfile::TempDir, app::Running) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::with_data_dir(dir.path().to_path_buf());
     config.api_key = Some(API_KEY.into());
     let running = app::start(config).await.expect("server starts");
+    (dir, running)
+}
 
-    let cfg = TypingConfig {
-        target: handoff(&running.public_url),
+/// The smoke run against the server at `url`: appending only, no server figures.
+fn typing(url: &str) -> TypingConfig {
+    TypingConfig {
+        target: handoff(url),
         rooms: ROOMS,
         clients_per_room: CLIENTS_PER_ROOM,
         keys_per_sec: KEYS_PER_SEC,
@@ -36,11 +40,18 @@ async fn typing_loses_nothing_and_rooms_agree() {
         keep_chars: 0,
         duration: DURATION,
         drain: DRAIN,
-        // The server runs in this process: its CPU and memory are ours.
-        server_pid: Some(std::process::id()),
+        server_pid: None,
         quiet: true,
-    };
-    let report = typing::run(&cfg).await.expect("the run happens");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_loses_nothing_and_rooms_agree() {
+    let (_dir, running) = started().await;
+
+    // The server runs in this process: its CPU and memory are ours.
+    let cfg = TypingConfig { server_pid: Some(std::process::id()), ..typing(&running.public_url) };
+    let report = handoff_load::typing::run(&cfg).await.expect("the run happens");
     running.shutdown();
     running.stopped().await.expect("clean stop");
 
@@ -66,25 +77,11 @@ async fn typing_loses_nothing_and_rooms_agree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typist_that_deletes_as_it_types_loses_nothing_and_rooms_agree() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::with_data_dir(dir.path().to_path_buf());
-    config.api_key = Some(API_KEY.into());
-    let running = app::start(config).await.expect("server starts");
+    let (_dir, running) = started().await;
     // Shorter than the preloaded file, so every key deletes as well as types.
     let keep = INITIAL_CONTENT.chars().count() / 2;
-    let cfg = TypingConfig {
-        target: handoff(&running.public_url),
-        rooms: ROOMS,
-        clients_per_room: CLIENTS_PER_ROOM,
-        keys_per_sec: KEYS_PER_SEC,
-        chunk: 1,
-        keep_chars: keep,
-        duration: DURATION,
-        drain: DRAIN,
-        server_pid: None,
-        quiet: true,
-    };
-    let report = typing::run(&cfg).await.expect("the run happens");
+    let cfg = TypingConfig { keep_chars: keep, ..typing(&running.public_url) };
+    let report = handoff_load::typing::run(&cfg).await.expect("the run happens");
     running.shutdown();
     running.stopped().await.expect("clean stop");
 
@@ -97,10 +94,7 @@ async fn a_typist_that_deletes_as_it_types_loses_nothing_and_rooms_agree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_joins_every_client_and_reads_server_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::with_data_dir(dir.path().to_path_buf());
-    config.api_key = Some(API_KEY.into());
-    let running = app::start(config).await.expect("server starts");
+    let (_dir, running) = started().await;
     let cfg = handoff_load::idle::IdleConfig {
         server: running.public_url.clone(),
         api_key: API_KEY.into(),

@@ -289,7 +289,7 @@ async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
 }
 
 /// The close code a member was kicked with, failing rather than waiting forever.
-async fn kicked(kick: oneshot::Receiver<handoff_server::room::CloseReason>) -> u16 {
+async fn kicked(kick: Kick) -> u16 {
     let reason = tokio::time::timeout(Duration::from_secs(20), kick).await.expect("the member was closed");
     reason.expect("the room kept the kick channel").code
 }
@@ -372,19 +372,34 @@ async fn until_unloaded(registry: &Registry, what: &str) {
     }
 }
 
+type Kick = oneshot::Receiver<handoff_server::room::CloseReason>;
+
+/// A registry whose room "r" has members 1 and 2.
+struct TwoMembers {
+    registry: Arc<Registry>,
+    room: RoomHandle,
+    kicked_a: Kick,
+    kicked_b: Kick,
+    /// Kept open: a member whose outbox is gone is removed without being kicked.
+    _outboxes: [mpsc::Receiver<Bytes>; 2],
+}
+
+async fn two_members(store: &Arc<Counting>, commit_window: Duration) -> TwoMembers {
+    let settings = RoomSettings { idle_evict: Duration::from_secs(60), commit_window };
+    let registry = Registry::new(store.clone(), Arc::new(LocalBus), settings);
+    let (a, out_a, kicked_a) = joiner(1);
+    let (b, out_b, kicked_b) = joiner(2);
+    let room = registry.join("r", a).await.ok().unwrap();
+    registry.join("r", b).await.ok().unwrap();
+    TwoMembers { registry, room, kicked_a, kicked_b, _outboxes: [out_a, out_b] }
+}
+
 #[tokio::test]
 async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_afresh() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = setup(dir.path()).await;
-    let registry = Registry::new(
-        store.clone(),
-        Arc::new(LocalBus),
-        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
-    );
-    let (a, _out_a, kicked_a) = joiner(1);
-    let (b, _out_b, kicked_b) = joiner(2);
-    let room = registry.join("r", a).await.ok().unwrap();
-    registry.join("r", b).await.ok().unwrap();
+    let TwoMembers { registry, room, kicked_a, kicked_b, _outboxes } =
+        two_members(&store, Duration::from_millis(50)).await;
 
     // Member 1 sends an update that breaks the document, and the store cannot give the room back.
     store.fail_loads.store(true, Ordering::SeqCst);
@@ -409,15 +424,8 @@ async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_a
 async fn a_room_whose_log_cannot_take_the_accepted_edits_is_retired_rather_than_rebuilt_without_them() {
     let dir = tempfile::tempdir().unwrap();
     let (store, preload) = setup(dir.path()).await;
-    let registry = Registry::new(
-        store.clone(),
-        Arc::new(LocalBus),
-        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_secs(60) },
-    );
-    let (a, _out_a, kicked_a) = joiner(1);
-    let (b, _out_b, kicked_b) = joiner(2);
-    let room = registry.join("r", a).await.ok().unwrap();
-    registry.join("r", b).await.ok().unwrap();
+    let TwoMembers { registry, room, kicked_a, kicked_b, _outboxes } =
+        two_members(&store, Duration::from_secs(60)).await;
 
     // An edit member 2 now holds is still waiting for its commit when a bad update forces a rebuild,
     // and the log refuses it: a room rebuilt from the log would silently lack it.
