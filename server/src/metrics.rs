@@ -24,6 +24,9 @@ pub struct Metrics {
     pub frames_out: IntCounter,
     pub bytes_out: IntCounter,
     pub slow_consumers: IntCounter,
+    pub updates_refused: IntCounter,
+    pub room_rebuilds: IntCounter,
+    pub room_rebuild_failures: IntCounter,
     pub commit_seconds: Histogram,
     pub room_load_seconds: Histogram,
 }
@@ -63,6 +66,21 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &r,
             "handoff_slow_consumer_disconnects_total",
             "Clients disconnected because their outbox filled up",
+        ),
+        updates_refused: counter(
+            &r,
+            "handoff_updates_refused_total",
+            "Document updates refused as malformed (their sender is closed with 1007)",
+        ),
+        room_rebuilds: counter(
+            &r,
+            "handoff_room_rebuilds_total",
+            "Rooms rebuilt from their log because an update broke the document",
+        ),
+        room_rebuild_failures: counter(
+            &r,
+            "handoff_room_rebuild_failures_total",
+            "Rebuilds that failed, so the room closed everyone and was unloaded",
         ),
         commit_seconds: histogram(
             &r,

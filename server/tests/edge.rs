@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TOKEN_SECRET, TestServer, YClient, file};
+use common::{TOKEN_SECRET, TestServer, YClient, file, metric};
 use handoff_protocol::frame::{
     self, CLOSE_INVALID_PAYLOAD, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG,
     CLOSE_UNSUPPORTED, EXT_VOICE_SIGNAL,
@@ -221,6 +221,8 @@ async fn an_update_that_would_break_the_document_is_refused_and_the_room_carries
 
     let mut bad = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
     bad.wait_synced().await;
+    // Metrics are process-wide and other tests run alongside: only this test breaks documents.
+    let rebuilds = metric(&server.metrics_page().await, "handoff_room_rebuilds_total");
     bad.send_raw(frame::encode_update(UNENCODABLE_PENDING)).await;
     let (code, reason) = bad.wait_closed().await;
     assert_eq!(code, CLOSE_INVALID_PAYLOAD, "{reason}");
@@ -235,6 +237,10 @@ async fn an_update_that_would_break_the_document_is_refused_and_the_room_carries
     assert_eq!(late.files(), a.files());
     assert_eq!(late.files(), b.files());
     server.wait_connected(&room.room.id, 3).await;
+    let page = server.metrics_page().await;
+    assert_eq!(metric(&page, "handoff_room_rebuilds_total"), rebuilds + 1.0, "operators see the rebuild");
+    assert!(metric(&page, "handoff_updates_refused_total") >= 1.0);
+    assert_eq!(metric(&page, "handoff_room_rebuild_failures_total"), 0.0);
     server.stop().await;
 }
 

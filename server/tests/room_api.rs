@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, YClient, sample_files, submission};
+use common::{TestServer, YClient, metric, sample_files, submission};
 use handoff_protocol::frame::CLOSE_ROOM_ENDED;
 use reqwest::Method;
 use serde_json::json;
@@ -199,14 +199,6 @@ async fn development_mode_seeds_the_sample_submission_once() {
     server.stop().await;
 }
 
-/// Reads one metric's value from a Prometheus text page.
-fn metric(page: &str, name: &str) -> f64 {
-    page.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("metric {name} missing in:\n{page}"))
-}
-
 #[tokio::test]
 async fn metrics_count_connections_updates_and_commits() {
     let dir = tempfile::tempdir().unwrap();
@@ -229,7 +221,7 @@ async fn metrics_count_connections_updates_and_commits() {
         .await;
     assert_eq!(status, 200);
 
-    let page = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let page = server.metrics_page().await;
     // Metrics are process-wide and other tests run alongside: lower bounds only.
     assert!(metric(&page, "handoff_connections") >= 2.0);
     assert!(metric(&page, "handoff_rooms_loaded") >= 1.0);

@@ -315,6 +315,7 @@ impl RoomActor {
         match outcome {
             Integrated::Applied => self.welcome = None,
             Integrated::Refused(e) => {
+                METRICS.updates_refused.inc();
                 self.remove_member(
                     conn_id,
                     Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, format!("update refused: {e}"))),
@@ -322,6 +323,7 @@ impl RoomActor {
                 return;
             }
             Integrated::Broken => {
+                METRICS.updates_refused.inc();
                 tracing::warn!(conn = conn_id, "a malformed update broke the document; reloading the room");
                 self.remove_member(
                     conn_id,

@@ -124,6 +124,11 @@ impl TestServer {
         body["connected"].as_u64().expect("connected count")
     }
 
+    /// The server's Prometheus page.
+    pub async fn metrics_page(&self) -> String {
+        self.http.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
+    }
+
     /// Waits until the room has `n` clients (bounded by [`PATIENCE`]).
     pub async fn wait_connected(&self, room: &str, n: u64) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -139,6 +144,14 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Reads one metric's value from a Prometheus text page.
+pub fn metric(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("metric {name} missing in:\n{page}"))
 }
 
 pub fn file(path: &str, content: &str) -> FileEntry {

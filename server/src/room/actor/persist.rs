@@ -169,6 +169,7 @@ impl RoomActor {
         };
         match rebuilt {
             Some(doc) => {
+                METRICS.room_rebuilds.inc();
                 let presence = self.awareness.update().ok();
                 self.awareness = Awareness::new(doc);
                 self.welcome = None;
@@ -179,6 +180,7 @@ impl RoomActor {
                 true
             }
             None => {
+                METRICS.room_rebuild_failures.inc();
                 // Without a trustworthy document the room must not serve.
                 self.kick_all(&CloseReason::new(CLOSE_TRY_AGAIN, "room is reloading, reconnect"));
                 false
