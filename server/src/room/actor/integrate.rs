@@ -23,17 +23,26 @@ pub(super) enum Integrated {
 
 /// Applies `update` within `txn` and checks the document can still be encoded.
 pub(super) fn integrate(txn: &mut TransactionMut<'_>, update: Update) -> Integrated {
+    match apply(txn, update) {
+        Integrated::Applied if !encodes(txn) => Integrated::Broken,
+        outcome => outcome,
+    }
+}
+
+/// Applies `update` within `txn`, containing a panic, without the encoding check (see [`encodes`]).
+pub(super) fn apply(txn: &mut TransactionMut<'_>, update: Update) -> Integrated {
     match catch_unwind(AssertUnwindSafe(|| txn.apply_update(update))) {
-        Ok(Ok(())) if encodes(txn) => Integrated::Applied,
+        Ok(Ok(())) => Integrated::Applied,
         Ok(Err(e)) => Integrated::Refused(e),
-        Ok(Ok(())) | Err(_) => Integrated::Broken,
+        Err(_) => Integrated::Broken,
     }
 }
 
 /// Whether encoding the document (pending part included) succeeds. Encoding against the document's own
-/// state vector writes no blocks, only the delete set and the pending part, and it runs only while
-/// something is pending: our clients sync through the server, so that is rare outside a malformed update.
-fn encodes(txn: &TransactionMut<'_>) -> bool {
+/// state vector writes no blocks, but it does walk every block for the delete set; it runs only while
+/// something is pending, and our clients sync through the server, so that is rare outside a malformed
+/// update. (A room that keeps a pending part pays that walk per update; a rebuild checks once, at the end.)
+pub(super) fn encodes(txn: &TransactionMut<'_>) -> bool {
     if !txn.has_missing_updates() {
         return true;
     }

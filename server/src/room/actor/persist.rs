@@ -15,7 +15,7 @@ use yrs::sync::Awareness;
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use super::RoomActor;
-use super::integrate::{Integrated, integrate};
+use super::integrate::{Integrated, apply, encodes};
 use crate::auth::now_ms;
 use crate::metrics::METRICS;
 use crate::room::CloseReason;
@@ -73,9 +73,14 @@ pub(super) fn rebuild(state: &RoomState) -> Result<Doc, StoreError> {
         for (seq, bytes) in parts.chain(state.tail.iter().map(|(s, u)| (*s, &u[..]))) {
             let update = frame::decode_update(bytes)
                 .map_err(|e| StoreError::Corrupt(format!("log entry {seq}: {e}")))?;
-            if !matches!(integrate(&mut txn, update), Integrated::Applied) {
+            if !matches!(apply(&mut txn, update), Integrated::Applied) {
                 return Err(StoreError::Corrupt(format!("log entry {seq} does not apply")));
             }
+        }
+        // Once for the whole log: checked per entry, a long log with a pending part would cost a walk of
+        // every block per entry.
+        if !encodes(&txn) {
+            return Err(StoreError::Corrupt("the log leaves the document unencodable".into()));
         }
     }
     Ok(doc)
@@ -192,6 +197,20 @@ impl RoomActor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_that_leaves_the_document_unencodable_does_not_load() {
+        let preload = handoff_protocol::schema::initial_update(&[handoff_protocol::api::FileEntry {
+            path: "main.py".into(),
+            content: "print(1)\n".into(),
+        }]);
+        let bad = include_bytes!("../../../tests/fixtures/unencodable-pending.update").to_vec();
+        let good = RoomState { snapshot: None, tail: vec![(1, preload.clone())] };
+        assert!(rebuild(&good).is_ok());
+        // A log written before updates were checked: loading it must fail here, not panic later.
+        let poisoned = RoomState { snapshot: None, tail: vec![(1, preload), (2, bad)] };
+        assert!(matches!(rebuild(&poisoned), Err(StoreError::Corrupt(_))));
+    }
 
     #[test]
     fn rooms_whose_updates_fall_in_one_phase_commit_together_and_within_the_window() {
