@@ -73,16 +73,18 @@ async fn requests_that_are_not_websocket_handshakes_are_refused_with_a_reason() 
     assert_eq!(plain.status(), 400, "a plain GET");
     assert!(plain.text().await.unwrap().contains("Upgrade: websocket"));
 
-    let old_version = server
-        .http
-        .get(&url)
-        .header("connection", "Upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "8")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .send()
-        .await
-        .unwrap();
+    // A GET with these headers, as a client's handshake request.
+    let handshake = |headers: &[(&'static str, &'static str)]| {
+        let request = headers.iter().fold(server.http.get(&url), |r, (name, value)| r.header(*name, *value));
+        async move { request.send().await.unwrap() }
+    };
+    let old_version = handshake(&[
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "8"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ])
+    .await;
     assert_eq!(old_version.status(), 426, "a version other than 13");
     assert_eq!(
         old_version.headers()["sec-websocket-version"],
@@ -90,21 +92,17 @@ async fn requests_that_are_not_websocket_handshakes_are_refused_with_a_reason() 
         "the server names the version it speaks"
     );
 
-    let no_key = server
-        .http
-        .get(&url)
-        .header("connection", "keep-alive, Upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "13")
-        .send()
-        .await
-        .unwrap();
+    let no_key = handshake(&[
+        ("connection", "keep-alive, Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+    ])
+    .await;
     assert_eq!(no_key.status(), 400, "no Sec-WebSocket-Key");
     assert!(no_key.text().await.unwrap().contains("Sec-WebSocket-Key"));
 
     // A real client (which checks Sec-WebSocket-Accept) still gets in.
-    let mut ok = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
-    ok.wait_synced().await;
+    YClient::synced(&TestServer::ws(&room, &room.tokens.candidate)).await;
     server.stop().await;
 }
 
@@ -231,8 +229,7 @@ async fn mutated_real_updates_never_take_the_room_down() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let room = server.room_with(&[file("main.py", "def main():\n    pass\n")]).await;
-    let mut a = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
-    a.wait_synced().await;
+    let mut a = YClient::synced(&TestServer::ws(&room, &room.tokens.interviewer)).await;
     let edit = real_edit(a.doc());
     // A real update with a few bytes flipped, added or dropped gets much further into yrs than random
     // bytes do (31 of these 150 still decode and reach the room; this is how the update behind
@@ -274,15 +271,12 @@ async fn an_update_that_would_break_the_document_is_refused_and_the_room_carries
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let room = server.room_with(&[file("main.py", "ok\n")]).await;
-    let mut a = YClient::connect(&TestServer::ws(&room, &room.tokens.interviewer)).await;
-    let mut b = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
-    a.wait_synced().await;
-    b.wait_synced().await;
+    let mut a = YClient::synced(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    let mut b = YClient::synced(&TestServer::ws(&room, &room.tokens.candidate)).await;
     a.insert("main.py", None, "before\n").await;
     b.wait_for("the edit before", |c| c.text("main.py").unwrap().contains("before")).await;
 
-    let mut bad = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
-    bad.wait_synced().await;
+    let mut bad = YClient::synced(&TestServer::ws(&room, &room.tokens.candidate)).await;
     // Metrics are process-wide and other tests run alongside: only this test breaks documents.
     let rebuilds = metric(&server.metrics_page().await, "handoff_room_rebuilds_total");
     bad.send_raw(frame::encode_update(UNENCODABLE_PENDING)).await;

@@ -303,34 +303,16 @@ async fn next_frame(outbox: &mut mpsc::Receiver<Bytes>) -> Bytes {
 async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
     let dir = tempfile::tempdir().unwrap();
     let (store, preload) = setup(dir.path()).await;
-    let registry = Registry::new(
-        store.clone(),
-        Arc::new(LocalBus),
-        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
-    );
-    let (a, mut out_a, _ka) = joiner(1);
-    let (b, mut out_b, _kb) = joiner(2);
-    let room = registry.join("r", a).await.ok().unwrap();
-    registry.join("r", b).await.ok().unwrap();
+    let TwoMembers { room, outboxes: [mut out_a, mut out_b], .. } =
+        two_members(&store, Duration::from_millis(50)).await;
     // Past each member's join frames: a sync answer comes after them.
     assert_eq!(text_of(&room, 1, &mut out_a).await, "hello");
     assert_eq!(text_of(&room, 2, &mut out_b).await, "hello");
 
     // A typist's key and cursor, read from its socket at once and handed over as one command.
-    let update = {
-        let doc = Doc::new();
-        doc.transact_mut().apply_update(frame::decode_update(&preload).unwrap()).unwrap();
-        let sv = yrs::ReadTxn::state_vector(&doc.transact());
-        let root = schema::files_root(&doc);
-        {
-            let mut txn = doc.transact_mut();
-            if let Some(Out::YText(t)) = yrs::Map::get(&root, &txn, "main.py") {
-                t.push(&mut txn, "!");
-            }
-        }
-        yrs::ReadTxn::encode_diff_v1(&doc.transact(), &sv)
-    };
-    let update_msg = Bytes::from(frame::encode_update(&update));
+    let update = update_message(&appended(&preload, "!"));
+    let Inbound::Update { message: update_msg, .. } = &update else { unreachable!("an update") };
+    let update_msg = update_msg.clone();
     let cursor = yrs::sync::AwarenessUpdate {
         clients: [(
             yrs::ClientID::new(42),
@@ -339,15 +321,7 @@ async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
         .into(),
     };
     let cursor_msg = Bytes::from(frame::encode_awareness(&cursor));
-    let msgs = vec![
-        Inbound::Update {
-            update: frame::decode_update(&update).unwrap(),
-            payload: Bytes::from(update.clone()),
-            message: update_msg.clone(),
-            step2: false,
-        },
-        Inbound::Awareness { update: cursor, message: cursor_msg.clone() },
-    ];
+    let msgs = vec![update, Inbound::Awareness { update: cursor, message: cursor_msg.clone() }];
     room.send(Command::Messages { conn_id: 1, msgs }).await.ok().unwrap();
 
     assert_eq!(next_frame(&mut out_b).await, update_msg, "the update first, forwarded byte for byte");
@@ -380,8 +354,8 @@ struct TwoMembers {
     room: RoomHandle,
     kicked_a: Kick,
     kicked_b: Kick,
-    /// Kept open: a member whose outbox is gone is removed without being kicked.
-    _outboxes: [mpsc::Receiver<Bytes>; 2],
+    /// Kept open even when unread: a member whose outbox is gone is removed without being kicked.
+    outboxes: [mpsc::Receiver<Bytes>; 2],
 }
 
 async fn two_members(store: &Arc<Counting>, commit_window: Duration) -> TwoMembers {
@@ -391,14 +365,14 @@ async fn two_members(store: &Arc<Counting>, commit_window: Duration) -> TwoMembe
     let (b, out_b, kicked_b) = joiner(2);
     let room = registry.join("r", a).await.ok().unwrap();
     registry.join("r", b).await.ok().unwrap();
-    TwoMembers { registry, room, kicked_a, kicked_b, _outboxes: [out_a, out_b] }
+    TwoMembers { registry, room, kicked_a, kicked_b, outboxes: [out_a, out_b] }
 }
 
 #[tokio::test]
 async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_afresh() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = setup(dir.path()).await;
-    let TwoMembers { registry, room, kicked_a, kicked_b, _outboxes } =
+    let TwoMembers { registry, room, kicked_a, kicked_b, outboxes: _outboxes } =
         two_members(&store, Duration::from_millis(50)).await;
 
     // Member 1 sends an update that breaks the document, and the store cannot give the room back.
@@ -424,7 +398,7 @@ async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_a
 async fn a_room_whose_log_cannot_take_the_accepted_edits_is_retired_rather_than_rebuilt_without_them() {
     let dir = tempfile::tempdir().unwrap();
     let (store, preload) = setup(dir.path()).await;
-    let TwoMembers { registry, room, kicked_a, kicked_b, _outboxes } =
+    let TwoMembers { registry, room, kicked_a, kicked_b, outboxes: _outboxes } =
         two_members(&store, Duration::from_secs(60)).await;
 
     // An edit member 2 now holds is still waiting for its commit when a bad update forces a rebuild,

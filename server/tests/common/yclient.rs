@@ -44,6 +44,13 @@ impl YClient {
         }
     }
 
+    /// Connects and waits for the first sync.
+    pub async fn synced(url: &str) -> YClient {
+        let mut c = Self::connect(url).await;
+        c.wait_synced().await;
+        c
+    }
+
     /// Connects, or returns the HTTP status the server refused the upgrade with.
     pub async fn try_connect(url: &str) -> Result<YClient, u16> {
         match tokio_tungstenite::connect_async(url).await {
