@@ -23,6 +23,10 @@ pub const RELAY_OUTBOX_FRAMES: usize = 1024;
 /// read and would dominate both memory and CPU).
 pub const RELAY_READ_BUFFER: usize = 4 * 1024;
 
+/// Most frames forwarded per read, like handoff's `INBOUND_BATCH_MESSAGES`: a client that floods cannot
+/// keep its connection task reading forever.
+const RELAY_READ_BATCH: usize = 64;
+
 /// y-sync: message type sync (0), step 1 (0) / step 2 (1).
 const SYNC_STEP1: [u8; 2] = [0, 0];
 const SYNC_STEP2: [u8; 2] = [0, 1];
@@ -131,7 +135,8 @@ async fn connection(stream: TcpStream, rooms: Arc<Rooms>) -> anyhow::Result<()> 
                 Ok(_) => {}
                 Err(_) => break 'conn,
             }
-            next = stream.next().now_or_never().flatten();
+            next =
+                if frames.len() < RELAY_READ_BATCH { stream.next().now_or_never().flatten() } else { None };
         }
         for frame in frames.drain(..) {
             if frame.starts_with(&SYNC_STEP1) {
