@@ -2,6 +2,7 @@
 //! `Config` deliberately has no `Debug`: it holds secrets, and nothing should be able to log it whole.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -100,6 +101,12 @@ pub struct Config {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `handoff_server=debug`.
     #[arg(long, env = "HANDOFF_LOG", default_value = "info")]
     pub log: String,
+
+    /// Async worker threads. Default: one per CPU. Fewer cost less CPU per relayed update on a machine
+    /// the server shares (one worker cut it by a quarter on two shared cores, docs/PERFORMANCE.md), but
+    /// cap how many cores its rooms and connections can use.
+    #[arg(long, env = "HANDOFF_WORKERS")]
+    pub workers: Option<NonZeroUsize>,
 }
 
 impl Config {
@@ -123,6 +130,7 @@ impl Config {
             webhook_secret: None,
             webhook_retry_ms: WEBHOOK_RETRY_BASE_MS,
             log: "info".into(),
+            workers: None,
         }
     }
 
@@ -137,5 +145,25 @@ impl Config {
         self.store
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("handoff.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<Config, clap::Error> {
+        let argv = ["handoff", "serve"].iter().chain(args);
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            Command::Serve(config) => config,
+        })
+    }
+
+    #[test]
+    fn workers_default_to_the_runtime_choice_and_zero_is_refused_with_a_reason() {
+        assert!(serve(&[]).unwrap().workers.is_none(), "unset: tokio's default, one per CPU");
+        assert_eq!(serve(&["--workers", "1"]).unwrap().workers.map(NonZeroUsize::get), Some(1));
+        let refused = serve(&["--workers", "0"]).err().expect("zero workers could serve nothing");
+        assert!(refused.to_string().contains("--workers"), "{refused}");
     }
 }
