@@ -22,6 +22,9 @@ pub const MAX_DURATION: Duration = Duration::from_secs(3_600);
 pub const MAX_DRAIN: Duration = Duration::from_secs(120);
 /// Default drain period: how long watchers keep listening after the last scheduled key.
 pub const DEFAULT_DRAIN_S: u64 = 5;
+/// Default threshold of a late delivery: a key a watcher integrates more than this after it was due. At
+/// about a tenth of a second a remote typist's keys stop looking live to the one watching them.
+pub const DEFAULT_LATE_MS: u64 = 100;
 
 /// Concurrent REST calls while minting rooms.
 pub const MINT_CONCURRENCY: usize = 16;

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use handoff_load::compare::{self, Outcome, Row};
 use handoff_load::launch::{self, Programs};
-use handoff_load::limits::DEFAULT_DRAIN_S;
+use handoff_load::limits::{DEFAULT_DRAIN_S, DEFAULT_LATE_MS};
 use handoff_load::target::{Kind, Target};
 use handoff_load::typing::Shard;
 use handoff_load::{TypingConfig, procs, typing};
@@ -176,6 +176,9 @@ struct TypingArgs {
     /// as it types (a soak that edits rather than only appends). 0 never deletes.
     #[arg(long, env = "HANDOFF_LOAD_KEEP_CHARS", default_value_t = 0)]
     keep_chars: usize,
+    /// A key a watcher integrates more than this many milliseconds after it was due counts as late.
+    #[arg(long, env = "HANDOFF_LOAD_LATE_MS", default_value_t = DEFAULT_LATE_MS)]
+    late_ms: u64,
     /// Split the clients over this many child processes of this program (rooms dealt round-robin), each
     /// within one process's file limit; their results make one report, as if one process had run it.
     #[arg(long, default_value_t = 1)]
@@ -349,6 +352,7 @@ fn typing_config(a: &TypingArgs, chunk: usize, target: Target, server_pid: Optio
         keep_chars: a.keep_chars,
         duration: Duration::from_secs(a.duration_s),
         drain: Duration::from_secs(a.drain_s),
+        late: Duration::from_millis(a.late_ms),
         server_pid,
         quiet: a.target.quiet,
     }

@@ -445,6 +445,7 @@ mod tests {
             keep_chars: 0,
             duration: Duration::from_secs(20),
             drain: Duration::from_secs(5),
+            late: Duration::from_millis(100),
             server_pid: Some(1),
             quiet: false,
         }

@@ -43,6 +43,10 @@ pub struct Report {
     pub deliveries_expected: u64,
     pub deliveries_received: u64,
     pub lost: u64,
+    /// The threshold of a late delivery, in milliseconds.
+    pub late_ms: u64,
+    /// Deliveries integrated more than `late_ms` after their key was due (counted as received too).
+    pub late: u64,
     /// Typist awareness (cursor) entries the watchers received; informational, not checked: a watcher
     /// stops listening as soon as every key arrived.
     pub awareness_received: u64,
@@ -203,6 +207,8 @@ impl Report {
             deliveries_expected: expected,
             deliveries_received: tally.received,
             lost: expected.saturating_sub(tally.received),
+            late_ms: u64::try_from(cfg.late.as_millis()).unwrap_or(u64::MAX),
+            late: tally.fanout.count_above(cfg.late),
             awareness_received: tally.awareness,
             rooms_diverged: tally.rooms_diverged,
             typed_chars_max: tally.typed_chars_max,
@@ -250,6 +256,16 @@ impl Report {
             s,
             "deliveries         {} expected ({} watchers), {} received, {} lost",
             self.deliveries_expected, self.watchers, self.deliveries_received, self.lost
+        );
+        let share = if self.deliveries_received == 0 {
+            0.0
+        } else {
+            100.0 * self.late as f64 / self.deliveries_received as f64
+        };
+        let _ = writeln!(
+            s,
+            "late               {} received more than {} ms after they were due ({share:.2} %)",
+            self.late, self.late_ms
         );
         let _ = writeln!(s, "cursor updates     {} received by watchers", self.awareness_received);
         let _ = writeln!(s, "divergence         {} of {} rooms diverged", self.rooms_diverged, self.rooms);
@@ -345,6 +361,7 @@ mod tests {
             keep_chars: 0,
             duration: Duration::from_secs(2),
             drain: Duration::ZERO,
+            late: Duration::from_millis(100),
             server_pid: None,
             quiet: true,
         }
@@ -378,6 +395,23 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["lost"], 1);
         assert_eq!(json["fanout"]["count"], 7);
+    }
+
+    #[test]
+    fn deliveries_past_the_threshold_are_late_but_still_delivered() {
+        let mut slow = watcher(2, "ab");
+        slow.fanout = Latency::new();
+        slow.fanout.record(Duration::from_millis(99));
+        slow.fanout.record(Duration::from_millis(250));
+        let rooms = [room(vec![watcher(2, "ab"), slow]), room(vec![watcher(2, "ab"), watcher(2, "ab")])];
+        let r = Report::build(&cfg(), &rooms, &Latency::new(), &[], None, Duration::from_secs(1));
+        assert_eq!((r.deliveries_received, r.lost, r.late, r.late_ms), (8, 0, 1, 100));
+        assert!(r.ok(), "lateness is measured, not a failure");
+        assert!(
+            r.table()
+                .contains("late               1 received more than 100 ms after they were due (12.50 %)")
+        );
+        assert_eq!(serde_json::to_value(&r).unwrap()["late"], 1);
     }
 
     #[test]

@@ -42,6 +42,18 @@ impl Latency {
         self.0.len()
     }
 
+    /// How many recorded latencies exceed `threshold`, to the histogram's precision ([`HIST_SIGFIG`]
+    /// significant digits).
+    pub fn count_above(&self, threshold: Duration) -> u64 {
+        let us = u64::try_from(threshold.as_micros()).unwrap_or(u64::MAX);
+        if us >= HIST_MAX_US {
+            return 0;
+        }
+        // count_between counts whole buckets; start from the first bucket entirely above the threshold.
+        let low = self.0.next_non_equivalent(us);
+        self.0.count_between(low, HIST_MAX_US)
+    }
+
     /// The histogram in hdrhistogram's V2 encoding (uncompressed), every count included.
     pub fn to_v2_bytes(&self) -> anyhow::Result<Vec<u8>> {
         let mut bytes = Vec::new();
@@ -157,6 +169,20 @@ mod tests {
         assert!((499..=501).contains(&s.p50_us), "{s:?}");
         assert!((989..=991).contains(&s.p99_us), "{s:?}");
         assert_eq!(s.max_us, 1000);
+    }
+
+    #[test]
+    fn latencies_above_a_threshold_are_counted_to_the_histograms_precision() {
+        let h = spread(1, 1, 1000); // 1 µs to 1000 µs, one each
+        assert_eq!(h.count_above(Duration::from_micros(900)), 100);
+        assert_eq!(h.count_above(Duration::from_micros(1000)), 0);
+        assert_eq!(h.count_above(Duration::ZERO), 1000);
+        assert_eq!(Latency::new().count_above(Duration::ZERO), 0);
+        // A clamped value sits at the bound, which no threshold at or past it exceeds.
+        let mut huge = Latency::new();
+        huge.record(Duration::from_secs(10_000));
+        assert_eq!(huge.count_above(Duration::from_secs(1)), 1);
+        assert_eq!(huge.count_above(Duration::from_micros(HIST_MAX_US)), 0);
     }
 
     #[test]

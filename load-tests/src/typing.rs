@@ -47,6 +47,8 @@ pub struct TypingConfig {
     pub duration: Duration,
     /// How long watchers keep listening after the last scheduled key.
     pub drain: Duration,
+    /// A delivery later than this after its key was due counts as late (it still counts as delivered).
+    pub late: Duration,
     /// The server's process on this machine, for CPU time and memory; `None` to skip them.
     pub server_pid: Option<u32>,
     /// No progress bars.
@@ -310,6 +312,7 @@ mod tests {
             keep_chars: 0,
             duration: Duration::from_secs(20),
             drain: Duration::from_secs(5),
+            late: Duration::from_millis(100),
             server_pid: None,
             quiet: true,
         }

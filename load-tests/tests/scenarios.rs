@@ -43,6 +43,7 @@ fn typing_cfg(target: Target) -> TypingConfig {
         keep_chars: 0,
         duration: Duration::from_secs(2),
         drain: Duration::from_secs(10),
+        late: Duration::from_millis(handoff_load::limits::DEFAULT_LATE_MS),
         server_pid: None,
         quiet: true,
     }

@@ -40,6 +40,7 @@ fn typing(url: &str) -> TypingConfig {
         keep_chars: 0,
         duration: DURATION,
         drain: DRAIN,
+        late: Duration::from_millis(handoff_load::limits::DEFAULT_LATE_MS),
         server_pid: None,
         quiet: true,
     }
