@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use handoff_load::compare::{self, Outcome, Row};
 use handoff_load::launch::{self, Programs};
 use handoff_load::limits::{DEFAULT_DRAIN_S, DEFAULT_LATE_MS};
+use handoff_load::metronome::Rhythm;
 use handoff_load::target::{Kind, Target};
 use handoff_load::typing::Shard;
 use handoff_load::{TypingConfig, procs, typing};
@@ -163,9 +164,12 @@ struct TypingArgs {
     /// Clients per room: one typist, the rest watchers.
     #[arg(long, env = "HANDOFF_LOAD_CLIENTS_PER_ROOM", default_value_t = 3)]
     clients_per_room: usize,
-    /// Keys per second each typist types (one update and one cursor update per key).
+    /// Keys per second each typist types on average (one update and one cursor update per key).
     #[arg(long, env = "HANDOFF_LOAD_KEYS_PER_SEC", default_value_t = 5.0)]
     keys_per_sec: f64,
+    /// How typists space their keys: words (bursts at twice the mean rate, then a pause) or steady.
+    #[arg(long, env = "HANDOFF_LOAD_RHYTHM", value_enum, default_value_t = Rhythm::Words)]
+    rhythm: Rhythm,
     /// Seconds of typing (soak: make it long, e.g. 1800).
     #[arg(long, env = "HANDOFF_LOAD_DURATION_S", default_value_t = 20)]
     duration_s: u64,
@@ -348,6 +352,7 @@ fn typing_config(a: &TypingArgs, chunk: usize, target: Target, server_pid: Optio
         rooms: a.rooms,
         clients_per_room: a.clients_per_room,
         keys_per_sec: a.keys_per_sec,
+        rhythm: a.rhythm,
         chunk,
         keep_chars: a.keep_chars,
         duration: Duration::from_secs(a.duration_s),

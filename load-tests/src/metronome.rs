@@ -10,18 +10,76 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-/// The timetable of one typist: key `k` is due at `first + k × interval`.
+/// Keys per word in the words rhythm, a repeating cycle averaging 5 (an English word and its space).
+pub const WORD_LENGTHS: [u64; 5] = [3, 7, 4, 6, 5];
+/// Keys in one cycle of [`WORD_LENGTHS`].
+pub const WORD_CYCLE_KEYS: u64 = 25;
+/// Within a word, keys come this many times as fast as the mean rate; the pause after the word takes up
+/// the rest of its share of time (at 5 keys/s: 100 ms between a word's keys, 400–800 ms after it).
+pub const WORD_SPEEDUP: u32 = 2;
+
+/// How a typist spaces its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rhythm {
+    /// Every key one mean interval after the last.
+    Steady,
+    /// Bursts: each word's keys at [`WORD_SPEEDUP`] times the mean rate, then a pause. Word `w` starts
+    /// when it would in the steady rhythm, so the mean rate and the run's length are the steady ones.
+    Words,
+}
+
+impl Rhythm {
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rhythm::Steady => "steady",
+            Rhythm::Words => "words",
+        }
+    }
+}
+
+/// The timetable of one typist: when key `k` is due. Steady: `first + k × interval`.
 #[derive(Debug, Clone, Copy)]
 pub struct Timetable {
     pub first: Instant,
+    /// The mean interval between keys.
     pub interval: Duration,
     pub keys: u64,
+    pub rhythm: Rhythm,
+    /// Where in the cycle of word lengths this typist starts, so rooms' words do not line up.
+    pub word_offset: u64,
 }
 
 impl Timetable {
     pub fn due(&self, k: u64) -> Instant {
+        match self.rhythm {
+            Rhythm::Steady => self.first + self.steady_offset(k),
+            Rhythm::Words => {
+                let origin = self.words_offset(self.word_offset);
+                self.first + (self.words_offset(self.word_offset + k) - origin)
+            }
+        }
+    }
+
+    fn steady_offset(&self, k: u64) -> Duration {
         let nanos = u64::try_from(self.interval.as_nanos()).unwrap_or(u64::MAX).saturating_mul(k);
-        self.first + Duration::from_nanos(nanos)
+        Duration::from_nanos(nanos)
+    }
+
+    /// When key `k` of an endless words rhythm starting at the top of a cycle is due.
+    fn words_offset(&self, k: u64) -> Duration {
+        let (cycle, mut rest) = (k / WORD_CYCLE_KEYS, k % WORD_CYCLE_KEYS);
+        let mut word_start = cycle * WORD_CYCLE_KEYS;
+        for len in WORD_LENGTHS {
+            if rest < len {
+                break;
+            }
+            rest -= len;
+            word_start += len;
+        }
+        self.steady_offset(word_start)
+            + self.interval * u32::try_from(rest).unwrap_or(u32::MAX) / WORD_SPEEDUP
     }
 }
 
@@ -61,13 +119,27 @@ mod tests {
     async fn every_key_comes_in_order_and_never_early() {
         let first = Instant::now() + Duration::from_millis(5);
         let tables = vec![
-            Timetable { first, interval: Duration::from_millis(3), keys: 4 },
+            Timetable {
+                first,
+                interval: Duration::from_millis(3),
+                keys: 4,
+                rhythm: Rhythm::Steady,
+                word_offset: 0,
+            },
             Timetable {
                 first: first + Duration::from_millis(1),
                 interval: Duration::from_millis(2),
-                keys: 3,
+                keys: 9,
+                rhythm: Rhythm::Words,
+                word_offset: 2,
             },
-            Timetable { first, interval: Duration::from_millis(1), keys: 0 },
+            Timetable {
+                first,
+                interval: Duration::from_millis(1),
+                keys: 0,
+                rhythm: Rhythm::Steady,
+                word_offset: 0,
+            },
         ];
         let mut rx = start(tables.clone()).unwrap();
         for (i, t) in tables.iter().enumerate() {
@@ -77,6 +149,46 @@ mod tests {
                 got.push(k);
             }
             assert_eq!(got, (0..t.keys).collect::<Vec<_>>());
+        }
+    }
+
+    fn words(word_offset: u64) -> Timetable {
+        let first = Instant::now();
+        Timetable {
+            first,
+            interval: Duration::from_millis(200),
+            keys: 100,
+            rhythm: Rhythm::Words,
+            word_offset,
+        }
+    }
+
+    fn ms(t: &Timetable, k: u64) -> u128 {
+        (t.due(k) - t.first).as_millis()
+    }
+
+    #[test]
+    fn words_come_in_bursts_and_keep_the_mean_rate() {
+        assert_eq!(WORD_LENGTHS.iter().sum::<u64>(), WORD_CYCLE_KEYS);
+        let t = words(0);
+        // A 3-key word at twice the rate, a pause, then the 7-key word from where the steady rhythm starts it.
+        let first_words: Vec<u128> = (0..11).map(|k| ms(&t, k)).collect();
+        assert_eq!(first_words, [0, 100, 200, 600, 700, 800, 900, 1000, 1100, 1200, 2000]);
+        for cycle in 0..4 {
+            assert_eq!(ms(&t, cycle * WORD_CYCLE_KEYS), u128::from(cycle) * 5_000, "cycle {cycle}");
+        }
+        // Another offset starts mid-cycle: its first key now, its next after the rest of that word's pause.
+        let shifted = words(2);
+        assert_eq!((ms(&shifted, 0), ms(&shifted, 1), ms(&shifted, 2)), (0, 400, 500));
+        for offset in 0..WORD_CYCLE_KEYS {
+            let t = words(offset);
+            for k in 0..200 {
+                assert!(t.due(k + 1) > t.due(k), "offset {offset}: key {} not after key {k}", k + 1);
+            }
+            // Never more than one cycle ahead of or behind the steady rhythm.
+            let steady = Timetable { rhythm: Rhythm::Steady, ..t };
+            let drift = (t.due(200) - t.first).abs_diff(steady.due(200) - steady.first);
+            assert!(drift <= t.interval * WORD_CYCLE_KEYS as u32, "offset {offset}: drift {drift:?}");
         }
     }
 }

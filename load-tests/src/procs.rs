@@ -320,6 +320,7 @@ pub fn child_args(cfg: &TypingConfig, shard: Shard) -> Vec<String> {
             ("--clients-per-room", cfg.clients_per_room.to_string()),
             // Display of an f64 reads back as the same f64.
             ("--keys-per-sec", cfg.keys_per_sec.to_string()),
+            ("--rhythm", cfg.rhythm.name().to_owned()),
             ("--duration-s", cfg.duration.as_secs().to_string()),
             ("--drain-s", cfg.drain.as_secs().to_string()),
             ("--keep-chars", cfg.keep_chars.to_string()),
@@ -441,6 +442,7 @@ mod tests {
             rooms: 10,
             clients_per_room: 3,
             keys_per_sec: 7.5,
+            rhythm: crate::metronome::Rhythm::Words,
             chunk: 1,
             keep_chars: 0,
             duration: Duration::from_secs(20),
@@ -457,7 +459,7 @@ mod tests {
         assert_eq!(
             args,
             "typing --target y-websocket --server ws://127.0.0.1:1 --rooms 10 --clients-per-room 3 \
-             --keys-per-sec 7.5 --duration-s 20 --drain-s 5 --keep-chars 0 --shard 1/4 --quiet"
+             --keys-per-sec 7.5 --rhythm words --duration-s 20 --drain-s 5 --keep-chars 0 --shard 1/4 --quiet"
         );
         let paste = child_args(&TypingConfig { chunk: 4096, ..cfg() }, Shard { index: 0, count: 2 });
         assert_eq!(paste[..3], ["large-paste", "--paste-bytes", "4096"]);

@@ -27,6 +27,8 @@ pub struct Report {
     pub rooms: usize,
     pub clients_per_room: usize,
     pub keys_per_sec: f64,
+    /// How typists spaced their keys (`words`, or `steady` as before this field existed).
+    pub rhythm: crate::metronome::Rhythm,
     /// Characters per key (1 when typing, the paste size for large-paste).
     pub chunk: usize,
     /// The typed file's kept length (each key past it deletes as much as it types); 0 never deletes.
@@ -197,6 +199,7 @@ impl Report {
             rooms: cfg.rooms,
             clients_per_room: cfg.clients_per_room,
             keys_per_sec: cfg.keys_per_sec,
+            rhythm: cfg.rhythm,
             chunk: cfg.chunk,
             keep_chars: cfg.keep_chars,
             duration_s: cfg.duration.as_secs_f64(),
@@ -240,11 +243,12 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "handoff-load {}: {} rooms × {} clients, {} keys/s × {} chars for {} s (drain ≤ {} s) against {} at {}",
+            "handoff-load {}: {} rooms × {} clients, {} keys/s ({}) × {} chars for {} s (drain ≤ {} s) against {} at {}",
             self.scenario,
             self.rooms,
             self.clients_per_room,
             self.keys_per_sec,
+            self.rhythm.name(),
             self.chunk,
             self.duration_s,
             self.drain_s,
@@ -357,6 +361,7 @@ mod tests {
             rooms: 2,
             clients_per_room: 3,
             keys_per_sec: 1.0,
+            rhythm: crate::metronome::Rhythm::Words,
             chunk: 1,
             keep_chars: 0,
             duration: Duration::from_secs(2),

@@ -19,7 +19,7 @@ use crate::limits::{
     CONNECT_CONCURRENCY, MAX_CHUNK, MAX_CLIENTS_PER_ROOM, MAX_DRAIN, MAX_DURATION, MAX_KEYS_PER_SEC,
     MAX_PROCS, MAX_ROOMS, MAX_TOTAL_CLIENTS, MIN_CLIENTS_PER_ROOM, START_DELAY,
 };
-use crate::metronome::{self, Timetable};
+use crate::metronome::{self, Rhythm, Timetable};
 use crate::mint::Submission;
 use crate::progress::Progress;
 use crate::report::{Report, Tally};
@@ -37,6 +37,8 @@ pub struct TypingConfig {
     /// and observer tokens, alternating).
     pub clients_per_room: usize,
     pub keys_per_sec: f64,
+    /// How the typist spaces its keys around that mean rate.
+    pub rhythm: Rhythm,
     /// Characters per key: 1 when typing; the paste size in the large-paste scenario.
     pub chunk: usize,
     /// Once the typed file is this long, each key also deletes as many characters from its start as it
@@ -201,7 +203,16 @@ where
         .iter()
         .map(|(r, _)| {
             let phase = interval.mul_f64(*r as f64 / cfg.rooms as f64);
-            Timetable { first: start + phase, interval, keys: cfg.keys_per_room() }
+            // Each room starts at its own point of the word cycle: bursts spread over the cycle rather
+            // than every room typing a word at once.
+            let word_offset = *r as u64 % metronome::WORD_CYCLE_KEYS;
+            Timetable {
+                first: start + phase,
+                interval,
+                keys: cfg.keys_per_room(),
+                rhythm: cfg.rhythm,
+                word_offset,
+            }
         })
         .collect();
     let ticks = metronome::start(tables.clone())?;
@@ -308,6 +319,7 @@ mod tests {
             rooms: 10,
             clients_per_room: 3,
             keys_per_sec: 5.0,
+            rhythm: crate::metronome::Rhythm::Words,
             chunk: 1,
             keep_chars: 0,
             duration: Duration::from_secs(20),
@@ -323,7 +335,13 @@ mod tests {
         assert_eq!(cfg().keys_per_room(), 100);
         assert_eq!(cfg().interval(), Duration::from_millis(200));
         let first = std::time::Instant::now();
-        let table = Timetable { first, interval: cfg().interval(), keys: 100 };
+        let table = Timetable {
+            first,
+            interval: cfg().interval(),
+            keys: 100,
+            rhythm: Rhythm::Steady,
+            word_offset: 0,
+        };
         assert_eq!(table.due(0), first);
         assert_eq!(table.due(99), first + Duration::from_millis(19_800));
     }

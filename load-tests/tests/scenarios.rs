@@ -39,6 +39,7 @@ fn typing_cfg(target: Target) -> TypingConfig {
         rooms: 3,
         clients_per_room: 3,
         keys_per_sec: 10.0,
+        rhythm: handoff_load::metronome::Rhythm::Words,
         chunk: 1,
         keep_chars: 0,
         duration: Duration::from_secs(2),

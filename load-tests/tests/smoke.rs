@@ -36,6 +36,7 @@ fn typing(url: &str) -> TypingConfig {
         rooms: ROOMS,
         clients_per_room: CLIENTS_PER_ROOM,
         keys_per_sec: KEYS_PER_SEC,
+        rhythm: handoff_load::metronome::Rhythm::Words,
         chunk: 1,
         keep_chars: 0,
         duration: DURATION,
