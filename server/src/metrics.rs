@@ -19,7 +19,9 @@ pub struct Metrics {
     registry: Registry,
     pub connections: IntGauge,
     pub rooms_loaded: IntGauge,
+    pub rooms_live: IntGauge,
     pub updates_in: IntCounter,
+    pub updates_out: IntCounter,
     pub bytes_in: IntCounter,
     pub frames_out: IntCounter,
     pub bytes_out: IntCounter,
@@ -58,7 +60,17 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     Metrics {
         connections: gauge(&r, "handoff_connections", "WebSocket connections joined to a room"),
         rooms_loaded: gauge(&r, "handoff_rooms_loaded", "Rooms held in memory on this node"),
+        rooms_live: gauge(
+            &r,
+            "handoff_rooms_live",
+            "Rooms promoted and not ended, loaded or not (from the store)",
+        ),
         updates_in: counter(&r, "handoff_updates_in_total", "Document updates accepted from clients"),
+        updates_out: counter(
+            &r,
+            "handoff_updates_out_total",
+            "Document updates queued for clients: each accepted update once per other member",
+        ),
         bytes_in: counter(&r, "handoff_bytes_in_total", "Bytes of WebSocket messages received from clients"),
         frames_out: counter(&r, "handoff_frames_out_total", "Frames queued for clients"),
         bytes_out: counter(&r, "handoff_bytes_out_total", "Bytes of frames queued for clients"),
@@ -95,6 +107,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 /// `GET /metrics` in the Prometheus text format.
 pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     METRICS.rooms_loaded.set(state.rooms.loaded() as i64);
+    // A store that cannot answer leaves the last count: the scrape itself should not fail for it.
+    match state.store.count_live_rooms().await {
+        Ok(live) => METRICS.rooms_live.set(i64::try_from(live).unwrap_or(i64::MAX)),
+        Err(error) => tracing::warn!(%error, "cannot count live rooms for /metrics"),
+    }
     let mut out = Vec::new();
     let encoder = TextEncoder::new();
     if let Err(e) = encoder.encode(&METRICS.registry.gather(), &mut out) {

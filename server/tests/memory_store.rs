@@ -27,6 +27,8 @@ async fn a_room_from_submission_to_purge(mut config: Config) {
     let room = server.promote(&sub).await;
     let again = server.promote(&sub).await;
     assert_eq!(again.room.id, room.room.id, "promoting twice gives the same live room");
+    let live = || async { server.running.state.store.count_live_rooms().await.unwrap() };
+    assert_eq!(live().await, 1, "one live room (handoff_rooms_live)");
     let id = room.room.id.clone();
     let ivy_token = &room.tokens.interviewer;
 
@@ -65,6 +67,7 @@ async fn a_room_from_submission_to_purge(mut config: Config) {
         server.call_as(Method::POST, &format!("/api/v1/rooms/{id}/end"), ivy_token, None).await;
     assert_eq!(status, 200, "{ended}");
     assert_eq!(cand.wait_closed().await.0, CLOSE_ROOM_ENDED, "ending closes the clients");
+    assert_eq!(live().await, 0, "an ended room is not live");
     let (status, export) = server.call(Method::GET, &format!("/api/v1/rooms/{id}/export"), None).await;
     assert_eq!(status, 200, "{export}");
     assert_eq!(export["room"]["status"], "ended");

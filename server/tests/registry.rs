@@ -47,6 +47,9 @@ impl Store for Counting {
     async fn live_room_for_submission(&self, id: &str) -> StoreResult<Option<RoomRecord>> {
         self.inner.live_room_for_submission(id).await
     }
+    async fn count_live_rooms(&self) -> StoreResult<u64> {
+        self.inner.count_live_rooms().await
+    }
     async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()> {
         if self.fail_appends.load(Ordering::SeqCst) {
             return Err(StoreError::Database("the disk is full".into()));

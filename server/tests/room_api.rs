@@ -225,7 +225,9 @@ async fn metrics_count_connections_updates_and_commits() {
     // Metrics are process-wide and other tests run alongside: lower bounds only.
     assert!(metric(&page, "handoff_connections") >= 2.0);
     assert!(metric(&page, "handoff_rooms_loaded") >= 1.0);
+    assert!(metric(&page, "handoff_rooms_live") >= 1.0);
     assert!(metric(&page, "handoff_updates_in_total") >= 1.0);
+    assert!(metric(&page, "handoff_updates_out_total") >= 1.0, "the edit went out to the other client");
     assert!(metric(&page, "handoff_frames_out_total") >= 1.0);
     assert!(metric(&page, "handoff_bytes_in_total") > 0.0);
     assert!(metric(&page, "handoff_store_commit_seconds_count") >= 1.0);

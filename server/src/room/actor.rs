@@ -350,6 +350,7 @@ impl RoomActor {
         self.bus.publish(&self.id, &payload);
         // A sync-step-2 answer is re-framed as an update; a plain update is forwarded byte for byte.
         let out = if step2 { Bytes::from(frame::encode_update(&payload)) } else { message };
+        METRICS.updates_out.inc_by(self.members.len() as u64 - 1);
         self.broadcast(out, conn_id);
     }
 

@@ -326,6 +326,10 @@ impl Store for MemoryStore {
         self.with(|d| Ok(d.idle_live_rooms(cutoff_ms)))
     }
 
+    async fn count_live_rooms(&self) -> StoreResult<u64> {
+        self.with(|d| Ok(d.rooms.values().filter(|r| r.status == RoomStatus::Live).count() as u64))
+    }
+
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>> {
         self.with(|d| {
             let Some(room) = d.per_room.get(room_id) else { return Ok(Vec::new()) };

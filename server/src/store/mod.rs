@@ -161,6 +161,8 @@ pub trait Store: Send + Sync + 'static {
     async fn expired_submissions(&self, cutoff_ms: u64, limit: usize) -> StoreResult<Vec<String>>;
     /// Live rooms with no logged edit, join or leave since `cutoff_ms` (and created before it).
     async fn idle_live_rooms(&self, cutoff_ms: u64) -> StoreResult<Vec<String>>;
+    /// How many rooms are live (promoted and not ended), loaded on a node or not.
+    async fn count_live_rooms(&self) -> StoreResult<u64>;
     /// A room's whole log, in seq order.
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>>;
     /// Queues the room-ended webhook for delivery (kept across restarts).

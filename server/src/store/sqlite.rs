@@ -308,6 +308,15 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn count_live_rooms(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM rooms WHERE status = 'live'")?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+        .await
+    }
+
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>> {
         let id = room_id.to_owned();
         self.read(move |c| {
