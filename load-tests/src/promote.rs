@@ -172,7 +172,9 @@ impl PromoteReport {
             ],
         );
         if let Some(f) = &self.server_figures {
-            let _ = writeln!(s, "{} (per room promoted)", f.table());
+            let _ = writeln!(s, "{}", f.table());
+            // The CPU line's "delivered update" is, in this scenario, one room promoted and joined.
+            let _ = writeln!(s, "                   (one delivered update = one room promoted and joined)");
         }
         crate::report::write_result(&mut s, self.ok(), "FAILED");
         s
