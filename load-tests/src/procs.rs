@@ -447,7 +447,7 @@ mod tests {
             keep_chars: 0,
             duration: Duration::from_secs(20),
             drain: Duration::from_secs(5),
-            late: Duration::from_millis(100),
+            late: Duration::from_millis(crate::limits::DEFAULT_LATE_MS),
             server_pid: Some(1),
             quiet: false,
         }

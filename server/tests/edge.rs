@@ -232,9 +232,9 @@ async fn mutated_real_updates_never_take_the_room_down() {
     let mut a = YClient::synced(&TestServer::ws(&room, &room.tokens.interviewer)).await;
     let edit = real_edit(a.doc());
     // A real update with a few bytes flipped, added or dropped gets much further into yrs than random
-    // bytes do (31 of these 150 still decode and reach the room; this is how the update behind
-    // UNENCODABLE_PENDING was found). Whatever yrs makes of
-    // each, only its sender may suffer, and everyone left must agree.
+    // bytes do (31 of these 150 still decode and reach the room; this is how the update in
+    // fixtures/unencodable-pending.update was found). Whatever yrs makes of each, only its sender may
+    // suffer, and everyone left must agree.
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = |bound: usize| {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

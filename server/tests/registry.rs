@@ -1,12 +1,15 @@
 //! The room registry in-process: concurrent first joiners share one load, and an idle room is flushed
 //! and evicted, then loads again with everything it had.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use common::PATIENCE;
 use handoff_protocol::api::{FileEntry, RoomStatus, SubmissionRequest};
 use handoff_protocol::{Role, frame, schema};
 use handoff_server::bus::LocalBus;
@@ -293,13 +296,13 @@ async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
 
 /// The close code a member was kicked with, failing rather than waiting forever.
 async fn kicked(kick: Kick) -> u16 {
-    let reason = tokio::time::timeout(Duration::from_secs(20), kick).await.expect("the member was closed");
+    let reason = tokio::time::timeout(PATIENCE, kick).await.expect("the member was closed");
     reason.expect("the room kept the kick channel").code
 }
 
 /// The next frame in `outbox`, failing rather than waiting forever.
 async fn next_frame(outbox: &mut mpsc::Receiver<Bytes>) -> Bytes {
-    tokio::time::timeout(Duration::from_secs(20), outbox.recv()).await.expect("a frame").expect("open")
+    tokio::time::timeout(PATIENCE, outbox.recv()).await.expect("a frame").expect("open")
 }
 
 #[tokio::test]
@@ -342,7 +345,7 @@ async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
 
 /// Waits (bounded) until this node holds no room.
 async fn until_unloaded(registry: &Registry, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     while registry.loaded() > 0 {
         assert!(tokio::time::Instant::now() < deadline, "{what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -371,23 +374,28 @@ async fn two_members(store: &Arc<Counting>, commit_window: Duration) -> TwoMembe
     TwoMembers { registry, room, kicked_a, kicked_b, outboxes: [out_a, out_b] }
 }
 
+/// Member 1 of `two` sends `msgs`, the last of which breaks the document: the sender is refused, member
+/// 2 is told to come back, and the room leaves this node (`stayed` says what it means if it does not).
+async fn break_the_room(two: TwoMembers, msgs: Vec<Inbound>, stayed: &str) -> Arc<Registry> {
+    let TwoMembers { registry, room, kicked_a, kicked_b, outboxes: _outboxes } = two;
+    room.send(Command::Messages { conn_id: 1, msgs }).await.ok().unwrap();
+    assert_eq!(kicked(kicked_a).await, frame::CLOSE_INVALID_PAYLOAD, "the sender is refused");
+    assert_eq!(kicked(kicked_b).await, frame::CLOSE_TRY_AGAIN, "the others are told to come back");
+    until_unloaded(&registry, stayed).await;
+    registry
+}
+
 #[tokio::test]
 async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_afresh() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = setup(dir.path()).await;
-    let TwoMembers { registry, room, kicked_a, kicked_b, outboxes: _outboxes } =
-        two_members(&store, Duration::from_millis(50)).await;
+    let two = two_members(&store, Duration::from_millis(50)).await;
 
-    // Member 1 sends an update that breaks the document, and the store cannot give the room back.
+    // Member 1 sends an update that breaks the document, and the store cannot give the room back. The
+    // broken document must not serve anyone: the room leaves this node.
     store.fail_loads.store(true, Ordering::SeqCst);
-    room.send(Command::Messages { conn_id: 1, msgs: vec![update_message(UNENCODABLE_PENDING)] })
-        .await
-        .ok()
-        .unwrap();
-    assert_eq!(kicked(kicked_a).await, frame::CLOSE_INVALID_PAYLOAD, "the sender is refused");
-    assert_eq!(kicked(kicked_b).await, frame::CLOSE_TRY_AGAIN, "the others are told to come back");
-    // The broken document must not serve anyone: the room leaves this node.
-    until_unloaded(&registry, "the room that could not be rebuilt stayed loaded").await;
+    let msgs = vec![update_message(UNENCODABLE_PENDING)];
+    let registry = break_the_room(two, msgs, "the room that could not be rebuilt stayed loaded").await;
 
     store.fail_loads.store(false, Ordering::SeqCst);
     let loads = store.loads.load(Ordering::SeqCst);
@@ -401,15 +409,12 @@ async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_a
 async fn a_room_whose_log_cannot_take_the_accepted_edits_is_retired_rather_than_rebuilt_without_them() {
     let dir = tempfile::tempdir().unwrap();
     let (store, preload) = setup(dir.path()).await;
-    let TwoMembers { registry, room, kicked_a, kicked_b, outboxes: _outboxes } =
-        two_members(&store, Duration::from_secs(60)).await;
+    let two = two_members(&store, Duration::from_secs(60)).await;
 
     // An edit member 2 now holds is still waiting for its commit when a bad update forces a rebuild,
-    // and the log refuses it: a room rebuilt from the log would silently lack it.
+    // and the log refuses it: a room rebuilt from the log would silently lack it. Member 2, the holder
+    // of the edit, is told to resync.
     store.fail_appends.store(true, Ordering::SeqCst);
     let msgs = vec![update_message(&appended(&preload, " world")), update_message(UNENCODABLE_PENDING)];
-    room.send(Command::Messages { conn_id: 1, msgs }).await.ok().unwrap();
-    assert_eq!(kicked(kicked_a).await, frame::CLOSE_INVALID_PAYLOAD, "the sender is refused");
-    assert_eq!(kicked(kicked_b).await, frame::CLOSE_TRY_AGAIN, "the holder of the edit resyncs");
-    until_unloaded(&registry, "a room rebuilt without an accepted edit stayed loaded").await;
+    break_the_room(two, msgs, "a room rebuilt without an accepted edit stayed loaded").await;
 }

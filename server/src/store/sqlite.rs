@@ -58,7 +58,7 @@ fn connect(path: &Path) -> StoreResult<Connection> {
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         .map_err(db_err)?;
     // Negative: the size is in KiB rather than pages.
-    conn.execute_batch(&format!("PRAGMA cache_size=-{PAGE_CACHE_KIB};")).map_err(db_err)?;
+    conn.pragma_update(None, "cache_size", -i64::from(PAGE_CACHE_KIB)).map_err(db_err)?;
     Ok(conn)
 }
 
