@@ -1,6 +1,6 @@
 //! The WebSocket edge: `GET /ws/{room_id}?token=…` (DESIGN §4.1). The token is checked before the upgrade;
 //! after it, one task per connection enforces frame and rate limits, decodes and validates what the client
-//! sends, hands it to the room actor, and writes the actor's pre-encoded frames from a bounded outbox.
+//! sends, hands it to the room actor, and writes what the room could not write itself (see `outlet`).
 //! The connection task never touches the document. Anything wrong with a client closes that client only.
 
 use std::future::Future;
@@ -23,8 +23,7 @@ use rand::Rng;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::Instrument;
@@ -37,17 +36,16 @@ use crate::metrics::METRICS;
 use crate::rate::RateLimiter;
 use crate::room::{CloseReason, Command, Identity, Inbound, Joiner};
 
+mod outlet;
 mod upgrade;
+
+pub use outlet::{Outlet, Refused, Sent};
 
 /// tungstenite's read buffer per connection. Its default (128 KiB) would dominate the memory of an idle
 /// connection; frames larger than this are still read, in several reads.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Bytes buffered for writing before tungstenite flushes to the socket.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
-/// Messages longer than this go out as fragments of this size (RFC 6455 §5.4; every client reassembles
-/// them). tungstenite's write buffer grows to the largest frame it formats and never shrinks: sent whole,
-/// a 200 KiB room's first sync left 200 KiB behind in every connection for as long as it stayed.
-const FRAGMENT_BYTES: usize = 16 * 1024;
 /// A write to a client that makes no progress for this long ends the connection as a slow consumer.
 const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most messages a connection hands the room in one command: what one read of the socket delivered,
@@ -112,14 +110,16 @@ async fn serve(socket: Socket, state: AppState, room_id: String, claims: Claims)
 }
 
 async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, claims: Claims) -> CloseReason {
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let direct = outlet::Direct::new(sink);
     let (outbox_tx, mut outbox) = mpsc::channel::<Bytes>(state.outbox_frames);
     let (kick_tx, mut kick) = oneshot::channel::<CloseReason>();
     let who = Identity { conn_id, name: claims.name.into(), role: claims.role };
-    let room = match state.rooms.join(room_id, Joiner { who, outbox: outbox_tx, kick: kick_tx }).await {
+    let joiner = Joiner { who, outlet: Outlet::direct(outbox_tx, direct.clone()), kick: kick_tx };
+    let room = match state.rooms.join(room_id, joiner).await {
         Ok(room) => room,
         Err(reason) => {
-            let _ = sink.send(close_message(&reason)).await;
+            let _ = direct.sink.lock().await.send(close_message(&reason)).await;
             return reason;
         }
     };
@@ -137,19 +137,12 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
             reason = &mut kick => {
                 break reason.unwrap_or_else(|_| CloseReason::new(CLOSE_GOING_AWAY, "room closed"));
             }
-            frame = outbox.recv() => {
-                let Some(frame) = frame else {
-                    break kick.try_recv().unwrap_or_else(|_| CloseReason::new(CLOSE_GOING_AWAY, "room closed"));
-                };
-                // Write everything queued, then flush once: one syscall for a burst of frames. A client
-                // that stops reading stalls this write; the kick or the stall timeout ends it.
-                let write = async {
-                    feed(&mut sink, frame).await?;
-                    while let Ok(more) = outbox.try_recv() {
-                        feed(&mut sink, more).await?;
-                    }
-                    sink.flush().await
-                };
+            () = direct.work.notified() => {
+                // The room queued frames, or left bytes in the sink that the socket would not take yet.
+                // Frames leave the outbox only under the sink's lock (see `outlet`). Write everything
+                // queued, then flush once: one syscall for a burst of frames. A client that stops reading
+                // stalls this write; the kick or the stall timeout ends it.
+                let write = outlet::write_queued(&direct, &mut outbox);
                 tokio::pin!(write);
                 // Nearly every write completes at once (the socket buffer has room); only one that waits
                 // needs the stall timer, so the common case registers no timer at all.
@@ -204,7 +197,11 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
                 if last_in.elapsed() >= idle_timeout {
                     break CloseReason::new(CLOSE_GOING_AWAY, "no frames from client; closing idle connection");
                 }
+                if direct.wrote.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    last_out = Instant::now();
+                }
                 if last_out.elapsed() >= keepalive_every {
+                    let mut sink = direct.sink.lock().await;
                     let ping = sink.feed(Message::Ping(Bytes::new())).await;
                     let keep = sink.feed(Message::Binary(Bytes::from_static(&KEEPALIVE_FRAME))).await;
                     if ping.is_err() || keep.is_err() || sink.flush().await.is_err() {
@@ -218,7 +215,8 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
     METRICS.connections.dec();
     let _ = room.send(Command::Leave { conn_id }).await;
     // A client that stopped reading may never take the close frame; do not wait on it forever.
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_message(&end))).await;
+    let close = async { direct.sink.lock().await.send(close_message(&end)).await };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
     end
 }
 
@@ -307,55 +305,4 @@ fn close_message(reason: &CloseReason) -> Message {
         text = &text[..cut];
     }
     Message::Close(Some(CloseFrame { code: CloseCode::from(reason.code), reason: text.into() }))
-}
-
-/// Queues one message for `sink`: whole if short, else as fragments (see [`FRAGMENT_BYTES`]), each a
-/// slice of the same shared bytes.
-async fn feed<S>(sink: &mut S, message: Bytes) -> Result<(), WsError>
-where
-    S: futures_util::Sink<Message, Error = WsError> + Unpin,
-{
-    if message.len() <= FRAGMENT_BYTES {
-        return sink.feed(Message::Binary(message)).await;
-    }
-    let mut opcode = OpCode::Data(Data::Binary);
-    let mut rest = message;
-    while !rest.is_empty() {
-        let part = rest.split_to(rest.len().min(FRAGMENT_BYTES));
-        sink.feed(Message::Frame(Frame::message(part, opcode, rest.is_empty()))).await?;
-        opcode = OpCode::Data(Data::Continue);
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn fed(message: &[u8]) -> Vec<Message> {
-        let mut out: Vec<Message> = Vec::new();
-        let mut sink = (&mut out).sink_map_err(|e: std::convert::Infallible| match e {});
-        feed(&mut sink, Bytes::copy_from_slice(message)).await.unwrap();
-        out
-    }
-
-    #[tokio::test]
-    async fn short_messages_go_whole_and_long_ones_as_fragments_that_reassemble() {
-        let short = vec![7u8; FRAGMENT_BYTES];
-        assert!(matches!(&fed(&short).await[..], [Message::Binary(b)] if b[..] == short[..]));
-
-        let long: Vec<u8> = (0..FRAGMENT_BYTES * 2 + 5).map(|i| (i % 251) as u8).collect();
-        let frames = fed(&long).await;
-        assert_eq!(frames.len(), 3);
-        let mut joined = Vec::new();
-        for (i, m) in frames.iter().enumerate() {
-            let Message::Frame(f) = m else { panic!("fragment {i} is not a raw frame") };
-            let expect = if i == 0 { OpCode::Data(Data::Binary) } else { OpCode::Data(Data::Continue) };
-            assert_eq!(f.header().opcode, expect, "fragment {i}");
-            assert_eq!(f.header().is_final, i == 2, "only the last fragment is final");
-            assert!(f.payload().len() <= FRAGMENT_BYTES);
-            joined.extend_from_slice(f.payload());
-        }
-        assert_eq!(joined, long);
-    }
 }

@@ -17,6 +17,7 @@ use handoff_server::room::{Command, Identity, Inbound, Joiner, Registry, RoomHan
 use handoff_server::store::{
     LogEntry, RoomRecord, RoomState, Snapshot, SqliteStore, Store, StoreError, StoreResult, SubmissionRecord,
 };
+use handoff_server::ws::Outlet;
 use tokio::sync::{mpsc, oneshot};
 use yrs::{Doc, GetString, Out, Text, Transact};
 
@@ -214,7 +215,7 @@ fn joiner(
     let (outbox, rx) = mpsc::channel(64);
     let (kick, kicked) = oneshot::channel();
     let who = Identity { conn_id, name: Arc::from("Cam"), role: Role::Candidate };
-    (Joiner { who, outbox, kick }, rx, kicked)
+    (Joiner { who, outlet: Outlet::queue(outbox), kick }, rx, kicked)
 }
 
 /// Asks the room for its whole state (sync step 1 with an empty state vector) and returns the text.

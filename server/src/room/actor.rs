@@ -1,6 +1,6 @@
 //! The room actor: the one task that owns a room's document and awareness. It applies updates, appends
 //! them to the room log (group commit), encodes each broadcast once and fans the same `Bytes` out to every
-//! member's bounded outbox.
+//! member's outlet (its socket when free, else its bounded outbox).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,7 +11,6 @@ use bytes::Bytes;
 use handoff_protocol::frame::{self, CLOSE_INVALID_PAYLOAD, CLOSE_SLOW_CONSUMER, CLOSE_TRY_AGAIN};
 use handoff_protocol::limits::{MAX_CLIENTS_PER_ROOM, ROOM_COMMAND_QUEUE};
 use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 use tracing::Instrument;
 use yrs::sync::{Awareness, AwarenessUpdate};
@@ -26,6 +25,7 @@ use crate::auth::now_ms;
 use crate::bus::Bus;
 use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomState, Store, StoreError};
+use crate::ws::{Outlet, Refused};
 use handoff_protocol::api::PresenceEvent;
 use integrate::{Integrated, integrate};
 use persist::{Flight, rebuild};
@@ -35,12 +35,12 @@ const READ_ONLY_REASON: &str = "read-only: observers cannot edit this room";
 
 struct Member {
     who: Identity,
-    outbox: mpsc::Sender<Bytes>,
+    outlet: Outlet,
     kick: Option<tokio::sync::oneshot::Sender<CloseReason>>,
     /// The observer was already told it is read-only (said once, not per keystroke).
     told_read_only: bool,
-    /// Frames for this member not yet handed to its outbox: everything one command produces goes out
-    /// back to back, so the connection wakes once and writes them with one syscall.
+    /// Frames for this member not yet handed to its outlet: everything one command produces goes out
+    /// back to back, written with one syscall.
     queued: Vec<Bytes>,
 }
 
@@ -261,7 +261,7 @@ impl RoomActor {
         self.presence("join", &joiner.who);
         self.members.push(Member {
             who: joiner.who,
-            outbox: joiner.outbox,
+            outlet: joiner.outlet,
             kick: Some(joiner.kick),
             told_read_only: false,
             queued: Vec::new(),
@@ -391,7 +391,7 @@ impl RoomActor {
         })
     }
 
-    /// Queues `frame` for one member (handed to its outbox by [`Self::deliver`]).
+    /// Queues `frame` for one member (handed to its outlet by [`Self::deliver`]).
     fn send_to(&mut self, conn_id: u64, frame: Bytes) {
         if let Some(m) = self.members.iter_mut().find(|m| m.who.conn_id == conn_id) {
             m.queued.push(frame);
@@ -407,26 +407,17 @@ impl RoomActor {
         }
     }
 
-    /// Hands every queued frame to its member's outbox; a full outbox disconnects that member as a slow
+    /// Hands every queued frame to its member's outlet; a full outbox disconnects that member as a slow
     /// consumer. Called before the actor waits again, so one command's frames leave together.
     fn deliver(&mut self) {
         while std::mem::take(&mut self.undelivered) {
             let mut dropped = Vec::new();
             let (mut frames, mut bytes) = (0u64, 0u64);
-            for m in &mut self.members {
-                for frame in m.queued.drain(..) {
-                    let len = frame.len() as u64;
-                    match m.outbox.try_send(frame) {
-                        Ok(()) => (frames, bytes) = (frames + 1, bytes + len),
-                        Err(TrySendError::Full(_)) => {
-                            dropped.push((m.who.conn_id, Some(slow_consumer())));
-                            break;
-                        }
-                        Err(TrySendError::Closed(_)) => {
-                            dropped.push((m.who.conn_id, None));
-                            break;
-                        }
-                    }
+            for m in self.members.iter_mut().filter(|m| !m.queued.is_empty()) {
+                match m.outlet.send(&mut m.queued) {
+                    Ok(sent) => (frames, bytes) = (frames + sent.frames, bytes + sent.bytes),
+                    Err(Refused::Full) => dropped.push((m.who.conn_id, Some(slow_consumer()))),
+                    Err(Refused::Closed) => dropped.push((m.who.conn_id, None)),
                 }
             }
             METRICS.frames_out.inc_by(frames);

@@ -17,6 +17,8 @@ use yrs::sync::AwarenessUpdate;
 
 pub use registry::{Registry, RoomSettings};
 
+use crate::ws::Outlet;
+
 /// Why the server closes a connection: a WebSocket close code and a reason the client can show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseReason {
@@ -38,11 +40,11 @@ pub struct Identity {
     pub role: Role,
 }
 
-/// A connection asking to join: its identity, the outbox the room fills, and the channel on which the
-/// room tells it to close (slow consumer, shutdown).
+/// A connection asking to join: its identity, where the room sends its frames, and the channel on which
+/// the room tells it to close (slow consumer, shutdown).
 pub struct Joiner {
     pub who: Identity,
-    pub outbox: mpsc::Sender<Bytes>,
+    pub outlet: Outlet,
     pub kick: oneshot::Sender<CloseReason>,
 }
 
