@@ -27,6 +27,8 @@ pub struct Programs {
     pub peers: PathBuf,
     /// Extra arguments for `handoff serve` (e.g. `--store memory://`).
     pub handoff_args: Vec<String>,
+    /// Extra arguments for `handoff-relay` (e.g. `--writes tasks`).
+    pub relay_args: Vec<String>,
 }
 
 /// A server started for a run. Killed when dropped.
@@ -79,7 +81,7 @@ pub async fn launch(kind: Kind, programs: &Programs) -> anyhow::Result<Launched>
         }
         Kind::Relay => {
             let mut c = Command::new(&programs.relay);
-            c.args(["--listen", &addr]);
+            c.args(["--listen", &addr]).args(&programs.relay_args);
             c
         }
         Kind::YWebsocket | Kind::Hocuspocus => {

@@ -146,6 +146,9 @@ struct TargetArgs {
     /// Extra argument for the launched `handoff serve` (repeat it), e.g. --handoff-arg=--store=memory://
     #[arg(long, allow_hyphen_values = true)]
     handoff_arg: Vec<String>,
+    /// Extra argument for the launched `handoff-relay` (repeat it), e.g. --relay-arg=--writes=tasks
+    #[arg(long, allow_hyphen_values = true)]
+    relay_arg: Vec<String>,
     /// No progress bars on stderr.
     #[arg(long)]
     quiet: bool,
@@ -421,6 +424,7 @@ where
         relay: t.relay_bin.clone(),
         peers: t.peers_dir.clone(),
         handoff_args: t.handoff_arg.clone(),
+        relay_args: t.relay_arg.clone(),
     };
     let mut reports = Vec::new();
     let mut rows: Vec<Row> = Vec::new();

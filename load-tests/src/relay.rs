@@ -3,14 +3,24 @@
 //! step 1 is answered with an empty step 2 (so a y-sync client counts itself synced), step 2 answers are
 //! dropped, and every other frame goes, as the same bytes, to every other client of the room — the
 //! least work a server can do to deliver an update.
+//!
+//! Two ways to write, [`Writes`]: by default the connection that read a frame writes it into each other
+//! client's socket itself when that socket is free (as handoff's room does), and only what a socket
+//! cannot take at once waits in the client's outbox for its writer task; `Writes::Tasks` hands every
+//! frame to the writer tasks, as both servers did before handoff 2026-11-23.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::stream::SplitSink;
+use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -33,7 +43,67 @@ const SYNC_STEP2: [u8; 2] = [0, 1];
 /// Sync step 2 carrying an empty update (no structs, empty delete set).
 const EMPTY_STEP2: [u8; 5] = [0, 1, 2, 0, 0];
 
-type Outbox = mpsc::Sender<Bytes>;
+/// How frames reach the other clients' sockets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Writes {
+    /// Into the socket by the connection that read them when it is free, else the outbox.
+    Direct,
+    /// Always through the outbox and the client's writer task.
+    Tasks,
+}
+
+type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
+
+/// A client's write half, shared so that other connections can write into it (`Writes::Direct`).
+struct Shared {
+    sink: tokio::sync::Mutex<WsSink>,
+    /// The writer task has work: frames in the outbox, or a flush the socket did not finish.
+    work: Notify,
+}
+
+/// One client as the others reach it.
+#[derive(Clone)]
+struct Outbox {
+    queue: mpsc::Sender<Bytes>,
+    shared: Arc<Shared>,
+    writes: Writes,
+}
+
+impl Outbox {
+    /// Writes `frames` into the socket if it is free and takes them now (one flush), else queues them
+    /// for the writer task. The writer drains the queue only while holding the sink, so order is kept.
+    fn send(&self, frames: &[Bytes]) {
+        if self.writes == Writes::Direct
+            && let Ok(mut sink) = self.shared.sink.try_lock()
+            && self.queue.capacity() == self.queue.max_capacity()
+        {
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut sink = Pin::new(&mut *sink);
+            let mut taken = 0;
+            while taken < frames.len()
+                && matches!(sink.as_mut().poll_ready(&mut cx), Poll::Ready(Ok(())))
+                && sink.as_mut().start_send(Message::Binary(frames[taken].clone())).is_ok()
+            {
+                taken += 1;
+            }
+            if taken == frames.len() && matches!(sink.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
+                return;
+            }
+            self.enqueue(&frames[taken..]);
+            return;
+        }
+        self.enqueue(frames);
+    }
+
+    fn enqueue(&self, frames: &[Bytes]) {
+        // try_send never waits, so the room's lock is held only for the copies of a pointer. A client
+        // whose outbox is full does not read: it loses the frame (the load report shows it).
+        for frame in frames {
+            let _ = self.queue.try_send(frame.clone());
+        }
+        self.shared.work.notify_one();
+    }
+}
 
 /// One room's members: connection id → outbox.
 type Members = Arc<Mutex<HashMap<u64, Outbox>>>;
@@ -70,7 +140,7 @@ impl Rooms {
 }
 
 /// Serves until the listener fails. Each connection's room is its URL path.
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, writes: Writes) -> std::io::Result<()> {
     let rooms = Arc::new(Rooms::default());
     loop {
         let (stream, peer) = listener.accept().await?;
@@ -78,7 +148,7 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
         tokio::spawn(async move {
             // The relay logs nothing on the hot path; a failed connection is worth one line, except a
             // readiness probe that connects and leaves before any handshake.
-            if let Err(e) = connection(stream, rooms).await {
+            if let Err(e) = connection(stream, rooms, writes).await {
                 let probe = matches!(
                     e.downcast_ref::<tokio_tungstenite::tungstenite::Error>(),
                     Some(tokio_tungstenite::tungstenite::Error::Protocol(
@@ -95,7 +165,7 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 
 // The handshake callback's error type (a whole HTTP response) is tungstenite's, not ours to shrink.
 #[allow(clippy::result_large_err)]
-async fn connection(stream: TcpStream, rooms: Arc<Rooms>) -> anyhow::Result<()> {
+async fn connection(stream: TcpStream, rooms: Arc<Rooms>, writes: Writes) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
     let mut path = String::new();
     let config = WebSocketConfig::default().read_buffer_size(RELAY_READ_BUFFER);
@@ -108,23 +178,13 @@ async fn connection(stream: TcpStream, rooms: Arc<Rooms>) -> anyhow::Result<()> 
         Some(config),
     )
     .await?;
-    let (mut sink, mut stream) = ws.split();
-    let (tx, mut rx) = mpsc::channel::<Bytes>(RELAY_OUTBOX_FRAMES);
-    let (id, members) = rooms.join(&path, tx.clone());
-    let writer = tokio::spawn(async move {
-        // Like handoff's connections: write everything queued, then flush once.
-        while let Some(frame) = rx.recv().await {
-            let mut written = sink.feed(Message::Binary(frame)).await;
-            while let (Ok(()), Ok(more)) = (&written, rx.try_recv()) {
-                written = sink.feed(Message::Binary(more)).await;
-            }
-            if written.is_err() || sink.flush().await.is_err() {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
-    let mut frames = Vec::new();
+    let (sink, mut stream) = ws.split();
+    let (tx, rx) = mpsc::channel::<Bytes>(RELAY_OUTBOX_FRAMES);
+    let shared = Arc::new(Shared { sink: tokio::sync::Mutex::new(sink), work: Notify::new() });
+    let me = Outbox { queue: tx, shared: shared.clone(), writes };
+    let (id, members) = rooms.join(&path, me.clone());
+    let writer = tokio::spawn(write_queued(shared, rx));
+    let (mut frames, mut out) = (Vec::new(), Vec::new());
     'conn: while let Some(msg) = stream.next().await {
         // Like handoff's connections: what one read delivered is forwarded together, so a typist's update
         // and cursor reach each other client back to back (one wake-up, one write).
@@ -140,21 +200,46 @@ async fn connection(stream: TcpStream, rooms: Arc<Rooms>) -> anyhow::Result<()> 
         }
         for frame in frames.drain(..) {
             if frame.starts_with(&SYNC_STEP1) {
-                if tx.try_send(Bytes::from_static(&EMPTY_STEP2)).is_err() {
-                    break 'conn;
-                }
+                me.send(&[Bytes::from_static(&EMPTY_STEP2)]);
             } else if !frame.starts_with(&SYNC_STEP2) {
-                // try_send never waits, so the room's lock is held only for the copies of a pointer. A
-                // client whose outbox is full does not read: it loses the frame (the load report shows it).
-                let m = members.lock().unwrap_or_else(|p| p.into_inner());
-                for (_, o) in m.iter().filter(|(k, _)| **k != id) {
-                    let _ = o.try_send(frame.clone());
-                }
+                out.push(frame);
             }
+        }
+        if !out.is_empty() {
+            let m = members.lock().unwrap_or_else(|p| p.into_inner());
+            for (_, o) in m.iter().filter(|(k, _)| **k != id) {
+                o.send(&out);
+            }
+            out.clear();
         }
     }
     rooms.leave(&path, id, &members);
-    drop(tx);
+    // The last sender: the writer sees the queue close once it is drained.
+    drop(me.queue);
+    me.shared.work.notify_one();
     let _ = writer.await;
     Ok(())
+}
+
+/// A client's writer task: under the sink's lock, write everything queued, then flush once.
+async fn write_queued(shared: Arc<Shared>, mut rx: mpsc::Receiver<Bytes>) {
+    loop {
+        shared.work.notified().await;
+        let mut sink = shared.sink.lock().await;
+        let (mut written, mut closed) = (Ok(()), false);
+        while written.is_ok() {
+            match rx.try_recv() {
+                Ok(frame) => written = sink.feed(Message::Binary(frame)).await,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if written.is_err() || sink.flush().await.is_err() || closed {
+            let _ = sink.close().await;
+            return;
+        }
+    }
 }

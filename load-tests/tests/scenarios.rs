@@ -9,6 +9,7 @@ use handoff_load::join_storm::{self, JoinStormConfig};
 use handoff_load::launch::{self, Programs};
 use handoff_load::promote::{self, PromoteConfig};
 use handoff_load::reconnect::{self, ReconnectConfig};
+use handoff_load::relay::Writes;
 use handoff_load::target::{Kind, Target};
 use handoff_load::{TypingConfig, typing};
 use handoff_server::app::{self, Running};
@@ -27,9 +28,13 @@ async fn handoff() -> (Running, Target, tempfile::TempDir) {
 }
 
 async fn relay() -> Target {
+    relay_writing(Writes::Direct).await
+}
+
+async fn relay_writing(writes: Writes) -> Target {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    tokio::spawn(handoff_load::relay::serve(listener));
+    tokio::spawn(handoff_load::relay::serve(listener, writes));
     Target { kind: Kind::Relay, url, api_key: None }
 }
 
@@ -55,13 +60,15 @@ fn storm_cfg(target: Target) -> JoinStormConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_relay_delivers_every_key_and_cursor() {
-    let report = typing::run(&typing_cfg(relay().await)).await.expect("the run happens");
-    println!("{}", report.table());
-    assert_eq!(report.target, "relay");
-    assert_eq!(report.deliveries_received, 3 * 20 * 2, "{report:?}");
-    assert!(report.awareness_received > 0);
-    assert!(report.ok(), "{:?}", report.errors);
+async fn the_relay_delivers_every_key_and_cursor_whichever_way_it_writes() {
+    for writes in [Writes::Direct, Writes::Tasks] {
+        let report = typing::run(&typing_cfg(relay_writing(writes).await)).await.expect("the run happens");
+        println!("{writes:?}\n{}", report.table());
+        assert_eq!(report.target, "relay");
+        assert_eq!(report.deliveries_received, 3 * 20 * 2, "{writes:?}: {report:?}");
+        assert!(report.awareness_received > 0, "{writes:?}");
+        assert!(report.ok(), "{writes:?}: {:?}", report.errors);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,8 +139,13 @@ async fn promote_turns_submissions_into_ready_rooms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_node_peers_take_typing_and_a_join_storm() {
     let peers = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers");
-    let programs =
-        Programs { handoff: PathBuf::new(), relay: PathBuf::new(), peers, handoff_args: Vec::new() };
+    let programs = Programs {
+        handoff: PathBuf::new(),
+        relay: PathBuf::new(),
+        peers,
+        handoff_args: Vec::new(),
+        relay_args: Vec::new(),
+    };
     for kind in [Kind::YWebsocket, Kind::Hocuspocus] {
         let server = launch::launch(kind, &programs).await.expect("the peer starts (needs node and npm)");
         let cfg = TypingConfig { server_pid: Some(server.pid), ..typing_cfg(server.target.clone()) };

@@ -8,6 +8,10 @@ struct Cli {
     /// Address to listen on (loopback only by default).
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: std::net::SocketAddr,
+    /// How frames reach the other clients: `direct` (into a free socket by the reading connection) or
+    /// `tasks` (every frame through the client's writer task).
+    #[arg(long, value_enum, default_value = "direct")]
+    writes: handoff_load::relay::Writes,
 }
 
 #[tokio::main]
@@ -15,6 +19,6 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     println!("handoff-relay listening on ws://{}", listener.local_addr()?);
-    handoff_load::relay::serve(listener).await?;
+    handoff_load::relay::serve(listener, cli.writes).await?;
     Ok(())
 }
