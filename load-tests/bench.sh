@@ -11,6 +11,8 @@ L=$T/handoff-load
 run() { echo "### $*"; "$@"; echo "### exit $?"; }
 run $L typing $C --rooms 300 --duration-s 20 --json $R/$D-typing-compare-300.json
 run $L typing $C --rooms 1000 --duration-s 20 --json $R/$D-typing-compare-1000.json
+# the relay as it wrote before 2026-11-23 (every frame through a writer task), for earlier results
+run $L typing $C --targets relay --relay-arg=--writes=tasks --rooms 300 --duration-s 20 --json $R/$D-typing-relay-tasks-300.json
 run $L typing $C --targets handoff,relay,y-websocket --rooms 2000 --duration-s 20 --json $R/$D-typing-compare-2000.json
 run $L typing $C --targets handoff --handoff-arg=--store=memory:// --rooms 300 --duration-s 20 --json $R/$D-typing-memory-300.json
 run $L typing $C --targets handoff --handoff-arg=--store=memory:// --rooms 1000 --duration-s 20 --json $R/$D-typing-memory-1000.json
