@@ -96,8 +96,9 @@ impl Outbox {
     }
 
     fn enqueue(&self, frames: &[Bytes]) {
-        // try_send never waits, so the room's lock is held only for the copies of a pointer. A client
-        // whose outbox is full does not read: it loses the frame (the load report shows it).
+        // Nothing here waits (try_send, and direct writes queue what a socket would not take at once),
+        // so the room's lock is held for a few pointer copies and non-blocking writes. A client whose
+        // outbox is full does not read: it loses the frame (the load report shows it).
         for frame in frames {
             let _ = self.queue.try_send(frame.clone());
         }
