@@ -27,11 +27,7 @@ async fn handoff() -> (Running, Target, tempfile::TempDir) {
     (running, target, dir)
 }
 
-async fn relay() -> Target {
-    relay_writing(Writes::Direct).await
-}
-
-async fn relay_writing(writes: Writes) -> Target {
+async fn relay(writes: Writes) -> Target {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
     tokio::spawn(handoff_load::relay::serve(listener, writes));
@@ -62,7 +58,7 @@ fn storm_cfg(target: Target) -> JoinStormConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_delivers_every_key_and_cursor_whichever_way_it_writes() {
     for writes in [Writes::Direct, Writes::Tasks] {
-        let report = typing::run(&typing_cfg(relay_writing(writes).await)).await.expect("the run happens");
+        let report = typing::run(&typing_cfg(relay(writes).await)).await.expect("the run happens");
         println!("{writes:?}\n{}", report.table());
         assert_eq!(report.target, "relay");
         assert_eq!(report.deliveries_received, 3 * 20 * 2, "{writes:?}: {report:?}");
@@ -97,7 +93,7 @@ async fn a_join_storm_gives_every_joiner_the_whole_submission() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_storm_refuses_the_relay_which_keeps_no_document() {
-    let err = join_storm::run(&storm_cfg(relay().await)).await.unwrap_err();
+    let err = join_storm::run(&storm_cfg(relay(Writes::Direct).await)).await.unwrap_err();
     assert!(err.to_string().contains("keeps none"), "{err}");
 }
 

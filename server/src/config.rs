@@ -102,9 +102,9 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_LOG", default_value = "info")]
     pub log: String,
 
-    /// Async worker threads. Default: one per CPU. Fewer cost less CPU per relayed update on a machine
-    /// the server shares (one worker cut it by a quarter on two shared cores, docs/PERFORMANCE.md), but
-    /// cap how many cores its rooms and connections can use.
+    /// Async worker threads. Default: one per CPU. Fewer cap how many cores rooms and connections can use
+    /// (since the room writes into sockets itself, one worker no longer saves CPU on a shared machine:
+    /// docs/PERFORMANCE.md, seventh run).
     #[arg(long, env = "HANDOFF_WORKERS")]
     pub workers: Option<NonZeroUsize>,
 }

@@ -32,9 +32,9 @@ const WRITE_QUEUE: usize = 1024;
 const READ_POOL: usize = 4;
 /// How long a connection waits on a lock held by another before failing.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
-/// SQLite's page cache per connection, in KiB. With its default (2,000 KiB) a soak's RSS kept climbing
-/// for 30 minutes, past that mark; this size cost no measurable CPU, join or promote time
-/// (docs/PERFORMANCE.md, sixth run). The OS page cache holds the file anyway: a miss here is a `pread`,
+/// SQLite's page cache per reader connection, in KiB. With its default (2,000 KiB) on every connection a
+/// soak's RSS kept climbing for 30 minutes, past that mark; this size cost no measurable CPU, join or
+/// promote time (docs/PERFORMANCE.md, sixth run). The OS page cache holds the file anyway: a miss here is a `pread`,
 /// not a disk read.
 const PAGE_CACHE_KIB: u32 = 256;
 /// The writer's page cache, in KiB: every group commit rewrites the last log page of each room in it,

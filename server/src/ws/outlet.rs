@@ -99,15 +99,24 @@ impl<S: Sink<Message, Error = WsError> + Unpin> Outlet<S> {
             && self.outbox.capacity() == self.outbox.max_capacity()
         {
             let mut cx = Context::from_waker(Waker::noop());
+            let mut sink = Pin::new(&mut *sink);
             let mut fed = false;
+            // A message over FRAGMENT_BYTES goes out in fragments, which only the connection task writes:
+            // a fragmented message cannot stop halfway. It and everything after it take the outbox.
             while let Some(frame) = rest.next_if(|f| f.len() <= FRAGMENT_BYTES) {
-                let len = frame.len() as u64;
-                if !feed_now(&mut *sink, &mut cx, frame.clone()) {
+                if !matches!(sink.as_mut().poll_ready(&mut cx), Poll::Ready(Ok(()))) {
                     // Back at the front: the outbox takes it, in order, for the connection task.
                     let rest = std::iter::once(frame).chain(rest);
                     let queued = queue(&self.outbox, rest, sent);
                     direct.work.notify_one();
                     return queued;
+                }
+                let len = frame.len() as u64;
+                if sink.as_mut().start_send(Message::Binary(frame)).is_err() {
+                    // The connection is broken: its task meets the same error on its next write and
+                    // closes, so what is left here need not go anywhere.
+                    direct.work.notify_one();
+                    return Ok(sent);
                 }
                 (fed, sent.frames, sent.bytes) = (true, sent.frames + 1, sent.bytes + len);
             }
@@ -115,7 +124,7 @@ impl<S: Sink<Message, Error = WsError> + Unpin> Outlet<S> {
                 direct.wrote.store(true, Ordering::Relaxed);
                 // Pending or failed: the connection task finishes the flush under its stall timer, or
                 // meets the error and closes.
-                if !matches!(Pin::new(&mut *sink).poll_flush(&mut cx), Poll::Ready(Ok(()))) {
+                if !matches!(sink.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
                     direct.work.notify_one();
                 }
             }
@@ -127,18 +136,6 @@ impl<S: Sink<Message, Error = WsError> + Unpin> Outlet<S> {
         direct.work.notify_one();
         queued
     }
-}
-
-/// Hands `frame` to the sink if it takes it without waiting. A large frame is never fed here: it goes
-/// out in fragments, which only the connection task writes (a fragmented message cannot stop halfway).
-fn feed_now<S: Sink<Message, Error = WsError> + Unpin>(
-    sink: &mut S,
-    cx: &mut Context<'_>,
-    frame: Bytes,
-) -> bool {
-    let mut sink = Pin::new(sink);
-    matches!(sink.as_mut().poll_ready(cx), Poll::Ready(Ok(())))
-        && sink.start_send(Message::Binary(frame)).is_ok()
 }
 
 fn queue(
