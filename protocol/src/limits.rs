@@ -75,6 +75,16 @@ pub const GROUP_COMMIT_GATHER_MS: u64 = 5;
 /// Log rows written in one store transaction at most; a longer queue is committed in several.
 pub const GROUP_COMMIT_MAX_ROWS: usize = 4096;
 
+/// Rows the embedded store's recent log holds before they are folded into the log proper (see the
+/// server's `store/sqlite/log.rs`). Readers scan the recent rows, so this bounds a room load's scan (about
+/// 1 MB of rows at 100 bytes each); at 300 typing rooms it fills in about five seconds.
+pub const LOG_FOLD_ROWS: usize = 8192;
+
+/// Longest time a row stays in the embedded store's recent log before the fold, in milliseconds. Each
+/// fold writes one page per room it holds, where a commit straight into the log wrote one per room per
+/// commit window: ten seconds is twenty windows of 500 ms.
+pub const LOG_FOLD_INTERVAL_MS: u64 = 10_000;
+
 /// Default lifetime of room links (tokens) minted by promote, when the request names none.
 pub const DEFAULT_ROOM_TOKEN_TTL_SECS: u64 = 24 * 3600;
 

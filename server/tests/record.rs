@@ -174,14 +174,21 @@ async fn purging_a_submission_leaves_no_rows_behind() {
     let count = |sql: &str, key: &str| -> i64 { db.query_row(sql, [key], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT COUNT(*) FROM submissions WHERE id = ?1", &sub), 0);
     assert_eq!(count("SELECT COUNT(*) FROM rooms WHERE submission_id = ?1", &sub), 0);
-    for table in
-        ["room_log", "room_snapshots", "room_notes", "room_scores", "room_presence", "webhook_deliveries"]
-    {
+    for table in [
+        "room_log",
+        "room_log_recent",
+        "room_snapshots",
+        "room_notes",
+        "room_scores",
+        "room_presence",
+        "webhook_deliveries",
+    ] {
         assert_eq!(count(&format!("SELECT COUNT(*) FROM {table} WHERE room_id = ?1"), &id), 0, "{table}");
     }
     let body_mentions: i64 = db
         .query_row(
-            "SELECT COUNT(*) FROM room_log WHERE instr(CAST(update_v1 AS TEXT), 'secret') > 0",
+            "SELECT COUNT(*) FROM (SELECT update_v1 FROM room_log UNION ALL SELECT update_v1 FROM room_log_recent)
+              WHERE instr(CAST(update_v1 AS TEXT), 'secret') > 0",
             [],
             |r| r.get(0),
         )

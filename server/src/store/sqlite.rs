@@ -8,12 +8,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod log;
 mod schema;
 mod writer;
 
 use async_trait::async_trait;
 use handoff_protocol::Role;
 use handoff_protocol::api::{PresenceEvent, RoomStatus, WebhookStatus};
+use log::{ACTIVE_SINCE_SQL, LOG_SQL, LogWriter, TAIL_SQL};
 use rusqlite::{Connection, OptionalExtension, params};
 use schema::{ROOM_TABLES, SCHEMA, migrate};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -73,14 +75,15 @@ impl SqliteStore {
         let path = path.to_owned();
         let writer = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || -> StoreResult<Connection> {
+            tokio::task::spawn_blocking(move || -> StoreResult<(Connection, LogWriter)> {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(e.to_string()))?;
                 }
-                let conn = connect(&path, WRITER_PAGE_CACHE_KIB)?;
+                let mut conn = connect(&path, WRITER_PAGE_CACHE_KIB)?;
                 conn.execute_batch(SCHEMA).map_err(db_err)?;
                 migrate(&conn).map_err(db_err)?;
-                Ok(conn)
+                let log = LogWriter::open(&mut conn);
+                Ok((conn, log))
             })
             .await
             .map_err(|e| StoreError::Database(e.to_string()))??
@@ -88,7 +91,7 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("handoff-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx))
+            .spawn(move || writer_loop(writer.0, writer.1, rx))
             .map_err(|e| StoreError::Database(e.to_string()))?;
         Ok(SqliteStore {
             path,
@@ -303,11 +306,12 @@ impl Store for SqliteStore {
 
     async fn idle_live_rooms(&self, cutoff_ms: u64) -> StoreResult<Vec<String>> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT r.id FROM rooms r WHERE r.status = 'live' AND r.created_at_ms < ?1
                    AND NOT EXISTS (SELECT 1 FROM room_log l WHERE l.room_id = r.id AND l.at_ms >= ?1)
+                   AND r.id NOT IN ({ACTIVE_SINCE_SQL})
                    AND NOT EXISTS (SELECT 1 FROM room_presence p WHERE p.room_id = r.id AND p.at_ms >= ?1)",
-            )?;
+            ))?;
             stmt.query_map([cutoff_ms as i64], |r| r.get::<_, String>(0))?.collect()
         })
         .await
@@ -325,9 +329,7 @@ impl Store for SqliteStore {
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>> {
         let id = room_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, at_ms, author, role, conn_id, update_v1 FROM room_log WHERE room_id = ?1 ORDER BY seq",
-            )?;
+            let mut stmt = c.prepare_cached(LOG_SQL)?;
             stmt.query_map([&id], |r| {
                 Ok(LogRow {
                     seq: r.get::<_, i64>(0)? as u64,
@@ -560,9 +562,7 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             let after = snapshot.as_ref().map_or(0, |s| s.upto_seq) as i64;
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, update_v1 FROM room_log WHERE room_id = ?1 AND seq > ?2 ORDER BY seq",
-            )?;
+            let mut stmt = c.prepare_cached(TAIL_SQL)?;
             let tail = stmt
                 .query_map(params![id, after], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -28,6 +28,16 @@ CREATE TABLE IF NOT EXISTS room_log (
     update_v1 BLOB NOT NULL,
     PRIMARY KEY (room_id, seq)
 ) WITHOUT ROWID;
+-- Appends land here, side by side, and the writer folds them into room_log (sqlite/log.rs).
+CREATE TABLE IF NOT EXISTS room_log_recent (
+    room_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    role TEXT NOT NULL,
+    conn_id INTEGER NOT NULL,
+    update_v1 BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS room_notes (
     room_id TEXT PRIMARY KEY REFERENCES rooms(id),
     notes TEXT NOT NULL,
@@ -69,8 +79,15 @@ CREATE TABLE IF NOT EXISTS room_snapshots (
 ";
 
 /// Every table keyed by `room_id`: what purging a room deletes. A new per-room table belongs here.
-pub(super) const ROOM_TABLES: [&str; 6] =
-    ["webhook_deliveries", "room_presence", "room_scores", "room_notes", "room_snapshots", "room_log"];
+pub(super) const ROOM_TABLES: [&str; 7] = [
+    "webhook_deliveries",
+    "room_presence",
+    "room_scores",
+    "room_notes",
+    "room_snapshots",
+    "room_log",
+    "room_log_recent",
+];
 
 /// Brings a database created by an earlier version up to the current schema.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -1,11 +1,11 @@
 //! The writer thread: every write of the embedded store goes through it, drained into one transaction
 //! per group commit, each write in its own savepoint so one failure fails alone.
 
-use handoff_protocol::Role;
 use handoff_protocol::limits::{GROUP_COMMIT_GATHER_MS, GROUP_COMMIT_MAX_ROWS};
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::log::LogWriter;
 use super::{db_err, live_room};
 use crate::store::{LogEntry, RoomRecord, Snapshot, StoreError, StoreResult, SubmissionRecord};
 
@@ -31,8 +31,8 @@ impl Write {
 
 /// The writer thread: take one write, then everything already queued behind it (up to
 /// `GROUP_COMMIT_MAX_ROWS` rows), and commit them as one transaction. Each write runs in its own
-/// savepoint so one failing write fails alone.
-pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Write>) {
+/// savepoint so one failing write fails alone. Between groups, the log's recent rows are folded when due.
+pub(super) fn writer_loop(mut conn: Connection, mut log: LogWriter, mut rx: mpsc::Receiver<Write>) {
     let gather = std::time::Duration::from_millis(GROUP_COMMIT_GATHER_MS);
     // When the last group began, if it held more than one write (the writer is busy).
     let mut last_busy_commit: Option<std::time::Instant> = None;
@@ -59,7 +59,8 @@ pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Write>) {
             }
         }
         last_busy_commit = (batch.len() > 1).then(std::time::Instant::now);
-        commit_batch(&mut conn, batch);
+        commit_batch(&mut conn, &mut log, batch);
+        log.fold_if_due(&mut conn);
     }
     tracing::debug!("sqlite writer stopped");
 }
@@ -69,7 +70,7 @@ enum Done {
     Room(oneshot::Sender<StoreResult<RoomRecord>>, StoreResult<RoomRecord>),
 }
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Write>) {
+fn commit_batch(conn: &mut Connection, log: &mut LogWriter, batch: Vec<Write>) {
     let mut done = Vec::with_capacity(batch.len());
     let txn = match conn.transaction() {
         Ok(t) => t,
@@ -87,10 +88,11 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Write>) {
                 done.push(Done::Unit(reply, in_savepoint(&txn, |c| insert_submission(c, &rec))))
             }
             Write::Room(room, preload, reply) => {
-                done.push(Done::Room(reply, in_savepoint(&txn, |c| create_room(c, &room, &preload))))
+                done.push(Done::Room(reply, in_savepoint(&txn, |c| create_room(c, log, &room, &preload))))
             }
             Write::Append(entries, snapshot, reply) => {
-                done.push(Done::Unit(reply, in_savepoint(&txn, |c| append(c, &entries, snapshot.as_ref()))))
+                let appended = in_savepoint(&txn, |c| log.append(c, &entries, snapshot.as_ref()));
+                done.push(Done::Unit(reply, appended))
             }
             Write::Exec(f, reply) => done.push(Done::Unit(reply, in_savepoint(&txn, f))),
         }
@@ -144,7 +146,12 @@ fn insert_submission(c: &Connection, rec: &SubmissionRecord) -> rusqlite::Result
     Ok(())
 }
 
-fn create_room(c: &Connection, room: &RoomRecord, preload: &LogEntry) -> rusqlite::Result<RoomRecord> {
+fn create_room(
+    c: &Connection,
+    log: &mut LogWriter,
+    room: &RoomRecord,
+    preload: &LogEntry,
+) -> rusqlite::Result<RoomRecord> {
     if let Some(existing) = live_room(c, &room.submission_id)? {
         return Ok(existing);
     }
@@ -159,32 +166,6 @@ fn create_room(c: &Connection, room: &RoomRecord, preload: &LogEntry) -> rusqlit
             room.created_at_ms as i64
         ],
     )?;
-    append(c, std::slice::from_ref(preload), None)?;
+    log.append(c, std::slice::from_ref(preload), None)?;
     Ok(room.clone())
-}
-
-fn append(c: &Connection, entries: &[LogEntry], snapshot: Option<&Snapshot>) -> rusqlite::Result<()> {
-    let mut stmt = c.prepare_cached(
-        "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for e in entries {
-        stmt.execute(params![
-            &*e.room_id,
-            e.seq as i64,
-            e.at_ms as i64,
-            &*e.author,
-            e.role.map_or("system", Role::as_str),
-            e.conn_id as i64,
-            &e.update[..]
-        ])?;
-    }
-    if let Some(s) = snapshot {
-        c.execute(
-            "INSERT INTO room_snapshots (room_id, upto_seq, at_ms, state_v1) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (room_id) DO UPDATE SET upto_seq = excluded.upto_seq, at_ms = excluded.at_ms, state_v1 = excluded.state_v1
-             WHERE excluded.upto_seq > room_snapshots.upto_seq",
-            params![&*s.room_id, s.upto_seq as i64, s.at_ms as i64, s.state],
-        )?;
-    }
-    Ok(())
 }

@@ -1,0 +1,344 @@
+//! The room log on disk, written in two steps.
+//!
+//! A group commit appends its rows to `room_log_recent`, a rowid table with no index: the rows of one
+//! commit sit side by side at the table's end, so the commit writes a few pages however many rooms it
+//! holds. Written straight into `room_log`, keyed by room, each room in a commit cost a 4 KiB page of
+//! its own, written to the WAL, synced and checkpointed; at 300 typing rooms that was most of the writer
+//! thread's CPU (docs/PERFORMANCE.md, eighth run). Every [`LOG_FOLD_ROWS`] rows, or
+//! [`LOG_FOLD_INTERVAL_MS`] after the first, the writer folds the recent rows into `room_log` in one
+//! transaction, sorted by room, so each room's page is written once per fold instead of once per commit.
+//!
+//! Readers query both tables in one statement, which SQLite answers from one snapshot, so a fold is
+//! never seen half done. A reader scans the recent table (no index), which the fold bounds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use handoff_protocol::Role;
+use handoff_protocol::limits::{LOG_FOLD_INTERVAL_MS, LOG_FOLD_ROWS};
+use rusqlite::{Connection, params};
+
+use crate::store::{LogEntry, Snapshot};
+
+/// One room's log after a seq, both tables, in seq order: `?1` room, `?2` seq.
+pub(super) const TAIL_SQL: &str = "SELECT seq, update_v1 FROM room_log WHERE room_id = ?1 AND seq > ?2
+    UNION ALL SELECT seq, update_v1 FROM room_log_recent WHERE room_id = ?1 AND seq > ?2 ORDER BY seq";
+
+/// One room's whole log with authorship, both tables, in seq order: `?1` room.
+pub(super) const LOG_SQL: &str =
+    "SELECT seq, at_ms, author, role, conn_id, update_v1 FROM room_log WHERE room_id = ?1
+    UNION ALL SELECT seq, at_ms, author, role, conn_id, update_v1 FROM room_log_recent WHERE room_id = ?1
+    ORDER BY seq";
+
+/// Rooms with a log row at or after `?1`, both tables; the recent table is read once, not per room.
+pub(super) const ACTIVE_SINCE_SQL: &str = "SELECT room_id FROM room_log_recent WHERE at_ms >= ?1";
+
+/// The writer thread's side of the log: appends, the check that a seq is written once, and folds.
+pub(super) struct LogWriter {
+    /// The highest seq appended per room since the last fold. Rooms missing here have no recent rows
+    /// (while `complete`), so their newest seq is `room_log`'s, found through its key. A rolled-back
+    /// append leaves an entry too high, which only sends a later append to the exact check.
+    newest: HashMap<Arc<str>, u64>,
+    /// False while the recent table may hold rows `newest` does not know: a fold at start-up failed.
+    complete: bool,
+    /// Rows appended since the last fold (a rolled-back append leaves the count high: an early fold).
+    recent_rows: usize,
+    /// When the next fold is due by time: the interval after the first row since the last fold.
+    fold_at: Option<Instant>,
+    /// After a failed fold, when to try again.
+    retry_at: Option<Instant>,
+}
+
+impl LogWriter {
+    /// Folds whatever an earlier run left in the recent table, so the writer starts knowing every row.
+    pub(super) fn open(conn: &mut Connection) -> LogWriter {
+        let mut log = LogWriter {
+            newest: HashMap::new(),
+            complete: false,
+            recent_rows: 0,
+            fold_at: None,
+            retry_at: None,
+        };
+        log.fold(conn, Instant::now());
+        log
+    }
+
+    /// Appends entries (any rooms, any order) and a snapshot. Fails, writing nothing the caller's
+    /// savepoint keeps, if an entry's (room, seq) is already written or appears twice.
+    pub(super) fn append(
+        &mut self,
+        c: &Connection,
+        entries: &[LogEntry],
+        snapshot: Option<&Snapshot>,
+    ) -> rusqlite::Result<()> {
+        let mut insert = c.prepare_cached(
+            "INSERT INTO room_log_recent (room_id, seq, at_ms, author, role, conn_id, update_v1)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for e in entries {
+            self.claim(c, &e.room_id, e.seq)?;
+            insert.execute(params![
+                &*e.room_id,
+                e.seq as i64,
+                e.at_ms as i64,
+                &*e.author,
+                e.role.map_or("system", Role::as_str),
+                e.conn_id as i64,
+                &e.update[..]
+            ])?;
+            self.recent_rows += 1;
+        }
+        if !entries.is_empty() && self.fold_at.is_none() {
+            self.fold_at = Some(Instant::now() + Duration::from_millis(LOG_FOLD_INTERVAL_MS));
+        }
+        if let Some(s) = snapshot {
+            c.execute(
+                "INSERT INTO room_snapshots (room_id, upto_seq, at_ms, state_v1) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (room_id) DO UPDATE SET upto_seq = excluded.upto_seq, at_ms = excluded.at_ms, state_v1 = excluded.state_v1
+                 WHERE excluded.upto_seq > room_snapshots.upto_seq",
+                params![&*s.room_id, s.upto_seq as i64, s.at_ms as i64, s.state],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Checks that `seq` is not yet written for `room` and records it as the room's newest. A seq above
+    /// the room's newest (every append in order) costs a map look-up; only one at or below it (a retry,
+    /// or a clash) is looked for in both tables.
+    fn claim(&mut self, c: &Connection, room: &Arc<str>, seq: u64) -> rusqlite::Result<()> {
+        let newest = match self.newest.get(room) {
+            Some(n) => *n,
+            None => self.newest_written(c, room)?,
+        };
+        if seq <= newest && written(c, room, seq)? {
+            return Err(clash());
+        }
+        self.newest.insert(room.clone(), newest.max(seq));
+        Ok(())
+    }
+
+    fn newest_written(&self, c: &Connection, room: &str) -> rusqlite::Result<u64> {
+        let sql = if self.complete {
+            "SELECT max(seq) FROM room_log WHERE room_id = ?1"
+        } else {
+            "SELECT max(seq) FROM (SELECT seq FROM room_log WHERE room_id = ?1
+                                   UNION ALL SELECT seq FROM room_log_recent WHERE room_id = ?1)"
+        };
+        let max: Option<i64> = c.prepare_cached(sql)?.query_row([room], |r| r.get(0))?;
+        Ok(max.map_or(0, |m| m as u64))
+    }
+
+    /// Whether a fold is due at `now`: enough rows, or the interval is up, unless a failed fold's retry
+    /// is still ahead (the row count would otherwise retry it after every commit).
+    fn due(&self, now: Instant) -> bool {
+        if self.retry_at.is_some_and(|t| now < t) {
+            return false;
+        }
+        self.recent_rows >= LOG_FOLD_ROWS || self.fold_at.is_some_and(|t| now >= t)
+    }
+
+    /// Folds if due; called by the writer after each group commit, outside its transaction.
+    pub(super) fn fold_if_due(&mut self, conn: &mut Connection) {
+        let now = Instant::now();
+        if self.due(now) {
+            self.fold(conn, now);
+        }
+    }
+
+    /// Moves every recent row into `room_log` in one transaction. On failure the rows stay where they
+    /// are, still read and still durable, and the fold is retried an interval later.
+    fn fold(&mut self, conn: &mut Connection, now: Instant) {
+        match fold(conn) {
+            Ok(moved) => {
+                tracing::debug!(moved, "room log folded");
+                self.newest.clear();
+                self.complete = true;
+                self.recent_rows = 0;
+                self.fold_at = None;
+                self.retry_at = None;
+            }
+            Err(error) => {
+                tracing::error!(%error, "folding the recent room log failed; will retry");
+                self.retry_at = Some(now + Duration::from_millis(LOG_FOLD_INTERVAL_MS));
+            }
+        }
+    }
+}
+
+/// Moves the recent rows into `room_log`, sorted by its key so each room's page is written once.
+fn fold(conn: &mut Connection) -> rusqlite::Result<usize> {
+    let txn = conn.transaction()?;
+    let moved = txn.execute(
+        "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1)
+         SELECT room_id, seq, at_ms, author, role, conn_id, update_v1 FROM room_log_recent ORDER BY room_id, seq",
+        [],
+    )?;
+    // No WHERE: SQLite empties the table wholesale instead of deleting row by row.
+    txn.execute("DELETE FROM room_log_recent", [])?;
+    txn.commit()?;
+    Ok(moved)
+}
+
+fn written(c: &Connection, room: &str, seq: u64) -> rusqlite::Result<bool> {
+    c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM room_log WHERE room_id = ?1 AND seq = ?2)
+             OR EXISTS (SELECT 1 FROM room_log_recent WHERE room_id = ?1 AND seq = ?2)",
+    )?
+    .query_row(params![room, seq as i64], |r| r.get(0))
+}
+
+/// The error `room_log`'s key gives for a seq written twice, so callers see one error either way.
+fn clash() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
+        Some("UNIQUE constraint failed: room_log.room_id, room_log.seq".into()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::store::sqlite::schema::SCHEMA;
+
+    fn db() -> (Connection, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("handoff.db")).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        (conn, dir)
+    }
+
+    fn entry(room: &str, seq: u64) -> LogEntry {
+        LogEntry {
+            room_id: Arc::from(room),
+            seq,
+            at_ms: 100 + seq,
+            author: Arc::from("Cam"),
+            role: Some(Role::Candidate),
+            conn_id: 7,
+            update: Bytes::from(format!("{room} {seq}")),
+        }
+    }
+
+    fn count(c: &Connection, table: &str) -> i64 {
+        c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    }
+
+    /// What a room load reads: (seq, update) after `after`.
+    fn tail(c: &Connection, room: &str, after: u64) -> Vec<(u64, String)> {
+        let mut stmt = c.prepare(TAIL_SQL).unwrap();
+        let rows = stmt.query_map(params![room, after as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, String::from_utf8(r.get::<_, Vec<u8>>(1)?).unwrap()))
+        });
+        rows.unwrap().map(Result::unwrap).collect()
+    }
+
+    fn seqs(c: &Connection, room: &str) -> Vec<u64> {
+        let mut stmt = c.prepare(LOG_SQL).unwrap();
+        let rows = stmt.query_map([room], |r| r.get::<_, i64>(0).map(|s| s as u64));
+        rows.unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn reads_see_the_same_log_before_during_and_after_a_fold() {
+        let (mut c, _dir) = db();
+        let mut log = LogWriter::open(&mut c);
+        // Two rooms interleaved, as a group commit holds them; one append out of order.
+        log.append(&c, &[entry("a", 1), entry("b", 1), entry("a", 3), entry("a", 2)], None).unwrap();
+        assert_eq!(count(&c, "room_log_recent"), 4);
+        assert_eq!(count(&c, "room_log"), 0);
+        let expected: Vec<(u64, String)> = (1..=3).map(|s| (s, format!("a {s}"))).collect();
+        assert_eq!(tail(&c, "a", 0), expected);
+
+        log.fold(&mut c, Instant::now());
+        assert_eq!(count(&c, "room_log_recent"), 0, "the fold empties the recent rows");
+        assert_eq!(count(&c, "room_log"), 4);
+        assert_eq!(tail(&c, "a", 0), expected);
+        assert_eq!(tail(&c, "a", 1), expected[1..], "a tail after a snapshot");
+
+        // Half folded, half recent: one log in seq order.
+        log.append(&c, &[entry("a", 4), entry("b", 2)], None).unwrap();
+        assert_eq!(seqs(&c, "a"), [1, 2, 3, 4]);
+        assert_eq!(seqs(&c, "b"), [1, 2]);
+        let authors: Vec<(String, String)> = c
+            .prepare(LOG_SQL)
+            .unwrap()
+            .query_map(["a"], |r| Ok((r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(authors.iter().all(|(who, role)| who == "Cam" && role == "candidate"), "{authors:?}");
+    }
+
+    #[test]
+    fn a_seq_is_written_once_whichever_table_holds_it() {
+        let (mut c, _dir) = db();
+        let mut log = LogWriter::open(&mut c);
+        log.append(&c, &[entry("a", 1), entry("a", 2)], None).unwrap();
+        log.fold(&mut c, Instant::now());
+        let err = log.append(&c, &[entry("a", 2)], None).unwrap_err();
+        assert!(err.to_string().contains("UNIQUE constraint failed"), "{err}");
+        log.append(&c, &[entry("a", 3)], None).unwrap();
+        assert!(log.append(&c, &[entry("a", 3)], None).is_err(), "a recent row counts too");
+        assert!(log.append(&c, &[entry("a", 5), entry("a", 5)], None).is_err(), "and one within the append");
+
+        // A restarted writer knows nothing in memory: the tables still refuse the clash.
+        let mut restarted = LogWriter::open(&mut c);
+        assert!(restarted.append(&c, &[entry("a", 3)], None).is_err());
+
+        // A rolled-back append leaves the writer's newest seq too high; its retry must still go in.
+        c.execute_batch("SAVEPOINT w").unwrap();
+        restarted.append(&c, &[entry("a", 4), entry("a", 6)], None).unwrap();
+        c.execute_batch("ROLLBACK TO w; RELEASE w").unwrap();
+        restarted.append(&c, &[entry("a", 4)], None).unwrap();
+        assert_eq!(seqs(&c, "a"), [1, 2, 3, 4, 5], "5 went in before its twin failed (no savepoint here)");
+    }
+
+    #[test]
+    fn opening_folds_what_an_earlier_run_left() {
+        let (c, dir) = db();
+        c.execute(
+            "INSERT INTO room_log_recent (room_id, seq, at_ms, author, role, conn_id, update_v1)
+             VALUES ('a', 1, 1, 'handoff', 'system', 0, x'00')",
+            [],
+        )
+        .unwrap();
+        drop(c);
+        let mut c = Connection::open(dir.path().join("handoff.db")).unwrap();
+        let mut log = LogWriter::open(&mut c);
+        assert_eq!((count(&c, "room_log_recent"), count(&c, "room_log")), (0, 1));
+        assert!(log.complete);
+        assert!(log.append(&c, &[entry("a", 1)], None).is_err());
+    }
+
+    #[test]
+    fn folds_fall_due_by_rows_or_time_and_a_failed_one_waits_its_retry() {
+        let (mut c, _dir) = db();
+        let mut log = LogWriter::open(&mut c);
+        let now = Instant::now();
+        assert!(!log.due(now), "nothing to fold");
+        log.append(&c, &[entry("a", 1)], None).unwrap();
+        assert!(!log.due(now));
+        let interval = Duration::from_millis(LOG_FOLD_INTERVAL_MS);
+        let appended = Instant::now();
+        assert!(log.due(appended + interval), "the first row waits an interval at most");
+        log.recent_rows = LOG_FOLD_ROWS;
+        assert!(log.due(now), "or until the rows fill the bound");
+
+        // A row that clashes inside room_log, put there behind the writer's back, fails the fold.
+        c.execute(
+            "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1)
+             VALUES ('a', 1, 1, 'handoff', 'system', 0, x'00')",
+            [],
+        )
+        .unwrap();
+        log.fold_if_due(&mut c);
+        assert_eq!(count(&c, "room_log_recent"), 1, "a failed fold keeps the rows");
+        assert_eq!(seqs(&c, "a"), [1, 1], "and readers still see them");
+        let failed_at = Instant::now();
+        assert!(!log.due(failed_at), "not retried by the row count on the next commit");
+        assert!(log.due(Instant::now() + interval), "but an interval later");
+    }
+}
