@@ -151,7 +151,7 @@ impl LogWriter {
     fn fold(&mut self, conn: &mut Connection, now: Instant) {
         match fold(conn) {
             Ok(moved) => {
-                tracing::debug!(moved, "room log folded");
+                tracing::debug!(moved, ms = now.elapsed().as_millis() as u64, "room log folded");
                 self.newest.clear();
                 self.complete = true;
                 self.recent_rows = 0;
