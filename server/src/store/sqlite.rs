@@ -39,10 +39,11 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// promote time (docs/PERFORMANCE.md, sixth run). The OS page cache holds the file anyway: a miss here is a `pread`,
 /// not a disk read.
 const PAGE_CACHE_KIB: u32 = 256;
-/// The writer's page cache, in KiB: every group commit rewrites the last log page of each room in it,
-/// and with the readers' 256 KiB those pages (about 1.2 MiB at 300 typing rooms) were read back with
-/// `pread` on every commit. At 300 rooms this size cut the writer thread's CPU by a fifth and the
-/// server's per update by 6 % (docs/PERFORMANCE.md, seventh run). One connection, so still bounded.
+/// The writer's page cache, in KiB: every fold of the recent log (`sqlite/log.rs`) rewrites the last log
+/// page of each room in it, and with the readers' 256 KiB those pages (about 1.2 MiB at 300 typing rooms)
+/// were read back with `pread` each time. Measured when every group commit rewrote them: at 300 rooms
+/// this size cut the writer thread's CPU by a fifth and the server's per update by 6 %
+/// (docs/PERFORMANCE.md, seventh run). One connection, so still bounded.
 const WRITER_PAGE_CACHE_KIB: u32 = 2048;
 
 pub struct SqliteStore {
