@@ -7,6 +7,7 @@
 //! thread's CPU (docs/PERFORMANCE.md, eighth run). Every [`LOG_FOLD_ROWS`] rows, or
 //! [`LOG_FOLD_INTERVAL_MS`] after the first, the writer folds the recent rows into `room_log` in one
 //! transaction, sorted by room, so each room's page is written once per fold instead of once per commit.
+//! An update of a page or more (a submission's preload, a large paste) goes straight into `room_log`.
 //!
 //! Readers query both tables in one statement, which SQLite answers from one snapshot, so a fold is
 //! never seen half done. A reader scans the recent table (no index), which the fold bounds.
@@ -33,6 +34,12 @@ pub(super) const LOG_SQL: &str =
 
 /// Rooms with a log row at or after `?1`, both tables; the recent table is read once, not per room.
 pub(super) const ACTIVE_SINCE_SQL: &str = "SELECT room_id FROM room_log_recent WHERE at_ms >= ?1";
+
+/// Updates at least this long go straight into `room_log`. Such a row fills pages of its own wherever it
+/// lands, so the recent table saves it nothing, and a fold would copy it a second time: a submission's
+/// preload (200 KiB in the benchmarks) is one, and a promote storm's preloads would make a fold of tens
+/// of megabytes that every commit behind it waits out.
+const DIRECT_ROW_BYTES: usize = 4096;
 
 /// The writer thread's side of the log: appends, the check that a seq is written once, and folds.
 pub(super) struct LogWriter {
@@ -72,12 +79,18 @@ impl LogWriter {
         entries: &[LogEntry],
         snapshot: Option<&Snapshot>,
     ) -> rusqlite::Result<()> {
-        let mut insert = c.prepare_cached(
+        let mut recent = c.prepare_cached(
             "INSERT INTO room_log_recent (room_id, seq, at_ms, author, role, conn_id, update_v1)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut direct = c.prepare_cached(
+            "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for e in entries {
             self.claim(c, &e.room_id, e.seq)?;
+            let large = e.update.len() >= DIRECT_ROW_BYTES;
+            let insert = if large { &mut direct } else { &mut recent };
             insert.execute(params![
                 &*e.room_id,
                 e.seq as i64,
@@ -87,9 +100,11 @@ impl LogWriter {
                 e.conn_id as i64,
                 &e.update[..]
             ])?;
-            self.recent_rows += 1;
+            if !large {
+                self.recent_rows += 1;
+            }
         }
-        if !entries.is_empty() && self.fold_at.is_none() {
+        if self.recent_rows > 0 && self.fold_at.is_none() {
             self.fold_at = Some(Instant::now() + Duration::from_millis(LOG_FOLD_INTERVAL_MS));
         }
         if let Some(s) = snapshot {
@@ -294,6 +309,32 @@ mod tests {
         c.execute_batch("ROLLBACK TO w; RELEASE w").unwrap();
         restarted.append(&c, &[entry("a", 4)], None).unwrap();
         assert_eq!(seqs(&c, "a"), [1, 2, 3, 4, 5], "5 went in before its twin failed (no savepoint here)");
+    }
+
+    #[test]
+    fn a_large_update_goes_straight_into_the_log_in_seq_order_with_the_rest() {
+        let (mut c, _dir) = db();
+        let mut log = LogWriter::open(&mut c);
+        let mut preload = entry("a", 1);
+        preload.update = Bytes::from(vec![b'x'; DIRECT_ROW_BYTES]);
+        log.append(&c, &[preload, entry("a", 2)], None).unwrap();
+        assert_eq!((count(&c, "room_log"), count(&c, "room_log_recent")), (1, 1));
+        let mut paste = entry("a", 4);
+        paste.update = Bytes::from(vec![b'y'; DIRECT_ROW_BYTES * 2]);
+        log.append(&c, &[entry("a", 3), paste], None).unwrap();
+        assert_eq!(seqs(&c, "a"), [1, 2, 3, 4], "one log, whichever table each row went to");
+        assert!(log.append(&c, &[entry("a", 4)], None).is_err(), "written once still holds");
+        assert_eq!(log.recent_rows, 2, "only the small rows wait for a fold");
+        log.fold(&mut c, Instant::now());
+        assert_eq!((count(&c, "room_log"), count(&c, "room_log_recent")), (4, 0));
+        let sizes: Vec<usize> = c
+            .prepare("SELECT length(update_v1) FROM room_log ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get::<_, i64>(0).map(|n| n as usize))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(sizes, [DIRECT_ROW_BYTES, 3, 3, DIRECT_ROW_BYTES * 2]);
     }
 
     #[test]
