@@ -29,14 +29,14 @@ ready() {
   echo "side-by-side: nothing listens on 127.0.0.1:$1" >&2; return 1
 }
 # Whatever is still running when the script stops (a server that never opened its port) goes with it.
-all=()
-trap 'kill "${all[@]}" 2>/dev/null' EXIT
+all=(); alldirs=()
+trap 'kill "${all[@]}" 2>/dev/null; rm -rf "${alldirs[@]}"' EXIT
 for round in $(seq 1 "$ROUNDS"); do
   pids=(); loads=(); dirs=(); logs=(); port=$FIRST_PORT
   for spec in "$@"; do
     name=${spec%%=*}; rest=${spec#*=}; bin=${rest%%:*}; args=""
     [ "$rest" != "$bin" ] && args=${rest#*:}
-    dir=$(mktemp -d); log=$(mktemp)
+    dir=$(mktemp -d); log=$(mktemp); alldirs+=("$dir" "$log")
     case $bin in
       relay)
         "$RELEASE/handoff-relay" --listen 127.0.0.1:$port >/dev/null 2>&1 &

@@ -191,6 +191,12 @@ where
 
 #[cfg(test)]
 mod tests {
+    use futures_util::{FutureExt, StreamExt};
+    use tokio::io::DuplexStream;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+    use super::super::WRITE_BUFFER_BYTES;
     use super::*;
 
     async fn fed(message: &[u8]) -> Vec<Message> {
@@ -219,13 +225,6 @@ mod tests {
         }
         assert_eq!(joined, long);
     }
-
-    use futures_util::{FutureExt, StreamExt};
-    use tokio::io::DuplexStream;
-    use tokio_tungstenite::WebSocketStream;
-    use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-
-    use super::super::WRITE_BUFFER_BYTES;
 
     type TestSink = SplitSink<WebSocketStream<DuplexStream>, Message>;
 

@@ -22,6 +22,20 @@ use rusqlite::{Connection, params};
 
 use crate::store::{LogEntry, Snapshot};
 
+/// The columns of a log row, in the order both tables hold them (see `schema.rs`).
+macro_rules! log_row {
+    () => {
+        "room_id, seq, at_ms, author, role, conn_id, update_v1"
+    };
+}
+
+/// Inserts one log row (`?1`…`?7` in [`log_row`]'s order) into the table named in front of it.
+macro_rules! insert_row {
+    ($table:literal) => {
+        concat!("INSERT INTO ", $table, " (", log_row!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+    };
+}
+
 /// One room's log after a seq, both tables, in seq order: `?1` room, `?2` seq.
 pub(super) const TAIL_SQL: &str = "SELECT seq, update_v1 FROM room_log WHERE room_id = ?1 AND seq > ?2
     UNION ALL SELECT seq, update_v1 FROM room_log_recent WHERE room_id = ?1 AND seq > ?2 ORDER BY seq";
@@ -79,14 +93,8 @@ impl LogWriter {
         entries: &[LogEntry],
         snapshot: Option<&Snapshot>,
     ) -> rusqlite::Result<()> {
-        let mut recent = c.prepare_cached(
-            "INSERT INTO room_log_recent (room_id, seq, at_ms, author, role, conn_id, update_v1)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        let mut direct = c.prepare_cached(
-            "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
+        let mut recent = c.prepare_cached(insert_row!("room_log_recent"))?;
+        let mut direct = c.prepare_cached(insert_row!("room_log"))?;
         for e in entries {
             self.claim(c, &e.room_id, e.seq)?;
             let large = e.update.len() >= DIRECT_ROW_BYTES;
@@ -122,14 +130,13 @@ impl LogWriter {
     /// the room's newest (every append in order) costs a map look-up; only one at or below it (a retry,
     /// or a clash) is looked for in both tables.
     fn claim(&mut self, c: &Connection, room: &Arc<str>, seq: u64) -> rusqlite::Result<()> {
-        let newest = match self.newest.get(room) {
-            Some(n) => *n,
-            None => self.newest_written(c, room)?,
-        };
-        if seq <= newest && written(c, room, seq)? {
-            return Err(clash());
+        // Updated in place: a room already known costs no key clone and no second hash.
+        if let Some(newest) = self.newest.get_mut(room) {
+            *newest = unwritten(c, room, seq, *newest)?;
+            return Ok(());
         }
-        self.newest.insert(room.clone(), newest.max(seq));
+        let newest = unwritten(c, room, seq, self.newest_written(c, room)?)?;
+        self.newest.insert(room.clone(), newest);
         Ok(())
     }
 
@@ -185,14 +192,27 @@ impl LogWriter {
 fn fold(conn: &mut Connection) -> rusqlite::Result<usize> {
     let txn = conn.transaction()?;
     let moved = txn.execute(
-        "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1)
-         SELECT room_id, seq, at_ms, author, role, conn_id, update_v1 FROM room_log_recent ORDER BY room_id, seq",
+        concat!(
+            "INSERT INTO room_log (",
+            log_row!(),
+            ") SELECT ",
+            log_row!(),
+            " FROM room_log_recent ORDER BY room_id, seq"
+        ),
         [],
     )?;
     // No WHERE: SQLite empties the table wholesale instead of deleting row by row.
     txn.execute("DELETE FROM room_log_recent", [])?;
     txn.commit()?;
     Ok(moved)
+}
+
+/// Fails if `seq` is written for `room`, whose newest seq is `newest`; returns the newest after it.
+fn unwritten(c: &Connection, room: &str, seq: u64, newest: u64) -> rusqlite::Result<u64> {
+    if seq <= newest && written(c, room, seq)? {
+        return Err(clash());
+    }
+    Ok(newest.max(seq))
 }
 
 fn written(c: &Connection, room: &str, seq: u64) -> rusqlite::Result<bool> {

@@ -2,7 +2,23 @@
 
 use rusqlite::Connection;
 
-pub(super) const SCHEMA: &str = "
+/// The columns of a log row. `room_log` and `room_log_recent` both hold them: the fold copies rows from
+/// one to the other, so the two tables must not drift apart.
+macro_rules! log_row_columns {
+    () => {
+        "
+    room_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    role TEXT NOT NULL,
+    conn_id INTEGER NOT NULL,
+    update_v1 BLOB NOT NULL"
+    };
+}
+
+pub(super) const SCHEMA: &str = concat!(
+    "
 CREATE TABLE IF NOT EXISTS submissions (
     id TEXT PRIMARY KEY,
     created_at_ms INTEGER NOT NULL,
@@ -18,25 +34,15 @@ CREATE TABLE IF NOT EXISTS rooms (
     ended_at_ms INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rooms_one_live_per_submission ON rooms(submission_id) WHERE status = 'live';
-CREATE TABLE IF NOT EXISTS room_log (
-    room_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    at_ms INTEGER NOT NULL,
-    author TEXT NOT NULL,
-    role TEXT NOT NULL,
-    conn_id INTEGER NOT NULL,
-    update_v1 BLOB NOT NULL,
+CREATE TABLE IF NOT EXISTS room_log (",
+    log_row_columns!(),
+    ",
     PRIMARY KEY (room_id, seq)
 ) WITHOUT ROWID;
 -- Appends land here, side by side, and the writer folds them into room_log (sqlite/log.rs).
-CREATE TABLE IF NOT EXISTS room_log_recent (
-    room_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    at_ms INTEGER NOT NULL,
-    author TEXT NOT NULL,
-    role TEXT NOT NULL,
-    conn_id INTEGER NOT NULL,
-    update_v1 BLOB NOT NULL
+CREATE TABLE IF NOT EXISTS room_log_recent (",
+    log_row_columns!(),
+    "
 );
 CREATE TABLE IF NOT EXISTS room_notes (
     room_id TEXT PRIMARY KEY REFERENCES rooms(id),
@@ -76,7 +82,8 @@ CREATE TABLE IF NOT EXISTS room_snapshots (
     at_ms INTEGER NOT NULL,
     state_v1 BLOB NOT NULL
 );
-";
+",
+);
 
 /// Every table keyed by `room_id`: what purging a room deletes. A new per-room table belongs here.
 pub(super) const ROOM_TABLES: [&str; 7] = [
