@@ -42,8 +42,12 @@ mod upgrade;
 pub use outlet::{Outlet, Refused, Sent};
 
 /// tungstenite's read buffer per connection. Its default (128 KiB) would dominate the memory of an idle
-/// connection; frames larger than this are still read, in several reads.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// connection; frames larger than this are still read, in several reads. tungstenite zero-fills this
+/// much before every read, and takes a fresh buffer of this size whenever the room still holds the last
+/// frame, so it is sized to a keystroke's frames (tens of bytes) rather than a paste's: at 4 KiB the
+/// zeroing alone was 8 % of the server's user-space instructions while typing, and a 64 KiB paste now
+/// takes 64 reads instead of 16 at no measurable cost (docs/PERFORMANCE.md, ninth run).
+const READ_BUFFER_BYTES: usize = 1024;
 /// Bytes buffered for writing before tungstenite flushes to the socket.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// A write to a client that makes no progress for this long ends the connection as a slow consumer.
