@@ -23,12 +23,17 @@ use yrs::{Doc, GetString, Out, Text, Transact};
 
 /// Delegates to SQLite and counts room loads.
 struct Counting {
-    inner: SqliteStore,
+    inner: Arc<SqliteStore>,
     loads: AtomicUsize,
     /// While set, loading a room fails as a store outage would.
     fail_loads: AtomicBool,
     /// While set, appending to a room's log fails.
     fail_appends: AtomicBool,
+    /// Whether to tell rooms that appends land unwatched, as SQLite's do.
+    unwatched: AtomicBool,
+    /// Appends wait here for a permit, on a task of their own: they complete unwatched.
+    gate: Arc<tokio::sync::Semaphore>,
+    appends_started: AtomicUsize,
 }
 
 #[async_trait]
@@ -58,7 +63,16 @@ impl Store for Counting {
         if self.fail_appends.load(Ordering::SeqCst) {
             return Err(StoreError::Database("the disk is full".into()));
         }
-        self.inner.append(entries, snapshot).await
+        self.appends_started.fetch_add(1, Ordering::SeqCst);
+        let (gate, inner) = (self.gate.clone(), self.inner.clone());
+        let task = tokio::spawn(async move {
+            let _permit = gate.acquire().await.expect("the gate stays open");
+            inner.append(entries, snapshot).await
+        });
+        task.await.unwrap_or_else(|e| Err(StoreError::Database(e.to_string())))
+    }
+    fn lands_unwatched(&self) -> bool {
+        self.unwatched.load(Ordering::SeqCst)
     }
     async fn list_submissions(
         &self,
@@ -143,10 +157,13 @@ impl Store for Counting {
 /// A store holding submission `s` promoted to room `r`, and the room's preload update.
 async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
     let store = Arc::new(Counting {
-        inner: SqliteStore::open(&dir.join("t.db")).await.unwrap(),
+        inner: Arc::new(SqliteStore::open(&dir.join("t.db")).await.unwrap()),
         loads: AtomicUsize::new(0),
         fail_loads: AtomicBool::new(false),
         fail_appends: AtomicBool::new(false),
+        unwatched: AtomicBool::new(false),
+        gate: Arc::new(tokio::sync::Semaphore::new(tokio::sync::Semaphore::MAX_PERMITS)),
+        appends_started: AtomicUsize::new(0),
     });
     let files = vec![FileEntry { path: "main.py".into(), content: "hello".into() }];
     let body = SubmissionRequest {
@@ -293,6 +310,46 @@ async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
     let room = registry.join("r", j).await.ok().unwrap();
     assert_eq!(store.loads.load(Ordering::SeqCst), 2, "the evicted room was loaded again");
     assert_eq!(text_of(&room, 8, &mut outbox).await, "hello world");
+}
+
+/// A commit the store completes unwatched wakes nobody, so an edit that arrived while it was in the air
+/// must still commit on its own tick, with no further message to wake the room.
+#[tokio::test]
+async fn an_edit_queued_behind_an_unwatched_commit_still_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, preload) = setup(dir.path()).await;
+    store.unwatched.store(true, Ordering::SeqCst);
+    let registry = Registry::new(
+        store.clone(),
+        Arc::new(LocalBus),
+        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
+    );
+    let (j, _outbox, _kicked) = joiner(7);
+    let room = registry.join("r", j).await.ok().unwrap();
+
+    // Hold the store: the first edit's commit takes off and waits at the gate.
+    let permits = store.gate.forget_permits(tokio::sync::Semaphore::MAX_PERMITS);
+    let first = update_message(&appended(&preload, " world"));
+    room.send(Command::Messages { conn_id: 7, msgs: vec![first] }).await.ok().unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while store.appends_started.load(Ordering::SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the first commit never took off");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The second edit waits for the first commit; then the store lands it without a word to the room.
+    let second = update_message(&appended(&preload, "!"));
+    room.send(Command::Messages { conn_id: 7, msgs: vec![second] }).await.ok().unwrap();
+    store.gate.add_permits(permits);
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let seqs: Vec<u64> = store.inner.room_log("r").await.unwrap().iter().map(|r| r.seq).collect();
+        if seqs == [1, 2, 3] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the second edit was never committed: {seqs:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The close code a member was kicked with, failing rather than waiting forever.

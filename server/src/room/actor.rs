@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use handoff_protocol::frame::{self, CLOSE_INVALID_PAYLOAD, CLOSE_SLOW_CONSUMER, CLOSE_TRY_AGAIN};
 use handoff_protocol::limits::{MAX_CLIENTS_PER_ROOM, ROOM_COMMAND_QUEUE};
 use tokio::sync::mpsc;
@@ -122,23 +123,41 @@ impl RoomActor {
 
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, registry: Weak<Registry>, slot: Arc<Slot>) {
         let mut flight: Option<Flight> = None;
-        // Two timers for the actor's life, re-armed only when their deadline moves: a fresh sleep per
+        // Three timers for the actor's life, re-armed only when their deadline moves: a fresh sleep per
         // command would register and cancel a timer for every message the room relays.
-        let (flush_timer, idle_timer) =
-            (tokio::time::sleep(std::time::Duration::ZERO), tokio::time::sleep(std::time::Duration::ZERO));
-        tokio::pin!(flush_timer, idle_timer);
-        let (mut flush_armed, mut idle_armed) = (None, None);
+        let zero = std::time::Duration::ZERO;
+        let (flush_timer, idle_timer, landing_timer) =
+            (tokio::time::sleep(zero), tokio::time::sleep(zero), tokio::time::sleep(zero));
+        tokio::pin!(flush_timer, idle_timer, landing_timer);
+        let (mut flush_armed, mut idle_armed, mut landing_armed) = (None, None, None);
         loop {
+            // A commit the store completes on its own is looked at whenever the actor wakes anyway (see
+            // `Flight::watched`); one that has not landed by its deadline is then waited on.
+            let unwatched = flight.as_mut().filter(|f| !f.watched);
+            if let Some(joined) = unwatched.and_then(|f| f.task.as_mut().now_or_never()) {
+                let done = flight.take().expect("just polled");
+                self.landed(done, joined);
+            }
             self.deliver();
             let flush_at = self.pending_since.map(|t| persist::commit_tick(t, self.settings.commit_window));
             let idle_at = self.members.is_empty().then(|| self.idle_since + self.settings.idle_evict);
+            let landing_at = flight.as_ref().filter(|f| !f.watched).map(|f| f.look_by);
             rearm(flush_timer.as_mut(), &mut flush_armed, flush_at);
             rearm(idle_timer.as_mut(), &mut idle_armed, idle_at);
+            rearm(landing_timer.as_mut(), &mut landing_armed, landing_at);
             tokio::select! {
                 biased;
-                joined = async { (&mut flight.as_mut().expect("guarded").task).await }, if flight.is_some() => {
+                joined = async { (&mut flight.as_mut().expect("guarded").task).await },
+                    if flight.as_ref().is_some_and(|f| f.watched) => {
                     let done = flight.take().expect("guarded");
                     self.landed(done, joined);
+                }
+                _ = &mut landing_timer, if landing_at.is_some() => {
+                    // Not seen landing by now: wait on it like any future (the loop's poll above may still
+                    // find it done first).
+                    if let Some(f) = flight.as_mut() {
+                        f.watched = true;
+                    }
                 }
                 cmd = rx.recv() => match cmd {
                     Some(Command::Shutdown { reason, done }) => {

@@ -146,6 +146,13 @@ pub trait Store: Send + Sync + 'static {
     /// Appends accepted updates (any rooms, each room's in seq order) and optionally a snapshot, in one
     /// group commit. Returns once they are durable.
     async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()>;
+    /// Whether an `append` future, once polled, completes without being polled again (its work is done
+    /// elsewhere), and the store records `handoff_store_commit_seconds` itself. A room then looks at its
+    /// commit only when it wakes anyway, instead of being woken for it (see `Flight::watched`). A store
+    /// whose append is driven by its future's polls (a network client) must answer false.
+    fn lands_unwatched(&self) -> bool {
+        false
+    }
     async fn load_room(&self, room_id: &str) -> StoreResult<RoomState>;
 
     /// Submissions newest first (at most `limit`), each with its live room, or else its latest room.

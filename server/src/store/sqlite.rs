@@ -229,7 +229,13 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()> {
-        self.write(|tx| Write::Append(entries, snapshot, tx)).await
+        let queued = std::time::Instant::now();
+        self.write(|tx| Write::Append(entries, snapshot, queued, tx)).await
+    }
+
+    /// The writer thread does the work and times it; the future only waits for its answer.
+    fn lands_unwatched(&self) -> bool {
+        true
     }
 
     async fn list_submissions(

@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::log::LogWriter;
 use super::{db_err, live_room};
+use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomRecord, Snapshot, StoreError, StoreResult, SubmissionRecord};
 
 /// A write the writer thread runs as given.
@@ -15,7 +16,8 @@ pub(super) type Statement = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> 
 pub(super) enum Write {
     Submission(SubmissionRecord, oneshot::Sender<StoreResult<()>>),
     Room(RoomRecord, LogEntry, oneshot::Sender<StoreResult<RoomRecord>>),
-    Append(Vec<LogEntry>, Option<Snapshot>, oneshot::Sender<StoreResult<()>>),
+    /// The instant is when the append was queued: the writer times commits itself (`lands_unwatched`).
+    Append(Vec<LogEntry>, Option<Snapshot>, std::time::Instant, oneshot::Sender<StoreResult<()>>),
     /// Any other write: one closure run inside the group's transaction.
     Exec(Statement, oneshot::Sender<StoreResult<()>>),
 }
@@ -23,7 +25,7 @@ pub(super) enum Write {
 impl Write {
     fn rows(&self) -> usize {
         match self {
-            Write::Append(entries, _, _) => entries.len().max(1),
+            Write::Append(entries, ..) => entries.len().max(1),
             _ => 1,
         }
     }
@@ -72,6 +74,7 @@ enum Done {
 
 fn commit_batch(conn: &mut Connection, log: &mut LogWriter, batch: Vec<Write>) {
     let mut done = Vec::with_capacity(batch.len());
+    let mut appends_queued = Vec::new();
     let txn = match conn.transaction() {
         Ok(t) => t,
         Err(e) => {
@@ -90,14 +93,20 @@ fn commit_batch(conn: &mut Connection, log: &mut LogWriter, batch: Vec<Write>) {
             Write::Room(room, preload, reply) => {
                 done.push(Done::Room(reply, in_savepoint(&txn, |c| create_room(c, log, &room, &preload))))
             }
-            Write::Append(entries, snapshot, reply) => {
+            Write::Append(entries, snapshot, queued, reply) => {
                 let appended = in_savepoint(&txn, |c| log.append(c, &entries, snapshot.as_ref()));
+                appends_queued.push(queued);
                 done.push(Done::Unit(reply, appended))
             }
             Write::Exec(f, reply) => done.push(Done::Unit(reply, in_savepoint(&txn, f))),
         }
     }
     let committed = txn.commit().map_err(db_err);
+    if committed.is_ok() {
+        for queued in appends_queued {
+            METRICS.commit_seconds.observe(queued.elapsed().as_secs_f64());
+        }
+    }
     for d in done {
         match (d, &committed) {
             (Done::Unit(reply, result), Ok(())) => drop(reply.send(result)),
@@ -111,7 +120,7 @@ fn commit_batch(conn: &mut Connection, log: &mut LogWriter, batch: Vec<Write>) {
 fn fail(w: Write, err: &StoreError) {
     let e = || StoreError::Database(err.to_string());
     match w {
-        Write::Submission(_, r) | Write::Append(_, _, r) | Write::Exec(_, r) => drop(r.send(Err(e()))),
+        Write::Submission(_, r) | Write::Append(.., r) | Write::Exec(_, r) => drop(r.send(Err(e()))),
         Write::Room(_, _, r) => drop(r.send(Err(e()))),
     }
 }
