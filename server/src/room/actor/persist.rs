@@ -32,8 +32,8 @@ pub(super) struct Flight {
     /// an extra wake-up for every update.
     pub(super) task: Pin<Box<dyn Future<Output = StoreResult<()>> + Send>>,
     /// Whether the actor waits on `task` with its waker. A store whose commits complete without being
-    /// polled (the SQLite writer thread, or memory) would otherwise wake every room once per commit just
-    /// to say so: at 200 typing rooms that was 400 wake-ups a second, most of them from the writer
+    /// polled (SQLite's writer thread) would otherwise wake every room once per group commit just to say
+    /// so: at 200 typing rooms that was 400 wake-ups a second, most of them from the writer
     /// thread onto a parked worker. Such a commit is polled whenever the actor wakes anyway, and waited
     /// on only if it has not been seen landing by `look_by`.
     pub(super) watched: bool,
