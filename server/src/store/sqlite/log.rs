@@ -94,11 +94,20 @@ impl LogWriter {
         snapshot: Option<&Snapshot>,
     ) -> rusqlite::Result<()> {
         let mut recent = c.prepare_cached(insert_row!("room_log_recent"))?;
-        let mut direct = c.prepare_cached(insert_row!("room_log"))?;
+        // Taken from the statement cache only for a large row: a typing room's append has none, and each
+        // look-up hashes the SQL text.
+        let mut direct = None;
         for e in entries {
             self.claim(c, &e.room_id, e.seq)?;
             let large = e.update.len() >= DIRECT_ROW_BYTES;
-            let insert = if large { &mut direct } else { &mut recent };
+            let insert = if large {
+                match &mut direct {
+                    Some(stmt) => stmt,
+                    None => direct.insert(c.prepare_cached(insert_row!("room_log"))?),
+                }
+            } else {
+                &mut recent
+            };
             insert.execute(params![
                 &*e.room_id,
                 e.seq as i64,
