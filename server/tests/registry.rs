@@ -33,7 +33,8 @@ struct Counting {
     unwatched: AtomicBool,
     /// Appends wait here for a permit, on a task of their own: they complete unwatched.
     gate: Arc<tokio::sync::Semaphore>,
-    appends_started: AtomicUsize,
+    /// Told each time an append reaches the gate.
+    append_started: tokio::sync::Notify,
 }
 
 #[async_trait]
@@ -63,7 +64,7 @@ impl Store for Counting {
         if self.fail_appends.load(Ordering::SeqCst) {
             return Err(StoreError::Database("the disk is full".into()));
         }
-        self.appends_started.fetch_add(1, Ordering::SeqCst);
+        self.append_started.notify_one();
         let (gate, inner) = (self.gate.clone(), self.inner.clone());
         let task = tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("the gate stays open");
@@ -163,7 +164,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
         fail_appends: AtomicBool::new(false),
         unwatched: AtomicBool::new(false),
         gate: Arc::new(tokio::sync::Semaphore::new(tokio::sync::Semaphore::MAX_PERMITS)),
-        appends_started: AtomicUsize::new(0),
+        append_started: tokio::sync::Notify::new(),
     });
     let files = vec![FileEntry { path: "main.py".into(), content: "hello".into() }];
     let body = SubmissionRequest {
@@ -331,11 +332,8 @@ async fn an_edit_queued_behind_an_unwatched_commit_still_commits() {
     let permits = store.gate.forget_permits(tokio::sync::Semaphore::MAX_PERMITS);
     let first = update_message(&appended(&preload, " world"));
     room.send(Command::Messages { conn_id: 7, msgs: vec![first] }).await.ok().unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while store.appends_started.load(Ordering::SeqCst) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the first commit never took off");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let took_off = tokio::time::timeout(PATIENCE, store.append_started.notified()).await;
+    took_off.expect("the first commit never took off");
     // The second edit waits for the first commit; then the store lands it without a word to the room.
     let second = update_message(&appended(&preload, "!"));
     room.send(Command::Messages { conn_id: 7, msgs: vec![second] }).await.ok().unwrap();
