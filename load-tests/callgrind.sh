@@ -17,6 +17,8 @@ RELEASE=${CARGO_TARGET_DIR:-target}/release
 PORT=18840
 # Seconds of typing before the count starts, and seconds counted (the run types for 16 s).
 WARM_S=5; COUNT_S=10; RUN_S=16; KEYS_PER_S=5
+# Seconds the server gets to open its port: valgrind starts it about fifty times slower.
+READY_S=60
 [ $# -ge 1 ] || { sed -n 2,13p "$0"; exit 2; }
 bin=$1; shift
 out=$(mktemp -d)
@@ -31,7 +33,12 @@ else
 fi
 valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "${cmd[@]}" >/dev/null 2>"$out/valgrind.log" &
 server=$!
-for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.3; done
+ready=no
+for _ in $(seq 1 $((READY_S * 10))); do
+  (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && { ready=yes; break; }
+  sleep 0.1
+done
+[ $ready = yes ] || { echo "callgrind: nothing listens on 127.0.0.1:$PORT" >&2; exit 1; }
 "$RELEASE/handoff-load" typing "${target[@]}" --rooms "$ROOMS" --keys-per-sec $KEYS_PER_S \
   --duration-s $RUN_S --rhythm steady --quiet >"$out/load.log" 2>&1 &
 load=$!
