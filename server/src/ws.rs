@@ -38,6 +38,7 @@ use crate::room::{CloseReason, Command, Identity, Inbound, Joiner};
 
 mod outlet;
 mod upgrade;
+mod wire;
 
 pub use outlet::{Outlet, Refused, Sent};
 
@@ -114,8 +115,9 @@ async fn serve(socket: Socket, state: AppState, room_id: String, claims: Claims)
 }
 
 async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, claims: Claims) -> CloseReason {
+    let lane = socket.get_ref().lane();
     let (sink, mut stream) = socket.split();
-    let direct = outlet::Direct::new(sink);
+    let direct = outlet::Direct::new(sink, lane);
     let (outbox_tx, mut outbox) = mpsc::channel::<Bytes>(state.outbox_frames);
     let (kick_tx, mut kick) = oneshot::channel::<CloseReason>();
     let who = Identity { conn_id, name: claims.name.into(), role: claims.role };
@@ -219,7 +221,12 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
     METRICS.connections.dec();
     let _ = room.send(Command::Leave { conn_id }).await;
     // A client that stopped reading may never take the close frame; do not wait on it forever.
-    let close = async { direct.sink.lock().await.send(close_message(&end)).await };
+    let close = async {
+        let mut sink = direct.sink.lock().await;
+        // The close frame is the last frame: the room may still be sending until it sees the leave.
+        direct.lane.close();
+        sink.send(close_message(&end)).await
+    };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
     end
 }

@@ -49,9 +49,9 @@ async fn stock_y_websocket_clients_collaborate() {
         file("main.py", "def add(a, b):\r\n    return a + b  # héllo 🙂\n"),
         file("src/util/strings.ts", "export const s = 'naïve ✓';\n"),
         file("empty.txt", ""),
-        // Over the server's fragment size, several times: the first sync reaches the stock client as a
-        // fragmented message it must reassemble.
-        file("data/big.py", &"x = 'ünïcödé ✓ across fragment boundaries'\n".repeat(3000)),
+        // Several times the size over which the server writes a message from its lane (`ws::wire`): the
+        // first sync reaches the stock client as one large frame written around tungstenite.
+        file("data/big.py", &"x = 'ünïcödé ✓ across the lane\'s frame'\n".repeat(3000)),
     ];
     let room = server.room_with(&files).await;
     let config = json!({

@@ -22,16 +22,15 @@ use futures_util::stream::SplitSink;
 use futures_util::{Sink, SinkExt};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Mutex, Notify, mpsc};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::upgrade::Socket;
+use super::wire::Lane;
 
-/// Messages longer than this go out as fragments of this size (RFC 6455 §5.4; every client reassembles
-/// them). tungstenite's write buffer grows to the largest frame it formats and never shrinks: sent whole,
-/// a 200 KiB room's first sync left 200 KiB behind in every connection for as long as it stayed.
-const FRAGMENT_BYTES: usize = 16 * 1024;
+/// Messages longer than this take the connection's lane (see `wire`): written as one frame from the
+/// room's shared bytes, not copied into tungstenite's write buffer, which would keep their size for as long
+/// as the connection lives. Shorter ones go through tungstenite, which joins a burst of them into one write.
+const LANE_BYTES: usize = 16 * 1024;
 
 /// The write half of a connection's WebSocket.
 pub type WsSink = SplitSink<Socket, Message>;
@@ -44,11 +43,13 @@ pub struct Direct<S = WsSink> {
     pub(super) work: Notify,
     /// The room wrote to the socket since the connection task last looked (so no keepalive is due).
     pub(super) wrote: AtomicBool,
+    /// Large messages' way around the sink's buffer; used only while holding `sink`.
+    pub(super) lane: Arc<Lane>,
 }
 
 impl<S> Direct<S> {
-    pub(super) fn new(sink: S) -> Arc<Direct<S>> {
-        Arc::new(Direct { sink: Mutex::new(sink), work: Notify::new(), wrote: AtomicBool::new(false) })
+    pub(super) fn new(sink: S, lane: Arc<Lane>) -> Arc<Direct<S>> {
+        Arc::new(Direct { sink: Mutex::new(sink), work: Notify::new(), wrote: AtomicBool::new(false), lane })
     }
 }
 
@@ -91,7 +92,7 @@ impl<S: Sink<Message, Error = WsError> + Unpin> Outlet<S> {
     /// member.
     pub fn send(&self, frames: &mut Vec<Bytes>) -> Result<Sent, Refused> {
         let mut sent = Sent::default();
-        let mut rest = frames.drain(..).peekable();
+        let mut rest = frames.drain(..);
         let Some(direct) = &self.direct else {
             return queue(&self.outbox, rest, sent);
         };
@@ -101,10 +102,12 @@ impl<S: Sink<Message, Error = WsError> + Unpin> Outlet<S> {
             let mut cx = Context::from_waker(Waker::noop());
             let mut sink = Pin::new(&mut *sink);
             let mut fed = false;
-            // A message over FRAGMENT_BYTES goes out in fragments, which only the connection task writes:
-            // a fragmented message cannot stop halfway. It and everything after it take the outbox.
-            while let Some(frame) = rest.next_if(|f| f.len() <= FRAGMENT_BYTES) {
-                if !matches!(sink.as_mut().poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+            while let Some(frame) = rest.next() {
+                let large = frame.len() > LANE_BYTES;
+                // A large message may enter the lane only once the sink holds nothing (see `wire`).
+                let ready =
+                    if large { sink.as_mut().poll_flush(&mut cx) } else { sink.as_mut().poll_ready(&mut cx) };
+                if !matches!(ready, Poll::Ready(Ok(()))) {
                     // Back at the front: the outbox takes it, in order, for the connection task.
                     let rest = std::iter::once(frame).chain(rest);
                     let queued = queue(&self.outbox, rest, sent);
@@ -112,9 +115,14 @@ impl<S: Sink<Message, Error = WsError> + Unpin> Outlet<S> {
                     return queued;
                 }
                 let len = frame.len() as u64;
-                if sink.as_mut().start_send(Message::Binary(frame)).is_err() {
-                    // The connection is broken: its task meets the same error on its next write and
-                    // closes, so what is left here need not go anywhere.
+                let taken = if large {
+                    direct.lane.push(frame)
+                } else {
+                    sink.as_mut().start_send(Message::Binary(frame)).is_ok()
+                };
+                if !taken {
+                    // The connection is broken or closing: its task meets the same error on its next write,
+                    // or is already closing, so what is left here need not go anywhere.
                     direct.work.notify_one();
                     return Ok(sent);
                 }
@@ -128,8 +136,6 @@ impl<S: Sink<Message, Error = WsError> + Unpin> Outlet<S> {
                     direct.work.notify_one();
                 }
             }
-        }
-        if rest.peek().is_none() {
             return Ok(sent);
         }
         let queued = queue(&self.outbox, rest, sent);
@@ -165,28 +171,22 @@ where
 {
     let mut sink = direct.sink.lock().await;
     while let Ok(frame) = outbox.try_recv() {
-        feed(&mut *sink, frame).await?;
+        feed(&mut *sink, &direct.lane, frame).await?;
     }
     sink.flush().await
 }
 
-/// Queues one message for `sink`: whole if short, else as fragments (see [`FRAGMENT_BYTES`]), each a
-/// slice of the same shared bytes.
-pub(super) async fn feed<S>(sink: &mut S, message: Bytes) -> Result<(), WsError>
+/// Queues one message for `sink`: through tungstenite if short, else in the lane (see [`LANE_BYTES`]),
+/// once what the sink holds has been written.
+pub(super) async fn feed<S>(sink: &mut S, lane: &Lane, message: Bytes) -> Result<(), WsError>
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
-    if message.len() <= FRAGMENT_BYTES {
+    if message.len() <= LANE_BYTES {
         return sink.feed(Message::Binary(message)).await;
     }
-    let mut opcode = OpCode::Data(Data::Binary);
-    let mut rest = message;
-    while !rest.is_empty() {
-        let part = rest.split_to(rest.len().min(FRAGMENT_BYTES));
-        sink.feed(Message::Frame(Frame::message(part, opcode, rest.is_empty()))).await?;
-        opcode = OpCode::Data(Data::Continue);
-    }
-    Ok(())
+    sink.flush().await?;
+    if lane.push(message) { Ok(()) } else { Err(WsError::AlreadyClosed) }
 }
 
 #[cfg(test)]
@@ -197,49 +197,24 @@ mod tests {
     use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
     use super::super::WRITE_BUFFER_BYTES;
+    use super::super::wire::Wire;
     use super::*;
 
-    async fn fed(message: &[u8]) -> Vec<Message> {
-        let mut out: Vec<Message> = Vec::new();
-        let mut sink = (&mut out).sink_map_err(|e: std::convert::Infallible| match e {});
-        feed(&mut sink, Bytes::copy_from_slice(message)).await.unwrap();
-        out
-    }
-
-    #[tokio::test]
-    async fn short_messages_go_whole_and_long_ones_as_fragments_that_reassemble() {
-        let short = vec![7u8; FRAGMENT_BYTES];
-        assert!(matches!(&fed(&short).await[..], [Message::Binary(b)] if b[..] == short[..]));
-
-        let long: Vec<u8> = (0..FRAGMENT_BYTES * 2 + 5).map(|i| (i % 251) as u8).collect();
-        let frames = fed(&long).await;
-        assert_eq!(frames.len(), 3);
-        let mut joined = Vec::new();
-        for (i, m) in frames.iter().enumerate() {
-            let Message::Frame(f) = m else { panic!("fragment {i} is not a raw frame") };
-            let expect = if i == 0 { OpCode::Data(Data::Binary) } else { OpCode::Data(Data::Continue) };
-            assert_eq!(f.header().opcode, expect, "fragment {i}");
-            assert_eq!(f.header().is_final, i == 2, "only the last fragment is final");
-            assert!(f.payload().len() <= FRAGMENT_BYTES);
-            joined.extend_from_slice(f.payload());
-        }
-        assert_eq!(joined, long);
-    }
-
-    type TestSink = SplitSink<WebSocketStream<DuplexStream>, Message>;
+    type TestSink = SplitSink<WebSocketStream<Wire<DuplexStream>>, Message>;
 
     /// A room-side outlet over an in-memory socket that holds `socket_bytes` unread, with the
-    /// production write buffer, and the client reading the other end.
+    /// production write buffer and lane, and the client reading the other end.
     async fn outlet(
         socket_bytes: usize,
         outbox_frames: usize,
     ) -> (Outlet<TestSink>, Arc<Direct<TestSink>>, mpsc::Receiver<Bytes>, WebSocketStream<DuplexStream>) {
         let (server, client) = tokio::io::duplex(socket_bytes);
         let config = WebSocketConfig::default().write_buffer_size(WRITE_BUFFER_BYTES);
-        let server = WebSocketStream::from_raw_socket(server, Role::Server, Some(config)).await;
+        let server = WebSocketStream::from_raw_socket(Wire::new(server), Role::Server, Some(config)).await;
+        let lane = server.get_ref().lane();
         let client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
         let (sink, _read_half) = server.split();
-        let direct = Direct::new(sink);
+        let direct = Direct::new(sink, lane);
         let (tx, rx) = mpsc::channel(outbox_frames);
         (Outlet::direct(tx, direct.clone()), direct, rx, client)
     }
@@ -256,33 +231,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_room_writes_into_a_free_socket_and_queues_behind_what_waits() {
-        let (outlet, direct, mut outbox, mut client) = outlet(256 * 1024, 16).await;
-
-        // A free socket: written by the room itself, nothing left for the connection task.
-        assert_eq!(outlet.send(&mut vec![frame(1, 10)]), Ok(Sent { frames: 1, bytes: 10 }));
-        assert!(outbox.is_empty());
-        assert_eq!(read(&mut client).await, frame(1, 10));
-
-        // A large frame goes out in fragments, which only the connection task writes; what comes after
-        // it waits behind it in the outbox, even once the room could write again.
-        let big = frame(2, FRAGMENT_BYTES * 2 + 1);
-        let mut frames = vec![big.clone(), frame(3, 10)];
-        assert_eq!(outlet.send(&mut frames), Ok(Sent { frames: 2, bytes: big.len() as u64 + 10 }));
+    async fn the_room_writes_small_and_large_frames_into_a_free_socket_in_order() {
+        let (outlet, _direct, outbox, mut client) = outlet(256 * 1024, 16).await;
+        let big = frame(2, LANE_BYTES * 2 + 1);
+        let mut frames = vec![frame(1, 10), big.clone(), frame(3, 10)];
+        assert_eq!(outlet.send(&mut frames), Ok(Sent { frames: 3, bytes: big.len() as u64 + 20 }));
         assert!(frames.is_empty());
-        assert_eq!(outlet.send(&mut vec![frame(4, 10)]).map(|s| s.frames), Ok(1));
-        assert_eq!(outbox.len(), 3);
+        assert!(outbox.is_empty(), "nothing left for the connection task");
+        assert_eq!(read(&mut client).await, frame(1, 10));
+        assert_eq!(read(&mut client).await, big, "the large message arrives whole, as one message");
+        assert_eq!(read(&mut client).await, frame(3, 10));
+    }
+
+    #[tokio::test]
+    async fn frames_queue_behind_what_the_socket_could_not_take() {
+        let (outlet, direct, mut outbox, mut client) = outlet(64, 16).await;
+        // The sink takes this one, but the socket only part of it.
+        outlet.send(&mut vec![frame(1, 1000)]).unwrap();
+        assert!(outbox.is_empty());
+        // A large frame cannot enter the lane behind bytes still in the sink, and what comes after it waits
+        // behind it, even a frame the sink could take.
+        let big = frame(2, LANE_BYTES + 1);
+        outlet.send(&mut vec![big.clone()]).unwrap();
+        outlet.send(&mut vec![frame(3, 10)]).unwrap();
+        assert_eq!(outbox.len(), 2);
         assert!(direct.work.notified().now_or_never().is_some(), "the connection task is told");
 
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..3 {
+                got.push(read(&mut client).await);
+            }
+            (got, client)
+        });
         write_queued(&direct, &mut outbox).await.unwrap();
-        assert_eq!(read(&mut client).await, big);
-        assert_eq!(read(&mut client).await, frame(3, 10));
-        assert_eq!(read(&mut client).await, frame(4, 10));
+        let (got, mut client) = reader.await.unwrap();
+        assert_eq!(got, vec![frame(1, 1000), big, frame(3, 10)]);
 
         // The outbox is empty again: back to writing directly.
-        outlet.send(&mut vec![frame(5, 10)]).unwrap();
+        let reader = tokio::spawn(async move { read(&mut client).await });
+        outlet.send(&mut vec![frame(4, 10)]).unwrap();
         assert!(outbox.is_empty());
-        assert_eq!(read(&mut client).await, frame(5, 10));
+        write_queued(&direct, &mut outbox).await.unwrap();
+        assert_eq!(reader.await.unwrap(), frame(4, 10));
     }
 
     #[tokio::test]
@@ -295,6 +286,19 @@ mod tests {
         let reader = tokio::spawn(async move { read(&mut client).await });
         write_queued(&direct, &mut outbox).await.unwrap();
         assert_eq!(reader.await.unwrap(), frame(1, 1000));
+    }
+
+    #[tokio::test]
+    async fn a_closing_connection_takes_no_more_large_frames() {
+        let (outlet, direct, outbox, _client) = outlet(256 * 1024, 16).await;
+        direct.lane.close();
+        assert_eq!(outlet.send(&mut vec![frame(1, LANE_BYTES + 1)]), Ok(Sent::default()));
+        assert!(outbox.is_empty());
+        let mut sink = direct.sink.lock().await;
+        assert!(matches!(
+            feed(&mut *sink, &direct.lane, frame(1, LANE_BYTES + 1)).await,
+            Err(WsError::AlreadyClosed)
+        ));
     }
 
     #[tokio::test]
