@@ -49,7 +49,7 @@ pub struct YClient {
     pub synced: bool,
     dialect: Dialect,
     /// Updates received but not applied (see [`YClient::join_holding`]).
-    held: Option<Vec<Vec<u8>>>,
+    held: Option<Vec<Bytes>>,
 }
 
 /// How a join went: the WebSocket handshake, then the first sync (our step 1 sent → the server's step 2
@@ -150,7 +150,7 @@ impl YClient {
     }
 
     /// The updates a [`YClient::join_holding`] client received, unapplied, in order.
-    pub fn take_held(&mut self) -> Vec<Vec<u8>> {
+    pub fn take_held(&mut self) -> Vec<Bytes> {
         self.held.take().unwrap_or_default()
     }
 
@@ -254,7 +254,7 @@ impl YClient {
 
     /// Handles one frame like a provider does (answers sync step 1, applies updates and awareness) and
     /// reports what it taught us about `watch`'s items.
-    pub async fn handle(&mut self, bytes: &[u8], watch: Option<ClientID>) -> anyhow::Result<Learned> {
+    pub async fn handle(&mut self, bytes: &Bytes, watch: Option<ClientID>) -> anyhow::Result<Learned> {
         let mut learned = Learned::default();
         for part in frame::split_frame(bytes).map_err(|e| anyhow!("bad frame from server: {e}"))? {
             match part.kind {
@@ -268,7 +268,8 @@ impl YClient {
                         self.synced = true;
                     }
                     if let Some(held) = &mut self.held {
-                        held.push(bytes[range.clone()].to_vec());
+                        // A slice of the frame, not a copy: the joiner holds the 200 KiB it was sent.
+                        held.push(bytes.slice(range.clone()));
                         continue;
                     }
                     let update = frame::decode_update(&bytes[range.clone()])?;

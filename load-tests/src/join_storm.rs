@@ -11,7 +11,6 @@
 //! keeps no document and cannot take part.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use anyhow::{Context, bail, ensure};
 use futures_util::future::join_all;
@@ -109,14 +108,13 @@ pub async fn run(cfg: &JoinStormConfig) -> anyhow::Result<JoinStormReport> {
             // Joiners start empty (no seed): the server must send the whole document.
             let (url, dialect) = (room.url(i + 1).to_owned(), room.dialect.clone());
             let mut go = go_rx.clone();
-            let expected = Arc::new(expected.clone());
             tasks.push(tokio::spawn(async move {
                 go.wait_for(|open| *open).await.context("gate")?;
                 // The document is applied and checked after the storm (see `join_holding`).
                 let (mut client, times) = YClient::join_holding(&url, &dialect).await?;
                 let held = client.take_held();
                 client.close().await;
-                anyhow::Ok((times, held, expected))
+                anyhow::Ok((times, held))
             }));
         }
     }
@@ -136,7 +134,7 @@ pub async fn run(cfg: &JoinStormConfig) -> anyhow::Result<JoinStormReport> {
     let (mut failures, mut incomplete, mut errors) = (0, 0, Vec::new());
     for r in results {
         match r.map_err(anyhow::Error::from).and_then(|r| r) {
-            Ok((t, held, expected)) => {
+            Ok((t, held)) => {
                 record(&mut handshake, &mut first_sync, &mut join, &t);
                 incomplete += usize::from(!holds_exactly(&held, &expected));
             }
@@ -170,7 +168,7 @@ pub async fn run(cfg: &JoinStormConfig) -> anyhow::Result<JoinStormReport> {
 }
 
 /// Whether the updates a joiner received make a document holding exactly `expected`.
-fn holds_exactly(held: &[Vec<u8>], expected: &BTreeMap<String, String>) -> bool {
+fn holds_exactly(held: &[bytes::Bytes], expected: &BTreeMap<String, String>) -> bool {
     use yrs::Transact;
     use yrs::updates::decoder::Decode;
     let doc = yrs::Doc::new();
