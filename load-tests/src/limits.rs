@@ -81,6 +81,8 @@ pub const PROGRESS_REFRESH: Duration = Duration::from_millis(200);
 /// Most clients joining one room at once in join-storm: handoff's per-room limit, less the client that
 /// holds the room open.
 pub const MAX_JOINERS: usize = MAX_CLIENTS_PER_ROOM - 1;
+/// Most join storms in one run (`join-storm --storms`).
+pub const MAX_STORMS: usize = 20;
 /// How often join-storm checks that a peer holds the seeded files before giving up.
 pub const SEED_CHECKS: usize = 50;
 /// Pause between two of those checks.

@@ -75,6 +75,10 @@ struct JoinStormArgs {
     /// Files of that submission.
     #[arg(long, default_value_t = 50)]
     files: usize,
+    /// Storms, one after another, into the same rooms: their joiners' latencies are reported together,
+    /// so the tail rests on more than one storm's hundred joiners.
+    #[arg(long, default_value_t = 1)]
+    storms: usize,
 }
 
 #[derive(Args, Clone)]
@@ -288,6 +292,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     joiners: a.joiners,
                     bytes: a.bytes,
                     files: a.files,
+                    storms: a.storms,
                     server_pid,
                 };
                 async move { handoff_load::join_storm::run(&cfg).await }

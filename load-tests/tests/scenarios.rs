@@ -52,7 +52,7 @@ fn typing_cfg(target: Target) -> TypingConfig {
 }
 
 fn storm_cfg(target: Target) -> JoinStormConfig {
-    JoinStormConfig { target, rooms: 2, joiners: 5, bytes: 20 * 1024, files: 5, server_pid: None }
+    JoinStormConfig { target, rooms: 2, joiners: 5, bytes: 20 * 1024, files: 5, storms: 1, server_pid: None }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,10 +82,12 @@ async fn pastes_arrive_whole_and_rooms_agree() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_storm_gives_every_joiner_the_whole_submission() {
     let (running, target, _dir) = handoff().await;
-    let report = join_storm::run(&storm_cfg(target)).await.expect("the run happens");
+    // Two storms into the same rooms: the second's joiners find them loaded, and all twenty are counted.
+    let cfg = JoinStormConfig { storms: 2, ..storm_cfg(target) };
+    let report = join_storm::run(&cfg).await.expect("the run happens");
     running.shutdown();
     println!("{}", report.table());
-    assert_eq!(report.first_sync.count, 10);
+    assert_eq!(report.first_sync.count, 2 * 2 * 5);
     assert_eq!(report.room_open.count, 2);
     assert_eq!((report.join_failures, report.incomplete), (0, 0), "{:?}", report.errors);
     assert_eq!(report.submission_files, 5);
