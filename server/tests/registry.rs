@@ -282,6 +282,36 @@ async fn concurrent_first_joiners_share_one_load() {
     assert_eq!(registry.connected("r"), 20);
 }
 
+/// The WebSocket edge skips the store's status read for a room this answers true for, so it must turn
+/// false as soon as the interview ends, before the end is answered, and only for a loaded room.
+#[tokio::test]
+async fn a_loaded_room_is_open_until_it_ends_and_again_once_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = setup(dir.path()).await;
+    let registry = Registry::new(
+        store.clone(),
+        Arc::new(LocalBus),
+        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
+    );
+    assert!(!registry.holds_open("r"), "not loaded: the store must be asked");
+    let (j, _outbox, kicked) = joiner(1);
+    registry.join("r", j).await.ok().unwrap();
+    assert!(registry.holds_open("r"));
+    assert!(!registry.holds_open("elsewhere"));
+
+    registry.end("r").await;
+    assert!(!registry.holds_open("r"), "ended: the store answers (410 or 403) from now on");
+    assert_eq!(kicked.await.unwrap().code, handoff_protocol::frame::CLOSE_ROOM_ENDED);
+    let (j, _outbox, _kicked) = joiner(2);
+    assert!(registry.join("r", j).await.is_err(), "an ended room refuses joins");
+
+    // A reopen is queued to the room, so the join behind it finds the room open.
+    registry.reopen("r").await;
+    let (j, _outbox, _kicked) = joiner(3);
+    assert!(registry.join("r", j).await.is_ok());
+    assert!(registry.holds_open("r"));
+}
+
 #[tokio::test]
 async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
@@ -63,6 +63,8 @@ pub(super) struct RoomActor {
     connected: Arc<AtomicUsize>,
     /// Set when the interview ended: joins are refused with this reason.
     ended: Option<CloseReason>,
+    /// `ended` is none, for the handle: the WebSocket edge reads it instead of the store (`ws::upgrade`).
+    open: Arc<AtomicBool>,
     /// The sync step 2 for a client that knows nothing yet (every fresh joiner), encoded once per document
     /// version: perf on a join storm of 200 KiB rooms showed yrs re-encoding (and re-measuring every
     /// string of) the whole document for each joiner as the server's largest cost. Cleared on every change.
@@ -102,6 +104,7 @@ impl RoomActor {
             settings,
             connected: Arc::new(AtomicUsize::new(0)),
             ended: None,
+            open: Arc::new(AtomicBool::new(true)),
             welcome: None,
             undelivered: false,
             distrusted: false,
@@ -115,7 +118,7 @@ impl RoomActor {
         slot: Arc<Slot>,
     ) -> (RoomHandle, impl Future<Output = ()>) {
         let (tx, rx) = mpsc::channel(ROOM_COMMAND_QUEUE);
-        let handle = RoomHandle { commands: tx, connected: self.connected.clone() };
+        let handle = RoomHandle { commands: tx, connected: self.connected.clone(), open: self.open.clone() };
         // A root span: the room outlives the connection that happened to load it.
         let span = tracing::info_span!(parent: None, "room", id = %self.id);
         (handle, self.run(rx, registry, slot).instrument(span))
@@ -168,6 +171,7 @@ impl RoomActor {
                     }
                     Some(Command::End { reason, done }) => {
                         tracing::info!("interview ended; closing every client");
+                        self.open.store(false, Ordering::Release);
                         self.kick_all(&reason);
                         self.idle_since = Instant::now();
                         self.ended = Some(reason);
@@ -226,7 +230,10 @@ impl RoomActor {
                 let _ = reply.send(result);
             }
             Command::Leave { conn_id } => self.remove_member(conn_id, None),
-            Command::Reopen => self.ended = None,
+            Command::Reopen => {
+                self.ended = None;
+                self.open.store(true, Ordering::Release);
+            }
 
             Command::Messages { conn_id, msgs } => {
                 for msg in msgs {

@@ -6,7 +6,7 @@ mod actor;
 mod registry;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use handoff_protocol::Role;
@@ -108,6 +108,8 @@ pub enum Command {
 pub struct RoomHandle {
     commands: mpsc::Sender<Command>,
     connected: Arc<AtomicUsize>,
+    /// False once the interview ended (until a reopen): the actor's own word, set before it answers.
+    open: Arc<AtomicBool>,
 }
 
 impl RoomHandle {
@@ -119,5 +121,10 @@ impl RoomHandle {
     /// Clients connected to this room right now.
     pub fn connected(&self) -> usize {
         self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Whether the room takes joins: it has not ended.
+    pub fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
     }
 }

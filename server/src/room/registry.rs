@@ -140,6 +140,12 @@ impl Registry {
         }
     }
 
+    /// Whether this node holds the room loaded and its interview has not ended. Such a room is live: an
+    /// end reaches the actor (`end`) before the API answers it.
+    pub fn holds_open(&self, room_id: &str) -> bool {
+        self.rooms.get(room_id).and_then(|s| s.cell.get().map(RoomHandle::is_open)).unwrap_or(false)
+    }
+
     /// Clients connected to a room on this node (0 when it is not loaded).
     pub fn connected(&self, room_id: &str) -> usize {
         self.rooms.get(room_id).and_then(|s| s.cell.get().map(RoomHandle::connected)).unwrap_or(0)
