@@ -258,15 +258,17 @@ async fn text_of(room: &RoomHandle, conn_id: u64, outbox: &mut mpsc::Receiver<By
     }
 }
 
+/// A registry over `store` whose rooms commit within 50 ms and leave after `idle_evict` without clients.
+fn registry_over(store: &Arc<Counting>, idle_evict: Duration) -> Arc<Registry> {
+    let settings = RoomSettings { idle_evict, commit_window: Duration::from_millis(50) };
+    Registry::new(store.clone(), Arc::new(LocalBus), settings)
+}
+
 #[tokio::test]
 async fn concurrent_first_joiners_share_one_load() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = setup(dir.path()).await;
-    let registry = Registry::new(
-        store.clone(),
-        Arc::new(LocalBus),
-        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
-    );
+    let registry = registry_over(&store, Duration::from_secs(60));
     let mut joins = Vec::new();
     let mut outboxes = Vec::new();
     for i in 0..20 {
@@ -288,11 +290,7 @@ async fn concurrent_first_joiners_share_one_load() {
 async fn a_loaded_room_is_open_until_it_ends_and_again_once_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = setup(dir.path()).await;
-    let registry = Registry::new(
-        store.clone(),
-        Arc::new(LocalBus),
-        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
-    );
+    let registry = registry_over(&store, Duration::from_secs(60));
     assert!(!registry.holds_open("r"), "not loaded: the store must be asked");
     let (j, _outbox, kicked) = joiner(1);
     registry.join("r", j).await.ok().unwrap();
@@ -316,11 +314,7 @@ async fn a_loaded_room_is_open_until_it_ends_and_again_once_reopened() {
 async fn an_idle_room_is_flushed_evicted_and_reloads_complete() {
     let dir = tempfile::tempdir().unwrap();
     let (store, preload) = setup(dir.path()).await;
-    let registry = Registry::new(
-        store.clone(),
-        Arc::new(LocalBus),
-        RoomSettings { idle_evict: Duration::from_millis(200), commit_window: Duration::from_millis(50) },
-    );
+    let registry = registry_over(&store, Duration::from_millis(200));
     let (j, mut outbox, _kicked) = joiner(7);
     let room = registry.join("r", j).await.ok().unwrap();
 
@@ -350,11 +344,7 @@ async fn an_edit_queued_behind_an_unwatched_commit_still_commits() {
     let dir = tempfile::tempdir().unwrap();
     let (store, preload) = setup(dir.path()).await;
     store.unwatched.store(true, Ordering::SeqCst);
-    let registry = Registry::new(
-        store.clone(),
-        Arc::new(LocalBus),
-        RoomSettings { idle_evict: Duration::from_secs(60), commit_window: Duration::from_millis(50) },
-    );
+    let registry = registry_over(&store, Duration::from_secs(60));
     let (j, _outbox, _kicked) = joiner(7);
     let room = registry.join("r", j).await.ok().unwrap();
 
