@@ -63,7 +63,8 @@ pub(super) struct RoomActor {
     connected: Arc<AtomicUsize>,
     /// Set when the interview ended: joins are refused with this reason.
     ended: Option<CloseReason>,
-    /// `ended` is none, for the handle: the WebSocket edge reads it instead of the store (`ws::upgrade`).
+    /// Whether `ended` is none, shared with the handle: the WebSocket edge reads it instead of asking the
+    /// store whether the room is live (`ws::upgrade`).
     open: Arc<AtomicBool>,
     /// The sync step 2 for a client that knows nothing yet (every fresh joiner), encoded once per document
     /// version: perf on a join storm of 200 KiB rooms showed yrs re-encoding (and re-measuring every
