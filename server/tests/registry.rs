@@ -35,6 +35,8 @@ struct Counting {
     gate: Arc<tokio::sync::Semaphore>,
     /// Told each time an append reaches the gate.
     append_started: tokio::sync::Notify,
+    /// Told each time an append has been written, by the task that wrote it.
+    append_landed: Arc<tokio::sync::Notify>,
 }
 
 #[async_trait]
@@ -65,10 +67,12 @@ impl Store for Counting {
             return Err(StoreError::Database("the disk is full".into()));
         }
         self.append_started.notify_one();
-        let (gate, inner) = (self.gate.clone(), self.inner.clone());
+        let (gate, inner, landed) = (self.gate.clone(), self.inner.clone(), self.append_landed.clone());
         let task = tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("the gate stays open");
-            inner.append(entries, snapshot).await
+            let written = inner.append(entries, snapshot).await;
+            landed.notify_one();
+            written
         });
         task.await.unwrap_or_else(|e| Err(StoreError::Database(e.to_string())))
     }
@@ -165,6 +169,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
         unwatched: AtomicBool::new(false),
         gate: Arc::new(tokio::sync::Semaphore::new(tokio::sync::Semaphore::MAX_PERMITS)),
         append_started: tokio::sync::Notify::new(),
+        append_landed: Arc::new(tokio::sync::Notify::new()),
     });
     let files = vec![FileEntry { path: "main.py".into(), content: "hello".into() }];
     let body = SubmissionRequest {
@@ -359,14 +364,15 @@ async fn an_edit_queued_behind_an_unwatched_commit_still_commits() {
     room.send(Command::Messages { conn_id: 7, msgs: vec![second] }).await.ok().unwrap();
     store.gate.add_permits(permits);
 
+    // Each landed append is announced (a permit is kept if nobody waits yet), so none is missed.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let seqs: Vec<u64> = store.inner.room_log("r").await.unwrap().iter().map(|r| r.seq).collect();
         if seqs == [1, 2, 3] {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the second edit was never committed: {seqs:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let landed = tokio::time::timeout_at(deadline, store.append_landed.notified()).await;
+        assert!(landed.is_ok(), "the second edit was never committed: {seqs:?}");
     }
 }
 
