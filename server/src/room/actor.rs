@@ -172,10 +172,10 @@ impl RoomActor {
                     }
                     Some(Command::End { reason, done }) => {
                         tracing::info!("interview ended; closing every client");
-                        self.open.store(false, Ordering::Release);
+                        // Closed to the edge before the kicks, so no new join is let past the store read.
+                        self.set_ended(Some(reason.clone()));
                         self.kick_all(&reason);
                         self.idle_since = Instant::now();
-                        self.ended = Some(reason);
                         self.final_flush(flight.take()).await;
                         let _ = done.send(());
                     }
@@ -224,6 +224,13 @@ impl RoomActor {
         }
     }
 
+    /// Ends the interview (joins refused with `reason`) or, with `None`, reopens it; the handle's `open`
+    /// flag always follows.
+    fn set_ended(&mut self, reason: Option<CloseReason>) {
+        self.open.store(reason.is_none(), Ordering::Release);
+        self.ended = reason;
+    }
+
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Join(joiner, reply) => {
@@ -231,10 +238,7 @@ impl RoomActor {
                 let _ = reply.send(result);
             }
             Command::Leave { conn_id } => self.remove_member(conn_id, None),
-            Command::Reopen => {
-                self.ended = None;
-                self.open.store(true, Ordering::Release);
-            }
+            Command::Reopen => self.set_ended(None),
 
             Command::Messages { conn_id, msgs } => {
                 for msg in msgs {
