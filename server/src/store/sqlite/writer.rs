@@ -95,7 +95,10 @@ fn commit_batch(conn: &mut Connection, log: &mut LogWriter, batch: Vec<Write>) {
             }
             Write::Append(entries, snapshot, queued, reply) => {
                 let appended = in_savepoint(&txn, |c| log.append(c, &entries, snapshot.as_ref()));
-                appends_queued.push(queued);
+                // A refused append (its savepoint rolled back) is no commit to time.
+                if appended.is_ok() {
+                    appends_queued.push(queued);
+                }
                 done.push(Done::Unit(reply, appended))
             }
             Write::Exec(f, reply) => done.push(Done::Unit(reply, in_savepoint(&txn, f))),
