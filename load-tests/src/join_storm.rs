@@ -15,9 +15,11 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail, ensure};
+use bytes::Bytes;
 use futures_util::future::join_all;
 use serde::Serialize;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::client::{JoinTimes, YClient};
@@ -115,22 +117,7 @@ pub async fn run(cfg: &JoinStormConfig) -> anyhow::Result<JoinStormReport> {
     for _ in 0..cfg.storms {
         // Every joiner waits at the gate; the gate opens once, for all of them.
         let (go_tx, go_rx) = watch::channel(false);
-        let mut tasks = Vec::with_capacity(cfg.rooms * cfg.joiners);
-        for room in &rooms {
-            for i in 0..cfg.joiners {
-                // Joiners start empty (no seed): the server must send the whole document.
-                let (url, dialect) = (room.url(i + 1).to_owned(), room.dialect.clone());
-                let mut go = go_rx.clone();
-                tasks.push(tokio::spawn(async move {
-                    go.wait_for(|open| *open).await.context("gate")?;
-                    // The document is applied and checked after the storm (see `join_holding`).
-                    let (mut client, times) = YClient::join_holding(&url, &dialect).await?;
-                    let held = client.take_held();
-                    client.close().await;
-                    anyhow::Ok((times, held))
-                }));
-            }
-        }
+        let tasks = joiners_at_gate(&rooms, cfg.joiners, &go_rx);
         tokio::time::sleep(START_DELAY).await;
         if server.is_none() {
             server = Some(ServerWatch::start(cfg.server_pid));
@@ -181,8 +168,35 @@ pub async fn run(cfg: &JoinStormConfig) -> anyhow::Result<JoinStormReport> {
     })
 }
 
+/// One joiner's timings and the updates it received, unapplied.
+type Joined = (JoinTimes, Vec<Bytes>);
+
+/// `joiners` clients per room, each waiting for `go`, then joining empty (the server must send the whole
+/// document) and keeping what it received, unapplied (see `YClient::join_holding`).
+fn joiners_at_gate(
+    rooms: &[Room],
+    joiners: usize,
+    go: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<anyhow::Result<Joined>>> {
+    let mut tasks = Vec::with_capacity(rooms.len() * joiners);
+    for room in rooms {
+        for i in 0..joiners {
+            let (url, dialect) = (room.url(i + 1).to_owned(), room.dialect.clone());
+            let mut go = go.clone();
+            tasks.push(tokio::spawn(async move {
+                go.wait_for(|open| *open).await.context("gate")?;
+                let (mut client, times) = YClient::join_holding(&url, &dialect).await?;
+                let held = client.take_held();
+                client.close().await;
+                anyhow::Ok((times, held))
+            }));
+        }
+    }
+    tasks
+}
+
 /// Whether the updates a joiner received make a document holding exactly `expected`.
-fn holds_exactly(held: &[bytes::Bytes], expected: &BTreeMap<String, String>) -> bool {
+fn holds_exactly(held: &[Bytes], expected: &BTreeMap<String, String>) -> bool {
     use yrs::Transact;
     use yrs::updates::decoder::Decode;
     let doc = yrs::Doc::new();
