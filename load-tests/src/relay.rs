@@ -8,6 +8,12 @@
 //! client's socket itself when that socket is free (as handoff's room does), and only what a socket
 //! cannot take at once waits in the client's outbox for its writer task; `Writes::Tasks` hands every
 //! frame to the writer tasks, as both servers did before handoff 2026-11-23.
+//!
+//! And two ways to get there, [`Hop`]: by default the reading connection hands the frames on itself;
+//! `Hop::Room` sends them first over a bounded channel to a task per room, which hands them on, as
+//! handoff's connections send every update to the room actor that owns the document (DESIGN §3). The
+//! relay keeps no document and no log either way, so the difference between the two is what the hop
+//! itself costs: one more task woken per frame batch, on a tokio worker that may have to be unparked.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -33,6 +39,10 @@ pub const RELAY_OUTBOX_FRAMES: usize = 1024;
 /// read and would dominate both memory and CPU).
 pub const RELAY_READ_BUFFER: usize = 4 * 1024;
 
+/// Frame batches queued for one room's task (`Hop::Room`), as handoff's `ROOM_COMMAND_QUEUE`: a
+/// connection waits when its room's task is this far behind.
+pub const RELAY_ROOM_QUEUE: usize = 4096;
+
 /// Most frames forwarded per read, like handoff's `INBOUND_BATCH_MESSAGES`: a client that floods cannot
 /// keep its connection task reading forever.
 const RELAY_READ_BATCH: usize = 64;
@@ -50,6 +60,15 @@ pub enum Writes {
     Direct,
     /// Always through the outbox and the client's writer task.
     Tasks,
+}
+
+/// Who hands a frame to the other clients of its room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Hop {
+    /// The connection that read it.
+    None,
+    /// The room's own task, which the reading connection sends it to (handoff's shape, no CRDT).
+    Room,
 }
 
 type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
@@ -109,19 +128,65 @@ impl Outbox {
 /// One room's members: connection id → outbox.
 type Members = Arc<Mutex<HashMap<u64, Outbox>>>;
 
-#[derive(Default)]
+/// Frames one connection read, on their way to its room's task (`Hop::Room`).
+struct Hopped {
+    from: u64,
+    frames: Vec<Bytes>,
+}
+
+/// A room as a connection reaches it: its members, and its task's queue when frames hop.
+#[derive(Clone)]
+struct RoomRef {
+    members: Members,
+    hop: Option<mpsc::Sender<Hopped>>,
+}
+
+impl RoomRef {
+    fn new(hop: Hop) -> RoomRef {
+        let members = Members::default();
+        let hop = (hop == Hop::Room).then(|| {
+            let (tx, rx) = mpsc::channel(RELAY_ROOM_QUEUE);
+            // The task ends once the room is gone from the map and its last connection has left.
+            tokio::spawn(room_task(members.clone(), rx));
+            tx
+        });
+        RoomRef { members, hop }
+    }
+
+    /// Hands `frames`, read by connection `from`, to every other member.
+    fn fan_out(members: &Members, from: u64, frames: &[Bytes]) {
+        let m = members.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, o) in m.iter().filter(|(k, _)| **k != from) {
+            o.send(frames);
+        }
+    }
+}
+
+/// A room's own task (`Hop::Room`): takes the frames its connections read and hands them on.
+async fn room_task(members: Members, mut rx: mpsc::Receiver<Hopped>) {
+    while let Some(h) = rx.recv().await {
+        RoomRef::fan_out(&members, h.from, &h.frames);
+    }
+}
+
 struct Rooms {
-    rooms: Mutex<HashMap<String, Members>>,
+    rooms: Mutex<HashMap<String, RoomRef>>,
     next_id: std::sync::atomic::AtomicU64,
+    hop: Hop,
 }
 
 impl Rooms {
-    fn join(&self, room: &str, outbox: Outbox) -> (u64, Members) {
+    fn join(&self, room: &str, outbox: Outbox) -> (u64, RoomRef) {
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let members =
-            self.rooms.lock().unwrap_or_else(|p| p.into_inner()).entry(room.to_owned()).or_default().clone();
-        members.lock().unwrap_or_else(|p| p.into_inner()).insert(id, outbox);
-        (id, members)
+        let r = self
+            .rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(room.to_owned())
+            .or_insert_with(|| RoomRef::new(self.hop))
+            .clone();
+        r.members.lock().unwrap_or_else(|p| p.into_inner()).insert(id, outbox);
+        (id, r)
     }
 
     fn leave(&self, room: &str, id: u64, members: &Members) {
@@ -133,7 +198,8 @@ impl Rooms {
         if empty {
             let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
             // Someone may have joined between the two locks; only drop a room that is still empty.
-            if rooms.get(room).is_some_and(|m| m.lock().unwrap_or_else(|p| p.into_inner()).is_empty()) {
+            if rooms.get(room).is_some_and(|r| r.members.lock().unwrap_or_else(|p| p.into_inner()).is_empty())
+            {
                 rooms.remove(room);
             }
         }
@@ -141,8 +207,8 @@ impl Rooms {
 }
 
 /// Serves until the listener fails. Each connection's room is its URL path.
-pub async fn serve(listener: TcpListener, writes: Writes) -> std::io::Result<()> {
-    let rooms = Arc::new(Rooms::default());
+pub async fn serve(listener: TcpListener, writes: Writes, hop: Hop) -> std::io::Result<()> {
+    let rooms = Arc::new(Rooms { rooms: Mutex::default(), next_id: Default::default(), hop });
     loop {
         let (stream, peer) = listener.accept().await?;
         let rooms = rooms.clone();
@@ -183,7 +249,7 @@ async fn connection(stream: TcpStream, rooms: Arc<Rooms>, writes: Writes) -> any
     let (tx, rx) = mpsc::channel::<Bytes>(RELAY_OUTBOX_FRAMES);
     let shared = Arc::new(Shared { sink: tokio::sync::Mutex::new(sink), work: Notify::new() });
     let me = Outbox { queue: tx, shared: shared.clone(), writes };
-    let (id, members) = rooms.join(&path, me.clone());
+    let (id, room) = rooms.join(&path, me.clone());
     let writer = tokio::spawn(write_queued(shared, rx));
     let (mut frames, mut out) = (Vec::new(), Vec::new());
     'conn: while let Some(msg) = stream.next().await {
@@ -206,15 +272,23 @@ async fn connection(stream: TcpStream, rooms: Arc<Rooms>, writes: Writes) -> any
                 out.push(frame);
             }
         }
-        if !out.is_empty() {
-            let m = members.lock().unwrap_or_else(|p| p.into_inner());
-            for (_, o) in m.iter().filter(|(k, _)| **k != id) {
-                o.send(&out);
+        if out.is_empty() {
+            continue;
+        }
+        match &room.hop {
+            Some(hop) => {
+                let frames = std::mem::take(&mut out);
+                if hop.send(Hopped { from: id, frames }).await.is_err() {
+                    break;
+                }
             }
-            out.clear();
+            None => {
+                RoomRef::fan_out(&room.members, id, &out);
+                out.clear();
+            }
         }
     }
-    rooms.leave(&path, id, &members);
+    rooms.leave(&path, id, &room.members);
     // The last sender: the writer sees the queue close once it is drained.
     drop(me.queue);
     me.shared.work.notify_one();

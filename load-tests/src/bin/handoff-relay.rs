@@ -12,6 +12,10 @@ struct Cli {
     /// `tasks` (every frame through the client's writer task).
     #[arg(long, value_enum, default_value = "direct")]
     writes: handoff_load::relay::Writes,
+    /// Who hands frames to the other clients: `none` (the connection that read them) or `room` (a task
+    /// per room that the connection sends them to, as handoff's room actor; measures the hop's cost).
+    #[arg(long, value_enum, default_value = "none")]
+    hop: handoff_load::relay::Hop,
 }
 
 #[tokio::main]
@@ -19,6 +23,6 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     println!("handoff-relay listening on ws://{}", listener.local_addr()?);
-    handoff_load::relay::serve(listener, cli.writes).await?;
+    handoff_load::relay::serve(listener, cli.writes, cli.hop).await?;
     Ok(())
 }
