@@ -2,12 +2,15 @@
 # Runs the typing scenario against several servers at the same time, one generator each, and prints
 # each server's CPU per delivered update. On a shared host whose speed drifts from minute to minute,
 # runs one after another disagree by more than the differences measured here; servers loaded side by
-# side meet the same host. Used in docs/PERFORMANCE.md (eighth run).
+# side meet the same host. Each figure is followed by its user-space part (the rest is the kernel's,
+# on the server's behalf). Used in docs/PERFORMANCE.md (eighth and eleventh runs).
 #
 #   load-tests/side-by-side.sh NAME=SERVER ...   SERVER is a handoff binary with optional arguments
-#                                                 (BINARY:ARGS), or relay, y-websocket or hocuspocus
+#                                                 (BINARY:ARGS), or relay (relay:ARGS), y-websocket
+#                                                 or hocuspocus
 #   load-tests/side-by-side.sh durable=target/release/handoff "memory=target/release/handoff:--store memory://"
 #   load-tests/side-by-side.sh handoff=target/release/handoff relay=relay y=y-websocket
+#   load-tests/side-by-side.sh relay=relay "hop=relay:--hop room"
 #
 # ROOMS (200 each), SECONDS_RUN (40) and ROUNDS (1) set the load. Run from the repository root after
 # cargo build --release -p handoff-server -p handoff-load. Everything listens on 127.0.0.1 and stops
@@ -19,7 +22,7 @@ LOAD=$RELEASE/handoff-load
 FIRST_PORT=18850
 # Seconds a server gets to open its port.
 READY_S=20
-[ $# -ge 1 ] || { sed -n 2,14p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,17p "$0"; exit 2; }
 
 ready() {
   for _ in $(seq 1 $((READY_S * 10))); do
@@ -39,7 +42,8 @@ for round in $(seq 1 "$ROUNDS"); do
     dir=$(mktemp -d); log=$(mktemp); alldirs+=("$dir" "$log")
     case $bin in
       relay)
-        "$RELEASE/handoff-relay" --listen 127.0.0.1:$port >/dev/null 2>&1 &
+        # shellcheck disable=SC2086
+        "$RELEASE/handoff-relay" --listen 127.0.0.1:$port $args >/dev/null 2>&1 &
         target=(--target relay --server ws://127.0.0.1:$port) ;;
       y-websocket | hocuspocus)
         bash load-tests/peers/start.sh "$bin" $port >/dev/null 2>&1 &
@@ -65,7 +69,10 @@ for round in $(seq 1 "$ROUNDS"); do
     log=${entry%%:*}; name=${entry#*:}
     cpu=$(grep -o '[0-9.]* µs per delivered update' "$log" | cut -d' ' -f1)
     lost=$(grep -o '[0-9]* lost' "$log" | head -1 | cut -d' ' -f1)
-    line="$line $name ${cpu:-?} µs/update (lost ${lost:-?})"
+    # "server CPU 2.00 s (user 1.20, system 0.80) …": the user part of the µs per update.
+    user=$(grep -m1 '^server CPU' "$log" | sed -E 's/^server CPU +([0-9.]+) s \(user ([0-9.]+),.*/\1 \2/' |
+      awk -v c="${cpu:-0}" '$1 > 0 { printf "%.1f", c * $2 / $1 }')
+    line="$line $name ${cpu:-?} µs/update (user ${user:-?}, lost ${lost:-?})"
     rm -f "$log"
   done
   for p in "${pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null; done

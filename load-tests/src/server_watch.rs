@@ -24,6 +24,9 @@ pub struct ServerFigures {
     pub pid: u32,
     /// CPU time (user + system) the server used over the phase.
     pub cpu_s: f64,
+    /// The part of `cpu_s` in the server's own code, and the part in the kernel on its behalf.
+    pub user_s: f64,
+    pub system_s: f64,
     pub wall_s: f64,
     /// Updates delivered to clients over the phase (filled in by the scenario).
     pub delivered_updates: u64,
@@ -59,7 +62,9 @@ impl ServerWatch {
         let rss = self.rss.stop().await.ok();
         Some(ServerFigures {
             pid: self.pid,
-            cpu_s: cpu.as_secs_f64(),
+            cpu_s: cpu.total().as_secs_f64(),
+            user_s: cpu.user.as_secs_f64(),
+            system_s: cpu.system.as_secs_f64(),
             wall_s: self.started.elapsed().as_secs_f64(),
             delivered_updates: 0,
             cpu_us_per_delivered_update: 0.0,
@@ -80,8 +85,10 @@ impl ServerFigures {
         let mut s = String::new();
         let _ = write!(
             s,
-            "server CPU         {:.2} s over {:.1} s ({:.0} % of a core), {:.1} µs per delivered update",
+            "server CPU         {:.2} s (user {:.2}, system {:.2}) over {:.1} s ({:.0} % of a core), {:.1} µs per delivered update",
             self.cpu_s,
+            self.user_s,
+            self.system_s,
             self.wall_s,
             100.0 * self.cpu_s / self.wall_s.max(f64::MIN_POSITIVE),
             self.cpu_us_per_delivered_update

@@ -18,22 +18,48 @@ pub fn clock_ticks_per_second() -> u64 {
     rustix::param::clock_ticks_per_second()
 }
 
-/// CPU time a process has used so far: user + system time of all its threads, from `/proc/<pid>/stat`.
+/// CPU time a process has used, split the way the kernel accounts it: `user` in the process's own code,
+/// `system` in the kernel on its behalf (socket calls, wake-ups, page faults). Two servers that make the
+/// same socket calls per message spend about the same system time; the split shows which side differs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    pub user: Duration,
+    pub system: Duration,
+}
+
+impl CpuTime {
+    pub fn total(&self) -> Duration {
+        self.user + self.system
+    }
+
+    /// The time used since `earlier`, part by part.
+    pub fn since(&self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// CPU time a process has used so far: user and system time of all its threads, from `/proc/<pid>/stat`.
 /// Time of its waited-for children (`cutime`, `cstime`) is not included: the server spawns none, and a
 /// child's work is not the server's.
-pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+pub fn cpu_time(pid: u32) -> anyhow::Result<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    let ticks = stat_cpu_ticks(&stat).with_context(|| format!("parsing /proc/{pid}/stat"))?;
+    let (user, system) = stat_cpu_ticks(&stat).with_context(|| format!("parsing /proc/{pid}/stat"))?;
     let hz = clock_ticks_per_second();
     ensure!(hz > 0, "the kernel reports no clock tick rate");
     // Whole seconds and the remainder separately: exact, and no overflow for any realistic tick count.
-    Ok(Duration::from_secs(ticks / hz) + Duration::from_nanos((ticks % hz) * 1_000_000_000 / hz))
+    let time = |ticks: u64| {
+        Duration::from_secs(ticks / hz) + Duration::from_nanos((ticks % hz) * 1_000_000_000 / hz)
+    };
+    Ok(CpuTime { user: time(user), system: time(system) })
 }
 
-/// utime + stime, in clock ticks, of one `/proc/<pid>/stat` line. The second field (`comm`, the command
+/// (utime, stime), in clock ticks, of one `/proc/<pid>/stat` line. The second field (`comm`, the command
 /// name in parentheses) may itself contain spaces and ')', so fields are counted after the last ')'.
-fn stat_cpu_ticks(stat: &str) -> anyhow::Result<u64> {
+fn stat_cpu_ticks(stat: &str) -> anyhow::Result<(u64, u64)> {
     let (_, rest) = stat.rsplit_once(')').context("no ')' after the command name")?;
     // After the ')' come fields 3 (state) onwards; utime and stime are fields 14 and 15 (proc(5)).
     let mut fields = rest.split_whitespace().skip(14 - 3);
@@ -46,7 +72,7 @@ fn stat_cpu_ticks(stat: &str) -> anyhow::Result<u64> {
     };
     let utime = next("utime")?;
     let stime = next("stime")?;
-    Ok(utime + stime)
+    Ok((utime, stime))
 }
 
 /// Resident memory of a process in KiB (`VmRSS` of `/proc/<pid>/status`).
@@ -67,7 +93,7 @@ fn status_vm_rss(status: &str) -> anyhow::Result<u64> {
 #[derive(Debug, Clone, Copy)]
 pub struct CpuWindow {
     pid: u32,
-    cpu_at_start: Duration,
+    cpu_at_start: CpuTime,
     started: Instant,
 }
 
@@ -77,14 +103,23 @@ impl CpuWindow {
     }
 
     /// CPU time used since [`CpuWindow::start`]. May be called more than once (each time up to now).
-    pub fn finish(&self) -> anyhow::Result<Duration> {
-        Ok(cpu_time(self.pid)?.saturating_sub(self.cpu_at_start))
+    pub fn finish(&self) -> anyhow::Result<CpuTime> {
+        Ok(cpu_time(self.pid)?.since(self.cpu_at_start))
     }
 
     /// Wall time since [`CpuWindow::start`].
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
+}
+
+/// CPU time (user + system, every thread, exited ones included) this process has used, to the
+/// nanosecond: the generator's own cost over phases far shorter than a clock tick, such as one join
+/// storm. It tells whether the generator, sharing the machine's cores with the server, could have
+/// delayed what it measured.
+pub fn own_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(u64::try_from(t.tv_sec).unwrap_or(0), u32::try_from(t.tv_nsec).unwrap_or(0))
 }
 
 /// CPU time per unit of work in µs (per delivered key, per join, …); 0 when there were no units. The
@@ -252,7 +287,7 @@ mod tests {
     fn stat_fields_are_counted_after_the_last_parenthesis() {
         // comm "a) b (c" contains spaces and parentheses; utime = 1234, stime = 56.
         let line = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 56 7 8 20 0 3 0 99 1000 200 \n";
-        assert_eq!(stat_cpu_ticks(line).unwrap(), 1290);
+        assert_eq!(stat_cpu_ticks(line).unwrap(), (1234, 56));
         assert!(stat_cpu_ticks("4242 (x) S 1 2").is_err());
         assert!(stat_cpu_ticks("no parenthesis").is_err());
     }
@@ -270,9 +305,11 @@ mod tests {
         }
         black_box(x);
         let after = cpu_time(pid).unwrap();
-        assert!(after >= before, "{before:?} then {after:?}");
-        assert!(after > Duration::ZERO);
-        assert!(window.finish().unwrap() <= after);
+        assert!(after.user >= before.user && after.system >= before.system, "{before:?} then {after:?}");
+        // The loop makes no system calls: its time is the process's own.
+        assert!(after.user > before.user, "{before:?} then {after:?}");
+        let used = window.finish().unwrap();
+        assert!(used.total() <= after.total() && used.user > Duration::ZERO, "{used:?}");
         assert!(cpu_time(u32::MAX).is_err(), "no such process");
     }
 

@@ -9,7 +9,7 @@ use handoff_load::join_storm::{self, JoinStormConfig};
 use handoff_load::launch::{self, Programs};
 use handoff_load::promote::{self, PromoteConfig};
 use handoff_load::reconnect::{self, ReconnectConfig};
-use handoff_load::relay::Writes;
+use handoff_load::relay::{Hop, Writes};
 use handoff_load::target::{Kind, Target};
 use handoff_load::{TypingConfig, typing};
 use handoff_server::app::{self, Running};
@@ -27,10 +27,10 @@ async fn handoff() -> (Running, Target, tempfile::TempDir) {
     (running, target, dir)
 }
 
-async fn relay(writes: Writes) -> Target {
+async fn relay(writes: Writes, hop: Hop) -> Target {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
-    tokio::spawn(handoff_load::relay::serve(listener, writes));
+    tokio::spawn(handoff_load::relay::serve(listener, writes, hop));
     Target { kind: Kind::Relay, url, api_key: None }
 }
 
@@ -56,14 +56,16 @@ fn storm_cfg(target: Target) -> JoinStormConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_relay_delivers_every_key_and_cursor_whichever_way_it_writes() {
-    for writes in [Writes::Direct, Writes::Tasks] {
-        let report = typing::run(&typing_cfg(relay(writes).await)).await.expect("the run happens");
-        println!("{writes:?}\n{}", report.table());
+async fn the_relay_delivers_every_key_and_cursor_whichever_way_it_writes_and_hops() {
+    for (writes, hop) in
+        [(Writes::Direct, Hop::None), (Writes::Tasks, Hop::None), (Writes::Direct, Hop::Room)]
+    {
+        let report = typing::run(&typing_cfg(relay(writes, hop).await)).await.expect("the run happens");
+        println!("{writes:?} {hop:?}\n{}", report.table());
         assert_eq!(report.target, "relay");
-        assert_eq!(report.deliveries_received, 3 * 20 * 2, "{writes:?}: {report:?}");
-        assert!(report.awareness_received > 0, "{writes:?}");
-        assert!(report.ok(), "{writes:?}: {:?}", report.errors);
+        assert_eq!(report.deliveries_received, 3 * 20 * 2, "{writes:?} {hop:?}: {report:?}");
+        assert!(report.awareness_received > 0, "{writes:?} {hop:?}");
+        assert!(report.ok(), "{writes:?} {hop:?}: {:?}", report.errors);
     }
 }
 
@@ -91,11 +93,13 @@ async fn a_join_storm_gives_every_joiner_the_whole_submission() {
     assert_eq!(report.room_open.count, 2);
     assert_eq!((report.join_failures, report.incomplete), (0, 0), "{:?}", report.errors);
     assert_eq!(report.submission_files, 5);
+    // The generator's own CPU over the storm was read (here the server runs in the same process).
+    assert!(report.generator_cpu_us_per_joiner > 0.0, "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_storm_refuses_the_relay_which_keeps_no_document() {
-    let err = join_storm::run(&storm_cfg(relay(Writes::Direct).await)).await.unwrap_err();
+    let err = join_storm::run(&storm_cfg(relay(Writes::Direct, Hop::None).await)).await.unwrap_err();
     assert!(err.to_string().contains("keeps none"), "{err}");
 }
 

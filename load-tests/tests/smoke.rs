@@ -74,6 +74,7 @@ async fn typing_loses_nothing_and_rooms_agree() {
     let figures = report.server_figures.as_ref().expect("server figures were read");
     assert_eq!(figures.delivered_updates, report.deliveries_received);
     assert!(figures.cpu_s > 0.0, "the server burned some CPU: {figures:?}");
+    assert!((figures.user_s + figures.system_s - figures.cpu_s).abs() < 1e-9, "{figures:?}");
     assert!(report.ok());
 }
 
