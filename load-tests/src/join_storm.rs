@@ -30,6 +30,7 @@ use crate::limits::{
 use crate::mint::Submission;
 use crate::server_watch::{ServerFigures, ServerWatch};
 use crate::stats::{Latency, Percentiles};
+use crate::sysstat::{own_cpu_time, per_unit_us};
 use crate::target::{Kind, Room, Target};
 
 #[derive(Debug, Clone)]
@@ -70,6 +71,11 @@ pub struct JoinStormReport {
     pub errors: Vec<String>,
     /// The server over the storm itself; `cpu_us_per_delivered_update` is CPU per joiner synced.
     pub server_figures: Option<ServerFigures>,
+    /// The generator's own CPU per joiner, from each gate's opening to its last joiner's close: its
+    /// clients' connects, handshakes, reads and closes (not the check of the files after each storm).
+    /// On one machine the generator and the server share the cores, so this is time the server's
+    /// joiners could not have had.
+    pub generator_cpu_us_per_joiner: f64,
     pub wall_s: f64,
 }
 
@@ -114,6 +120,7 @@ pub async fn run(cfg: &JoinStormConfig) -> anyhow::Result<JoinStormReport> {
     let mut server = None;
     let (mut handshake, mut first_sync, mut join) = (Latency::new(), Latency::new(), Latency::new());
     let (mut failures, mut incomplete, mut errors) = (0, 0, Vec::new());
+    let mut generator_cpu = std::time::Duration::ZERO;
     for _ in 0..cfg.storms {
         // Every joiner waits at the gate; the gate opens once, for all of them.
         let (go_tx, go_rx) = watch::channel(false);
@@ -122,8 +129,11 @@ pub async fn run(cfg: &JoinStormConfig) -> anyhow::Result<JoinStormReport> {
         if server.is_none() {
             server = Some(ServerWatch::start(cfg.server_pid));
         }
+        let cpu_before = own_cpu_time();
         let _ = go_tx.send(true);
-        for r in join_all(tasks).await {
+        let joined = join_all(tasks).await;
+        generator_cpu += own_cpu_time().saturating_sub(cpu_before);
+        for r in joined {
             match r.map_err(anyhow::Error::from).and_then(|r| r) {
                 Ok((t, held)) => {
                     record(&mut handshake, &mut first_sync, &mut join, &t);
@@ -164,6 +174,7 @@ pub async fn run(cfg: &JoinStormConfig) -> anyhow::Result<JoinStormReport> {
         incomplete,
         errors,
         server_figures: server.map(|f| f.with_deliveries(synced)),
+        generator_cpu_us_per_joiner: per_unit_us(generator_cpu, synced),
         wall_s: wall.elapsed().as_secs_f64(),
     })
 }
@@ -284,6 +295,8 @@ impl JoinStormReport {
         if let Some(f) = &self.server_figures {
             let _ = writeln!(s, "{} (per joiner synced)", f.table());
         }
+        let _ =
+            writeln!(s, "generator CPU      {:.1} µs per joiner synced", self.generator_cpu_us_per_joiner);
         crate::report::write_result(&mut s, self.ok(), "FAILED");
         s
     }
