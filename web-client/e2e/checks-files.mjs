@@ -115,11 +115,22 @@ async function hugeFileOpens(page, shotDir) {
   await page.keyboard.press('Control+End')
   const lastLine = page.locator('[data-testid="editor"] .cm-line', { hasText: 'HUGE_LAST_LINE' })
   await lastLine.waitFor({ state: 'visible' })
-  const inViewport = await lastLine.evaluate((el) => {
-    const r = el.getBoundingClientRect()
-    const s = el.closest('.cm-scroller').getBoundingClientRect()
-    return r.bottom > s.top && r.top < s.bottom
-  })
+  // CodeMirror draws the cursor's line first and scrolls to it in a later frame (its measure cycle),
+  // so one look right after the line appears can come too early: wait for the scroll, within the
+  // page's default timeout.
+  const inViewport = await page
+    .waitForFunction(() => {
+      const lines = document.querySelectorAll('[data-testid="editor"] .cm-line')
+      const el = [...lines].find((l) => l.textContent.includes('HUGE_LAST_LINE'))
+      if (!el) return false
+      const r = el.getBoundingClientRect()
+      const s = el.closest('.cm-scroller').getBoundingClientRect()
+      return r.bottom > s.top && r.top < s.bottom
+    })
+    .then(
+      () => true,
+      () => false,
+    )
   expect('huge_file_opens', inViewport, 'last line not scrolled into view')
 
   await page.keyboard.type(TAIL)
