@@ -152,20 +152,20 @@ impl RoomRef {
         });
         RoomRef { members, hop }
     }
+}
 
-    /// Hands `frames`, read by connection `from`, to every other member.
-    fn fan_out(members: &Members, from: u64, frames: &[Bytes]) {
-        let m = members.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, o) in m.iter().filter(|(k, _)| **k != from) {
-            o.send(frames);
-        }
+/// Hands `frames`, read by connection `from`, to every other member.
+fn fan_out(members: &Members, from: u64, frames: &[Bytes]) {
+    let m = members.lock().unwrap_or_else(|p| p.into_inner());
+    for (_, o) in m.iter().filter(|(k, _)| **k != from) {
+        o.send(frames);
     }
 }
 
 /// A room's own task (`Hop::Room`): takes the frames its connections read and hands them on.
 async fn room_task(members: Members, mut rx: mpsc::Receiver<Hopped>) {
     while let Some(h) = rx.recv().await {
-        RoomRef::fan_out(&members, h.from, &h.frames);
+        fan_out(&members, h.from, &h.frames);
     }
 }
 
@@ -277,13 +277,15 @@ async fn connection(stream: TcpStream, rooms: Arc<Rooms>, writes: Writes) -> any
         }
         match &room.hop {
             Some(hop) => {
+                // A fresh Vec per batch, as handoff's connection sends the room a new one per read
+                // (`Command::Messages`): the hop is measured with the allocation it costs there.
                 let frames = std::mem::take(&mut out);
                 if hop.send(Hopped { from: id, frames }).await.is_err() {
                     break;
                 }
             }
             None => {
-                RoomRef::fan_out(&room.members, id, &out);
+                fan_out(&room.members, id, &out);
                 out.clear();
             }
         }
