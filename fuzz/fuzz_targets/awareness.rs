@@ -1,5 +1,7 @@
-//! Awareness decoding: whatever a client sends either is refused or decodes to states that are all JSON
-//! and that encode and decode again to the same states (what the server relays is what it checked).
+//! Awareness decoding: whatever a client sends is refused, or decodes to states that encode and decode
+//! again to the same states (what the server relays is what it checked). Whether each state is JSON is
+//! the decoder's own check; it admits what a browser's `JSON.parse` admits, numbers out of f64's range
+//! included (`999e999` is Infinity there), so serde_json's stricter `Value` is not the yardstick.
 #![no_main]
 
 use handoff_protocol::frame;
@@ -7,9 +9,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(init: handoff_fuzz::contain_panics(), |data: &[u8]| {
     let Ok(update) = frame::decode_awareness(data) else { return };
-    for entry in update.clients.values() {
-        assert!(serde_json::from_str::<serde_json::Value>(&entry.json).is_ok(), "accepted state is JSON");
-    }
     let message = frame::encode_awareness(&update);
     let parts = frame::split_frame(&message).expect("our own encoding splits");
     let [part] = parts.as_slice() else { panic!("one message") };
