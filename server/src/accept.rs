@@ -31,21 +31,39 @@ use crate::metrics::METRICS;
 
 mod backoff;
 mod gate;
+#[cfg(test)]
+mod tests;
 
 use backoff::{Backoff, Throttle};
 use gate::{Gate, Pass};
 
-/// What the operator may tune (the rest are the constants in `handoff_protocol::limits`).
+/// How connections are bounded; [`Settings::new`] takes the constants of `handoff_protocol::limits` for
+/// what the operator does not tune.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
     /// How long a connection has to send a request's complete headers.
     pub header_read_timeout: Duration,
     /// HTTP connections one client address may hold.
     pub max_per_addr: usize,
+    /// How long a connection is served as HTTP ([`HTTP_CONNECTION_SECS`]).
+    pub lifetime: Duration,
+    /// How long past its lifetime a request in flight may take ([`HTTP_CONNECTION_GRACE_SECS`]).
+    pub grace: Duration,
+}
+
+impl Settings {
+    pub fn new(header_read_timeout: Duration, max_per_addr: usize) -> Settings {
+        Settings {
+            header_read_timeout,
+            max_per_addr: max_per_addr.max(1),
+            lifetime: Duration::from_secs(HTTP_CONNECTION_SECS),
+            grace: Duration::from_secs(HTTP_CONNECTION_GRACE_SECS),
+        }
+    }
 }
 
 /// Accepts and serves connections until `stop` completes, then stops accepting, lets every HTTP
-/// connection finish its request in flight (for at most [`HTTP_CONNECTION_GRACE_SECS`]) and returns.
+/// connection finish its request in flight (for at most its grace) and returns.
 pub async fn serve(listener: TcpListener, app: Router, settings: Settings, stop: impl Future<Output = ()>) {
     let gate = Gate::new(MAX_HTTP_CONNECTIONS, settings.max_per_addr);
     // Every connection task holds a receiver: `closed()` on the sender is "all of them have ended".
@@ -125,9 +143,9 @@ async fn serve_connection(
     http.timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
     let conn = http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app)).with_upgrades();
     tokio::pin!(conn);
-    let deadline = tokio::time::sleep(Duration::from_secs(HTTP_CONNECTION_SECS));
+    let deadline = tokio::time::sleep(settings.lifetime);
     tokio::pin!(deadline);
-    let grace = Duration::from_secs(HTTP_CONNECTION_GRACE_SECS);
+    let grace = settings.grace;
     // Once winding down, the request in flight is answered with `connection: close`; past the grace the
     // connection is dropped.
     let mut winding_down = false;

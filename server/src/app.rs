@@ -193,10 +193,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let dashboard_link =
         format!("{}/#dashboard={}", state.urls.public, state.tokens.mint_dashboard(DASHBOARD_TOKEN_TTL_SECS));
     let app = router(state.clone(), &config.web_dir());
-    let settings = crate::accept::Settings {
-        header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
-        max_per_addr: config.max_http_connections_per_addr.max(1),
-    };
+    let settings = crate::accept::Settings::new(
+        Duration::from_millis(config.header_read_timeout_ms),
+        config.max_http_connections_per_addr,
+    );
     let task = tokio::spawn(async move {
         let stop = async move {
             tokio::select! {
