@@ -109,6 +109,12 @@ pub const CLIENT_IDLE_TIMEOUT_SECS: u64 = 60;
 /// the connection without an answer. Default of `--header-read-timeout-ms`.
 pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 
+/// Bytes of a request's line and headers (and of each connection's read buffer). Over it: 431 and the
+/// connection closed. A room link's handshake needs well under 2 KiB; this bounds what a connection that
+/// trickles headers until the header timeout holds: 16 KiB × [`MAX_HTTP_CONNECTIONS`] = 64 MiB at most,
+/// where hyper's default (~400 KiB) allowed 1.6 GiB. hyper refuses less than 8 KiB.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+
 /// Seconds an HTTP connection (one that is not, or not yet, a WebSocket) is served. Past it the request in
 /// flight is answered with `connection: close` and the connection closed; an idle one is closed at once.
 /// This bounds how long an accepted connection may take to become an authenticated WebSocket or finish

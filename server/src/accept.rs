@@ -2,7 +2,8 @@
 //! timeout, no cap on connections and pauses a second after every failed accept, logging each one; a
 //! flood of slow or half-open connections took every file descriptor and `/healthz` with them
 //! (docs/security/connections.md). Here:
-//! - a connection must send a request's headers within the header-read timeout, idle keep-alives included;
+//! - a connection must send a request's headers within the header-read timeout, idle keep-alives
+//!   included, and they may not exceed [`MAX_REQUEST_HEAD_BYTES`], which bounds its buffer;
 //! - a connection that is not a WebSocket is served for [`HTTP_CONNECTION_SECS`] at most, so it must
 //!   authenticate (its WebSocket handshake answered) or finish its request within a bound;
 //! - HTTP connections are capped in total and per client address (`gate`): one over a cap is closed at
@@ -19,6 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use handoff_protocol::limits::{
     ACCEPT_LOG_EVERY_SECS, HTTP_CONNECTION_GRACE_SECS, HTTP_CONNECTION_SECS, MAX_HTTP_CONNECTIONS,
+    MAX_REQUEST_HEAD_BYTES,
 };
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -140,7 +142,11 @@ async fn serve_connection(
     mut closing: watch::Receiver<bool>,
 ) {
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
+    // hyper panics below 8 KiB; the constant is checked at compile time.
+    const { assert!(MAX_REQUEST_HEAD_BYTES >= 8192) };
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES);
     let conn = http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app)).with_upgrades();
     tokio::pin!(conn);
     let deadline = tokio::time::sleep(settings.lifetime);

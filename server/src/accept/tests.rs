@@ -74,3 +74,15 @@ async fn shutdown_stops_accepting_and_waits_only_for_requests_in_flight() {
     assert_eq!(read_to_close(&mut idle).await, "", "the idle connection was closed");
     assert!(TcpStream::connect(addr).await.is_err(), "the listener is gone");
 }
+
+#[tokio::test]
+async fn headers_over_the_limit_are_refused_with_431() {
+    let (addr, _stop, _task) = start(Settings::new(Duration::from_secs(600), 16)).await;
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let filler = "a".repeat(handoff_protocol::limits::MAX_REQUEST_HEAD_BYTES);
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Filler: {filler}\r\n\r\n");
+    // The server may stop reading once it has refused the head; the answer is what matters.
+    let _ = conn.write_all(request.as_bytes()).await;
+    let answer = read_to_close(&mut conn).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
