@@ -61,6 +61,10 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// HTTP connections a launched handoff takes from one address (the load tool's own, on loopback): its
+/// whole cap (`handoff_protocol::limits::MAX_HTTP_CONNECTIONS`), as for a server behind a proxy.
+const LOOPBACK_HTTP_CONNECTIONS: usize = handoff_protocol::limits::MAX_HTTP_CONNECTIONS;
+
 /// Starts a server of `kind` and waits until it answers.
 pub async fn launch(kind: Kind, programs: &Programs) -> anyhow::Result<Launched> {
     let port = free_port()?;
@@ -75,7 +79,10 @@ pub async fn launch(kind: Kind, programs: &Programs) -> anyhow::Result<Launched>
                 .arg("--data-dir")
                 .arg(&dir)
                 .args(&programs.handoff_args)
-                .env("HANDOFF_PUBLIC_URL", format!("http://{addr}"));
+                .env("HANDOFF_PUBLIC_URL", format!("http://{addr}"))
+                // Every load client comes from 127.0.0.1: a reconnect storm's hundreds of handshakes at
+                // once would meet the per-address cap meant for one real client.
+                .env("HANDOFF_MAX_HTTP_CONNECTIONS_PER_ADDR", LOOPBACK_HTTP_CONNECTIONS.to_string());
             data_dir = Some(dir);
             c
         }

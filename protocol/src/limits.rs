@@ -104,6 +104,61 @@ pub const KEEPALIVE_SECS: u64 = 15;
 /// dead with close code 1001. Stock clients renew awareness every 15 s and answer pings.
 pub const CLIENT_IDLE_TIMEOUT_SECS: u64 = 60;
 
+/// Milliseconds a connection has to send a request's complete headers, counted from its accept or from
+/// the end of its previous response (an idle keep-alive connection included). Past it the server closes
+/// the connection without an answer. Default of `--header-read-timeout-ms`.
+pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+
+/// Bytes of a request's line and headers (and of each connection's read buffer). Over it: 431 and the
+/// connection closed. A room link's handshake needs well under 2 KiB; this bounds what a connection that
+/// trickles headers until the header timeout holds: 16 KiB × [`MAX_HTTP_CONNECTIONS`] = 64 MiB at most,
+/// where hyper's default (~400 KiB) allowed 1.6 GiB. hyper refuses less than 8 KiB.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+
+/// Seconds an HTTP connection (one that is not, or not yet, a WebSocket) is served. Past it the request in
+/// flight is answered with `connection: close` and the connection closed; an idle one is closed at once.
+/// This bounds how long an accepted connection may take to become an authenticated WebSocket or finish
+/// its request, however slowly its body arrives.
+pub const HTTP_CONNECTION_SECS: u64 = 60;
+
+/// Seconds an HTTP connection past [`HTTP_CONNECTION_SECS`] may take to finish the request in flight;
+/// then it is dropped unanswered.
+pub const HTTP_CONNECTION_GRACE_SECS: u64 = 30;
+
+/// HTTP connections (not, or not yet, WebSockets) open at once. Over it a newly accepted connection is
+/// closed at once, before anything is read from it, and counted in `/metrics`
+/// (`handoff_connections_refused_total`). Sized well below the file-descriptor budget
+/// (docs/security/connections.md), so a flood of slow connections cannot take the descriptors that
+/// WebSockets, the store and `/healthz` need.
+pub const MAX_HTTP_CONNECTIONS: usize = 4096;
+
+/// HTTP connections open at once from one client address (an IPv4 address, or an IPv6 /64). Over it a
+/// new connection from that address is closed at once, like one over [`MAX_HTTP_CONNECTIONS`]. Default of
+/// `--max-http-connections-per-addr`: behind a reverse proxy every connection comes from the proxy, which
+/// must then enforce its own per-client cap while this one is raised.
+pub const MAX_HTTP_CONNECTIONS_PER_ADDR: usize = 256;
+
+/// First pause of the accept loop after an accept error such as running out of file descriptors
+/// (EMFILE, ENFILE, ENOBUFS); each further consecutive error doubles it up to [`ACCEPT_BACKOFF_MAX_MS`].
+/// New connections wait in the listen backlog meanwhile.
+pub const ACCEPT_BACKOFF_MIN_MS: u64 = 10;
+
+/// Longest pause of the accept loop after consecutive accept errors.
+pub const ACCEPT_BACKOFF_MAX_MS: u64 = 1_000;
+
+/// Seconds between two log lines about the same streak of accept errors or refused connections: the
+/// first is logged at once, the rest counted into the next line.
+pub const ACCEPT_LOG_EVERY_SECS: u64 = 60;
+
+/// Bytes the server reads and discards after it sent a close frame (a message over
+/// [`MAX_CLIENT_FRAME_BYTES`] included), so the client's kernel is not reset before the client reads the
+/// close code. Past it the connection is dropped, and the client may see 1006 instead.
+pub const CLOSE_DRAIN_BYTES: usize = 2 * MAX_CLIENT_FRAME_BYTES;
+
+/// Milliseconds the server keeps draining after it sent a close frame, waiting for the client to close
+/// its side; then the connection is dropped.
+pub const CLOSE_DRAIN_MS: u64 = 5_000;
+
 /// Bytes of an interviewer's private notes for one room. Over it: 413 `notes_too_large`.
 pub const MAX_NOTES_BYTES: usize = 256 * 1024;
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use handoff_protocol::limits::{DASHBOARD_TOKEN_TTL_SECS, MAX_GROUP_COMMIT_WINDOW_MS, MAX_REQUEST_BYTES};
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
@@ -194,26 +193,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let dashboard_link =
         format!("{}/#dashboard={}", state.urls.public, state.tokens.mint_dashboard(DASHBOARD_TOKEN_TTL_SECS));
     let app = router(state.clone(), &config.web_dir());
-    // TCP_NODELAY on every connection, as browsers and the Node servers set it: with Nagle on, a frame
-    // written while the previous one was unacknowledged waited for the client's delayed ACK (up to 40 ms;
-    // a 200 KiB first sync sent in fragments showed it as 45 ms room opens).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
+    let settings = crate::accept::Settings::new(
+        Duration::from_millis(config.header_read_timeout_ms),
+        config.max_http_connections_per_addr,
+    );
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = shutdown::os_signal() => tracing::info!("signal received, shutting down"),
-                    _ = stop.fired() => tracing::info!("shutdown requested"),
-                }
-                // Close every client and flush every room before the listener goes away.
-                rooms.shutdown().await;
-                tracing::info!("rooms flushed");
-            })
-            .await
+        let stop = async move {
+            tokio::select! {
+                _ = shutdown::os_signal() => tracing::info!("signal received, shutting down"),
+                _ = stop.fired() => tracing::info!("shutdown requested"),
+            }
+            // Close every client and flush every room before the listener goes away.
+            rooms.shutdown().await;
+            tracing::info!("rooms flushed");
+        };
+        crate::accept::serve(listener, app, settings, stop).await;
+        Ok(())
     });
     // The normalised base (no trailing slash), the same every link is built from.
     let public_url = state.urls.public.clone();

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use handoff_protocol::limits::{
-    GROUP_COMMIT_WINDOW_MS, MAX_GROUP_COMMIT_WINDOW_MS, OUTBOX_FRAMES, REOPEN_WINDOW_SECS,
-    ROOM_IDLE_END_SECS, ROOM_IDLE_EVICT_SECS, WEBHOOK_RETRY_BASE_MS,
+    GROUP_COMMIT_WINDOW_MS, HEADER_READ_TIMEOUT_MS, MAX_GROUP_COMMIT_WINDOW_MS,
+    MAX_HTTP_CONNECTIONS_PER_ADDR, OUTBOX_FRAMES, REOPEN_WINDOW_SECS, ROOM_IDLE_END_SECS,
+    ROOM_IDLE_EVICT_SECS, WEBHOOK_RETRY_BASE_MS,
 };
 
 #[derive(Parser)]
@@ -29,6 +30,17 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "HANDOFF_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// Milliseconds a connection has to send a request's complete headers (from its accept, or from the
+    /// end of its previous response); then it is closed unanswered.
+    #[arg(long, env = "HANDOFF_HEADER_READ_TIMEOUT_MS", default_value_t = HEADER_READ_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: u64,
+
+    /// HTTP connections (not yet WebSockets) one client address may hold open; more are closed at once
+    /// (0 counts as 1). Raise it behind a reverse proxy, where every connection comes from the proxy.
+    #[arg(long, env = "HANDOFF_MAX_HTTP_CONNECTIONS_PER_ADDR", default_value_t = MAX_HTTP_CONNECTIONS_PER_ADDR)]
+    pub max_http_connections_per_addr: usize,
 
     /// Public base URL browsers and clients reach this server at; used in `ws_url` and links.
     /// Defaults to `http://<listen address>`.
@@ -114,6 +126,8 @@ impl Config {
     pub fn with_data_dir(data_dir: PathBuf) -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            header_read_timeout_ms: HEADER_READ_TIMEOUT_MS,
+            max_http_connections_per_addr: MAX_HTTP_CONNECTIONS_PER_ADDR,
             public_url: None,
             data_dir,
             api_key: None,

@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`config`]: command line / environment configuration.
 //! - [`app`]: `AppState`, `router(state)`, and starting/stopping the server.
+//! - [`accept`]: the accept loop and every connection until it is a WebSocket: header-read timeout,
+//!   caps on HTTP connections (total and per address), accept errors paused and logged once per period.
 //! - [`api`]: the REST API (submissions, promote, rooms); [`error`] its one error type.
 //! - [`auth`]: API key and room tokens; [`secrets`] generates and persists the server's own secrets.
 //! - [`ws`]: the WebSocket edge, one task per connection (auth, limits, decoding, outbox).
@@ -17,6 +19,7 @@
 //!
 //! Data flows one way: connection task → room actor (applies, logs, encodes once) → member outboxes.
 
+pub mod accept;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -29,6 +29,9 @@ pub struct Metrics {
     pub updates_refused: IntCounter,
     pub room_rebuilds: IntCounter,
     pub room_rebuild_failures: IntCounter,
+    pub http_connections: IntGauge,
+    pub connections_refused: IntCounter,
+    pub accept_errors: IntCounter,
     pub commit_seconds: Histogram,
     pub room_load_seconds: Histogram,
 }
@@ -93,6 +96,21 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &r,
             "handoff_room_rebuild_failures_total",
             "Rebuilds that failed, so the room closed everyone and was unloaded",
+        ),
+        http_connections: gauge(
+            &r,
+            "handoff_http_connections",
+            "Connections open that are not (yet) WebSockets: requests, handshakes, idle keep-alives",
+        ),
+        connections_refused: counter(
+            &r,
+            "handoff_connections_refused_total",
+            "Connections closed at accept: over the HTTP connection cap, in total or for their address",
+        ),
+        accept_errors: counter(
+            &r,
+            "handoff_accept_errors_total",
+            "Failed accepts (out of file descriptors and the like), each followed by a pause",
         ),
         commit_seconds: histogram(
             &r,

@@ -15,8 +15,8 @@ use handoff_protocol::frame::{
     KEEPALIVE_FRAME, Kind,
 };
 use handoff_protocol::limits::{
-    CLIENT_IDLE_TIMEOUT_SECS, CLIENT_MESSAGE_BURST, CLIENT_MESSAGES_PER_SECOND, KEEPALIVE_SECS,
-    MAX_CLIENT_FRAME_BYTES,
+    CLIENT_IDLE_TIMEOUT_SECS, CLIENT_MESSAGE_BURST, CLIENT_MESSAGES_PER_SECOND, CLOSE_DRAIN_MS,
+    KEEPALIVE_SECS, MAX_CLIENT_FRAME_BYTES,
 };
 use handoff_protocol::{Claims, api::RoomStatus};
 use rand::Rng;
@@ -36,6 +36,7 @@ use crate::metrics::METRICS;
 use crate::rate::RateLimiter;
 use crate::room::{CloseReason, Command, Identity, Inbound, Joiner};
 
+mod drain;
 mod outlet;
 mod upgrade;
 mod wire;
@@ -231,9 +232,17 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
         let mut sink = direct.sink.lock().await;
         // The close frame is the last frame: the room may still be sending until it sees the leave.
         direct.lane.close();
-        sink.send(close_message(&end)).await
+        let sent = sink.send(close_message(&end)).await;
+        (sink, sent)
     };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
+    if let Ok((mut sink, Ok(()))) = tokio::time::timeout(CLOSE_TIMEOUT, close).await {
+        // Unless the client closed first, it may still be sending (the rest of a message over the limit):
+        // read and discard it, bounded, so its kernel is not reset before it reads the close frame.
+        if end.code != frame::CLOSE_NORMAL {
+            direct.lane.drain_reads();
+            let _ = tokio::time::timeout(Duration::from_millis(CLOSE_DRAIN_MS), sink.flush()).await;
+        }
+    }
     end
 }
 

@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
@@ -21,6 +22,8 @@ use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+use super::drain::Drain;
 
 /// Most buffers one vectored write hands the kernel: a few messages' headers and payloads.
 const LANE_SLICES: usize = 8;
@@ -31,6 +34,8 @@ const MAX_HEADER_BYTES: usize = 10;
 #[derive(Default)]
 pub struct Lane {
     queue: Mutex<Queue>,
+    /// The close frame is out: a flush of the wire now drains what the client still sends (`drain`).
+    draining: AtomicBool,
 }
 
 #[derive(Default)]
@@ -67,6 +72,12 @@ impl Lane {
         self.queue().closed = true;
     }
 
+    /// From now on, flushing the wire shuts its write side and reads and discards what the client still
+    /// sends, until it closes its side (see `drain`). Set once the close frame has been flushed.
+    pub fn drain_reads(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
     /// Writes what the lane holds into `io`; ready once it is empty.
     fn drain<T: AsyncWrite + Unpin>(&self, io: &mut T, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut queue = self.queue();
@@ -95,15 +106,16 @@ impl Lane {
 }
 
 /// A connection's stream with its [`Lane`]: reads pass through; every write, flush and shutdown first
-/// empties the lane.
+/// empties the lane; once the lane is draining, a flush also drains the client's side (see `drain`).
 pub struct Wire<T> {
     io: T,
     lane: Arc<Lane>,
+    drain: Drain,
 }
 
 impl<T> Wire<T> {
     pub fn new(io: T) -> Wire<T> {
-        Wire { io, lane: Arc::default() }
+        Wire { io, lane: Arc::default(), drain: Drain::default() }
     }
 
     /// The lane, for the connection's writers to share.
@@ -122,9 +134,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Wire<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let Wire { io, lane } = &mut *self;
+        let Wire { io, lane, .. } = &mut *self;
         ready!(lane.drain(io, cx))?;
         Pin::new(io).poll_write(cx, buf)
     }
@@ -134,7 +146,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let Wire { io, lane } = &mut *self;
+        let Wire { io, lane, .. } = &mut *self;
         ready!(lane.drain(io, cx))?;
         Pin::new(io).poll_write_vectored(cx, bufs)
     }
@@ -144,13 +156,17 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Wire { io, lane } = &mut *self;
+        let Wire { io, lane, drain } = &mut *self;
         ready!(lane.drain(io, cx))?;
-        Pin::new(io).poll_flush(cx)
+        ready!(Pin::new(&mut *io).poll_flush(cx))?;
+        if lane.draining.load(Ordering::Relaxed) {
+            return drain.poll(io, cx);
+        }
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Wire { io, lane } = &mut *self;
+        let Wire { io, lane, .. } = &mut *self;
         ready!(lane.drain(io, cx))?;
         Pin::new(io).poll_shutdown(cx)
     }
