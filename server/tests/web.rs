@@ -157,6 +157,7 @@ async fn firefox_smoke() {
         "export_has_typed_line",
         "dashboard_lists_submission",
         "no_page_errors",
+        "no_csp_violations",
     ] {
         assert!(checks.iter().any(|c| c == expected), "firefox check {expected} did not run: {checks:?}");
     }
