@@ -23,15 +23,15 @@ run $L large-paste $C --rooms 100 --keys-per-sec 0.5 --duration-s 20 --json $R/$
 run $L typing $C --targets handoff --procs 2 --rooms 1000 --duration-s 20 --json $R/$D-typing-procs2-1000.json
 # idle: a server started here, its pid read by the tool
 IDLE_DIR=$(mktemp -d)
-$T/handoff serve --listen 127.0.0.1:18181 --api-key k --data-dir "$IDLE_DIR" --log warn >/dev/null 2>&1 &
+$T/handoff serve --listen 127.0.0.1:18181 --api-key bench-sh-api-key-0123 --data-dir "$IDLE_DIR" --log warn >/dev/null 2>&1 &
 IPID=$!; sleep 2
-run $L idle --server http://127.0.0.1:18181 --api-key k --server-pid $IPID --rooms 2000 --json $R/$D-idle-2000-rooms.json
+run $L idle --server http://127.0.0.1:18181 --api-key bench-sh-api-key-0123 --server-pid $IPID --rooms 2000 --json $R/$D-idle-2000-rooms.json
 kill $IPID; wait $IPID; rm -rf "$IDLE_DIR"
 # idle in rooms holding a 200 KiB submission: what a large first sync leaves behind per connection
 IDLE_DIR=$(mktemp -d)
-$T/handoff serve --listen 127.0.0.1:18181 --api-key k --data-dir "$IDLE_DIR" --log warn >/dev/null 2>&1 &
+$T/handoff serve --listen 127.0.0.1:18181 --api-key bench-sh-api-key-0123 --data-dir "$IDLE_DIR" --log warn >/dev/null 2>&1 &
 IPID=$!; sleep 2
-run $L idle --server http://127.0.0.1:18181 --api-key k --server-pid $IPID --rooms 100 --clients-per-room 4 --bytes 204800 --json $R/$D-idle-100-rooms-200k.json
+run $L idle --server http://127.0.0.1:18181 --api-key bench-sh-api-key-0123 --server-pid $IPID --rooms 100 --clients-per-room 4 --bytes 204800 --json $R/$D-idle-100-rooms-200k.json
 kill $IPID; wait $IPID; rm -rf "$IDLE_DIR"
 # the soak edits: past 200 characters (after about 33 s) each key also deletes one, so RSS growth is
 # not the typed text

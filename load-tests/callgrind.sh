@@ -28,8 +28,8 @@ if [ "$bin" = relay ]; then
   cmd=("$RELEASE/handoff-relay" --listen 127.0.0.1:$PORT)
   target=(--target relay --server ws://127.0.0.1:$PORT)
 else
-  cmd=("$bin" serve --listen 127.0.0.1:$PORT --data-dir "$out/data" --api-key callgrind --log warn "$@")
-  target=(--target handoff --server http://127.0.0.1:$PORT --api-key callgrind)
+  cmd=("$bin" serve --listen 127.0.0.1:$PORT --data-dir "$out/data" --api-key callgrind-api-key-0123 --log warn "$@")
+  target=(--target handoff --server http://127.0.0.1:$PORT --api-key callgrind-api-key-0123)
 fi
 valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "${cmd[@]}" >/dev/null 2>"$out/valgrind.log" &
 server=$!

@@ -51,9 +51,9 @@ for round in $(seq 1 "$ROUNDS"); do
       *)
         # $args unquoted on purpose: it holds the server's extra arguments, split on spaces.
         # shellcheck disable=SC2086
-        "$bin" serve --listen 127.0.0.1:$port --data-dir "$dir" --api-key side-by-side --log warn $args \
+        "$bin" serve --listen 127.0.0.1:$port --data-dir "$dir" --api-key side-by-side-api-key --log warn $args \
           >/dev/null 2>&1 &
-        target=(--target handoff --server http://127.0.0.1:$port --api-key side-by-side) ;;
+        target=(--target handoff --server http://127.0.0.1:$port --api-key side-by-side-api-key) ;;
     esac
     pid=$!
     all+=("$pid")

@@ -14,7 +14,7 @@ use crate::limits::{LAUNCH_TIMEOUT, READY_POLL};
 use crate::target::{Kind, Target};
 
 /// The integrator API key a launched handoff is given.
-const LAUNCH_API_KEY: &str = "handoff-load";
+const LAUNCH_API_KEY: &str = "handoff-load-api-key";
 
 /// Where the servers' programs are.
 #[derive(Debug, Clone)]

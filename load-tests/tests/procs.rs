@@ -10,7 +10,7 @@ use handoff_load::{TypingConfig, procs};
 use handoff_server::app;
 use handoff_server::config::Config;
 
-const API_KEY: &str = "k";
+const API_KEY: &str = "load-test-api-key-0123";
 const PROCS: usize = 2;
 const ROOMS: usize = 4;
 const CLIENTS_PER_ROOM: usize = 3;

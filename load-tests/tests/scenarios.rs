@@ -15,7 +15,7 @@ use handoff_load::{TypingConfig, typing};
 use handoff_server::app::{self, Running};
 use handoff_server::config::Config;
 
-const API_KEY: &str = "k";
+const API_KEY: &str = "load-test-api-key-0123";
 
 async fn handoff() -> (Running, Target, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ use handoff_load::target::{Kind, Target};
 use handoff_server::app;
 use handoff_server::config::Config;
 
-const API_KEY: &str = "k";
+const API_KEY: &str = "load-test-api-key-0123";
 const ROOMS: usize = 3;
 const CLIENTS_PER_ROOM: usize = 3;
 const KEYS_PER_SEC: f64 = 5.0;

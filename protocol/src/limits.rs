@@ -162,6 +162,11 @@ pub const CLOSE_DRAIN_MS: u64 = 5_000;
 /// Bytes of an interviewer's private notes for one room. Over it: 413 `notes_too_large`.
 pub const MAX_NOTES_BYTES: usize = 256 * 1024;
 
+/// Characters of a configured `--api-key` (or `HANDOFF_API_KEY`). A shorter key refuses to start the
+/// server, with a message naming this minimum: the key reads every candidate's data, so it must be a
+/// secret no one guesses (a generated development key has 64).
+pub const MIN_API_KEY_CHARS: usize = 16;
+
 /// Lifetime of the dashboard link `handoff serve` prints at startup.
 pub const DASHBOARD_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
 

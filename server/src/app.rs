@@ -9,7 +9,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
-use handoff_protocol::limits::{DASHBOARD_TOKEN_TTL_SECS, MAX_GROUP_COMMIT_WINDOW_MS, MAX_REQUEST_BYTES};
+use handoff_protocol::limits::{
+    DASHBOARD_TOKEN_TTL_SECS, MAX_GROUP_COMMIT_WINDOW_MS, MAX_REQUEST_BYTES, MIN_API_KEY_CHARS,
+};
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
@@ -17,11 +19,12 @@ use crate::auth::TokenKeys;
 use crate::bus::LocalBus;
 use crate::config::Config;
 use crate::error::AppError;
+use crate::headers::SecurityHeaders;
 use crate::room::{Registry, RoomSettings};
-use crate::secrets;
 use crate::shutdown::{self, Trigger};
 use crate::store::{self, Store};
 use crate::webhook::Webhooks;
+use crate::{private_fs, secrets};
 
 /// The URLs clients are given, derived from the public base URL.
 pub struct Urls {
@@ -57,6 +60,8 @@ pub struct AppState {
     pub webhooks: Arc<Webhooks>,
     /// How long after it ended a room may be reopened.
     pub reopen_window: Duration,
+    /// The bearer token `/metrics` requires; open when `None`.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 pub fn router(state: AppState, web_dir: &Path) -> Router {
@@ -66,8 +71,10 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .route("/metrics", get(crate::metrics::scrape))
         .route("/ws/{room_id}", get(crate::ws::upgrade))
         .nest("/api/v1", crate::api::router());
+    let headers = Arc::new(SecurityHeaders::new(&state.urls.ws));
     crate::web::serve(routes, web_dir)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(axum::middleware::from_fn_with_state(headers, crate::headers::add))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
@@ -115,7 +122,12 @@ impl Running {
 
 /// Opens the store, binds the listener and serves until SIGINT/SIGTERM or [`Running::shutdown`].
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    check_api_key(config.api_key.as_deref())?;
     let data_dir = config.data_dir.clone();
+    {
+        let dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || private_fs::prepare_data_dir(&dir)).await??;
+    }
     let (api_key, api_key_generated) = {
         let dir = data_dir.clone();
         let configured = config.api_key.clone();
@@ -171,6 +183,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         outbox_frames: config.client_outbox_frames.max(1),
         webhooks: webhooks.clone(),
         reopen_window: Duration::from_secs(config.reopen_window_s),
+        metrics_token: config.metrics_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
     };
     let trigger = Trigger::new();
     let stop = trigger.clone();
@@ -213,6 +226,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // The normalised base (no trailing slash), the same every link is built from.
     let public_url = state.urls.public.clone();
     Ok(Running { addr, public_url, api_key, api_key_generated, state, dashboard_link, trigger, task })
+}
+
+/// Refuses a configured API key too short to be a secret (an empty one means "unset": development mode).
+fn check_api_key(configured: Option<&str>) -> anyhow::Result<()> {
+    let chars = configured.map_or(0, |k| k.chars().count());
+    if chars > 0 && chars < MIN_API_KEY_CHARS {
+        anyhow::bail!(
+            "--api-key (HANDOFF_API_KEY) has {chars} characters; it must have at least {MIN_API_KEY_CHARS}, \
+             because it reads every candidate's data (e.g. `openssl rand -hex 32`)"
+        );
+    }
+    Ok(())
 }
 
 /// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`). tokio's default of 1024

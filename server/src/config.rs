@@ -51,10 +51,15 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_DATA_DIR", default_value = "handoff-data")]
     pub data_dir: PathBuf,
 
-    /// Integrator API key (`Authorization: Bearer …`). When unset, a development key is generated once,
-    /// kept in the data dir, and printed at startup.
+    /// Integrator API key (`Authorization: Bearer …`), at least 16 characters. When unset, a development
+    /// key is generated once, kept in the data dir, and printed at startup with a dashboard link.
     #[arg(long, env = "HANDOFF_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+
+    /// Bearer token `/metrics` requires (`Authorization: Bearer …`); without it the scrape answers 401.
+    /// When unset, `/metrics` is open: keep it on a private network then.
+    #[arg(long, env = "HANDOFF_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 
     /// Secret that signs room tokens (HS256). When unset, one is generated once and kept in the data dir.
     #[arg(long, env = "HANDOFF_TOKEN_SECRET", hide_env_values = true)]
@@ -131,6 +136,7 @@ impl Config {
             public_url: None,
             data_dir,
             api_key: None,
+            metrics_token: None,
             token_secret: None,
             store: None,
             room_idle_evict_s: ROOM_IDLE_EVICT_SECS,

@@ -15,6 +15,8 @@
 //! - [`bus`]: the cluster seam (rooms publish accepted updates; single node publishes nowhere).
 //! - [`rate`]: per-connection rate limiting; [`shutdown`]: the stop signal.
 //! - [`webhook`]: the signed room-ended webhook, retried from the store.
+//! - [`headers`]: security headers on every answer; [`private_fs`]: the data dir and database files
+//!   readable by the server's user only.
 //! - [`web`]: serves the built web client; [`sample`]: the demo submission seeded in development mode.
 //!
 //! Data flows one way: connection task → room actor (applies, logs, encodes once) → member outboxes.
@@ -26,8 +28,10 @@ pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod error;
+pub mod headers;
 pub mod lifecycle;
 pub mod metrics;
+pub mod private_fs;
 pub mod rate;
 pub mod room;
 pub mod sample;

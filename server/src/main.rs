@@ -1,6 +1,7 @@
 //! The `handoff` binary.
 
 use clap::Parser;
+use handoff_protocol::limits::DASHBOARD_TOKEN_TTL_SECS;
 use handoff_server::config::{Cli, Command, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -25,12 +26,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .init();
     let running = handoff_server::app::start(config).await?;
     println!("handoff is listening on {}", running.public_url);
-    println!("  Dashboard:  {}", running.dashboard_link);
+    // The dashboard link grants what the API key grants. An operator who set a key signs in with it;
+    // only development mode, whose key nobody chose, prints a link (and the key) to the terminal.
+    if running.api_key_generated {
+        let days = DASHBOARD_TOKEN_TTL_SECS / (24 * 3600);
+        println!("  Dashboard:  {} (valid for {days} days)", running.dashboard_link);
+        println!("  development API key: {}", running.api_key);
+    } else {
+        println!("  Dashboard:  {}/ (sign in with the API key)", running.public_url);
+    }
     println!("  API:        {}/api/v1", running.public_url);
     println!("  WebSocket:  {}", running.state.urls.ws);
-    if running.api_key_generated {
-        println!("  development API key: {}", running.api_key);
-    }
     running.stopped().await?;
     Ok(())
 }

@@ -5,11 +5,13 @@
 use std::sync::LazyLock;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, Registry, TextEncoder};
 
 use crate::app::AppState;
+use crate::auth::api_key_matches;
+use crate::error::AppError;
 
 /// Histogram buckets in seconds, from 100 µs to 10 s.
 const LATENCY_BUCKETS: [f64; 14] =
@@ -122,8 +124,20 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     }
 });
 
-/// `GET /metrics` in the Prometheus text format.
-pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /metrics` in the Prometheus text format. With `--metrics-token` set, only a request bearing that
+/// token gets it (401 otherwise); the API key does not open it, so a scraper never holds the key.
+pub async fn scrape(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, AppError> {
+    if let Some(expected) = &state.metrics_token {
+        let presented = crate::api::bearer(&headers);
+        if !presented.is_some_and(|p| api_key_matches(p, expected)) {
+            return Err(AppError::Unauthorized(
+                "missing or invalid metrics token (Authorization: Bearer <token>)".into(),
+            ));
+        }
+    }
     METRICS.rooms_loaded.set(state.rooms.loaded() as i64);
     // A store that cannot answer leaves the last count: the scrape itself should not fail for it.
     match state.store.count_live_rooms().await {
@@ -135,5 +149,5 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     if let Err(e) = encoder.encode(&METRICS.registry.gather(), &mut out) {
         tracing::error!(error = %e, "encoding metrics failed");
     }
-    ([(header::CONTENT_TYPE, encoder.format_type().to_owned())], out)
+    Ok(([(header::CONTENT_TYPE, encoder.format_type().to_owned())], out))
 }

@@ -21,23 +21,24 @@ pub fn load_or_create(
     }
     let path = data_dir.join(file);
     match std::fs::read_to_string(&path) {
-        Ok(v) if !v.trim().is_empty() => return Ok((v.trim().to_owned(), true)),
+        Ok(v) if !v.trim().is_empty() => {
+            crate::private_fs::tighten_file(&path)?;
+            return Ok((v.trim().to_owned(), true));
+        }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    std::fs::create_dir_all(data_dir)?;
+    crate::private_fs::create_dirs(data_dir)?;
     let mut bytes = [0u8; SECRET_BYTES];
     rand::rng().fill_bytes(&mut bytes);
     let value = hex::encode(bytes);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(&path)?.write_all(value.as_bytes())?;
+    crate::private_fs::private_file_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)?
+        .write_all(value.as_bytes())?;
     Ok((value, true))
 }
 

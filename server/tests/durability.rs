@@ -11,6 +11,9 @@ use common::{TestServer, YClient, file};
 use handoff_protocol::api::PromoteResponse;
 use handoff_protocol::limits::{GROUP_COMMIT_GATHER_MS, GROUP_COMMIT_WINDOW_MS, SNAPSHOT_EVERY_UPDATES};
 
+/// The API key the spawned binary is started with (at least `MIN_API_KEY_CHARS` long).
+const API_KEY: &str = "durability-test-api-key";
+
 fn ws_url(server_ws: &str, room: &PromoteResponse, token: &str) -> String {
     format!("{server_ws}/{}?token={token}", room.room.id)
 }
@@ -54,7 +57,7 @@ struct Process {
 
 fn spawn_server(dir: &std::path::Path, extra: &[&str]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--api-key", "k", "--log", "warn", "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--log", "warn", "--data-dir"])
         .arg(dir)
         .args(extra)
         .stdout(Stdio::piped())
@@ -75,13 +78,13 @@ fn spawn_server(dir: &std::path::Path, extra: &[&str]) -> Process {
     Process { child, base }
 }
 
-/// Submits one file to the server at `base` (API key `k`), promotes it, and connects a synced candidate
+/// Submits one file to the server at `base` (API key [`API_KEY`]), promotes it, and connects a synced candidate
 /// and interviewer.
 async fn room_on(base: &str, content: &str) -> (PromoteResponse, YClient, YClient) {
     let http = reqwest::Client::new();
     let sub: serde_json::Value = http
         .post(format!("{base}/api/v1/submissions"))
-        .bearer_auth("k")
+        .bearer_auth(API_KEY)
         .json(&common::submission(&[file("main.py", content)]))
         .send()
         .await
@@ -91,7 +94,7 @@ async fn room_on(base: &str, content: &str) -> (PromoteResponse, YClient, YClien
         .unwrap();
     let room: PromoteResponse = http
         .post(format!("{base}/api/v1/submissions/{}/promote", sub["id"].as_str().unwrap()))
-        .bearer_auth("k")
+        .bearer_auth(API_KEY)
         .json(&serde_json::json!({"interviewer": {"name": "Ivy"}}))
         .send()
         .await

@@ -134,6 +134,8 @@ async fn browser_end_to_end() {
         "live_score_saved",
         "candidate_has_no_record_controls",
         "record_endpoints_refuse_candidate",
+        "csp_blocks_injected_background_image",
+        "no_csp_violations",
     ] {
         assert!(checks.iter().any(|c| c == expected), "e2e check {expected} did not run: {checks:?}");
     }
@@ -155,6 +157,7 @@ async fn firefox_smoke() {
         "export_has_typed_line",
         "dashboard_lists_submission",
         "no_page_errors",
+        "no_csp_violations",
     ] {
         assert!(checks.iter().any(|c| c == expected), "firefox check {expected} did not run: {checks:?}");
     }

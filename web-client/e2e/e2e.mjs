@@ -4,16 +4,19 @@
 //
 // Posts a sample submission, then drives three browser contexts (interviewer, candidate, observer)
 // through promote → join → edit → offline and back → diff → end; then a second room for keyboard
-// navigation and a ~2 MiB file, and the interviewer's session record (checks-*.mjs; shared helpers in lib.mjs). Prints exactly one JSON line:
+// navigation and a ~2 MiB file, and the interviewer's session record (checks-*.mjs; shared helpers in lib.mjs);
+// every page fails the run on a Content-Security-Policy violation, and a probe page checks that an
+// injected style cannot fetch another origin (checks-csp.mjs). Prints exactly one JSON line:
 // {"ok":true,"checks":[…]} or {"ok":false,"error":"…","checks":[…]}, and exits 0 or 1.
 
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
+import { cspBlocksInjectedStyle } from './checks-csp.mjs'
 import { fileChecks } from './checks-files.mjs'
 import { reconnectKeepsOfflineEdits } from './checks-reconnect.mjs'
 import { LIVE_DIMENSION, recordChecks } from './checks-record.mjs'
-import { LAUNCH, api, checks, docFiles, editorText, env, expect, newPage, pass, sameFiles, waitSynced } from './lib.mjs'
+import { LAUNCH, api, checks, cspViolations, docFiles, editorText, env, expect, newPage, pass, sameFiles, waitSynced } from './lib.mjs'
 
 const GLOBAL_TIMEOUT_MS = 120_000
 
@@ -214,6 +217,9 @@ async function run() {
   const roles = await iv.locator('[data-testid="participant"]').evaluateAll((els) => els.map((e) => e.dataset.role).sort())
   expect('participants_listed', JSON.stringify(roles) === JSON.stringify(['candidate', 'interviewer', 'observer']), JSON.stringify(roles))
 
+  // 7b. A style injected into the room page cannot fetch another origin's URL (CSP img-src).
+  await cspBlocksInjectedStyle(observerLink)
+
   // 8. Private notes save; the interviewer's view of the room.
   await iv.fill('[data-testid="notes"]', NOTES)
   await iv.waitForSelector('[data-testid="notes-status"][data-state="saved"]')
@@ -285,6 +291,9 @@ async function run() {
 
   // 13. Another room: keyboard-only navigation of the file tree, and a ~2 MiB file.
   await fileChecks(shotDir)
+
+  // 14. The server's Content-Security-Policy let every page above work: no violation anywhere.
+  expect('no_csp_violations', cspViolations.length === 0, cspViolations.join('; '))
 }
 
 let timer

@@ -83,6 +83,9 @@ const LAUNCH = {
 /** Uncaught errors in any page; a Firefox-only exception fails the run. */
 const pageErrors = []
 
+/** Content-Security-Policy violations in any page: the server's policy must let Firefox work too. */
+const cspViolations = []
+
 async function newPage(context, name) {
   const page = await context.newPage()
   page.setDefaultTimeout(STEP_TIMEOUT_MS)
@@ -90,6 +93,15 @@ async function newPage(context, name) {
     const msg = e instanceof Error ? e.message : String(e)
     pageErrors.push(`[${name}] ${msg}`)
     process.stderr.write(`[${name}] page error: ${msg}\n`)
+  })
+  // Firefox's own CSP reports stay in its web console; the event is what the page can see.
+  await page.evaluateOnNewDocument(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`)
+    })
+  })
+  page.on('console', (m) => {
+    if (m.text().startsWith('CSP violation')) cspViolations.push(`[${name}] ${m.text()}`)
   })
   return page
 }
@@ -180,6 +192,7 @@ async function run(browser) {
   await dash.screenshot({ path: join(shotDir, 'firefox-dashboard.png') })
 
   expect('no_page_errors', pageErrors.length === 0, pageErrors.join('; '))
+  expect('no_csp_violations', cspViolations.length === 0, cspViolations.join('; '))
 }
 
 let browser = null

@@ -40,12 +40,35 @@ export const LAUNCH = {
   args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--no-first-run', '--disable-sync'],
 }
 
-/** A page in its own browser context (its own storage, like a separate person's browser). */
-export async function newPage(name) {
+/**
+ * Content-Security-Policy violations seen on any page (except those opened with `expectViolations`):
+ * the server's policy must let every page work, so the run fails on any of them.
+ */
+export const cspViolations = []
+
+/** Reports every `securitypolicyviolation` event to the console, where `newPage` collects it. */
+function reportViolations() {
+  document.addEventListener('securitypolicyviolation', (e) => {
+    console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`)
+  })
+}
+
+/**
+ * A page in its own browser context (its own storage, like a separate person's browser). Its CSP
+ * violations (the event, and Chromium's own console report) go to `cspViolations`, unless the page is
+ * a probe that provokes them on purpose (`expectViolations`).
+ */
+export async function newPage(name, { expectViolations = false } = {}) {
   const context = await env.browser.newContext({ viewport: { width: 1280, height: 720 } })
   const page = await context.newPage()
   page.setDefaultTimeout(STEP_TIMEOUT_MS)
   page.on('pageerror', (e) => process.stderr.write(`[${name}] page error: ${e.message}\n`))
+  if (!expectViolations) {
+    await page.addInitScript(reportViolations)
+    page.on('console', (m) => {
+      if (/CSP violation|Content Security Policy/.test(m.text())) cspViolations.push(`[${name}] ${m.text()}`)
+    })
+  }
   return page
 }
 

@@ -3,7 +3,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
@@ -43,14 +43,29 @@ fn json_error(rejection: JsonRejection) -> AppError {
     AppError::BadRequest { code, message: rejection.body_text() }
 }
 
-/// The bearer credential of a request, if any.
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+/// The query string, deserialized; a missing or malformed parameter is a 400 JSON error naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => {
+                Err(AppError::BadRequest { code: "invalid_query", message: rejection.body_text() })
+            }
+        }
+    }
+}
+
+/// The bearer credential of a request, if any. The scheme is case-insensitive (RFC 9110 §11.1), so
+/// `bearer x` and `BEARER x` are read as `Bearer x`.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim_start();
+    let (scheme, credential) = value.split_once(' ')?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
 }
 
 /// Proof that the request carried the integrator API key, or a dashboard token (which grants the same).
@@ -60,7 +75,7 @@ impl FromRequestParts<AppState> for Integrator {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let presented = bearer(parts)
+        let presented = bearer(&parts.headers)
             .ok_or_else(|| AppError::Unauthorized("missing API key (Authorization: Bearer <key>)".into()))?;
         if api_key_matches(presented, &state.api_key) || state.tokens.verify_dashboard(presented) {
             Ok(Integrator)
@@ -79,7 +94,7 @@ pub enum RoomCaller {
 impl RoomCaller {
     /// The caller's verified claims for `room_id` (the room is in the path, so it is checked per call).
     pub fn from_parts(parts: &Parts, state: &AppState, room_id: &str) -> Result<RoomCaller, AppError> {
-        let presented = bearer(parts).ok_or_else(|| {
+        let presented = bearer(&parts.headers).ok_or_else(|| {
             AppError::Unauthorized("missing room token (Authorization: Bearer <token>)".into())
         })?;
         if api_key_matches(presented, &state.api_key) || state.tokens.verify_dashboard(presented) {

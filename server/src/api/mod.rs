@@ -10,7 +10,7 @@ use axum::routing::{get, post, put};
 
 use crate::app::AppState;
 
-pub use extract::{ApiJson, Integrator, RoomCaller};
+pub use extract::{ApiJson, ApiQuery, Integrator, RoomCaller, bearer};
 pub(crate) use record::build_export;
 
 pub fn router() -> Router<AppState> {

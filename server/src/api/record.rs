@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use handoff_protocol::api::{Export, ExportFile, Replay, Timeline};
 use handoff_protocol::record::{self, Logged, Record};
 use serde::Deserialize;
 
+use super::ApiQuery;
 use super::rooms::open_interviewer;
 use crate::app::AppState;
 use crate::error::AppError;
@@ -70,7 +71,7 @@ pub struct ReplayQuery {
 pub async fn files_at(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<ReplayQuery>,
+    ApiQuery(q): ApiQuery<ReplayQuery>,
     parts: Parts,
 ) -> Result<Json<Replay>, AppError> {
     let (room, _) = open_interviewer(&state, &parts, &id).await?;

@@ -13,7 +13,7 @@ use handoff_protocol::api::{
 use handoff_protocol::limits::DEFAULT_ROOM_TOKEN_TTL_SECS;
 use handoff_protocol::{Role, async_replay, integrity, schema, validate};
 
-use super::{ApiJson, Integrator};
+use super::{ApiJson, ApiQuery, Integrator};
 use crate::app::AppState;
 use crate::auth::now_ms;
 use crate::error::AppError;
@@ -162,7 +162,7 @@ pub async fn replay(
     State(state): State<AppState>,
     _: Integrator,
     Path(id): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<AtQuery>,
+    ApiQuery(q): ApiQuery<AtQuery>,
 ) -> Result<Json<handoff_protocol::api::AsyncReplay>, AppError> {
     let rec = state.store.get_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
     if !async_replay::has_edits(&rec.body.events) {

@@ -77,9 +77,7 @@ impl SqliteStore {
         let writer = {
             let path = path.clone();
             tokio::task::spawn_blocking(move || -> StoreResult<(Connection, LogWriter)> {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(e.to_string()))?;
-                }
+                crate::private_fs::prepare_sqlite(&path).map_err(|e| StoreError::Database(e.to_string()))?;
                 let mut conn = connect(&path, WRITER_PAGE_CACHE_KIB)?;
                 conn.execute_batch(SCHEMA).map_err(db_err)?;
                 migrate(&conn).map_err(db_err)?;

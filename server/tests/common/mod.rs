@@ -30,7 +30,7 @@ pub struct TestServer {
 
 pub fn config(dir: &Path) -> Config {
     let mut c = Config::with_data_dir(dir.to_path_buf());
-    c.api_key = Some("test-api-key".into());
+    c.api_key = Some("test-api-key-0123456789".into());
     c.token_secret = Some(TOKEN_SECRET.into());
     c
 }
