@@ -237,7 +237,7 @@ pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, FrameError> {
 /// Decodes an awareness update and checks that every state is JSON: y-protocols clients `JSON.parse`
 /// each state they receive, so one client's malformed state would break every other client's presence.
 /// The entry count is checked against [`MAX_AWARENESS_ENTRIES_PER_MESSAGE`] before any entry is read,
-/// and each state against [`MAX_AWARENESS_STATE_BYTES`].
+/// each state against [`MAX_AWARENESS_STATE_BYTES`], and no client id may appear twice.
 pub fn decode_awareness(bytes: &[u8]) -> Result<AwarenessUpdate, FrameError> {
     check_leading_count(bytes)?;
     let entries = Reader { buf: bytes, pos: 0 }.var_uint("entry count")?;
@@ -245,6 +245,11 @@ pub fn decode_awareness(bytes: &[u8]) -> Result<AwarenessUpdate, FrameError> {
         return Err(FrameError::AwarenessEntries(entries));
     }
     let update = contained(|| AwarenessUpdate::decode_v1(bytes))?;
+    // Decoding keeps the last entry of a client id, while clients apply every entry in order: the
+    // server would check one state and relay another.
+    if update.clients.len() as u64 != entries {
+        return Err(FrameError::InvalidPayload("a client id appears twice in one awareness message".into()));
+    }
     if let Some(entry) = update.clients.values().find(|e| e.json.len() > MAX_AWARENESS_STATE_BYTES) {
         return Err(FrameError::AwarenessStateTooBig(entry.json.len()));
     }

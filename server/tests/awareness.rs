@@ -30,6 +30,30 @@ fn awareness_msg(states: impl IntoIterator<Item = (u64, u32, Value)>) -> Vec<u8>
     frame::encode_awareness(&AwarenessUpdate { clients })
 }
 
+/// An awareness message written entry by entry, as lib0 encodes it, duplicates included.
+fn raw_awareness_msg(entries: &[(u64, u32, Value)]) -> Vec<u8> {
+    fn var(out: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    let mut payload = Vec::new();
+    var(&mut payload, entries.len() as u64);
+    for (id, clock, state) in entries {
+        let json = state.to_string();
+        var(&mut payload, *id);
+        var(&mut payload, u64::from(*clock));
+        var(&mut payload, json.len() as u64);
+        payload.extend_from_slice(json.as_bytes());
+    }
+    let mut msg = vec![1];
+    var(&mut msg, payload.len() as u64);
+    msg.extend_from_slice(&payload);
+    msg
+}
+
 /// Every state a client holds, by client id.
 fn states(c: &YClient) -> HashMap<u64, Value> {
     c.awareness
@@ -187,5 +211,32 @@ async fn awareness_colours_that_are_not_hex_never_reach_others() {
     let ivys = &states(&cam)[&ivy_id]["user"];
     assert_eq!(ivys["color"], "#12ab56");
     assert_eq!(ivys["colorLight"], "#12ab5633");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_id_twice_in_one_message_cannot_smuggle_a_spoof() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&sample_files()).await;
+    let mut ivy = YClient::synced(&TestServer::ws(&room, &room.tokens.interviewer)).await;
+    let mut bad = YClient::synced(&TestServer::ws(&room, &room.tokens.candidate)).await;
+    let bad_id = own_id(&bad);
+    // Clients apply entries in order: the first (a spoof at a high clock) would stick, the second (a
+    // conforming state at a lower clock) would be ignored by them, yet it is the one a map keeps.
+    let spoof = json!({"user": {"name": "Ivy Interviewer", "role": "interviewer"}});
+    let honest = json!({"user": {"name": "Cam Candidate", "role": "candidate"}});
+    bad.send_raw(raw_awareness_msg(&[(bad_id, 10, spoof), (bad_id, 5, honest)])).await;
+    announce(&mut ivy, json!({"user": {"name": "Ivy Interviewer", "role": "interviewer"}})).await;
+    let (code, reason) = bad.wait_closed().await;
+    assert_eq!(code, frame::CLOSE_INVALID_PAYLOAD, "duplicate ids close with 1007, got {code} {reason}");
+    let mut obs = YClient::synced(&TestServer::ws(&room, &room.tokens.observer)).await;
+    let ivy_id = own_id(&ivy);
+    obs.wait_for("the observer sees the interviewer", |c| states(c).contains_key(&ivy_id)).await;
+    for (who, seen) in [("interviewer", states(&ivy)), ("late observer", states(&obs))] {
+        if let Some(theirs) = seen.get(&bad_id) {
+            assert_eq!(theirs["user"]["role"], "candidate", "{who} sees {theirs}");
+        }
+    }
     server.stop().await;
 }

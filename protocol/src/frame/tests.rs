@@ -498,4 +498,8 @@ fn awareness_limits_close_with_policy_codes() {
     let big = format!("\"{}\"", "x".repeat(MAX_AWARENESS_STATE_BYTES - 1));
     let err = decode_awareness(&payload(&update(1, &big))).unwrap_err();
     assert_eq!(err.close_code(), CLOSE_TOO_BIG);
+
+    // The same client twice: [count 2, (id 7, clock 1, "{}"), (id 7, clock 2, "{}")].
+    let twice = [2, 7, 1, 2, b'{', b'}', 7, 2, 2, b'{', b'}'];
+    assert!(matches!(decode_awareness(&twice), Err(FrameError::InvalidPayload(_))));
 }
