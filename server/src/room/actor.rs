@@ -50,7 +50,7 @@ pub(super) struct RoomActor {
     awareness: Awareness,
     members: Vec<Member>,
     /// The awareness states the room relays (`awareness` only holds the document).
-    presence: Presence,
+    awareness_states: Presence,
     next_seq: u64,
     pending: Vec<LogEntry>,
     pending_since: Option<Instant>,
@@ -94,7 +94,7 @@ impl RoomActor {
             id,
             awareness: Awareness::new(doc),
             members: Vec::new(),
-            presence: Presence::default(),
+            awareness_states: Presence::default(),
             next_seq,
             pending: Vec::new(),
             pending_since: None,
@@ -325,7 +325,7 @@ impl RoomActor {
     }
 
     fn awareness_frame(&self) -> Option<Bytes> {
-        self.presence.snapshot()
+        self.awareness_states.snapshot()
     }
 
     fn on_update(&mut self, conn_id: u64, update: Update, payload: Bytes, message: Bytes, step2: bool) {
@@ -387,7 +387,7 @@ impl RoomActor {
     /// Relays what the presence rules take of a member's awareness message (`presence.rs`).
     fn on_awareness(&mut self, conn_id: u64, update: AwarenessUpdate, message: Bytes) {
         let Some(member) = self.members.iter().find(|m| m.who.conn_id == conn_id) else { return };
-        match self.presence.apply(&member.who, update) {
+        match self.awareness_states.apply(&member.who, update) {
             Relay::Nothing => {}
             Relay::Verbatim => self.broadcast(message, conn_id),
             Relay::Encoded(frame) => self.broadcast(frame, conn_id),
@@ -458,7 +458,7 @@ impl RoomActor {
             }
             None => tracing::info!(conn = conn_id, "left"),
         }
-        if let Some(withdrawn) = self.presence.leave(conn_id) {
+        if let Some(withdrawn) = self.awareness_states.leave(conn_id) {
             self.broadcast(withdrawn, conn_id);
         }
     }
@@ -478,7 +478,7 @@ impl RoomActor {
             self.presence("leave", &m.who);
             kick(m, reason.clone());
         }
-        self.presence.clear();
+        self.awareness_states.clear();
         self.connected.store(0, Ordering::Relaxed);
     }
 }

@@ -196,7 +196,7 @@ const COLOUR_FIELDS: [&str; 2] = ["color", "colorLight"];
 /// `None` when `json` already shows `who` as its token says (name, role) with hex colours only;
 /// otherwise the state rewritten so: the client's own `user` fields are replaced, its colours kept if
 /// valid, everything else in the state left as it was. `json` is valid JSON (the edge checked it).
-pub(crate) fn conform(json: &str, who: &Identity) -> Option<Arc<str>> {
+fn conform(json: &str, who: &Identity) -> Option<Arc<str>> {
     if let Ok(Peek { user: Some(u) }) = serde_json::from_str::<Peek>(json) {
         let colours_ok = [&u.color, &u.color_light].iter().all(|c| c.as_deref().is_none_or(is_hex_colour));
         if u.name == *who.name && u.role == who.role.as_str() && colours_ok {
@@ -225,7 +225,7 @@ pub(crate) fn conform(json: &str, who: &Identity) -> Option<Arc<str>> {
 }
 
 /// `#rgb`, `#rrggbb` or `#rrggbbaa`: the only colours a state may carry into another browser's CSS.
-pub(crate) fn is_hex_colour(s: &str) -> bool {
+fn is_hex_colour(s: &str) -> bool {
     matches!(s.len(), 4 | 7 | 9) && s.starts_with('#') && s.bytes().skip(1).all(|b| b.is_ascii_hexdigit())
 }
 
