@@ -52,10 +52,10 @@ pub const MAX_CLIENTS_PER_ROOM: usize = 64;
 /// reconnecting. An entry for a further new id is dropped (not stored, not relayed); the connection stays.
 pub const MAX_AWARENESS_IDS_PER_CONNECTION: usize = 2;
 
-/// Awareness states one room holds at once: every member at its full allowance of ids, so the limit
-/// binds only a room the per-connection limit already bounds. An entry that would introduce a state
-/// beyond it is dropped (not stored, not relayed); the sender stays connected. With
-/// [`MAX_AWARENESS_STATE_BYTES`] it bounds the presence a room keeps and sends to a late joiner.
+/// Awareness states one room holds at once: every member at its full allowance of ids, so an honest
+/// member's own state always finds room. An entry that would introduce a state beyond it is dropped (not
+/// stored, not relayed); the sender stays connected. With [`MAX_AWARENESS_STATE_BYTES`] it bounds the
+/// presence a room keeps and sends to a late joiner (about 700 KiB at most).
 pub const MAX_AWARENESS_STATES_PER_ROOM: usize = MAX_CLIENTS_PER_ROOM * MAX_AWARENESS_IDS_PER_CONNECTION;
 
 /// Entries in one awareness message. A stock client sends its own state, or re-sends the states it
