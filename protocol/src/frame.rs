@@ -8,6 +8,7 @@
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::limits::{MAX_AWARENESS_ENTRIES_PER_MESSAGE, MAX_AWARENESS_STATE_BYTES};
 use yrs::StateVector;
 use yrs::Update;
 use yrs::sync::protocol::{
@@ -96,6 +97,10 @@ pub enum FrameError {
     UnknownSyncType(u64),
     #[error("invalid payload: {0}")]
     InvalidPayload(String),
+    #[error("too many awareness entries: {0} in one message (limit {limit})", limit = MAX_AWARENESS_ENTRIES_PER_MESSAGE)]
+    AwarenessEntries(u64),
+    #[error("awareness state of {0} bytes (limit {limit})", limit = MAX_AWARENESS_STATE_BYTES)]
+    AwarenessStateTooBig(usize),
 }
 
 impl FrameError {
@@ -104,6 +109,8 @@ impl FrameError {
         match self {
             FrameError::UnknownType(_) | FrameError::UnknownSyncType(_) => CLOSE_UNSUPPORTED,
             FrameError::InvalidPayload(_) => CLOSE_INVALID_PAYLOAD,
+            FrameError::AwarenessEntries(_) => CLOSE_POLICY,
+            FrameError::AwarenessStateTooBig(_) => CLOSE_TOO_BIG,
             _ => CLOSE_PROTOCOL_ERROR,
         }
     }
@@ -229,9 +236,23 @@ pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, FrameError> {
 
 /// Decodes an awareness update and checks that every state is JSON: y-protocols clients `JSON.parse`
 /// each state they receive, so one client's malformed state would break every other client's presence.
+/// The entry count is checked against [`MAX_AWARENESS_ENTRIES_PER_MESSAGE`] before any entry is read,
+/// each state against [`MAX_AWARENESS_STATE_BYTES`], and no client id may appear twice.
 pub fn decode_awareness(bytes: &[u8]) -> Result<AwarenessUpdate, FrameError> {
     check_leading_count(bytes)?;
+    let entries = Reader { buf: bytes, pos: 0 }.var_uint("entry count")?;
+    if entries > MAX_AWARENESS_ENTRIES_PER_MESSAGE as u64 {
+        return Err(FrameError::AwarenessEntries(entries));
+    }
     let update = contained(|| AwarenessUpdate::decode_v1(bytes))?;
+    // Decoding keeps the last entry of a client id, while clients apply every entry in order: the
+    // server would check one state and relay another.
+    if update.clients.len() as u64 != entries {
+        return Err(FrameError::InvalidPayload("a client id appears twice in one awareness message".into()));
+    }
+    if let Some(entry) = update.clients.values().find(|e| e.json.len() > MAX_AWARENESS_STATE_BYTES) {
+        return Err(FrameError::AwarenessStateTooBig(entry.json.len()));
+    }
     for (client, entry) in &update.clients {
         if serde_json::from_str::<serde::de::IgnoredAny>(&entry.json).is_err() {
             return Err(FrameError::InvalidPayload(format!(

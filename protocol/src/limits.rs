@@ -47,6 +47,27 @@ pub const ROOM_COMMAND_QUEUE: usize = 4096;
 /// Clients connected to one room at once. The next one is refused with close code 1013 (try later).
 pub const MAX_CLIENTS_PER_ROOM: usize = 64;
 
+/// Awareness client ids one connection may introduce: a stock y-websocket provider announces exactly
+/// one (its document's client id); the second covers a client that starts over under a new id without
+/// reconnecting. An entry for a further new id is dropped (not stored, not relayed); the connection stays.
+pub const MAX_AWARENESS_IDS_PER_CONNECTION: usize = 2;
+
+/// Awareness states one room holds at once: every member at its full allowance of ids, so an honest
+/// member's own state always finds room. An entry that would introduce a state beyond it is dropped (not
+/// stored, not relayed); the sender stays connected. With [`MAX_AWARENESS_STATE_BYTES`] it bounds the
+/// presence a room keeps and sends to a late joiner (about 700 KiB at most).
+pub const MAX_AWARENESS_STATES_PER_ROOM: usize = MAX_CLIENTS_PER_ROOM * MAX_AWARENESS_IDS_PER_CONNECTION;
+
+/// Entries in one awareness message. A stock client sends its own state, or re-sends the states it
+/// heard from the room (never more than [`MAX_AWARENESS_STATES_PER_ROOM`]). A message declaring more
+/// closes the connection with close code 1008 (policy) before its entries are read.
+pub const MAX_AWARENESS_ENTRIES_PER_MESSAGE: usize = 2 * MAX_AWARENESS_STATES_PER_ROOM;
+
+/// Bytes of one client's awareness state (its JSON: name, role, colour, cursor). A cursor state is a
+/// few hundred bytes; a message carrying a larger state closes the connection with close code 1009
+/// (too big), and nothing of that message is stored or relayed.
+pub const MAX_AWARENESS_STATE_BYTES: usize = 4096;
+
 /// Seconds a room with no client stays in memory before it is flushed and evicted. Default of the
 /// server's `--room-idle-evict-s` option.
 pub const ROOM_IDLE_EVICT_SECS: u64 = 30;

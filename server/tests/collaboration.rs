@@ -160,14 +160,15 @@ async fn awareness_is_shared_and_removed_when_a_client_leaves() {
     let mut b = YClient::connect(&TestServer::ws(&room, &room.tokens.candidate)).await;
     a.wait_synced().await;
     b.wait_synced().await;
+    // Names come from the tokens ("Ivy Interviewer", "Cam Candidate"), whatever the clients claim.
     a.set_user("Ivy").await;
     b.set_user("Cam").await;
-    a.wait_for("a sees Cam", |c| c.others() == ["Cam"]).await;
-    b.wait_for("b sees Ivy", |c| c.others() == ["Ivy"]).await;
+    a.wait_for("a sees Cam", |c| c.others() == ["Cam Candidate"]).await;
+    b.wait_for("b sees Ivy", |c| c.others() == ["Ivy Interviewer"]).await;
 
     // A late joiner receives everyone's presence on join, and query-awareness answers again.
     let mut obs = YClient::connect(&TestServer::ws(&room, &room.tokens.observer)).await;
-    obs.wait_for("observer sees both", |c| c.others() == ["Cam", "Ivy"]).await;
+    obs.wait_for("observer sees both", |c| c.others() == ["Cam Candidate", "Ivy Interviewer"]).await;
     obs.wait_synced().await;
     let before = obs.awareness_frames;
     obs.send_raw(handoff_protocol::frame::encode_query_awareness()).await;
@@ -182,7 +183,7 @@ async fn awareness_is_shared_and_removed_when_a_client_leaves() {
     // Cam disconnects without saying goodbye: the server withdraws Cam's cursor for everyone.
     drop(b);
     a.wait_for("Cam's presence is removed", |c| c.others().is_empty()).await;
-    obs.wait_for("observer sees Cam leave", |c| c.others() == ["Ivy"]).await;
+    obs.wait_for("observer sees Cam leave", |c| c.others() == ["Ivy Interviewer"]).await;
     server.stop().await;
 }
 

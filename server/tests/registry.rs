@@ -397,14 +397,18 @@ async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
     assert_eq!(text_of(&room, 1, &mut out_a).await, "hello");
     assert_eq!(text_of(&room, 2, &mut out_b).await, "hello");
 
-    // A typist's key and cursor, read from its socket at once and handed over as one command.
+    // A typist's key and cursor, read from its socket at once and handed over as one command. The cursor
+    // already carries the member's token identity, so it too is forwarded as sent.
     let update = update_message(&appended(&preload, "!"));
     let Inbound::Update { message: update_msg, .. } = &update else { unreachable!("an update") };
     let update_msg = update_msg.clone();
     let cursor = yrs::sync::AwarenessUpdate {
         clients: [(
             yrs::ClientID::new(42),
-            yrs::sync::awareness::AwarenessUpdateEntry { clock: 1, json: Arc::from(r#"{"user":"Cam"}"#) },
+            yrs::sync::awareness::AwarenessUpdateEntry {
+                clock: 1,
+                json: Arc::from(r#"{"user":{"name":"Cam","role":"candidate"}}"#),
+            },
         )]
         .into(),
     };

@@ -14,4 +14,10 @@ describe('participantsOf', () => {
     expect(out.map((p) => `${p.name}:${p.role}${p.self ? '*' : ''}`)).toEqual(['Ian:interviewer', 'Cara:candidate', 'Olive:observer*', 'Bo:observer'])
     expect(out[0]!.color).toBe('#888888')
   })
+
+  it('never hands a colour that is not hex to CSS: it falls back to grey', () => {
+    const evil = 'red; background-image:url(https://attacker.example/x)'
+    const states = new Map<number, Record<string, unknown>>([[3, { user: { name: 'Mallory', role: 'candidate', color: evil } }]])
+    expect(participantsOf(states, 1)[0]!.color).toBe('#888888')
+  })
 })

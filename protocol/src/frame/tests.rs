@@ -472,3 +472,34 @@ fn huge_leading_counts_are_refused_cheaply() {
     assert!(matches!(decode_state_vector(&[]), Err(FrameError::InvalidPayload(_))));
     assert!(matches!(decode_awareness(&[]), Err(FrameError::InvalidPayload(_))));
 }
+
+#[test]
+fn awareness_limits_close_with_policy_codes() {
+    use crate::limits::{MAX_AWARENESS_ENTRIES_PER_MESSAGE, MAX_AWARENESS_STATE_BYTES};
+    let update = |n: u64, json: &str| AwarenessUpdate {
+        clients: (1..=n)
+            .map(|i| (ClientID::new(i), AwarenessUpdateEntry { clock: 1, json: Arc::from(json) }))
+            .collect(),
+    };
+    let payload = |u: &AwarenessUpdate| {
+        let frame = encode_awareness(u);
+        let Kind::Awareness { update } = split_one(&frame) else { panic!("awareness frame") };
+        frame[update].to_vec()
+    };
+    let at_limit = payload(&update(MAX_AWARENESS_ENTRIES_PER_MESSAGE as u64, "{}"));
+    assert_eq!(decode_awareness(&at_limit).unwrap().clients.len(), MAX_AWARENESS_ENTRIES_PER_MESSAGE);
+    let over = payload(&update(MAX_AWARENESS_ENTRIES_PER_MESSAGE as u64 + 1, "{}"));
+    let err = decode_awareness(&over).unwrap_err();
+    assert_eq!(err, FrameError::AwarenessEntries(MAX_AWARENESS_ENTRIES_PER_MESSAGE as u64 + 1));
+    assert_eq!(err.close_code(), CLOSE_POLICY);
+
+    let fits = format!("\"{}\"", "x".repeat(MAX_AWARENESS_STATE_BYTES - 2));
+    decode_awareness(&payload(&update(1, &fits))).unwrap();
+    let big = format!("\"{}\"", "x".repeat(MAX_AWARENESS_STATE_BYTES - 1));
+    let err = decode_awareness(&payload(&update(1, &big))).unwrap_err();
+    assert_eq!(err.close_code(), CLOSE_TOO_BIG);
+
+    // The same client twice: [count 2, (id 7, clock 1, "{}"), (id 7, clock 2, "{}")].
+    let twice = [2, 7, 1, 2, b'{', b'}', 7, 2, 2, b'{', b'}'];
+    assert!(matches!(decode_awareness(&twice), Err(FrameError::InvalidPayload(_))));
+}

@@ -2,7 +2,6 @@
 //! them to the room log (group commit), encodes each broadcast once and fans the same `Bytes` out to every
 //! member's outlet (its socket when free, else its bounded outbox).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -15,11 +14,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 use yrs::sync::{Awareness, AwarenessUpdate};
-use yrs::{ClientID, ReadTxn, Transact, Update};
+use yrs::{ReadTxn, Transact, Update};
 
 mod integrate;
 mod persist;
 
+use super::presence::{Presence, Relay};
 use super::registry::{Registry, RoomSettings, Slot};
 use super::{CloseReason, Command, Identity, Inbound, JoinRefused, Joiner, RoomHandle};
 use crate::auth::now_ms;
@@ -49,8 +49,8 @@ pub(super) struct RoomActor {
     id: Arc<str>,
     awareness: Awareness,
     members: Vec<Member>,
-    /// Which connection announced each awareness client id: its states are withdrawn when it leaves.
-    awareness_owner: HashMap<ClientID, u64>,
+    /// The awareness states the room relays (`awareness` only holds the document).
+    awareness_states: Presence,
     next_seq: u64,
     pending: Vec<LogEntry>,
     pending_since: Option<Instant>,
@@ -94,7 +94,7 @@ impl RoomActor {
             id,
             awareness: Awareness::new(doc),
             members: Vec::new(),
-            awareness_owner: HashMap::new(),
+            awareness_states: Presence::default(),
             next_seq,
             pending: Vec::new(),
             pending_since: None,
@@ -325,8 +325,7 @@ impl RoomActor {
     }
 
     fn awareness_frame(&self) -> Option<Bytes> {
-        let update = self.awareness.update().ok()?;
-        (!update.clients.is_empty()).then(|| Bytes::from(frame::encode_awareness(&update)))
+        self.awareness_states.snapshot()
     }
 
     fn on_update(&mut self, conn_id: u64, update: Update, payload: Bytes, message: Bytes, step2: bool) {
@@ -385,32 +384,14 @@ impl RoomActor {
         self.broadcast(out, conn_id);
     }
 
+    /// Relays what the presence rules take of a member's awareness message (`presence.rs`).
     fn on_awareness(&mut self, conn_id: u64, update: AwarenessUpdate, message: Bytes) {
-        if !self.members.iter().any(|m| m.who.conn_id == conn_id) {
-            return;
+        let Some(member) = self.members.iter().find(|m| m.who.conn_id == conn_id) else { return };
+        match self.awareness_states.apply(&member.who, update) {
+            Relay::Nothing => {}
+            Relay::Verbatim => self.broadcast(message, conn_id),
+            Relay::Encoded(frame) => self.broadcast(frame, conn_id),
         }
-        for (client, entry) in &update.clients {
-            // y-websocket clients re-send the states they hear from others, so the connection that first
-            // announced a client id keeps it for as long as it is connected; only then may another claim it
-            // (a client that reconnected under the same id).
-            let owner = self.awareness_owner.get(client).copied();
-            let owner_here = owner.is_some_and(|o| self.members.iter().any(|m| m.who.conn_id == o));
-            if &*entry.json == "null" {
-                if owner == Some(conn_id) {
-                    self.awareness_owner.remove(client);
-                }
-            } else if !owner_here {
-                self.awareness_owner.insert(*client, conn_id);
-            }
-        }
-        if let Err(e) = self.awareness.apply_update(update) {
-            self.remove_member(
-                conn_id,
-                Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, format!("awareness refused: {e}"))),
-            );
-            return;
-        }
-        self.broadcast(message, conn_id);
     }
 
     /// The whole document as a sync step 2 frame, from the cache when the document has not changed.
@@ -477,17 +458,8 @@ impl RoomActor {
             }
             None => tracing::info!(conn = conn_id, "left"),
         }
-        let gone: Vec<ClientID> =
-            self.awareness_owner.iter().filter(|(_, c)| **c == conn_id).map(|(id, _)| *id).collect();
-        if gone.is_empty() {
-            return;
-        }
-        for id in &gone {
-            self.awareness_owner.remove(id);
-            self.awareness.remove_state(*id);
-        }
-        if let Ok(update) = self.awareness.update_with_clients(gone) {
-            self.broadcast(Bytes::from(frame::encode_awareness(&update)), conn_id);
+        if let Some(withdrawn) = self.awareness_states.leave(conn_id) {
+            self.broadcast(withdrawn, conn_id);
         }
     }
 }
@@ -506,9 +478,7 @@ impl RoomActor {
             self.presence("leave", &m.who);
             kick(m, reason.clone());
         }
-        for (id, _) in self.awareness_owner.drain() {
-            self.awareness.remove_state(id);
-        }
+        self.awareness_states.clear();
         self.connected.store(0, Ordering::Relaxed);
     }
 }

@@ -3,6 +3,7 @@
 //! frames in their bounded outboxes.
 
 mod actor;
+mod presence;
 mod registry;
 
 use std::sync::Arc;

@@ -50,3 +50,30 @@ export function contrastWithWhite(hex: string): number {
   const lum = 0.2126 * lin(1) + 0.7152 * lin(3) + 0.0722 * lin(5)
   return 1.05 / (lum + 0.05)
 }
+
+/** `#rgb`, `#rrggbb` or `#rrggbbaa`: the only colour syntax a remote state may bring into our CSS. */
+const HEX_COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6}|[0-9a-f]{8})$/i
+
+/**
+ * `value` if it is a hex colour, else `fallback`. Remote awareness states are the peers' own words: a
+ * "colour" such as `red; background-image:url(…)` put into a style attribute would make this browser
+ * fetch whatever URL a peer chose.
+ */
+export function safeColor(value: unknown, fallback: string): string {
+  return typeof value === 'string' && HEX_COLOR.test(value) ? value : fallback
+}
+
+/**
+ * Drops a state's `user.color` / `user.colorLight` unless it is a hex colour, in place, so that code
+ * reading states later (y-codemirror's remote carets and selections, which put them into style
+ * attributes) sees only safe values; without them it falls back to its own default colour.
+ */
+export function scrubUserColors(state: unknown): void {
+  if (typeof state !== 'object' || state === null) return
+  const user = (state as Record<string, unknown>).user
+  if (typeof user !== 'object' || user === null) return
+  const fields = user as Record<string, unknown>
+  for (const key of ['color', 'colorLight']) {
+    if (key in fields && safeColor(fields[key], '') === '') delete fields[key]
+  }
+}

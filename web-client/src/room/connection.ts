@@ -7,6 +7,7 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { api, roomRefusal, type Client } from '../lib/api'
 import { nameColor } from '../lib/color'
+import { guardRemoteColors } from './participants'
 import type { RoomSession } from '../lib/types'
 
 /** The server's close code for "this interview has ended" (4400–4499: do not reconnect). */
@@ -55,6 +56,8 @@ export class Connection {
     })
     const user: AwarenessUser = { name: session.you.name, role: session.you.role, ...nameColor(session.you.name) }
     this.provider.awareness.setLocalStateField('user', user)
+    // Before the editor's remote-cursor plugin subscribes: no peer's colour reaches a style unchecked.
+    guardRemoteColors(this.provider.awareness)
 
     // y-protocols' auth message: the server tells an observer its writes are dropped.
     this.provider.messageHandlers[2] = (_enc, dec) => {

@@ -3,6 +3,7 @@
 import type { Awareness } from 'y-protocols/awareness'
 import type { ConnectionState } from './connection'
 import { h } from '../ui/dom'
+import { safeColor, scrubUserColors } from '../lib/color'
 
 export interface Participant {
   clientId: number
@@ -24,7 +25,7 @@ export function participantsOf(states: Map<number, Record<string, unknown>>, sel
       clientId,
       name: user.name,
       role: typeof user.role === 'string' ? user.role : 'participant',
-      color: typeof user.color === 'string' ? user.color : '#888888',
+      color: safeColor(user.color, '#888888'),
       self: clientId === selfId,
     })
   }
@@ -34,6 +35,17 @@ export function participantsOf(states: Map<number, Record<string, unknown>>, sel
       Number(b.self) - Number(a.self) ||
       a.name.localeCompare(b.name),
   )
+}
+
+/**
+ * Scrubs every peer's colours as its state arrives (see `scrubUserColors`). Listeners run in the order
+ * they subscribed, so once this is registered before y-codemirror's remote-cursor plugin (the room's
+ * connection does it first), the plugin never reads a colour that could inject CSS.
+ */
+export function guardRemoteColors(awareness: Pick<Awareness, 'clientID' | 'getStates' | 'on'>): void {
+  awareness.on('change', ({ added, updated }: { added: number[]; updated: number[] }) => {
+    for (const id of [...added, ...updated]) if (id !== awareness.clientID) scrubUserColors(awareness.getStates().get(id))
+  })
 }
 
 export function participantsList(awareness: Awareness): HTMLElement {
