@@ -96,6 +96,9 @@ pub enum FrameError {
     UnknownSyncType(u64),
     #[error("invalid payload: {0}")]
     InvalidPayload(String),
+    /// A well-framed update the server does not accept (see [`crate::update_check`]).
+    #[error("update refused: {0}")]
+    Update(#[from] crate::update_check::Refusal),
 }
 
 impl FrameError {
@@ -103,7 +106,7 @@ impl FrameError {
     pub fn close_code(&self) -> u16 {
         match self {
             FrameError::UnknownType(_) | FrameError::UnknownSyncType(_) => CLOSE_UNSUPPORTED,
-            FrameError::InvalidPayload(_) => CLOSE_INVALID_PAYLOAD,
+            FrameError::InvalidPayload(_) | FrameError::Update(_) => CLOSE_INVALID_PAYLOAD,
             _ => CLOSE_PROTOCOL_ERROR,
         }
     }

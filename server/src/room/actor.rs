@@ -19,6 +19,7 @@ use yrs::{ClientID, ReadTxn, Transact, Update};
 
 mod integrate;
 mod persist;
+mod schema;
 
 use super::registry::{Registry, RoomSettings, Slot};
 use super::{CloseReason, Command, Identity, Inbound, JoinRefused, Joiner, RoomHandle};
@@ -30,6 +31,7 @@ use crate::ws::{Outlet, Refused};
 use handoff_protocol::api::PresenceEvent;
 use integrate::{Integrated, integrate};
 use persist::{Flight, rebuild};
+use schema::FilesGuard;
 
 /// Reason sent to an observer the first time it tries to write.
 const READ_ONLY_REASON: &str = "read-only: observers cannot edit this room";
@@ -75,6 +77,8 @@ pub(super) struct RoomActor {
     /// A malformed update broke the document: it is rebuilt from the store before anything else, and
     /// never snapshotted meanwhile.
     distrusted: bool,
+    /// Watches the document's `files` map for what an update's bytes could not show (see `schema`).
+    files_guard: FilesGuard,
 }
 
 impl RoomActor {
@@ -92,6 +96,7 @@ impl RoomActor {
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
         Ok(RoomActor {
             id,
+            files_guard: FilesGuard::watch(&doc),
             awareness: Awareness::new(doc),
             members: Vec::new(),
             awareness_owner: HashMap::new(),
@@ -343,23 +348,29 @@ impl RoomActor {
         }
         let (author, role) = (member.who.name.clone(), member.who.role);
         let outcome = integrate(&mut self.awareness.doc().transact_mut(), update);
+        // The transaction is committed: the `files` map's observer has seen what the update did to it.
+        let outcome = match outcome {
+            Integrated::Applied if self.files_guard.take_broken() => Integrated::BrokeSchema,
+            outcome => outcome,
+        };
         match outcome {
             Integrated::Applied => self.welcome = None,
             Integrated::Refused(e) => {
-                METRICS.updates_refused.inc();
+                METRICS.refuse_update("integration");
                 self.remove_member(
                     conn_id,
                     Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, format!("update refused: {e}"))),
                 );
                 return;
             }
-            Integrated::Broken => {
-                METRICS.updates_refused.inc();
-                tracing::warn!(conn = conn_id, "a malformed update broke the document; reloading the room");
-                self.remove_member(
-                    conn_id,
-                    Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, "update refused: malformed")),
-                );
+            Integrated::Broken | Integrated::BrokeSchema => {
+                let (reason, why) = match outcome {
+                    Integrated::BrokeSchema => ("schema", "update refused: schema: a file must be a Y.Text"),
+                    _ => ("broken", "update refused: malformed"),
+                };
+                METRICS.refuse_update(reason);
+                tracing::warn!(conn = conn_id, reason, "an update broke the document; reloading the room");
+                self.remove_member(conn_id, Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, why)));
                 // The run loop rebuilds the room before it takes the next command.
                 self.distrusted = true;
                 return;
