@@ -52,6 +52,9 @@ pub enum Refusal {
     /// An item that breaks the document's schema.
     #[error("schema: {0}")]
     Schema(String),
+    /// It depends on structs the document does not hold (see [`check_dependencies_v1`]).
+    #[error("missing dependency: {0}")]
+    MissingDependency(&'static str),
 }
 
 impl Refusal {
@@ -64,6 +67,7 @@ impl Refusal {
             Refusal::UnsupportedContent(_) => "unsupported_content",
             Refusal::InvalidString => "invalid_string",
             Refusal::Schema(_) => "schema",
+            Refusal::MissingDependency(_) => "missing_dependency",
         }
     }
 }
@@ -84,6 +88,61 @@ pub struct UpdateFacts {
 /// Checks a Yjs v1 update (the payload of a sync step 2 or update message). `Ok` means every stock Yjs
 /// client decodes it as yrs does and nothing in its bytes breaks the schema.
 pub fn check_update_v1(bytes: &[u8]) -> Result<UpdateFacts, Refusal> {
+    walk(bytes, &mut Visit::default())
+}
+
+/// Checks that an update (already accepted by [`check_update_v1`]) depends on nothing the document
+/// lacks: each client's structs start at or before the document's clock for that client (`clock_of`),
+/// and every origin, parent and deleted range is in the document or in the update. yrs integrates
+/// structs that arrive past a gap at once while yjs parks them until the gap is filled, and both park
+/// what misses a dependency; either way the two would hold different documents. A stock client never
+/// sends such an update: the server relays every update in order, and a client's own follow each other.
+pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Result<(), Refusal> {
+    let mut ranges = Ranges::default();
+    walk(
+        bytes,
+        &mut Visit { on_block: Some(&mut |c, start, end| ranges.push(c, start, end)), ..Visit::default() },
+    )?;
+    let known = |client: u64, clock: u64| clock < clock_of(client) || ranges.covers(client, clock);
+    for &(client, start, _) in ranges.iter() {
+        if start > clock_of(client) {
+            return Err(Refusal::MissingDependency("structs past a gap"));
+        }
+    }
+    let mut on_ref = |c: u64, k: u64| {
+        if known(c, k) { Ok(()) } else { Err(Refusal::MissingDependency("an origin or parent")) }
+    };
+    let mut on_delete = |c: u64, k: u64, len: u64| {
+        if known(c, k + len - 1) { Ok(()) } else { Err(Refusal::MissingDependency("a deleted range")) }
+    };
+    walk(
+        bytes,
+        &mut Visit { on_ref: Some(&mut on_ref), on_delete: Some(&mut on_delete), ..Visit::default() },
+    )?;
+    Ok(())
+}
+
+/// Calls `f(client, end)` for each client of an accepted update, `end` being the clock after its last
+/// struct: what the document's clock for that client becomes once the update is applied (at least).
+pub fn client_ends_v1(bytes: &[u8], mut f: impl FnMut(u64, u64)) -> Result<(), Refusal> {
+    walk(bytes, &mut Visit { on_block: Some(&mut |c, _, end| f(c, end)), ..Visit::default() })?;
+    Ok(())
+}
+
+type OnRef<'v> = &'v mut dyn FnMut(u64, u64) -> Result<(), Refusal>;
+
+/// What a walk reports besides its verdict.
+#[derive(Default)]
+struct Visit<'v> {
+    /// Each client's structs: client, first clock, clock after the last.
+    on_block: Option<&'v mut dyn FnMut(u64, u64, u64)>,
+    /// Each id an item refers to (origin, right origin, parent).
+    on_ref: Option<OnRef<'v>>,
+    /// Each deleted range: client, clock, length.
+    on_delete: Option<&'v mut dyn FnMut(u64, u64, u64) -> Result<(), Refusal>>,
+}
+
+fn walk(bytes: &[u8], visit: &mut Visit<'_>) -> Result<UpdateFacts, Refusal> {
     let mut r = Cursor { buf: bytes, pos: 0 };
     let mut facts = UpdateFacts { clients: r.count("client count")?, ..UpdateFacts::default() };
     let mut seen = Seen::default();
@@ -91,25 +150,32 @@ pub fn check_update_v1(bytes: &[u8]) -> Result<UpdateFacts, Refusal> {
         let structs = r.count("struct count")?;
         let client = r.safe("client id")?;
         seen.insert(client)?;
-        let mut clock = r.clock("clock")?;
+        let start = r.clock("clock")?;
+        let mut clock = start;
         for _ in 0..structs {
-            let len = r.struct_(&mut facts)?;
+            let len = r.struct_(&mut facts, &mut visit.on_ref)?;
             clock = clock
                 .checked_add(len)
                 .filter(|c| *c <= MAX_UPDATE_CLOCK)
                 .ok_or(Refusal::UnsafeInteger("clock"))?;
         }
+        if let Some(f) = visit.on_block.as_mut() {
+            f(client, start, clock);
+        }
         facts.structs += structs;
     }
     let ds_clients = r.count("delete set client count")?;
     for _ in 0..ds_clients {
-        r.safe("deleting client id")?;
+        let client = r.safe("deleting client id")?;
         let ranges = r.count("delete range count")?;
         for _ in 0..ranges {
             let clock = r.clock("deleted clock")?;
             let len = r.len("deleted length")?;
             if clock + len > MAX_UPDATE_CLOCK {
                 return Err(Refusal::UnsafeInteger("deleted range"));
+            }
+            if let Some(f) = visit.on_delete.as_mut() {
+                f(client, clock, len)?;
             }
         }
         facts.deleted_ranges += ranges;
@@ -118,6 +184,33 @@ pub fn check_update_v1(bytes: &[u8]) -> Result<UpdateFacts, Refusal> {
         return Err(Refusal::Malformed("trailing bytes"));
     }
     Ok(facts)
+}
+
+/// Each client's range of clocks in one update, kept without allocating for up to [`TRACKED_CLIENTS`].
+#[derive(Default)]
+struct Ranges {
+    first: [(u64, u64, u64); TRACKED_CLIENTS],
+    n: usize,
+    rest: Vec<(u64, u64, u64)>,
+}
+
+impl Ranges {
+    fn push(&mut self, client: u64, start: u64, end: u64) {
+        if self.n < TRACKED_CLIENTS {
+            self.first[self.n] = (client, start, end);
+        } else {
+            self.rest.push((client, start, end));
+        }
+        self.n += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(u64, u64, u64)> {
+        self.first[..self.n.min(TRACKED_CLIENTS)].iter().chain(&self.rest)
+    }
+
+    fn covers(&self, client: u64, clock: u64) -> bool {
+        self.iter().any(|&(c, start, end)| c == client && (start..end).contains(&clock))
+    }
 }
 
 /// Client ids met so far in one update: yjs keeps the last structs of a repeated client, so an update
@@ -246,14 +339,17 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(self.bytes(what)?).map_err(|_| Refusal::InvalidString)
     }
 
-    fn id(&mut self) -> Result<(), Refusal> {
-        self.safe("client id")?;
-        self.clock("clock")?;
-        Ok(())
+    fn id(&mut self, on_ref: &mut Option<OnRef<'_>>) -> Result<(), Refusal> {
+        let client = self.safe("client id")?;
+        let clock = self.clock("clock")?;
+        match on_ref {
+            Some(f) => f(client, clock),
+            None => Ok(()),
+        }
     }
 
     /// One struct; returns its length in clock ticks.
-    fn struct_(&mut self, facts: &mut UpdateFacts) -> Result<u64, Refusal> {
+    fn struct_(&mut self, facts: &mut UpdateFacts, on_ref: &mut Option<OnRef<'_>>) -> Result<u64, Refusal> {
         let info = self.u8("struct info")?;
         let kind = info & KIND_MASK;
         if kind == 0 || kind == 10 {
@@ -261,13 +357,17 @@ impl<'a> Cursor<'a> {
             if info != kind {
                 return Err(Refusal::Malformed("flags on a GC or skip"));
             }
+            if kind == 10 {
+                // A skip marks a gap in the client's structs: what follows waits in yjs, not in yrs.
+                return Err(Refusal::MissingDependency("a skip"));
+            }
             return self.len("GC length");
         }
         if info & HAS_ORIGIN != 0 {
-            self.id()?;
+            self.id(on_ref)?;
         }
         if info & HAS_RIGHT_ORIGIN != 0 {
-            self.id()?;
+            self.id(on_ref)?;
         }
         let parent = if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) != 0 {
             Parent::Implied
@@ -275,7 +375,7 @@ impl<'a> Cursor<'a> {
             match self.var_uint("parent info")? {
                 1 => Parent::Root(self.string("root name")?),
                 0 => {
-                    self.id()?;
+                    self.id(on_ref)?;
                     Parent::Id
                 }
                 _ => return Err(Refusal::Malformed("parent info")),

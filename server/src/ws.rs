@@ -317,7 +317,7 @@ fn decode(frame: Bytes, out: &mut Vec<Inbound>) -> Result<(), FrameError> {
 
 /// Decodes a client's update if the server accepts it: every Yjs client must read it as yrs does, and it
 /// must keep the schema as far as its bytes show (the room checks the rest; see `update_check`).
-fn accepted_update(bytes: &[u8]) -> Result<yrs::Update, FrameError> {
+pub fn accepted_update(bytes: &[u8]) -> Result<yrs::Update, FrameError> {
     update_check::check_update_v1(bytes)?;
     frame::decode_update(bytes)
 }

@@ -279,3 +279,27 @@ fn deleted_files_and_values_through_yrs_own_api() {
     });
     assert!(matches!(check_update_v1(&map), Err(Refusal::Schema(_))));
 }
+
+#[test]
+fn updates_past_a_gap_or_missing_a_dependency_are_refused() {
+    let doc = room();
+    let known = doc.transact().state_vector();
+    let clock_of = |c: u64| u64::from(known.get(&yrs::ClientID::new(c)));
+    let first = edit(&doc, |txn, root| text(txn, root, "main.py").insert(txn, 0, "a"));
+    let second = edit(&doc, |txn, root| text(txn, root, "main.py").insert(txn, 1, "b"));
+    let delete = edit(&doc, |txn, root| text(txn, root, "main.py").remove_range(txn, 0, 1));
+    assert_eq!(check_dependencies_v1(&first, clock_of), Ok(()));
+    // The second keystroke without the first: past a gap in client 1's clocks, and its origin is "a".
+    assert!(matches!(check_dependencies_v1(&second, clock_of), Err(Refusal::MissingDependency(_))));
+    // Deleting "a" before the document has it.
+    assert!(matches!(check_dependencies_v1(&delete, clock_of), Err(Refusal::MissingDependency(_))));
+    // Everything at once depends only on itself.
+    let whole = doc.transact().encode_state_as_update_v1(&StateVector::default());
+    assert_eq!(check_dependencies_v1(&whole, |_| 0), Ok(()));
+    // A skip is a gap.
+    let skip = [1, 1, 5, 0, 10, 2, 0];
+    assert_eq!(check_update_v1(&skip), Err(Refusal::MissingDependency("a skip")));
+    let mut ends = Vec::new();
+    client_ends_v1(&first, |c, end| ends.push((c, end))).unwrap();
+    assert_eq!(ends, [(1, clock_of(1) + 1)]);
+}

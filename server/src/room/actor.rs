@@ -15,11 +15,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 use yrs::sync::{Awareness, AwarenessUpdate};
-use yrs::{ClientID, ReadTxn, Transact, Update};
+use yrs::{ClientID, ReadTxn, StateVector, Transact, Update};
 
 mod integrate;
 mod persist;
-mod schema;
+pub(super) mod schema;
 
 use super::registry::{Registry, RoomSettings, Slot};
 use super::{CloseReason, Command, Identity, Inbound, JoinRefused, Joiner, RoomHandle};
@@ -79,6 +79,8 @@ pub(super) struct RoomActor {
     distrusted: bool,
     /// Watches the document's `files` map for what an update's bytes could not show (see `schema`).
     files_guard: FilesGuard,
+    /// The document's state vector, kept up to date with every applied update (see `schema::advance`).
+    clocks: StateVector,
 }
 
 impl RoomActor {
@@ -94,9 +96,12 @@ impl RoomActor {
         let doc = tokio::task::spawn_blocking(move || rebuild(&state))
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        let files_guard = FilesGuard::watch(&doc);
+        let clocks = doc.transact().state_vector();
         Ok(RoomActor {
             id,
-            files_guard: FilesGuard::watch(&doc),
+            files_guard,
+            clocks,
             awareness: Awareness::new(doc),
             members: Vec::new(),
             awareness_owner: HashMap::new(),
@@ -347,6 +352,12 @@ impl RoomActor {
             return;
         }
         let (author, role) = (member.who.name.clone(), member.who.role);
+        if let Err(refusal) = schema::check_dependencies(&payload, &self.clocks) {
+            METRICS.refuse_update(refusal.reason());
+            let reason = format!("update refused: {refusal}");
+            self.remove_member(conn_id, Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, reason)));
+            return;
+        }
         let outcome = integrate(&mut self.awareness.doc().transact_mut(), update);
         // The transaction is committed: the `files` map's observer has seen what the update did to it.
         let outcome = match outcome {
@@ -354,7 +365,10 @@ impl RoomActor {
             outcome => outcome,
         };
         match outcome {
-            Integrated::Applied => self.welcome = None,
+            Integrated::Applied => {
+                self.welcome = None;
+                schema::advance(&mut self.clocks, &payload);
+            }
             Integrated::Refused(e) => {
                 METRICS.refuse_update("integration");
                 self.remove_member(

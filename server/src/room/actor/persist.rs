@@ -191,6 +191,7 @@ impl RoomActor {
                 METRICS.room_rebuilds.inc();
                 let presence = self.awareness.update().ok();
                 self.files_guard = super::FilesGuard::watch(&doc);
+                self.clocks = doc.transact().state_vector();
                 self.awareness = Awareness::new(doc);
                 self.welcome = None;
                 self.distrusted = false;
