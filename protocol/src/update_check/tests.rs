@@ -1,7 +1,9 @@
 use yrs::{Any, Doc, Map, MapPrelim, Out, ReadTxn, StateVector, Text, TextPrelim, Transact, TransactionMut};
 
+use super::cursor::{HAS_ORIGIN, HAS_PARENT_SUB};
 use super::*;
 use crate::api::FileEntry;
+use crate::limits::MAX_SAFE_INTEGER;
 use crate::schema::{files_root, initial_update};
 
 fn var(out: &mut Vec<u8>, mut n: u64) {
