@@ -45,6 +45,11 @@ fn edit_of(client: &YClient, edit: impl FnOnce(&Doc, &mut yrs::TransactionMut, &
 /// A single-client update with its client id replaced by `client` (written as a plain varuint, as yjs
 /// writes any number up to 2^53 and beyond).
 fn with_client_id(update: &[u8], client: u64) -> Vec<u8> {
+    with_client_and_clock(update, client, None)
+}
+
+/// A single-client update with its client id, and its first clock if given, replaced.
+fn with_client_and_clock(update: &[u8], client: u64, clock: Option<u64>) -> Vec<u8> {
     let mut at = 0;
     let mut read = || {
         let (mut n, mut shift) = (0u64, 0);
@@ -58,12 +63,13 @@ fn with_client_id(update: &[u8], client: u64) -> Vec<u8> {
             shift += 7;
         }
     };
-    let (clients, structs, _old) = (read(), read(), read());
+    let (clients, structs, _old, old_clock) = (read(), read(), read(), read());
     assert_eq!(clients, 1);
     let mut out = Vec::new();
     var(&mut out, 1);
     var(&mut out, structs);
     var(&mut out, client);
+    var(&mut out, clock.unwrap_or(old_clock));
     out.extend_from_slice(&update[at..]);
     out
 }
@@ -151,6 +157,15 @@ const CASES: &[(&str, Craft)] = &[
             }
         });
         with_client_id(&typed, 1 << 53)
+    }),
+    ("a keystroke past a gap in its client's clocks", |c| {
+        let typed = edit_of(c, |_, txn, root| {
+            if let Some(Out::YText(t)) = root.get(txn, "main.py") {
+                t.insert(txn, 0, "DIVERGE");
+            }
+        });
+        // Clocks 0..5 of client 7 never arrive: yjs parks the rest until they do, yrs would apply it.
+        with_client_and_clock(&typed, 7, Some(5))
     }),
     ("content kind 20, unknown to yjs (yrs reads it as a string)", |c| {
         // Right of the first character of main.py.
@@ -242,4 +257,10 @@ async fn a_file_overwritten_with_a_string_item_is_refused() {
     assert!(labelled(&page, "handoff_updates_refused_by_reason_total{reason=\"schema\"}") > schema);
     assert_eq!(metric(&page, "handoff_room_rebuild_failures_total"), 0.0);
     server.stop().await;
+}
+
+/// Found by the differential test: yrs integrates structs that arrive past a gap at once, yjs waits.
+#[tokio::test]
+async fn a_keystroke_past_a_gap_in_its_clients_clocks_is_refused() {
+    refuse_case("a keystroke past a gap in its client's clocks", "DIVERGE").await;
 }
