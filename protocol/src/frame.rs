@@ -101,6 +101,9 @@ pub enum FrameError {
     AwarenessEntries(u64),
     #[error("awareness state of {0} bytes (limit {limit})", limit = MAX_AWARENESS_STATE_BYTES)]
     AwarenessStateTooBig(usize),
+    /// A well-framed update the server does not accept (see [`crate::update_check`]).
+    #[error("update refused: {0}")]
+    Update(#[from] crate::update_check::Refusal),
 }
 
 impl FrameError {
@@ -111,6 +114,7 @@ impl FrameError {
             FrameError::InvalidPayload(_) => CLOSE_INVALID_PAYLOAD,
             FrameError::AwarenessEntries(_) => CLOSE_POLICY,
             FrameError::AwarenessStateTooBig(_) => CLOSE_TOO_BIG,
+            FrameError::Update(_) => CLOSE_INVALID_PAYLOAD,
             _ => CLOSE_PROTOCOL_ERROR,
         }
     }

@@ -13,6 +13,8 @@
 //! - [`integrity`]: the integrity summary computed from the async event stream.
 //! - [`record`]: replays a room log into the attributed timeline, files at a moment, authorship.
 //! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
+//! - [`update_check`]: which client updates are accepted (every Yjs client reads them as yrs does, and
+//!   they keep the schema), checked over the bytes before yrs decodes them.
 
 pub mod api;
 pub mod async_replay;
@@ -22,6 +24,7 @@ pub mod limits;
 pub mod record;
 pub mod role;
 pub mod schema;
+pub mod update_check;
 pub mod utf16;
 pub mod validate;
 

@@ -28,6 +28,20 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// a multi-hundred-KiB paste, which a y-websocket client sends as one update.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
+/// Largest client id or integer an update may carry: JavaScript's largest safe integer (2^53 - 1). Every
+/// browser reads Yjs numbers as doubles, so a larger one names another client (or value) to yjs than to
+/// yrs, and the room would diverge for good. An update carrying one is refused with close code 1007
+/// before it reaches the document (`update_check`).
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Largest clock (and clock plus length) an update may carry: yrs keeps clocks in 32 bits. Over it the
+/// update is refused with close code 1007. A client reaches it after four billion characters typed.
+pub const MAX_UPDATE_CLOCK: u64 = u32::MAX as u64;
+
+/// Nesting depth of embedded values (arrays and objects) in an update. Deeper: refused with close code
+/// 1007 before yrs, whose decoder recurses once per level, reads it.
+pub const MAX_UPDATE_ANY_DEPTH: usize = 16;
+
 /// Messages a connection may send per second, sustained. Above it the connection is closed with 1008.
 /// A fast typist sends ~2 messages per key (update + cursor); this leaves room for bursts and pastes.
 pub const CLIENT_MESSAGES_PER_SECOND: u32 = 200;

@@ -7,7 +7,9 @@ use std::sync::LazyLock;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 use crate::app::AppState;
 use crate::auth::api_key_matches;
@@ -29,6 +31,10 @@ pub struct Metrics {
     pub bytes_out: IntCounter,
     pub slow_consumers: IntCounter,
     pub updates_refused: IntCounter,
+    /// The same refusals by reason: the labels of `update_check::Refusal::reason`, and `integration`
+    /// (yrs refused it), `broken` (it broke the document) and `schema` (it broke the `files` map) from
+    /// the room.
+    pub updates_refused_by_reason: IntCounterVec,
     pub room_rebuilds: IntCounter,
     pub room_rebuild_failures: IntCounter,
     pub http_connections: IntGauge,
@@ -87,8 +93,20 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         updates_refused: counter(
             &r,
             "handoff_updates_refused_total",
-            "Document updates refused as malformed (their sender is closed with 1007)",
+            "Document updates refused (their sender is closed with 1007), whatever the reason",
         ),
+        updates_refused_by_reason: {
+            let c = IntCounterVec::new(
+                Opts::new(
+                    "handoff_updates_refused_by_reason_total",
+                    "Document updates refused (their sender is closed with 1007), by reason",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric");
+            r.register(Box::new(c.clone())).expect("registered once");
+            c
+        },
         room_rebuilds: counter(
             &r,
             "handoff_room_rebuilds_total",
@@ -123,6 +141,14 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         registry: r,
     }
 });
+
+impl Metrics {
+    /// Counts a refused update, in total and under its reason.
+    pub fn refuse_update(&self, reason: &'static str) {
+        self.updates_refused.inc();
+        self.updates_refused_by_reason.with_label_values(&[reason]).inc();
+    }
+}
 
 /// `GET /metrics` in the Prometheus text format. With `--metrics-token` set, only a request bearing that
 /// token gets it (401 otherwise); the API key does not open it, so a scraper never holds the key.

@@ -18,7 +18,7 @@ use handoff_protocol::limits::{
     CLIENT_IDLE_TIMEOUT_SECS, CLIENT_MESSAGE_BURST, CLIENT_MESSAGES_PER_SECOND, CLOSE_DRAIN_MS,
     KEEPALIVE_SECS, MAX_CLIENT_FRAME_BYTES,
 };
-use handoff_protocol::{Claims, api::RoomStatus};
+use handoff_protocol::{Claims, api::RoomStatus, update_check};
 use rand::Rng;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
@@ -281,6 +281,9 @@ fn inbound(
             let before = out.len();
             decode(bytes, out).map_err(|e| {
                 out.truncate(before);
+                if let FrameError::Update(refusal) = &e {
+                    METRICS.refuse_update(refusal.reason());
+                }
                 CloseReason::new(e.close_code(), e.to_string())
             })
         }
@@ -297,13 +300,13 @@ fn decode(frame: Bytes, out: &mut Vec<Inbound>) -> Result<(), FrameError> {
                 Inbound::SyncStep1(frame::decode_state_vector(&frame[state_vector])?)
             }
             Kind::SyncStep2 { update } => Inbound::Update {
-                update: frame::decode_update(&frame[update.clone()])?,
+                update: accepted_update(&frame[update.clone()])?,
                 payload: frame.slice(update),
                 message: message(),
                 step2: true,
             },
             Kind::Update { update } => Inbound::Update {
-                update: frame::decode_update(&frame[update.clone()])?,
+                update: accepted_update(&frame[update.clone()])?,
                 payload: frame.slice(update),
                 message: message(),
                 step2: false,
@@ -319,6 +322,13 @@ fn decode(frame: Bytes, out: &mut Vec<Inbound>) -> Result<(), FrameError> {
         out.push(msg);
     }
     Ok(())
+}
+
+/// Decodes a client's update if the server accepts it: every Yjs client must read it as yrs does, and it
+/// must keep the schema as far as its bytes show (the room checks the rest; see `update_check`).
+pub fn accepted_update(bytes: &[u8]) -> Result<yrs::Update, FrameError> {
+    update_check::check_update_v1(bytes)?;
+    frame::decode_update(bytes)
 }
 
 fn close_message(reason: &CloseReason) -> Message {

@@ -229,8 +229,31 @@ fn update_message(update: &[u8]) -> Inbound {
     }
 }
 
-/// The update that breaks a document (see `server/src/room/actor/integrate.rs`).
-const UNENCODABLE_PENDING: &[u8] = include_bytes!("fixtures/unencodable-pending.update");
+/// An update that breaks the room's document once applied: a string item right of `main.py`'s text in
+/// the `files` map, which makes the string `main.py`'s value. Its bytes cannot show that its neighbour is
+/// a file, so the room applies it, sees it in the `files` map and rebuilds (see
+/// `server/src/room/actor/schema.rs`).
+fn breaking(preload: &[u8]) -> Vec<u8> {
+    let base = Doc::new();
+    let base_root = schema::files_root(&base);
+    base.transact_mut().apply_update(frame::decode_update(preload).unwrap()).unwrap();
+    let txn = base.transact();
+    let Some(Out::YText(t)) = yrs::Map::get(&base_root, &txn, "main.py") else { panic!("main.py is text") };
+    let branch: &yrs::branch::Branch = t.as_ref();
+    let yrs::branch::BranchID::Nested(id) = branch.id() else { panic!("a nested type") };
+    // One client (7), one struct at clock 0, with an origin (0x80) and string content (4), then the
+    // origin id, the string "x" and an empty delete set.
+    let mut u = vec![1, 1, 7, 0, 0x84];
+    for mut n in [id.client.get(), u64::from(id.clock)] {
+        while n >= 0x80 {
+            u.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        u.push(n as u8);
+    }
+    u.extend_from_slice(&[1, b'x', 0]);
+    u
+}
 
 fn joiner(
     conn_id: u64,
@@ -474,13 +497,13 @@ async fn break_the_room(two: TwoMembers, msgs: Vec<Inbound>, stayed: &str) -> Ar
 #[tokio::test]
 async fn a_room_that_cannot_be_rebuilt_after_a_bad_update_is_retired_and_loads_afresh() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _) = setup(dir.path()).await;
+    let (store, preload) = setup(dir.path()).await;
     let two = two_members(&store, Duration::from_millis(50)).await;
 
     // Member 1 sends an update that breaks the document, and the store cannot give the room back. The
     // broken document must not serve anyone: the room leaves this node.
     store.fail_loads.store(true, Ordering::SeqCst);
-    let msgs = vec![update_message(UNENCODABLE_PENDING)];
+    let msgs = vec![update_message(&breaking(&preload))];
     let registry = break_the_room(two, msgs, "the room that could not be rebuilt stayed loaded").await;
 
     store.fail_loads.store(false, Ordering::SeqCst);
@@ -501,6 +524,6 @@ async fn a_room_whose_log_cannot_take_the_accepted_edits_is_retired_rather_than_
     // and the log refuses it: a room rebuilt from the log would silently lack it. Member 2, the holder
     // of the edit, is told to resync.
     store.fail_appends.store(true, Ordering::SeqCst);
-    let msgs = vec![update_message(&appended(&preload, " world")), update_message(UNENCODABLE_PENDING)];
+    let msgs = vec![update_message(&appended(&preload, " world")), update_message(&breaking(&preload))];
     break_the_room(two, msgs, "a room rebuilt without an accepted edit stayed loaded").await;
 }

@@ -14,10 +14,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 use yrs::sync::{Awareness, AwarenessUpdate};
-use yrs::{ReadTxn, Transact, Update};
+use yrs::{ReadTxn, StateVector, Transact, Update};
 
 mod integrate;
 mod persist;
+pub(super) mod schema;
 
 use super::presence::{Presence, Relay};
 use super::registry::{Registry, RoomSettings, Slot};
@@ -30,6 +31,7 @@ use crate::ws::{Outlet, Refused};
 use handoff_protocol::api::PresenceEvent;
 use integrate::{Integrated, integrate};
 use persist::{Flight, rebuild};
+use schema::FilesGuard;
 
 /// Reason sent to an observer the first time it tries to write.
 const READ_ONLY_REASON: &str = "read-only: observers cannot edit this room";
@@ -75,6 +77,10 @@ pub(super) struct RoomActor {
     /// A malformed update broke the document: it is rebuilt from the store before anything else, and
     /// never snapshotted meanwhile.
     distrusted: bool,
+    /// Watches the document's `files` map for what an update's bytes could not show (see `schema`).
+    files_guard: FilesGuard,
+    /// The document's state vector, kept up to date with every applied update (see `schema::advance`).
+    clocks: StateVector,
 }
 
 impl RoomActor {
@@ -90,8 +96,12 @@ impl RoomActor {
         let doc = tokio::task::spawn_blocking(move || rebuild(&state))
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        let files_guard = FilesGuard::watch(&doc);
+        let clocks = doc.transact().state_vector();
         Ok(RoomActor {
             id,
+            files_guard,
+            clocks,
             awareness: Awareness::new(doc),
             members: Vec::new(),
             awareness_states: Presence::default(),
@@ -341,24 +351,39 @@ impl RoomActor {
             return;
         }
         let (author, role) = (member.who.name.clone(), member.who.role);
+        if let Err(refusal) = schema::check_dependencies(&payload, &self.clocks) {
+            METRICS.refuse_update(refusal.reason());
+            let reason = format!("update refused: {refusal}");
+            self.remove_member(conn_id, Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, reason)));
+            return;
+        }
         let outcome = integrate(&mut self.awareness.doc().transact_mut(), update);
+        // The transaction is committed: the `files` map's observer has seen what the update did to it.
+        let outcome = match outcome {
+            Integrated::Applied if self.files_guard.take_broken() => Integrated::BrokeSchema,
+            outcome => outcome,
+        };
         match outcome {
-            Integrated::Applied => self.welcome = None,
+            Integrated::Applied => {
+                self.welcome = None;
+                schema::advance(&mut self.clocks, &payload);
+            }
             Integrated::Refused(e) => {
-                METRICS.updates_refused.inc();
+                METRICS.refuse_update("integration");
                 self.remove_member(
                     conn_id,
                     Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, format!("update refused: {e}"))),
                 );
                 return;
             }
-            Integrated::Broken => {
-                METRICS.updates_refused.inc();
-                tracing::warn!(conn = conn_id, "a malformed update broke the document; reloading the room");
-                self.remove_member(
-                    conn_id,
-                    Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, "update refused: malformed")),
-                );
+            Integrated::Broken | Integrated::BrokeSchema => {
+                let (reason, why) = match outcome {
+                    Integrated::BrokeSchema => ("schema", "update refused: schema: a file must be a Y.Text"),
+                    _ => ("broken", "update refused: malformed"),
+                };
+                METRICS.refuse_update(reason);
+                tracing::warn!(conn = conn_id, reason, "an update broke the document; reloading the room");
+                self.remove_member(conn_id, Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, why)));
                 // The run loop rebuilds the room before it takes the next command.
                 self.distrusted = true;
                 return;

@@ -16,6 +16,7 @@ use yrs::StateVector;
 use yrs::Update;
 use yrs::sync::AwarenessUpdate;
 
+pub use actor::schema::{FilesGuard, apply_client_update};
 pub use registry::{Registry, RoomSettings};
 
 use crate::ws::Outlet;

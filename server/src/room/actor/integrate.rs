@@ -19,6 +19,9 @@ pub(super) enum Integrated {
     /// yrs panicked, or the update left the document unencodable: the document cannot be trusted and
     /// must be rebuilt from what was logged before this update.
     Broken,
+    /// Applied, but it left a value other than a file's text in the `files` map (see `super::schema`):
+    /// rebuilt like [`Integrated::Broken`].
+    BrokeSchema,
 }
 
 /// Applies `update` within `txn` and checks the document can still be encoded.

@@ -190,6 +190,8 @@ impl RoomActor {
             Some(doc) => {
                 METRICS.room_rebuilds.inc();
                 let presence = self.awareness.update().ok();
+                self.files_guard = super::FilesGuard::watch(&doc);
+                self.clocks = doc.transact().state_vector();
                 self.awareness = Awareness::new(doc);
                 self.welcome = None;
                 self.distrusted = false;

@@ -1,0 +1,243 @@
+//! Which client updates the server accepts: only those every stock Yjs client (yjs 13, in every browser)
+//! decodes to the same document as yrs does, and that keep the room's schema (DESIGN §4.1).
+//!
+//! [`check_update_v1`] walks the bytes of a Yjs v1 update without decoding it into yrs structures: no
+//! allocation for an update of up to [`TRACKED_CLIENTS`] clients (every keystroke), no I/O, the same
+//! answer for the same bytes. It runs before yrs reads the update, so yrs never sees a count, a nesting
+//! or an integer chosen to make it allocate, recurse or wrap.
+//!
+//! Where yrs and yjs part ways, and so what is refused:
+//! - integers: yjs reads numbers as JavaScript doubles, so a client id of 2^53 or more is another client
+//!   to yjs than to yrs (which also masks ids to 53 bits); yrs keeps clocks and lengths in 32 bits.
+//! - content kinds: yjs knows kinds 1–9 and reads the kind from five bits, yrs from four (kind 20 is a
+//!   string to yrs and an exception in every browser); yrs reads one string more of JSON content (2)
+//!   than yjs. GC (0) and skip (10) carry no flags in either.
+//! - strings must be UTF-8 (yjs decodes strictly too, and UTF-8 cannot carry a lone surrogate).
+//! - embedded values (`Any`): no bigint (JSON has none), finite floats, integers in the safe range, no
+//!   `__proto__` key (a JavaScript object would take it as its prototype), bounded nesting.
+//!
+//! The schema, as far as the bytes tell it: the only root is the `files` map; each key an item sets in it
+//! is a path [`check_path`] accepts and each value a `Y.Text` (or deleted content); a type's children
+//! (by parent id) are characters; no other type, no plain value anywhere (the document holds only files
+//! and their text). An item whose parent is implied by its neighbour carries no parent in the bytes: the
+//! room checks what it did to the `files` map once applied (`server/src/room/actor/schema.rs`).
+
+use crate::limits::MAX_UPDATE_CLOCK;
+use cursor::Cursor;
+
+/// Clients of one update whose ids are checked for repeats without allocating; a longer update (a large
+/// offline sync) tracks the rest in a vector.
+pub const TRACKED_CLIENTS: usize = 8;
+
+/// Why an update is refused. Each refusal closes the sender with 1007 (invalid payload).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Truncated, trailing bytes, an overlong varint, a count larger than the bytes left, a zero length,
+    /// a repeated client, flags a struct kind cannot carry.
+    #[error("malformed update: {0}")]
+    Malformed(&'static str),
+    /// An integer yjs would read differently (over 2^53-1, or a clock over yrs's 32 bits).
+    #[error("{0} is out of the range every Yjs client reads alike")]
+    UnsafeInteger(&'static str),
+    /// A content kind or type yjs does not know.
+    #[error("content kind {0} is unknown to yjs")]
+    UnknownContent(u8),
+    /// A content kind yjs knows but yrs reads differently, or that the room's document has no place for.
+    #[error("{0} content is not accepted")]
+    UnsupportedContent(&'static str),
+    /// A string that is not UTF-8.
+    #[error("a string is not UTF-8")]
+    InvalidString,
+    /// An item that breaks the document's schema.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// It depends on structs the document does not hold (see [`check_dependencies_v1`]).
+    #[error("missing dependency: {0}")]
+    MissingDependency(&'static str),
+}
+
+impl Refusal {
+    /// A short label for metrics (`reason` of `handoff_updates_refused_by_reason_total`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Malformed(_) => "malformed",
+            Refusal::UnsafeInteger(_) => "unsafe_integer",
+            Refusal::UnknownContent(_) => "unknown_content",
+            Refusal::UnsupportedContent(_) => "unsupported_content",
+            Refusal::InvalidString => "invalid_string",
+            Refusal::Schema(_) => "schema",
+            Refusal::MissingDependency(_) => "missing_dependency",
+        }
+    }
+}
+
+/// What an accepted update holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpdateFacts {
+    /// Clients whose structs it carries.
+    pub clients: usize,
+    /// Structs (items, GCs, skips).
+    pub structs: usize,
+    /// Items whose parent the bytes leave to their neighbours (checked by the room once applied).
+    pub implied_parents: usize,
+    /// Deleted ranges in its delete set.
+    pub deleted_ranges: usize,
+}
+
+/// Checks a Yjs v1 update (the payload of a sync step 2 or update message). `Ok` means every stock Yjs
+/// client decodes it as yrs does and nothing in its bytes breaks the schema.
+pub fn check_update_v1(bytes: &[u8]) -> Result<UpdateFacts, Refusal> {
+    walk(bytes, &mut Visit::default())
+}
+
+/// Checks that an update (already accepted by [`check_update_v1`]) depends on nothing the document
+/// lacks: each client's structs start at or before the document's clock for that client (`clock_of`),
+/// and every origin, parent and deleted range is in the document or in the update. yrs integrates
+/// structs that arrive past a gap at once while yjs parks them until the gap is filled, and both park
+/// what misses a dependency; either way the two would hold different documents. A stock client never
+/// sends such an update: the server relays every update in order, and a client's own follow each other.
+pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Result<(), Refusal> {
+    let mut ranges = Ranges::default();
+    walk(
+        bytes,
+        &mut Visit { on_block: Some(&mut |c, start, end| ranges.push(c, start, end)), ..Visit::default() },
+    )?;
+    let known = |client: u64, clock: u64| clock < clock_of(client) || ranges.covers(client, clock);
+    for &(client, start, _) in ranges.iter() {
+        if start > clock_of(client) {
+            return Err(Refusal::MissingDependency("structs past a gap"));
+        }
+    }
+    let mut on_ref = |c: u64, k: u64| {
+        if known(c, k) { Ok(()) } else { Err(Refusal::MissingDependency("an origin or parent")) }
+    };
+    let mut on_delete = |c: u64, k: u64, len: u64| {
+        if known(c, k + len - 1) { Ok(()) } else { Err(Refusal::MissingDependency("a deleted range")) }
+    };
+    walk(
+        bytes,
+        &mut Visit { on_ref: Some(&mut on_ref), on_delete: Some(&mut on_delete), ..Visit::default() },
+    )?;
+    Ok(())
+}
+
+/// Calls `f(client, end)` for each client of an accepted update, `end` being the clock after its last
+/// struct: what the document's clock for that client becomes once the update is applied (at least).
+pub fn client_ends_v1(bytes: &[u8], mut f: impl FnMut(u64, u64)) -> Result<(), Refusal> {
+    walk(bytes, &mut Visit { on_block: Some(&mut |c, _, end| f(c, end)), ..Visit::default() })?;
+    Ok(())
+}
+
+type OnRef<'v> = &'v mut dyn FnMut(u64, u64) -> Result<(), Refusal>;
+
+/// What a walk reports besides its verdict.
+#[derive(Default)]
+struct Visit<'v> {
+    /// Each client's structs: client, first clock, clock after the last.
+    on_block: Option<&'v mut dyn FnMut(u64, u64, u64)>,
+    /// Each id an item refers to (origin, right origin, parent).
+    on_ref: Option<OnRef<'v>>,
+    /// Each deleted range: client, clock, length.
+    on_delete: Option<&'v mut dyn FnMut(u64, u64, u64) -> Result<(), Refusal>>,
+}
+
+fn walk(bytes: &[u8], visit: &mut Visit<'_>) -> Result<UpdateFacts, Refusal> {
+    let mut r = Cursor { buf: bytes, pos: 0 };
+    let mut facts = UpdateFacts { clients: r.count("client count")?, ..UpdateFacts::default() };
+    let mut seen = Seen::default();
+    for _ in 0..facts.clients {
+        let structs = r.count("struct count")?;
+        let client = r.safe("client id")?;
+        seen.insert(client)?;
+        let start = r.clock("clock")?;
+        let mut clock = start;
+        for _ in 0..structs {
+            let len = r.struct_(&mut facts, &mut visit.on_ref)?;
+            clock = clock
+                .checked_add(len)
+                .filter(|c| *c <= MAX_UPDATE_CLOCK)
+                .ok_or(Refusal::UnsafeInteger("clock"))?;
+        }
+        if let Some(f) = visit.on_block.as_mut() {
+            f(client, start, clock);
+        }
+        facts.structs += structs;
+    }
+    let ds_clients = r.count("delete set client count")?;
+    for _ in 0..ds_clients {
+        let client = r.safe("deleting client id")?;
+        let ranges = r.count("delete range count")?;
+        for _ in 0..ranges {
+            let clock = r.clock("deleted clock")?;
+            let len = r.len("deleted length")?;
+            if clock + len > MAX_UPDATE_CLOCK {
+                return Err(Refusal::UnsafeInteger("deleted range"));
+            }
+            if let Some(f) = visit.on_delete.as_mut() {
+                f(client, clock, len)?;
+            }
+        }
+        facts.deleted_ranges += ranges;
+    }
+    if r.pos != bytes.len() {
+        return Err(Refusal::Malformed("trailing bytes"));
+    }
+    Ok(facts)
+}
+
+/// Each client's range of clocks in one update, kept without allocating for up to [`TRACKED_CLIENTS`].
+#[derive(Default)]
+struct Ranges {
+    first: [(u64, u64, u64); TRACKED_CLIENTS],
+    n: usize,
+    rest: Vec<(u64, u64, u64)>,
+}
+
+impl Ranges {
+    fn push(&mut self, client: u64, start: u64, end: u64) {
+        if self.n < TRACKED_CLIENTS {
+            self.first[self.n] = (client, start, end);
+        } else {
+            self.rest.push((client, start, end));
+        }
+        self.n += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(u64, u64, u64)> {
+        self.first[..self.n.min(TRACKED_CLIENTS)].iter().chain(&self.rest)
+    }
+
+    fn covers(&self, client: u64, clock: u64) -> bool {
+        self.iter().any(|&(c, start, end)| c == client && (start..end).contains(&clock))
+    }
+}
+
+/// Client ids met so far in one update: yjs keeps the last structs of a repeated client, so an update
+/// naming one twice is refused rather than left to each implementation.
+#[derive(Default)]
+struct Seen {
+    first: [u64; TRACKED_CLIENTS],
+    n: usize,
+    rest: Vec<u64>,
+}
+
+impl Seen {
+    fn insert(&mut self, client: u64) -> Result<(), Refusal> {
+        let tracked = self.n.min(TRACKED_CLIENTS);
+        if self.first[..tracked].contains(&client) || self.rest.contains(&client) {
+            return Err(Refusal::Malformed("a client appears twice"));
+        }
+        if self.n < TRACKED_CLIENTS {
+            self.first[self.n] = client;
+        } else {
+            self.rest.push(client);
+        }
+        self.n += 1;
+        Ok(())
+    }
+}
+
+mod cursor;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,141 @@
+//! The part of the live room's schema an update's bytes cannot show. An item whose parent is implied by
+//! its neighbour (every map overwrite, most keystrokes) carries no parent in the bytes, and yrs 0.28 offers
+//! no public look-up of an item's parent by id before integration (its block store is crate-private; a
+//! sticky index resolves the parent only by walking every item to its left). So the room watches the one
+//! place such an item can break the schema, the `files` map, and refuses an update that left a value
+//! other than a `Y.Text` (or a key `check_path` refuses) there. The update is then already applied:
+//! the room treats it like one that broke the document (`integrate::Integrated::Broken`), so it is
+//! neither logged nor relayed and the document is rebuilt from the log.
+//!
+//! The watch costs nothing per keystroke: typing changes a file's text, not the map, and yrs calls a
+//! map's observer only when the map itself changed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use handoff_protocol::schema::files_root;
+use handoff_protocol::update_check::{self, Refusal};
+use handoff_protocol::validate::check_path;
+use yrs::types::{EntryChange, Observable};
+use yrs::{ClientID, Doc, Out, ReadTxn, StateVector, Transact};
+
+use super::integrate::{Integrated, integrate};
+
+/// Key of the room's observer on the `files` map.
+const OBSERVER: &str = "handoff-schema";
+
+/// Watches one document's `files` map; a new document needs a new guard.
+pub struct FilesGuard {
+    broken: Arc<AtomicBool>,
+}
+
+impl FilesGuard {
+    /// Starts watching `doc`. Takes a write transaction of its own (see [`files_root`]).
+    pub fn watch(doc: &Doc) -> FilesGuard {
+        let broken = Arc::new(AtomicBool::new(false));
+        let flag = broken.clone();
+        files_root(doc).observe(OBSERVER, move |txn, event| {
+            for (path, change) in event.keys(txn) {
+                let value = match change {
+                    EntryChange::Inserted(v) | EntryChange::Updated(_, v) => v,
+                    EntryChange::Removed(_) => continue,
+                };
+                if !matches!(value, Out::YText(_)) || check_path(path).is_err() {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            }
+        });
+        FilesGuard { broken }
+    }
+
+    /// Whether a transaction since the last call broke the schema.
+    pub(super) fn take_broken(&self) -> bool {
+        self.broken.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// Refuses an update that depends on structs the document lacks, `clocks` being the document's state
+/// vector (see [`update_check::check_dependencies_v1`]).
+pub(super) fn check_dependencies(payload: &[u8], clocks: &StateVector) -> Result<(), Refusal> {
+    update_check::check_dependencies_v1(payload, |c| u64::from(clocks.get(&ClientID::new(c))))
+}
+
+/// Advances `clocks` past an applied update's structs. The room keeps the document's state vector so,
+/// rather than rebuilding it from the document per update: with gaps and missing dependencies refused,
+/// the document's clocks are exactly these.
+pub(super) fn advance(clocks: &mut StateVector, payload: &[u8]) {
+    let _ = update_check::client_ends_v1(payload, |c, end| {
+        clocks.set_max(ClientID::new(c), u32::try_from(end).unwrap_or(u32::MAX));
+    });
+}
+
+/// A client's update through every check the server makes, in order, on `doc` (watched by `guard`):
+/// the connection task's ([`crate::ws::accepted_update`]), then the room's. `Err` says why it was
+/// refused; a refusal after the apply (the room would rebuild) leaves `doc` changed. For tests that hold
+/// the server's acceptance against another implementation (`tests/differential.rs`).
+pub fn apply_client_update(doc: &Doc, guard: &FilesGuard, bytes: &[u8]) -> Result<(), String> {
+    let update = crate::ws::accepted_update(bytes).map_err(|e| e.to_string())?;
+    let clocks = doc.transact().state_vector();
+    check_dependencies(bytes, &clocks).map_err(|e| e.to_string())?;
+    let outcome = integrate(&mut doc.transact_mut(), update);
+    match outcome {
+        Integrated::Applied if guard.take_broken() => Err("schema: a file must be a Y.Text".into()),
+        Integrated::Applied => Ok(()),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::{Any, Map, Text, TextPrelim};
+
+    #[test]
+    fn a_file_that_is_not_text_breaks_the_schema_and_typing_does_not() {
+        let doc = Doc::new();
+        let guard = FilesGuard::watch(&doc);
+        let root = files_root(&doc);
+        root.insert(&mut doc.transact_mut(), "a.py", TextPrelim::new("x"));
+        assert!(!guard.take_broken(), "a new file");
+        let file = root.get(&doc.transact(), "a.py");
+        let Some(Out::YText(t)) = file else { panic!("a.py is a text") };
+        t.insert(&mut doc.transact_mut(), 1, "typed");
+        assert!(!guard.take_broken(), "typing");
+        root.remove(&mut doc.transact_mut(), "a.py");
+        assert!(!guard.take_broken(), "a removed file");
+        root.insert(&mut doc.transact_mut(), "a.py", Any::from(42.0));
+        assert!(guard.take_broken(), "a number");
+        assert!(!guard.take_broken(), "taken once");
+        root.insert(&mut doc.transact_mut(), "../x", TextPrelim::new(""));
+        assert!(guard.take_broken(), "a path the API refuses");
+    }
+}
+
+#[cfg(test)]
+mod remote_tests {
+    use super::*;
+    use yrs::updates::decoder::Decode;
+    use yrs::{Any, Map, Update};
+
+    #[test]
+    fn a_remote_overwrite_is_seen() {
+        let preload = handoff_protocol::schema::initial_update(&[handoff_protocol::api::FileEntry {
+            path: "main.py".into(),
+            content: "hello".into(),
+        }]);
+        let base = Doc::new();
+        let root = files_root(&base);
+        base.transact_mut().apply_update(Update::decode_v1(&preload).unwrap()).unwrap();
+        let sv = base.transact().state_vector();
+        root.insert(&mut base.transact_mut(), "main.py", Any::from(42.0));
+        let bad = base.transact().encode_diff_v1(&sv);
+
+        let room = Doc::new();
+        let guard = FilesGuard::watch(&room);
+        apply_client_update(&room, &guard, &preload).unwrap();
+        assert!(apply_client_update(&room, &guard, &bad).is_err(), "refused from its bytes");
+        let outcome = integrate(&mut room.transact_mut(), Update::decode_v1(&bad).unwrap());
+        assert!(matches!(outcome, Integrated::Applied), "{outcome:?}");
+        assert!(guard.take_broken(), "seen once applied");
+    }
+}
