@@ -50,6 +50,9 @@ pub struct YClient {
     dialect: Dialect,
     /// Updates received but not applied (see [`YClient::join_holding`]).
     held: Option<Vec<Bytes>>,
+    /// The `user` field of our awareness state: a browser shows the name and role its token carries,
+    /// and handoff relays such a state as sent (any other it rewrites), so load clients do the same.
+    pub user: serde_json::Value,
 }
 
 /// How a join went: the WebSocket handshake, then the first sync (our step 1 sent → the server's step 2
@@ -121,6 +124,7 @@ impl YClient {
                 synced: false,
                 dialect: dialect.clone(),
                 held: hold.then(Vec::new),
+                user: user_of(url),
             };
             if let Dialect::Hocuspocus { .. } = c.dialect {
                 // A Hocuspocus provider authenticates first (an empty token: no auth hook is configured).
@@ -312,5 +316,20 @@ impl YClient {
     /// Closes the connection politely, bounded by [`CLOSE_TIMEOUT`].
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.sink.close()).await;
+    }
+}
+
+/// The awareness `user` a browser sends with the room token in `url` (`token=` query parameter): its
+/// name and role. Servers without handoff's tokens get a plain name.
+fn user_of(url: &str) -> serde_json::Value {
+    use base64::Engine;
+    let claims = url
+        .split_once("token=")
+        .and_then(|(_, rest)| rest.split('&').next()?.split('.').nth(1))
+        .and_then(|payload| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok())
+        .and_then(|json| serde_json::from_slice::<handoff_protocol::Claims>(&json).ok());
+    match claims {
+        Some(c) => serde_json::json!({"name": c.name, "role": c.role.as_str()}),
+        None => serde_json::json!({"name": "typist"}),
     }
 }

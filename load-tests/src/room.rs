@@ -183,8 +183,7 @@ async fn type_one(
         (update, end + plan.chunk as u32)
     };
     c.send(frame::encode_update(&update)).await?;
-    c.send_awareness(json!({"user": {"name": "typist"}, "cursor": {"path": TYPED_FILE, "index": cursor}}))
-        .await
+    c.send_awareness(json!({"user": c.user, "cursor": {"path": TYPED_FILE, "index": cursor}})).await
 }
 
 async fn type_keys(
@@ -212,7 +211,7 @@ async fn type_keys(
                     renew = Instant::now() + AWARENESS_RENEW;
                 }
                 _ = sleep_until(renew) => {
-                    c.send_awareness(json!({"user": {"name": "typist"}})).await?;
+                    c.send_awareness(json!({"user": c.user})).await?;
                     renew += AWARENESS_RENEW;
                 }
                 frame = c.next_frame() => {

@@ -90,22 +90,37 @@ pub fn check_update_v1(bytes: &[u8]) -> Result<UpdateFacts, Refusal> {
     walk(bytes, &mut Visit::default())
 }
 
+/// Whether an update starts before the document's clock for one of its clients: it repeats structs the
+/// document holds. A stock client does that when its own update and its answer to the server's sync step
+/// 1 cross; yrs then integrates only the new part. A forged update can make that part disagree with what
+/// the document holds at the same ids, and yrs integrates it where a reload of the document would not put
+/// it, so the room checks such an update after applying it (`server/src/room/actor/schema.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeats {
+    No,
+    Yes,
+}
+
 /// Checks that an update (already accepted by [`check_update_v1`]) depends on nothing the document
 /// lacks: each client's structs start at or before the document's clock for that client (`clock_of`),
 /// and every origin, parent and deleted range is in the document or in the update. yrs integrates
 /// structs that arrive past a gap at once while yjs parks them until the gap is filled, and both park
 /// what misses a dependency; either way the two would hold different documents. A stock client never
 /// sends such an update: the server relays every update in order, and a client's own follow each other.
-pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Result<(), Refusal> {
+pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Result<Repeats, Refusal> {
     let mut ranges = Ranges::default();
     walk(
         bytes,
         &mut Visit { on_block: Some(&mut |c, start, end| ranges.push(c, start, end)), ..Visit::default() },
     )?;
     let known = |client: u64, clock: u64| clock < clock_of(client) || ranges.covers(client, clock);
+    let mut repeats = Repeats::No;
     for &(client, start, _) in ranges.iter() {
         if start > clock_of(client) {
             return Err(Refusal::MissingDependency("structs past a gap"));
+        }
+        if start < clock_of(client) {
+            repeats = Repeats::Yes;
         }
     }
     let mut on_ref = |c: u64, k: u64| {
@@ -118,7 +133,7 @@ pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Res
         bytes,
         &mut Visit { on_ref: Some(&mut on_ref), on_delete: Some(&mut on_delete), ..Visit::default() },
     )?;
-    Ok(())
+    Ok(repeats)
 }
 
 /// Calls `f(client, end)` for each client of an accepted update, `end` being the clock after its last

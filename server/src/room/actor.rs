@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use handoff_protocol::frame::{self, CLOSE_INVALID_PAYLOAD, CLOSE_SLOW_CONSUMER, CLOSE_TRY_AGAIN};
 use handoff_protocol::limits::{MAX_CLIENTS_PER_ROOM, ROOM_COMMAND_QUEUE};
+use handoff_protocol::update_check::Repeats;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -351,16 +352,24 @@ impl RoomActor {
             return;
         }
         let (author, role) = (member.who.name.clone(), member.who.role);
-        if let Err(refusal) = schema::check_dependencies(&payload, &self.clocks) {
-            METRICS.refuse_update(refusal.reason());
-            let reason = format!("update refused: {refusal}");
-            self.remove_member(conn_id, Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, reason)));
-            return;
-        }
+        let repeats = match schema::check_dependencies(&payload, &self.clocks) {
+            Ok(repeats) => repeats,
+            Err(refusal) => {
+                METRICS.refuse_update(refusal.reason());
+                let reason = format!("update refused: {refusal}");
+                self.remove_member(conn_id, Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, reason)));
+                return;
+            }
+        };
         let outcome = integrate(&mut self.awareness.doc().transact_mut(), update);
         // The transaction is committed: the `files` map's observer has seen what the update did to it.
         let outcome = match outcome {
             Integrated::Applied if self.files_guard.take_broken() => Integrated::BrokeSchema,
+            Integrated::Applied
+                if repeats == Repeats::Yes && !schema::reads_back_same(self.awareness.doc()) =>
+            {
+                Integrated::Broken
+            }
             outcome => outcome,
         };
         match outcome {

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use handoff_protocol::schema::files_root;
-use handoff_protocol::update_check::{self, Refusal};
+use handoff_protocol::update_check::{self, Refusal, Repeats};
 use handoff_protocol::validate::check_path;
 use yrs::types::{EntryChange, Observable};
-use yrs::{ClientID, Doc, Out, ReadTxn, StateVector, Transact};
+use yrs::updates::decoder::Decode;
+use yrs::{ClientID, Doc, GetString, Map, Out, ReadTxn, StateVector, Transact};
 
 use super::integrate::{Integrated, integrate};
 
@@ -56,8 +57,38 @@ impl FilesGuard {
 
 /// Refuses an update that depends on structs the document lacks, `clocks` being the document's state
 /// vector (see [`update_check::check_dependencies_v1`]).
-pub(super) fn check_dependencies(payload: &[u8], clocks: &StateVector) -> Result<(), Refusal> {
+pub(super) fn check_dependencies(payload: &[u8], clocks: &StateVector) -> Result<Repeats, Refusal> {
     update_check::check_dependencies_v1(payload, |c| u64::from(clocks.get(&ClientID::new(c))))
+}
+
+/// Whether `doc`'s files read the same from the document's own encoding, as a joiner or a reload sees
+/// them. Checked after an update that repeats structs the document holds ([`Repeats::Yes`]), which is
+/// rare for stock clients, so its cost (an encode and a decode of the document) stays off the typing path.
+pub(super) fn reads_back_same(doc: &Doc) -> bool {
+    let encoded = doc.transact().encode_state_as_update_v1(&StateVector::default());
+    let again = Doc::new();
+    let Ok(update) = yrs::Update::decode_v1(&encoded) else { return false };
+    if again.transact_mut().apply_update(update).is_err() {
+        return false;
+    }
+    file_texts(doc) == file_texts(&again)
+}
+
+fn file_texts(doc: &Doc) -> Vec<(String, Option<String>)> {
+    let root = files_root(doc);
+    let txn = doc.transact();
+    let mut files: Vec<_> = root
+        .iter(&txn)
+        .map(|(path, value)| {
+            let text = match value {
+                Out::YText(t) => Some(t.get_string(&txn)),
+                _ => None,
+            };
+            (path.to_owned(), text)
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 /// Advances `clocks` past an applied update's structs. The room keeps the document's state vector so,
@@ -76,10 +107,13 @@ pub(super) fn advance(clocks: &mut StateVector, payload: &[u8]) {
 pub fn apply_client_update(doc: &Doc, guard: &FilesGuard, bytes: &[u8]) -> Result<(), String> {
     let update = crate::ws::accepted_update(bytes).map_err(|e| e.to_string())?;
     let clocks = doc.transact().state_vector();
-    check_dependencies(bytes, &clocks).map_err(|e| e.to_string())?;
+    let repeats = check_dependencies(bytes, &clocks).map_err(|e| e.to_string())?;
     let outcome = integrate(&mut doc.transact_mut(), update);
     match outcome {
         Integrated::Applied if guard.take_broken() => Err("schema: a file must be a Y.Text".into()),
+        Integrated::Applied if repeats == Repeats::Yes && !reads_back_same(doc) => {
+            Err("repeated structs that disagree with the document".into())
+        }
         Integrated::Applied => Ok(()),
         other => Err(format!("{other:?}")),
     }
@@ -137,5 +171,33 @@ mod remote_tests {
         let outcome = integrate(&mut room.transact_mut(), Update::decode_v1(&bad).unwrap());
         assert!(matches!(outcome, Integrated::Applied), "{outcome:?}");
         assert!(guard.take_broken(), "seen once applied");
+    }
+
+    /// `files["main.py"]` as yjs creates it (client 2513415450, clocks 0–21).
+    const MAIN_PY: &[u8] = include_bytes!("../../../tests/fixtures/files-main-py.update");
+    /// Found by the `update` fuzz target: a string struct at clock 21 of the same client, whose first
+    /// unit the document already holds, claiming origin 12 and right origin 13. yrs integrates its new
+    /// part where a reload of the document does not put it.
+    const REPEAT_DISAGREES: &[u8] = include_bytes!("../../../tests/fixtures/repeat-disagrees.update");
+
+    #[test]
+    fn repeated_structs_that_disagree_with_the_document_are_refused() {
+        let doc = Doc::new();
+        let guard = FilesGuard::watch(&doc);
+        apply_client_update(&doc, &guard, MAIN_PY).expect("the file is accepted");
+        let outcome = apply_client_update(&doc, &guard, REPEAT_DISAGREES);
+        assert_eq!(outcome, Err("repeated structs that disagree with the document".into()));
+        // The premise: applied as yrs does, the live document and its reload differ.
+        assert!(!reads_back_same(&doc), "yrs now integrates it where a reload puts it");
+    }
+
+    #[test]
+    fn a_repeat_that_agrees_with_the_document_is_applied() {
+        let doc = Doc::new();
+        let guard = FilesGuard::watch(&doc);
+        apply_client_update(&doc, &guard, MAIN_PY).expect("the file is accepted");
+        // A stock client's answer to a sync step 1 that crossed its own update repeats what was sent.
+        assert_eq!(apply_client_update(&doc, &guard, MAIN_PY), Ok(()));
+        assert!(reads_back_same(&doc));
     }
 }
