@@ -50,4 +50,6 @@ wait $load || { cat "$out/load.log" >&2; exit 1; }
 grep -h "lost" "$out/load.log"
 total=$(grep -h '^summary:' "$out"/cg.*.1 | awk '{print $2}')
 keys=$((ROOMS * KEYS_PER_S * COUNT_S))
+# KEEP=FILE keeps the dump, for callgrind_annotate.
+[ -z "${KEEP:-}" ] || cp "$out"/cg.*.1 "$KEEP"
 echo "instructions: $total over ${COUNT_S} s, $keys keys typed: $((total / keys)) per key"

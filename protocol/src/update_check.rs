@@ -107,13 +107,32 @@ pub enum Repeats {
 /// structs that arrive past a gap at once while yjs parks them until the gap is filled, and both park
 /// what misses a dependency; either way the two would hold different documents. A stock client never
 /// sends such an update: the server relays every update in order, and a client's own follow each other.
-pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Result<Repeats, Refusal> {
+pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Result<Dependencies, Refusal> {
+    // One walk: a reference the document already holds is settled at once (a keystroke's origin, a
+    // deletion of text typed before); one to a struct later in the same update waits for the end.
     let mut ranges = Ranges::default();
+    let (mut waiting_refs, mut waiting_deletes) = (Ids::default(), Ids::default());
+    let mut on_ref = |c: u64, k: u64| {
+        if k >= clock_of(c) {
+            waiting_refs.push(c, k);
+        }
+        Ok(())
+    };
+    let mut on_delete = |c: u64, k: u64, len: u64| {
+        let last = k + len - 1;
+        if last >= clock_of(c) {
+            waiting_deletes.push(c, last);
+        }
+        Ok(())
+    };
     walk(
         bytes,
-        &mut Visit { on_block: Some(&mut |c, start, end| ranges.push(c, start, end)), ..Visit::default() },
+        &mut Visit {
+            on_block: Some(&mut |c, start, end| ranges.push(c, start, end)),
+            on_ref: Some(&mut on_ref),
+            on_delete: Some(&mut on_delete),
+        },
     )?;
-    let known = |client: u64, clock: u64| clock < clock_of(client) || ranges.covers(client, clock);
     let mut repeats = Repeats::No;
     for &(client, start, _) in ranges.iter() {
         if start > clock_of(client) {
@@ -123,24 +142,24 @@ pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Res
             repeats = Repeats::Yes;
         }
     }
-    let mut on_ref = |c: u64, k: u64| {
-        if known(c, k) { Ok(()) } else { Err(Refusal::MissingDependency("an origin or parent")) }
-    };
-    let mut on_delete = |c: u64, k: u64, len: u64| {
-        if known(c, k + len - 1) { Ok(()) } else { Err(Refusal::MissingDependency("a deleted range")) }
-    };
-    walk(
-        bytes,
-        &mut Visit { on_ref: Some(&mut on_ref), on_delete: Some(&mut on_delete), ..Visit::default() },
-    )?;
-    Ok(repeats)
+    if waiting_refs.iter().chain(waiting_deletes.iter()).any(|&(c, k)| !ranges.covers(c, k)) {
+        return Err(Refusal::MissingDependency("an origin, parent or deleted range"));
+    }
+    Ok(Dependencies { repeats, ranges })
 }
 
-/// Calls `f(client, end)` for each client of an accepted update, `end` being the clock after its last
-/// struct: what the document's clock for that client becomes once the update is applied (at least).
-pub fn client_ends_v1(bytes: &[u8], mut f: impl FnMut(u64, u64)) -> Result<(), Refusal> {
-    walk(bytes, &mut Visit { on_block: Some(&mut |c, _, end| f(c, end)), ..Visit::default() })?;
-    Ok(())
+/// What [`check_dependencies_v1`] learned of an update it accepted.
+pub struct Dependencies {
+    pub repeats: Repeats,
+    ranges: Ranges,
+}
+
+impl Dependencies {
+    /// Each client of the update with the clock after its last struct: what the document's clock for
+    /// that client becomes once the update is applied (at least).
+    pub fn client_ends(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.ranges.iter().map(|&(client, _, end)| (client, end))
+    }
 }
 
 type OnRef<'v> = &'v mut dyn FnMut(u64, u64) -> Result<(), Refusal>;
@@ -224,6 +243,30 @@ impl Ranges {
 
     fn covers(&self, client: u64, clock: u64) -> bool {
         self.iter().any(|&(c, start, end)| c == client && (start..end).contains(&clock))
+    }
+}
+
+/// Ids (client, clock) an update refers to beyond the document's clocks, settled once the walk knows
+/// every struct of the update; a keystroke has none.
+#[derive(Default)]
+struct Ids {
+    first: [(u64, u64); TRACKED_CLIENTS],
+    n: usize,
+    rest: Vec<(u64, u64)>,
+}
+
+impl Ids {
+    fn push(&mut self, client: u64, clock: u64) {
+        if self.n < TRACKED_CLIENTS {
+            self.first[self.n] = (client, clock);
+        } else {
+            self.rest.push((client, clock));
+        }
+        self.n += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(u64, u64)> {
+        self.first[..self.n.min(TRACKED_CLIENTS)].iter().chain(&self.rest)
     }
 }
 

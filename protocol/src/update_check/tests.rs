@@ -290,20 +290,19 @@ fn updates_past_a_gap_or_missing_a_dependency_are_refused() {
     let first = edit(&doc, |txn, root| text(txn, root, "main.py").insert(txn, 0, "a"));
     let second = edit(&doc, |txn, root| text(txn, root, "main.py").insert(txn, 1, "b"));
     let delete = edit(&doc, |txn, root| text(txn, root, "main.py").remove_range(txn, 0, 1));
-    assert_eq!(check_dependencies_v1(&first, clock_of), Ok(Repeats::No));
+    assert_eq!(check_dependencies_v1(&first, clock_of).map(|d| d.repeats), Ok(Repeats::No));
     // The second keystroke without the first: past a gap in client 1's clocks, and its origin is "a".
     assert!(matches!(check_dependencies_v1(&second, clock_of), Err(Refusal::MissingDependency(_))));
     // Deleting "a" before the document has it.
     assert!(matches!(check_dependencies_v1(&delete, clock_of), Err(Refusal::MissingDependency(_))));
     // Everything at once depends only on itself.
     let whole = doc.transact().encode_state_as_update_v1(&StateVector::default());
-    assert_eq!(check_dependencies_v1(&whole, |_| 0), Ok(Repeats::No));
+    assert_eq!(check_dependencies_v1(&whole, |_| 0).map(|d| d.repeats), Ok(Repeats::No));
     // The whole state again, to a document that holds its start: it repeats what the document has.
-    assert_eq!(check_dependencies_v1(&whole, clock_of), Ok(Repeats::Yes));
+    assert_eq!(check_dependencies_v1(&whole, clock_of).map(|d| d.repeats), Ok(Repeats::Yes));
     // A skip is a gap.
     let skip = [1, 1, 5, 0, 10, 2, 0];
     assert_eq!(check_update_v1(&skip), Err(Refusal::MissingDependency("a skip")));
-    let mut ends = Vec::new();
-    client_ends_v1(&first, |c, end| ends.push((c, end))).unwrap();
+    let ends: Vec<_> = check_dependencies_v1(&first, clock_of).unwrap().client_ends().collect();
     assert_eq!(ends, [(1, clock_of(1) + 1)]);
 }

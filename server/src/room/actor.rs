@@ -352,8 +352,8 @@ impl RoomActor {
             return;
         }
         let (author, role) = (member.who.name.clone(), member.who.role);
-        let repeats = match schema::check_dependencies(&payload, &self.clocks) {
-            Ok(repeats) => repeats,
+        let deps = match schema::check_dependencies(&payload, &self.clocks) {
+            Ok(deps) => deps,
             Err(refusal) => {
                 METRICS.refuse_update(refusal.reason());
                 let reason = format!("update refused: {refusal}");
@@ -366,7 +366,7 @@ impl RoomActor {
         let outcome = match outcome {
             Integrated::Applied if self.files_guard.take_broken() => Integrated::BrokeSchema,
             Integrated::Applied
-                if repeats == Repeats::Yes && !schema::reads_back_same(self.awareness.doc()) =>
+                if deps.repeats == Repeats::Yes && !schema::reads_back_same(self.awareness.doc()) =>
             {
                 Integrated::Broken
             }
@@ -375,7 +375,7 @@ impl RoomActor {
         match outcome {
             Integrated::Applied => {
                 self.welcome = None;
-                schema::advance(&mut self.clocks, &payload);
+                schema::advance(&mut self.clocks, &deps);
             }
             Integrated::Refused(e) => {
                 METRICS.refuse_update("integration");

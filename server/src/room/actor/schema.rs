@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use handoff_protocol::schema::files_root;
-use handoff_protocol::update_check::{self, Refusal, Repeats};
+use handoff_protocol::update_check::{self, Dependencies, Refusal, Repeats};
 use handoff_protocol::validate::check_path;
 use yrs::types::{EntryChange, Observable};
 use yrs::updates::decoder::Decode;
@@ -57,7 +57,7 @@ impl FilesGuard {
 
 /// Refuses an update that depends on structs the document lacks, `clocks` being the document's state
 /// vector (see [`update_check::check_dependencies_v1`]).
-pub(super) fn check_dependencies(payload: &[u8], clocks: &StateVector) -> Result<Repeats, Refusal> {
+pub(super) fn check_dependencies(payload: &[u8], clocks: &StateVector) -> Result<Dependencies, Refusal> {
     update_check::check_dependencies_v1(payload, |c| u64::from(clocks.get(&ClientID::new(c))))
 }
 
@@ -94,10 +94,10 @@ fn file_texts(doc: &Doc) -> Vec<(String, Option<String>)> {
 /// Advances `clocks` past an applied update's structs. The room keeps the document's state vector so,
 /// rather than rebuilding it from the document per update: with gaps and missing dependencies refused,
 /// the document's clocks are exactly these.
-pub(super) fn advance(clocks: &mut StateVector, payload: &[u8]) {
-    let _ = update_check::client_ends_v1(payload, |c, end| {
-        clocks.set_max(ClientID::new(c), u32::try_from(end).unwrap_or(u32::MAX));
-    });
+pub(super) fn advance(clocks: &mut StateVector, applied: &Dependencies) {
+    for (client, end) in applied.client_ends() {
+        clocks.set_max(ClientID::new(client), u32::try_from(end).unwrap_or(u32::MAX));
+    }
 }
 
 /// A client's update through every check the server makes, in order, on `doc` (watched by `guard`):
@@ -107,7 +107,7 @@ pub(super) fn advance(clocks: &mut StateVector, payload: &[u8]) {
 pub fn apply_client_update(doc: &Doc, guard: &FilesGuard, bytes: &[u8]) -> Result<(), String> {
     let update = crate::ws::accepted_update(bytes).map_err(|e| e.to_string())?;
     let clocks = doc.transact().state_vector();
-    let repeats = check_dependencies(bytes, &clocks).map_err(|e| e.to_string())?;
+    let repeats = check_dependencies(bytes, &clocks).map_err(|e| e.to_string())?.repeats;
     let outcome = integrate(&mut doc.transact_mut(), update);
     match outcome {
         Integrated::Applied if guard.take_broken() => Err("schema: a file must be a Y.Text".into()),
