@@ -243,6 +243,23 @@ pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, FrameError> {
 /// The entry count is checked against [`MAX_AWARENESS_ENTRIES_PER_MESSAGE`] before any entry is read,
 /// each state against [`MAX_AWARENESS_STATE_BYTES`], and no client id may appear twice.
 pub fn decode_awareness(bytes: &[u8]) -> Result<AwarenessUpdate, FrameError> {
+    let update = decode_awareness_entries(bytes)?;
+    for (client, entry) in &update.clients {
+        if serde_json::from_str::<serde::de::IgnoredAny>(&entry.json).is_err() {
+            return Err(not_json(*client));
+        }
+    }
+    Ok(update)
+}
+
+/// The refusal of an awareness state that is not JSON.
+pub fn not_json(client: yrs::ClientID) -> FrameError {
+    FrameError::InvalidPayload(format!("awareness state of client {client} is not JSON"))
+}
+
+/// [`decode_awareness`] without the JSON check, for a caller that parses every state itself (the
+/// server's edge reads each state's `user` anyway, and refuses with [`not_json`] what does not parse).
+pub fn decode_awareness_entries(bytes: &[u8]) -> Result<AwarenessUpdate, FrameError> {
     check_leading_count(bytes)?;
     let entries = Reader { buf: bytes, pos: 0 }.var_uint("entry count")?;
     if entries > MAX_AWARENESS_ENTRIES_PER_MESSAGE as u64 {
@@ -256,13 +273,6 @@ pub fn decode_awareness(bytes: &[u8]) -> Result<AwarenessUpdate, FrameError> {
     }
     if let Some(entry) = update.clients.values().find(|e| e.json.len() > MAX_AWARENESS_STATE_BYTES) {
         return Err(FrameError::AwarenessStateTooBig(entry.json.len()));
-    }
-    for (client, entry) in &update.clients {
-        if serde_json::from_str::<serde::de::IgnoredAny>(&entry.json).is_err() {
-            return Err(FrameError::InvalidPayload(format!(
-                "awareness state of client {client} is not JSON"
-            )));
-        }
     }
     Ok(update)
 }

@@ -128,6 +128,8 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
     let (outbox_tx, mut outbox) = mpsc::channel::<Bytes>(state.outbox_frames);
     let (kick_tx, mut kick) = oneshot::channel::<CloseReason>();
     let who = Identity { conn_id, name: claims.name.into(), role: claims.role };
+    // The edge reads presence states as this identity (`room::vet`).
+    let me = who.clone();
     let joiner = Joiner { who, outlet: Outlet::direct(outbox_tx, direct.clone()), kick: kick_tx };
     let room = match state.rooms.join(room_id, joiner).await {
         Ok(room) => room,
@@ -184,7 +186,7 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
                 // instead of one per message.
                 let (mut batch, mut next, mut end) = (Vec::new(), msg, None);
                 loop {
-                    match inbound(next, &mut limiter, &mut batch) {
+                    match inbound(next, &me, &mut limiter, &mut batch) {
                         Ok(()) => {}
                         Err(reason) => {
                             end = Some(reason);
@@ -250,6 +252,7 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
 /// to close.
 fn inbound(
     msg: Option<Result<Message, WsError>>,
+    who: &Identity,
     limiter: &mut RateLimiter,
     out: &mut Vec<Inbound>,
 ) -> Result<(), CloseReason> {
@@ -279,7 +282,7 @@ fn inbound(
             }
             // A frame with one bad message is refused whole: none of its messages reach the room.
             let before = out.len();
-            decode(bytes, out).map_err(|e| {
+            decode(bytes, who, out).map_err(|e| {
                 out.truncate(before);
                 if let FrameError::Update(refusal) = &e {
                     METRICS.refuse_update(refusal.reason());
@@ -291,7 +294,7 @@ fn inbound(
 }
 
 /// Splits a frame and decodes every payload, so the room actor only ever sees valid input.
-fn decode(frame: Bytes, out: &mut Vec<Inbound>) -> Result<(), FrameError> {
+fn decode(frame: Bytes, who: &Identity, out: &mut Vec<Inbound>) -> Result<(), FrameError> {
     let parts = frame::split_frame(&frame)?;
     for part in parts {
         let message = || frame.slice(part.message.clone());
@@ -312,7 +315,9 @@ fn decode(frame: Bytes, out: &mut Vec<Inbound>) -> Result<(), FrameError> {
                 step2: false,
             },
             Kind::Awareness { update } => {
-                Inbound::Awareness { update: frame::decode_awareness(&frame[update])?, message: message() }
+                let update = frame::decode_awareness_entries(&frame[update])?;
+                let conforming = crate::room::vet(&update, who)?;
+                Inbound::Awareness { update, message: message(), conforming }
             }
             Kind::QueryAwareness => Inbound::QueryAwareness,
             Kind::Auth => continue,

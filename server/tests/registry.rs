@@ -436,7 +436,8 @@ async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
         .into(),
     };
     let cursor_msg = Bytes::from(frame::encode_awareness(&cursor));
-    let msgs = vec![update, Inbound::Awareness { update: cursor, message: cursor_msg.clone() }];
+    let msgs =
+        vec![update, Inbound::Awareness { update: cursor, message: cursor_msg.clone(), conforming: false }];
     room.send(Command::Messages { conn_id: 1, msgs }).await.ok().unwrap();
 
     assert_eq!(next_frame(&mut out_b).await, update_msg, "the update first, forwarded byte for byte");

@@ -279,7 +279,9 @@ impl RoomActor {
             Inbound::Update { update, payload, message, step2 } => {
                 self.on_update(conn_id, update, payload, message, step2)
             }
-            Inbound::Awareness { update, message } => self.on_awareness(conn_id, update, message),
+            Inbound::Awareness { update, message, conforming } => {
+                self.on_awareness(conn_id, update, message, conforming)
+            }
             Inbound::QueryAwareness => {
                 if let Some(frame) = self.awareness_frame() {
                     self.send_to(conn_id, frame);
@@ -419,9 +421,9 @@ impl RoomActor {
     }
 
     /// Relays what the presence rules take of a member's awareness message (`presence.rs`).
-    fn on_awareness(&mut self, conn_id: u64, update: AwarenessUpdate, message: Bytes) {
+    fn on_awareness(&mut self, conn_id: u64, update: AwarenessUpdate, message: Bytes, conforming: bool) {
         let Some(member) = self.members.iter().find(|m| m.who.conn_id == conn_id) else { return };
-        match self.awareness_states.apply(&member.who, update) {
+        match self.awareness_states.apply(&member.who, update, conforming) {
             Relay::Nothing => {}
             Relay::Verbatim => self.broadcast(message, conn_id),
             Relay::Encoded(frame) => self.broadcast(frame, conn_id),

@@ -17,6 +17,7 @@ use yrs::Update;
 use yrs::sync::AwarenessUpdate;
 
 pub use actor::schema::{FilesGuard, apply_client_update};
+pub use presence::vet;
 pub use registry::{Registry, RoomSettings};
 
 use crate::ws::Outlet;
@@ -72,6 +73,9 @@ pub enum Inbound {
     Awareness {
         update: AwarenessUpdate,
         message: Bytes,
+        /// Every state already shows the connection's identity as its token says, with hex colours
+        /// only (`presence::vet`): the room relays it without reading it again.
+        conforming: bool,
     },
     QueryAwareness,
 }

@@ -59,7 +59,9 @@ pub(super) struct Presence {
 
 impl Presence {
     /// Applies one connection's awareness message under the rules above.
-    pub(super) fn apply(&mut self, who: &Identity, update: AwarenessUpdate) -> Relay {
+    /// `conforming`: the edge found every state already conforming ([`vet`]).
+    pub(super) fn apply(&mut self, who: &Identity, update: AwarenessUpdate, conforming: bool) -> Relay {
+        let conform = |json: &str, who: &Identity| if conforming { None } else { conform(json, who) };
         let mut verbatim = true;
         let mut out = Vec::with_capacity(update.clients.len());
         for (id, entry) in update.clients {
@@ -193,15 +195,45 @@ struct PeekUser<'a> {
 /// The colour fields of `user`, each kept only when it is a hex colour.
 const COLOUR_FIELDS: [&str; 2] = ["color", "colorLight"];
 
+/// Whether every state of an awareness message already shows `who` as its token says, with hex colours
+/// only (then the room relays the message as sent), read at the connection's edge, off the room's task.
+/// A state that is not JSON is refused with [`frame::not_json`]: every y-protocols client `JSON.parse`s
+/// each state it receives. This is the one full parse of a state on the common path.
+pub fn vet(update: &AwarenessUpdate, who: &Identity) -> Result<bool, frame::FrameError> {
+    let mut conforming = true;
+    for (client, entry) in &update.clients {
+        let json = &*entry.json;
+        if json == NULL {
+            continue;
+        }
+        match serde_json::from_str::<Peek>(json) {
+            Ok(Peek { user: Some(u) }) if shows(&u, who) => {}
+            Ok(_) => conforming = false,
+            Err(_) => {
+                conforming = false;
+                if serde_json::from_str::<serde::de::IgnoredAny>(json).is_err() {
+                    return Err(frame::not_json(*client));
+                }
+            }
+        }
+    }
+    Ok(conforming)
+}
+
+/// Whether a state's `user` is `who` as its token says, with hex colours only.
+fn shows(u: &PeekUser<'_>, who: &Identity) -> bool {
+    let colours_ok = [&u.color, &u.color_light].iter().all(|c| c.as_deref().is_none_or(is_hex_colour));
+    u.name == *who.name && u.role == who.role.as_str() && colours_ok
+}
+
 /// `None` when `json` already shows `who` as its token says (name, role) with hex colours only;
 /// otherwise the state rewritten so: the client's own `user` fields are replaced, its colours kept if
 /// valid, everything else in the state left as it was. `json` is valid JSON (the edge checked it).
 fn conform(json: &str, who: &Identity) -> Option<Arc<str>> {
-    if let Ok(Peek { user: Some(u) }) = serde_json::from_str::<Peek>(json) {
-        let colours_ok = [&u.color, &u.color_light].iter().all(|c| c.as_deref().is_none_or(is_hex_colour));
-        if u.name == *who.name && u.role == who.role.as_str() && colours_ok {
-            return None;
-        }
+    if let Ok(Peek { user: Some(u) }) = serde_json::from_str::<Peek>(json)
+        && shows(&u, who)
+    {
+        return None;
     }
     let mut state = match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(map)) => map,
@@ -284,18 +316,28 @@ mod tests {
     fn ids_belong_to_the_connection_that_introduced_them() {
         let ok = r#"{"user":{"name":"Cam Candidate","role":"candidate"}}"#;
         let mut p = Presence::default();
-        assert!(matches!(p.apply(&who(1), msg(&[(10, 1, ok)])), Relay::Verbatim));
+        assert!(matches!(p.apply(&who(1), msg(&[(10, 1, ok)]), false), Relay::Verbatim));
         // Another connection re-sending or overwriting it is ignored.
-        assert!(matches!(p.apply(&who(2), msg(&[(10, 5, ok)])), Relay::Nothing));
-        assert!(matches!(p.apply(&who(2), msg(&[(10, 6, NULL)])), Relay::Nothing));
+        assert!(matches!(p.apply(&who(2), msg(&[(10, 5, ok)]), false), Relay::Nothing));
+        assert!(matches!(p.apply(&who(2), msg(&[(10, 6, NULL)]), false), Relay::Nothing));
         // A connection's allowance of ids.
         let many: Vec<_> = (20..30).map(|i| (i, 1, ok)).collect();
-        p.apply(&who(2), msg(&many));
+        p.apply(&who(2), msg(&many), false);
         assert_eq!(p.states.values().filter(|s| s.owner == 2).count(), MAX_AWARENESS_IDS_PER_CONNECTION);
         // Leaving withdraws; an echo of the departed state is not a new client, a newer state is.
         assert!(p.leave(1).is_some());
         let mut late = Presence { retired: p.retired.clone(), ..Presence::default() };
-        assert!(matches!(late.apply(&who(3), msg(&[(10, 1, ok)])), Relay::Nothing));
-        assert!(matches!(late.apply(&who(3), msg(&[(10, 3, ok)])), Relay::Verbatim));
+        assert!(matches!(late.apply(&who(3), msg(&[(10, 1, ok)]), false), Relay::Nothing));
+        assert!(matches!(late.apply(&who(3), msg(&[(10, 3, ok)]), false), Relay::Verbatim));
+    }
+
+    #[test]
+    fn the_edge_vets_states_once_and_refuses_what_is_not_json() {
+        let ok = r##"{"user":{"name":"Cam Candidate","role":"candidate","color":"#123456"},"cursor":{"anchor":1}}"##;
+        assert_eq!(vet(&msg(&[(10, 1, ok), (11, 1, NULL)]), &who(1)), Ok(true));
+        let posing = r#"{"user":{"name":"Ivy","role":"interviewer"}}"#;
+        assert_eq!(vet(&msg(&[(10, 1, ok), (12, 1, posing)]), &who(1)), Ok(false));
+        assert_eq!(vet(&msg(&[(10, 1, "{}")]), &who(1)), Ok(false));
+        assert!(vet(&msg(&[(10, 1, ok), (13, 1, "{not json")]), &who(1)).is_err());
     }
 }
