@@ -61,17 +61,23 @@ pub(super) fn check_dependencies(payload: &[u8], clocks: &StateVector) -> Result
     update_check::check_dependencies_v1(payload, |c| u64::from(clocks.get(&ClientID::new(c))))
 }
 
-/// Whether `doc`'s files read the same from the document's own encoding, as a joiner or a reload sees
-/// them. Checked after an update that repeats structs the document holds ([`Repeats::Yes`]), which is
-/// rare for stock clients, so its cost (an encode and a decode of the document) stays off the typing path.
+/// Whether `doc`'s files are all `Y.Text`s at valid paths and read the same from the document's own
+/// encoding, as a joiner or a reload sees them. Checked after an update that repeats structs the document
+/// holds ([`Repeats::Yes`]): yrs then integrates only part of it, and what that part does to the `files`
+/// map can escape its observer. That is rare for stock clients, so the cost (a scan of the files, an
+/// encode and a decode of the document) stays off the typing path.
 pub(super) fn reads_back_same(doc: &Doc) -> bool {
+    let live = file_texts(doc);
+    if live.iter().any(|(path, text)| text.is_none() || check_path(path).is_err()) {
+        return false;
+    }
     let encoded = doc.transact().encode_state_as_update_v1(&StateVector::default());
     let again = Doc::new();
     let Ok(update) = yrs::Update::decode_v1(&encoded) else { return false };
     if again.transact_mut().apply_update(update).is_err() {
         return false;
     }
-    file_texts(doc) == file_texts(&again)
+    live == file_texts(&again)
 }
 
 fn file_texts(doc: &Doc) -> Vec<(String, Option<String>)> {
@@ -199,5 +205,18 @@ mod remote_tests {
         // A stock client's answer to a sync step 1 that crossed its own update repeats what was sent.
         assert_eq!(apply_client_update(&doc, &guard, MAIN_PY), Ok(()));
         assert!(reads_back_same(&doc));
+    }
+
+    /// Found by the `update` fuzz target after 7.1 million runs: the seed session's structs from clock 0
+    /// repeated with changes, which left `files["main.py"]` something other than a `Y.Text` without the
+    /// `files` map's observer seeing it.
+    const REPEAT_BREAKS_SCHEMA: &[u8] = include_bytes!("../../../tests/fixtures/repeat-breaks-schema.update");
+
+    #[test]
+    fn repeated_structs_that_break_the_schema_are_refused() {
+        let doc = Doc::new();
+        let guard = FilesGuard::watch(&doc);
+        apply_client_update(&doc, &guard, MAIN_PY).expect("the file is accepted");
+        assert!(apply_client_update(&doc, &guard, REPEAT_BREAKS_SCHEMA).is_err());
     }
 }
