@@ -7,6 +7,8 @@
 //! order, to yjs under Node (`differential/apply.mjs`). Both documents must then hold the same roots and
 //! the same files, byte for byte, and yjs must not throw.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,25 +24,6 @@ const MUTATIONS_PER_UPDATE: usize = 24;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential")
-}
-
-/// Installs the pinned yjs if it is missing. Node and npm are required: without them this test fails
-/// (it never skips), and the message says what to install.
-fn ensure_node_modules(dir: &Path) {
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.as_ref().is_ok_and(|o| o.status.success()),
-        "the differential test needs Node.js (node and npm on PATH)"
-    );
-    if dir.join("node_modules/yjs/package.json").exists() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
-        .status()
-        .expect("npm runs");
-    assert!(status.success(), "npm ci in {} failed", dir.display());
 }
 
 /// A corpus file: 4-byte little-endian lengths, each followed by an update.
@@ -188,7 +171,7 @@ fn through_server(name: String, updates: &[Vec<u8>]) -> (Case, Vec<Result<(), St
 #[test]
 fn whatever_the_server_accepts_yjs_reads_as_yrs_does() {
     let dir = dir();
-    ensure_node_modules(&dir);
+    common::ensure_node_modules(&dir, "yjs/package.json", "the differential test");
     let mut sessions: Vec<(String, Vec<Vec<u8>>)> = std::fs::read_dir(dir.join("corpus"))
         .unwrap()
         .map(|e| e.unwrap().path())

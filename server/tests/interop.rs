@@ -14,31 +14,12 @@ fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-/// Installs the pinned npm packages if they are missing. Node and npm are required: without them this
-/// test fails (it never skips), and the message says what to install.
-fn ensure_node_modules(dir: &Path) {
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.as_ref().is_ok_and(|o| o.status.success()),
-        "the y-websocket interop test needs Node.js (node and npm on PATH)"
-    );
-    if dir.join("node_modules/y-websocket/package.json").exists() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
-        .status()
-        .expect("npm runs");
-    assert!(status.success(), "npm ci in {} failed", dir.display());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_y_websocket_clients_collaborate() {
     let dir = interop_dir();
     tokio::task::spawn_blocking({
         let dir = dir.clone();
-        move || ensure_node_modules(&dir)
+        move || common::ensure_node_modules(&dir, "y-websocket/package.json", "the y-websocket interop test")
     })
     .await
     .unwrap();

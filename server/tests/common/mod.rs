@@ -177,3 +177,20 @@ pub fn sample_files() -> Vec<FileEntry> {
         file("empty.txt", ""),
     ]
 }
+
+/// Installs the pinned npm packages of the Node helper in `dir` unless `marker` (a path under
+/// `node_modules`) is there. Node and npm are required: without them the test (`what`) fails, never
+/// skips, and the message says what to install.
+pub fn ensure_node_modules(dir: &Path, marker: &str, what: &str) {
+    let node = std::process::Command::new("node").arg("--version").output();
+    assert!(node.as_ref().is_ok_and(|o| o.status.success()), "{what} needs Node.js (node and npm on PATH)");
+    if dir.join("node_modules").join(marker).exists() {
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .status()
+        .expect("npm runs");
+    assert!(status.success(), "npm ci in {} failed", dir.display());
+}
