@@ -176,7 +176,7 @@ struct Visit<'v> {
 }
 
 fn walk(bytes: &[u8], visit: &mut Visit<'_>) -> Result<UpdateFacts, Refusal> {
-    let mut r = Cursor { buf: bytes, pos: 0 };
+    let mut r = Cursor { buf: bytes, pos: 0, at: (u64::MAX, 0) };
     let mut facts = UpdateFacts { clients: r.count("client count")?, ..UpdateFacts::default() };
     let mut seen = Seen::default();
     for _ in 0..facts.clients {
@@ -186,6 +186,7 @@ fn walk(bytes: &[u8], visit: &mut Visit<'_>) -> Result<UpdateFacts, Refusal> {
         let start = r.clock("clock")?;
         let mut clock = start;
         for _ in 0..structs {
+            r.at = (client, clock);
             let len = r.struct_(&mut facts, &mut visit.on_ref)?;
             clock = clock
                 .checked_add(len)
@@ -197,6 +198,7 @@ fn walk(bytes: &[u8], visit: &mut Visit<'_>) -> Result<UpdateFacts, Refusal> {
         }
         facts.structs += structs;
     }
+    r.at = (u64::MAX, 0);
     let ds_clients = r.count("delete set client count")?;
     for _ in 0..ds_clients {
         let client = r.safe("deleting client id")?;

@@ -37,6 +37,9 @@ const TYPE_LAST_YJS: u64 = 6;
 pub(super) struct Cursor<'a> {
     pub(super) buf: &'a [u8],
     pub(super) pos: usize,
+    /// The client and clock of the struct being read: what it refers to of its own client must come
+    /// before it.
+    pub(super) at: (u64, u64),
 }
 
 impl<'a> Cursor<'a> {
@@ -110,6 +113,11 @@ impl<'a> Cursor<'a> {
     fn id(&mut self, on_ref: &mut Option<OnRef<'_>>) -> Result<(), Refusal> {
         let client = self.safe("client id")?;
         let clock = self.clock("clock")?;
+        // A struct exists only after its origins and parent: a reference to itself or to a later clock of
+        // its own client is forged, and yrs can build a cycle from it.
+        if client == self.at.0 && clock >= self.at.1 {
+            return Err(Refusal::Malformed("a struct refers to itself or a later struct of its client"));
+        }
         match on_ref {
             Some(f) => f(client, clock),
             None => Ok(()),

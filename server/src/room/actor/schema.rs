@@ -219,4 +219,23 @@ mod remote_tests {
         apply_client_update(&doc, &guard, MAIN_PY).expect("the file is accepted");
         assert!(apply_client_update(&doc, &guard, REPEAT_BREAKS_SCHEMA).is_err());
     }
+
+    /// Found by the `update` fuzz target: the seed session's structs repeated from clock 0, one of them a
+    /// deleted run of a billion ticks whose later item names a clock inside that same run as its parent.
+    /// Accepted, the next walk of the `files` map made yrs ask for 94 TB and abort the process.
+    const REFERS_TO_LATER_STRUCT: &[u8] =
+        include_bytes!("../../../tests/fixtures/refers-to-later-struct.update");
+
+    #[test]
+    fn a_struct_whose_parent_is_a_later_struct_of_its_client_is_refused() {
+        let doc = Doc::new();
+        let guard = FilesGuard::watch(&doc);
+        apply_client_update(&doc, &guard, MAIN_PY).expect("the file is accepted");
+        let refused = apply_client_update(&doc, &guard, REFERS_TO_LATER_STRUCT);
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("refers to itself or a later struct")),
+            "{refused:?}"
+        );
+        assert_eq!(file_texts(&doc).len(), 1, "the document still lists its one file");
+    }
 }
