@@ -179,18 +179,24 @@ mod remote_tests {
         assert!(guard.take_broken(), "seen once applied");
     }
 
-    /// `files["main.py"]` as yjs creates it (client 2513415450, clocks 0–21).
+    /// `files["main.py"]` as yjs creates it (client 2524245276, clocks 0–21).
     const MAIN_PY: &[u8] = include_bytes!("../../../tests/fixtures/files-main-py.update");
     /// Found by the `update` fuzz target: a string struct at clock 21 of the same client, whose first
     /// unit the document already holds, claiming origin 12 and right origin 13. yrs integrates its new
     /// part where a reload of the document does not put it.
     const REPEAT_DISAGREES: &[u8] = include_bytes!("../../../tests/fixtures/repeat-disagrees.update");
 
-    #[test]
-    fn repeated_structs_that_disagree_with_the_document_are_refused() {
+    /// A room whose document holds [`MAIN_PY`], accepted through the client path.
+    fn room_with_main_py() -> (Doc, FilesGuard) {
         let doc = Doc::new();
         let guard = FilesGuard::watch(&doc);
         apply_client_update(&doc, &guard, MAIN_PY).expect("the file is accepted");
+        (doc, guard)
+    }
+
+    #[test]
+    fn repeated_structs_that_disagree_with_the_document_are_refused() {
+        let (doc, guard) = room_with_main_py();
         let outcome = apply_client_update(&doc, &guard, REPEAT_DISAGREES);
         assert_eq!(outcome, Err("repeated structs that disagree with the document".into()));
         // The premise: applied as yrs does, the live document and its reload differ.
@@ -199,9 +205,7 @@ mod remote_tests {
 
     #[test]
     fn a_repeat_that_agrees_with_the_document_is_applied() {
-        let doc = Doc::new();
-        let guard = FilesGuard::watch(&doc);
-        apply_client_update(&doc, &guard, MAIN_PY).expect("the file is accepted");
+        let (doc, guard) = room_with_main_py();
         // A stock client's answer to a sync step 1 that crossed its own update repeats what was sent.
         assert_eq!(apply_client_update(&doc, &guard, MAIN_PY), Ok(()));
         assert!(reads_back_same(&doc));
@@ -214,10 +218,9 @@ mod remote_tests {
 
     #[test]
     fn repeated_structs_that_break_the_schema_are_refused() {
-        let doc = Doc::new();
-        let guard = FilesGuard::watch(&doc);
-        apply_client_update(&doc, &guard, MAIN_PY).expect("the file is accepted");
-        assert!(apply_client_update(&doc, &guard, REPEAT_BREAKS_SCHEMA).is_err());
+        let (doc, guard) = room_with_main_py();
+        let outcome = apply_client_update(&doc, &guard, REPEAT_BREAKS_SCHEMA);
+        assert_eq!(outcome, Err("repeated structs that disagree with the document".into()));
     }
 
     /// Found by the `update` fuzz target: the seed session's structs repeated from clock 0, one of them a
@@ -228,9 +231,7 @@ mod remote_tests {
 
     #[test]
     fn a_struct_whose_parent_is_a_later_struct_of_its_client_is_refused() {
-        let doc = Doc::new();
-        let guard = FilesGuard::watch(&doc);
-        apply_client_update(&doc, &guard, MAIN_PY).expect("the file is accepted");
+        let (doc, guard) = room_with_main_py();
         let refused = apply_client_update(&doc, &guard, REFERS_TO_LATER_STRUCT);
         assert!(
             refused.as_ref().is_err_and(|e| e.contains("refers to itself or a later struct")),
