@@ -1,6 +1,6 @@
 //! The WebSocket edge: `GET /ws/{room_id}?token=…` (DESIGN §4.1). The token is checked before the upgrade;
 //! after it, one task per connection enforces frame and rate limits, decodes and validates what the client
-//! sends, hands it to the room actor, and writes what the room could not write itself (see `outlet`).
+//! sends, hands it to the room actor, and writes what the room could not write itself (see `sink`).
 //! The connection task never touches the document. Anything wrong with a client closes that client only.
 
 use std::future::Future;
@@ -18,7 +18,7 @@ use handoff_protocol::limits::{
     CLIENT_IDLE_TIMEOUT_SECS, CLIENT_MESSAGE_BURST, CLIENT_MESSAGES_PER_SECOND, CLOSE_DRAIN_MS,
     KEEPALIVE_SECS, MAX_CLIENT_FRAME_BYTES,
 };
-use handoff_protocol::{Claims, api::RoomStatus, update_check};
+use handoff_protocol::{Claims, api::RoomStatus};
 use rand::Rng;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
@@ -34,21 +34,21 @@ use crate::auth::TokenError;
 use crate::error::AppError;
 use crate::metrics::METRICS;
 use crate::rate::RateLimiter;
-use crate::room::{CloseReason, Command, Identity, Inbound, Joiner};
+use crate::room::{ClientMessage, CloseReason, Command, Extensions, Identity, Joiner, accepted_update};
 
 mod drain;
-mod outlet;
+mod sink;
+mod transport;
 mod upgrade;
-mod wire;
 
-pub use outlet::{Outlet, Refused, Sent};
+use sink::{ConnectionSink, SharedWriter};
 
 /// tungstenite's read buffer per connection. Its default (128 KiB) would dominate the memory of an idle
 /// connection; frames larger than this are still read, in several reads. tungstenite zero-fills this
 /// much before every read, and takes a fresh buffer of this size whenever the room still holds the last
 /// frame, so it is sized to a keystroke's frames (tens of bytes) rather than a paste's: at 4 KiB the
-/// zeroing alone was 8 % of the server's user-space instructions while typing, and a 64 KiB paste now
-/// takes 64 reads instead of 16 at no measurable cost (docs/PERFORMANCE.md, ninth run).
+/// zeroing alone is 8 % of the server's user-space instructions while typing, while a 64 KiB paste takes
+/// 64 reads instead of 16 at no measurable cost (docs/PERFORMANCE.md).
 const READ_BUFFER_BYTES: usize = 1024;
 /// Bytes buffered for writing before tungstenite flushes to the socket.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
@@ -65,6 +65,9 @@ const MAX_CLOSE_REASON_BYTES: usize = 123;
 #[derive(Deserialize)]
 pub struct WsQuery {
     token: Option<String>,
+    /// The extension messages the client understands, comma-separated (`room::Extensions`). Stock
+    /// y-websocket clients never send it, so they never receive an extension message.
+    ext: Option<String>,
 }
 
 /// Checks the token against the room, then upgrades.
@@ -100,7 +103,8 @@ pub async fn upgrade(
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(Some(MAX_CLIENT_FRAME_BYTES))
         .max_frame_size(Some(MAX_CLIENT_FRAME_BYTES));
-    ws.on_upgrade(config, move |socket| serve(socket, state, room_id, claims))
+    let extensions = query.ext.as_deref().map(Extensions::parse).unwrap_or_default();
+    ws.on_upgrade(config, move |socket| serve(socket, state, room_id, claims, extensions))
 }
 
 /// Bits of a connection id: random ids unique across restarts and nodes, exact as JavaScript numbers.
@@ -110,31 +114,39 @@ fn new_conn_id() -> u64 {
     rand::rng().random::<u64>() >> (u64::BITS - CONN_ID_BITS)
 }
 
-async fn serve(socket: Socket, state: AppState, room_id: String, claims: Claims) {
+async fn serve(socket: Socket, state: AppState, room_id: String, claims: Claims, extensions: Extensions) {
     let conn_id = new_conn_id();
     let span = tracing::info_span!("conn", id = conn_id, room = %room_id, role = %claims.role);
     async move {
-        let end = run(socket, &state, &room_id, conn_id, claims).await;
+        let end = run(socket, &state, &room_id, conn_id, claims, extensions).await;
         tracing::debug!(code = end.code, reason = %end.reason, "connection closed");
     }
     .instrument(span)
     .await
 }
 
-async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, claims: Claims) -> CloseReason {
-    let lane = socket.get_ref().lane();
+async fn run(
+    socket: Socket,
+    state: &AppState,
+    room_id: &str,
+    conn_id: u64,
+    claims: Claims,
+    extensions: Extensions,
+) -> CloseReason {
+    let large = socket.get_ref().large_frames();
     let (sink, mut stream) = socket.split();
-    let direct = outlet::Direct::new(sink, lane);
+    let writer = SharedWriter::new(sink, large);
     let (outbox_tx, mut outbox) = mpsc::channel::<Bytes>(state.outbox_frames);
     let (kick_tx, mut kick) = oneshot::channel::<CloseReason>();
     let who = Identity { conn_id, name: claims.name.into(), role: claims.role };
     // The edge reads presence states as this identity (`room::vet`).
     let me = who.clone();
-    let joiner = Joiner { who, outlet: Outlet::direct(outbox_tx, direct.clone()), kick: kick_tx };
+    let sink = ConnectionSink::new(outbox_tx, writer.clone(), kick_tx);
+    let joiner = Joiner { who, extensions, sink: Box::new(sink) };
     let room = match state.rooms.join(room_id, joiner).await {
         Ok(room) => room,
         Err(reason) => {
-            let _ = direct.sink.lock().await.send(close_message(&reason)).await;
+            let _ = writer.sink.lock().await.send(close_message(&reason)).await;
             return reason;
         }
     };
@@ -152,12 +164,12 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
             reason = &mut kick => {
                 break reason.unwrap_or_else(|_| CloseReason::new(CLOSE_GOING_AWAY, "room closed"));
             }
-            () = direct.work.notified() => {
+            () = writer.has_work.notified() => {
                 // The room queued frames, or left bytes in the sink that the socket would not take yet.
-                // Frames leave the outbox only under the sink's lock (see `outlet`). Write everything
+                // Frames leave the outbox only under the sink's lock (see `sink`). Write everything
                 // queued, then flush once: one syscall for a burst of frames. A client that stops reading
                 // stalls this write; the kick or the stall timeout ends it.
-                let write = outlet::write_queued(&direct, &mut outbox);
+                let write = sink::write_queued(&writer, &mut outbox);
                 tokio::pin!(write);
                 // Nearly every write completes at once (the socket buffer has room); only one that waits
                 // needs the stall timer, so the common case registers no timer at all.
@@ -186,7 +198,7 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
                 // instead of one per message.
                 let (mut batch, mut next, mut end) = (Vec::new(), msg, None);
                 loop {
-                    match inbound(next, &me, &mut limiter, &mut batch) {
+                    match read_messages(next, &me, &mut limiter, &mut batch) {
                         Ok(()) => {}
                         Err(reason) => {
                             end = Some(reason);
@@ -212,11 +224,11 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
                 if last_in.elapsed() >= idle_timeout {
                     break CloseReason::new(CLOSE_GOING_AWAY, "no frames from client; closing idle connection");
                 }
-                if direct.wrote.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                if writer.room_wrote.swap(false, std::sync::atomic::Ordering::Relaxed) {
                     last_out = Instant::now();
                 }
                 if last_out.elapsed() >= keepalive_every {
-                    let mut sink = direct.sink.lock().await;
+                    let mut sink = writer.sink.lock().await;
                     let ping = sink.feed(Message::Ping(Bytes::new())).await;
                     let keep = sink.feed(Message::Binary(Bytes::from_static(&KEEPALIVE_FRAME))).await;
                     if ping.is_err() || keep.is_err() || sink.flush().await.is_err() {
@@ -231,9 +243,9 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
     let _ = room.send(Command::Leave { conn_id }).await;
     // A client that stopped reading may never take the close frame; do not wait on it forever.
     let close = async {
-        let mut sink = direct.sink.lock().await;
+        let mut sink = writer.sink.lock().await;
         // The close frame is the last frame: the room may still be sending until it sees the leave.
-        direct.lane.close();
+        writer.large.close();
         let sent = sink.send(close_message(&end)).await;
         (sink, sent)
     };
@@ -241,7 +253,7 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
         // Unless the client closed first, it may still be sending (the rest of a message over the limit):
         // read and discard it, bounded, so its kernel is not reset before it reads the close frame.
         if end.code != frame::CLOSE_NORMAL {
-            direct.lane.drain_reads();
+            writer.large.drain_reads();
             let _ = tokio::time::timeout(Duration::from_millis(CLOSE_DRAIN_MS), sink.flush()).await;
         }
     }
@@ -250,11 +262,11 @@ async fn run(socket: Socket, state: &AppState, room_id: &str, conn_id: u64, clai
 
 /// What one read from the socket means: messages for the room, added to `out` (none for a ping), or why
 /// to close.
-fn inbound(
+fn read_messages(
     msg: Option<Result<Message, WsError>>,
     who: &Identity,
     limiter: &mut RateLimiter,
-    out: &mut Vec<Inbound>,
+    out: &mut Vec<ClientMessage>,
 ) -> Result<(), CloseReason> {
     match msg {
         None | Some(Ok(Message::Close(_))) => Err(CloseReason::new(frame::CLOSE_NORMAL, "client closed")),
@@ -294,21 +306,21 @@ fn inbound(
 }
 
 /// Splits a frame and decodes every payload, so the room actor only ever sees valid input.
-fn decode(frame: Bytes, who: &Identity, out: &mut Vec<Inbound>) -> Result<(), FrameError> {
+fn decode(frame: Bytes, who: &Identity, out: &mut Vec<ClientMessage>) -> Result<(), FrameError> {
     let parts = frame::split_frame(&frame)?;
     for part in parts {
         let message = || frame.slice(part.message.clone());
         let msg = match part.kind {
             Kind::SyncStep1 { state_vector } => {
-                Inbound::SyncStep1(frame::decode_state_vector(&frame[state_vector])?)
+                ClientMessage::SyncStep1(frame::decode_state_vector(&frame[state_vector])?)
             }
-            Kind::SyncStep2 { update } => Inbound::Update {
+            Kind::SyncStep2 { update } => ClientMessage::Update {
                 update: accepted_update(&frame[update.clone()])?,
                 payload: frame.slice(update),
                 message: message(),
                 step2: true,
             },
-            Kind::Update { update } => Inbound::Update {
+            Kind::Update { update } => ClientMessage::Update {
                 update: accepted_update(&frame[update.clone()])?,
                 payload: frame.slice(update),
                 message: message(),
@@ -317,9 +329,9 @@ fn decode(frame: Bytes, who: &Identity, out: &mut Vec<Inbound>) -> Result<(), Fr
             Kind::Awareness { update } => {
                 let update = frame::decode_awareness_entries(&frame[update])?;
                 let conforming = crate::room::vet(&update, who)?;
-                Inbound::Awareness { update, message: message(), conforming }
+                ClientMessage::Awareness { update, message: message(), conforming }
             }
-            Kind::QueryAwareness => Inbound::QueryAwareness,
+            Kind::QueryAwareness => ClientMessage::QueryAwareness,
             Kind::Auth => continue,
             // Reserved for voice and room events; none is accepted from clients yet.
             Kind::Extension { tag, .. } => return Err(FrameError::UnknownType(u64::from(tag))),
@@ -327,13 +339,6 @@ fn decode(frame: Bytes, who: &Identity, out: &mut Vec<Inbound>) -> Result<(), Fr
         out.push(msg);
     }
     Ok(())
-}
-
-/// Decodes a client's update if the server accepts it: every Yjs client must read it as yrs does, and it
-/// must keep the schema as far as its bytes show (the room checks the rest; see `update_check`).
-pub fn accepted_update(bytes: &[u8]) -> Result<yrs::Update, FrameError> {
-    update_check::check_update_v1(bytes)?;
-    frame::decode_update(bytes)
 }
 
 fn close_message(reason: &CloseReason) -> Message {

@@ -270,6 +270,33 @@ async fn mutated_real_updates_never_take_the_room_down() {
 const UNENCODABLE_PENDING: &[u8] = include_bytes!("fixtures/unencodable-pending.update");
 
 #[tokio::test]
+async fn a_client_that_announces_extensions_collaborates_and_a_stock_client_never_sees_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let room = server.room_with(&[file("main.py", "")]).await;
+    let stock_url = TestServer::ws(&room, &room.tokens.candidate);
+    let announcing =
+        format!("{}&ext=events,voice,some-later-one", TestServer::ws(&room, &room.tokens.interviewer));
+    let mut stock = YClient::synced(&stock_url).await;
+    let mut opted = YClient::synced(&announcing).await;
+    stock.set_user("Cam").await;
+    opted.set_user("Ivy").await;
+    for i in 0..5 {
+        stock.insert("main.py", None, &format!("s{i}\n")).await;
+        opted.insert("main.py", None, &format!("o{i}\n")).await;
+    }
+    let both = |c: &YClient| c.text("main.py").is_some_and(|t| t.contains("s4") && t.contains("o4"));
+    stock.wait_for("every edit", both).await;
+    opted.wait_for("every edit", both).await;
+    stock.wait_for("the other's cursor", |c| !c.others().is_empty()).await;
+    assert_eq!(stock.files(), opted.files());
+    // The room sends extension messages only to members that announced them (`room::core` tests); a
+    // stock y-websocket client announces none.
+    assert_eq!(stock.extension_messages, 0);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn an_update_that_would_break_the_document_is_refused_and_the_room_carries_on() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;

@@ -30,8 +30,8 @@ async fn stock_y_websocket_clients_collaborate() {
         file("main.py", "def add(a, b):\r\n    return a + b  # héllo 🙂\n"),
         file("src/util/strings.ts", "export const s = 'naïve ✓';\n"),
         file("empty.txt", ""),
-        // Several times the size over which the server writes a message from its lane (`ws::wire`): the
-        // first sync reaches the stock client as one large frame written around tungstenite.
+        // Several times the size over which the server writes a message around tungstenite's buffer
+        // (`ws::transport`): the first sync reaches the stock client as one large frame.
         file("data/big.py", &"x = 'ünïcödé ✓ across the lane\'s frame'\n".repeat(3000)),
     ];
     let room = server.room_with(&files).await;

@@ -13,11 +13,12 @@ use common::PATIENCE;
 use handoff_protocol::api::{FileEntry, RoomStatus, SubmissionRequest};
 use handoff_protocol::{Role, frame, schema};
 use handoff_server::bus::LocalBus;
-use handoff_server::room::{Command, Identity, Inbound, Joiner, Registry, RoomHandle, RoomSettings};
+use handoff_server::room::{
+    ChannelSink, ClientMessage, Command, Extensions, Identity, Joiner, Registry, RoomHandle, RoomSettings,
+};
 use handoff_server::store::{
     LogEntry, RoomRecord, RoomState, Snapshot, SqliteStore, Store, StoreError, StoreResult, SubmissionRecord,
 };
-use handoff_server::ws::Outlet;
 use tokio::sync::{mpsc, oneshot};
 use yrs::{Doc, GetString, Out, Text, Transact};
 
@@ -220,8 +221,8 @@ fn appended(preload: &[u8], suffix: &str) -> Vec<u8> {
 }
 
 /// `update` as the member's connection hands it to the room.
-fn update_message(update: &[u8]) -> Inbound {
-    Inbound::Update {
+fn update_message(update: &[u8]) -> ClientMessage {
+    ClientMessage::Update {
         update: frame::decode_update(update).unwrap(),
         payload: Bytes::copy_from_slice(update),
         message: Bytes::from(frame::encode_update(update)),
@@ -232,7 +233,7 @@ fn update_message(update: &[u8]) -> Inbound {
 /// An update that breaks the room's document once applied: a string item right of `main.py`'s text in
 /// the `files` map, which makes the string `main.py`'s value. Its bytes cannot show that its neighbour is
 /// a file, so the room applies it, sees it in the `files` map and rebuilds (see
-/// `server/src/room/actor/schema.rs`).
+/// `server/src/room/core/schema.rs`).
 fn breaking(preload: &[u8]) -> Vec<u8> {
     let base = Doc::new();
     let base_root = schema::files_root(&base);
@@ -261,15 +262,19 @@ fn joiner(
     let (outbox, rx) = mpsc::channel(64);
     let (kick, kicked) = oneshot::channel();
     let who = Identity { conn_id, name: Arc::from("Cam"), role: Role::Candidate };
-    (Joiner { who, outlet: Outlet::queue(outbox), kick }, rx, kicked)
+    let sink = Box::new(ChannelSink::new(outbox, kick));
+    (Joiner { who, extensions: Extensions::default(), sink }, rx, kicked)
 }
 
 /// Asks the room for its whole state (sync step 1 with an empty state vector) and returns the text.
 async fn text_of(room: &RoomHandle, conn_id: u64, outbox: &mut mpsc::Receiver<Bytes>) -> String {
-    room.send(Command::Messages { conn_id, msgs: vec![Inbound::SyncStep1(yrs::StateVector::default())] })
-        .await
-        .ok()
-        .unwrap();
+    room.send(Command::Messages {
+        conn_id,
+        msgs: vec![ClientMessage::SyncStep1(yrs::StateVector::default())],
+    })
+    .await
+    .ok()
+    .unwrap();
     loop {
         let f = outbox.recv().await.unwrap();
         let parts = frame::split_frame(&f).unwrap();
@@ -423,7 +428,7 @@ async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
     // A typist's key and cursor, read from its socket at once and handed over as one command. The cursor
     // already carries the member's token identity, so it too is forwarded as sent.
     let update = update_message(&appended(&preload, "!"));
-    let Inbound::Update { message: update_msg, .. } = &update else { unreachable!("an update") };
+    let ClientMessage::Update { message: update_msg, .. } = &update else { unreachable!("an update") };
     let update_msg = update_msg.clone();
     let cursor = yrs::sync::AwarenessUpdate {
         clients: [(
@@ -436,17 +441,22 @@ async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
         .into(),
     };
     let cursor_msg = Bytes::from(frame::encode_awareness(&cursor));
-    let msgs =
-        vec![update, Inbound::Awareness { update: cursor, message: cursor_msg.clone(), conforming: false }];
+    let msgs = vec![
+        update,
+        ClientMessage::Awareness { update: cursor, message: cursor_msg.clone(), conforming: false },
+    ];
     room.send(Command::Messages { conn_id: 1, msgs }).await.ok().unwrap();
 
     assert_eq!(next_frame(&mut out_b).await, update_msg, "the update first, forwarded byte for byte");
     assert_eq!(next_frame(&mut out_b).await, cursor_msg, "then the cursor");
     // The sender's next frame is the answer to its own question: nothing of its own came back.
-    room.send(Command::Messages { conn_id: 1, msgs: vec![Inbound::SyncStep1(yrs::StateVector::default())] })
-        .await
-        .ok()
-        .unwrap();
+    room.send(Command::Messages {
+        conn_id: 1,
+        msgs: vec![ClientMessage::SyncStep1(yrs::StateVector::default())],
+    })
+    .await
+    .ok()
+    .unwrap();
     let answer = next_frame(&mut out_a).await;
     let parts = frame::split_frame(&answer).unwrap();
     assert!(matches!(parts[0].kind, frame::Kind::SyncStep2 { .. }), "sender got its own frames back");
@@ -486,7 +496,7 @@ async fn two_members(store: &Arc<Counting>, commit_window: Duration) -> TwoMembe
 
 /// Member 1 of `two` sends `msgs`, the last of which breaks the document: the sender is refused, member
 /// 2 is told to come back, and the room leaves this node (`stayed` says what it means if it does not).
-async fn break_the_room(two: TwoMembers, msgs: Vec<Inbound>, stayed: &str) -> Arc<Registry> {
+async fn break_the_room(two: TwoMembers, msgs: Vec<ClientMessage>, stayed: &str) -> Arc<Registry> {
     let TwoMembers { registry, room, kicked_a, kicked_b, outboxes: _outboxes } = two;
     room.send(Command::Messages { conn_id: 1, msgs }).await.ok().unwrap();
     assert_eq!(kicked(kicked_a).await, frame::CLOSE_INVALID_PAYLOAD, "the sender is refused");

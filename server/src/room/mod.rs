@@ -1,13 +1,21 @@
-//! Live rooms. Each loaded room is one actor task that alone owns the room's yrs `Doc` and `Awareness`
+//! Live rooms. Each loaded room is one actor task that alone owns the room's yrs `Doc` and presence
 //! (DESIGN §3); connections talk to it through [`RoomHandle`] with [`Command`]s and receive pre-encoded
-//! frames in their bounded outboxes.
+//! frames through the [`MemberSink`] they joined with.
+//!
+//! Data flows one way: the WebSocket edge (`ws`) depends on this module and implements its
+//! [`MemberSink`]; nothing here knows about sockets. The room's logic is a state machine without I/O
+//! (`core`), driven by the actor task (`actor`), which owns the channels, timers and store writes.
 
 mod actor;
+mod core;
+mod delivery;
+mod extensions;
 mod presence;
 mod registry;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use handoff_protocol::Role;
@@ -16,11 +24,19 @@ use yrs::StateVector;
 use yrs::Update;
 use yrs::sync::AwarenessUpdate;
 
-pub use actor::schema::{FilesGuard, apply_client_update};
+pub use self::core::schema::{FilesGuard, accepted_update, apply_client_update};
+pub use delivery::{ChannelSink, Delivered, MemberSink, Undelivered};
+pub use extensions::{Extension, Extensions};
 pub use presence::vet;
-pub use registry::{Registry, RoomSettings};
+pub use registry::Registry;
 
-use crate::ws::Outlet;
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    /// How long a room with no clients stays loaded.
+    pub idle_evict: Duration,
+    /// How long an accepted update may wait before its group commit starts.
+    pub commit_window: Duration,
+}
 
 /// Why the server closes a connection: a WebSocket close code and a reason the client can show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +59,12 @@ pub struct Identity {
     pub role: Role,
 }
 
-/// A connection asking to join: its identity, where the room sends its frames, and the channel on which
-/// the room tells it to close (slow consumer, shutdown).
+/// A connection asking to join: its identity, the extension messages it announced, and the sink
+/// through which the room sends its frames and tells it to close (slow consumer, shutdown).
 pub struct Joiner {
     pub who: Identity,
-    pub outlet: Outlet,
-    pub kick: oneshot::Sender<CloseReason>,
+    pub extensions: Extensions,
+    pub sink: Box<dyn MemberSink>,
 }
 
 /// Why a join was refused.
@@ -59,9 +75,9 @@ pub enum JoinRefused {
     Closed(CloseReason),
 }
 
-/// A decoded inbound message. Payloads were decoded (and validated) by the connection task, off the
-/// room's task; `message` is the original message bytes, forwarded to others unchanged.
-pub enum Inbound {
+/// A message from a member, decoded. Payloads were decoded (and validated) by the connection task, off
+/// the room's task; `message` is the original message bytes, forwarded to others unchanged.
+pub enum ClientMessage {
     SyncStep1(StateVector),
     /// An update (`step2` marks a sync-step-2 answer, which must be re-framed as an update to forward).
     Update {
@@ -85,7 +101,7 @@ pub enum Command {
     /// What one connection read at once, handled in order; the room's answers go out together.
     Messages {
         conn_id: u64,
-        msgs: Vec<Inbound>,
+        msgs: Vec<ClientMessage>,
     },
     Leave {
         conn_id: u64,

@@ -3,31 +3,22 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use dashmap::DashMap;
 use handoff_protocol::frame::{CLOSE_GOING_AWAY, CLOSE_ROOM_ENDED, CLOSE_TRY_AGAIN};
 use tokio::sync::{OnceCell, oneshot};
 
 use super::actor::RoomActor;
-use super::{CloseReason, Command, JoinRefused, Joiner, RoomHandle};
+use super::{CloseReason, Command, JoinRefused, Joiner, RoomHandle, RoomSettings};
 use crate::bus::Bus;
 use crate::store::Store;
 
 /// Times a joiner retries when it meets a room that is being evicted (each retry loads it afresh).
 const JOIN_RETRIES: usize = 3;
 
-#[derive(Debug, Clone)]
-pub struct RoomSettings {
-    /// How long a room with no clients stays loaded.
-    pub idle_evict: Duration,
-    /// How long an accepted update may wait before its group commit starts.
-    pub commit_window: Duration,
-}
-
 /// One room's place in the registry. The cell is filled by the single load.
 #[derive(Default)]
-pub(super) struct Slot {
+struct Slot {
     cell: OnceCell<RoomHandle>,
 }
 
@@ -97,7 +88,13 @@ impl Registry {
                     tracing::error!(room = room_id, error = %e, "room state is unreadable");
                     CloseReason::new(CLOSE_TRY_AGAIN, "room could not be loaded")
                 })?;
-        let (handle, run) = actor.start(self.me.clone(), slot);
+        let (me, room) = (self.me.clone(), id.clone());
+        let retire = move || {
+            if let Some(registry) = me.upgrade() {
+                registry.remove_if_current(&room, &slot);
+            }
+        };
+        let (handle, run) = actor.start(retire);
         tokio::spawn(run);
         crate::metrics::METRICS.room_load_seconds.observe(started.elapsed().as_secs_f64());
         tracing::debug!(room = room_id, elapsed_ms = started.elapsed().as_millis() as u64, "room loaded");
@@ -105,7 +102,7 @@ impl Registry {
     }
 
     /// Removes `room_id` if it still maps to `slot` (a newer load may have replaced it).
-    pub(super) fn remove_if_current(&self, room_id: &str, slot: &Arc<Slot>) {
+    fn remove_if_current(&self, room_id: &str, slot: &Arc<Slot>) {
         self.rooms.remove_if(room_id, |_, current| Arc::ptr_eq(current, slot));
     }
 

@@ -2,7 +2,7 @@
 //! message over the size limit, frames already in flight. Dropping the socket with those bytes unread
 //! makes the kernel answer with a reset, and a client still writing fails on it (a browser reports 1006)
 //! without reading the close frame that waits in its receive buffer. So once the close frame is out, the
-//! wire shuts its write side (the client reads the close frame, then the end of the stream) and reads and
+//! transport shuts its write side (the client reads the close frame, then the end of the stream) and reads and
 //! discards what the client still sends, up to [`CLOSE_DRAIN_BYTES`], until the client closes its side.
 //! The connection task bounds the time ([`handoff_protocol::limits::CLOSE_DRAIN_MS`]).
 

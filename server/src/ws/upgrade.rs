@@ -1,6 +1,6 @@
 //! The WebSocket handshake (RFC 6455 §4.2), done here rather than by axum's `WebSocketUpgrade` so the
-//! connection is a tokio-tungstenite stream over our own [`Wire`], whose lane writes large messages
-//! without tungstenite's buffer (see `wire`), which axum's `WebSocket` cannot give us.
+//! connection is a tokio-tungstenite stream over our own [`Transport`], which writes large messages
+//! without tungstenite's buffer (see `transport`), which axum's `WebSocket` cannot give us.
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
@@ -13,10 +13,10 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use super::wire::Wire;
+use super::transport::Transport;
 
 /// The server side of an upgraded connection.
-pub type Socket = WebSocketStream<Wire<TokioIo<Upgraded>>>;
+pub type Socket = WebSocketStream<Transport<TokioIo<Upgraded>>>;
 
 /// A valid WebSocket upgrade request, not yet answered.
 pub struct Upgrade {
@@ -100,7 +100,7 @@ impl Upgrade {
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let socket = WebSocketStream::from_raw_socket(
-                        Wire::new(TokioIo::new(upgraded)),
+                        Transport::new(TokioIo::new(upgraded)),
                         Role::Server,
                         Some(config),
                     )

@@ -33,6 +33,8 @@ pub struct YClient {
     pub frames: usize,
     /// Awareness messages received.
     pub awareness_frames: usize,
+    /// Extension messages (numbers 100–119) received.
+    pub extension_messages: usize,
 }
 
 impl YClient {
@@ -78,6 +80,7 @@ impl YClient {
             denied: None,
             frames: 0,
             awareness_frames: 0,
+            extension_messages: 0,
         };
         // Like y-websocket: announce our state vector so the server answers with what we lack.
         let sv = c.doc().transact().state_vector();
@@ -221,7 +224,8 @@ impl YClient {
                     let msg = &bytes[part.message];
                     self.denied = Some(String::from_utf8_lossy(&msg[3..]).into_owned());
                 }
-                Kind::QueryAwareness | Kind::Extension { .. } => {}
+                Kind::Extension { .. } => self.extension_messages += 1,
+                Kind::QueryAwareness => {}
             }
         }
     }

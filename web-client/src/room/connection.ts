@@ -12,6 +12,13 @@ import type { RoomSession } from '../lib/types'
 
 /** The server's close code for "this interview has ended" (4400–4499: do not reconnect). */
 export const CLOSE_ROOM_ENDED = 4403
+/**
+ * The extension messages this client understands, announced in the WebSocket URL's `ext` parameter: the
+ * server sends an extension message (numbers 100–119) only to a client that announced it.
+ */
+export const EXTENSIONS = ['events']
+/** Room events (extension message 100): understood, and nothing to show for any yet. */
+const MSG_ROOM_EVENT = 100
 /** Ask the server why at most this often while the socket keeps failing. */
 const CHECK_EVERY_MS = 4000
 
@@ -48,7 +55,7 @@ export class Connection {
     this.client = client
     this.roomId = session.room.id
     this.provider = new WebsocketProvider(session.ws_url, session.room.id, this.doc, {
-      params: { token: client.credential ?? '' },
+      params: { token: client.credential ?? '', ext: EXTENSIONS.join(',') },
       connect: false,
       // Tabs of one browser would otherwise sync with each other directly, and an observer tab could
       // feed edits to an interviewer tab that forwards them: only the server may relay.
@@ -64,6 +71,9 @@ export class Connection {
       // After the message type: varuint 0 = permission denied, then the reason as a varstring.
       if (decoding.readVarUint(dec) === 0) this.events.permissionDenied(decoding.readVarString(dec))
     }
+
+    // Announced in `ext`, so the server may send it; y-websocket would log one it has no handler for.
+    this.provider.messageHandlers[MSG_ROOM_EVENT] = () => {}
 
     this.provider.on('status', ({ status }) => {
       if (this.stopped) return

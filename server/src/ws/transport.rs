@@ -1,15 +1,15 @@
-//! The byte stream under a connection's tungstenite, with a lane that large messages take around it.
+//! The byte stream under a connection's tungstenite, with a queue of large frames that bypass it.
 //!
 //! tungstenite copies each frame it sends into its write buffer, and that buffer keeps the size of the
 //! largest frame it ever held for as long as the connection lives. A large message (a room's first sync of
 //! a 200 KiB submission, a paste) therefore does not go through it: its frame header and the room's shared
-//! bytes wait in the [`Lane`] and are written from there with vectored writes, without a copy, as one
-//! frame. Before, such messages went through tungstenite as 16 KiB fragments: a write per fragment, a copy
-//! of every byte for every member, and a reassembly on every client (docs/PERFORMANCE.md, tenth run).
+//! bytes wait in [`LargeFrames`] and are written from there with vectored writes, without a copy, as one
+//! frame. Sent through tungstenite as 16 KiB fragments instead, each would cost a write per fragment, a
+//! copy of every byte for every member, and a reassembly on every client (docs/PERFORMANCE.md).
 //!
-//! Order: the wire writes whatever the lane holds before any byte tungstenite hands it, and a message may
-//! enter the lane only while tungstenite's own buffer is empty (after a completed flush), so bytes reach
-//! the socket in the order their messages were sent.
+//! Order: the transport writes whatever large frames wait before any byte tungstenite hands it, and a
+//! message may bypass tungstenite only while tungstenite's own buffer is empty (after a completed flush),
+//! so bytes reach the socket in the order their messages were sent.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -26,15 +26,15 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use super::drain::Drain;
 
 /// Most buffers one vectored write hands the kernel: a few messages' headers and payloads.
-const LANE_SLICES: usize = 8;
+const WRITE_SLICES: usize = 8;
 /// Longest header of an unmasked frame (RFC 6455 §5.2: 2 bytes and a 64-bit length).
 const MAX_HEADER_BYTES: usize = 10;
 
 /// Whole binary frames waiting to be written ahead of tungstenite's next bytes.
 #[derive(Default)]
-pub struct Lane {
+pub struct LargeFrames {
     queue: Mutex<Queue>,
-    /// The close frame is out: a flush of the wire now drains what the client still sends (`drain`).
+    /// The close frame is out: a flush of the transport now drains what the client still sends (`drain`).
     draining: AtomicBool,
 }
 
@@ -46,7 +46,7 @@ struct Queue {
     closed: bool,
 }
 
-impl Lane {
+impl LargeFrames {
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         // Nothing panics while holding it; a poisoned queue is still a consistent queue.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
@@ -54,7 +54,7 @@ impl Lane {
 
     /// Queues `message` as one final binary frame. The caller holds the sink and has flushed it, so
     /// tungstenite holds no earlier bytes. False if the connection is closing.
-    pub fn push(&self, message: Bytes) -> bool {
+    pub(super) fn push(&self, message: Bytes) -> bool {
         let mut queue = self.queue();
         if queue.closed {
             return false;
@@ -68,22 +68,22 @@ impl Lane {
     }
 
     /// Takes no more messages: the connection is about to send its close frame.
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         self.queue().closed = true;
     }
 
-    /// From now on, flushing the wire shuts its write side and reads and discards what the client still
+    /// From now on, flushing the transport shuts its write side and reads and discards what the client still
     /// sends, until it closes its side (see `drain`). Set once the close frame has been flushed.
-    pub fn drain_reads(&self) {
+    pub(super) fn drain_reads(&self) {
         self.draining.store(true, Ordering::Relaxed);
     }
 
-    /// Writes what the lane holds into `io`; ready once it is empty.
+    /// Writes the waiting frames into `io`; ready once none is left.
     fn drain<T: AsyncWrite + Unpin>(&self, io: &mut T, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut queue = self.queue();
         while !queue.parts.is_empty() {
-            let mut slices = [IoSlice::new(&[]); LANE_SLICES];
-            let count = queue.parts.len().min(LANE_SLICES);
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let count = queue.parts.len().min(WRITE_SLICES);
             for (slice, part) in slices.iter_mut().zip(&queue.parts) {
                 *slice = IoSlice::new(part);
             }
@@ -105,26 +105,27 @@ impl Lane {
     }
 }
 
-/// A connection's stream with its [`Lane`]: reads pass through; every write, flush and shutdown first
-/// empties the lane; once the lane is draining, a flush also drains the client's side (see `drain`).
-pub struct Wire<T> {
+/// A connection's stream with its [`LargeFrames`]: reads pass through; every write, flush and shutdown
+/// first writes the large frames waiting; once draining, a flush also drains the client's side (see
+/// `drain`).
+pub struct Transport<T> {
     io: T,
-    lane: Arc<Lane>,
+    large: Arc<LargeFrames>,
     drain: Drain,
 }
 
-impl<T> Wire<T> {
-    pub fn new(io: T) -> Wire<T> {
-        Wire { io, lane: Arc::default(), drain: Drain::default() }
+impl<T> Transport<T> {
+    pub(super) fn new(io: T) -> Transport<T> {
+        Transport { io, large: Arc::default(), drain: Drain::default() }
     }
 
-    /// The lane, for the connection's writers to share.
-    pub fn lane(&self) -> Arc<Lane> {
-        self.lane.clone()
+    /// The large-frame queue, for the connection's writers to share.
+    pub(super) fn large_frames(&self) -> Arc<LargeFrames> {
+        self.large.clone()
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for Transport<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -134,10 +135,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Wire<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Transport<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let Wire { io, lane, .. } = &mut *self;
-        ready!(lane.drain(io, cx))?;
+        let Transport { io, large, .. } = &mut *self;
+        ready!(large.drain(io, cx))?;
         Pin::new(io).poll_write(cx, buf)
     }
 
@@ -146,8 +147,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Wire<T> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let Wire { io, lane, .. } = &mut *self;
-        ready!(lane.drain(io, cx))?;
+        let Transport { io, large, .. } = &mut *self;
+        ready!(large.drain(io, cx))?;
         Pin::new(io).poll_write_vectored(cx, bufs)
     }
 
@@ -156,18 +157,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Wire<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Wire { io, lane, drain } = &mut *self;
-        ready!(lane.drain(io, cx))?;
+        let Transport { io, large, drain } = &mut *self;
+        ready!(large.drain(io, cx))?;
         ready!(Pin::new(&mut *io).poll_flush(cx))?;
-        if lane.draining.load(Ordering::Relaxed) {
+        if large.draining.load(Ordering::Relaxed) {
             return drain.poll(io, cx);
         }
         Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Wire { io, lane, .. } = &mut *self;
-        ready!(lane.drain(io, cx))?;
+        let Transport { io, large, .. } = &mut *self;
+        ready!(large.drain(io, cx))?;
         Pin::new(io).poll_shutdown(cx)
     }
 }
@@ -184,12 +185,12 @@ mod tests {
 
     async fn pair(
         socket_bytes: usize,
-    ) -> (WebSocketStream<Wire<DuplexStream>>, Arc<Lane>, WebSocketStream<DuplexStream>) {
+    ) -> (WebSocketStream<Transport<DuplexStream>>, Arc<LargeFrames>, WebSocketStream<DuplexStream>) {
         let (server, client) = tokio::io::duplex(socket_bytes);
-        let server = WebSocketStream::from_raw_socket(Wire::new(server), Role::Server, None).await;
-        let lane = server.get_ref().lane();
+        let server = WebSocketStream::from_raw_socket(Transport::new(server), Role::Server, None).await;
+        let large = server.get_ref().large_frames();
         let client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
-        (server, lane, client)
+        (server, large, client)
     }
 
     async fn next(client: &mut WebSocketStream<DuplexStream>) -> Message {
@@ -197,44 +198,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn lane_messages_arrive_whole_and_in_order_with_tungstenites() {
-        let (mut server, lane, mut client) = pair(1 << 20).await;
+    async fn large_frames_arrive_whole_and_in_order_with_tungstenites() {
+        let (mut server, large, mut client) = pair(1 << 20).await;
         // Every frame length form: 7-bit, 16-bit and 64-bit.
-        let large: Vec<Bytes> = [100, 70_000, 200 * 1024]
+        let messages: Vec<Bytes> = [100, 70_000, 200 * 1024]
             .into_iter()
             .map(|n| Bytes::from((0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>()))
             .collect();
         server.send(Message::binary(&b"before"[..])).await.unwrap();
-        for m in &large {
-            assert!(lane.push(m.clone()));
+        for m in &messages {
+            assert!(large.push(m.clone()));
         }
         server.send(Message::binary(&b"after"[..])).await.unwrap();
 
         assert_eq!(next(&mut client).await, Message::binary(&b"before"[..]));
-        for m in &large {
+        for m in &messages {
             assert_eq!(next(&mut client).await, Message::Binary(m.clone()), "one whole frame");
         }
         assert_eq!(next(&mut client).await, Message::binary(&b"after"[..]));
     }
 
     #[tokio::test]
-    async fn a_lane_the_socket_takes_bit_by_bit_keeps_later_frames_behind_it() {
-        // 64 bytes of socket: the lane's frame is written over many partial writes while the client reads.
-        let (mut server, lane, mut client) = pair(64).await;
-        let large = Bytes::from((0..50_000u32).map(|i| (i % 241) as u8).collect::<Vec<u8>>());
-        assert!(lane.push(large.clone()));
+    async fn a_large_frame_the_socket_takes_bit_by_bit_keeps_later_frames_behind_it() {
+        // 64 bytes of socket: the large frame is written over many partial writes while the client reads.
+        let (mut server, large, mut client) = pair(64).await;
+        let message = Bytes::from((0..50_000u32).map(|i| (i % 241) as u8).collect::<Vec<u8>>());
+        assert!(large.push(message.clone()));
         let reader = tokio::spawn(async move { (next(&mut client).await, next(&mut client).await) });
         server.send(Message::binary(&b"after"[..])).await.unwrap();
         let (first, second) = reader.await.unwrap();
-        assert_eq!(first, Message::Binary(large));
+        assert_eq!(first, Message::Binary(message));
         assert_eq!(second, Message::binary(&b"after"[..]));
     }
 
     #[tokio::test]
-    async fn a_closing_lane_takes_nothing_more() {
-        let (_server, lane, _client) = pair(1024).await;
-        lane.close();
-        assert!(!lane.push(Bytes::from_static(b"late")));
-        assert!(lane.queue().parts.is_empty());
+    async fn a_closing_connection_bypasses_nothing_more() {
+        let (_server, large, _client) = pair(1024).await;
+        large.close();
+        assert!(!large.push(Bytes::from_static(b"late")));
+        assert!(large.queue().parts.is_empty());
     }
 }

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use handoff_protocol::frame::{self, FrameError};
 use handoff_protocol::schema::files_root;
 use handoff_protocol::update_check::{self, Dependencies, Refusal, Repeats};
 use handoff_protocol::validate::check_path;
@@ -106,12 +107,20 @@ pub(super) fn advance(clocks: &mut StateVector, applied: &Dependencies) {
     }
 }
 
+/// Decodes a client's update if the server accepts it: every Yjs client must read it as yrs does, and it
+/// must keep the schema as far as its bytes show (the room checks the rest; see `update_check`). The
+/// connection task calls it, off the room's task.
+pub fn accepted_update(bytes: &[u8]) -> Result<yrs::Update, FrameError> {
+    update_check::check_update_v1(bytes)?;
+    frame::decode_update(bytes)
+}
+
 /// A client's update through every check the server makes, in order, on `doc` (watched by `guard`):
-/// the connection task's ([`crate::ws::accepted_update`]), then the room's. `Err` says why it was
+/// the connection task's ([`accepted_update`]), then the room's. `Err` says why it was
 /// refused; a refusal after the apply (the room would rebuild) leaves `doc` changed. For tests that hold
 /// the server's acceptance against another implementation (`tests/differential.rs`).
 pub fn apply_client_update(doc: &Doc, guard: &FilesGuard, bytes: &[u8]) -> Result<(), String> {
-    let update = crate::ws::accepted_update(bytes).map_err(|e| e.to_string())?;
+    let update = accepted_update(bytes).map_err(|e| e.to_string())?;
     let clocks = doc.transact().state_vector();
     let repeats = check_dependencies(bytes, &clocks).map_err(|e| e.to_string())?.repeats;
     let outcome = integrate(&mut doc.transact_mut(), update);
