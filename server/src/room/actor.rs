@@ -27,7 +27,7 @@ use super::{CloseReason, Command, Identity, Inbound, JoinRefused, Joiner, RoomHa
 use crate::auth::now_ms;
 use crate::bus::Bus;
 use crate::metrics::METRICS;
-use crate::store::{LogEntry, RoomState, Store, StoreError};
+use crate::store::{LogEntry, RoomLog, RoomState, StoreError};
 use crate::ws::{Outlet, Refused};
 use handoff_protocol::api::PresenceEvent;
 use integrate::{Integrated, integrate};
@@ -60,7 +60,7 @@ pub(super) struct RoomActor {
     /// Accepted updates not yet covered by a snapshot.
     since_snapshot: u64,
     idle_since: Instant,
-    store: Arc<dyn Store>,
+    store: Arc<dyn RoomLog>,
     bus: Arc<dyn Bus>,
     settings: RoomSettings,
     connected: Arc<AtomicUsize>,
@@ -88,7 +88,7 @@ impl RoomActor {
     pub(super) async fn build(
         id: Arc<str>,
         state: RoomState,
-        store: Arc<dyn Store>,
+        store: Arc<dyn RoomLog>,
         bus: Arc<dyn Bus>,
         settings: RoomSettings,
     ) -> Result<RoomActor, StoreError> {

@@ -116,7 +116,7 @@ impl RoomActor {
         let snapshotted = if due { std::mem::take(&mut self.since_snapshot) } else { 0 };
         let store = self.store.clone();
         let batch = entries.clone();
-        let watched = !self.store.lands_unwatched();
+        let watched = !self.store.commits_complete_without_polling();
         let task = Box::pin(async move {
             // Timed here only when watched: an unwatched commit is seen landing late by design.
             let timer = watched.then(|| METRICS.commit_seconds.start_timer());
@@ -124,7 +124,7 @@ impl RoomActor {
             let result = AssertUnwindSafe(store.append(batch, snapshot))
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|_| Err(StoreError::Database("the store panicked".into())));
+                .unwrap_or_else(|_| Err(StoreError::backend("the store panicked")));
             if let Some(timer) = timer {
                 timer.observe_duration();
             }
