@@ -92,37 +92,17 @@ pub const SNAPSHOT_EVERY_UPDATES: u64 = 512;
 
 /// Longest time an accepted update may wait before its group commit starts (default of the server's
 /// `--commit-window-ms`). Together with the commit's own duration this bounds what `kill -9` can lose: an
-/// edit older than this window plus one commit is on disk. Half a second lets a typist's keys share one
-/// commit (and one B-tree page) instead of costing one each: at 300 typing rooms the durable server's CPU
-/// per update was 1.42× the in-memory store's with a 50 ms window, 1.07× with 500 ms (docs/PERFORMANCE.md).
-/// Clients keep the edits too, and re-send whatever the server lacks when they reconnect.
+/// edit older than this window plus one commit is on disk (the embedded store may start a commit a few
+/// milliseconds later still, to gather more writes into it: `server/src/store/sqlite/tuning.rs`). Half a
+/// second lets a typist's keys share one commit (and one B-tree page) instead of costing one each: at 300
+/// typing rooms the durable server's CPU per update was 1.42× the in-memory store's with a 50 ms window,
+/// 1.07× with 500 ms (docs/PERFORMANCE.md). Clients keep the edits too, and re-send whatever the server
+/// lacks when they reconnect.
 pub const GROUP_COMMIT_WINDOW_MS: u64 = 500;
 
 /// Upper bound for `--commit-window-ms`: larger values are refused at startup, so the durability promise
 /// (an accepted edit is on disk within a second plus one commit) holds whatever the configuration.
 pub const MAX_GROUP_COMMIT_WINDOW_MS: u64 = 1000;
-
-/// Least time between the starts of two group commits of the embedded store: writes that arrive meanwhile
-/// join the next group instead of each paying an fsync. An accepted edit may wait this much longer than
-/// the commit window; `kill -9` loses at most the window plus this plus one commit (and a fold of the
-/// recent log, when one runs just before that commit: see [`LOG_FOLD_ROWS`]).
-pub const GROUP_COMMIT_GATHER_MS: u64 = 5;
-
-/// Log rows written in one store transaction at most; a longer queue is committed in several.
-pub const GROUP_COMMIT_MAX_ROWS: usize = 4096;
-
-/// Rows the embedded store's recent log holds before they are folded into the log proper (see the
-/// server's `store/sqlite/log.rs`). Each fold writes a page per room in it, so fewer, larger folds cost
-/// less: at 1000 typing rooms the writer thread used 52–59, 43–47 and 28–29 ticks per 10 s with 8192,
-/// 16384 and 32768 rows. But readers scan the recent rows: 16384 rows of 100 bytes are about 1.6 MB,
-/// about 2 ms per room load. At 300 typing rooms the interval below comes first. A fold holds the writer:
-/// at 1000 typing rooms folds of 16384 rows took 56–165 ms, which the commits queued behind them wait out.
-pub const LOG_FOLD_ROWS: usize = 16384;
-
-/// Longest time a row stays in the embedded store's recent log before the fold, in milliseconds. Each
-/// fold writes one page per room it holds, where a commit straight into the log wrote one per room per
-/// commit window: ten seconds is twenty windows of 500 ms.
-pub const LOG_FOLD_INTERVAL_MS: u64 = 10_000;
 
 /// Default lifetime of room links (tokens) minted by promote, when the request names none.
 pub const DEFAULT_ROOM_TOKEN_TTL_SECS: u64 = 24 * 3600;

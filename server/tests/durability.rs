@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::{TestServer, YClient, file};
 use handoff_protocol::api::PromoteResponse;
-use handoff_protocol::limits::{GROUP_COMMIT_GATHER_MS, GROUP_COMMIT_WINDOW_MS, SNAPSHOT_EVERY_UPDATES};
+use handoff_protocol::limits::{GROUP_COMMIT_WINDOW_MS, SNAPSHOT_EVERY_UPDATES};
+use handoff_server::store::SqliteStore;
 
 /// The API key the spawned binary is started with (at least `MIN_API_KEY_CHARS` long).
 const API_KEY: &str = "durability-test-api-key";
@@ -120,8 +121,10 @@ async fn kill_9_keeps_edits_older_than_the_commit_window() {
 
     // The guarantee is about age: an edit older than the window (plus a commit) is on disk. Waiting out
     // that window is the scenario under test, not synchronisation.
-    tokio::time::sleep(Duration::from_millis((GROUP_COMMIT_WINDOW_MS + GROUP_COMMIT_GATHER_MS) * 2 + 500))
-        .await;
+    tokio::time::sleep(Duration::from_millis(
+        (GROUP_COMMIT_WINDOW_MS + SqliteStore::COMMIT_GATHER_MS) * 2 + 500,
+    ))
+    .await;
     proc.child.kill().unwrap(); // SIGKILL: no flush, no goodbye
     proc.child.wait().unwrap();
     drop((a, b));

@@ -10,19 +10,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use common::PATIENCE;
-use handoff_protocol::api::{FileEntry, RoomStatus, SubmissionRequest};
+use handoff_protocol::api::{FileEntry, PresenceEvent, RoomStatus, SubmissionRequest};
 use handoff_protocol::{Role, frame, schema};
 use handoff_server::bus::LocalBus;
 use handoff_server::room::{
     ChannelSink, ClientMessage, Command, Extensions, Identity, Joiner, Registry, RoomHandle, RoomSettings,
 };
 use handoff_server::store::{
-    LogEntry, RoomRecord, RoomState, Snapshot, SqliteStore, Store, StoreError, StoreResult, SubmissionRecord,
+    Catalog, LogEntry, LogRow, RoomLog, RoomRecord, RoomState, Snapshot, SqliteStore, StoreError,
+    StoreResult, SubmissionRecord,
 };
 use tokio::sync::{mpsc, oneshot};
 use yrs::{Doc, GetString, Out, Text, Transact};
 
-/// Delegates to SQLite and counts room loads.
+/// The room's log in SQLite, counting room loads and failing or holding appends on demand. The room
+/// needs the room log alone, so this is all a test store has to be.
 struct Counting {
     inner: Arc<SqliteStore>,
     loads: AtomicUsize,
@@ -30,9 +32,9 @@ struct Counting {
     fail_loads: AtomicBool,
     /// While set, appending to a room's log fails.
     fail_appends: AtomicBool,
-    /// Whether to tell rooms that appends land unwatched, as SQLite's do.
+    /// Whether to tell rooms that commits complete without polling, as SQLite's do.
     unwatched: AtomicBool,
-    /// Appends wait here for a permit, on a task of their own: they complete unwatched.
+    /// Appends wait here for a permit, on a task of their own: they complete without polling.
     gate: Arc<tokio::sync::Semaphore>,
     /// Told each time an append reaches the gate.
     append_started: tokio::sync::Notify,
@@ -41,31 +43,10 @@ struct Counting {
 }
 
 #[async_trait]
-impl Store for Counting {
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
-    async fn insert_submission(&self, rec: SubmissionRecord) -> StoreResult<()> {
-        self.inner.insert_submission(rec).await
-    }
-    async fn get_submission(&self, id: &str) -> StoreResult<Option<SubmissionRecord>> {
-        self.inner.get_submission(id).await
-    }
-    async fn create_room(&self, room: RoomRecord, preload: LogEntry) -> StoreResult<RoomRecord> {
-        self.inner.create_room(room, preload).await
-    }
-    async fn get_room(&self, id: &str) -> StoreResult<Option<RoomRecord>> {
-        self.inner.get_room(id).await
-    }
-    async fn live_room_for_submission(&self, id: &str) -> StoreResult<Option<RoomRecord>> {
-        self.inner.live_room_for_submission(id).await
-    }
-    async fn count_live_rooms(&self) -> StoreResult<u64> {
-        self.inner.count_live_rooms().await
-    }
+impl RoomLog for Counting {
     async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()> {
         if self.fail_appends.load(Ordering::SeqCst) {
-            return Err(StoreError::Database("the disk is full".into()));
+            return Err(StoreError::backend("the disk is full"));
         }
         self.append_started.notify_one();
         let (gate, inner, landed) = (self.gate.clone(), self.inner.clone(), self.append_landed.clone());
@@ -75,88 +56,28 @@ impl Store for Counting {
             landed.notify_one();
             written
         });
-        task.await.unwrap_or_else(|e| Err(StoreError::Database(e.to_string())))
+        task.await.unwrap_or_else(|e| Err(StoreError::backend(e)))
     }
-    fn lands_unwatched(&self) -> bool {
+    fn commits_complete_without_polling(&self) -> bool {
         self.unwatched.load(Ordering::SeqCst)
-    }
-    async fn list_submissions(
-        &self,
-        limit: usize,
-    ) -> StoreResult<Vec<(SubmissionRecord, Option<RoomRecord>)>> {
-        self.inner.list_submissions(limit).await
-    }
-    async fn end_room(&self, room_id: &str, at_ms: u64) -> StoreResult<Option<RoomRecord>> {
-        self.inner.end_room(room_id, at_ms).await
-    }
-    async fn reopen_room(&self, room_id: &str) -> StoreResult<Option<RoomRecord>> {
-        self.inner.reopen_room(room_id).await
-    }
-    async fn expired_submissions(&self, cutoff_ms: u64, limit: usize) -> StoreResult<Vec<String>> {
-        self.inner.expired_submissions(cutoff_ms, limit).await
-    }
-    async fn idle_live_rooms(&self, cutoff_ms: u64) -> StoreResult<Vec<String>> {
-        self.inner.idle_live_rooms(cutoff_ms).await
-    }
-    async fn room_log(&self, room_id: &str) -> StoreResult<Vec<handoff_server::store::LogRow>> {
-        self.inner.room_log(room_id).await
-    }
-    async fn enqueue_webhook(&self, room_id: &str, url: &str, body: String, now_ms: u64) -> StoreResult<()> {
-        self.inner.enqueue_webhook(room_id, url, body, now_ms).await
-    }
-    async fn due_webhooks(
-        &self,
-        now_ms: u64,
-        limit: usize,
-    ) -> StoreResult<Vec<handoff_server::store::WebhookDelivery>> {
-        self.inner.due_webhooks(now_ms, limit).await
-    }
-    async fn record_webhook_attempt(
-        &self,
-        id: i64,
-        outcome: handoff_server::store::WebhookOutcome,
-    ) -> StoreResult<()> {
-        self.inner.record_webhook_attempt(id, outcome).await
-    }
-    async fn webhook_status(
-        &self,
-        room_id: &str,
-    ) -> StoreResult<Option<handoff_protocol::api::WebhookStatus>> {
-        self.inner.webhook_status(room_id).await
-    }
-    async fn record_presence(
-        &self,
-        room_id: &str,
-        e: handoff_protocol::api::PresenceEvent,
-    ) -> StoreResult<()> {
-        self.inner.record_presence(room_id, e).await
-    }
-    async fn presence(&self, room_id: &str) -> StoreResult<Vec<handoff_protocol::api::PresenceEvent>> {
-        self.inner.presence(room_id).await
-    }
-    async fn scores(&self, room_id: &str) -> StoreResult<String> {
-        self.inner.scores(room_id).await
-    }
-    async fn set_scores(&self, room_id: &str, scores: String, at_ms: u64) -> StoreResult<()> {
-        self.inner.set_scores(room_id, scores, at_ms).await
-    }
-    async fn purge_submission(&self, id: &str) -> StoreResult<Option<Vec<String>>> {
-        self.inner.purge_submission(id).await
-    }
-    async fn notes(&self, room_id: &str) -> StoreResult<String> {
-        self.inner.notes(room_id).await
-    }
-    async fn set_notes(&self, room_id: &str, notes: String, at_ms: u64) -> StoreResult<()> {
-        self.inner.set_notes(room_id, notes, at_ms).await
     }
     async fn load_room(&self, room_id: &str) -> StoreResult<RoomState> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         // Make the load slow enough that every joiner arrives while it is in progress.
         tokio::time::sleep(Duration::from_millis(50)).await;
         if self.fail_loads.load(Ordering::SeqCst) {
-            return Err(StoreError::Database("the store is unreachable".into()));
+            return Err(StoreError::backend("the store is unreachable"));
         }
         self.inner.load_room(room_id).await
+    }
+    async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>> {
+        self.inner.room_log(room_id).await
+    }
+    async fn record_presence(&self, room_id: &str, event: PresenceEvent) -> StoreResult<()> {
+        self.inner.record_presence(room_id, event).await
+    }
+    async fn presence(&self, room_id: &str) -> StoreResult<Vec<PresenceEvent>> {
+        self.inner.presence(room_id).await
     }
 }
 
@@ -181,7 +102,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
         integrity: None,
         scorecard: None,
     };
-    store.insert_submission(SubmissionRecord { id: "s".into(), created_at_ms: 0, body }).await.unwrap();
+    store.inner.insert_submission(SubmissionRecord { id: "s".into(), created_at_ms: 0, body }).await.unwrap();
     let room = RoomRecord {
         id: "r".into(),
         submission_id: "s".into(),
@@ -201,7 +122,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
         conn_id: 0,
         update: Bytes::from(initial.clone()),
     };
-    store.create_room(room, preload).await.unwrap();
+    store.inner.create_room(room, preload).await.unwrap();
     (store, initial)
 }
 

@@ -144,8 +144,7 @@ pub async fn end(
 
 /// The room's live scores as stored.
 pub(super) async fn live_scores(state: &AppState, room_id: &str) -> Result<Vec<LiveScore>, AppError> {
-    let json = state.store.scores(room_id).await?;
-    serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("room {room_id}: stored scores: {e}")))
+    Ok(state.store.scores(room_id).await?)
 }
 
 /// Replaces the interviewer's live rubric scores.
@@ -157,8 +156,7 @@ pub async fn set_scores(
 ) -> Result<StatusCode, AppError> {
     let (room, _) = open_interviewer(&state, &parts, &id).await?;
     handoff_protocol::validate::scores(&body)?;
-    let json = serde_json::to_string(&body.scores).map_err(|e| AppError::Internal(e.to_string()))?;
-    state.store.set_scores(&room.id, json, now_ms()).await?;
+    state.store.set_scores(&room.id, body.scores, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -19,7 +19,7 @@ use super::{Command, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings};
 use crate::auth::now_ms;
 use crate::bus::Bus;
 use crate::metrics::METRICS;
-use crate::store::{RoomState, Store, StoreError, StoreResult};
+use crate::store::{RoomLog, RoomState, StoreError, StoreResult};
 use commit::{CommitInFlight, commit_tick};
 
 pub(super) struct RoomActor {
@@ -27,7 +27,7 @@ pub(super) struct RoomActor {
     core: RoomCore<Box<dyn MemberSink>>,
     /// When the room opened: the zero of its clock.
     opened: Instant,
-    store: Arc<dyn Store>,
+    store: Arc<dyn RoomLog>,
     bus: Arc<dyn Bus>,
     settings: RoomSettings,
     connected: Arc<AtomicUsize>,
@@ -40,7 +40,7 @@ impl RoomActor {
     pub(super) async fn build(
         id: Arc<str>,
         state: RoomState,
-        store: Arc<dyn Store>,
+        store: Arc<dyn RoomLog>,
         bus: Arc<dyn Bus>,
         settings: RoomSettings,
     ) -> Result<RoomActor, StoreError> {

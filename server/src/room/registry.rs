@@ -11,7 +11,7 @@ use tokio::sync::{OnceCell, oneshot};
 use super::actor::RoomActor;
 use super::{CloseReason, Command, JoinRefused, Joiner, RoomHandle, RoomSettings};
 use crate::bus::Bus;
-use crate::store::Store;
+use crate::store::RoomLog;
 
 /// Times a joiner retries when it meets a room that is being evicted (each retry loads it afresh).
 const JOIN_RETRIES: usize = 3;
@@ -24,7 +24,7 @@ struct Slot {
 
 pub struct Registry {
     rooms: DashMap<Arc<str>, Arc<Slot>>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn RoomLog>,
     bus: Arc<dyn Bus>,
     settings: RoomSettings,
     /// Set once shutdown starts: no room may load after its final flush.
@@ -33,7 +33,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, settings: RoomSettings) -> Arc<Registry> {
+    pub fn new(store: Arc<dyn RoomLog>, bus: Arc<dyn Bus>, settings: RoomSettings) -> Arc<Registry> {
         Arc::new_cyclic(|me| Registry {
             rooms: DashMap::new(),
             store,

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::metrics::METRICS;
 use crate::room::core::Commit;
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{RoomLog, StoreError, StoreResult};
 
 /// A commit the store is writing. It is polled by the actor itself: a task per commit (one per keystroke
 /// at typing speed) would cost a spawn and an extra wake-up for every update.
@@ -33,11 +33,11 @@ pub(super) struct CommitInFlight {
 }
 
 impl CommitInFlight {
-    pub(super) fn start(store: &Arc<dyn Store>, commit: Commit, window: Duration) -> CommitInFlight {
+    pub(super) fn start(store: &Arc<dyn RoomLog>, commit: Commit, window: Duration) -> CommitInFlight {
         let rows = commit.entries.len();
         let oldest_room_ms = commit.oldest_room_ms;
         let store = store.clone();
-        let awaited = !store.lands_unwatched();
+        let awaited = !store.commits_complete_without_polling();
         let write = Box::pin(async move {
             // Timed here only when awaited: an unawaited commit is seen landing late by design.
             let timer = awaited.then(|| METRICS.commit_seconds.start_timer());
@@ -45,7 +45,7 @@ impl CommitInFlight {
             let result = AssertUnwindSafe(store.append(commit.entries, commit.snapshot))
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|_| Err(StoreError::Database("the store panicked".into())));
+                .unwrap_or_else(|_| Err(StoreError::backend("the store panicked")));
             if let Some(timer) = timer {
                 timer.observe_duration();
             }

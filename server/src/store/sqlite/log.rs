@@ -7,7 +7,8 @@
 //! thread's CPU (docs/PERFORMANCE.md, eighth run). Every [`LOG_FOLD_ROWS`] rows, or
 //! [`LOG_FOLD_INTERVAL_MS`] after the first, the writer folds the recent rows into `room_log` in one
 //! transaction, sorted by room, so each room's page is written once per fold instead of once per commit.
-//! An update of a page or more (a submission's preload, a large paste) goes straight into `room_log`.
+//! An update of [`DIRECT_ROW_BYTES`] or more (a submission's preload, a large paste) goes straight into
+//! `room_log`.
 //!
 //! Readers query both tables in one statement, which SQLite answers from one snapshot, so a fold is
 //! never seen half done. A reader scans the recent table (no index), which the fold bounds.
@@ -17,9 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use handoff_protocol::Role;
-use handoff_protocol::limits::{LOG_FOLD_INTERVAL_MS, LOG_FOLD_ROWS};
 use rusqlite::{Connection, params};
 
+use super::tuning::{DIRECT_ROW_BYTES, LOG_FOLD_INTERVAL_MS, LOG_FOLD_ROWS};
 use crate::store::{LogEntry, Snapshot};
 
 /// The columns of a log row, in the order both tables hold them (see `schema.rs`).
@@ -48,12 +49,6 @@ pub(super) const LOG_SQL: &str =
 
 /// Rooms with a log row at or after `?1`, both tables; the recent table is read once, not per room.
 pub(super) const ACTIVE_SINCE_SQL: &str = "SELECT room_id FROM room_log_recent WHERE at_ms >= ?1";
-
-/// Updates at least this long go straight into `room_log`. Such a row fills pages of its own wherever it
-/// lands, so the recent table saves it nothing, and a fold would copy it a second time: a submission's
-/// preload (200 KiB in the benchmarks) is one, and a promote storm's preloads would make a fold of tens
-/// of megabytes that every commit behind it waits out.
-const DIRECT_ROW_BYTES: usize = 4096;
 
 /// The writer thread's side of the log: appends, the check that a seq is written once, and folds.
 pub(super) struct LogWriter {

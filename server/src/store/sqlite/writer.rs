@@ -1,14 +1,16 @@
 //! The writer thread: every write of the embedded store goes through it, drained into one transaction
 //! per group commit, each write in its own savepoint so one failure fails alone.
 
-use handoff_protocol::limits::{GROUP_COMMIT_GATHER_MS, GROUP_COMMIT_MAX_ROWS};
+use std::sync::Arc;
+
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::log::LogWriter;
-use super::{db_err, live_room};
+use super::tuning::{GROUP_COMMIT_GATHER_MS, GROUP_COMMIT_MAX_ROWS};
+use super::{db_error, live_room};
 use crate::metrics::METRICS;
-use crate::store::{LogEntry, RoomRecord, Snapshot, StoreError, StoreResult, SubmissionRecord};
+use crate::store::{LogEntry, Missing, RoomRecord, Snapshot, StoreError, StoreResult, SubmissionRecord};
 
 /// A write the writer thread runs as given.
 pub(super) type Statement = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
@@ -16,7 +18,8 @@ pub(super) type Statement = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> 
 pub(super) enum Write {
     Submission(SubmissionRecord, oneshot::Sender<StoreResult<()>>),
     Room(RoomRecord, LogEntry, oneshot::Sender<StoreResult<RoomRecord>>),
-    /// The instant is when the append was queued: the writer times commits itself (`lands_unwatched`).
+    /// The instant is when the append was queued: the writer times commits itself
+    /// (`commits_complete_without_polling`).
     Append(Vec<LogEntry>, Option<Snapshot>, std::time::Instant, oneshot::Sender<StoreResult<()>>),
     /// Any other write: one closure run inside the group's transaction.
     Exec(Statement, oneshot::Sender<StoreResult<()>>),
@@ -78,33 +81,43 @@ fn commit_batch(conn: &mut Connection, log: &mut LogWriter, batch: Vec<Write>) {
     let txn = match conn.transaction() {
         Ok(t) => t,
         Err(e) => {
-            let err = db_err(e);
+            let err = Arc::new(e);
             for w in batch {
                 fail(w, &err);
             }
             return;
         }
     };
+    // A broken foreign key means a missing room, except in a write that inserts a room, whose one
+    // foreign key is its submission's.
+    let refers_to_room = |e| db_error(e, Missing::Room);
     for w in batch {
         match w {
             Write::Submission(rec, reply) => {
-                done.push(Done::Unit(reply, in_savepoint(&txn, |c| insert_submission(c, &rec))))
+                let inserted = in_savepoint(&txn, |c| insert_submission(c, &rec)).map_err(refers_to_room);
+                done.push(Done::Unit(reply, inserted))
             }
             Write::Room(room, preload, reply) => {
-                done.push(Done::Room(reply, in_savepoint(&txn, |c| create_room(c, log, &room, &preload))))
+                let created = in_savepoint(&txn, |c| create_room(c, log, &room, &preload))
+                    .map_err(|e| db_error(e, Missing::Submission));
+                done.push(Done::Room(reply, created))
             }
             Write::Append(entries, snapshot, queued, reply) => {
-                let appended = in_savepoint(&txn, |c| log.append(c, &entries, snapshot.as_ref()));
+                let appended = in_savepoint(&txn, |c| log.append(c, &entries, snapshot.as_ref()))
+                    .map_err(refers_to_room);
                 // A refused append (its savepoint rolled back) is no commit to time.
                 if appended.is_ok() {
                     appends_queued.push(queued);
                 }
                 done.push(Done::Unit(reply, appended))
             }
-            Write::Exec(f, reply) => done.push(Done::Unit(reply, in_savepoint(&txn, f))),
+            Write::Exec(f, reply) => {
+                done.push(Done::Unit(reply, in_savepoint(&txn, f).map_err(refers_to_room)))
+            }
         }
     }
-    let committed = txn.commit().map_err(db_err);
+    // Shared: every write of the group fails with the one error, each keeping it as its cause.
+    let committed = txn.commit().map_err(Arc::new);
     if committed.is_ok() {
         for queued in appends_queued {
             METRICS.commit_seconds.observe(queued.elapsed().as_secs_f64());
@@ -114,14 +127,19 @@ fn commit_batch(conn: &mut Connection, log: &mut LogWriter, batch: Vec<Write>) {
         match (d, &committed) {
             (Done::Unit(reply, result), Ok(())) => drop(reply.send(result)),
             (Done::Room(reply, result), Ok(())) => drop(reply.send(result)),
-            (Done::Unit(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.to_string())))),
-            (Done::Room(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.to_string())))),
+            (Done::Unit(reply, _), Err(e)) => drop(reply.send(Err(shared(e)))),
+            (Done::Room(reply, _), Err(e)) => drop(reply.send(Err(shared(e)))),
         }
     }
 }
 
-fn fail(w: Write, err: &StoreError) {
-    let e = || StoreError::Database(err.to_string());
+/// One failure of a whole group, as the error of each write in it.
+fn shared(e: &Arc<rusqlite::Error>) -> StoreError {
+    StoreError::backend(Arc::clone(e))
+}
+
+fn fail(w: Write, err: &Arc<rusqlite::Error>) {
+    let e = || shared(err);
     match w {
         Write::Submission(_, r) | Write::Append(.., r) | Write::Exec(_, r) => drop(r.send(Err(e()))),
         Write::Room(_, _, r) => drop(r.send(Err(e()))),
@@ -131,19 +149,19 @@ fn fail(w: Write, err: &StoreError) {
 fn in_savepoint<T>(
     txn: &rusqlite::Transaction<'_>,
     f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-) -> StoreResult<T> {
+) -> rusqlite::Result<T> {
     // Cached statements: one savepoint per write, thousands a second under load, would otherwise each
     // be parsed anew.
-    txn.prepare_cached("SAVEPOINT w").and_then(|mut s| s.execute([])).map_err(db_err)?;
+    txn.prepare_cached("SAVEPOINT w").and_then(|mut s| s.execute([]))?;
     match f(txn) {
         Ok(v) => {
-            txn.prepare_cached("RELEASE w").and_then(|mut s| s.execute([])).map_err(db_err)?;
+            txn.prepare_cached("RELEASE w").and_then(|mut s| s.execute([]))?;
             Ok(v)
         }
         Err(e) => {
             // Undo this write only; the rest of the group still commits.
             let _ = txn.execute_batch("ROLLBACK TO w; RELEASE w");
-            Err(db_err(e))
+            Err(e)
         }
     }
 }
