@@ -51,6 +51,10 @@ pub enum Refusal {
     /// An item that breaks the document's schema.
     #[error("schema: {0}")]
     Schema(String),
+    /// A struct that starts before the document's clock for its client and ends after it (see
+    /// [`check_dependencies_v1`]).
+    #[error("a struct straddles the document's clock for its client")]
+    Straddles,
     /// It depends on structs the document does not hold (see [`check_dependencies_v1`]).
     #[error("missing dependency: {0}")]
     MissingDependency(&'static str),
@@ -66,6 +70,7 @@ impl Refusal {
             Refusal::UnsupportedContent(_) => "unsupported_content",
             Refusal::InvalidString => "invalid_string",
             Refusal::Schema(_) => "schema",
+            Refusal::Straddles => "straddles",
             Refusal::MissingDependency(_) => "missing_dependency",
         }
     }
@@ -92,9 +97,8 @@ pub fn check_update_v1(bytes: &[u8]) -> Result<UpdateFacts, Refusal> {
 
 /// Whether an update starts before the document's clock for one of its clients: it repeats structs the
 /// document holds. A stock client does that when its own update and its answer to the server's sync step
-/// 1 cross; yrs then integrates only the new part. A forged update can make that part disagree with what
-/// the document holds at the same ids, and yrs integrates it where a reload of the document would not put
-/// it, so the room checks such an update after applying it (`server/src/room/actor/schema.rs`).
+/// 1 cross. yrs skips the structs it holds, and the room checks such an update against its own reload
+/// once applied (`server/src/room/actor/schema.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repeats {
     No,
@@ -103,7 +107,15 @@ pub enum Repeats {
 
 /// Checks that an update (already accepted by [`check_update_v1`]) depends on nothing the document
 /// lacks: each client's structs start at or before the document's clock for that client (`clock_of`),
-/// and every origin, parent and deleted range is in the document or in the update. yrs integrates
+/// and every origin, parent and deleted range is in the document or in the update.
+///
+/// It also refuses a struct that straddles that clock, starting before it and ending after it. yrs
+/// integrates the part past the clock as a new item whose origin is the document's last unit at the
+/// clock, whatever that unit is: a map entry forged to straddle the clock was linked into a file's text
+/// and left the document pointing into freed memory (another document's text showed up in it). A stock
+/// client's repeat starts at a clock the server's document had reached and ends where its own updates
+/// do, so it straddles only when its connection's updates and another of its connections' cross; the
+/// refusal closes that connection, and its next sync starts at the document's clock. yrs integrates
 /// structs that arrive past a gap at once while yjs parks them until the gap is filled, and both park
 /// what misses a dependency; either way the two would hold different documents. A stock client never
 /// sends such an update: the server relays every update in order, and a client's own follow each other.
@@ -112,9 +124,17 @@ pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Res
     // deletion of text typed before); one to a struct later in the same update waits for the end.
     let mut ranges = Ranges::default();
     let (mut waiting_refs, mut waiting_deletes) = (Ids::default(), Ids::default());
-    let mut on_ref = |c: u64, k: u64| {
+    let mut placements = Placements::default();
+    let mut on_ref = |r: Reference| {
+        let (c, k) = r.to;
         if k >= clock_of(c) {
             waiting_refs.push(c, k);
+        }
+        // A new item between an origin and a right origin: where yrs puts it is checked once applied.
+        match r.kind {
+            RefKind::Origin => placements.origin(r.item, r.to),
+            RefKind::RightOrigin if r.item.1 >= clock_of(r.item.0) => placements.right_origin(r.item, r.to),
+            _ => {}
         }
         Ok(())
     };
@@ -129,6 +149,13 @@ pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Res
         bytes,
         &mut Visit {
             on_block: Some(&mut |c, start, end| ranges.push(c, start, end)),
+            on_struct: Some(&mut |c, start, len| {
+                let known = clock_of(c);
+                if start < known && start + len > known {
+                    return Err(Refusal::Straddles);
+                }
+                Ok(())
+            }),
             on_ref: Some(&mut on_ref),
             on_delete: Some(&mut on_delete),
         },
@@ -145,13 +172,16 @@ pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Res
     if waiting_refs.iter().chain(waiting_deletes.iter()).any(|&(c, k)| !ranges.covers(c, k)) {
         return Err(Refusal::MissingDependency("an origin, parent or deleted range"));
     }
-    Ok(Dependencies { repeats, ranges })
+    Ok(Dependencies { repeats, ranges, placements })
 }
 
 /// What [`check_dependencies_v1`] learned of an update it accepted.
 pub struct Dependencies {
     pub repeats: Repeats,
     ranges: Ranges,
+    /// New items placed between an origin and a right origin: where yrs put them is checked once the
+    /// update is applied ([`placement::check`]).
+    pub placements: Placements,
 }
 
 impl Dependencies {
@@ -162,14 +192,32 @@ impl Dependencies {
     }
 }
 
-type OnRef<'v> = &'v mut dyn FnMut(u64, u64) -> Result<(), Refusal>;
+/// Which of an item's references an id is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefKind {
+    Origin,
+    RightOrigin,
+    Parent,
+}
+
+/// An id (client, clock) that the item at `item` refers to.
+#[derive(Debug, Clone, Copy)]
+struct Reference {
+    kind: RefKind,
+    item: (u64, u64),
+    to: (u64, u64),
+}
+
+type OnRef<'v> = &'v mut dyn FnMut(Reference) -> Result<(), Refusal>;
 
 /// What a walk reports besides its verdict.
 #[derive(Default)]
 struct Visit<'v> {
     /// Each client's structs: client, first clock, clock after the last.
     on_block: Option<&'v mut dyn FnMut(u64, u64, u64)>,
-    /// Each id an item refers to (origin, right origin, parent).
+    /// Each struct: client, clock, length.
+    on_struct: Option<&'v mut dyn FnMut(u64, u64, u64) -> Result<(), Refusal>>,
+    /// Each id an item refers to (origin, right origin, parent), with the item's own id.
     on_ref: Option<OnRef<'v>>,
     /// Each deleted range: client, clock, length.
     on_delete: Option<&'v mut dyn FnMut(u64, u64, u64) -> Result<(), Refusal>>,
@@ -188,6 +236,9 @@ fn walk(bytes: &[u8], visit: &mut Visit<'_>) -> Result<UpdateFacts, Refusal> {
         for _ in 0..structs {
             r.at = (client, clock);
             let len = r.struct_(&mut facts, &mut visit.on_ref)?;
+            if let Some(f) = visit.on_struct.as_mut() {
+                f(client, clock, len)?;
+            }
             clock = clock
                 .checked_add(len)
                 .filter(|c| *c <= MAX_UPDATE_CLOCK)
@@ -298,6 +349,9 @@ impl Seen {
 }
 
 mod cursor;
+pub mod placement;
+
+pub use placement::Placements;
 
 #[cfg(test)]
 mod tests;

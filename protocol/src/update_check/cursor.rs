@@ -1,7 +1,7 @@
 //! Reading one update's bytes the way yjs does, refusing what yrs would read otherwise, and the schema
 //! as far as one item's bytes show it (see the parent module).
 
-use super::{OnRef, Refusal, UpdateFacts};
+use super::{OnRef, RefKind, Reference, Refusal, UpdateFacts};
 use crate::limits::{MAX_SAFE_INTEGER, MAX_UPDATE_ANY_DEPTH, MAX_UPDATE_CLOCK};
 use crate::schema::FILES_ROOT;
 use crate::validate::check_path;
@@ -110,7 +110,7 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(self.bytes(what)?).map_err(|_| Refusal::InvalidString)
     }
 
-    fn id(&mut self, on_ref: &mut Option<OnRef<'_>>) -> Result<(), Refusal> {
+    fn id(&mut self, on_ref: &mut Option<OnRef<'_>>, kind: RefKind) -> Result<(), Refusal> {
         let client = self.safe("client id")?;
         let clock = self.clock("clock")?;
         // A struct exists only after its origins and parent: a reference to itself or to a later clock of
@@ -119,7 +119,7 @@ impl<'a> Cursor<'a> {
             return Err(Refusal::Malformed("a struct refers to itself or a later struct of its client"));
         }
         match on_ref {
-            Some(f) => f(client, clock),
+            Some(f) => f(Reference { kind, item: self.at, to: (client, clock) }),
             None => Ok(()),
         }
     }
@@ -144,10 +144,10 @@ impl<'a> Cursor<'a> {
             return self.len("GC length");
         }
         if info & HAS_ORIGIN != 0 {
-            self.id(on_ref)?;
+            self.id(on_ref, RefKind::Origin)?;
         }
         if info & HAS_RIGHT_ORIGIN != 0 {
-            self.id(on_ref)?;
+            self.id(on_ref, RefKind::RightOrigin)?;
         }
         let parent = if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) != 0 {
             Parent::Implied
@@ -155,7 +155,7 @@ impl<'a> Cursor<'a> {
             match self.var_uint("parent info")? {
                 1 => Parent::Root(self.string("root name")?),
                 0 => {
-                    self.id(on_ref)?;
+                    self.id(on_ref, RefKind::Parent)?;
                     Parent::Id
                 }
                 _ => return Err(Refusal::Malformed("parent info")),

@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use handoff_protocol::frame;
-use handoff_protocol::update_check::Repeats;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::integrate::{Integrated, apply, encodes, integrate};
@@ -85,9 +84,7 @@ impl Document {
         // The transaction is committed: the `files` map's observer has seen what the update did to it.
         let outcome = match outcome {
             Integrated::Applied if self.files_guard.take_broken() => Integrated::BrokeSchema,
-            Integrated::Applied if deps.repeats == Repeats::Yes && !schema::reads_back_same(&self.doc) => {
-                Integrated::Broken
-            }
+            Integrated::Applied if !schema::reads_back_as_applied(&self.doc, &deps) => Integrated::Broken,
             outcome => outcome,
         };
         match outcome {

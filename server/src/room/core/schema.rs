@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use handoff_protocol::frame::{self, FrameError};
 use handoff_protocol::schema::files_root;
+use handoff_protocol::update_check::placement::{self, Placement};
 use handoff_protocol::update_check::{self, Dependencies, Refusal, Repeats};
 use handoff_protocol::validate::check_path;
 use yrs::types::{EntryChange, Observable};
@@ -81,6 +82,24 @@ pub(super) fn reads_back_same(doc: &Doc) -> bool {
     live == file_texts(&again)
 }
 
+/// Whether an applied update left `doc` as a reload of it reads: its new items lie between their origins
+/// ([`placement::check`], a few short walks when the update has items with a right origin, none for a
+/// keystroke at the end of a file), or, where that cannot tell or the update repeated structs the
+/// document holds, the document compared with its own reload ([`reads_back_same`]).
+pub(super) fn reads_back_as_applied(doc: &Doc, deps: &Dependencies) -> bool {
+    if deps.repeats == Repeats::No {
+        if deps.placements.is_empty() {
+            return true;
+        }
+        match placement::check(&doc.transact(), &deps.placements) {
+            Placement::Holds => return true,
+            Placement::Broken => return false,
+            Placement::Unsure => {}
+        }
+    }
+    reads_back_same(doc)
+}
+
 fn file_texts(doc: &Doc) -> Vec<(String, Option<String>)> {
     let root = files_root(doc);
     let txn = doc.transact();
@@ -115,6 +134,9 @@ pub fn accepted_update(bytes: &[u8]) -> Result<yrs::Update, FrameError> {
     frame::decode_update(bytes)
 }
 
+/// Why [`apply_client_update`] refuses an update that yrs placed where a reload does not put it.
+const MISPLACED: &str = "structs placed where a reload of the document does not put them";
+
 /// A client's update through every check the server makes, in order, on `doc` (watched by `guard`):
 /// the connection task's ([`accepted_update`]), then the room's. `Err` says why it was
 /// refused; a refusal after the apply (the room would rebuild) leaves `doc` changed. For tests that hold
@@ -122,13 +144,11 @@ pub fn accepted_update(bytes: &[u8]) -> Result<yrs::Update, FrameError> {
 pub fn apply_client_update(doc: &Doc, guard: &FilesGuard, bytes: &[u8]) -> Result<(), String> {
     let update = accepted_update(bytes).map_err(|e| e.to_string())?;
     let clocks = doc.transact().state_vector();
-    let repeats = check_dependencies(bytes, &clocks).map_err(|e| e.to_string())?.repeats;
+    let deps = check_dependencies(bytes, &clocks).map_err(|e| e.to_string())?;
     let outcome = integrate(&mut doc.transact_mut(), update);
     match outcome {
         Integrated::Applied if guard.take_broken() => Err("schema: a file must be a Y.Text".into()),
-        Integrated::Applied if repeats == Repeats::Yes && !reads_back_same(doc) => {
-            Err("repeated structs that disagree with the document".into())
-        }
+        Integrated::Applied if !reads_back_as_applied(doc, &deps) => Err(MISPLACED.into()),
         Integrated::Applied => Ok(()),
         other => Err(format!("{other:?}")),
     }
@@ -207,9 +227,12 @@ mod remote_tests {
     fn repeated_structs_that_disagree_with_the_document_are_refused() {
         let (doc, guard) = room_with_main_py();
         let outcome = apply_client_update(&doc, &guard, REPEAT_DISAGREES);
-        assert_eq!(outcome, Err("repeated structs that disagree with the document".into()));
+        assert_eq!(outcome, Err(Refusal::Straddles.to_string()), "refused before it is applied");
         // The premise: applied as yrs does, the live document and its reload differ.
-        assert!(!reads_back_same(&doc), "yrs now integrates it where a reload puts it");
+        let (raw, _) = room_with_main_py();
+        let applied = integrate(&mut raw.transact_mut(), Update::decode_v1(REPEAT_DISAGREES).unwrap());
+        assert!(matches!(applied, Integrated::Applied), "{applied:?}");
+        assert!(!reads_back_same(&raw), "yrs now integrates it where a reload puts it");
     }
 
     #[test]
@@ -221,7 +244,7 @@ mod remote_tests {
     }
 
     /// Found by the `update` fuzz target after 7.1 million runs: the seed session's structs from clock 0
-    /// repeated with changes, which left `files["main.py"]` something other than a `Y.Text` without the
+    /// repeated with changes, straddling the document's clock, which left `files["main.py"]` something other than a `Y.Text` without the
     /// `files` map's observer seeing it.
     const REPEAT_BREAKS_SCHEMA: &[u8] = include_bytes!("../../../tests/fixtures/repeat-breaks-schema.update");
 
@@ -229,7 +252,8 @@ mod remote_tests {
     fn repeated_structs_that_break_the_schema_are_refused() {
         let (doc, guard) = room_with_main_py();
         let outcome = apply_client_update(&doc, &guard, REPEAT_BREAKS_SCHEMA);
-        assert_eq!(outcome, Err("repeated structs that disagree with the document".into()));
+        assert_eq!(outcome, Err(Refusal::Straddles.to_string()), "refused before it is applied");
+        assert_eq!(file_texts(&doc).len(), 1, "the document still lists its one file");
     }
 
     /// Found by the `update` fuzz target: the seed session's structs repeated from clock 0, one of them a
@@ -247,5 +271,38 @@ mod remote_tests {
             "{refused:?}"
         );
         assert_eq!(file_texts(&doc).len(), 1, "the document still lists its one file");
+    }
+
+    /// Found by the `update` fuzz target: a new string struct of the file's client claiming origin 6 and
+    /// right origin 5, which lies left of it, both inside the file's one block. yrs lands it left of its
+    /// own origin ("def xmain"), a reload right of it ("def maxin").
+    const PLACED_LEFT_OF_ITS_ORIGIN: &[u8] =
+        include_bytes!("../../../tests/fixtures/placed-left-of-its-origin.update");
+
+    #[test]
+    fn a_new_struct_placed_outside_its_origins_is_refused() {
+        let (doc, guard) = room_with_main_py();
+        assert_eq!(apply_client_update(&doc, &guard, PLACED_LEFT_OF_ITS_ORIGIN), Err(MISPLACED.into()));
+        // The premise: applied as yrs does, the live document and its reload differ.
+        assert!(!reads_back_same(&doc), "yrs now integrates it where a reload puts it");
+    }
+
+    /// Found by the `update` fuzz target: the seed session's structs repeated from clock 0 as one deleted
+    /// `files` entry 59 units long, straddling the document's clock (22). yrs integrated its part past the
+    /// clock after the file's last character, and the document was left pointing into freed memory: a
+    /// later, unrelated document's text appeared in it under a new key.
+    const STRADDLES_WITH_A_MAP_ENTRY: &[u8] =
+        include_bytes!("../../../tests/fixtures/straddles-with-a-map-entry.update");
+
+    #[test]
+    fn a_struct_straddling_the_documents_clock_is_refused_before_it_is_applied() {
+        let (doc, guard) = room_with_main_py();
+        let before = file_texts(&doc);
+        let refused = apply_client_update(&doc, &guard, STRADDLES_WITH_A_MAP_ENTRY);
+        assert_eq!(refused, Err(Refusal::Straddles.to_string()));
+        let other = Doc::new();
+        let other_guard = FilesGuard::watch(&other);
+        apply_client_update(&other, &other_guard, MAIN_PY).expect("another room's file");
+        assert_eq!(file_texts(&doc), before, "the document is as it was");
     }
 }
