@@ -100,12 +100,12 @@ fn an_item_right_of_its_right_origin_is_broken() {
 
 #[test]
 fn the_fuzzers_item_that_a_reload_places_elsewhere_is_broken() {
-    // fuzz/findings/update/origins-disagree on the seed session's first update: origin (c, 6), right
+    // fuzz/corpus/update/placed-left-of-its-origin on the seed session's first update: origin (c, 6), right
     // origin (c, 5), which lies left of it.
     let server = doc(1);
     let seed = include_bytes!("../../../../fuzz/corpus/update/yjs-0");
     server.transact_mut().apply_update(Update::decode_v1(seed).expect("decodes")).expect("applies");
-    let finding = include_bytes!("../../../../fuzz/findings/update/origins-disagree");
+    let finding = include_bytes!("../../../../fuzz/corpus/update/placed-left-of-its-origin");
     assert_eq!(apply_and_check(&server, finding), Placement::Broken);
     assert_ne!(text_of(&server), text_of(&reload(&server)), "the room and a reload disagree");
 }
