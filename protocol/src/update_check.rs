@@ -92,7 +92,7 @@ pub struct UpdateFacts {
 /// Checks a Yjs v1 update (the payload of a sync step 2 or update message). `Ok` means every stock Yjs
 /// client decodes it as yrs does and nothing in its bytes breaks the schema.
 pub fn check_update_v1(bytes: &[u8]) -> Result<UpdateFacts, Refusal> {
-    walk(bytes, &mut Visit::default())
+    walk(bytes, &mut Check)
 }
 
 /// Whether an update starts before the document's clock for one of its clients: it repeats structs the
@@ -122,44 +122,15 @@ pub enum Repeats {
 pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Result<Dependencies, Refusal> {
     // One walk: a reference the document already holds is settled at once (a keystroke's origin, a
     // deletion of text typed before); one to a struct later in the same update waits for the end.
-    let mut ranges = Ranges::default();
-    let (mut waiting_refs, mut waiting_deletes) = (Ids::default(), Ids::default());
-    let mut placements = Placements::default();
-    let mut on_ref = |r: Reference| {
-        let (c, k) = r.to;
-        if k >= clock_of(c) {
-            waiting_refs.push(c, k);
-        }
-        // A new item between an origin and a right origin: where yrs puts it is checked once applied.
-        match r.kind {
-            RefKind::Origin => placements.origin(r.item, r.to),
-            RefKind::RightOrigin if r.item.1 >= clock_of(r.item.0) => placements.right_origin(r.item, r.to),
-            _ => {}
-        }
-        Ok(())
+    let mut visit = DependencyVisit {
+        clock_of: &clock_of,
+        ranges: Ranges::default(),
+        waiting_refs: Ids::default(),
+        waiting_deletes: Ids::default(),
+        placements: Placements::default(),
     };
-    let mut on_delete = |c: u64, k: u64, len: u64| {
-        let last = k + len - 1;
-        if last >= clock_of(c) {
-            waiting_deletes.push(c, last);
-        }
-        Ok(())
-    };
-    walk(
-        bytes,
-        &mut Visit {
-            on_block: Some(&mut |c, start, end| ranges.push(c, start, end)),
-            on_struct: Some(&mut |c, start, len| {
-                let known = clock_of(c);
-                if start < known && start + len > known {
-                    return Err(Refusal::Straddles);
-                }
-                Ok(())
-            }),
-            on_ref: Some(&mut on_ref),
-            on_delete: Some(&mut on_delete),
-        },
-    )?;
+    walk(bytes, &mut visit)?;
+    let DependencyVisit { ranges, waiting_refs, waiting_deletes, placements, .. } = visit;
     let mut repeats = Repeats::No;
     for &(client, start, _) in ranges.iter() {
         if start > clock_of(client) {
@@ -208,22 +179,72 @@ struct Reference {
     to: (u64, u64),
 }
 
-type OnRef<'v> = &'v mut dyn FnMut(Reference) -> Result<(), Refusal>;
-
-/// What a walk reports besides its verdict.
-#[derive(Default)]
-struct Visit<'v> {
+/// What a walk reports besides its verdict, as it meets each thing. Static dispatch: the edge's walk
+/// ([`Check`]) reports nothing and compiles to the checks alone.
+trait Visit {
     /// Each client's structs: client, first clock, clock after the last.
-    on_block: Option<&'v mut dyn FnMut(u64, u64, u64)>,
+    fn block(&mut self, _client: u64, _start: u64, _end: u64) {}
     /// Each struct: client, clock, length.
-    on_struct: Option<&'v mut dyn FnMut(u64, u64, u64) -> Result<(), Refusal>>,
+    fn structure(&mut self, _client: u64, _clock: u64, _len: u64) -> Result<(), Refusal> {
+        Ok(())
+    }
     /// Each id an item refers to (origin, right origin, parent), with the item's own id.
-    on_ref: Option<OnRef<'v>>,
+    fn reference(&mut self, _reference: Reference) {}
     /// Each deleted range: client, clock, length.
-    on_delete: Option<&'v mut dyn FnMut(u64, u64, u64) -> Result<(), Refusal>>,
+    fn delete(&mut self, _client: u64, _clock: u64, _len: u64) {}
 }
 
-fn walk(bytes: &[u8], visit: &mut Visit<'_>) -> Result<UpdateFacts, Refusal> {
+/// The walk of [`check_update_v1`]: the checks alone.
+struct Check;
+
+impl Visit for Check {}
+
+/// The walk of [`check_dependencies_v1`], against the document's clocks.
+struct DependencyVisit<F> {
+    clock_of: F,
+    ranges: Ranges,
+    waiting_refs: Ids,
+    waiting_deletes: Ids,
+    placements: Placements,
+}
+
+impl<F: Fn(u64) -> u64> Visit for DependencyVisit<F> {
+    fn block(&mut self, client: u64, start: u64, end: u64) {
+        self.ranges.push(client, start, end);
+    }
+
+    fn structure(&mut self, client: u64, clock: u64, len: u64) -> Result<(), Refusal> {
+        let known = (self.clock_of)(client);
+        if clock < known && clock + len > known {
+            return Err(Refusal::Straddles);
+        }
+        Ok(())
+    }
+
+    fn reference(&mut self, r: Reference) {
+        let (c, k) = r.to;
+        if k >= (self.clock_of)(c) {
+            self.waiting_refs.push(c, k);
+        }
+        // A new item between an origin and a right origin: where yrs puts it is checked once applied.
+        match r.kind {
+            RefKind::Origin => self.placements.origin(r.item, r.to),
+            RefKind::RightOrigin if r.item.1 >= (self.clock_of)(r.item.0) => {
+                self.placements.right_origin(r.item, r.to)
+            }
+            _ => {}
+        }
+    }
+
+    fn delete(&mut self, client: u64, clock: u64, len: u64) {
+        let last = clock + len - 1;
+        if last >= (self.clock_of)(client) {
+            self.waiting_deletes.push(client, last);
+        }
+    }
+}
+
+fn walk(bytes: &[u8], visit: &mut impl Visit) -> Result<UpdateFacts, Refusal> {
     let mut r = Cursor { buf: bytes, pos: 0, at: (u64::MAX, 0) };
     let mut facts = UpdateFacts { clients: r.count("client count")?, ..UpdateFacts::default() };
     let mut seen = Seen::default();
@@ -235,18 +256,14 @@ fn walk(bytes: &[u8], visit: &mut Visit<'_>) -> Result<UpdateFacts, Refusal> {
         let mut clock = start;
         for _ in 0..structs {
             r.at = (client, clock);
-            let len = r.struct_(&mut facts, &mut visit.on_ref)?;
-            if let Some(f) = visit.on_struct.as_mut() {
-                f(client, clock, len)?;
-            }
+            let len = r.struct_(&mut facts, visit)?;
+            visit.structure(client, clock, len)?;
             clock = clock
                 .checked_add(len)
                 .filter(|c| *c <= MAX_UPDATE_CLOCK)
                 .ok_or(Refusal::UnsafeInteger("clock"))?;
         }
-        if let Some(f) = visit.on_block.as_mut() {
-            f(client, start, clock);
-        }
+        visit.block(client, start, clock);
         facts.structs += structs;
     }
     r.at = (u64::MAX, 0);
@@ -260,9 +277,7 @@ fn walk(bytes: &[u8], visit: &mut Visit<'_>) -> Result<UpdateFacts, Refusal> {
             if clock + len > MAX_UPDATE_CLOCK {
                 return Err(Refusal::UnsafeInteger("deleted range"));
             }
-            if let Some(f) = visit.on_delete.as_mut() {
-                f(client, clock, len)?;
-            }
+            visit.delete(client, clock, len);
         }
         facts.deleted_ranges += ranges;
     }

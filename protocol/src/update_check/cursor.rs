@@ -1,7 +1,7 @@
 //! Reading one update's bytes the way yjs does, refusing what yrs would read otherwise, and the schema
 //! as far as one item's bytes show it (see the parent module).
 
-use super::{OnRef, RefKind, Reference, Refusal, UpdateFacts};
+use super::{RefKind, Reference, Refusal, UpdateFacts, Visit};
 use crate::limits::{MAX_SAFE_INTEGER, MAX_UPDATE_ANY_DEPTH, MAX_UPDATE_CLOCK};
 use crate::schema::FILES_ROOT;
 use crate::validate::check_path;
@@ -115,7 +115,7 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(self.bytes(what)?).map_err(|_| Refusal::InvalidString)
     }
 
-    fn id(&mut self, on_ref: &mut Option<OnRef<'_>>, kind: RefKind) -> Result<(), Refusal> {
+    fn id(&mut self, visit: &mut impl Visit, kind: RefKind) -> Result<(), Refusal> {
         let client = self.safe("client id")?;
         let clock = self.clock("clock")?;
         // A struct exists only after its origins and parent: a reference to itself or to a later clock of
@@ -123,17 +123,15 @@ impl<'a> Cursor<'a> {
         if client == self.at.0 && clock >= self.at.1 {
             return Err(Refusal::Malformed("a struct refers to itself or a later struct of its client"));
         }
-        match on_ref {
-            Some(f) => f(Reference { kind, item: self.at, to: (client, clock) }),
-            None => Ok(()),
-        }
+        visit.reference(Reference { kind, item: self.at, to: (client, clock) });
+        Ok(())
     }
 
     /// One struct; returns its length in clock ticks.
     pub(super) fn struct_(
         &mut self,
         facts: &mut UpdateFacts,
-        on_ref: &mut Option<OnRef<'_>>,
+        visit: &mut impl Visit,
     ) -> Result<u64, Refusal> {
         let info = self.u8("struct info")?;
         let kind = info & KIND_MASK;
@@ -149,10 +147,10 @@ impl<'a> Cursor<'a> {
             return self.len("GC length");
         }
         if info & HAS_ORIGIN != 0 {
-            self.id(on_ref, RefKind::Origin)?;
+            self.id(visit, RefKind::Origin)?;
         }
         if info & HAS_RIGHT_ORIGIN != 0 {
-            self.id(on_ref, RefKind::RightOrigin)?;
+            self.id(visit, RefKind::RightOrigin)?;
         }
         let parent = if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) != 0 {
             Parent::Implied
@@ -160,7 +158,7 @@ impl<'a> Cursor<'a> {
             match self.var_uint("parent info")? {
                 1 => Parent::Root(self.string("root name")?),
                 0 => {
-                    self.id(on_ref, RefKind::Parent)?;
+                    self.id(visit, RefKind::Parent)?;
                     Parent::Id
                 }
                 _ => return Err(Refusal::Malformed("parent info")),
