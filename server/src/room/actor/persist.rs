@@ -16,7 +16,7 @@ use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use super::RoomActor;
 use super::integrate::{Integrated, apply, encodes};
-use crate::auth::now_ms;
+use crate::clock::now_ms;
 use crate::metrics::METRICS;
 use crate::room::CloseReason;
 use crate::store::{LogEntry, RoomState, Snapshot, StoreError, StoreResult};
