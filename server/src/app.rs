@@ -167,13 +167,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let configured_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let urls = Arc::new(Urls::from_public(&configured_url));
-    let lifecycle = Lifecycle {
+    let lifecycle = Arc::new(Lifecycle {
         store: store.clone(),
         rooms: rooms.clone(),
         webhooks: webhooks.clone(),
         public_url: Arc::from(urls.public.as_str()),
         reopen_window: Duration::from_secs(config.reopen_window_s),
-    };
+    });
     let state = AppState {
         store,
         rooms: rooms.clone(),

@@ -45,7 +45,6 @@ pub enum LifecycleError {
 }
 
 /// What opening, ending, reopening and purging rooms touch; one is shared by the API and the sweepers.
-#[derive(Clone)]
 pub struct Lifecycle {
     pub store: Arc<dyn Store>,
     pub rooms: Arc<Registry>,

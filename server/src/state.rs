@@ -41,7 +41,7 @@ pub struct AppState {
     /// Frames queued per client before it counts as a slow consumer.
     pub outbox_frames: usize,
     /// Opening, ending, reopening and purging rooms.
-    pub lifecycle: Lifecycle,
+    pub lifecycle: Arc<Lifecycle>,
     /// The bearer token `/metrics` requires; open when `None`.
     pub metrics_token: Option<Arc<str>>,
 }

@@ -1,6 +1,7 @@
 //! The timers that end and purge without a caller: idle rooms end by themselves, and submissions whose
 //! retention ran out are purged. Each runs as a task started with the server until the stop signal.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Lifecycle, LifecycleError};
@@ -21,7 +22,7 @@ const RETENTION_BATCH: usize = 100;
 impl Lifecycle {
     /// Purges submissions whose retention ran out — created more than `keep` ago with every room ended
     /// more than `keep` ago — until `stop` fires.
-    pub async fn sweep_retention(self, keep: Duration, stop: Trigger) {
+    pub async fn sweep_retention(self: Arc<Self>, keep: Duration, stop: Trigger) {
         let every = (keep / SWEEPS_PER_PERIOD).clamp(SWEEP_MIN, RETENTION_SWEEP_MAX);
         loop {
             tokio::select! {
@@ -44,7 +45,7 @@ impl Lifecycle {
     }
 
     /// Ends live rooms idle longer than `idle`, until `stop` fires.
-    pub async fn sweep_idle(self, idle: Duration, stop: Trigger) {
+    pub async fn sweep_idle(self: Arc<Self>, idle: Duration, stop: Trigger) {
         let every = (idle / SWEEPS_PER_PERIOD).clamp(SWEEP_MIN, SWEEP_MAX);
         loop {
             tokio::select! {
