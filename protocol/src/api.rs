@@ -3,6 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::async_replay::Warning;
+use crate::attribution::{Authored, Edit};
+use crate::integrity::IntegritySummary;
+use crate::role::Role;
+/// The async session's content, defined below the modules that read it and part of this API's bodies.
+pub use crate::submission::{AsyncEvent, FileEntry};
+
 /// `POST /api/v1/submissions` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmissionRequest {
@@ -31,25 +38,6 @@ pub struct Exercise {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-}
-
-/// One file of a submission: its path (relative, `/`-separated) and its UTF-8 content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileEntry {
-    pub path: String,
-    pub content: String,
-}
-
-/// One event of the async session. Kind-specific fields are kept as sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AsyncEvent {
-    /// Milliseconds since the async session started.
-    pub at_ms: u64,
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    #[serde(flatten)]
-    pub data: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,7 +75,7 @@ pub struct Created {
     pub id: String,
     /// Findings that did not stop the submission (e.g. `replay_mismatch`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<crate::async_replay::Warning>,
+    pub warnings: Vec<Warning>,
 }
 
 /// `GET /api/v1/submissions/{id}/replay?at_ms=`: the async session's files at a moment.
@@ -109,9 +97,9 @@ pub struct SubmissionView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<RoomSummary>,
     /// Computed by the server from `events`, alongside the platform's own `integrity`.
-    pub integrity_summary: crate::integrity::IntegritySummary,
+    pub integrity_summary: IntegritySummary,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<crate::async_replay::Warning>,
+    pub warnings: Vec<Warning>,
 }
 
 /// `POST /api/v1/submissions/{id}/promote` body.
@@ -249,7 +237,7 @@ impl ScoreTotal {
 /// The caller of a room-scoped call, from its token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct You {
-    pub role: crate::Role,
+    pub role: Role,
     pub name: String,
 }
 
@@ -276,7 +264,7 @@ pub struct CandidateName {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrivatePanel {
     pub integrity: Option<serde_json::Value>,
-    pub integrity_summary: crate::integrity::IntegritySummary,
+    pub integrity_summary: IntegritySummary,
     pub scorecard: Option<Scorecard>,
     pub events: Vec<AsyncEvent>,
     pub notes: String,
@@ -339,7 +327,7 @@ pub struct Timeline {
     pub room: RoomSummary,
     /// When the room opened (its preload), ms since the Unix epoch; `at_ms` of edits is absolute.
     pub started_at_ms: u64,
-    pub edits: Vec<crate::record::Edit>,
+    pub edits: Vec<Edit>,
     /// Joins and leaves of the room's connections, oldest first.
     pub presence: Vec<PresenceEvent>,
 }
@@ -351,7 +339,7 @@ pub struct PresenceEvent {
     /// `join` or `leave`.
     pub kind: String,
     pub name: String,
-    pub role: crate::Role,
+    pub role: Role,
     pub conn_id: u64,
 }
 
@@ -372,7 +360,7 @@ pub struct ExportFile {
     pub change: String,
     /// Unified diff against the submitted file (empty when unchanged).
     pub diff: String,
-    pub authorship: Vec<crate::record::Authored>,
+    pub authorship: Vec<Authored>,
 }
 
 /// `GET /api/v1/rooms/{id}/export`: the session record.
@@ -385,7 +373,7 @@ pub struct Export {
     pub interviewer: String,
     pub started_at_ms: u64,
     pub files: Vec<ExportFile>,
-    pub timeline: Vec<crate::record::Edit>,
+    pub timeline: Vec<Edit>,
     pub notes: String,
     pub live_scores: Vec<LiveScore>,
 }

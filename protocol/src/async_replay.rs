@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AsyncEvent, FileEntry};
+use crate::submission::{AsyncEvent, FileEntry};
 use crate::utf16;
 
 /// A non-fatal finding about a submission.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::AsyncEvent;
+use crate::submission::{AsyncEvent, FileEntry};
 
 /// A paste at least this long (in characters) is flagged.
 pub const LARGE_PASTE_CHARS: u64 = 200;
@@ -71,7 +71,7 @@ pub const TRACE_MIN_CHARS: usize = 16;
 /// The summary of a submission: [`summarize`], plus where each large paste ended up in the submitted
 /// files (its lines, when its text is still there verbatim or by its longest line) and the pasted share of
 /// the submitted code.
-pub fn summarize_submission(events: &[AsyncEvent], files: &[crate::api::FileEntry]) -> IntegritySummary {
+pub fn summarize_submission(events: &[AsyncEvent], files: &[FileEntry]) -> IntegritySummary {
     let mut s = summarize(events);
     for flag in s.flags.iter_mut().filter(|f| f.kind == FlagKind::Paste && f.lines.is_none()) {
         let Some(text) = events
@@ -305,7 +305,7 @@ mod tests {
         .map(ev)
         .collect();
         let content = format!("import x\n\n{}# end\n", pasted.repeat(4));
-        let files = vec![crate::api::FileEntry { path: "a.py".into(), content }];
+        let files = vec![FileEntry { path: "a.py".into(), content }];
         let s = summarize_submission(&events, &files);
         assert_eq!(s.flags[0].lines, Some([3, 10]));
         assert!(s.flags[0].detail.ends_with("(still at lines 3–10)"));

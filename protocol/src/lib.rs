@@ -2,28 +2,34 @@
 //! the web client. Pure data and codecs: no sockets, no files, no clocks, no async runtime.
 //!
 //! # Layout
-//! - [`limits`]: every size and count limit, each a named constant saying what happens at the limit.
+//! Listed from the top down: each module imports only modules listed after it
+//! (`server/tests/module_graph.rs` checks that no modules import each other in a circle).
+//! - [`record`]: replays a room log into the attributed timeline, files at a moment, authorship.
 //! - [`frame`]: y-sync wire framing (on `yrs::sync`): splitting inbound frames into messages without
 //!   copying, encoding outbound messages, reserved extension message numbers and close codes.
-//! - [`role`]: room roles and the claims a room token carries.
-//! - [`api`]: REST request/response bodies (DESIGN §4.2).
-//! - [`utf16`]: UTF-16 offsets in UTF-8 strings.
-//! - [`validate`]: checks a submission before anything is stored.
-//! - [`async_replay`]: replays the async session from its edit events (and checks it).
-//! - [`integrity`]: the integrity summary computed from the async event stream.
-//! - [`record`]: replays a room log into the attributed timeline, files at a moment, authorship.
-//! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
 //! - [`update_check`]: which client updates are accepted (every Yjs client reads them as yrs does, and
 //!   they keep the schema), checked over the bytes before yrs decodes them.
+//! - [`validate`]: checks a submission before anything is stored.
+//! - [`api`]: REST request/response bodies (DESIGN §4.2), carrying the results of the modules below.
+//! - [`async_replay`]: replays the async session from its edit events (and checks it).
+//! - [`integrity`]: the integrity summary computed from the async event stream.
+//! - [`attribution`]: who wrote what (attributed edits, authored ranges), as the record reports it.
+//! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
+//! - [`submission`]: the async session a submission carries (its files and events).
+//! - [`role`]: room roles and the claims a room token carries.
+//! - [`limits`]: every size and count limit, each a named constant saying what happens at the limit.
+//! - [`utf16`]: UTF-16 offsets in UTF-8 strings.
 
 pub mod api;
 pub mod async_replay;
+pub mod attribution;
 pub mod frame;
 pub mod integrity;
 pub mod limits;
 pub mod record;
 pub mod role;
 pub mod schema;
+pub mod submission;
 pub mod update_check;
 pub mod utf16;
 pub mod validate;

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use yrs::types::{Delta, EntryChange, Event, PathSegment};
 use yrs::{DeepObservable, Doc, GetString, OffsetKind, Options, Out, Transact};
 
 use crate::Role;
+use crate::attribution::{Authored, Edit, Source};
 use crate::frame::{FrameError, decode_update};
 use crate::schema;
 
@@ -23,53 +23,6 @@ pub struct Logged<'a> {
     /// `None` for the server's preload of the submission.
     pub role: Option<Role>,
     pub update: &'a [u8],
-}
-
-/// Where a piece of text came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// The async submission (the room's preload).
-    Submission,
-    Candidate,
-    Interviewer,
-}
-
-impl Source {
-    fn of(role: Option<Role>) -> Source {
-        match role {
-            None => Source::Submission,
-            Some(Role::Interviewer) => Source::Interviewer,
-            // Observers cannot write; anything else attributed to a participant is the candidate's.
-            Some(Role::Candidate | Role::Observer) => Source::Candidate,
-        }
-    }
-}
-
-/// One attributed change in the live session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Edit {
-    pub seq: u64,
-    pub at_ms: u64,
-    pub author: String,
-    pub source: Source,
-    pub file: String,
-    /// UTF-16 offset in the file before this change.
-    pub position: u32,
-    pub inserted: String,
-    pub deleted: String,
-}
-
-/// A range of a final file and who wrote it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Authored {
-    /// UTF-16 offsets, end exclusive.
-    pub start: u32,
-    pub end: u32,
-    /// 1-based lines the range touches.
-    pub lines: [u32; 2],
-    pub source: Source,
-    pub author: String,
 }
 
 /// Everything one pass over the log produces.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use yrs::types::ToJson;
 use yrs::{Doc, GetString, Map, MapRef, Out, ReadTxn, StateVector, TextPrelim, Transact};
 
-use crate::api::FileEntry;
+use crate::submission::FileEntry;
 
 /// Name of the root map holding the files.
 pub const FILES_ROOT: &str = "files";

@@ -1,5 +1,6 @@
-//! Application state, the router, and starting/stopping the server. `router(state)` builds the whole
-//! HTTP surface so tests can run it in-process; [`start`] binds a listener and runs it until shutdown.
+//! The router and starting/stopping the server. `router(state)` builds the whole HTTP surface so tests
+//! can run it in-process; [`start`] builds the [`AppState`] and the services under it, binds a listener
+//! and runs it until shutdown. Nothing imports this module: it is the top of the server.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,6 +9,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use handoff_protocol::limits::{
     DASHBOARD_TOKEN_TTL_SECS, MAX_GROUP_COMMIT_WINDOW_MS, MAX_REQUEST_BYTES, MIN_API_KEY_CHARS,
@@ -15,60 +18,25 @@ use handoff_protocol::limits::{
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::TokenKeys;
+use crate::auth::{TokenKeys, api_key_matches};
 use crate::bus::LocalBus;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::headers::SecurityHeaders;
+use crate::lifecycle::Lifecycle;
+use crate::metrics::{METRICS, Sampled};
 use crate::room::{Registry, RoomSettings};
 use crate::shutdown::{self, Trigger};
-use crate::store::{self, Store};
+use crate::state::{AppState, Urls};
+use crate::store;
 use crate::webhook::Webhooks;
-use crate::{private_fs, secrets};
-
-/// The URLs clients are given, derived from the public base URL.
-pub struct Urls {
-    /// Base for browser links, e.g. `https://handoff.example.com`.
-    pub public: String,
-    /// Base for WebSocket clients, e.g. `wss://handoff.example.com/ws`.
-    pub ws: String,
-}
-
-impl Urls {
-    pub fn from_public(public: &str) -> Urls {
-        let public = public.trim_end_matches('/').to_owned();
-        let ws_base = if let Some(rest) = public.strip_prefix("https://") {
-            format!("wss://{rest}")
-        } else if let Some(rest) = public.strip_prefix("http://") {
-            format!("ws://{rest}")
-        } else {
-            public.clone()
-        };
-        Urls { ws: format!("{ws_base}/ws"), public }
-    }
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub rooms: Arc<Registry>,
-    pub tokens: Arc<TokenKeys>,
-    pub api_key: Arc<str>,
-    pub urls: Arc<Urls>,
-    /// Frames queued per client before it counts as a slow consumer.
-    pub outbox_frames: usize,
-    pub webhooks: Arc<Webhooks>,
-    /// How long after it ended a room may be reopened.
-    pub reopen_window: Duration,
-    /// The bearer token `/metrics` requires; open when `None`.
-    pub metrics_token: Option<Arc<str>>,
-}
+use crate::{metrics, private_fs, secrets};
 
 pub fn router(state: AppState, web_dir: &Path) -> Router {
     let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(scrape))
         .route("/ws/{room_id}", get(crate::ws::upgrade))
         .nest("/api/v1", crate::api::router());
     let headers = Arc::new(SecurityHeaders::new(&state.urls.ws));
@@ -92,6 +60,30 @@ async fn ready(State(state): State<AppState>) -> Result<&'static str, AppError> 
         AppError::Unavailable("store unreachable".into())
     })?;
     Ok("ready")
+}
+
+/// `GET /metrics` in the Prometheus text format. With `--metrics-token` set, only a request bearing that
+/// token gets it (401 otherwise); the API key does not open it, so a scraper never holds the key.
+async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, AppError> {
+    if let Some(expected) = &state.metrics_token {
+        let presented = crate::api::bearer(&headers);
+        if !presented.is_some_and(|p| api_key_matches(p, expected)) {
+            return Err(AppError::Unauthorized(
+                "missing or invalid metrics token (Authorization: Bearer <token>)".into(),
+            ));
+        }
+    }
+    let rooms_loaded = state.rooms.loaded();
+    // A store that cannot answer leaves the last count: the scrape itself should not fail for it.
+    let rooms_live = match state.store.count_live_rooms().await {
+        Ok(live) => Some(live),
+        Err(error) => {
+            tracing::warn!(%error, "cannot count live rooms for /metrics");
+            None
+        }
+    };
+    let body = METRICS.gather(Sampled { rooms_loaded, rooms_live });
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body))
 }
 
 /// A running server.
@@ -174,34 +166,35 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener = listen(config.listen)?;
     let addr = listener.local_addr()?;
     let configured_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let urls = Arc::new(Urls::from_public(&configured_url));
+    let lifecycle = Arc::new(Lifecycle {
+        store: store.clone(),
+        rooms: rooms.clone(),
+        webhooks: webhooks.clone(),
+        public_url: Arc::from(urls.public.as_str()),
+        reopen_window: Duration::from_secs(config.reopen_window_s),
+    });
     let state = AppState {
         store,
         rooms: rooms.clone(),
         tokens: Arc::new(TokenKeys::new(secret.as_bytes())),
         api_key: Arc::from(api_key.as_str()),
-        urls: Arc::new(Urls::from_public(&configured_url)),
+        urls,
         outbox_frames: config.client_outbox_frames.max(1),
-        webhooks: webhooks.clone(),
-        reopen_window: Duration::from_secs(config.reopen_window_s),
+        lifecycle: lifecycle.clone(),
         metrics_token: config.metrics_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
     };
     let trigger = Trigger::new();
     let stop = trigger.clone();
     tokio::spawn(webhooks.run(trigger.clone()));
     if config.retention_s > 0 {
-        tokio::spawn(crate::lifecycle::sweep_retention(
-            state.clone(),
-            Duration::from_secs(config.retention_s),
-            trigger.clone(),
-        ));
+        tokio::spawn(
+            lifecycle.clone().sweep_retention(Duration::from_secs(config.retention_s), trigger.clone()),
+        );
     }
-    tokio::spawn(crate::lifecycle::sweep_idle(
-        state.clone(),
-        Duration::from_secs(config.room_idle_end_s),
-        trigger.clone(),
-    ));
+    tokio::spawn(lifecycle.sweep_idle(Duration::from_secs(config.room_idle_end_s), trigger.clone()));
     if api_key_generated {
-        crate::sample::seed_if_empty(&state).await?;
+        crate::sample::seed_if_empty(state.store.as_ref()).await?;
     }
     let dashboard_link =
         format!("{}/#dashboard={}", state.urls.public, state.tokens.mint_dashboard(DASHBOARD_TOKEN_TTL_SECS));
@@ -251,16 +244,4 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Urls;
-
-    #[test]
-    fn ws_url_follows_the_public_scheme() {
-        assert_eq!(Urls::from_public("https://h.example.com/").ws, "wss://h.example.com/ws");
-        assert_eq!(Urls::from_public("http://127.0.0.1:8080").ws, "ws://127.0.0.1:8080/ws");
-        assert_eq!(Urls::from_public("http://127.0.0.1:8080/").public, "http://127.0.0.1:8080");
-    }
 }

@@ -1,11 +1,11 @@
 //! Who may do what: the integrator API key for the REST API, and signed room tokens (JWT HS256) for
 //! room connections (DESIGN §4.3).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use handoff_protocol::{Claims, Role};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use subtle::ConstantTimeEq;
+
+use crate::clock::now_secs;
 
 /// Why a room token was refused. Maps to 401 (no valid token) or 403 (valid, but not for this room).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,14 +18,6 @@ pub enum TokenError {
     Invalid,
     #[error("room token is for another room")]
     WrongRoom,
-}
-
-pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Signs and verifies room tokens with one HS256 secret.

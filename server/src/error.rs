@@ -1,5 +1,6 @@
 //! The HTTP edge's one error type. Every API error leaves as `{"error": {"code", "message"}}` with the
-//! right status; internal details are logged once here and never sent to the client.
+//! right status; internal details are logged once here and never sent to the client. The services below
+//! the edge (store, lifecycle, export) answer with errors of their own, mapped to a status only here.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -7,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use handoff_protocol::api::{ErrorBody, ErrorDetail};
 use handoff_protocol::validate::Invalid;
 
+use crate::export::ExportError;
+use crate::lifecycle::LifecycleError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,33 @@ impl From<Invalid> for AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         AppError::Internal(e.to_string())
+    }
+}
+
+/// Building a record fails only for the server's own reasons (the store, a log that does not replay).
+impl From<ExportError> for AppError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::Store(e) => e.into(),
+            e => AppError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<LifecycleError> for AppError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::NotFound(what) => AppError::NotFound(what),
+            LifecycleError::ReopenWindowPassed { .. } => {
+                AppError::Conflict { code: "reopen_window_passed", message: e.to_string() }
+            }
+            LifecycleError::SubmissionHasLiveRoom => {
+                AppError::Conflict { code: "submission_has_live_room", message: e.to_string() }
+            }
+            LifecycleError::Store(e) => e.into(),
+            LifecycleError::Export(e) => e.into(),
+            LifecycleError::Event(e) => AppError::Internal(e.to_string()),
+        }
     }
 }
 

@@ -1,19 +1,18 @@
 //! Prometheus metrics (`GET /metrics`): connections, loaded rooms, updates and bytes in and out,
 //! slow-consumer disconnects, group-commit latency and room load time, plus the process's CPU and memory.
 //! Counters are plain atomics on the hot path; nothing here allocates per update.
+//!
+//! Every other module bumps these; this one depends on none of them. The gauges counted at scrape
+//! time (rooms loaded, rooms live) are handed to [`Metrics::gather`] by the handler of `GET /metrics`.
 
 use std::sync::LazyLock;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, header};
-use axum::response::IntoResponse;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
-use crate::app::AppState;
-use crate::auth::api_key_matches;
-use crate::error::AppError;
+/// The media type of [`Metrics::gather`]'s output: the Prometheus text format.
+pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
 
 /// Histogram buckets in seconds, from 100 µs to 10 s.
 const LATENCY_BUCKETS: [f64; 14] =
@@ -150,30 +149,27 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics` in the Prometheus text format. With `--metrics-token` set, only a request bearing that
-/// token gets it (401 otherwise); the API key does not open it, so a scraper never holds the key.
-pub async fn scrape(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, AppError> {
-    if let Some(expected) = &state.metrics_token {
-        let presented = crate::api::bearer(&headers);
-        if !presented.is_some_and(|p| api_key_matches(p, expected)) {
-            return Err(AppError::Unauthorized(
-                "missing or invalid metrics token (Authorization: Bearer <token>)".into(),
-            ));
+/// The gauges counted when scraped rather than kept up to date.
+#[derive(Debug, Clone, Copy)]
+pub struct Sampled {
+    /// Rooms held in memory on this node.
+    pub rooms_loaded: usize,
+    /// Rooms promoted and not ended, as the store counts them; `None` when it could not, which leaves
+    /// the last count in place.
+    pub rooms_live: Option<u64>,
+}
+
+impl Metrics {
+    /// Sets the sampled gauges, then encodes every metric in the Prometheus text format.
+    pub fn gather(&self, sampled: Sampled) -> Vec<u8> {
+        self.rooms_loaded.set(i64::try_from(sampled.rooms_loaded).unwrap_or(i64::MAX));
+        if let Some(live) = sampled.rooms_live {
+            self.rooms_live.set(i64::try_from(live).unwrap_or(i64::MAX));
         }
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
     }
-    METRICS.rooms_loaded.set(state.rooms.loaded() as i64);
-    // A store that cannot answer leaves the last count: the scrape itself should not fail for it.
-    match state.store.count_live_rooms().await {
-        Ok(live) => METRICS.rooms_live.set(i64::try_from(live).unwrap_or(i64::MAX)),
-        Err(error) => tracing::warn!(%error, "cannot count live rooms for /metrics"),
-    }
-    let mut out = Vec::new();
-    let encoder = TextEncoder::new();
-    if let Err(e) = encoder.encode(&METRICS.registry.gather(), &mut out) {
-        tracing::error!(error = %e, "encoding metrics failed");
-    }
-    Ok(([(header::CONTENT_TYPE, encoder.format_type().to_owned())], out))
 }

@@ -4,9 +4,9 @@
 use handoff_protocol::api::SubmissionRequest;
 use handoff_protocol::validate;
 
-use crate::app::AppState;
-use crate::auth::now_ms;
-use crate::store::SubmissionRecord;
+use crate::clock::now_ms;
+use crate::ids::new_id;
+use crate::store::{Store, SubmissionRecord};
 
 const SAMPLE: &str = include_str!("sample_submission.json");
 
@@ -15,14 +15,15 @@ pub fn submission() -> SubmissionRequest {
     serde_json::from_str(SAMPLE).expect("the bundled sample is valid JSON")
 }
 
-pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<()> {
-    if !state.store.list_submissions(1).await?.is_empty() {
+/// Stores the sample unless `store` holds a submission already.
+pub async fn seed_if_empty(store: &dyn Store) -> anyhow::Result<()> {
+    if !store.list_submissions(1).await?.is_empty() {
         return Ok(());
     }
     let body = submission();
     validate::submission(&body).map_err(|e| anyhow::anyhow!("bundled sample is invalid: {e}"))?;
-    let id = format!("sub_sample_{}", uuid::Uuid::new_v4().simple());
-    state.store.insert_submission(SubmissionRecord { id: id.clone(), created_at_ms: now_ms(), body }).await?;
+    let id = new_id("sub_sample");
+    store.insert_submission(SubmissionRecord { id: id.clone(), created_at_ms: now_ms(), body }).await?;
     tracing::info!(submission = %id, "seeded the sample submission");
     Ok(())
 }

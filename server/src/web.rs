@@ -9,15 +9,13 @@ use axum::http::{StatusCode, header};
 use axum::response::Html;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::app::AppState;
-
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>handoff</title>\
 <h1>handoff is running</h1><p>The web client is not built. Build it with \
 <code>npm --prefix web-client ci &amp;&amp; npm --prefix web-client run build</code>, or point \
 <code>--web-dir</code> at a built copy. The API is at <code>/api/v1</code>.</p>";
 
-/// Adds the web client as the router's fallback.
-pub fn serve(router: Router<AppState>, web_dir: &Path) -> Router<AppState> {
+/// Adds the web client as the router's fallback, whatever the router's state.
+pub fn serve<S: Clone + Send + Sync + 'static>(router: Router<S>, web_dir: &Path) -> Router<S> {
     let index = web_dir.join("index.html");
     if index.is_file() {
         router.fallback_service(ServeDir::new(web_dir).fallback(ServeFile::new(index)))

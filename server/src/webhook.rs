@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::Notify;
 
-use crate::auth::now_ms;
+use crate::clock::now_ms;
 use crate::shutdown::Trigger;
 use crate::store::{Store, StoreResult, WebhookDelivery, WebhookOutcome};
 

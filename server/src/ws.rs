@@ -29,12 +29,12 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::Instrument;
 use upgrade::{NotAnUpgrade, Socket, Upgrade};
 
-use crate::app::AppState;
 use crate::auth::TokenError;
 use crate::error::AppError;
 use crate::metrics::METRICS;
 use crate::rate::RateLimiter;
 use crate::room::{ClientMessage, CloseReason, Command, Extensions, Identity, Joiner, accepted_update};
+use crate::state::AppState;
 
 mod drain;
 mod sink;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::api::FileEntry;
+use crate::submission::FileEntry;
 use yrs::{Map, ReadTxn, Text, TextPrelim, TransactionMut};
 
 /// A client: a document that records each local change as an update.

@@ -6,9 +6,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::auth::{TokenError, api_key_matches};
 use crate::error::AppError;
+use crate::state::AppState;
 use handoff_protocol::{Claims, Role};
 
 /// A JSON body whose every failure is a 400 (or 413 over the body limit) with a readable message.

@@ -8,10 +8,9 @@ mod submissions;
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub use extract::{ApiJson, ApiQuery, Integrator, RoomCaller, bearer};
-pub(crate) use record::build_export;
 
 pub fn router() -> Router<AppState> {
     Router::new()

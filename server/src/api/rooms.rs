@@ -7,17 +7,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use handoff_protocol::api::{
-    CandidateName, Ended, LiveScore, NotesBody, PrivatePanel, RoomSession, RoomStatus, RoomView, ScoresBody,
-    You,
+    CandidateName, Ended, NotesBody, PrivatePanel, RoomSession, RoomStatus, RoomView, ScoresBody, You,
 };
 use handoff_protocol::integrity;
 use handoff_protocol::limits::MAX_NOTES_BYTES;
 use handoff_protocol::{Claims, Role};
 
 use super::{ApiJson, Integrator, RoomCaller};
-use crate::app::AppState;
-use crate::auth::now_ms;
+use crate::clock::now_ms;
 use crate::error::AppError;
+use crate::export;
+use crate::state::AppState;
 use crate::store::{RoomRecord, SubmissionRecord};
 
 pub async fn get(
@@ -102,7 +102,7 @@ pub async fn private(
 ) -> Result<Json<PrivatePanel>, AppError> {
     let (room, sub) = open_interviewer(&state, &parts, &id).await?;
     let notes = state.store.notes(&room.id).await?;
-    let live_scores = live_scores(&state, &room.id).await?;
+    let live_scores = export::live_scores(state.store.as_ref(), &room.id).await?;
     Ok(Json(PrivatePanel {
         live_scores,
         integrity_summary: integrity::summarize_submission(&sub.body.events, &sub.body.files),
@@ -138,13 +138,8 @@ pub async fn end(
     parts: Parts,
 ) -> Result<Json<Ended>, AppError> {
     let (room, sub) = open_interviewer(&state, &parts, &id).await?;
-    let room = crate::lifecycle::end(&state, room, sub).await?;
+    let room = state.lifecycle.end(room, sub).await?;
     Ok(Json(Ended { room: room.summary() }))
-}
-
-/// The room's live scores as stored.
-pub(super) async fn live_scores(state: &AppState, room_id: &str) -> Result<Vec<LiveScore>, AppError> {
-    Ok(state.store.scores(room_id).await?)
 }
 
 /// Replaces the interviewer's live rubric scores.
@@ -167,6 +162,6 @@ pub async fn reopen(
     parts: Parts,
 ) -> Result<Json<Ended>, AppError> {
     let (room, _) = open_interviewer(&state, &parts, &id).await?;
-    let room = crate::lifecycle::reopen(&state, room).await?;
+    let room = state.lifecycle.reopen(room).await?;
     Ok(Json(Ended { room: room.summary() }))
 }

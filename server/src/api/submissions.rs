@@ -1,34 +1,26 @@
 //! Submissions: the async work a platform posts, and promoting one to a live room.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use bytes::Bytes;
 use handoff_protocol::api::{
-    Created, PerRole, PromoteRequest, PromoteResponse, RoomStatus, ScoreTotal, SubmissionList,
-    SubmissionListItem, SubmissionRequest, SubmissionView,
+    Created, PerRole, PromoteRequest, PromoteResponse, ScoreTotal, SubmissionList, SubmissionListItem,
+    SubmissionRequest, SubmissionView,
 };
 use handoff_protocol::limits::DEFAULT_ROOM_TOKEN_TTL_SECS;
-use handoff_protocol::{Role, async_replay, integrity, schema, validate};
+use handoff_protocol::{Role, async_replay, integrity, validate};
 
 use super::{ApiJson, ApiQuery, Integrator};
-use crate::app::AppState;
-use crate::auth::now_ms;
+use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::store::{LogEntry, RoomRecord, SubmissionRecord};
+use crate::ids::new_id;
+use crate::state::AppState;
+use crate::store::SubmissionRecord;
 
 /// Rows the submissions list returns at most.
 const LIST_LIMIT: usize = 500;
 /// Name on the observer link's token.
 const OBSERVER_NAME: &str = "Observer";
-/// Author recorded for the server's own preload of the submission's files.
-pub const PRELOAD_AUTHOR: &str = "submission";
-
-fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
 
 pub async fn create(
     State(state): State<AppState>,
@@ -90,35 +82,7 @@ pub async fn promote(
     ApiJson(body): ApiJson<PromoteRequest>,
 ) -> Result<Json<PromoteResponse>, AppError> {
     validate::promote(&body)?;
-    let sub = state.store.get_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
-    let room = match state.store.live_room_for_submission(&id).await? {
-        Some(room) => room,
-        None => {
-            let room_id = new_id("room");
-            let at_ms = now_ms();
-            let record = RoomRecord {
-                id: room_id.clone(),
-                submission_id: id.clone(),
-                status: RoomStatus::Live,
-                interviewer: body.interviewer.name.clone(),
-                voice: body.voice,
-                created_at_ms: at_ms,
-                ended_at_ms: None,
-            };
-            let preload = LogEntry {
-                room_id: Arc::from(room_id.as_str()),
-                seq: 1,
-                at_ms,
-                author: Arc::from(PRELOAD_AUTHOR),
-                role: None,
-                conn_id: 0,
-                update: Bytes::from(schema::initial_update(&sub.body.files)),
-            };
-            // Returns the other promote's room if two raced.
-            state.store.create_room(record, preload).await?
-        }
-    };
-    tracing::info!(submission = %id, room = %room.id, "promoted");
+    let (room, sub) = state.lifecycle.promote(&id, &body.interviewer.name, body.voice).await?;
     let ttl = body.expires_in_s.unwrap_or(DEFAULT_ROOM_TOKEN_TTL_SECS);
     let tokens = PerRole {
         interviewer: state.tokens.mint(&room.id, Role::Interviewer, &body.interviewer.name, ttl),
@@ -148,7 +112,7 @@ pub async fn purge(
     _: Integrator,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    crate::lifecycle::purge(&state, &id).await?;
+    state.lifecycle.purge(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

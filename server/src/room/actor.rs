@@ -16,8 +16,8 @@ mod commit;
 
 use super::core::{Event, Now, RoomCore, rebuild};
 use super::{Command, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings};
-use crate::auth::now_ms;
 use crate::bus::Bus;
+use crate::clock::now_ms;
 use crate::metrics::METRICS;
 use crate::store::{RoomLog, RoomState, StoreError, StoreResult};
 use commit::{CommitInFlight, commit_tick};

@@ -1,0 +1,131 @@
+//! The session record of a room, built from its log: the attributed timeline, the files at a moment,
+//! and the export (final files, diff against the submission with authorship, timeline, notes, scores).
+//! Used by the HTTP API and by ending a room (the webhook carries the export's summary), so it sits
+//! below both and answers with its own error; replaying is CPU-bound, so it runs off the async threads.
+
+use std::collections::BTreeMap;
+
+use handoff_protocol::api::{Export, ExportFile, LiveScore};
+use handoff_protocol::frame::FrameError;
+use handoff_protocol::record::{self, Logged, Record};
+
+use crate::room::Registry;
+use crate::store::{LogRow, RoomRecord, Store, StoreError, SubmissionRecord};
+
+/// Unchanged lines shown around each change in the export's unified diffs (the `diff -u` default).
+const DIFF_CONTEXT_LINES: usize = 3;
+
+/// Why a room's record could not be built. Every case is the server's fault, never the caller's.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("room {room}: log does not replay: {source}")]
+    Replay { room: String, source: FrameError },
+    #[error("replaying the log: {0}")]
+    ReplayTask(#[from] tokio::task::JoinError),
+}
+
+/// Replays the room's log (up to `until_ms` after the room opened, when given); returns the record and
+/// when the room opened.
+pub async fn replay(
+    store: &dyn Store,
+    rooms: &Registry,
+    room: &RoomRecord,
+    until_ms: Option<u64>,
+) -> Result<(Record, u64), ExportError> {
+    // Edits still inside their commit window are committed first, so the record is complete.
+    rooms.flush(&room.id).await;
+    let rows: Vec<LogRow> = store.room_log(&room.id).await?;
+    let started = rows.first().map_or(room.created_at_ms, |r| r.at_ms);
+    let until = until_ms.map(|t| started.saturating_add(t));
+    let record = tokio::task::spawn_blocking(move || {
+        let logged: Vec<Logged<'_>> = rows
+            .iter()
+            .map(|r| Logged {
+                seq: r.seq,
+                at_ms: r.at_ms,
+                author: &r.author,
+                role: r.role,
+                update: &r.update,
+            })
+            .collect();
+        record::replay(&logged, until)
+    })
+    .await?
+    .map_err(|source| ExportError::Replay { room: room.id.clone(), source })?;
+    Ok((record, started))
+}
+
+/// The room's live scores as stored.
+pub async fn live_scores(store: &dyn Store, room_id: &str) -> Result<Vec<LiveScore>, ExportError> {
+    Ok(store.scores(room_id).await?)
+}
+
+/// The room's export: final files with diff and authorship, timeline, notes.
+pub async fn build(
+    store: &dyn Store,
+    rooms: &Registry,
+    room: RoomRecord,
+    sub: SubmissionRecord,
+) -> Result<Export, ExportError> {
+    let (mut record, started_at_ms) = replay(store, rooms, &room, None).await?;
+    let submitted: BTreeMap<&str, &str> =
+        sub.body.files.iter().map(|f| (f.path.as_str(), f.content.as_str())).collect();
+    let mut files: Vec<ExportFile> = record
+        .files
+        .iter()
+        .map(|(path, content)| {
+            let before = submitted.get(path.as_str()).copied();
+            let change = match before {
+                None => "added",
+                Some(b) if b == content => "unchanged",
+                Some(_) => "modified",
+            };
+            ExportFile {
+                path: path.clone(),
+                content: content.clone(),
+                change: change.into(),
+                diff: unified(path, before.unwrap_or(""), content),
+                authorship: record.authorship.remove(path).unwrap_or_default(),
+            }
+        })
+        .collect();
+    for (path, before) in &submitted {
+        if !record.files.contains_key(*path) {
+            files.push(ExportFile {
+                path: (*path).to_owned(),
+                content: String::new(),
+                change: "deleted".into(),
+                diff: unified(path, before, ""),
+                authorship: Vec::new(),
+            });
+        }
+    }
+    let notes = store.notes(&room.id).await?;
+    let live_scores = live_scores(store, &room.id).await?;
+    Ok(Export {
+        live_scores,
+        room: room.summary(),
+        submission_id: room.submission_id,
+        candidate: sub.body.candidate,
+        exercise: sub.body.exercise,
+        interviewer: room.interviewer,
+        started_at_ms,
+        files,
+        timeline: record.edits,
+        notes,
+    })
+}
+
+/// A unified diff of one file, empty when nothing changed.
+fn unified(path: &str, before: &str, after: &str) -> String {
+    if before == after {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(DIFF_CONTEXT_LINES)
+        .header(&format!("a/{path}"), &format!("b/{path}"))
+        .to_string()
+}
