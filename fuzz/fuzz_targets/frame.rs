@@ -3,7 +3,7 @@
 //! that names a close code. Payload decoding never panics past the protocol crate.
 #![no_main]
 
-use handoff_protocol::frame::{self, Kind};
+use handoff_protocol::frame::{self, MessageKind};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(init: handoff_fuzz::contain_panics(), |data: &[u8]| {
@@ -22,10 +22,10 @@ fuzz_target!(init: handoff_fuzz::contain_panics(), |data: &[u8]| {
         );
         // Decoding contains yrs' panics; an error is fine, a panic here is a finding.
         match part.kind {
-            Kind::SyncStep1 { state_vector } => drop(frame::decode_state_vector(&data[state_vector])),
-            Kind::SyncStep2 { update } | Kind::Update { update } => drop(frame::decode_update(&data[update])),
-            Kind::Awareness { update } => drop(frame::decode_awareness(&data[update])),
-            Kind::QueryAwareness | Kind::Auth | Kind::Extension { .. } => {}
+            MessageKind::SyncStep1 { state_vector } => drop(frame::decode_state_vector(&data[state_vector])),
+            MessageKind::SyncStep2 { update } | MessageKind::Update { update } => drop(frame::decode_update(&data[update])),
+            MessageKind::Awareness { update } => drop(frame::decode_awareness(&data[update])),
+            MessageKind::QueryAwareness | MessageKind::Auth | MessageKind::Extension { .. } => {}
         }
     }
     assert_eq!(end, data.len(), "the whole frame is consumed");

@@ -11,7 +11,7 @@ use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use handoff_protocol::frame::{self, Kind};
+use handoff_protocol::frame::{self, MessageKind};
 use handoff_protocol::schema;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -262,13 +262,13 @@ impl YClient {
         let mut learned = Learned::default();
         for part in frame::split_frame(bytes).map_err(|e| anyhow!("bad frame from server: {e}"))? {
             match part.kind {
-                Kind::SyncStep1 { state_vector } => {
+                MessageKind::SyncStep1 { state_vector } => {
                     let sv = frame::decode_state_vector(&bytes[state_vector])?;
                     let update = self.doc().transact().encode_state_as_update_v1(&sv);
                     self.send(frame::encode_sync_step2(&update)).await?;
                 }
-                Kind::SyncStep2 { update: ref range } | Kind::Update { update: ref range } => {
-                    if matches!(part.kind, Kind::SyncStep2 { .. }) {
+                MessageKind::SyncStep2 { update: ref range } | MessageKind::Update { update: ref range } => {
+                    if matches!(part.kind, MessageKind::SyncStep2 { .. }) {
                         self.synced = true;
                     }
                     if let Some(held) = &mut self.held {
@@ -285,7 +285,7 @@ impl YClient {
                             learned.clocks.start.min(clocks.start)..learned.clocks.end.max(clocks.end);
                     }
                 }
-                Kind::Awareness { update } => {
+                MessageKind::Awareness { update } => {
                     // Decoded (a malformed one is an error) but not applied: a load client draws no
                     // cursors, and parsing every peer's JSON state would make the generator, not the
                     // server, the bottleneck.
@@ -295,7 +295,7 @@ impl YClient {
                     }
                 }
                 // Permission denied (an observer's step 2 is refused once), queries and extensions.
-                Kind::Auth | Kind::QueryAwareness | Kind::Extension { .. } => {}
+                MessageKind::Auth | MessageKind::QueryAwareness | MessageKind::Extension { .. } => {}
             }
         }
         Ok(learned)

@@ -1,6 +1,6 @@
 //! y-sync wire framing (y-protocols), built on `yrs::sync`.
 //!
-//! Inbound frames are *split*, not decoded: each message is returned as byte ranges into the frame so the
+//! FrameMessage frames are *split*, not decoded: each message is returned as byte ranges into the frame so the
 //! server can forward an update to other clients without copying or re-encoding it. Payloads are decoded
 //! separately ([`decode_update`], [`decode_awareness`]) with panics contained, because yrs can panic on
 //! malformed input. Outbound messages are encoded with `yrs::sync::Message`.
@@ -57,7 +57,7 @@ pub const KEEPALIVE_FRAME: [u8; 3] = [1, 1, 0];
 
 /// What one inbound message is, with byte ranges into the frame it came in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
+pub enum MessageKind {
     /// Sync step 1: the client's state vector; the server answers with step 2.
     SyncStep1 { state_vector: Range<usize> },
     /// Sync step 2: what the client has that the server lacks (answer to the server's step 1).
@@ -77,8 +77,8 @@ pub enum Kind {
 /// One message of an inbound frame: its kind and the byte range of the whole message, which is itself a
 /// valid one-message frame that can be forwarded as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inbound {
-    pub kind: Kind,
+pub struct FrameMessage {
+    pub kind: MessageKind,
     pub message: Range<usize>,
 }
 
@@ -161,7 +161,7 @@ impl<'a> Reader<'a> {
 
 /// Splits a binary WebSocket frame into its y-sync messages. A y-websocket client sends one message per
 /// frame; several concatenated messages are accepted too. Nothing is decoded beyond the framing.
-pub fn split_frame(frame: &[u8]) -> Result<Vec<Inbound>, FrameError> {
+pub fn split_frame(frame: &[u8]) -> Result<Vec<FrameMessage>, FrameError> {
     if frame.is_empty() {
         return Err(FrameError::Empty);
     }
@@ -175,30 +175,30 @@ pub fn split_frame(frame: &[u8]) -> Result<Vec<Inbound>, FrameError> {
                 let sub = r.var_uint("sync message type")?;
                 let range = r.buf_range("sync payload")?;
                 match sub {
-                    s if s == u64::from(MSG_SYNC_STEP_1) => Kind::SyncStep1 { state_vector: range },
-                    s if s == u64::from(MSG_SYNC_STEP_2) => Kind::SyncStep2 { update: range },
-                    s if s == u64::from(MSG_SYNC_UPDATE) => Kind::Update { update: range },
+                    s if s == u64::from(MSG_SYNC_STEP_1) => MessageKind::SyncStep1 { state_vector: range },
+                    s if s == u64::from(MSG_SYNC_STEP_2) => MessageKind::SyncStep2 { update: range },
+                    s if s == u64::from(MSG_SYNC_UPDATE) => MessageKind::Update { update: range },
                     other => return Err(FrameError::UnknownSyncType(other)),
                 }
             }
             t if t == u64::from(MSG_AWARENESS) => {
-                Kind::Awareness { update: r.buf_range("awareness payload")? }
+                MessageKind::Awareness { update: r.buf_range("awareness payload")? }
             }
-            t if t == u64::from(MSG_QUERY_AWARENESS) => Kind::QueryAwareness,
+            t if t == u64::from(MSG_QUERY_AWARENESS) => MessageKind::QueryAwareness,
             t if t == u64::from(MSG_AUTH) => {
                 // permission flag, then (if denied) a reason string.
                 let flag = r.var_uint("auth flag")?;
                 if flag == 0 {
                     r.buf_range("auth reason")?;
                 }
-                Kind::Auth
+                MessageKind::Auth
             }
             t if (u64::from(EXT_FIRST)..=u64::from(EXT_LAST)).contains(&t) => {
-                Kind::Extension { tag: t as u8, payload: r.buf_range("extension payload")? }
+                MessageKind::Extension { tag: t as u8, payload: r.buf_range("extension payload")? }
             }
             other => return Err(FrameError::UnknownType(other)),
         };
-        out.push(Inbound { kind, message: start..r.pos });
+        out.push(FrameMessage { kind, message: start..r.pos });
     }
     Ok(out)
 }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use handoff_protocol::frame::{
     self, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, FrameError,
-    KEEPALIVE_FRAME, Kind,
+    KEEPALIVE_FRAME, MessageKind,
 };
 use handoff_protocol::limits::{
     CLIENT_IDLE_TIMEOUT_SECS, CLIENT_MESSAGE_BURST, CLIENT_MESSAGES_PER_SECOND, CLOSE_DRAIN_MS,
@@ -311,30 +311,30 @@ fn decode(frame: Bytes, who: &Identity, out: &mut Vec<ClientMessage>) -> Result<
     for part in parts {
         let message = || frame.slice(part.message.clone());
         let msg = match part.kind {
-            Kind::SyncStep1 { state_vector } => {
+            MessageKind::SyncStep1 { state_vector } => {
                 ClientMessage::SyncStep1(frame::decode_state_vector(&frame[state_vector])?)
             }
-            Kind::SyncStep2 { update } => ClientMessage::Update {
+            MessageKind::SyncStep2 { update } => ClientMessage::Update {
                 update: accepted_update(&frame[update.clone()])?,
                 payload: frame.slice(update),
                 message: message(),
                 step2: true,
             },
-            Kind::Update { update } => ClientMessage::Update {
+            MessageKind::Update { update } => ClientMessage::Update {
                 update: accepted_update(&frame[update.clone()])?,
                 payload: frame.slice(update),
                 message: message(),
                 step2: false,
             },
-            Kind::Awareness { update } => {
+            MessageKind::Awareness { update } => {
                 let update = frame::decode_awareness_entries(&frame[update])?;
                 let conforming = crate::room::vet(&update, who)?;
                 ClientMessage::Awareness { update, message: message(), conforming }
             }
-            Kind::QueryAwareness => ClientMessage::QueryAwareness,
-            Kind::Auth => continue,
+            MessageKind::QueryAwareness => ClientMessage::QueryAwareness,
+            MessageKind::Auth => continue,
             // Reserved for voice and room events; none is accepted from clients yet.
-            Kind::Extension { tag, .. } => return Err(FrameError::UnknownType(u64::from(tag))),
+            MessageKind::Extension { tag, .. } => return Err(FrameError::UnknownType(u64::from(tag))),
         };
         out.push(msg);
     }

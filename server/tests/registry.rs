@@ -199,7 +199,7 @@ async fn text_of(room: &RoomHandle, conn_id: u64, outbox: &mut mpsc::Receiver<By
     loop {
         let f = outbox.recv().await.unwrap();
         let parts = frame::split_frame(&f).unwrap();
-        if let frame::Kind::SyncStep2 { update } = &parts[0].kind {
+        if let frame::MessageKind::SyncStep2 { update } = &parts[0].kind {
             let doc = Doc::new();
             let root = schema::files_root(&doc);
             doc.transact_mut().apply_update(frame::decode_update(&f[update.clone()]).unwrap()).unwrap();
@@ -380,7 +380,7 @@ async fn one_command_reaches_every_other_member_in_order_and_not_its_sender() {
     .unwrap();
     let answer = next_frame(&mut out_a).await;
     let parts = frame::split_frame(&answer).unwrap();
-    assert!(matches!(parts[0].kind, frame::Kind::SyncStep2 { .. }), "sender got its own frames back");
+    assert!(matches!(parts[0].kind, frame::MessageKind::SyncStep2 { .. }), "sender got its own frames back");
     assert_eq!(text_of(&room, 2, &mut out_b).await, "hello!");
 }
 

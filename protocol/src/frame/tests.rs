@@ -56,7 +56,7 @@ const GOLDEN_DENIED: &[u8] = &[0x02, 0x00, 0x09, 0x72, 0x65, 0x61, 0x64, 0x2d, 0
 const GOLDEN_QUERY: &[u8] = &[0x03];
 
 /// Splits a frame that must hold exactly one message spanning the whole frame.
-fn split_one(frame: &[u8]) -> Kind {
+fn split_one(frame: &[u8]) -> MessageKind {
     let msgs = split_frame(frame).expect("golden frame splits");
     assert_eq!(msgs.len(), 1, "one message in {frame:?}");
     assert_eq!(msgs[0].message, 0..frame.len(), "message range covers the frame");
@@ -77,33 +77,33 @@ fn main_py(doc: &Doc) -> Option<String> {
 
 #[test]
 fn split_step1() {
-    assert_eq!(split_one(GOLDEN_STEP1), Kind::SyncStep1 { state_vector: STEP1_PAYLOAD });
+    assert_eq!(split_one(GOLDEN_STEP1), MessageKind::SyncStep1 { state_vector: STEP1_PAYLOAD });
 }
 
 #[test]
 fn split_step2() {
-    assert_eq!(split_one(GOLDEN_STEP2), Kind::SyncStep2 { update: STEP2_PAYLOAD });
+    assert_eq!(split_one(GOLDEN_STEP2), MessageKind::SyncStep2 { update: STEP2_PAYLOAD });
 }
 
 #[test]
 fn split_update() {
-    assert_eq!(split_one(GOLDEN_UPDATE), Kind::Update { update: UPDATE_PAYLOAD });
+    assert_eq!(split_one(GOLDEN_UPDATE), MessageKind::Update { update: UPDATE_PAYLOAD });
 }
 
 #[test]
 fn split_awareness() {
-    assert_eq!(split_one(GOLDEN_AWARENESS), Kind::Awareness { update: AWARENESS_PAYLOAD });
+    assert_eq!(split_one(GOLDEN_AWARENESS), MessageKind::Awareness { update: AWARENESS_PAYLOAD });
     assert_eq!(&GOLDEN_AWARENESS[AWARENESS_PAYLOAD][4..], AWARENESS_JSON.as_bytes());
 }
 
 #[test]
 fn split_permission_denied() {
-    assert_eq!(split_one(GOLDEN_DENIED), Kind::Auth);
+    assert_eq!(split_one(GOLDEN_DENIED), MessageKind::Auth);
 }
 
 #[test]
 fn split_query_awareness() {
-    assert_eq!(split_one(GOLDEN_QUERY), Kind::QueryAwareness);
+    assert_eq!(split_one(GOLDEN_QUERY), MessageKind::QueryAwareness);
 }
 
 #[test]
@@ -115,9 +115,11 @@ fn split_two_concatenated_messages() {
     assert_eq!(
         msgs,
         vec![
-            Inbound { kind: Kind::SyncStep1 { state_vector: STEP1_PAYLOAD }, message: 0..n },
-            Inbound {
-                kind: Kind::Awareness { update: AWARENESS_PAYLOAD.start + n..AWARENESS_PAYLOAD.end + n },
+            FrameMessage { kind: MessageKind::SyncStep1 { state_vector: STEP1_PAYLOAD }, message: 0..n },
+            FrameMessage {
+                kind: MessageKind::Awareness {
+                    update: AWARENESS_PAYLOAD.start + n..AWARENESS_PAYLOAD.end + n
+                },
                 message: n..frame.len(),
             },
         ]
@@ -141,9 +143,9 @@ fn split_all_goldens_concatenated() {
 #[test]
 fn split_extension() {
     let frame = [EXT_ROOM_EVENT, 0x03, 0xaa, 0xbb, 0xcc];
-    assert_eq!(split_one(&frame), Kind::Extension { tag: EXT_ROOM_EVENT, payload: 2..5 });
+    assert_eq!(split_one(&frame), MessageKind::Extension { tag: EXT_ROOM_EVENT, payload: 2..5 });
     let frame = [EXT_LAST, 0x00];
-    assert_eq!(split_one(&frame), Kind::Extension { tag: EXT_LAST, payload: 2..2 });
+    assert_eq!(split_one(&frame), MessageKind::Extension { tag: EXT_LAST, payload: 2..2 });
     // One past the reserved range is unknown.
     assert_eq!(split_frame(&[EXT_LAST + 1, 0x00]), Err(FrameError::UnknownType(120)));
     assert_eq!(split_frame(&[EXT_FIRST - 1, 0x00]), Err(FrameError::UnknownType(99)));
@@ -152,7 +154,7 @@ fn split_extension() {
 #[test]
 fn split_permission_granted_has_no_reason() {
     // y-protocols reads a reason only after PERMISSION_DENIED (0).
-    assert_eq!(split_one(&[0x02, 0x01]), Kind::Auth);
+    assert_eq!(split_one(&[0x02, 0x01]), MessageKind::Auth);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,7 +230,7 @@ fn awareness_state_must_be_json() {
         )]),
     };
     let frame = encode_awareness(&bad);
-    let Kind::Awareness { update } = split_one(&frame) else { panic!("awareness frame") };
+    let MessageKind::Awareness { update } = split_one(&frame) else { panic!("awareness frame") };
     assert!(matches!(decode_awareness(&frame[update]), Err(FrameError::InvalidPayload(_))));
     // `null` is JSON: it is how y-protocols announces that a client's state was removed.
     let removed = AwarenessUpdate {
@@ -256,11 +258,13 @@ fn encode_query_awareness_matches_golden() {
 fn our_encodings_split_back() {
     let sv = decode_state_vector(&GOLDEN_STEP1[STEP1_PAYLOAD]).unwrap();
     let frame = encode_sync_step1(&sv);
-    assert!(matches!(split_one(&frame), Kind::SyncStep1 { .. }));
-    assert!(matches!(split_one(&encode_sync_step2(&[0, 0])), Kind::SyncStep2 { update } if update == (3..5)));
-    assert!(matches!(split_one(&encode_update(&[0, 0])), Kind::Update { update } if update == (3..5)));
-    assert_eq!(split_one(&encode_permission_denied("")), Kind::Auth);
-    assert_eq!(split_one(&encode_query_awareness()), Kind::QueryAwareness);
+    assert!(matches!(split_one(&frame), MessageKind::SyncStep1 { .. }));
+    assert!(
+        matches!(split_one(&encode_sync_step2(&[0, 0])), MessageKind::SyncStep2 { update } if update == (3..5))
+    );
+    assert!(matches!(split_one(&encode_update(&[0, 0])), MessageKind::Update { update } if update == (3..5)));
+    assert_eq!(split_one(&encode_permission_denied("")), MessageKind::Auth);
+    assert_eq!(split_one(&encode_query_awareness()), MessageKind::QueryAwareness);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +337,7 @@ fn varint_overflow() {
     // Non-minimal but in-range encodings are accepted, as lib0 does: 0x80 0x00 is 0.
     assert!(matches!(
         split_frame(&[0x80, 0x00, 0x00, 0x00]),
-        Ok(m) if m[0].kind == Kind::SyncStep1 { state_vector: 4..4 }
+        Ok(m) if m[0].kind == MessageKind::SyncStep1 { state_vector: 4..4 }
     ));
 }
 
@@ -483,7 +487,7 @@ fn awareness_limits_close_with_policy_codes() {
     };
     let payload = |u: &AwarenessUpdate| {
         let frame = encode_awareness(u);
-        let Kind::Awareness { update } = split_one(&frame) else { panic!("awareness frame") };
+        let MessageKind::Awareness { update } = split_one(&frame) else { panic!("awareness frame") };
         frame[update].to_vec()
     };
     let at_limit = payload(&update(MAX_AWARENESS_ENTRIES_PER_MESSAGE as u64, "{}"));

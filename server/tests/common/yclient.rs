@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use handoff_protocol::frame::{self, Kind};
+use handoff_protocol::frame::{self, MessageKind};
 use handoff_protocol::schema;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -201,31 +201,31 @@ impl YClient {
     async fn handle(&mut self, bytes: &[u8]) {
         for part in frame::split_frame(bytes).expect("server frames are well-formed") {
             match part.kind {
-                Kind::SyncStep1 { state_vector } => {
+                MessageKind::SyncStep1 { state_vector } => {
                     let sv = frame::decode_state_vector(&bytes[state_vector]).unwrap();
                     let update = self.doc().transact().encode_state_as_update_v1(&sv);
                     self.send_raw(frame::encode_sync_step2(&update)).await;
                 }
-                Kind::SyncStep2 { ref update } | Kind::Update { ref update } => {
-                    if matches!(part.kind, Kind::SyncStep2 { .. }) {
+                MessageKind::SyncStep2 { ref update } | MessageKind::Update { ref update } => {
+                    if matches!(part.kind, MessageKind::SyncStep2 { .. }) {
                         self.synced = true;
                     }
                     let update = update.clone();
                     let u = frame::decode_update(&bytes[update]).unwrap();
                     self.doc().transact_mut().apply_update(u).unwrap();
                 }
-                Kind::Awareness { update } => {
+                MessageKind::Awareness { update } => {
                     self.awareness_frames += 1;
                     let u = frame::decode_awareness(&bytes[update]).unwrap();
                     self.awareness.apply_update(u).unwrap();
                 }
-                Kind::Auth => {
+                MessageKind::Auth => {
                     // Permission denied: [2, 0, reason].
                     let msg = &bytes[part.message];
                     self.denied = Some(String::from_utf8_lossy(&msg[3..]).into_owned());
                 }
-                Kind::Extension { .. } => self.extension_messages += 1,
-                Kind::QueryAwareness => {}
+                MessageKind::Extension { .. } => self.extension_messages += 1,
+                MessageKind::QueryAwareness => {}
             }
         }
     }

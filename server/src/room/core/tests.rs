@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use handoff_protocol::api::FileEntry;
 use handoff_protocol::frame::{
-    self, CLOSE_INVALID_PAYLOAD, CLOSE_ROOM_ENDED, CLOSE_SLOW_CONSUMER, EXT_FIRST, Kind,
+    self, CLOSE_INVALID_PAYLOAD, CLOSE_ROOM_ENDED, CLOSE_SLOW_CONSUMER, EXT_FIRST, MessageKind,
 };
 use handoff_protocol::limits::SNAPSHOT_EVERY_UPDATES;
 use handoff_protocol::{Role, schema};
@@ -94,7 +94,7 @@ fn frames_for(sent: &[(u64, Vec<Bytes>)], conn: u64) -> Vec<Bytes> {
     sent.iter().find(|(c, _)| *c == conn).map(|(_, f)| f.clone()).unwrap_or_default()
 }
 
-fn kind(frame: &[u8]) -> Kind {
+fn kind(frame: &[u8]) -> MessageKind {
     frame::split_frame(frame).expect("a valid frame").remove(0).kind
 }
 
@@ -116,8 +116,8 @@ fn a_joiner_is_greeted_with_the_state_vector_then_presence_and_recorded() {
     join(&mut core, 2, Role::Interviewer, Extensions::default(), at(7));
     let out = sent(&mut core);
     let second = frames_for(&out, 2);
-    assert!(matches!(kind(&second[0]), Kind::SyncStep1 { .. }), "our state vector first");
-    assert!(matches!(kind(&second[1]), Kind::Awareness { .. }), "then everyone's presence");
+    assert!(matches!(kind(&second[0]), MessageKind::SyncStep1 { .. }), "our state vector first");
+    assert!(matches!(kind(&second[1]), MessageKind::Awareness { .. }), "then everyone's presence");
     let moves: Vec<_> = core
         .events()
         .filter_map(|e| match e {
@@ -165,7 +165,7 @@ fn an_observers_update_is_refused_and_it_is_told_once() {
     let out = sent(&mut core);
     let told = frames_for(&out, 1);
     assert_eq!(told.len(), 1, "said once, not per keystroke");
-    assert!(matches!(kind(&told[0]), Kind::Auth));
+    assert!(matches!(kind(&told[0]), MessageKind::Auth));
     assert!(frames_for(&out, 2).is_empty(), "nothing relayed");
     assert!(core.pending().is_empty(), "nothing logged");
     assert_eq!(core.deadlines().commit_since, None);
@@ -184,7 +184,7 @@ fn a_slow_member_is_closed_with_4001_and_its_cursor_withdrawn() {
     let out = sent(&mut core);
     let withdrawal = frames_for(&out, 2);
     assert_eq!(withdrawal.len(), 1);
-    assert!(matches!(kind(&withdrawal[0]), Kind::Awareness { .. }));
+    assert!(matches!(kind(&withdrawal[0]), MessageKind::Awareness { .. }));
     // A connection that is gone is removed without a close.
     core.undeliverable(2, Undelivered::Gone, at(3));
     assert_eq!(removed(&mut core), vec![(2, None)]);
