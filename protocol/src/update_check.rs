@@ -25,9 +25,10 @@
 use crate::limits::MAX_UPDATE_CLOCK;
 use cursor::Cursor;
 
-/// Clients of one update whose ids are checked for repeats without allocating; a longer update (a large
-/// offline sync) tracks the rest in a vector.
-pub const TRACKED_CLIENTS: usize = 8;
+/// Clients of one update (and ids it refers to past the document's clocks) kept without allocating: a
+/// keystroke has one client and no such id. A longer update (a large offline sync) keeps the rest in a
+/// vector. Every walk fills these afresh, so they stay small.
+pub const TRACKED_CLIENTS: usize = 2;
 
 /// Why an update is refused. Each refusal closes the sender with 1007 (invalid payload).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -19,7 +19,10 @@ use yrs::{Assoc, ClientID, ID, ReadTxn, StickyIndex};
 
 /// New items with a right origin whose place one update's check reads from the document; an update with
 /// more (a paste is one item, a large offline sync can be many) is checked by a reload of the document.
-pub const MAX_PLACEMENTS: usize = 8;
+pub const MAX_PLACEMENTS: usize = 64;
+
+/// Items kept without allocating: a keystroke has one.
+const INLINE_PLACEMENTS: usize = 2;
 
 /// An id as (client, clock).
 type Id = (u64, u64);
@@ -35,7 +38,8 @@ struct Between {
 /// The new items of one update that have a right origin.
 #[derive(Debug, Clone, Default)]
 pub struct Placements {
-    items: [Between; MAX_PLACEMENTS],
+    first: [Between; INLINE_PLACEMENTS],
+    rest: Vec<Between>,
     n: usize,
     /// The last origin read, kept until the walk reaches the same item's right origin.
     origin: Option<(Id, Id)>,
@@ -48,10 +52,17 @@ impl Placements {
 
     pub(super) fn right_origin(&mut self, item: Id, right_origin: Id) {
         let origin = self.origin.take().filter(|(of, _)| *of == item).map(|(_, origin)| origin);
-        if self.n < MAX_PLACEMENTS {
-            self.items[self.n] = Between { item, origin, right_origin };
+        let between = Between { item, origin, right_origin };
+        if self.n < INLINE_PLACEMENTS {
+            self.first[self.n] = between;
+        } else if self.n < MAX_PLACEMENTS {
+            self.rest.push(between);
         }
         self.n += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Between> {
+        self.first[..self.n.min(INLINE_PLACEMENTS)].iter().chain(&self.rest)
     }
 
     /// How many the update holds.
@@ -82,7 +93,7 @@ pub fn check<T: ReadTxn>(txn: &T, placements: &Placements) -> Placement {
         return Placement::Unsure;
     }
     let mut verdict = Placement::Holds;
-    for between in &placements.items[..placements.n] {
+    for between in placements.iter() {
         let item = id(between.item);
         let sides = [between.origin.map(|origin| (id(origin), item)), Some((item, id(between.right_origin)))];
         for (left, right) in sides.into_iter().flatten() {
