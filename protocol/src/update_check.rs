@@ -125,22 +125,25 @@ pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Res
     // deletion of text typed before); one to a struct later in the same update waits for the end.
     let mut visit = DependencyVisit {
         clock_of: &clock_of,
+        last: (u64::MAX, 0),
         ranges: Ranges::default(),
         waiting_refs: Ids::default(),
         waiting_deletes: Ids::default(),
         placements: Placements::default(),
     };
     walk(bytes, &mut visit)?;
-    let DependencyVisit { ranges, waiting_refs, waiting_deletes, placements, .. } = visit;
     let mut repeats = Repeats::No;
-    for &(client, start, _) in ranges.iter() {
-        if start > clock_of(client) {
+    for i in 0..visit.ranges.n {
+        let (client, start, _) = visit.ranges.get(i);
+        let known = visit.clock(client);
+        if start > known {
             return Err(Refusal::MissingDependency("structs past a gap"));
         }
-        if start < clock_of(client) {
+        if start < known {
             repeats = Repeats::Yes;
         }
     }
+    let DependencyVisit { ranges, waiting_refs, waiting_deletes, placements, .. } = visit;
     if waiting_refs.iter().chain(waiting_deletes.iter()).any(|&(c, k)| !ranges.covers(c, k)) {
         return Err(Refusal::MissingDependency("an origin, parent or deleted range"));
     }
@@ -203,10 +206,21 @@ impl Visit for Check {}
 /// The walk of [`check_dependencies_v1`], against the document's clocks.
 struct DependencyVisit<F> {
     clock_of: F,
+    /// The last client looked up and its clock: an update's ids are mostly of one client.
+    last: (u64, u64),
     ranges: Ranges,
     waiting_refs: Ids,
     waiting_deletes: Ids,
     placements: Placements,
+}
+
+impl<F: Fn(u64) -> u64> DependencyVisit<F> {
+    fn clock(&mut self, client: u64) -> u64 {
+        if self.last.0 != client {
+            self.last = (client, (self.clock_of)(client));
+        }
+        self.last.1
+    }
 }
 
 impl<F: Fn(u64) -> u64> Visit for DependencyVisit<F> {
@@ -215,7 +229,7 @@ impl<F: Fn(u64) -> u64> Visit for DependencyVisit<F> {
     }
 
     fn structure(&mut self, client: u64, clock: u64, len: u64) -> Result<(), Refusal> {
-        let known = (self.clock_of)(client);
+        let known = self.clock(client);
         if clock < known && clock + len > known {
             return Err(Refusal::Straddles);
         }
@@ -224,13 +238,13 @@ impl<F: Fn(u64) -> u64> Visit for DependencyVisit<F> {
 
     fn reference(&mut self, r: Reference) {
         let (c, k) = r.to;
-        if k >= (self.clock_of)(c) {
+        if k >= self.clock(c) {
             self.waiting_refs.push(c, k);
         }
         // A new item between an origin and a right origin: where yrs puts it is checked once applied.
         match r.kind {
             RefKind::Origin => self.placements.origin(r.item, r.to),
-            RefKind::RightOrigin if r.item.1 >= (self.clock_of)(r.item.0) => {
+            RefKind::RightOrigin if r.item.1 >= self.clock(r.item.0) => {
                 self.placements.right_origin(r.item, r.to)
             }
             _ => {}
@@ -239,7 +253,7 @@ impl<F: Fn(u64) -> u64> Visit for DependencyVisit<F> {
 
     fn delete(&mut self, client: u64, clock: u64, len: u64) {
         let last = clock + len - 1;
-        if last >= (self.clock_of)(client) {
+        if last >= self.clock(client) {
             self.waiting_deletes.push(client, last);
         }
     }
@@ -308,6 +322,10 @@ impl Ranges {
 
     fn iter(&self) -> impl Iterator<Item = &(u64, u64, u64)> {
         self.first[..self.n.min(TRACKED_CLIENTS)].iter().chain(&self.rest)
+    }
+
+    fn get(&self, i: usize) -> (u64, u64, u64) {
+        if i < TRACKED_CLIENTS { self.first[i] } else { self.rest[i - TRACKED_CLIENTS] }
     }
 
     fn covers(&self, client: u64, clock: u64) -> bool {
