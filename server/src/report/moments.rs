@@ -73,7 +73,11 @@ fn live(export: &Export, m: &Moment) -> Option<String> {
     let run = m
         .seq
         .and_then(|seq| export.runs.iter().find(|r| r.first_seq <= seq && seq <= r.last_seq))
-        .or_else(|| export.runs.iter().rev().find(|r| r.start_ms <= at));
+        .or_else(|| {
+            // The cited file's latest run before the moment, else anyone's.
+            let before = || export.runs.iter().rev().filter(|r| r.start_ms <= at);
+            before().find(|r| m.file.as_ref().is_none_or(|f| *f == r.file)).or_else(|| before().next())
+        });
     let when = offset(at.saturating_sub(export.started_at_ms));
     let Some(run) = run else {
         return Some(format!("{when} — no edits before this moment"));
@@ -128,5 +132,74 @@ pub fn flag_meaning(kind: &FlagKind) -> &'static str {
             "One edit event inserted this much text at once: a completion, a drop, or a paste the \
              platform did not mark as one. It says nothing about typing speed."
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const START: u64 = 1_000_000;
+
+    /// An export of one candidate run in lru.py at 12:30, and one async paste flag.
+    fn export() -> Export {
+        serde_json::from_value(json!({
+            "room": {"id": "r", "status": "ended"}, "submission_id": "s",
+            "candidate": {"name": "Cam"}, "exercise": {"title": "LRU"}, "interviewer": "Ivy",
+            "started_at_ms": START, "notes": "", "live_scores": [],
+            "files": [{"path": "lru.py", "content": "class LRU:\n    def get(self):\n        pass\n",
+                       "change": "modified", "diff": "", "authorship": []}],
+            "timeline": [{"seq": 7, "at_ms": START + 750_000, "author": "Cam", "source": "candidate",
+                          "file": "lru.py", "position": 0, "inserted": "x", "deleted": "y"}],
+            "runs": [{"author": "Cam", "source": "candidate", "file": "lru.py", "start_ms": START + 750_000,
+                      "end_ms": START + 760_000, "first_seq": 5, "last_seq": 9, "edits": 4,
+                      "inserted_chars": 30, "deleted_chars": 12, "lines": [19, 23], "within": "put()"}]
+        }))
+        .unwrap()
+    }
+
+    fn moment(v: serde_json::Value) -> Moment {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_cited_edit_reads_as_the_run_around_it() {
+        let m = moment(json!({"seq": 7, "note": "clean eviction"}));
+        assert_eq!(
+            describe(&export(), &[], &m),
+            "12:30 — the candidate rewrote `put()` in lru.py, lines 19–23: “clean eviction”"
+        );
+    }
+
+    #[test]
+    fn a_cited_time_reads_as_the_run_at_or_before_it_with_its_own_lines() {
+        let m = moment(json!({"at_ms": START + 800_000, "file": "lru.py", "lines": [3, 3]}));
+        assert_eq!(describe(&export(), &[], &m), "13:20 — the candidate rewrote `get()` in lru.py, line 3");
+        let early = moment(json!({"at_ms": START + 1000}));
+        assert_eq!(describe(&export(), &[], &early), "0:01 — no edits before this moment");
+    }
+
+    #[test]
+    fn an_async_moment_names_the_signal_flagged_there() {
+        let flag = Flag {
+            kind: FlagKind::Paste,
+            at_ms: 5000,
+            file: None,
+            lines: None,
+            detail: "pasted 240 characters".into(),
+            threshold: String::new(),
+        };
+        let m = moment(json!({"async_at_ms": 5000}));
+        assert_eq!(
+            describe(&export(), &[flag], &m),
+            "0:05 into the async session — Large paste: pasted 240 characters"
+        );
+    }
+
+    #[test]
+    fn another_author_than_the_rooms_is_named() {
+        assert_eq!(who(&export(), "Cam", Source::Candidate), "the candidate");
+        assert_eq!(who(&export(), "Quinn", Source::Interviewer), "the interviewer (Quinn)");
     }
 }
