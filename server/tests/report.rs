@@ -119,13 +119,13 @@ async fn report_after_end_reads_as_the_interview_happened() {
         // Notes, escaped.
         "Asked about &lt;eviction&gt; &amp; O(1) lookups",
         // A score's cited moment in words.
-        "the candidate added to `put()` in lru.py, line 4: “stores the value”",
+        "the candidate added to <code>put()</code> in lru.py, line 4: “stores the value”",
         // The async context, explained (the submission's one edit event inserted the whole file).
         "Inserted at once",
         "It says nothing about typing speed.",
         // The condensed timeline: the join and the run.
         "Cam Candidate (candidate) joined",
-        "the candidate added to `put()` in lru.py, line 4 (1 edit, +22 −0 characters)",
+        "the candidate added to <code>put()</code> in lru.py, line 4 (1 edit, +22 −0 characters)",
     ] {
         assert!(page.contains(expected), "report lacks {expected:?}:\n{page}");
     }

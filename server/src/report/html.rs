@@ -17,6 +17,25 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// Escapes `s` and sets its `backticked` spans (the words' way of naming code) as `<code>`; an odd
+/// backtick leaves the text as it is.
+pub fn esc_code(s: &str) -> String {
+    let escaped = esc(s);
+    if escaped.matches('`').count() % 2 != 0 {
+        return escaped;
+    }
+    escaped.split('`').enumerate().fold(String::new(), |mut out, (i, part)| {
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(part);
+            out.push_str("</code>");
+        } else {
+            out.push_str(part);
+        }
+        out
+    })
+}
+
 const MS_PER_S: u64 = 1000;
 const S_PER_MIN: u64 = 60;
 const S_PER_HOUR: u64 = 3600;
@@ -74,6 +93,12 @@ mod tests {
     #[test]
     fn escapes_markup_and_quotes() {
         assert_eq!(esc(r#"<b a="1">'x' & y</b>"#), "&lt;b a=&quot;1&quot;&gt;&#39;x&#39; &amp; y&lt;/b&gt;");
+    }
+
+    #[test]
+    fn backticked_names_become_code() {
+        assert_eq!(esc_code("rewrote `put()` in <a>"), "rewrote <code>put()</code> in &lt;a&gt;");
+        assert_eq!(esc_code("one ` tick"), "one ` tick");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use handoff_protocol::api::{Export, ExportFile, PresenceEvent};
 use handoff_protocol::attribution::{Authored, Source};
 use handoff_protocol::integrity::{self, IntegritySummary};
 
-use super::html::{duration, esc, offset, utc};
+use super::html::{duration, esc, esc_code, offset, utc};
 use super::moments::{describe, flag_label, flag_meaning, run_sentence};
 
 /// Candidate, exercise, interviewer, start, end and duration.
@@ -191,7 +191,7 @@ pub fn scores(out: &mut String, x: &Export, summary: &IntegritySummary) {
         } else {
             out.push_str("<ul>");
             for m in &s.evidence {
-                let _ = write!(out, "<li>{}</li>", esc(&describe(x, &summary.flags, m)));
+                let _ = write!(out, "<li>{}</li>", esc_code(&describe(x, &summary.flags, m)));
             }
             out.push_str("</ul>");
         }
@@ -249,7 +249,7 @@ pub fn timeline(out: &mut String, x: &Export) {
     } else {
         out.push_str("<ol class=\"timeline\">");
         for (_, row) in rows {
-            let _ = write!(out, "<li>{}</li>", esc(&row));
+            let _ = write!(out, "<li>{}</li>", esc_code(&row));
         }
         out.push_str("</ol>");
     }
