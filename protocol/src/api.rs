@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::async_replay::Warning;
-use crate::attribution::{Authored, Edit};
+use crate::attribution::{Authored, Edit, Source};
 use crate::integrity::IntegritySummary;
 use crate::role::Role;
 /// The async session's content, defined below the modules that read it and part of this API's bodies.
@@ -372,10 +372,46 @@ pub struct Export {
     pub exercise: Exercise,
     pub interviewer: String,
     pub started_at_ms: u64,
+    /// When the room ended, ms since the Unix epoch (`None` while live).
+    #[serde(default)]
+    pub ended_at_ms: Option<u64>,
+    /// From start to end (`None` while live).
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
     pub files: Vec<ExportFile>,
+    /// Every attributed change, one entry per change, for machines.
     pub timeline: Vec<Edit>,
+    /// The timeline condensed for people: edits grouped into runs per author and file.
+    #[serde(default)]
+    pub runs: Vec<EditRun>,
+    /// Joins and leaves of the room's connections, oldest first.
+    #[serde(default)]
+    pub presence: Vec<PresenceEvent>,
     pub notes: String,
     pub live_scores: Vec<LiveScore>,
+}
+
+/// Consecutive edits by one author in one file with no long pause between them (the record groups them;
+/// `RUN_PAUSE_MS` there says how long).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditRun {
+    pub author: String,
+    pub source: Source,
+    pub file: String,
+    /// First and last edit, ms since the Unix epoch.
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// `seq` of the first and last edit (a score's citation names one of them).
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub edits: usize,
+    pub inserted_chars: u64,
+    pub deleted_chars: u64,
+    /// First and last line (1-based) the run touched, in the file as the run left it.
+    pub lines: [u32; 2],
+    /// The function or class around the run's first line, when a simple scan finds one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<String>,
 }
 
 /// Where the room-ended webhook stands (`GET /api/v1/rooms/{id}` → `webhook`).

@@ -13,6 +13,14 @@ pub const BURST_WINDOW_MS: u64 = 1000;
 /// Characters typed (not pasted) within one window above which typing is faster than a human types
 /// (fast typists sustain ~10–15 characters per second).
 pub const BURST_CHARS_PER_WINDOW: u64 = 30;
+/// Key events (edit events) a window needs before its speed counts as a burst: fewer events do not time
+/// keystrokes, they only say that text arrived.
+pub const BURST_MIN_KEY_EVENTS: usize = 5;
+/// One edit event inserting at least this many characters is reported as inserted at once (an editor's
+/// completion, a drop, a paste the platform did not mark), never as typing: one event has no speed.
+pub const LARGE_INSERT_CHARS: u64 = 30;
+/// What the summary says of a signal the stream holds no events for: silence is not an observation.
+pub const NO_EVENTS: &str = "no events recorded";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,6 +28,7 @@ pub enum FlagKind {
     Paste,
     FocusLost,
     Burst,
+    Insertion,
 }
 
 /// One thing worth a question in the live follow-up, citing when (and where) it happened.
@@ -33,6 +42,9 @@ pub struct Flag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lines: Option<[u32; 2]>,
     pub detail: String,
+    /// The rule that raised the flag, in words (the UI shows it when asked).
+    #[serde(default)]
+    pub threshold: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,8 +69,18 @@ pub struct IntegritySummary {
     pub focus: Focus,
     /// When the candidate first typed or pasted, ms after the session started.
     pub first_keystroke_ms: Option<u64>,
-    /// Stretches of typing faster than [`BURST_CHARS_PER_WINDOW`] per [`BURST_WINDOW_MS`].
+    /// Stretches of typing faster than [`BURST_CHARS_PER_WINDOW`] per [`BURST_WINDOW_MS`] over at least
+    /// [`BURST_MIN_KEY_EVENTS`] key events.
     pub bursts: u64,
+    /// Edit events inserting at least [`LARGE_INSERT_CHARS`] at once.
+    #[serde(default)]
+    pub insertions: u64,
+    /// Edit and paste events in the stream: none means typing was not recorded, not that it never happened.
+    #[serde(default)]
+    pub key_events: u64,
+    /// Focus events in the stream: none means focus was not recorded.
+    #[serde(default)]
+    pub focus_events: u64,
     /// Share (0–1) of the submitted code that arrived by pasting, when pastes carry their text; `None`
     /// when the stream does not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +171,7 @@ pub fn summarize(events: &[AsyncEvent]) -> IntegritySummary {
     for e in events {
         match e.kind.as_str() {
             "paste" => {
+                s.key_events += 1;
                 let len = paste_len(e);
                 s.first_keystroke_ms.get_or_insert(e.at_ms);
                 s.pastes.total_chars += len;
@@ -162,18 +185,43 @@ pub fn summarize(events: &[AsyncEvent]) -> IntegritySummary {
                         file: e.file.clone(),
                         lines: lines(e),
                         detail: format!("pasted {len} characters{into}"),
+                        threshold: format!(
+                            "flagged for one paste of at least {LARGE_PASTE_CHARS} characters"
+                        ),
                     });
                 }
             }
             "edit" => {
+                s.key_events += 1;
                 let n = chars(e.data.get("insert"));
                 if n > 0 {
                     s.first_keystroke_ms.get_or_insert(e.at_ms);
+                }
+                if n >= LARGE_INSERT_CHARS {
+                    s.insertions += 1;
+                    let into = e.file.as_deref().map(|f| format!(" into {f}")).unwrap_or_default();
+                    s.flags.push(Flag {
+                        kind: FlagKind::Insertion,
+                        at_ms: e.at_ms,
+                        file: e.file.clone(),
+                        lines: lines(e),
+                        detail: format!("inserted {n} characters at once{into}"),
+                        threshold: format!(
+                            "flagged for one edit event inserting at least {LARGE_INSERT_CHARS} characters"
+                        ),
+                    });
+                } else if n > 0 {
                     typed.push((e.at_ms, n, e.file.clone()));
                 }
             }
-            "focus_lost" if lost_at.is_none() => lost_at = Some((e.at_ms, e.file.clone())),
+            "focus_lost" => {
+                s.focus_events += 1;
+                if lost_at.is_none() {
+                    lost_at = Some((e.at_ms, e.file.clone()));
+                }
+            }
             "focus_gained" => {
+                s.focus_events += 1;
                 if let Some((at, file)) = lost_at.take() {
                     let away = e.at_ms.saturating_sub(at);
                     s.focus.losses += 1;
@@ -185,6 +233,7 @@ pub fn summarize(events: &[AsyncEvent]) -> IntegritySummary {
                         file,
                         lines: None,
                         detail: format!("left the exercise for {}", human_ms(away)),
+                        threshold: FOCUS_THRESHOLD.into(),
                     });
                 }
             }
@@ -200,6 +249,7 @@ pub fn summarize(events: &[AsyncEvent]) -> IntegritySummary {
             file,
             lines: None,
             detail: "left and did not return".into(),
+            threshold: FOCUS_THRESHOLD.into(),
         });
     }
     bursts(&typed, &mut s);
@@ -207,7 +257,19 @@ pub fn summarize(events: &[AsyncEvent]) -> IntegritySummary {
     s
 }
 
-/// Counts windows of typing faster than a human; after a burst, the window restarts past it.
+/// Every time away is flagged: how long it lasted is for the interviewer to weigh.
+const FOCUS_THRESHOLD: &str = "flagged every time the exercise lost focus";
+
+/// The burst rule in words.
+pub fn burst_threshold() -> String {
+    format!(
+        "flagged when more than {BURST_CHARS_PER_WINDOW} characters are typed within {BURST_WINDOW_MS} ms \
+         over at least {BURST_MIN_KEY_EVENTS} key events"
+    )
+}
+
+/// Counts windows of typing faster than a human over enough key events to time it; after a burst, the
+/// window restarts past it.
 fn bursts(typed: &[(u64, u64, Option<String>)], s: &mut IntegritySummary) {
     let mut start = 0;
     let mut sum = 0;
@@ -218,7 +280,7 @@ fn bursts(typed: &[(u64, u64, Option<String>)], s: &mut IntegritySummary) {
             sum -= typed[start].1;
             start += 1;
         }
-        if sum > BURST_CHARS_PER_WINDOW {
+        if sum > BURST_CHARS_PER_WINDOW && end + 1 - start >= BURST_MIN_KEY_EVENTS {
             let (at, _, file) = &typed[start];
             s.bursts += 1;
             s.flags.push(Flag {
@@ -226,7 +288,12 @@ fn bursts(typed: &[(u64, u64, Option<String>)], s: &mut IntegritySummary) {
                 at_ms: *at,
                 file: file.clone(),
                 lines: None,
-                detail: format!("typed {sum} characters within {} ms", typed[end].0 - at),
+                detail: format!(
+                    "typed {sum} characters in {} key events within {} ms",
+                    end + 1 - start,
+                    typed[end].0 - at
+                ),
+                threshold: burst_threshold(),
             });
             start = end + 1;
             sum = 0;
@@ -238,6 +305,54 @@ fn bursts(typed: &[(u64, u64, Option<String>)], s: &mut IntegritySummary) {
     }
 }
 
+/// The summary's headline numbers as label/value rows, in plain words; a signal the stream holds no
+/// events for reads [`NO_EVENTS`].
+pub fn stats(s: &IntegritySummary) -> Vec<(&'static str, String)> {
+    let pastes = match s.pastes.count {
+        _ if s.key_events == 0 => NO_EVENTS.to_owned(),
+        0 => format!(
+            "none of {LARGE_PASTE_CHARS}+ characters ({} characters pasted in all)",
+            s.pastes.total_chars
+        ),
+        n => format!("{n} (largest {} characters, {} in all)", s.pastes.largest, s.pastes.total_chars),
+    };
+    let focus = match s.focus.losses {
+        _ if s.focus_events == 0 => NO_EVENTS.to_owned(),
+        0 => "never left".to_owned(),
+        n => format!(
+            "{n}× away, {} in all (longest {})",
+            human_ms(s.focus.away_ms),
+            human_ms(s.focus.longest_away_ms)
+        ),
+    };
+    let first = match s.first_keystroke_ms {
+        _ if s.key_events == 0 => NO_EVENTS.to_owned(),
+        None => "typed nothing".to_owned(),
+        Some(ms) => format!("at {}", clock(ms)),
+    };
+    let count = |n: u64| {
+        if s.key_events == 0 {
+            NO_EVENTS.to_owned()
+        } else if n == 0 {
+            "none".into()
+        } else {
+            n.to_string()
+        }
+    };
+    vec![
+        ("Large pastes", pastes),
+        ("Focus", focus),
+        ("First keystroke", first),
+        ("Typing bursts", count(s.bursts)),
+        ("Inserted at once", count(s.insertions)),
+    ]
+}
+
+/// `m:ss` from the start of the session.
+pub fn clock(ms: u64) -> String {
+    format!("{}:{:02}", ms / 60_000, (ms % 60_000) / 1000)
+}
+
 fn human_ms(ms: u64) -> String {
     match ms {
         ms if ms < 60_000 => format!("{} s", ms / 1000),
@@ -246,77 +361,4 @@ fn human_ms(ms: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn ev(v: serde_json::Value) -> AsyncEvent {
-        serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn known_stream_gives_known_answers() {
-        let events: Vec<AsyncEvent> = [
-            json!({"at_ms": 0, "kind": "focus_gained"}),
-            json!({"at_ms": 4000, "kind": "edit", "file": "a.py", "offset": 0, "delete": 0, "insert": "def f():"}),
-            json!({"at_ms": 5000, "kind": "paste", "file": "a.py", "offset": 8, "length": 240}),
-            json!({"at_ms": 6000, "kind": "paste", "file": "a.py", "text": "short"}),
-            json!({"at_ms": 10000, "kind": "focus_lost"}),
-            json!({"at_ms": 52000, "kind": "focus_gained"}),
-            json!({"at_ms": 60000, "kind": "focus_lost"}),
-            json!({"at_ms": 65000, "kind": "focus_gained"}),
-            // 40 characters in 500 ms: a burst.
-            json!({"at_ms": 70000, "kind": "edit", "file": "a.py", "insert": "x".repeat(20)}),
-            json!({"at_ms": 70500, "kind": "edit", "file": "a.py", "insert": "y".repeat(20)}),
-            // Human pace afterwards: 5 characters a second.
-            json!({"at_ms": 80000, "kind": "edit", "file": "a.py", "insert": "abcde"}),
-            json!({"at_ms": 81000, "kind": "edit", "file": "a.py", "insert": "abcde"}),
-        ]
-        .into_iter()
-        .map(ev)
-        .collect();
-        let s = summarize(&events);
-        assert_eq!(s.first_keystroke_ms, Some(4000));
-        assert_eq!(s.pastes, Pastes { count: 1, largest: 240, total_chars: 245 });
-        assert_eq!(s.focus, Focus { losses: 2, away_ms: 47_000, longest_away_ms: 42_000 });
-        assert_eq!(s.bursts, 1);
-        let kinds: Vec<(FlagKind, u64)> = s.flags.iter().map(|f| (f.kind.clone(), f.at_ms)).collect();
-        assert_eq!(
-            kinds,
-            vec![
-                (FlagKind::Paste, 5000),
-                (FlagKind::FocusLost, 10000),
-                (FlagKind::FocusLost, 60000),
-                (FlagKind::Burst, 70000)
-            ]
-        );
-        assert_eq!(s.flags[0].detail, "pasted 240 characters into a.py");
-        assert_eq!(s.flags[1].detail, "left the exercise for 42 s");
-    }
-
-    #[test]
-    fn pastes_are_traced_to_the_submitted_lines() {
-        let pasted = "def evict(self):\n    self.items.popitem(last=False)\n";
-        let events: Vec<AsyncEvent> = [
-            json!({"at_ms": 10, "kind": "paste", "file": "a.py", "text": pasted.repeat(4)}),
-            json!({"at_ms": 20, "kind": "paste", "file": "a.py", "text": "gone gone gone gone gone gone gone gone"}),
-        ]
-        .into_iter()
-        .map(ev)
-        .collect();
-        let content = format!("import x\n\n{}# end\n", pasted.repeat(4));
-        let files = vec![FileEntry { path: "a.py".into(), content }];
-        let s = summarize_submission(&events, &files);
-        assert_eq!(s.flags[0].lines, Some([3, 10]));
-        assert!(s.flags[0].detail.ends_with("(still at lines 3–10)"));
-        // 208 pasted characters still there, out of 224 submitted; the vanished paste counts for nothing.
-        assert_eq!(s.pasted_share, Some(208.0 / 224.0));
-    }
-
-    #[test]
-    fn empty_stream_has_no_flags() {
-        let s = summarize(&[]);
-        assert!(s.flags.is_empty());
-        assert_eq!(s.first_keystroke_ms, None);
-    }
-}
+mod tests;

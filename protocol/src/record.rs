@@ -243,5 +243,7 @@ pub fn replay(log: &[Logged<'_>], until_ms: Option<u64>) -> Result<Record, Frame
     Ok(Record { files, edits, authorship })
 }
 
+pub mod runs;
+
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use handoff_protocol::api::{Export, ExportFile, LiveScore};
 use handoff_protocol::frame::FrameError;
-use handoff_protocol::record::{self, Logged, Record};
+use handoff_protocol::record::{self, Logged, Record, runs};
 
 use crate::room::Registry;
 use crate::store::{LogRow, RoomRecord, Store, StoreError, SubmissionRecord};
@@ -62,7 +62,8 @@ pub async fn live_scores(store: &dyn Store, room_id: &str) -> Result<Vec<LiveSco
     Ok(store.scores(room_id).await?)
 }
 
-/// The room's export: final files with diff and authorship, timeline, notes.
+/// The room's export: start, end and duration; final files with diff and authorship; the timeline raw
+/// and grouped into runs; joins and leaves; notes and live scores.
 pub async fn build(
     store: &dyn Store,
     rooms: &Registry,
@@ -102,10 +103,25 @@ pub async fn build(
             });
         }
     }
+    let base: BTreeMap<String, String> =
+        submitted.iter().map(|(p, c)| ((*p).to_owned(), (*c).to_owned())).collect();
+    // Grouping applies every edit to the files: CPU-bound, like the replay.
+    let edits = std::mem::take(&mut record.edits);
+    let (edits, runs) = tokio::task::spawn_blocking(move || {
+        let runs = runs::group(&edits, &base);
+        (edits, runs)
+    })
+    .await?;
     let notes = store.notes(&room.id).await?;
     let live_scores = live_scores(store, &room.id).await?;
+    let presence = store.presence(&room.id).await?;
+    let ended_at_ms = room.ended_at_ms;
     Ok(Export {
         live_scores,
+        ended_at_ms,
+        duration_ms: ended_at_ms.map(|end| end.saturating_sub(started_at_ms)),
+        runs,
+        presence,
         room: room.summary(),
         submission_id: room.submission_id,
         candidate: sub.body.candidate,
@@ -113,7 +129,7 @@ pub async fn build(
         interviewer: room.interviewer,
         started_at_ms,
         files,
-        timeline: record.edits,
+        timeline: edits,
         notes,
     })
 }

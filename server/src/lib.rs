@@ -15,6 +15,7 @@
 //! - [`state`]: `AppState`, what the handlers of `api` and `ws` share.
 //! - [`lifecycle`]: the rooms' lifecycle, a service below the API and the sweepers: promote (open a
 //!   room preloaded with its submission), end (by hand or when idle), reopen, purge (also on retention).
+//! - [`report`]: the export as a printable HTML page people read.
 //! - [`export`]: the session record built from a room's log (timeline, files at a moment, export).
 //! - [`webhook`]: the signed room-ended webhook, retried from the store.
 //! - [`sample`]: the demo submission seeded in development mode.
@@ -45,6 +46,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod private_fs;
 pub mod rate;
+pub mod report;
 pub mod room;
 pub mod sample;
 pub mod secrets;

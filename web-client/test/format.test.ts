@@ -92,16 +92,35 @@ describe('integrity', () => {
       focus: { losses: 0, away_ms: 0, longest_away_ms: 0 },
       first_keystroke_ms: null,
       bursts: 0,
+      key_events: 3,
+      focus_events: 2,
     }
     const stats = Object.fromEntries(integrityStats(quiet))
     expect(stats['Focus']).toBe('never left')
     expect(stats['First keystroke']).toBe('never typed')
     expect(stats['Large pastes']).toContain('none ≥ 200')
   })
+  it('says "no events recorded" when the stream holds none, not "never typed" or "never left"', () => {
+    const unrecorded: IntegritySummary = {
+      flags: [],
+      pastes: { count: 0, largest: 0, total_chars: 0 },
+      focus: { losses: 0, away_ms: 0, longest_away_ms: 0 },
+      first_keystroke_ms: null,
+      bursts: 0,
+      key_events: 0,
+      focus_events: 0,
+    }
+    const stats = Object.fromEntries(integrityStats(unrecorded))
+    expect(stats['Focus']).toBe('no events recorded')
+    expect(stats['First keystroke']).toBe('no events recorded')
+    expect(stats['Typing bursts']).toBe('no events recorded')
+    expect(stats['Large pastes']).toBe('no events recorded')
+  })
   it('labels flags', () => {
     expect(flagKindLabel('paste')).toBe('Large paste')
     expect(flagKindLabel('focus_lost')).toBe('Left the exercise')
     expect(flagKindLabel('burst')).toBe('Typing burst')
+    expect(flagKindLabel('insertion')).toBe('Inserted at once')
     expect(flagKindLabel('new_kind')).toBe('new kind')
     expect(flagSentence(summary.flags[0]!)).toBe('0:05 · Large paste: pasted 240 characters into lru.py')
     expect(flagCountLabel(0)).toBe('none')

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/rooms/{id}/timeline", get(record::timeline))
         .route("/rooms/{id}/replay", get(record::files_at))
         .route("/rooms/{id}/export", get(record::export))
+        .route("/rooms/{id}/report", get(record::report))
         // Unknown API paths are JSON errors, not the web client's index page.
         .fallback(|| async { crate::error::AppError::NotFound("API route") })
 }

@@ -1,9 +1,11 @@
 //! The session record of a room over HTTP: attributed timeline, files at any moment, and the export.
-//! Interviewer or integrator only; the record itself is built by [`crate::export`].
+//! Interviewer or integrator only; the record itself is built by [`crate::export`], the page people
+//! read by [`crate::report`].
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
+use axum::response::Html;
 use handoff_protocol::api::{Export, Replay, Timeline};
 use serde::Deserialize;
 
@@ -11,6 +13,7 @@ use super::ApiQuery;
 use super::rooms::open_interviewer;
 use crate::error::AppError;
 use crate::export;
+use crate::report;
 use crate::state::AppState;
 
 pub async fn timeline(
@@ -48,4 +51,14 @@ pub async fn export(
 ) -> Result<Json<Export>, AppError> {
     let (room, sub) = open_interviewer(&state, &parts, &id).await?;
     Ok(Json(export::build(state.store.as_ref(), &state.rooms, room, sub).await?))
+}
+
+/// The export as a printable page (same callers as the export).
+pub async fn report(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Result<Html<String>, AppError> {
+    let (room, sub) = open_interviewer(&state, &parts, &id).await?;
+    Ok(Html(report::build(state.store.as_ref(), &state.rooms, room, sub).await?))
 }

@@ -85,6 +85,8 @@ export function flagKindLabel(kind: string): string {
       return 'Left the exercise'
     case 'burst':
       return 'Typing burst'
+    case 'insertion':
+      return 'Inserted at once'
     default:
       return kind.replace(/_/g, ' ')
   }
@@ -94,21 +96,28 @@ export function flagCountLabel(n: number): string {
   return n === 0 ? 'none' : n === 1 ? '1 flag' : `${n} flags`
 }
 
+/** What a signal the stream holds no events for reads: silence is not an observation. */
+export const NO_EVENTS = 'no events recorded'
+
 /** The summary's headline numbers as label/value rows. */
 export function integrityStats(s: IntegritySummary): Array<[string, string]> {
-  const pastes =
-    s.pastes.count === 0
+  const noKeys = s.key_events === 0
+  const pastes = noKeys
+    ? NO_EVENTS
+    : s.pastes.count === 0
       ? `none ≥ ${LARGE_PASTE_CHARS} chars (${s.pastes.total_chars} chars pasted in all)`
       : `${s.pastes.count} (largest ${s.pastes.largest} chars, ${s.pastes.total_chars} in all)`
   const focus =
-    s.focus.losses === 0
+    s.focus_events === 0
+      ? NO_EVENTS
+      : s.focus.losses === 0
       ? 'never left'
       : `${s.focus.losses}× away, ${formatDuration(s.focus.away_ms)} in all (longest ${formatDuration(s.focus.longest_away_ms)})`
   return [
     ['Large pastes', pastes],
     ['Focus', focus],
-    ['First keystroke', s.first_keystroke_ms === null ? 'never typed' : `at ${formatClock(s.first_keystroke_ms)}`],
-    ['Typing bursts', String(s.bursts)],
+    ['First keystroke', noKeys ? NO_EVENTS : s.first_keystroke_ms === null ? 'never typed' : `at ${formatClock(s.first_keystroke_ms)}`],
+    ['Typing bursts', noKeys ? NO_EVENTS : String(s.bursts)],
   ]
 }
 

@@ -39,7 +39,7 @@ export interface Scorecard {
   summary?: string
 }
 
-export type FlagKind = 'paste' | 'focus_lost' | 'burst'
+export type FlagKind = 'paste' | 'focus_lost' | 'burst' | 'insertion'
 
 export interface Flag {
   kind: FlagKind | string
@@ -47,6 +47,8 @@ export interface Flag {
   file?: string
   lines?: [number, number]
   detail: string
+  /** The rule that raised the flag, in words. */
+  threshold?: string
 }
 
 export interface IntegritySummary {
@@ -55,6 +57,11 @@ export interface IntegritySummary {
   focus: { losses: number; away_ms: number; longest_away_ms: number }
   first_keystroke_ms: number | null
   bursts: number
+  insertions?: number
+  /** Edit and paste events in the stream; 0 means typing was not recorded. */
+  key_events?: number
+  /** Focus events in the stream; 0 means focus was not recorded. */
+  focus_events?: number
 }
 
 export interface SubmissionListItem {

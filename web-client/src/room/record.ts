@@ -18,6 +18,7 @@ import {
 import type { LiveScore, Timeline } from '../lib/types'
 import { debounce, h } from '../ui/dom'
 import { NotesSaver } from './notes'
+import { reportButton } from './report'
 
 /** Fetch the replay this long after the slider stops moving. */
 export const REPLAY_DEBOUNCE_MS = 250
@@ -204,7 +205,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
     'details',
     { class: 'panel-section collapsible session', testid: 'session' },
     h('summary', { testid: 'session-summary' }, 'Session (live record)'),
-    h('div', { class: 'session-tools' }, refresh, status),
+    h('div', { class: 'session-tools' }, refresh, reportButton(ctx.client, ctx.roomId), status),
     h(
       'div',
       { class: 'replay-controls' },

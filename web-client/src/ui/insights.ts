@@ -62,7 +62,8 @@ export function integritySection(summary: IntegritySummary | undefined, platform
         summary.flags.map((f) =>
           h(
             'li',
-            null,
+            // The rule behind the flag, shown when asked (hover, long-press, a screen reader's description).
+            { title: f.threshold },
             citation(
               target,
               f.file,
