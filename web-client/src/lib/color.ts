@@ -123,3 +123,17 @@ export function scrubUserColors(state: unknown): void {
     if (key in fields && safeColor(fields[key], '') === '') delete fields[key]
   }
 }
+
+/**
+ * Gives a state's user the colour of their name (`nameColor`), in place, whatever colour the peer
+ * sent: one colour per person on every screen, and never a peer's own string in a style attribute.
+ * A user without a name keeps only a hex colour (`scrubUserColors`).
+ */
+export function colorByName(state: unknown): void {
+  scrubUserColors(state)
+  if (typeof state !== 'object' || state === null) return
+  const user = (state as Record<string, unknown>).user
+  if (typeof user !== 'object' || user === null) return
+  const fields = user as Record<string, unknown>
+  if (typeof fields.name === 'string') Object.assign(fields, nameColor(fields.name))
+}
