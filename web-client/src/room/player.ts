@@ -43,9 +43,9 @@ export class ReplayPlayer {
     this.el = h(
       'div',
       { class: 'replay-player', role: 'group', 'aria-label': 'Replay playback' },
-      jump(-1, 'Previous event', '⏮', 'replay-prev'),
+      jump(-1, 'Previous event', '‹ Prev', 'replay-prev'),
       this.playButton,
-      jump(1, 'Next event', '⏭', 'replay-next'),
+      jump(1, 'Next event', 'Next ›', 'replay-next'),
       h('div', { class: 'segmented', role: 'group', 'aria-label': 'Speed' }, ...this.speedButtons),
     )
   }
@@ -96,7 +96,7 @@ export class ReplayPlayer {
   }
 
   private render(): void {
-    this.playButton.textContent = this.playing ? '⏸ Pause' : '▶ Play'
+    this.playButton.textContent = this.playing ? '❚❚ Pause' : '▶ Play'
     this.playButton.setAttribute('aria-pressed', String(this.playing))
     this.playButton.setAttribute('aria-label', this.playing ? 'Pause the replay' : 'Play the replay')
     this.playButton.dataset.playing = String(this.playing)

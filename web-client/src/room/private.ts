@@ -60,7 +60,7 @@ export function privatePanel(ctx: PrivateContext): HTMLElement {
       const t = tabs('Interviewer panel', [
         { id: 'notes', label: 'Notes', panel: section.el },
         { id: 'scores', label: 'Scores', panel: record.scores },
-        { id: 'context', label: 'Async context', panel: contextPanel(ctx, p) },
+        { id: 'context', label: 'Context', panel: contextPanel(ctx, p) },
         { id: 'record', label: 'Record', panel: record.session },
       ])
       body.replaceChildren(t.el)

@@ -96,7 +96,7 @@ function errorText(e: unknown): string {
 }
 
 function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLElement; load: () => Promise<void>; position: () => number } {
-  const status = h('span', { class: 'muted session-status', role: 'status', 'aria-live': 'polite', testid: 'session-status' })
+  const status = h('p', { class: 'muted session-status', role: 'status', 'aria-live': 'polite', testid: 'session-status' })
   const list = h('ol', { class: 'timeline session-list', testid: 'session-list' })
   const slider = h('input', {
     type: 'range',
@@ -115,8 +115,11 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   let loading: Promise<void> | null = null
   let replayRequest = 0
   let replayInFlight = false
+  // The slider was moved away from "now": list refreshes must not pull it back before its replay loads.
+  let pinned = false
 
   const setLive = () => {
+    pinned = false
     player.stop()
     replayRequest++
     fetchSoon.cancel()
@@ -149,6 +152,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   const fetchSoon = debounce(() => replayAt(Number(slider.value)), REPLAY_DEBOUNCE_MS)
 
   slider.addEventListener('input', () => {
+    pinned = true
     time.textContent = formatClock(Number(slider.value))
     fetchSoon()
   })
@@ -164,6 +168,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   })
   const moveTo = (atMs: number, now = false) => {
     const at = Math.min(Number(slider.max), Math.max(0, Math.round(atMs)))
+    pinned = true
     slider.value = String(at)
     time.textContent = formatClock(at)
     if (now) {
@@ -186,7 +191,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
     const { entries, hidden } = sessionEntries(t)
     store.set(t, entries)
     const max = sliderMax(t, Date.now())
-    const wasLive = !ctx.target.replaying
+    const wasLive = !ctx.target.replaying && !pinned
     slider.max = String(max)
     slider.setAttribute('aria-valuetext', formatClock(Number(slider.value)))
     if (wasLive) slider.value = String(max)
@@ -212,6 +217,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
                   for (const b of list.querySelectorAll('[aria-current]')) b.removeAttribute('aria-current')
                   ;(ev.currentTarget as HTMLElement).setAttribute('aria-current', 'true')
                   fetchSoon.cancel()
+                  pinned = true
                   slider.value = String(Math.min(e.until_ms, max))
                   if (e.file && ctx.target.has(e.file)) ctx.target.openFile(e.file)
                   replayAt(e.until_ms)
@@ -261,15 +267,10 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   const el = h(
     'section',
     { class: 'panel-section session', testid: 'session', 'aria-labelledby': 'session-h' },
-    h('div', { class: 'notes-head' }, h('h2', { id: 'session-h' }, 'Session record'), h('span', { class: 'session-tools' }, status, refresh)),
-    h(
-      'div',
-      { class: 'replay-controls' },
-      h('label', { for: 'replay-slider', class: 'muted' }, 'Replay'),
-      slider,
-      time,
-    ),
-    h('div', { class: 'replay-controls' }, player.el, back),
+    h('div', { class: 'notes-head' }, h('h2', { id: 'session-h' }, 'Session record'), refresh),
+    status,
+    h('div', { class: 'replay-controls' }, h('label', { for: 'replay-slider', class: 'visually-hidden' }, 'Replay'), slider, time, back),
+    h('div', { class: 'replay-controls' }, player.el),
     h('div', { class: 'session-scroll' }, list),
   )
   return { el, load, position: () => Number(slider.value) }
