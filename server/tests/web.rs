@@ -145,6 +145,7 @@ async fn browser_end_to_end() {
         "replay_pauses",
         "replay_next_event",
         "prefs_remembered",
+        "authorship_follows_live_edits",
         "csp_blocks_injected_background_image",
         "no_csp_violations",
     ] {

@@ -79,6 +79,16 @@ export async function recordChecks({ iv, cand, roomId, candidateName, typed, sub
     `candidate "${candMarked.slice(0, 80)}"`,
   )
 
+  // 5b. With the toggle on, the marks follow the session: the candidate's next line is marked as theirs
+  // without a click (the client refetches who wrote what a moment after edits pause).
+  const LIVE_LINE = 'live-authorship-line-3b8'
+  await cand.click('[data-testid="editor"] .cm-content')
+  await cand.keyboard.press('Control+End')
+  await cand.keyboard.type(`\n# ${LIVE_LINE}`)
+  await iv.waitForFunction((t) => [...document.querySelectorAll('[data-testid="editor"] .cm-author-candidate')].map((e) => e.textContent).join('').includes(t), LIVE_LINE)
+  const legend = await iv.locator('[data-testid="legend-person"]').evaluateAll((els) => els.map((e) => e.dataset.author))
+  expect('authorship_follows_live_edits', legend.includes(candidateName), JSON.stringify(legend))
+
   // 6. A score out of range is refused in the form; a valid one, citing the candidate's edit, saves.
   await iv.click('[data-testid="tab-scores"]')
   await iv.click('[data-testid="score-more"]')
