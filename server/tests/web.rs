@@ -146,6 +146,7 @@ async fn browser_end_to_end() {
         "replay_next_event",
         "prefs_remembered",
         "authorship_follows_live_edits",
+        "cursor_label_while_typing",
         "csp_blocks_injected_background_image",
         "no_csp_violations",
     ] {

@@ -195,6 +195,10 @@ async function run() {
   pass('candidate_edit_reaches_interviewer')
   await iv.waitForFunction((n) => [...document.querySelectorAll('.cm-ySelectionInfo')].some((e) => e.textContent.includes(n)), CANDIDATE)
   pass('candidate_cursor_named')
+  // The label is up while its person types or moves (it hides again after a pause, and shows on hover).
+  await cand.keyboard.press('ArrowLeft')
+  await iv.waitForFunction((n) => [...document.querySelectorAll('.cm-ySelectionInfo.active')].some((e) => e.textContent.includes(n)), CANDIDATE)
+  pass('cursor_label_while_typing')
 
   // The candidate's connection drops; what they type meanwhile arrives once they are back.
   await reconnectKeepsOfflineEdits(iv, cand)

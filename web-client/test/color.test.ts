@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { EDITOR_PALETTE, authorTint, contrastRatio, hashString, hslToHex, mixHex, nameColor } from '../src/lib/color'
+import { EDITOR_PALETTE, authorTint, colorByName, contrastRatio, hashString, hslToHex, mixHex, nameColor } from '../src/lib/color'
 
 describe('nameColor', () => {
   it('is stable for a name and ignores case and surrounding spaces', () => {
@@ -57,5 +57,19 @@ describe('authorTint', () => {
   it('mixes like CSS color-mix in sRGB', () => {
     expect(mixHex('#000000', '#ffffff', 0.5)).toBe('#808080')
     expect(contrastRatio('#000000', '#ffffff')).toBeCloseTo(21, 5)
+  })
+})
+
+describe('colorByName', () => {
+  it("replaces a peer's colours with the colour of its name", () => {
+    const state = { user: { name: 'Ada', color: '#000000', colorLight: 'url(x)' } }
+    colorByName(state)
+    expect(state.user).toEqual({ name: 'Ada', ...nameColor('Ada') })
+  })
+  it('only scrubs a user without a name', () => {
+    const state = { user: { color: 'red; x' } }
+    colorByName(state)
+    expect(state.user).toEqual({})
+    for (const odd of [null, 1, { user: null }]) expect(() => colorByName(odd)).not.toThrow()
   })
 })
