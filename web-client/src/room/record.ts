@@ -96,7 +96,8 @@ function errorText(e: unknown): string {
 }
 
 function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLElement; load: () => Promise<void>; position: () => number } {
-  const status = h('p', { class: 'muted session-status', role: 'status', 'aria-live': 'polite', testid: 'session-status' })
+  // Not a live region: the list reloads every few seconds while people type, and would chatter.
+  const status = h('p', { class: 'muted session-status', testid: 'session-status' })
   const list = h('ol', { class: 'timeline session-list', testid: 'session-list' })
   const slider = h('input', {
     type: 'range',
