@@ -26,8 +26,8 @@ const markedText = (page, source) =>
 export async function recordChecks({ iv, cand, roomId, candidateName, typed, submitted, ivToken, candToken, shotDir }) {
   const marker = typed.replace(/^#\s*/, '')
 
-  // 1. The Session section lists the candidate's edit, by name, with a snippet of what they typed.
-  await iv.click('[data-testid="session-summary"]')
+  // 1. The Record tab lists the candidate's edit, by name, with a snippet of what they typed.
+  await iv.click('[data-testid="tab-record"]')
   const candEntry = iv.locator('[data-testid="session-entry"][data-kind="edit"][data-source="candidate"]', { hasText: marker }).first()
   await candEntry.waitFor()
   const entryText = await candEntry.innerText()
@@ -49,8 +49,6 @@ export async function recordChecks({ iv, cand, roomId, candidateName, typed, sub
     mode: window.__handoff.mode,
   }))
   expect('replay_at_zero_shows_submission', replayState.editorHidden && replayState.readOnly && replayState.mode === 'replay', JSON.stringify(replayState))
-  await iv.locator('[data-testid="session"]').scrollIntoViewIfNeeded()
-  await iv.screenshot({ path: join(shotDir, 'replay.png') })
 
   // 3. Clicking the candidate's entry moves the slider there, and the replay then holds their line.
   await candEntry.click()
@@ -81,7 +79,19 @@ export async function recordChecks({ iv, cand, roomId, candidateName, typed, sub
     `candidate "${candMarked.slice(0, 80)}"`,
   )
 
+  // 5b. With the toggle on, the marks follow the session: the candidate's next line is marked as theirs
+  // without a click (the client refetches who wrote what a moment after edits pause).
+  const LIVE_LINE = 'live-authorship-line-3b8'
+  await cand.click('[data-testid="editor"] .cm-content')
+  await cand.keyboard.press('Control+End')
+  await cand.keyboard.type(`\n# ${LIVE_LINE}`)
+  await iv.waitForFunction((t) => [...document.querySelectorAll('[data-testid="editor"] .cm-author-candidate')].map((e) => e.textContent).join('').includes(t), LIVE_LINE)
+  const legend = await iv.locator('[data-testid="legend-person"]').evaluateAll((els) => els.map((e) => e.dataset.author))
+  expect('authorship_follows_live_edits', legend.includes(candidateName), JSON.stringify(legend))
+
   // 6. A score out of range is refused in the form; a valid one, citing the candidate's edit, saves.
+  await iv.click('[data-testid="tab-scores"]')
+  await iv.click('[data-testid="score-more"]')
   await iv.fill('[data-testid="score-dimension"]', LIVE_DIMENSION)
   await iv.fill('[data-testid="score-value"]', '5')
   await iv.fill('[data-testid="score-max"]', '4')
@@ -106,6 +116,7 @@ export async function recordChecks({ iv, cand, roomId, candidateName, typed, sub
 
   // A reload shows the saved score again (loaded from /private's live_scores).
   await iv.reload()
+  await iv.click('[data-testid="tab-scores"]')
   await iv.waitForSelector(`[data-testid="live-score"][data-dimension="${LIVE_DIMENSION}"]`)
   pass('live_score_reloaded')
   await iv.waitForSelector('[data-testid="connection-status"][data-state="synced"]')

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { cspBlocksInjectedStyle } from './checks-csp.mjs'
 import { fileChecks } from './checks-files.mjs'
+import { panelChecks, prefsChecks } from './checks-panel.mjs'
 import { reconnectKeepsOfflineEdits } from './checks-reconnect.mjs'
 import { LIVE_DIMENSION, recordChecks } from './checks-record.mjs'
 import { LAUNCH, api, checks, cspViolations, docFiles, editorText, env, expect, newPage, pass, sameFiles, waitSynced } from './lib.mjs'
@@ -155,8 +156,12 @@ async function run() {
   await waitSynced(iv)
   expect('token_dropped_from_address_bar', !iv.url().includes('#token='), iv.url())
   expect('interviewer_sees_preloaded_code', (await editorText(iv)) === LRU && sameFiles(await docFiles(iv), FILES), 'doc differs from the submission')
+  await iv.click('[data-testid="tab-context"]')
   await iv.waitForSelector('[data-testid="private-panel"] [data-testid="flag"]')
   pass('interviewer_private_panel')
+  await iv.click('[data-testid="tab-notes"]')
+  const hint = await iv.locator('[data-testid="editor-hint"]').innerText()
+  expect('editor_exit_hint', /Esc\s*then\s*Tab/.test(hint) && (await iv.locator('[data-testid="editor-hint"]').isVisible()), hint)
 
   // 5. The candidate joins by link. Record everything that reaches the candidate's browser.
   const cand = await newPage('candidate')
@@ -190,6 +195,10 @@ async function run() {
   pass('candidate_edit_reaches_interviewer')
   await iv.waitForFunction((n) => [...document.querySelectorAll('.cm-ySelectionInfo')].some((e) => e.textContent.includes(n)), CANDIDATE)
   pass('candidate_cursor_named')
+  // The label is up while its person types or moves (it hides again after a pause, and shows on hover).
+  await cand.keyboard.press('ArrowLeft')
+  await iv.waitForFunction((n) => [...document.querySelectorAll('.cm-ySelectionInfo.active')].some((e) => e.textContent.includes(n)), CANDIDATE)
+  pass('cursor_label_while_typing')
 
   // The candidate's connection drops; what they type meanwhile arrives once they are back.
   await reconnectKeepsOfflineEdits(iv, cand)
@@ -216,6 +225,9 @@ async function run() {
   await iv.waitForFunction(() => document.querySelectorAll('[data-testid="participant"]').length >= 3)
   const roles = await iv.locator('[data-testid="participant"]').evaluateAll((els) => els.map((e) => e.dataset.role).sort())
   expect('participants_listed', JSON.stringify(roles) === JSON.stringify(['candidate', 'interviewer', 'observer']), JSON.stringify(roles))
+  // Screen readers hear who came and went (an aria-live region).
+  await iv.waitForFunction(() => /\(observer\) joined the room\./.test(document.querySelector('[data-testid="presence-live"]')?.textContent ?? ''))
+  expect('presence_announced', (await iv.getAttribute('[data-testid="presence-live"]', 'aria-live')) === 'polite')
 
   // 7b. A style injected into the room page cannot fetch another origin's URL (CSP img-src).
   await cspBlocksInjectedStyle(observerLink)
@@ -245,6 +257,9 @@ async function run() {
     shotDir,
   })
 
+  // 8c. Rubric rows, the mark-this-moment key, replay play / pause / next (checks-panel.mjs).
+  await panelChecks({ iv, roomId, ivToken: await tokenOf(iv), dimensions: DIMENSIONS, notes: NOTES, shotDir })
+
   // 9. The diff view shows the candidate's change.
   await iv.click('[data-testid="mode-diff"]')
   await iv.waitForFunction(
@@ -257,6 +272,8 @@ async function run() {
   // The same room at tablet width: the tree collapses above the editor.
   await obs.setViewportSize({ width: 800, height: 1000 })
   await obs.screenshot({ path: join(shotDir, 'tablet.png') })
+  await obs.setViewportSize({ width: 1280, height: 720 })
+  await prefsChecks(obs, shotDir)
 
   // 10. Nothing private reached the candidate: page, HTTP bodies, WebSocket frames.
   const denied = await api('GET', `/api/v1/rooms/${roomId}/private`, null, await tokenOf(cand))

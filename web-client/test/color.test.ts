@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hashString, hslToHex, nameColor } from '../src/lib/color'
+import { EDITOR_PALETTE, authorTint, colorByName, contrastRatio, hashString, hslToHex, mixHex, nameColor } from '../src/lib/color'
 
 describe('nameColor', () => {
   it('is stable for a name and ignores case and surrounding spaces', () => {
@@ -35,5 +35,41 @@ describe('helpers', () => {
     expect(hslToHex(0, 100, 50)).toBe('#ff0000')
     expect(hslToHex(120, 100, 25)).toBe('#008000')
     expect(hslToHex(0, 0, 100)).toBe('#ffffff')
+  })
+})
+
+describe('authorTint', () => {
+  const names = ['Ada Candidate', 'Grace Interviewer', 'Linus', 'Yuki', 'Zoë', 'Ola', 'Bram', 'Mei', 'Sam', 'Priya', 'Kofi', 'Inès']
+  for (const theme of ['light', 'dark'] as const) {
+    it(`keeps code readable and the tint visible on the ${theme} theme`, () => {
+      const p = EDITOR_PALETTE[theme]
+      for (const n of names) {
+        const tint = authorTint(nameColor(n).color, theme)
+        // Code on the tint stays at WCAG AA for text.
+        expect(contrastRatio(p.text, tint.bg)).toBeGreaterThanOrEqual(4.5)
+        // The tint is told apart from the plain background…
+        expect(contrastRatio(p.bg, tint.bg)).toBeGreaterThanOrEqual(1.15)
+        // …and the underline meets the 3:1 of WCAG non-text contrast.
+        expect(contrastRatio(p.bg, tint.line)).toBeGreaterThanOrEqual(3)
+      }
+    })
+  }
+  it('mixes like CSS color-mix in sRGB', () => {
+    expect(mixHex('#000000', '#ffffff', 0.5)).toBe('#808080')
+    expect(contrastRatio('#000000', '#ffffff')).toBeCloseTo(21, 5)
+  })
+})
+
+describe('colorByName', () => {
+  it("replaces a peer's colours with the colour of its name", () => {
+    const state = { user: { name: 'Ada', color: '#000000', colorLight: 'url(x)' } }
+    colorByName(state)
+    expect(state.user).toEqual({ name: 'Ada', ...nameColor('Ada') })
+  })
+  it('only scrubs a user without a name', () => {
+    const state = { user: { color: 'red; x' } }
+    colorByName(state)
+    expect(state.user).toEqual({})
+    for (const odd of [null, 1, { user: null }]) expect(() => colorByName(odd)).not.toThrow()
   })
 })

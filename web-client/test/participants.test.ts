@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { nameColor } from '../src/lib/color'
 import { participantsOf } from '../src/room/participants'
 
 describe('participantsOf', () => {
@@ -12,12 +13,13 @@ describe('participantsOf', () => {
     ])
     const out = participantsOf(states, 5)
     expect(out.map((p) => `${p.name}:${p.role}${p.self ? '*' : ''}`)).toEqual(['Ian:interviewer', 'Cara:candidate', 'Olive:observer*', 'Bo:observer'])
-    expect(out[0]!.color).toBe('#888888')
+    expect(out[0]!.color).toBe(nameColor('Ian').color)
+    expect(out[1]!.color).toBe(nameColor('Cara').color)
   })
 
-  it('never hands a colour that is not hex to CSS: it falls back to grey', () => {
+  it('never hands a peer\'s colour to CSS: everyone gets the colour of their name', () => {
     const evil = 'red; background-image:url(https://attacker.example/x)'
     const states = new Map<number, Record<string, unknown>>([[3, { user: { name: 'Mallory', role: 'candidate', color: evil } }]])
-    expect(participantsOf(states, 1)[0]!.color).toBe('#888888')
+    expect(participantsOf(states, 1)[0]!.color).toBe(nameColor('Mallory').color)
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { safeColor, scrubUserColors } from '../src/lib/color'
+import { nameColor, safeColor, scrubUserColors } from '../src/lib/color'
 import { guardRemoteColors } from '../src/room/participants'
 
 const EVIL = 'red; background-image:url(https://attacker.example/x)'
@@ -25,7 +25,7 @@ describe('remote colours never reach CSS unchecked', () => {
     for (const odd of [null, 5, 'x', { user: null }, { user: 'x' }]) expect(() => scrubUserColors(odd)).not.toThrow()
   })
 
-  it('guardRemoteColors scrubs a received state before later listeners read it', () => {
+  it('guardRemoteColors replaces a received state’s colours before later listeners read it', () => {
     const peer = new Awareness(new Y.Doc())
     peer.setLocalState({ user: { name: 'Mallory', color: EVIL, colorLight: EVIL } })
     const mine = new Awareness(new Y.Doc())
@@ -33,7 +33,8 @@ describe('remote colours never reach CSS unchecked', () => {
     const seen: unknown[] = []
     mine.on('change', () => seen.push(structuredClone(mine.getStates().get(peer.clientID))))
     applyAwarenessUpdate(mine, encodeAwarenessUpdate(peer, [peer.clientID]), 'remote')
-    expect(seen).toEqual([{ user: { name: 'Mallory' } }])
+    // The peer's colour never reaches a listener; the colour of their name does.
+    expect(seen).toEqual([{ user: { name: 'Mallory', ...nameColor('Mallory') } }])
     peer.destroy()
     mine.destroy()
   })

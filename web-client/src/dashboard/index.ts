@@ -7,6 +7,7 @@ import { clear, h } from '../ui/dom'
 import { renderDetail } from './detail'
 import { renderList, type ListContext } from './list'
 import { signInForm } from './signin'
+import { prefsControls } from '../ui/prefs'
 
 export function startDashboard(root: HTMLElement): void {
   const taken = takeCredential(location.hash, 'dashboard', sessionStorage, DASHBOARD_KEY)
@@ -72,6 +73,7 @@ export function startDashboard(root: HTMLElement): void {
           h('a', { class: 'brand', href: '/', on: { click: (ev) => { ev.preventDefault(); ctx.navigate('/') } } }, 'handoff'),
           h('span', { class: 'topbar-title' }, 'Interviewer dashboard'),
           h('span', { class: 'spacer' }),
+          prefsControls(),
           h('button', { type: 'button', class: 'button ghost', testid: 'sign-out', on: { click: signOut } }, 'Sign out'),
         ),
         h('main', { class: 'content' }, content),

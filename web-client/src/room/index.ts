@@ -8,6 +8,7 @@ import { retryButton, showEnded, showLoading, showMessagePage } from '../ui/page
 import { Connection } from './connection'
 import { connectionBadge, participantsList } from './participants'
 import { privatePanel } from './private'
+import { prefsControls } from '../ui/prefs'
 import { Workspace } from './workspace'
 
 export const CANDIDATE_BANNER = 'This is a live follow-up on your submission. Voice is optional. This session is recorded.'
@@ -136,6 +137,7 @@ function mount(root: HTMLElement, client: Client, session: RoomSession): void {
         roomId: session.room.id,
         target: { jump: (file, lines) => ws.jump(file, lines), has: (file) => ws.has(file) },
         record: ws,
+        caret: () => ws.caret(),
         ended: () => finish(() => showEnded(root, true)),
       }),
     )
@@ -159,6 +161,7 @@ function mount(root: HTMLElement, client: Client, session: RoomSession): void {
         toggle,
         h('span', { class: 'spacer' }),
         readOnlyBadge,
+        prefsControls(),
         h('span', { class: 'you', testid: 'you' }, `${session.you.name} · ${role}`),
         badge.el,
       ),

@@ -3,7 +3,8 @@
 import type { Awareness } from 'y-protocols/awareness'
 import type { ConnectionState } from './connection'
 import { h } from '../ui/dom'
-import { safeColor, scrubUserColors } from '../lib/color'
+import { colorByName, nameColor } from '../lib/color'
+import { presenceAnnouncements, type Present } from '../lib/presence'
 
 export interface Participant {
   clientId: number
@@ -25,7 +26,8 @@ export function participantsOf(states: Map<number, Record<string, unknown>>, sel
       clientId,
       name: user.name,
       role: typeof user.role === 'string' ? user.role : 'participant',
-      color: safeColor(user.color, '#888888'),
+      // The colour of the name, never the peer's own: one colour per person on every screen.
+      color: nameColor(user.name).color,
       self: clientId === selfId,
     })
   }
@@ -38,18 +40,36 @@ export function participantsOf(states: Map<number, Record<string, unknown>>, sel
 }
 
 /**
- * Scrubs every peer's colours as its state arrives (see `scrubUserColors`). Listeners run in the order
- * they subscribed, so once this is registered before y-codemirror's remote-cursor plugin (the room's
- * connection does it first), the plugin never reads a colour that could inject CSS.
+ * Gives every peer the colour of their name as its state arrives (see `colorByName`). Listeners run in
+ * the order they subscribed, so once this is registered before y-codemirror's remote-cursor plugin (the
+ * room's connection does it first), the plugin never reads a colour that could inject CSS, and a
+ * person's cursor has the colour of their avatar and their authorship tint.
  */
 export function guardRemoteColors(awareness: Pick<Awareness, 'clientID' | 'getStates' | 'on'>): void {
   awareness.on('change', ({ added, updated }: { added: number[]; updated: number[] }) => {
-    for (const id of [...added, ...updated]) if (id !== awareness.clientID) scrubUserColors(awareness.getStates().get(id))
+    for (const id of [...added, ...updated]) if (id !== awareness.clientID) colorByName(awareness.getStates().get(id))
   })
+}
+
+/** Who is present, per client id (for the join/leave announcements). */
+function presentOf(states: Map<number, Record<string, unknown>>, selfId: number): Map<number, Present> {
+  const out = new Map<number, Present>()
+  for (const p of participantsOf(states, selfId)) if (!p.self) out.set(p.clientId, { name: p.name, role: p.role })
+  return out
 }
 
 export function participantsList(awareness: Awareness): HTMLElement {
   const list = h('ul', { class: 'participants', testid: 'participants', 'aria-label': 'Participants' })
+  // Screen readers hear joins and leaves; the list itself changes silently.
+  const live = h('p', { class: 'visually-hidden', 'aria-live': 'polite', role: 'status', testid: 'presence-live' })
+  const states = () => awareness.getStates() as Map<number, Record<string, unknown>>
+  let present = presentOf(states(), awareness.clientID)
+  const announce = () => {
+    const next = presentOf(states(), awareness.clientID)
+    const said = presenceAnnouncements(present, next)
+    present = next
+    if (said.length > 0) live.textContent = said.join(' ')
+  }
   const render = () => {
     list.replaceChildren(
       ...participantsOf(awareness.getStates() as Map<number, Record<string, unknown>>, awareness.clientID).map((p) =>
@@ -67,9 +87,12 @@ export function participantsList(awareness: Awareness): HTMLElement {
       ),
     )
   }
-  awareness.on('change', render)
+  awareness.on('change', () => {
+    render()
+    announce()
+  })
   render()
-  return list
+  return h('div', { class: 'participants-wrap' }, list, live)
 }
 
 const STATE_TEXT: Record<ConnectionState, string> = {

@@ -4,24 +4,21 @@
 
 import { api, type Client } from '../lib/api'
 import { formatClock } from '../lib/format'
-import {
-  entryLabel,
-  entryText,
-  momentText,
-  scoreEvidence,
-  scoreLine,
-  sessionEntries,
-  sliderMax,
-  validateScore,
-  type SessionEntry,
-} from '../lib/record'
-import type { LiveScore, Timeline } from '../lib/types'
+import { nameColor } from '../lib/color'
+import { entryText, sessionEntries, sliderMax, type SessionEntry } from '../lib/record'
+import { replayStep } from '../lib/replay'
+import type { LiveScore, Scorecard, Timeline } from '../lib/types'
 import { debounce, h } from '../ui/dom'
-import { NotesSaver } from './notes'
+import { ReplayPlayer } from './player'
 import { reportButton } from './report'
+import { scoresSection } from './scores'
 
 /** Fetch the replay this long after the slider stops moving. */
 export const REPLAY_DEBOUNCE_MS = 250
+/** While the room is busy, the session list reloads at most this often. */
+export const SESSION_REFRESH_MS = 3000
+/** Page Up / Page Down move this many arrow-key steps. */
+const PAGE_STEPS = 10
 
 /** What the record drives in the code area. */
 export interface RecordTarget {
@@ -32,6 +29,8 @@ export interface RecordTarget {
   has(path: string): boolean
   readonly replaying: boolean
   onLive: () => void
+  /** Calls `fn` whenever something happens in the room (an edit, a join or leave). */
+  onActivity(fn: () => void): void
 }
 
 export interface RecordContext {
@@ -41,7 +40,7 @@ export interface RecordContext {
 }
 
 /** The timeline as last loaded, shared by the Session section and the score form's citations. */
-class TimelineStore {
+export class TimelineStore {
   entries: SessionEntry[] = []
   startedAtMs: number | null = null
   private readonly listeners: Array<() => void> = []
@@ -61,25 +60,51 @@ class TimelineStore {
   }
 }
 
-export function recordSections(ctx: RecordContext, liveScores: LiveScore[]): { session: HTMLElement; scores: HTMLElement } {
+export interface RecordSections {
+  session: HTMLElement
+  scores: HTMLElement
+  /** The moment being looked at, in ms since the room opened: the replay's, or now (loads the session if needed). */
+  currentMoment(): Promise<number>
+}
+
+export function recordSections(ctx: RecordContext, scorecard: Scorecard | null, liveScores: LiveScore[]): RecordSections {
   const store = new TimelineStore()
   const session = sessionSection(ctx, store)
-  const scores = scoresSection(ctx, store, liveScores, () => session.load())
-  return { session: session.el, scores }
+  const scores = scoresSection(ctx, store, scorecard, liveScores, () => void session.load())
+  // The list is there from the start and follows the room, not only once someone opens it.
+  void session.load()
+  // At most one reload per SESSION_REFRESH_MS while the room is busy, and always one after the last change.
+  let last = 0
+  let pending: ReturnType<typeof setTimeout> | null = null
+  ctx.target.onActivity(() => {
+    if (pending !== null) return
+    pending = setTimeout(() => {
+      pending = null
+      last = Date.now()
+      void session.load()
+    }, Math.max(0, last + SESSION_REFRESH_MS - Date.now()))
+  })
+  const currentMoment = async () => {
+    if (store.startedAtMs === null) await session.load()
+    if (ctx.target.replaying) return session.position()
+    return Math.max(0, Date.now() - (store.startedAtMs ?? Date.now()))
+  }
+  return { session: session.el, scores, currentMoment }
 }
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e)
 }
 
-function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLElement; load: () => void } {
-  const status = h('span', { class: 'muted session-status', role: 'status', 'aria-live': 'polite', testid: 'session-status' })
+function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLElement; load: () => Promise<void>; position: () => number } {
+  // Not a live region: the list reloads every few seconds while people type, and would chatter.
+  const status = h('p', { class: 'muted session-status', testid: 'session-status' })
   const list = h('ol', { class: 'timeline session-list', testid: 'session-list' })
   const slider = h('input', {
     type: 'range',
     min: '0',
     max: '0',
-    step: '100',
+    step: '1',
     value: '0',
     class: 'replay-slider',
     id: 'replay-slider',
@@ -89,10 +114,15 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   const time = h('output', { class: 'replay-time', for: 'replay-slider', testid: 'replay-time' }, 'Live')
   const back = h('button', { type: 'button', class: 'button small', testid: 'replay-back', disabled: true }, 'Back to live')
   const refresh = h('button', { type: 'button', class: 'button small', testid: 'session-refresh' }, 'Refresh')
-  let loading = false
+  let loading: Promise<void> | null = null
   let replayRequest = 0
+  let replayInFlight = false
+  // The slider was moved away from "now": list refreshes must not pull it back before its replay loads.
+  let pinned = false
 
   const setLive = () => {
+    pinned = false
+    player.stop()
     replayRequest++
     fetchSoon.cancel()
     slider.value = slider.max
@@ -103,16 +133,20 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
 
   const replayAt = (atMs: number) => {
     const request = ++replayRequest
-    time.textContent = `${formatClock(atMs)} · loading…`
+    replayInFlight = true
+    if (!player.playing) time.textContent = `${formatClock(atMs)} · loading…`
     api.replay(ctx.client, ctx.roomId, atMs).then(
       (r) => {
         if (request !== replayRequest) return
+        replayInFlight = false
         time.textContent = formatClock(atMs)
         back.disabled = false
         ctx.target.showReplay(r.files, atMs)
       },
       (e: unknown) => {
         if (request !== replayRequest) return
+        replayInFlight = false
+        player.stop()
         time.textContent = `${formatClock(atMs)} · ${errorText(e)}`
       },
     )
@@ -120,8 +154,37 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   const fetchSoon = debounce(() => replayAt(Number(slider.value)), REPLAY_DEBOUNCE_MS)
 
   slider.addEventListener('input', () => {
+    pinned = true
     time.textContent = formatClock(Number(slider.value))
     fetchSoon()
+  })
+  // Arrow keys step by a share of the session, so an hour is crossed in ~200 presses (the range input's
+  // own step stays fine-grained so a click on an entry lands exactly on it).
+  slider.addEventListener('keydown', (ev) => {
+    const step = replayStep(Number(slider.max))
+    const by: Record<string, number> = { ArrowRight: step, ArrowUp: step, ArrowLeft: -step, ArrowDown: -step, PageUp: step * PAGE_STEPS, PageDown: -step * PAGE_STEPS }
+    const delta = by[ev.key]
+    if (delta === undefined) return
+    ev.preventDefault()
+    moveTo(Number(slider.value) + delta)
+  })
+  const moveTo = (atMs: number, now = false) => {
+    const at = Math.min(Number(slider.max), Math.max(0, Math.round(atMs)))
+    pinned = true
+    slider.value = String(at)
+    time.textContent = formatClock(at)
+    if (now) {
+      fetchSoon.cancel()
+      replayAt(at)
+    } else fetchSoon()
+  }
+  const player = new ReplayPlayer({
+    position: () => Number(slider.value),
+    max: () => Number(slider.max),
+    events: () => store.entries.map((e) => e.until_ms),
+    // Playback asks for the next frame only once the last one arrived: never a queue of requests.
+    busy: () => replayInFlight,
+    seek: (atMs) => moveTo(atMs, true),
   })
   back.addEventListener('click', () => ctx.target.backToLive())
   ctx.target.onLive = setLive
@@ -130,8 +193,9 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
     const { entries, hidden } = sessionEntries(t)
     store.set(t, entries)
     const max = sliderMax(t, Date.now())
-    const wasLive = !ctx.target.replaying
+    const wasLive = !ctx.target.replaying && !pinned
     slider.max = String(max)
+    slider.setAttribute('aria-valuetext', formatClock(Number(slider.value)))
     if (wasLive) slider.value = String(max)
     list.replaceChildren(
       ...(hidden > 0 ? [h('li', { class: 'muted' }, `${hidden} earlier entries not shown.`)] : []),
@@ -155,6 +219,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
                   for (const b of list.querySelectorAll('[aria-current]')) b.removeAttribute('aria-current')
                   ;(ev.currentTarget as HTMLElement).setAttribute('aria-current', 'true')
                   fetchSoon.cancel()
+                  pinned = true
                   slider.value = String(Math.min(e.until_ms, max))
                   if (e.file && ctx.target.has(e.file)) ctx.target.openFile(e.file)
                   replayAt(e.until_ms)
@@ -165,6 +230,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
             h(
               'span',
               { class: 'what' },
+              h('span', { class: 'person-dot', style: `background: ${nameColor(e.author).color}`, 'aria-hidden': 'true' }),
               h('strong', { class: 'session-author' }, e.author),
               e.file ? h('span', { class: 'muted' }, ` · ${e.file}`) : null,
               h('span', { class: 'session-text' }, ` ${entryText(e)}`),
@@ -177,144 +243,37 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
     if (entries.length === 0) list.append(h('li', { class: 'muted' }, 'Nothing has happened in the room yet.'))
   }
 
-  const load = () => {
-    if (loading) return
-    loading = true
+  const load = (): Promise<void> => {
+    if (loading) return loading
     refresh.disabled = true
-    status.textContent = 'Loading…'
-    api.timeline(ctx.client, ctx.roomId).then(
+    loading = api.timeline(ctx.client, ctx.roomId).then(
       (t) => {
-        loading = false
+        loading = null
         refresh.disabled = false
         status.textContent = `${t.edits.length} edits, ${t.presence.length} joins/leaves`
         renderEntries(t)
       },
       (e: unknown) => {
-        loading = false
+        loading = null
         refresh.disabled = false
         status.textContent = `Could not load: ${errorText(e)}`
       },
     )
+    return loading
   }
   refresh.addEventListener('click', () => {
-    load()
+    void load()
     ctx.target.refreshAuthorship()
   })
 
   const el = h(
-    'details',
-    { class: 'panel-section collapsible session', testid: 'session' },
-    h('summary', { testid: 'session-summary' }, 'Session (live record)'),
-    h('div', { class: 'session-tools' }, refresh, reportButton(ctx.client, ctx.roomId), status),
-    h(
-      'div',
-      { class: 'replay-controls' },
-      h('label', { for: 'replay-slider', class: 'muted' }, 'Replay'),
-      slider,
-      time,
-      back,
-    ),
-    list,
-  )
-  el.addEventListener('toggle', () => {
-    if ((el as HTMLDetailsElement).open) load()
-  })
-  return { el, load }
-}
-
-function scoresSection(ctx: RecordContext, store: TimelineStore, initial: LiveScore[], loadTimeline: () => void): HTMLElement {
-  const scores: LiveScore[] = initial.map((s) => ({ ...s, evidence: [...(s.evidence ?? [])] }))
-  const status = h('span', { class: 'notes-status muted', role: 'status', 'aria-live': 'polite', testid: 'scores-status' })
-  const list = h('ul', { class: 'live-scores', testid: 'live-scores' })
-  const formError = h('p', { class: 'error-text', role: 'alert', testid: 'score-error', hidden: true })
-  const dimension = h('input', { type: 'text', class: 'score-dimension', placeholder: 'Dimension', 'aria-label': 'Dimension', testid: 'score-dimension', maxlength: '200' })
-  const score = h('input', { type: 'number', class: 'score-num', min: '0', step: 'any', placeholder: 'Score', 'aria-label': 'Score', testid: 'score-value' })
-  const max = h('input', { type: 'number', class: 'score-num', min: '0', step: 'any', value: '4', 'aria-label': 'Out of', testid: 'score-max' })
-  const cite = h('select', { class: 'score-cite', 'aria-label': 'Cite a moment', testid: 'score-cite' })
-  const note = h('input', { type: 'text', class: 'score-note', placeholder: 'Note (optional)', 'aria-label': 'Evidence note', testid: 'score-note' })
-  const add = h('button', { type: 'submit', class: 'button small', testid: 'score-add' }, 'Add score')
-  const retry = h('button', { type: 'button', class: 'button small ghost', testid: 'scores-save', hidden: true }, 'Save again')
-
-  const saver = new NotesSaver(
-    (body) => api.saveScores(ctx.client, ctx.roomId, JSON.parse(body) as LiveScore[]).then(() => undefined),
-    (s) => {
-      status.dataset.state = s.state
-      status.textContent = s.text
-      retry.hidden = s.state !== 'error'
-    },
-    0,
-  )
-  const save = () => {
-    saver.edit(JSON.stringify(scores))
-    saver.flush()
-  }
-  retry.addEventListener('click', () => saver.flush())
-
-  const renderCite = () => {
-    const chosen = cite.value
-    const edits = store.entries.filter((e) => e.kind === 'edit' && e.seq !== undefined)
-    cite.replaceChildren(
-      h('option', { value: '' }, store.startedAtMs === null ? 'No moment (open the list to load the session)' : 'No moment (note only)'),
-      ...edits.map((e) => h('option', { value: String(e.seq) }, entryLabel(e))),
-    )
-    if ([...cite.options].some((o) => o.value === chosen)) cite.value = chosen
-  }
-  const renderList = () => {
-    list.replaceChildren(
-      ...scores.map((s, i) =>
-        h(
-          'li',
-          { class: 'live-score', testid: 'live-score', 'data-dimension': s.dimension },
-          h('div', { class: 'live-score-head' }, h('strong', null, scoreLine(s)), h('button', { type: 'button', class: 'button small ghost', 'aria-label': `Remove ${s.dimension}`, testid: 'score-remove', on: { click: () => { scores.splice(i, 1); renderList(); save() } } }, 'Remove')),
-          ...s.evidence.map((m) => h('div', { class: 'muted live-score-cite' }, momentText(m, store.startedAtMs))),
-        ),
-      ),
-    )
-    if (scores.length === 0) list.append(h('li', { class: 'muted' }, 'No live scores yet.'))
-  }
-  store.listen(() => {
-    renderCite()
-    renderList()
-  })
-  cite.addEventListener('focus', () => {
-    if (store.startedAtMs === null) loadTimeline()
-  })
-
-  const form = h(
-    'form',
-    { class: 'score-form', testid: 'score-form' },
-    h('div', { class: 'score-row' }, dimension, score, h('span', { class: 'muted' }, '/'), max),
-    cite,
-    note,
-    h('div', { class: 'score-row' }, add, retry),
-    formError,
-  )
-  form.addEventListener('submit', (ev) => {
-    ev.preventDefault()
-    const checked = validateScore({ dimension: dimension.value, score: score.value, max: max.value })
-    if (!checked.ok) {
-      formError.hidden = false
-      formError.textContent = checked.message
-      return
-    }
-    formError.hidden = true
-    const entry = cite.value === '' ? null : store.bySeq(Number(cite.value))
-    scores.push({ dimension: checked.dimension, score: checked.score, max: checked.max, evidence: scoreEvidence(entry, note.value) })
-    dimension.value = ''
-    score.value = ''
-    note.value = ''
-    cite.value = ''
-    renderList()
-    save()
-  })
-
-  renderCite()
-  renderList()
-  return h(
     'section',
-    { class: 'panel-section', testid: 'live-scoring', 'aria-labelledby': 'live-scores-h' },
-    h('div', { class: 'notes-head' }, h('h2', { id: 'live-scores-h' }, 'Live scores'), status),
-    list,
-    form,
+    { class: 'panel-section session', testid: 'session', 'aria-labelledby': 'session-h' },
+    h('div', { class: 'notes-head' }, h('h2', { id: 'session-h' }, 'Session record'), refresh, reportButton(ctx.client, ctx.roomId)),
+    status,
+    h('div', { class: 'replay-controls' }, h('label', { for: 'replay-slider', class: 'visually-hidden' }, 'Replay'), slider, time, back),
+    h('div', { class: 'replay-controls' }, player.el),
+    h('div', { class: 'session-scroll' }, list),
   )
+  return { el, load, position: () => Number(slider.value) }
 }

@@ -14,11 +14,14 @@ import { LanguageSlot, baseSetup, jumpToLines, readOnly } from '../ui/editor'
 import { FileTree } from '../ui/tree'
 import type { Connection } from './connection'
 import { DiffPane } from './diff'
-import { authorshipLegend, authorshipMarks, showAuthorship } from './authorship'
+import { cursorLabels } from './cursor-labels'
+import { AuthorshipLegend, authorshipMarks, showAuthorship } from './authorship'
 import { ReplayPane } from './replay'
 
 /** Re-check changed files this long after edits pause (a 2 MiB compare is a full read). */
 const CHANGE_CHECK_MS = 500
+/** With "Who wrote what" on, fetch it again this long after edits pause: the marks follow the session. */
+const AUTHORSHIP_LIVE_MS = 1500
 
 type Mode = 'code' | 'diff' | 'replay'
 
@@ -56,7 +59,8 @@ export class Workspace {
   private authorshipOn = false
   private authorship: Map<string, Authored[]> | null = null
   private authorshipRequest = 0
-  private readonly legend = authorshipLegend()
+  private readonly legend = new AuthorshipLegend()
+  private readonly authorshipSoon = debounce(() => this.refreshAuthorship(), AUTHORSHIP_LIVE_MS)
 
   constructor(conn: Connection, session: RoomSession, record: WorkspaceRecord | null = null) {
     this.record = session.you.role === 'interviewer' ? record : null
@@ -68,6 +72,7 @@ export class Workspace {
     this.tree = new FileTree((path) => this.openFile(path))
     this.view = new EditorView({ parent: this.editorHost, state: EditorState.create({ doc: '', extensions: [readOnly()] }) })
     this.editorHost.hidden = true
+    cursorLabels(conn.awareness, this.editorHost)
     const modeButton = (mode: 'code' | 'diff', label: string) =>
       h('button', { type: 'button', class: 'seg', 'aria-pressed': String(mode === 'code'), testid: `mode-${mode}`, on: { click: () => this.setMode(mode) } }, label)
     this.modeButtons = { code: modeButton('code', 'Code'), diff: modeButton('diff', 'Diff vs submission') }
@@ -89,9 +94,12 @@ export class Workspace {
           h('div', { class: 'segmented', role: 'group', 'aria-label': 'View' }, this.modeButtons.code, this.modeButtons.diff),
         ),
       ),
-      this.record ? this.legend : null,
+      this.record ? this.legend.el : null,
       h('div', { class: 'editor-stack' }, this.placeholder, this.editorHost, this.diff.el, this.replay.el),
+      // Tab indents in the editor, so keyboard users need to know the way out.
+      h('p', { class: 'editor-hint muted', testid: 'editor-hint' }, 'Tab indents. To leave the editor, press ', h('kbd', null, 'Esc'), ' then ', h('kbd', null, 'Tab'), '.'),
     )
+    if (this.record) this.conn.doc.on('update', () => this.authorshipOn && this.authorshipSoon())
     this.expose()
 
     // Every update that touches a file marks it for the (debounced) changed-file check.
@@ -257,9 +265,10 @@ export class Workspace {
   private toggleAuthorship(button: HTMLElement): void {
     this.authorshipOn = !this.authorshipOn
     button.setAttribute('aria-pressed', String(this.authorshipOn))
-    this.legend.hidden = !this.authorshipOn
+    this.legend.el.hidden = !this.authorshipOn
     if (this.authorshipOn) this.refreshAuthorship()
     else {
+      this.authorshipSoon.cancel()
       this.authorship = null
       showAuthorship(this.view, null)
     }
@@ -268,19 +277,20 @@ export class Workspace {
   /** Fetches who wrote what again and re-marks the open file (when the toggle is on). */
   refreshAuthorship(): void {
     if (!this.record || !this.authorshipOn) return
-    const status = this.legend.querySelector<HTMLElement>('[data-testid="authorship-status"]')
+    const status = this.legend.status
     const request = ++this.authorshipRequest
-    if (status) status.textContent = 'Loading…'
+    // A first load says so; the live refreshes after that stay quiet.
+    if (this.authorship === null) status.textContent = 'Loading…'
     this.record.loadAuthorship().then(
       (byPath) => {
         if (request !== this.authorshipRequest || !this.authorshipOn) return
         this.authorship = byPath
-        if (status) status.textContent = ''
+        status.textContent = ''
         this.markAuthorship()
       },
       (e: unknown) => {
         if (request !== this.authorshipRequest) return
-        if (status) status.textContent = `Could not load: ${e instanceof Error ? e.message : String(e)}`
+        status.textContent = `Could not load: ${e instanceof Error ? e.message : String(e)}`
       },
     )
   }
@@ -288,7 +298,22 @@ export class Workspace {
   private markAuthorship(): void {
     if (!this.record) return
     const ranges = this.authorshipOn && this.active !== null ? (this.authorship?.get(this.active) ?? null) : null
-    showAuthorship(this.view, ranges)
+    this.legend.people(showAuthorship(this.view, ranges))
+  }
+
+  /** Calls `fn` on every edit and every join or leave. */
+  onActivity(fn: () => void): void {
+    this.conn.doc.on('update', fn)
+    this.conn.awareness.on('change', ({ added, removed }: { added: number[]; removed: number[] }) => {
+      if (added.length > 0 || removed.length > 0) fn()
+    })
+  }
+
+  /** The open file and the caret's 1-based line (null while no live file is shown). */
+  caret(): { file: string | null; line: number | null } {
+    if (this.active === null || this.editorHost.hidden) return { file: this.active, line: null }
+    const state = this.view.state
+    return { file: this.active, line: state.doc.lineAt(state.selection.main.head).number }
   }
 
   private showDiff(): void {

@@ -1,7 +1,7 @@
 // CodeMirror building blocks shared by the dashboard's viewer and the room's editors.
 
 import { defaultKeymap, indentWithTab } from '@codemirror/commands'
-import { bracketMatching, defaultHighlightStyle, foldGutter, indentOnInput, syntaxHighlighting } from '@codemirror/language'
+import { bracketMatching, foldGutter, indentOnInput, syntaxHighlighting } from '@codemirror/language'
 import { highlightSelectionMatches, searchKeymap } from '@codemirror/search'
 import { Compartment, EditorSelection, EditorState, type Extension } from '@codemirror/state'
 import {
@@ -17,6 +17,7 @@ import {
   rectangularSelection,
 } from '@codemirror/view'
 import { languageForPath } from '../lib/language'
+import { themedHighlightStyle } from './highlight'
 import { loadLanguage } from './languages'
 
 /**
@@ -33,7 +34,7 @@ export function baseSetup(): Extension[] {
     dropCursor(),
     EditorState.allowMultipleSelections.of(true),
     indentOnInput(),
-    syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+    syntaxHighlighting(themedHighlightStyle),
     bracketMatching(),
     rectangularSelection(),
     crosshairCursor(),
@@ -46,7 +47,11 @@ export function baseSetup(): Extension[] {
 }
 
 export const editorTheme = EditorView.theme({
-  '&': { height: '100%', fontSize: '13.5px', backgroundColor: 'var(--editor-bg)' },
+  '&': { height: '100%', fontSize: 'var(--editor-font-size, 13.5px)', backgroundColor: 'var(--editor-bg)', color: 'var(--text)' },
+  '.cm-cursor, .cm-dropCursor': { borderLeftColor: 'var(--text)' },
+  '.cm-activeLine': { backgroundColor: 'var(--editor-active-line)' },
+  '.cm-activeLineGutter': { backgroundColor: 'var(--editor-active-line)' },
+  '&.cm-focused .cm-selectionBackground, .cm-selectionBackground': { backgroundColor: 'var(--editor-selection)' },
   '.cm-scroller': { fontFamily: 'var(--mono)', lineHeight: '1.5' },
   // Room above the first line for a remote cursor's name label.
   '.cm-content': { paddingTop: '12px' },

@@ -1,0 +1,36 @@
+// Replay controls as numbers: how far one step moves, where the next event is, how far playback goes
+// per tick. Pure, so it is unit-tested.
+
+/** Playback speeds offered (1× is real time). */
+export const PLAY_SPEEDS = [1, 4, 16] as const
+export type PlaySpeed = (typeof PLAY_SPEEDS)[number]
+/** A session of any length is crossed in about this many arrow-key steps. */
+export const STEPS_PER_SESSION = 200
+/** No step is finer than this (a keystroke apart). */
+export const MIN_STEP_MS = 100
+/** Step sizes snap to these, so the slider's positions read as round times. */
+const NICE_STEPS_MS = [100, 250, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000]
+
+/** One arrow-key step over a session of `durationMs`: about 1/200 of it, rounded to a nice value. */
+export function replayStep(durationMs: number): number {
+  const raw = Math.max(MIN_STEP_MS, durationMs / STEPS_PER_SESSION)
+  for (const s of NICE_STEPS_MS) if (s >= raw) return s
+  return NICE_STEPS_MS[NICE_STEPS_MS.length - 1]
+}
+
+/**
+ * The first event time strictly after `atMs` (`dir` 1) or strictly before it (`dir` -1), or null when
+ * there is none. `times` need not be sorted.
+ */
+export function adjacentEvent(times: readonly number[], atMs: number, dir: 1 | -1): number | null {
+  let best: number | null = null
+  for (const t of times) {
+    if (dir === 1 ? t > atMs && (best === null || t < best) : t < atMs && (best === null || t > best)) best = t
+  }
+  return best
+}
+
+/** Where playback is after `elapsedMs` of real time at `speed`, stopping at `maxMs`. */
+export function playbackPosition(fromMs: number, elapsedMs: number, speed: number, maxMs: number): number {
+  return Math.min(maxMs, Math.max(0, fromMs + elapsedMs * speed))
+}

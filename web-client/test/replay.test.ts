@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest'
+import { MIN_STEP_MS, STEPS_PER_SESSION, adjacentEvent, playbackPosition, replayStep } from '../src/lib/replay'
+
+describe('replayStep', () => {
+  it('never goes below the minimum for short sessions', () => {
+    expect(replayStep(0)).toBe(MIN_STEP_MS)
+    expect(replayStep(20_000)).toBe(MIN_STEP_MS)
+  })
+  it('scales with the session: an hour is crossed in about 200 steps, not 36,000', () => {
+    const hour = 3_600_000
+    const step = replayStep(hour)
+    expect(step).toBe(30_000)
+    expect(hour / step).toBeLessThanOrEqual(STEPS_PER_SESSION)
+    expect(hour / step).toBeGreaterThanOrEqual(STEPS_PER_SESSION / 3)
+  })
+  it('grows monotonically with the length', () => {
+    let last = 0
+    for (const d of [1e3, 3e4, 6e4, 3e5, 9e5, 1.8e6, 3.6e6, 7.2e6]) {
+      const s = replayStep(d)
+      expect(s).toBeGreaterThanOrEqual(last)
+      last = s
+    }
+  })
+})
+
+describe('adjacentEvent', () => {
+  const times = [5000, 1000, 3000, 3000]
+  it('finds the next and previous event, strictly', () => {
+    expect(adjacentEvent(times, 0, 1)).toBe(1000)
+    expect(adjacentEvent(times, 1000, 1)).toBe(3000)
+    expect(adjacentEvent(times, 3000, -1)).toBe(1000)
+    expect(adjacentEvent(times, 4000, -1)).toBe(3000)
+  })
+  it('returns null past the ends', () => {
+    expect(adjacentEvent(times, 5000, 1)).toBeNull()
+    expect(adjacentEvent(times, 1000, -1)).toBeNull()
+    expect(adjacentEvent([], 0, 1)).toBeNull()
+  })
+})
+
+describe('playbackPosition', () => {
+  it('moves speed × real time and stops at the end', () => {
+    expect(playbackPosition(1000, 250, 1, 10_000)).toBe(1250)
+    expect(playbackPosition(1000, 250, 16, 10_000)).toBe(5000)
+    expect(playbackPosition(9000, 1000, 4, 10_000)).toBe(10_000)
+  })
+})
