@@ -104,6 +104,7 @@ pub async fn build(
     }
     let notes = store.notes(&room.id).await?;
     let live_scores = live_scores(store, &room.id).await?;
+    let integrity_notes = store.integrity_notes(&room.id).await?;
     Ok(Export {
         live_scores,
         room: room.summary(),
@@ -115,6 +116,7 @@ pub async fn build(
         files,
         timeline: record.edits,
         notes,
+        integrity_notes,
     })
 }
 
