@@ -132,7 +132,10 @@ fn promote_bounds_the_duration() {
     };
     assert_eq!(promote(&ok), Ok(()));
     for min in [0, MAX_DURATION_MIN + 1] {
-        let bad = PromoteRequest { options: RoomOptions { duration_min: Some(min), ..ok.options.clone() }, ..ok.clone() };
+        let bad = PromoteRequest {
+            options: RoomOptions { duration_min: Some(min), ..ok.options.clone() },
+            ..ok.clone()
+        };
         assert_eq!(promote(&bad).map_err(|e| e.code()), Err("invalid_field"), "{min} minutes");
     }
 }

@@ -106,7 +106,9 @@ pub async fn set_integrity_note(
 ) -> Result<StatusCode, AppError> {
     let (caller, room, sub) = open(&state, &parts, &id).await?;
     if caller.role() != Some(Role::Candidate) || !room.options.candidate_sees_integrity {
-        return Err(AppError::Forbidden("only the candidate notes the integrity signals, where shown".into()));
+        return Err(AppError::Forbidden(
+            "only the candidate notes the integrity signals, where shown".into(),
+        ));
     }
     validate::integrity_note(&body)?;
     let flags = integrity::summarize_submission(&sub.body.events, &sub.body.files).flags;

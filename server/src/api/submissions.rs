@@ -83,10 +83,8 @@ pub async fn promote(
     ApiJson(body): ApiJson<PromoteRequest>,
 ) -> Result<Json<PromoteResponse>, AppError> {
     validate::promote(&body)?;
-    let (room, sub, outcome) = state
-        .lifecycle
-        .promote(&id, &body.interviewer.name, body.voice, body.options, body.on_ended)
-        .await?;
+    let (room, sub, outcome) =
+        state.lifecycle.promote(&id, &body.interviewer.name, body.voice, body.options, body.on_ended).await?;
     let ttl = body.expires_in_s.unwrap_or(DEFAULT_ROOM_TOKEN_TTL_SECS);
     let tokens = PerRole {
         interviewer: state.tokens.mint(&room.id, Role::Interviewer, &body.interviewer.name, ttl),

@@ -15,8 +15,9 @@ use handoff_protocol::api::{LiveScore, PresenceEvent, RoomStatus, WebhookStatus}
 use handoff_protocol::interview::{IntegrityNote, Question};
 
 use super::{
-    Catalog, Constraint, Interview, LogEntry, LogRow, Missing, Private, RoomLog, RoomRecord, RoomState, Snapshot, Store,
-    StoreError, StoreResult, SubmissionRecord, WebhookDelivery, WebhookOutbox, WebhookOutcome,
+    Catalog, Constraint, Interview, LogEntry, LogRow, Missing, Private, RoomLog, RoomRecord, RoomState,
+    Snapshot, Store, StoreError, StoreResult, SubmissionRecord, WebhookDelivery, WebhookOutbox,
+    WebhookOutcome,
 };
 
 #[derive(Debug, Default)]

@@ -23,7 +23,10 @@ async fn questions_are_numbered_in_the_order_they_are_pushed() {
         assert_eq!((first.n, second.n, elsewhere.n), (1, 2, 1), "{name}: numbered per room");
         assert_eq!(s.questions("room").await.unwrap(), vec![first, second], "{name}");
         let unknown = s.add_question("nope", "?".into(), 23).await.unwrap_err();
-        assert!(matches!(unknown, StoreError::NotFound { missing: Missing::Room, .. }), "{name}: {unknown:?}");
+        assert!(
+            matches!(unknown, StoreError::NotFound { missing: Missing::Room, .. }),
+            "{name}: {unknown:?}"
+        );
         s.purge_submission("sub").await.unwrap();
         assert!(s.questions("room").await.unwrap().is_empty(), "{name}: a purge removes them");
     })
@@ -38,12 +41,16 @@ async fn one_integrity_note_per_signal_the_last_write_wins() {
         s.set_integrity_note("room", note("paste", 900, "from my own file", 20)).await.unwrap();
         s.set_integrity_note("room", note("focus_lost", 100, "doorbell", 21)).await.unwrap();
         s.set_integrity_note("room", note("paste", 900, "from my own earlier file", 22)).await.unwrap();
-        let want = vec![note("focus_lost", 100, "doorbell", 21), note("paste", 900, "from my own earlier file", 22)];
+        let want =
+            vec![note("focus_lost", 100, "doorbell", 21), note("paste", 900, "from my own earlier file", 22)];
         assert_eq!(s.integrity_notes("room").await.unwrap(), want, "{name}: ordered by the signal's moment");
         s.set_integrity_note("room", note("focus_lost", 100, "", 23)).await.unwrap();
         assert_eq!(s.integrity_notes("room").await.unwrap(), want[1..], "{name}: an empty note removes it");
         let unknown = s.set_integrity_note("nope", note("paste", 1, "x", 24)).await.unwrap_err();
-        assert!(matches!(unknown, StoreError::NotFound { missing: Missing::Room, .. }), "{name}: {unknown:?}");
+        assert!(
+            matches!(unknown, StoreError::NotFound { missing: Missing::Room, .. }),
+            "{name}: {unknown:?}"
+        );
         s.purge_submission("sub").await.unwrap();
         assert!(s.integrity_notes("room").await.unwrap().is_empty(), "{name}: a purge removes them");
     })
@@ -65,7 +72,11 @@ async fn a_room_keeps_its_options_and_the_latest_room_is_the_live_one_or_the_new
         assert_eq!((latest.id.as_str(), latest.ended_at_ms), ("first", Some(20)), "{name}: the ended room");
         s.create_room(super::room("second", "sub", 30), super::entry("second", 1, 30)).await.unwrap();
         let latest = s.latest_room_for_submission("sub").await.unwrap().unwrap();
-        assert_eq!((latest.id.as_str(), latest.options.clone()), ("second", RoomOptions::default()), "{name}");
+        assert_eq!(
+            (latest.id.as_str(), latest.options.clone()),
+            ("second", RoomOptions::default()),
+            "{name}"
+        );
     })
     .await;
 }

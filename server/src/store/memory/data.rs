@@ -147,12 +147,7 @@ impl Data {
     pub(super) fn list_submissions(&self, limit: usize) -> Vec<(SubmissionRecord, Option<RoomRecord>)> {
         let mut subs: Vec<&SubmissionRecord> = self.submissions.values().collect();
         subs.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then_with(|| a.id.cmp(&b.id)));
-        subs.into_iter()
-            .take(limit)
-            .map(|s| {
-                (s.clone(), self.latest_room(&s.id).cloned())
-            })
-            .collect()
+        subs.into_iter().take(limit).map(|s| (s.clone(), self.latest_room(&s.id).cloned())).collect()
     }
 
     pub(super) fn expired_submissions(&self, cutoff_ms: u64, limit: usize) -> Vec<String> {
