@@ -281,9 +281,10 @@ pub struct RoomSession {
     pub ws_url: String,
     /// Where the room stands: when it opened and, once ended, until when it may be reopened.
     pub state: RoomState,
-    /// The interview's length and whether the candidate sees the integrity signals.
-    #[serde(flatten)]
-    pub options: RoomOptions,
+    /// The interview's planned length in minutes, when promote gave one. (Whether the candidate sees
+    /// the integrity signals is not said here: `GET …/integrity` answers the candidate or refuses.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_min: Option<u32>,
     /// The server's clock when it answered, ms since the Unix epoch: the room's clock counts from
     /// `state.started_at_ms` on this clock, whatever the browser's clock says.
     pub now_ms: u64,

@@ -92,7 +92,7 @@ pub async fn session(
         voice: room.voice,
         ws_url: state.urls.ws.clone(),
         state: state.lifecycle.state(&room),
-        options: room.options,
+        duration_min: room.options.duration_min,
         now_ms: now_ms(),
     }))
 }
