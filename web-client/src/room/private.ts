@@ -3,9 +3,11 @@
 // Fetched only for the interviewer (the server refuses everyone else), and never put in the shared doc.
 
 import { api, type Client } from '../lib/api'
+import type { IntegrityNote } from '../lib/interview'
 import type { PrivatePanel } from '../lib/types'
 import { h } from '../ui/dom'
 import { integritySection, scorecardSection, timelineSection, type JumpTarget } from '../ui/insights'
+import { candidateNotesSection } from './integrity-notes'
 import { NotesSaver } from './notes'
 import { recordSections, type RecordTarget } from './record'
 
@@ -46,6 +48,7 @@ function content(ctx: PrivateContext, p: PrivatePanel): HTMLElement[] {
   const record = recordSections({ client: ctx.client, roomId: ctx.roomId, target: ctx.record }, p.live_scores ?? [])
   return [
     integritySection(p.integrity_summary, p.integrity, ctx.target),
+    ...[candidateNotesSection(p.integrity_summary.flags, (p as { integrity_notes?: IntegrityNote[] }).integrity_notes)].filter((e) => e !== null),
     scorecardSection(p.scorecard, ctx.target),
     record.scores,
     record.session,
