@@ -18,7 +18,7 @@ export function roomClock(session: InterviewSession): { el: HTMLElement; stop():
   const el = h('span', { class: 'room-clock', testid: 'room-clock', role: 'timer', 'aria-label': 'Interview clock' }, elapsed, left)
   const draw = () => {
     const t = clockText(started, Date.now() + offset, session.duration_min)
-    elapsed.textContent = `⏱ ${t.elapsed}`
+    elapsed.textContent = `Elapsed ${t.elapsed}`
     if (t.left !== null) {
       left.textContent = ` · ${t.left}`
       left.classList.toggle('over', t.over)

@@ -179,7 +179,7 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, exp
       notes,
       record.scores,
       record.session,
-      questionsPanel(client, roomId, false).el,
+      reviewQuestions(client, roomId),
       integritySection(panel.integrity_summary, panel.integrity, target),
       candidateNotesSection(panel.integrity_summary.flags, panel.integrity_notes),
       scorecardSection(panel.scorecard, target),
@@ -208,6 +208,13 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, exp
   )
   const first = exported.files.find((f) => f.change !== 'unchanged' && f.change !== 'deleted') ?? exported.files[0]
   if (first) viewer.openFile(first.path)
+}
+
+/** The questions pushed during the call, as a section of the review's panel. */
+function reviewQuestions(client: Client, roomId: string): HTMLElement {
+  const el = questionsPanel(client, roomId, false).el
+  el.className = 'panel-section questions-pane'
+  return el
 }
 
 function notesSection(client: Client, roomId: string, initial: string): HTMLElement {
