@@ -44,7 +44,7 @@ function askForm(client: Client, roomId: string, pushed: (q: Question) => void):
   const input = h('textarea', {
     class: 'question-input',
     id: 'question-input',
-    rows: 2,
+    rows: 1,
     maxlength: String(MAX_QUESTION_CHARS),
     placeholder: 'A question for the candidate (everyone in the room sees it)',
     testid: 'question-input',
