@@ -89,6 +89,8 @@ async function run() {
   await iv.click('[data-testid="question-send"]')
   await cand.locator('[data-testid="question"]', { hasText: QUESTION }).waitFor()
   pass('pushed_question_reaches_candidate')
+  await iv.screenshot({ path: join(shotDir, 'interviewer-questions.png') })
+  await cand.screenshot({ path: join(shotDir, 'candidate-question.png') })
   const obs = await newPage('observer')
   await obs.goto(links.observer)
   await waitSynced(obs)
