@@ -166,6 +166,8 @@ async fn browser_interview_end_to_end() {
         "dashboard_status_ended",
         "dashboard_offers_reopen_or_new",
         "dashboard_opens_review",
+        "review_reopens_the_room",
+        "candidate_link_works_after_reopen",
     ] {
         assert!(checks.iter().any(|c| c == expected), "interview check {expected} did not run: {checks:?}");
     }

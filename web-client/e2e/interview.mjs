@@ -3,7 +3,7 @@
 // question the interviewer pushes (and a late joiner sees it too), and notes an integrity signal that
 // the interviewer then reads. After End the interviewer reviews the room: the final code, notes that
 // survive a reload, the report and Reopen; the candidate's link still says it ended, and the dashboard
-// opens the same review. Usage: node e2e/interview.mjs <base_url> <api_key> <screenshot_dir>; prints
+// opens the same review, from which the room is reopened. Usage: node e2e/interview.mjs <base_url> <api_key> <screenshot_dir>; prints
 // exactly one JSON line, {"ok": bool, "checks": [...], "error"?}.
 
 import { mkdirSync } from 'node:fs'
@@ -136,8 +136,10 @@ async function run() {
   pass('review_shows_diff')
   await iv.screenshot({ path: join(shotDir, 'review.png') })
 
-  // The candidate's link keeps saying the interview ended.
+  // The candidate's link keeps saying the interview ended. (Going to the same path with a fragment
+  // does not load the page again: reload it, so the answer comes from a fresh load.)
   await cand.goto(links.candidate)
+  await cand.reload()
   const ended = await cand.locator('[data-testid="ended"]').innerText()
   expect('candidate_link_still_ended', ended.includes('This interview has ended'), ended)
 
@@ -154,6 +156,17 @@ async function run() {
   await dash.waitForSelector('[data-testid="review"]')
   const dashNotes = await dash.locator('[data-testid="notes"]').inputValue()
   expect('dashboard_opens_review', dashNotes === REVIEW_NOTES, dashNotes)
+
+  // Reopen from that review: the room is live again, with its code, and the candidate's link works again.
+  dash.on('dialog', (d) => d.accept())
+  await dash.click('[data-testid="reopen-room"]')
+  await waitSynced(dash)
+  await dash.waitForFunction((t) => window.__handoff?.view?.state.doc.toString().includes(t), TYPED)
+  pass('review_reopens_the_room')
+  await cand.goto(links.candidate)
+  await cand.reload()
+  await waitSynced(cand)
+  pass('candidate_link_works_after_reopen')
 }
 
 let timer

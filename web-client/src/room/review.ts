@@ -14,7 +14,7 @@ import { clear, h } from '../ui/dom'
 import { LanguageSlot, baseSetup, readOnly } from '../ui/editor'
 import { integritySection, scorecardSection, timelineSection } from '../ui/insights'
 import { showMessagePage } from '../ui/pages'
-import { jwtClaims } from '../lib/token'
+import { jwtClaims, roomTokenKey } from '../lib/token'
 import { FileTree } from '../ui/tree'
 import { authorshipLegend, authorshipMarks, showAuthorship } from './authorship'
 import { DiffPane } from './diff'
@@ -256,7 +256,7 @@ function reportButton(client: Client, roomId: string): HTMLElement {
 /**
  * Reopens the room. With the interviewer's room token the page then opens the live room; with the
  * dashboard's credential (which cannot join a room's socket) a promote of the submission reopens it and
- * answers with a fresh interviewer link, which the page follows.
+ * answers with a fresh interviewer token, which the page keeps for the room and opens it with.
  */
 async function reopen(client: Client, session: InterviewSession, exported: RoomExport, reopened: () => void): Promise<void> {
   const roomToken = client.credential !== null && jwtClaims(client.credential)?.room !== undefined
@@ -267,7 +267,9 @@ async function reopen(client: Client, session: InterviewSession, exported: RoomE
     return
   }
   const p = await promoteOnEnded(client, submissionId, session.you.name, 'reopen')
-  location.assign(p.links.interviewer)
+  // The interviewer's fresh token, where the room page looks for it; the page then opens the live room.
+  sessionStorage.setItem(roomTokenKey(session.room.id), p.tokens.interviewer)
+  reopened()
 }
 
 function reopenButton(reopenRoom: () => Promise<void>): HTMLElement {
