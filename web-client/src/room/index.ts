@@ -35,6 +35,14 @@ export function startRoom(root: HTMLElement, roomId: string): void {
       if (session.room.status === 'ended') {
         if (session.you.role === 'interviewer') showReview(root, client, session, () => startRoom(root, roomId))
         else showEnded(root, false)
+      } else if (taken.value === null) {
+        // The dashboard's credential reads the room but cannot join its socket: that takes a room link.
+        showMessagePage(root, {
+          title: 'This interview is live',
+          body: 'Open it with the interviewer link: on the dashboard, open the submission and choose "Show live room links".',
+          testid: 'live-needs-link',
+          actions: [h('a', { class: 'button', href: '/' }, 'Back to dashboard')],
+        })
       } else mount(root, client, session, () => startRoom(root, roomId))
     },
     (e: unknown) => {
