@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::async_replay::Warning;
 use crate::attribution::{Authored, Edit, Source};
 use crate::integrity::IntegritySummary;
+use crate::interview::{IntegrityNote, OnEnded, PromoteOutcome, RoomOptions};
 use crate::role::Role;
 /// The async session's content, defined below the modules that read it and part of this API's bodies.
 pub use crate::submission::{AsyncEvent, FileEntry};
@@ -38,6 +39,9 @@ pub struct Exercise {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The task as the candidate reads it, in Markdown (at most `MAX_BRIEF_BYTES`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brief: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,9 +97,9 @@ pub struct SubmissionView {
     pub created_at_ms: u64,
     #[serde(flatten)]
     pub submission: SubmissionRequest,
-    /// The live room promoted from this submission, if any.
+    /// The submission's live room, or else its latest ended one; absent until it is promoted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub room: Option<RoomSummary>,
+    pub room: Option<RoomState>,
     /// Computed by the server from `events`, alongside the platform's own `integrity`.
     pub integrity_summary: IntegritySummary,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -111,6 +115,12 @@ pub struct PromoteRequest {
     /// Lifetime of the links in seconds (default one day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_s: Option<u64>,
+    /// The interview's length and what the candidate sees; set when a room opens, kept on reopen.
+    #[serde(flatten)]
+    pub options: RoomOptions,
+    /// What to do when the submission's latest room has ended: `new` (default) or `reopen`.
+    #[serde(default)]
+    pub on_ended: OnEnded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +154,20 @@ pub struct RoomSummary {
     pub status: RoomStatus,
 }
 
+/// Where a room stands, as the submission and the dashboard show it: a [`RoomSummary`] with its times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomState {
+    pub id: String,
+    pub status: RoomStatus,
+    /// When the room opened, ms since the Unix epoch.
+    pub started_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at_ms: Option<u64>,
+    /// Until when an ended room may be reopened (absent while live).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopen_until_ms: Option<u64>,
+}
+
 /// One token or link per role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerRole {
@@ -156,6 +180,8 @@ pub struct PerRole {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromoteResponse {
     pub room: RoomSummary,
+    /// `opened` (a new room), `live` (the submission's live room) or `reopened` (its ended room).
+    pub outcome: PromoteOutcome,
     /// Base WebSocket URL for `WebsocketProvider(ws_url, room.id, doc, { params: { token } })`.
     pub ws_url: String,
     pub tokens: PerRole,
@@ -212,7 +238,7 @@ pub struct SubmissionListItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scorecard: Option<ScoreTotal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub room: Option<RoomSummary>,
+    pub room: Option<RoomState>,
 }
 
 /// A scorecard reduced to its totals.
@@ -253,6 +279,15 @@ pub struct RoomSession {
     pub submission_files: Vec<FileEntry>,
     pub voice: bool,
     pub ws_url: String,
+    /// Where the room stands: when it opened and, once ended, until when it may be reopened.
+    pub state: RoomState,
+    /// The interview's planned length in minutes, when promote gave one. (Whether the candidate sees
+    /// the integrity signals is not said here: `GET …/integrity` answers the candidate or refuses.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_min: Option<u32>,
+    /// The server's clock when it answered, ms since the Unix epoch: the room's clock counts from
+    /// `state.started_at_ms` on this clock, whatever the browser's clock says.
+    pub now_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +306,9 @@ pub struct PrivatePanel {
     /// The interviewer's live rubric scores (empty until scored).
     #[serde(default)]
     pub live_scores: Vec<LiveScore>,
+    /// The candidate's notes on the integrity signals, shown beside each flag.
+    #[serde(default)]
+    pub integrity_notes: Vec<IntegrityNote>,
 }
 
 /// One live rubric score by the interviewer, citing moments of the live session (`seq` of a timeline
@@ -389,6 +427,9 @@ pub struct Export {
     pub presence: Vec<PresenceEvent>,
     pub notes: String,
     pub live_scores: Vec<LiveScore>,
+    /// The candidate's notes on the integrity signals of their async session.
+    #[serde(default)]
+    pub integrity_notes: Vec<IntegrityNote>,
 }
 
 /// Consecutive edits by one author in one file with no long pause between them (the record groups them;

@@ -12,6 +12,7 @@
 //! - [`validate`]: checks a submission before anything is stored.
 //! - [`api`]: REST request/response bodies (DESIGN §4.2), carrying the results of the modules below.
 //! - [`async_replay`]: replays the async session from its edit events (and checks it).
+//! - [`interview`]: room options set at promote, pushed questions, the candidate's integrity notes.
 //! - [`integrity`]: the integrity summary computed from the async event stream.
 //! - [`attribution`]: who wrote what (attributed edits, authored ranges), as the record reports it.
 //! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
@@ -25,6 +26,7 @@ pub mod async_replay;
 pub mod attribution;
 pub mod frame;
 pub mod integrity;
+pub mod interview;
 pub mod limits;
 pub mod record;
 pub mod role;

@@ -208,3 +208,18 @@ pub const ROOM_IDLE_END_SECS: u64 = 60 * 60;
 /// Seconds after a room ended during which the interviewer may reopen it (default of
 /// `--reopen-window-s`). Later: 409 `reopen_window_passed`.
 pub const REOPEN_WINDOW_SECS: u64 = 24 * 60 * 60;
+
+/// Bytes of an exercise's Markdown brief (`exercise.brief`). Over it: 413 `brief_too_large`.
+pub const MAX_BRIEF_BYTES: usize = 64 * 1024;
+
+/// Minutes a promote may give the interview (`duration_min`). Over it: 400 `invalid_field`.
+pub const MAX_DURATION_MIN: u32 = 8 * 60;
+
+/// Characters of one question the interviewer pushes to the room. Over it: 413 `question_too_large`.
+pub const MAX_QUESTION_CHARS: usize = 2_000;
+
+/// Questions one room holds. Over it: 413 `too_many_questions`.
+pub const MAX_QUESTIONS_PER_ROOM: usize = 200;
+
+/// Characters of the candidate's note on one integrity signal. Over it: 413 `integrity_note_too_large`.
+pub const MAX_INTEGRITY_NOTE_CHARS: usize = 500;

@@ -4,9 +4,10 @@
 use std::collections::HashSet;
 
 use crate::api::{PromoteRequest, SubmissionRequest};
+use crate::interview::{IntegrityNoteBody, QuestionBody};
 use crate::limits::{
-    MAX_EVENTS, MAX_FILE_BYTES, MAX_FILES, MAX_NAME_CHARS, MAX_PATH_BYTES, MAX_ROOM_TOKEN_TTL_SECS,
-    MAX_SUBMISSION_BYTES,
+    MAX_BRIEF_BYTES, MAX_DURATION_MIN, MAX_EVENTS, MAX_FILE_BYTES, MAX_FILES, MAX_INTEGRITY_NOTE_CHARS,
+    MAX_NAME_CHARS, MAX_PATH_BYTES, MAX_QUESTION_CHARS, MAX_ROOM_TOKEN_TTL_SECS, MAX_SUBMISSION_BYTES,
 };
 
 /// A refused request: 400 for a malformed one, 413 for one over a size limit.
@@ -80,6 +81,14 @@ pub fn check_path(path: &str) -> Result<(), Invalid> {
 pub fn submission(req: &SubmissionRequest) -> Result<(), Invalid> {
     check_name("candidate.name", &req.candidate.name)?;
     check_name("exercise.title", &req.exercise.title)?;
+    if let Some(brief) = &req.exercise.brief
+        && brief.len() > MAX_BRIEF_BYTES
+    {
+        return Err(Invalid::large(
+            "brief_too_large",
+            format!("exercise.brief is {} bytes, over the limit of {MAX_BRIEF_BYTES} bytes", brief.len()),
+        ));
+    }
     if req.files.is_empty() {
         return Err(Invalid::bad("invalid_field", "files must hold at least one file"));
     }
@@ -180,6 +189,14 @@ pub fn scores(body: &crate::api::ScoresBody) -> Result<(), Invalid> {
 /// Validates a promote request.
 pub fn promote(req: &PromoteRequest) -> Result<(), Invalid> {
     check_name("interviewer.name", &req.interviewer.name)?;
+    if let Some(min) = req.options.duration_min
+        && !(1..=MAX_DURATION_MIN).contains(&min)
+    {
+        return Err(Invalid::bad(
+            "invalid_field",
+            format!("duration_min must be between 1 and {MAX_DURATION_MIN} minutes"),
+        ));
+    }
     match req.expires_in_s {
         Some(0) => Err(Invalid::bad("invalid_field", "expires_in_s must be positive")),
         Some(s) if s > MAX_ROOM_TOKEN_TTL_SECS => Err(Invalid::bad(
@@ -188,6 +205,33 @@ pub fn promote(req: &PromoteRequest) -> Result<(), Invalid> {
         )),
         _ => Ok(()),
     }
+}
+
+/// Validates a question the interviewer pushes: not blank, at most [`MAX_QUESTION_CHARS`].
+pub fn question(body: &QuestionBody) -> Result<(), Invalid> {
+    if body.text.trim().is_empty() {
+        return Err(Invalid::bad("invalid_field", "text must not be empty"));
+    }
+    let chars = body.text.chars().count();
+    if chars > MAX_QUESTION_CHARS {
+        return Err(Invalid::large(
+            "question_too_large",
+            format!("text is {chars} characters, over the limit of {MAX_QUESTION_CHARS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates the candidate's note on an integrity signal: at most [`MAX_INTEGRITY_NOTE_CHARS`].
+pub fn integrity_note(body: &IntegrityNoteBody) -> Result<(), Invalid> {
+    let chars = body.note.chars().count();
+    if chars > MAX_INTEGRITY_NOTE_CHARS {
+        return Err(Invalid::large(
+            "integrity_note_too_large",
+            format!("note is {chars} characters, over the limit of {MAX_INTEGRITY_NOTE_CHARS}"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -163,7 +163,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             commit_window: Duration::from_millis(config.commit_window_ms.min(MAX_GROUP_COMMIT_WINDOW_MS)),
         },
     );
-    let listener = listen(config.listen)?;
+    let listener = listen(config.listen).map_err(|e| listen_error(config.listen, e))?;
     let addr = listener.local_addr()?;
     let configured_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let urls = Arc::new(Urls::from_public(&configured_url));
@@ -237,6 +237,18 @@ fn check_api_key(configured: Option<&str>) -> anyhow::Result<()> {
 /// overflowed when every client of a reconnect storm came back at once: the kernel dropped the SYNs and
 /// those clients waited a whole retransmission timeout (1 s) before their second try.
 const LISTEN_BACKLOG: u32 = 4096;
+
+/// A failed bind as the operator reads it: the address, why, and the flag that picks another.
+fn listen_error(addr: std::net::SocketAddr, e: std::io::Error) -> anyhow::Error {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another process is listening there; stop it, or choose another address"
+        }
+        std::io::ErrorKind::PermissionDenied => "ports below 1024 need privileges; choose another address",
+        _ => "choose another address",
+    };
+    anyhow::anyhow!("cannot listen on {addr}: {e} ({hint} with --listen ADDR:PORT or HANDOFF_LISTEN)")
+}
 
 fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket =

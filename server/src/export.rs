@@ -116,6 +116,7 @@ pub async fn build(
     let live_scores = live_scores(store, &room.id).await?;
     let presence = store.presence(&room.id).await?;
     let ended_at_ms = room.ended_at_ms;
+    let integrity_notes = store.integrity_notes(&room.id).await?;
     Ok(Export {
         live_scores,
         ended_at_ms,
@@ -131,6 +132,7 @@ pub async fn build(
         files,
         timeline: edits,
         notes,
+        integrity_notes,
     })
 }
 

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use handoff_protocol::api::{FileChange, RoomEndedEvent, RoomStatus};
+use handoff_protocol::api::{FileChange, RoomEndedEvent, RoomState, RoomStatus};
+use handoff_protocol::interview::{OnEnded, PromoteOutcome, RoomOptions};
 use handoff_protocol::schema;
 
 use crate::clock::now_ms;
@@ -57,18 +58,24 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     /// Opens the live room for a submission, its log starting with the preload of the submission's
-    /// files; a submission that has a live room keeps it. Returns the room and the submission.
+    /// files; a submission that has a live room keeps it. When its latest room has ended, `on_ended`
+    /// chooses between a new room and reopening that one (within the reopen window). Returns the room,
+    /// the submission and which of these happened.
     pub async fn promote(
         &self,
         submission_id: &str,
         interviewer: &str,
         voice: bool,
-    ) -> Result<(RoomRecord, SubmissionRecord), LifecycleError> {
+        options: RoomOptions,
+        on_ended: OnEnded,
+    ) -> Result<(RoomRecord, SubmissionRecord, PromoteOutcome), LifecycleError> {
         let sub =
             self.store.get_submission(submission_id).await?.ok_or(LifecycleError::NotFound("submission"))?;
-        let room = match self.store.live_room_for_submission(submission_id).await? {
-            Some(room) => room,
-            None => {
+        let latest = self.store.latest_room_for_submission(submission_id).await?;
+        let (room, outcome) = match latest {
+            Some(room) if room.status == RoomStatus::Live => (room, PromoteOutcome::Live),
+            Some(room) if on_ended == OnEnded::Reopen => (self.reopen(room).await?, PromoteOutcome::Reopened),
+            _ => {
                 let room_id = new_id("room");
                 let at_ms = now_ms();
                 let record = RoomRecord {
@@ -79,6 +86,7 @@ impl Lifecycle {
                     voice,
                     created_at_ms: at_ms,
                     ended_at_ms: None,
+                    options,
                 };
                 let preload = LogEntry {
                     room_id: Arc::from(room_id.as_str()),
@@ -90,11 +98,30 @@ impl Lifecycle {
                     update: Bytes::from(schema::initial_update(&sub.body.files)),
                 };
                 // Returns the other promote's room if two raced.
-                self.store.create_room(record, preload).await?
+                let room = self.store.create_room(record, preload).await?;
+                let outcome = if room.id == room_id { PromoteOutcome::Opened } else { PromoteOutcome::Live };
+                (room, outcome)
             }
         };
-        tracing::info!(submission = %submission_id, room = %room.id, "promoted");
-        Ok((room, sub))
+        tracing::info!(submission = %submission_id, room = %room.id, ?outcome, "promoted");
+        Ok((room, sub, outcome))
+    }
+
+    /// Where a room stands: live, or ended and reopenable until when.
+    pub fn state(&self, room: &RoomRecord) -> RoomState {
+        let reopen_until_ms = match room.status {
+            RoomStatus::Live => None,
+            RoomStatus::Ended => {
+                room.ended_at_ms.map(|t| t.saturating_add(self.reopen_window.as_millis() as u64))
+            }
+        };
+        RoomState {
+            id: room.id.clone(),
+            status: room.status,
+            started_at_ms: room.created_at_ms,
+            ended_at_ms: room.ended_at_ms,
+            reopen_until_ms,
+        }
     }
 
     /// Ends a room (idempotent: ending an ended room changes nothing and sends no second webhook).

@@ -15,10 +15,27 @@ pub const DIR_MODE: u32 = 0o700;
 /// Mode of every file the server writes: the database, its WAL and shared-memory files, the secrets.
 pub const FILE_MODE: u32 = 0o600;
 
+/// Name of the file that keeps the data dir out of version control.
+pub const DATA_DIR_GITIGNORE: &str = ".gitignore";
+/// Its content: everything in the data dir, itself included. The data dir holds the API key and the
+/// token secret; inside a checkout, one `git add .` would otherwise commit them.
+pub const DATA_DIR_GITIGNORE_TEXT: &str =
+    "# The handoff server's data: secrets and candidates' data. Never commit it.\n*\n";
+
 /// Creates the data dir (and missing parents) 0700, or tightens an existing one to 0700. A dir that
 /// cannot be tightened (owned by someone else) is logged and left: the files in it are 0600 anyway.
+/// A data dir without a `.gitignore` gets one ignoring everything in it; one already there is kept.
 pub fn prepare_data_dir(dir: &Path) -> io::Result<()> {
     create_dirs(dir)?;
+    let ignore = dir.join(DATA_DIR_GITIGNORE);
+    if !ignore.exists() {
+        use std::io::Write as _;
+        private_file_options()
+            .write(true)
+            .create_new(true)
+            .open(&ignore)?
+            .write_all(DATA_DIR_GITIGNORE_TEXT.as_bytes())?;
+    }
     #[cfg(unix)]
     {
         let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
@@ -117,9 +134,14 @@ mod tests {
         let dir = tmp.path().join("a/b");
         prepare_data_dir(&dir).unwrap();
         assert_eq!(mode(&dir), 0o700);
+        let ignore = dir.join(DATA_DIR_GITIGNORE);
+        assert_eq!(fs::read_to_string(&ignore).unwrap(), DATA_DIR_GITIGNORE_TEXT);
+        assert_eq!(mode(&ignore), 0o600);
+        fs::write(&ignore, "mine\n").unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         prepare_data_dir(&dir).unwrap();
         assert_eq!(mode(&dir), 0o700);
+        assert_eq!(fs::read_to_string(&ignore).unwrap(), "mine\n", "an operator's own .gitignore is kept");
 
         let db = dir.join("handoff.db");
         create_private_file(&db).unwrap();

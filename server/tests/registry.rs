@@ -96,7 +96,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
     let files = vec![FileEntry { path: "main.py".into(), content: "hello".into() }];
     let body = SubmissionRequest {
         candidate: handoff_protocol::api::Candidate { name: "Cam".into(), email: None },
-        exercise: handoff_protocol::api::Exercise { title: "t".into(), language: None },
+        exercise: handoff_protocol::api::Exercise { title: "t".into(), language: None, brief: None },
         files: files.clone(),
         events: vec![],
         integrity: None,
@@ -111,6 +111,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
         voice: false,
         created_at_ms: 0,
         ended_at_ms: None,
+        options: Default::default(),
     };
     let initial = schema::initial_update(&files);
     let preload = LogEntry {

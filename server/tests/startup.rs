@@ -107,13 +107,34 @@ async fn a_new_data_dir_and_its_database_are_private_under_umask_022() {
 
     let files = modes(&data);
     let names: Vec<&str> = files.iter().filter_map(|(p, _)| Path::new(p).file_name()?.to_str()).collect();
-    for expected in ["handoff.db", "handoff.db-wal", "handoff.db-shm", "token-secret"] {
+    for expected in ["handoff.db", "handoff.db-wal", "handoff.db-shm", "token-secret", ".gitignore"] {
         assert!(names.contains(&expected), "{expected} missing: {files:?}");
     }
     assert_eq!(mode(&data), "700", "the data dir: {files:?}");
     for (path, mode) in &files[1..] {
         assert_eq!(mode, "600", "{path} is readable by others: {files:?}");
     }
+    let ignore = std::fs::read_to_string(data.join(".gitignore")).expect("the data dir has a .gitignore");
+    assert!(ignore.lines().any(|l| l.trim() == "*"), "it ignores everything in the data dir: {ignore}");
+}
+
+#[tokio::test]
+async fn a_taken_port_is_refused_naming_the_address_and_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to hold");
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args(["serve", "--listen", &addr, "--log", "warn", "--api-key", API_KEY, "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .output()
+        .expect("handoff runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a second listener on {addr} started");
+    assert!(
+        stderr.contains(&addr) && stderr.contains("--listen"),
+        "the refusal names {addr} and --listen: {stderr}"
+    );
+    drop(taken);
 }
 
 #[tokio::test]

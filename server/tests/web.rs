@@ -154,6 +154,38 @@ async fn browser_end_to_end() {
     }
 }
 
+/// The interview around the editor (issue 20): brief, clock, pushed questions, the candidate's
+/// integrity notes, and the review after End (e2e/interview.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_interview_end_to_end() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "the browser test needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+    );
+    let checks = run_e2e("e2e/interview.mjs").await;
+    for expected in [
+        "banner_true_to_the_room",
+        "brief_rendered_safely",
+        "clock_shows_elapsed_and_left",
+        "pushed_question_reaches_candidate",
+        "late_joiner_sees_questions",
+        "candidate_note_reaches_interviewer",
+        "review_after_end",
+        "review_offers_report_and_reopen",
+        "review_keeps_questions",
+        "review_notes_survive_reload",
+        "review_shows_diff",
+        "candidate_link_still_ended",
+        "dashboard_status_ended",
+        "dashboard_offers_reopen_or_new",
+        "dashboard_opens_review",
+        "review_reopens_the_room",
+        "candidate_link_works_after_reopen",
+    ] {
+        assert!(checks.iter().any(|c| c == expected), "interview check {expected} did not run: {checks:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firefox_smoke() {
     assert!(

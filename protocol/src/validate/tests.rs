@@ -1,10 +1,11 @@
 use super::*;
 use crate::api::{Candidate, Exercise, FileEntry, Interviewer};
+use crate::interview::RoomOptions;
 
 fn sub(files: Vec<(&str, &str)>) -> SubmissionRequest {
     SubmissionRequest {
         candidate: Candidate { name: "Ada".into(), email: None },
-        exercise: Exercise { title: "LRU cache".into(), language: Some("python".into()) },
+        exercise: Exercise { title: "LRU cache".into(), language: Some("python".into()), brief: None },
         files: files.into_iter().map(|(p, c)| FileEntry { path: p.into(), content: c.into() }).collect(),
         events: vec![],
         integrity: None,
@@ -74,6 +75,8 @@ fn promote_checks_name_and_ttl() {
         interviewer: Interviewer { name: "Ivy".into() },
         voice: false,
         expires_in_s: Some(600),
+        options: Default::default(),
+        on_ended: Default::default(),
     };
     assert_eq!(promote(&ok), Ok(()));
     let zero = PromoteRequest { expires_in_s: Some(0), ..ok.clone() };
@@ -116,4 +119,42 @@ fn events_must_be_in_time_order() {
     let err = submission(&s).unwrap_err();
     assert_eq!(err.code(), "invalid_event");
     assert!(err.to_string().contains("events[1]"));
+}
+
+#[test]
+fn promote_bounds_the_duration() {
+    let ok = PromoteRequest {
+        interviewer: Interviewer { name: "Ivy".into() },
+        voice: false,
+        expires_in_s: None,
+        options: RoomOptions { duration_min: Some(45), candidate_sees_integrity: true },
+        on_ended: Default::default(),
+    };
+    assert_eq!(promote(&ok), Ok(()));
+    for min in [0, MAX_DURATION_MIN + 1] {
+        let bad = PromoteRequest {
+            options: RoomOptions { duration_min: Some(min), ..ok.options.clone() },
+            ..ok.clone()
+        };
+        assert_eq!(promote(&bad).map_err(|e| e.code()), Err("invalid_field"), "{min} minutes");
+    }
+}
+
+#[test]
+fn a_brief_questions_and_integrity_notes_are_bounded() {
+    let mut s = sub(vec![("a.py", "")]);
+    s.exercise.brief = Some("# Task\n".into());
+    assert_eq!(submission(&s), Ok(()));
+    s.exercise.brief = Some("x".repeat(MAX_BRIEF_BYTES + 1));
+    assert_eq!(submission(&s).map_err(|e| e.code()), Err("brief_too_large"));
+
+    assert_eq!(question(&QuestionBody { text: "Why a dict?".into() }), Ok(()));
+    assert_eq!(question(&QuestionBody { text: "  ".into() }).map_err(|e| e.code()), Err("invalid_field"));
+    let long = QuestionBody { text: "é".repeat(MAX_QUESTION_CHARS + 1) };
+    assert_eq!(question(&long).map_err(|e| e.code()), Err("question_too_large"));
+
+    let note = |note: String| IntegrityNoteBody { kind: "paste".into(), at_ms: 1, note };
+    assert_eq!(integrity_note(&note("é".repeat(MAX_INTEGRITY_NOTE_CHARS))), Ok(()));
+    let over = integrity_note(&note("é".repeat(MAX_INTEGRITY_NOTE_CHARS + 1)));
+    assert_eq!(over.map_err(|e| e.code()), Err("integrity_note_too_large"));
 }

@@ -108,6 +108,14 @@ impl RoomCaller {
     }
 
     /// Interviewer or integrator: the only callers allowed interviewer-private data.
+    /// The participant's role; `None` for the integrator, who holds no room token.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            RoomCaller::Integrator => None,
+            RoomCaller::Participant(c) => Some(c.role),
+        }
+    }
+
     pub fn is_interviewer(&self) -> bool {
         match self {
             RoomCaller::Integrator => true,

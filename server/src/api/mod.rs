@@ -1,6 +1,7 @@
 //! The REST API (DESIGN §4.2): JSON in, JSON out, integrator calls authenticated by the API key.
 
 mod extract;
+mod interview;
 mod record;
 mod rooms;
 mod submissions;
@@ -25,6 +26,9 @@ pub fn router() -> Router<AppState> {
         .route("/rooms/{id}/scores", put(rooms::set_scores))
         .route("/rooms/{id}/end", post(rooms::end))
         .route("/rooms/{id}/reopen", post(rooms::reopen))
+        .route("/rooms/{id}/questions", get(interview::questions).post(interview::push_question))
+        .route("/rooms/{id}/integrity", get(interview::integrity))
+        .route("/rooms/{id}/integrity/notes", put(interview::set_integrity_note))
         .route("/rooms/{id}/timeline", get(record::timeline))
         .route("/rooms/{id}/replay", get(record::files_at))
         .route("/rooms/{id}/export", get(record::export))

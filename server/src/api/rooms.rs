@@ -91,6 +91,9 @@ pub async fn session(
         submission_files: sub.body.files,
         voice: room.voice,
         ws_url: state.urls.ws.clone(),
+        state: state.lifecycle.state(&room),
+        duration_min: room.options.duration_min,
+        now_ms: now_ms(),
     }))
 }
 
@@ -103,8 +106,10 @@ pub async fn private(
     let (room, sub) = open_interviewer(&state, &parts, &id).await?;
     let notes = state.store.notes(&room.id).await?;
     let live_scores = export::live_scores(state.store.as_ref(), &room.id).await?;
+    let integrity_notes = state.store.integrity_notes(&room.id).await?;
     Ok(Json(PrivatePanel {
         live_scores,
+        integrity_notes,
         integrity_summary: integrity::summarize_submission(&sub.body.events, &sub.body.files),
         integrity: sub.body.integrity,
         scorecard: sub.body.scorecard,

@@ -41,7 +41,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<SubmissionView>, AppError> {
     let rec = state.store.get_submission(&id).await?.ok_or(AppError::NotFound("submission"))?;
-    let room = state.store.live_room_for_submission(&id).await?.map(|r| r.summary());
+    let room = state.store.latest_room_for_submission(&id).await?.map(|r| state.lifecycle.state(&r));
     let integrity_summary = integrity::summarize_submission(&rec.body.events, &rec.body.files);
     let warnings = async_replay::check(&rec.body.events, &rec.body.files).into_iter().collect();
     Ok(Json(SubmissionView {
@@ -63,7 +63,7 @@ pub async fn list(State(state): State<AppState>, _: Integrator) -> Result<Json<S
             file_count: rec.body.files.len(),
             integrity_flags: integrity::summarize_submission(&rec.body.events, &rec.body.files).flags.len(),
             scorecard: rec.body.scorecard.as_ref().map(ScoreTotal::of),
-            room: room.map(|r| r.summary()),
+            room: room.map(|r| state.lifecycle.state(&r)),
             id: rec.id,
             created_at_ms: rec.created_at_ms,
             candidate: rec.body.candidate,
@@ -74,7 +74,8 @@ pub async fn list(State(state): State<AppState>, _: Integrator) -> Result<Json<S
 }
 
 /// Opens the live room for a submission, preloaded with its files; promoting again returns the same
-/// live room with fresh links.
+/// live room with fresh links. Once its room ended, a promote opens a new room, or reopens the ended one
+/// with `"on_ended": "reopen"`; `outcome` says which.
 pub async fn promote(
     State(state): State<AppState>,
     _: Integrator,
@@ -82,7 +83,8 @@ pub async fn promote(
     ApiJson(body): ApiJson<PromoteRequest>,
 ) -> Result<Json<PromoteResponse>, AppError> {
     validate::promote(&body)?;
-    let (room, sub) = state.lifecycle.promote(&id, &body.interviewer.name, body.voice).await?;
+    let (room, sub, outcome) =
+        state.lifecycle.promote(&id, &body.interviewer.name, body.voice, body.options, body.on_ended).await?;
     let ttl = body.expires_in_s.unwrap_or(DEFAULT_ROOM_TOKEN_TTL_SECS);
     let tokens = PerRole {
         interviewer: state.tokens.mint(&room.id, Role::Interviewer, &body.interviewer.name, ttl),
@@ -98,6 +100,7 @@ pub async fn promote(
     };
     Ok(Json(PromoteResponse {
         room: room.summary(),
+        outcome,
         ws_url: state.urls.ws.clone(),
         tokens,
         links,

@@ -240,7 +240,6 @@ impl<S> RoomCore<S> {
 
     /// Sends an extension message (its first byte is `ext`'s message number) to the members that
     /// announced `ext`; nobody else ever receives one.
-    #[cfg_attr(not(test), expect(dead_code, reason = "voice and room events are its first senders"))]
     pub(crate) fn send_extension(&mut self, ext: Extension, frame: Bytes) {
         debug_assert_eq!(frame.first(), Some(&ext.message_type()));
         self.members.broadcast_extension(ext, frame);

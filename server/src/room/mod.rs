@@ -114,6 +114,11 @@ pub enum Command {
     },
     /// The interview was reopened: accept joins again.
     Reopen,
+    /// Send an extension message to the members that announced `ext`.
+    Extension {
+        ext: Extension,
+        frame: Bytes,
+    },
     /// Commit everything accepted so far, then answer (readers of the log see every accepted edit).
     Flush {
         done: oneshot::Sender<()>,

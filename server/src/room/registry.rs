@@ -4,12 +4,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
+use bytes::Bytes;
 use dashmap::DashMap;
 use handoff_protocol::frame::{CLOSE_GOING_AWAY, CLOSE_ROOM_ENDED, CLOSE_TRY_AGAIN};
 use tokio::sync::{OnceCell, oneshot};
 
 use super::actor::RoomActor;
-use super::{CloseReason, Command, JoinRefused, Joiner, RoomHandle, RoomSettings};
+use super::{CloseReason, Command, Extension, JoinRefused, Joiner, RoomHandle, RoomSettings};
 use crate::bus::Bus;
 use crate::store::RoomLog;
 
@@ -115,6 +116,15 @@ impl Registry {
             if h.send(Command::End { reason, done }).await.is_ok() {
                 let _ = flushed.await;
             }
+        }
+    }
+
+    /// Sends an extension message to the members of a room loaded on this node that announced `ext`; a
+    /// room not loaded here has no members here to tell.
+    pub async fn send_extension(&self, room_id: &str, ext: Extension, frame: Bytes) {
+        let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());
+        if let Some(h) = handle {
+            let _ = h.send(Command::Extension { ext, frame }).await;
         }
     }
 

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use handoff_protocol::api::{RoomStatus, RoomSummary, SubmissionRequest};
+use handoff_protocol::interview::RoomOptions;
 
 use super::{LogEntry, StoreResult};
 
@@ -25,6 +26,8 @@ pub struct RoomRecord {
     pub created_at_ms: u64,
     /// When the room ended (`None` while live).
     pub ended_at_ms: Option<u64>,
+    /// What promote set for the room's whole life (length, what the candidate sees).
+    pub options: RoomOptions,
 }
 
 impl RoomRecord {
@@ -46,6 +49,8 @@ pub trait Catalog: Send + Sync + 'static {
     async fn create_room(&self, room: RoomRecord, preload: LogEntry) -> StoreResult<RoomRecord>;
     async fn get_room(&self, id: &str) -> StoreResult<Option<RoomRecord>>;
     async fn live_room_for_submission(&self, submission_id: &str) -> StoreResult<Option<RoomRecord>>;
+    /// The submission's live room, or else its newest room (`None` before its first promote).
+    async fn latest_room_for_submission(&self, submission_id: &str) -> StoreResult<Option<RoomRecord>>;
 
     /// Submissions newest first (at most `limit`), each with its live room, or else its latest room.
     async fn list_submissions(

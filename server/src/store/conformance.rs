@@ -5,6 +5,7 @@
 //! behaves as the others do, constraint failures included.
 
 mod catalog;
+mod interview;
 mod private;
 mod room_log;
 mod webhooks;
@@ -77,6 +78,7 @@ fn room(id: &str, submission_id: &str, at_ms: u64) -> RoomRecord {
         voice: false,
         created_at_ms: at_ms,
         ended_at_ms: None,
+        options: Default::default(),
     }
 }
 

@@ -12,10 +12,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use data::{Data, Delivery, conflict, not_found};
 use handoff_protocol::api::{LiveScore, PresenceEvent, RoomStatus, WebhookStatus};
+use handoff_protocol::interview::{IntegrityNote, Question};
 
 use super::{
-    Catalog, Constraint, LogEntry, LogRow, Missing, Private, RoomLog, RoomRecord, RoomState, Snapshot, Store,
-    StoreError, StoreResult, SubmissionRecord, WebhookDelivery, WebhookOutbox, WebhookOutcome,
+    Catalog, Constraint, Interview, LogEntry, LogRow, Missing, Private, RoomLog, RoomRecord, RoomState,
+    Snapshot, Store, StoreError, StoreResult, SubmissionRecord, WebhookDelivery, WebhookOutbox,
+    WebhookOutcome,
 };
 
 #[derive(Debug, Default)]
@@ -68,6 +70,10 @@ impl Catalog for MemoryStore {
 
     async fn live_room_for_submission(&self, submission_id: &str) -> StoreResult<Option<RoomRecord>> {
         self.with(|d| Ok(d.live_room(submission_id).cloned()))
+    }
+
+    async fn latest_room_for_submission(&self, submission_id: &str) -> StoreResult<Option<RoomRecord>> {
+        self.with(|d| Ok(d.latest_room(submission_id).cloned()))
     }
 
     async fn list_submissions(
@@ -179,6 +185,43 @@ impl Private for MemoryStore {
     async fn set_scores(&self, room_id: &str, scores: Vec<LiveScore>, _at_ms: u64) -> StoreResult<()> {
         self.with(|d| {
             d.existing_room(room_id)?.scores = Some(scores);
+            Ok(())
+        })
+    }
+}
+
+#[async_trait]
+impl Interview for MemoryStore {
+    async fn questions(&self, room_id: &str) -> StoreResult<Vec<Question>> {
+        self.with(|d| Ok(d.per_room.get(room_id).map(|r| r.questions.clone()).unwrap_or_default()))
+    }
+
+    async fn add_question(&self, room_id: &str, text: String, at_ms: u64) -> StoreResult<Question> {
+        self.with(|d| {
+            let questions = &mut d.existing_room(room_id)?.questions;
+            let n = questions.last().map_or(1, |q| q.n + 1);
+            let question = Question { n, at_ms, text };
+            questions.push(question.clone());
+            Ok(question)
+        })
+    }
+
+    async fn integrity_notes(&self, room_id: &str) -> StoreResult<Vec<IntegrityNote>> {
+        self.with(|d| Ok(d.per_room.get(room_id).map(|r| r.integrity_notes.clone()).unwrap_or_default()))
+    }
+
+    async fn set_integrity_note(&self, room_id: &str, note: IntegrityNote) -> StoreResult<()> {
+        self.with(|d| {
+            if note.note.is_empty() && !d.rooms.contains_key(room_id) {
+                return Ok(());
+            }
+            let notes = &mut d.existing_room(room_id)?.integrity_notes;
+            notes.retain(|n| (n.kind.as_str(), n.at_ms) != (note.kind.as_str(), note.at_ms));
+            if !note.note.is_empty() {
+                notes.push(note);
+                // SQLite's order: the signal's moment, then its kind.
+                notes.sort_by(|a, b| (a.at_ms, &a.kind).cmp(&(b.at_ms, &b.kind)));
+            }
             Ok(())
         })
     }

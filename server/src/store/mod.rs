@@ -4,6 +4,7 @@
 //! - [`RoomLog`]: what a room writes as it runs and reads to load (updates, snapshots, presence). The
 //!   room depends on this alone.
 //! - [`Private`]: the interviewer's notes and live scores.
+//! - [`Interview`]: the questions pushed to a room and the candidate's notes on the integrity signals.
 //! - [`WebhookOutbox`]: room-ended webhook deliveries.
 //!
 //! [`Store`] is all of them behind one `Arc<dyn Store>`, which coerces to any one of them. The embedded
@@ -15,6 +16,7 @@ mod catalog;
 #[cfg(test)]
 mod conformance;
 mod error;
+mod interview;
 mod memory;
 mod private;
 mod room_log;
@@ -27,6 +29,7 @@ use async_trait::async_trait;
 
 pub use catalog::{Catalog, RoomRecord, SubmissionRecord};
 pub use error::{Cause, Constraint, Missing, StoreError, StoreResult};
+pub use interview::Interview;
 pub use memory::MemoryStore;
 pub use private::Private;
 pub use room_log::{LogEntry, LogRow, RoomLog, RoomState, Snapshot};
@@ -35,7 +38,7 @@ pub use webhooks::{WebhookDelivery, WebhookOutbox, WebhookOutcome};
 
 /// Every concern of the store, from one backend.
 #[async_trait]
-pub trait Store: Catalog + RoomLog + Private + WebhookOutbox {
+pub trait Store: Catalog + RoomLog + Private + Interview + WebhookOutbox {
     /// Cheap round trip proving the store answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 }

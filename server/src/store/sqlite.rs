@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 mod catalog;
+mod interview;
 mod log;
 mod private;
 mod room_log;
@@ -19,6 +20,7 @@ mod writer;
 
 use async_trait::async_trait;
 use handoff_protocol::api::RoomStatus;
+use handoff_protocol::interview::RoomOptions;
 use log::LogWriter;
 use rusqlite::{Connection, OptionalExtension};
 use schema::{SCHEMA, migrate};
@@ -179,6 +181,10 @@ fn room_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRecord> {
         voice: row.get(4)?,
         created_at_ms: row.get::<_, i64>(5)? as u64,
         ended_at_ms: row.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+        options: RoomOptions {
+            duration_min: row.get::<_, Option<u32>>(7)?,
+            candidate_sees_integrity: row.get(8)?,
+        },
     })
 }
 
@@ -186,7 +192,8 @@ fn room_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRecord> {
 /// WebSocket handshake, which looks its room up).
 macro_rules! room_columns {
     () => {
-        "id, submission_id, status, interviewer, voice, created_at_ms, ended_at_ms"
+        "id, submission_id, status, interviewer, voice, created_at_ms, ended_at_ms, duration_min, \
+         candidate_sees_integrity"
     };
 }
 use room_columns;
@@ -255,6 +262,7 @@ mod tests {
             voice: false,
             created_at_ms: 1,
             ended_at_ms: None,
+            options: Default::default(),
         };
         let preload = crate::store::LogEntry {
             room_id: Arc::from("room"),

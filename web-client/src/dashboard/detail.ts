@@ -11,6 +11,7 @@ import { copyText, h } from '../ui/dom'
 import { LanguageSlot, baseSetup, jumpToLines, readOnly } from '../ui/editor'
 import { integritySection, scorecardSection, timelineSection, type JumpTarget } from '../ui/insights'
 import { FileTree } from '../ui/tree'
+import { endedRoomControls } from './ended'
 import { roomBadge, type ListContext } from './list'
 
 const NAME_KEY = 'handoff.interviewerName'
@@ -148,10 +149,22 @@ function promoteBox(ctx: ListContext, s: Submission, promoted: (p: Promoted) => 
         button.disabled = false
       })
   })
+  const ended = endedRoomControls(
+    ctx.client,
+    s,
+    () => name.value.trim() || 'Interviewer',
+    (p) => {
+      result.replaceChildren(h('p', { class: 'muted small', testid: 'promote-outcome' }, p.outcome === 'reopened' ? 'The room was reopened.' : 'A new follow-up room was opened.'), roomLinks(p))
+      promoted(p)
+    },
+    (e) => ctx.fail(e, result),
+  )
+  button.hidden = ended !== null
   return h(
     'div',
     { class: 'promote-box' },
     h('div', { class: 'promote-row' }, h('label', { for: 'interviewer-name' }, 'Your name'), name, button),
+    ended,
     result,
   )
 }

@@ -5,6 +5,7 @@ import { flagCountLabel, formatDateTime, scoreText, truncate } from '../lib/form
 import { submissionPath } from '../lib/route'
 import type { SubmissionListItem } from '../lib/types'
 import { h } from '../ui/dom'
+import { endedLabel } from './ended'
 
 export interface ListContext {
   client: Client
@@ -141,5 +142,5 @@ function table(ctx: ListContext, rows: SubmissionListItem[]): HTMLElement {
 
 export function roomBadge(room: SubmissionListItem['room']): HTMLElement {
   if (!room) return h('span', { class: 'pill', testid: 'room-status' }, 'not promoted')
-  return h('span', { class: `pill ${room.status === 'live' ? 'live' : ''}`, testid: 'room-status' }, room.status === 'live' ? '● live' : 'ended')
+  return h('span', { class: `pill ${room.status === 'live' ? 'live' : ''}`, testid: 'room-status' }, room.status === 'live' ? '● live' : endedLabel(room))
 }

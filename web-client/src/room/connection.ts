@@ -17,7 +17,7 @@ export const CLOSE_ROOM_ENDED = 4403
  * server sends an extension message (numbers 100–119) only to a client that announced it.
  */
 export const EXTENSIONS = ['events']
-/** Room events (extension message 100): understood, and nothing to show for any yet. */
+/** Room events (extension message 100): a JSON event as a length-prefixed string (a pushed question, …). */
 const MSG_ROOM_EVENT = 100
 /** Ask the server why at most this often while the socket keeps failing. */
 const CHECK_EVERY_MS = 4000
@@ -49,6 +49,8 @@ export class Connection {
   private readonly events: ConnectionEvents
   private readonly client: Client
   private readonly roomId: string
+  /** A room event's JSON, as the server sent it. */
+  onRoomEvent: (json: string) => void = () => {}
 
   constructor(session: RoomSession, client: Client, events: ConnectionEvents) {
     this.events = events
@@ -73,7 +75,7 @@ export class Connection {
     }
 
     // Announced in `ext`, so the server may send it; y-websocket would log one it has no handler for.
-    this.provider.messageHandlers[MSG_ROOM_EVENT] = () => {}
+    this.provider.messageHandlers[MSG_ROOM_EVENT] = (_enc, dec) => this.onRoomEvent(decoding.readVarString(dec))
 
     this.provider.on('status', ({ status }) => {
       if (this.stopped) return

@@ -1,23 +1,24 @@
 // The live room, for every role: takes the link's token, asks the server who we are, then connects.
 
 import { api, roomRefusal, type Client } from '../lib/api'
-import { jwtClaims, roomTokenKey, takeCredential } from '../lib/token'
-import type { RoomSession } from '../lib/types'
+import { DASHBOARD_KEY, jwtClaims, roomTokenKey, takeCredential } from '../lib/token'
 import { clear, h } from '../ui/dom'
 import { retryButton, showEnded, showLoading, showMessagePage } from '../ui/pages'
+import { candidateBanner, type InterviewSession } from '../lib/interview'
 import { Connection } from './connection'
+import { interviewExtras } from './interview'
 import { connectionBadge, participantsList } from './participants'
 import { privatePanel } from './private'
 import { prefsControls } from '../ui/prefs'
+import { showReview } from './review'
 import { Workspace } from './workspace'
-
-export const CANDIDATE_BANNER = 'This is a live follow-up on your submission. Voice is optional. This session is recorded.'
 
 export function startRoom(root: HTMLElement, roomId: string): void {
   // The token rides in the fragment; keep it for reloads, then drop it from the address bar.
   const taken = takeCredential(location.hash, 'token', sessionStorage, roomTokenKey(roomId))
   if (taken.fromFragment) history.replaceState(history.state, '', location.pathname + location.search)
-  const token = taken.value
+  // From the dashboard (same tab), its credential opens the room as the interviewer would.
+  const token = taken.value ?? sessionStorage.getItem(DASHBOARD_KEY)
   if (!token) {
     showMessagePage(root, {
       title: 'This link is incomplete',
@@ -32,8 +33,18 @@ export function startRoom(root: HTMLElement, roomId: string): void {
   showLoading(root, 'Opening the interview room…')
   api.session(client, roomId).then(
     (session) => {
-      if (session.room.status === 'ended') showEnded(root, session.you.role === 'interviewer')
-      else mount(root, client, session)
+      if (session.room.status === 'ended') {
+        if (session.you.role === 'interviewer') showReview(root, client, session, () => startRoom(root, roomId))
+        else showEnded(root, false)
+      } else if (taken.value === null) {
+        // The dashboard's credential reads the room but cannot join its socket: that takes a room link.
+        showMessagePage(root, {
+          title: 'This interview is live',
+          body: 'Open it with the interviewer link: on the dashboard, open the submission and choose "Show live room links".',
+          testid: 'live-needs-link',
+          actions: [h('a', { class: 'button', href: '/' }, 'Back to dashboard')],
+        })
+      } else mount(root, client, session, () => startRoom(root, roomId))
     },
     (e: unknown) => {
       const why = roomRefusal(e)
@@ -67,7 +78,7 @@ function refusedPage(root: HTMLElement, why: ReturnType<typeof roomRefusal>, e: 
   }
 }
 
-function mount(root: HTMLElement, client: Client, session: RoomSession): void {
+function mount(root: HTMLElement, client: Client, session: InterviewSession, reload: () => void): void {
   const role = session.you.role
   document.title = `${session.exercise.title} · live follow-up · handoff`
   const badge = connectionBadge()
@@ -77,6 +88,7 @@ function mount(root: HTMLElement, client: Client, session: RoomSession): void {
     if (done) return
     done = true
     conn.destroy()
+    extras.stop()
     show()
   }
   const readOnlyBadge = h(
@@ -95,7 +107,8 @@ function mount(root: HTMLElement, client: Client, session: RoomSession): void {
       lost.hidden = s !== 'reconnecting'
     },
     firstSync: () => workspace?.ready(),
-    ended: () => finish(() => showEnded(root, role === 'interviewer')),
+    // The interviewer goes on to the review; everyone else is told the interview ended.
+    ended: () => finish(() => (role === 'interviewer' ? reload() : showEnded(root, false))),
     refused: (why, message) => finish(() => refusedPage(root, why, new Error(message))),
     permissionDenied: (reason) => {
       readOnlyBadge.hidden = false
@@ -138,10 +151,11 @@ function mount(root: HTMLElement, client: Client, session: RoomSession): void {
         target: { jump: (file, lines) => ws.jump(file, lines), has: (file) => ws.has(file) },
         record: ws,
         caret: () => ws.caret(),
-        ended: () => finish(() => showEnded(root, true)),
+        ended: () => finish(reload),
       }),
     )
   }
+  const extras = interviewExtras(session, client, conn)
 
   clear(root)
   root.append(
@@ -159,14 +173,16 @@ function mount(root: HTMLElement, client: Client, session: RoomSession): void {
           h('span', { class: 'muted' }, ` · ${session.candidate.name}`),
         ),
         toggle,
+        extras.topbar,
         h('span', { class: 'spacer' }),
         readOnlyBadge,
         prefsControls(),
         h('span', { class: 'you', testid: 'you' }, `${session.you.name} · ${role}`),
         badge.el,
       ),
-      role === 'candidate' ? h('p', { class: 'banner', role: 'note', testid: 'candidate-banner' }, CANDIDATE_BANNER) : null,
+      role === 'candidate' ? h('p', { class: 'banner', role: 'note', testid: 'candidate-banner' }, candidateBanner(session.voice)) : null,
       lost,
+      extras.strip,
       body,
     ),
   )

@@ -4,11 +4,13 @@
 // Fetched only for the interviewer (the server refuses everyone else), and never put in the shared doc.
 
 import { api, type Client } from '../lib/api'
+import type { IntegrityNote } from '../lib/interview'
 import { appendMoment } from '../lib/rubric'
 import type { PrivatePanel } from '../lib/types'
 import { h } from '../ui/dom'
 import { integritySection, scorecardSection, timelineSection, type JumpTarget } from '../ui/insights'
 import { tabs } from '../ui/tabs'
+import { candidateNotesSection } from './integrity-notes'
 import { NotesSaver } from './notes'
 import { recordSections, type RecordSections, type RecordTarget } from './record'
 
@@ -103,6 +105,7 @@ function contextPanel(ctx: PrivateContext, p: PrivatePanel): HTMLElement {
     'div',
     { class: 'context-panel' },
     integritySection(p.integrity_summary, p.integrity, ctx.target),
+    ...[candidateNotesSection(p.integrity_summary.flags, (p as { integrity_notes?: IntegrityNote[] }).integrity_notes)].filter((e) => e !== null),
     scorecardSection(p.scorecard, ctx.target),
     h('details', { class: 'panel-section collapsible' }, h('summary', null, `Async timeline (${p.events.length} events)`), timelineSection(p.events, ctx.target)),
   )

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use handoff_protocol::api::{LiveScore, PresenceEvent, RoomStatus};
+use handoff_protocol::interview::{IntegrityNote, Question};
 
 use crate::store::{
     Constraint, LogEntry, Missing, RoomRecord, Snapshot, StoreError, StoreResult, SubmissionRecord,
@@ -35,6 +36,8 @@ pub(super) struct PerRoom {
     pub(super) scores: Option<Vec<LiveScore>>,
     /// In recording order, which is SQLite's tie-break (`ORDER BY at_ms, rowid`).
     pub(super) presence: Vec<PresenceEvent>,
+    pub(super) questions: Vec<Question>,
+    pub(super) integrity_notes: Vec<IntegrityNote>,
 }
 
 impl PerRoom {
@@ -74,6 +77,11 @@ impl Data {
 
     pub(super) fn live_room(&self, submission_id: &str) -> Option<&RoomRecord> {
         self.rooms_of(submission_id).find(|r| r.status == RoomStatus::Live)
+    }
+
+    /// The live room, or else the newest; `max_by_key` keeps the last of equals, the newer.
+    pub(super) fn latest_room(&self, submission_id: &str) -> Option<&RoomRecord> {
+        self.rooms_of(submission_id).max_by_key(|r| (r.status == RoomStatus::Live, r.created_at_ms))
     }
 
     /// The per-room data of an existing room: notes, scores, presence and webhook deliveries reference
@@ -139,15 +147,7 @@ impl Data {
     pub(super) fn list_submissions(&self, limit: usize) -> Vec<(SubmissionRecord, Option<RoomRecord>)> {
         let mut subs: Vec<&SubmissionRecord> = self.submissions.values().collect();
         subs.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then_with(|| a.id.cmp(&b.id)));
-        subs.into_iter()
-            .take(limit)
-            .map(|s| {
-                // The live room, or else the newest; `max_by_key` keeps the last of equals, the newer.
-                let shown =
-                    self.rooms_of(&s.id).max_by_key(|r| (r.status == RoomStatus::Live, r.created_at_ms));
-                (s.clone(), shown.cloned())
-            })
-            .collect()
+        subs.into_iter().take(limit).map(|s| (s.clone(), self.latest_room(&s.id).cloned())).collect()
     }
 
     pub(super) fn expired_submissions(&self, cutoff_ms: u64, limit: usize) -> Vec<String> {

@@ -54,6 +54,21 @@ impl Catalog for SqliteStore {
         self.read(move |c| live_room(c, &id)).await
     }
 
+    async fn latest_room_for_submission(&self, submission_id: &str) -> StoreResult<Option<RoomRecord>> {
+        let id = submission_id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                room_columns!(),
+                " FROM rooms WHERE submission_id = ?1
+                 ORDER BY status = 'live' DESC, created_at_ms DESC LIMIT 1"
+            ))?
+            .query_row([&id], room_from_row)
+            .optional()
+        })
+        .await
+    }
+
     async fn list_submissions(
         &self,
         limit: usize,

@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS rooms (
     interviewer TEXT NOT NULL,
     voice INTEGER NOT NULL,
     created_at_ms INTEGER NOT NULL,
-    ended_at_ms INTEGER
+    ended_at_ms INTEGER,
+    duration_min INTEGER,
+    candidate_sees_integrity INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rooms_one_live_per_submission ON rooms(submission_id) WHERE status = 'live';
 CREATE TABLE IF NOT EXISTS room_log (",
@@ -63,6 +65,21 @@ CREATE TABLE IF NOT EXISTS room_scores (
     scores TEXT NOT NULL,
     updated_at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS room_questions (
+    room_id TEXT NOT NULL REFERENCES rooms(id),
+    n INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (room_id, n)
+);
+CREATE TABLE IF NOT EXISTS room_integrity_notes (
+    room_id TEXT NOT NULL REFERENCES rooms(id),
+    kind TEXT NOT NULL,
+    flag_at_ms INTEGER NOT NULL,
+    note TEXT NOT NULL,
+    written_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (room_id, kind, flag_at_ms)
+);
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     room_id TEXT NOT NULL REFERENCES rooms(id),
@@ -86,8 +103,10 @@ CREATE TABLE IF NOT EXISTS room_snapshots (
 );
 
 /// Every table keyed by `room_id`: what purging a room deletes. A new per-room table belongs here.
-pub(super) const ROOM_TABLES: [&str; 7] = [
+pub(super) const ROOM_TABLES: [&str; 9] = [
     "webhook_deliveries",
+    "room_questions",
+    "room_integrity_notes",
     "room_presence",
     "room_scores",
     "room_notes",
@@ -102,6 +121,14 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         conn.prepare("SELECT 1 FROM pragma_table_info('rooms') WHERE name = 'ended_at_ms'")?.exists([])?;
     if !has_ended_at {
         conn.execute_batch("ALTER TABLE rooms ADD COLUMN ended_at_ms INTEGER")?;
+    }
+    let has_options: bool =
+        conn.prepare("SELECT 1 FROM pragma_table_info('rooms') WHERE name = 'duration_min'")?.exists([])?;
+    if !has_options {
+        conn.execute_batch(
+            "ALTER TABLE rooms ADD COLUMN duration_min INTEGER;
+             ALTER TABLE rooms ADD COLUMN candidate_sees_integrity INTEGER NOT NULL DEFAULT 0;",
+        )?;
     }
     Ok(())
 }

@@ -186,14 +186,18 @@ fn create_room(
         return Ok(existing);
     }
     c.execute(
-        "INSERT INTO rooms (id, submission_id, status, interviewer, voice, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO rooms (id, submission_id, status, interviewer, voice, created_at_ms, duration_min,
+                            candidate_sees_integrity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             room.id,
             room.submission_id,
             room.status.as_str(),
             room.interviewer,
             room.voice,
-            room.created_at_ms as i64
+            room.created_at_ms as i64,
+            room.options.duration_min,
+            room.options.candidate_sees_integrity
         ],
     )?;
     log.append(c, std::slice::from_ref(preload), None)?;
