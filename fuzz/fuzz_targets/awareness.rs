@@ -17,7 +17,7 @@ fuzz_target!(init: handoff_fuzz::contain_panics(), |data: &[u8]| {
     let message = frame::encode_awareness(&update);
     let parts = frame::split_frame(&message).expect("our own encoding splits");
     let [part] = parts.as_slice() else { panic!("one message") };
-    let frame::Kind::Awareness { update: range } = part.kind.clone() else { panic!("an awareness message") };
+    let frame::MessageKind::Awareness { update: range } = part.kind.clone() else { panic!("an awareness message") };
     let again = frame::decode_awareness_entries(&message[range]).expect("our own encoding decodes");
     assert_eq!(again.clients.len(), update.clients.len());
     for (client, entry) in &update.clients {
