@@ -229,7 +229,21 @@ async fn the_candidate_notes_the_integrity_signals_only_where_promote_allows_it(
     let (_, export) = server.call(Method::GET, &format!("/api/v1/rooms/{room}/export"), None).await;
     assert_eq!(
         export["integrity_notes"][0]["note"], "pasted from my own earlier file",
-        "the report reads it"
+        "the export carries it"
+    );
+    let page = server
+        .http
+        .get(server.url(&format!("/api/v1/rooms/{room}/report")))
+        .bearer_auth(&interviewer)
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.unwrap_or_default();
+    assert!(
+        page.contains("The candidate&#39;s note: pasted from my own earlier file")
+            || page.contains("The candidate's note: pasted from my own earlier file"),
+        "the report shows the candidate's note beside its flag"
     );
     let (status, _) =
         server.call_as(Method::GET, &format!("/api/v1/rooms/{room}/private"), &candidate, None).await;

@@ -43,7 +43,7 @@ pub fn render(x: &Export, summary: &IntegritySummary) -> String {
     sections::files(&mut out, x);
     sections::notes(&mut out, x);
     sections::scores(&mut out, x, summary);
-    sections::async_context(&mut out, summary);
+    sections::async_context(&mut out, summary, &x.integrity_notes);
     sections::timeline(&mut out, x);
     out.push_str("</body></html>\n");
     out

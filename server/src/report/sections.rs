@@ -6,6 +6,7 @@ use std::fmt::Write;
 use handoff_protocol::api::{Export, ExportFile, PresenceEvent};
 use handoff_protocol::attribution::{Authored, Source};
 use handoff_protocol::integrity::{self, IntegritySummary};
+use handoff_protocol::interview::IntegrityNote;
 
 use super::html::{duration, esc, esc_code, offset, utc};
 use super::moments::{describe, flag_label, flag_meaning, run_sentence};
@@ -201,7 +202,7 @@ pub fn scores(out: &mut String, x: &Export, summary: &IntegritySummary) {
 }
 
 /// The async session's integrity signals, each explained.
-pub fn async_context(out: &mut String, summary: &IntegritySummary) {
+pub fn async_context(out: &mut String, summary: &IntegritySummary, notes: &[IntegrityNote]) {
     out.push_str(
         "<section><h2>Async session</h2><p class=\"quiet\">Signals computed from the platform's event \
          stream. They are prompts for questions, not findings.</p><dl class=\"facts\">",
@@ -217,13 +218,20 @@ pub fn async_context(out: &mut String, summary: &IntegritySummary) {
         for f in &summary.flags {
             let _ = write!(
                 out,
-                "<li><strong>{} {}</strong>: {}. {} <span class=\"threshold\">({})</span></li>",
+                "<li><strong>{} {}</strong>: {}. {} <span class=\"threshold\">({})</span>",
                 esc(&offset(f.at_ms)),
                 esc(flag_label(&f.kind)),
                 esc(&f.detail),
                 esc(flag_meaning(&f.kind)),
                 esc(&f.threshold)
             );
+            // The candidate's own note on this signal, where promote let them see and answer it.
+            let kind = serde_json::to_value(&f.kind).ok();
+            let kind = kind.as_ref().and_then(|k| k.as_str());
+            if let Some(n) = notes.iter().find(|n| Some(n.kind.as_str()) == kind && n.at_ms == f.at_ms) {
+                let _ = write!(out, "<p class=\"candidate-note\">The candidate's note: {}</p>", esc(&n.note));
+            }
+            out.push_str("</li>");
         }
         out.push_str("</ul>");
     }
