@@ -5,7 +5,7 @@
 #![no_main]
 
 use handoff_protocol::{Role, frame};
-use handoff_server::room::{Identity, vet};
+use handoff_server::test_support::room::{Identity, vet};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(init: handoff_fuzz::contain_panics(), |data: &[u8]| {

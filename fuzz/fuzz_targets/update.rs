@@ -8,7 +8,7 @@
 #![no_main]
 
 use handoff_protocol::validate;
-use handoff_server::room::{FilesGuard, apply_client_update};
+use handoff_server::test_support::room::{FilesGuard, apply_client_update};
 use libfuzzer_sys::fuzz_target;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, Map, Out, ReadTxn, StateVector, Transact, Update};

@@ -21,6 +21,8 @@
 //! - [`limits`]: every size and count limit, each a named constant saying what happens at the limit.
 //! - [`utf16`]: UTF-16 offsets in UTF-8 strings.
 
+#![warn(unreachable_pub, missing_debug_implementations)]
+
 pub mod api;
 pub mod async_replay;
 pub mod attribution;

@@ -151,6 +151,7 @@ pub fn check_dependencies_v1(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Res
 }
 
 /// What [`check_dependencies_v1`] learned of an update it accepted.
+#[derive(Debug)]
 pub struct Dependencies {
     pub repeats: Repeats,
     ranges: Ranges,
@@ -303,7 +304,7 @@ fn walk(bytes: &[u8], visit: &mut impl Visit) -> Result<UpdateFacts, Refusal> {
 }
 
 /// Each client's range of clocks in one update, kept without allocating for up to [`TRACKED_CLIENTS`].
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Ranges {
     first: [(u64, u64, u64); TRACKED_CLIENTS],
     n: usize,

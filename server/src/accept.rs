@@ -42,7 +42,7 @@ use gate::{Gate, Pass};
 /// How connections are bounded; [`Settings::new`] takes the constants of `handoff_protocol::limits` for
 /// what the operator does not tune.
 #[derive(Clone, Copy, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// How long a connection has to send a request's complete headers.
     pub header_read_timeout: Duration,
     /// HTTP connections one client address may hold.
@@ -54,7 +54,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(header_read_timeout: Duration, max_per_addr: usize) -> Settings {
+    pub(crate) fn new(header_read_timeout: Duration, max_per_addr: usize) -> Settings {
         Settings {
             header_read_timeout,
             max_per_addr: max_per_addr.max(1),
@@ -66,7 +66,12 @@ impl Settings {
 
 /// Accepts and serves connections until `stop` completes, then stops accepting, lets every HTTP
 /// connection finish its request in flight (for at most its grace) and returns.
-pub async fn serve(listener: TcpListener, app: Router, settings: Settings, stop: impl Future<Output = ()>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    settings: Settings,
+    stop: impl Future<Output = ()>,
+) {
     let gate = Gate::new(MAX_HTTP_CONNECTIONS, settings.max_per_addr);
     // Every connection task holds a receiver: `closed()` on the sender is "all of them have ended".
     let (closing, watching) = watch::channel(false);

@@ -257,3 +257,10 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
 }
+
+impl std::fmt::Debug for Running {
+    /// Opaque: a listener, a task and a stop trigger.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").finish_non_exhaustive()
+    }
+}

@@ -92,8 +92,15 @@ impl TokenKeys {
 }
 
 /// Compares a presented API key with the configured one in constant time.
-pub fn api_key_matches(presented: &str, expected: &str) -> bool {
+pub(crate) fn api_key_matches(presented: &str, expected: &str) -> bool {
     presented.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+impl std::fmt::Debug for TokenKeys {
+    /// Opaque: it holds the token secret, which never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys").finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub trait Bus: Send + Sync + 'static {
 }
 
 /// Single-node mode: every client of a room is on this node, so nothing leaves it.
+#[derive(Debug)]
 pub struct LocalBus;
 
 impl Bus for LocalBus {

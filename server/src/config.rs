@@ -14,12 +14,13 @@ use handoff_protocol::limits::{
 
 #[derive(Parser)]
 #[command(name = "handoff", version, about = "Live follow-up rooms for async coding interviews")]
+#[derive(Debug)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
-#[derive(Subcommand)]
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (API, WebSocket rooms, dashboard).
     Serve(Config),
@@ -168,6 +169,13 @@ impl Config {
     }
 }
 
+impl std::fmt::Debug for Config {
+    /// Opaque: it holds the API key and the metrics token, which never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,7 +191,7 @@ mod tests {
     fn workers_default_to_the_runtime_choice_and_zero_is_refused_with_a_reason() {
         assert!(serve(&[]).unwrap().workers.is_none(), "unset: tokio's default, one per CPU");
         assert_eq!(serve(&["--workers", "1"]).unwrap().workers.map(NonZeroUsize::get), Some(1));
-        let refused = serve(&["--workers", "0"]).err().expect("zero workers could serve nothing");
+        let refused = serve(&["--workers", "0"]).expect_err("zero workers could serve nothing");
         assert!(refused.to_string().contains("--workers"), "{refused}");
     }
 }

@@ -13,7 +13,7 @@ use crate::lifecycle::LifecycleError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub(crate) enum AppError {
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
     #[error("{message}")]

@@ -28,7 +28,7 @@ pub enum ExportError {
 
 /// Replays the room's log (up to `until_ms` after the room opened, when given); returns the record and
 /// when the room opened.
-pub async fn replay(
+pub(crate) async fn replay(
     store: &dyn Store,
     rooms: &Registry,
     room: &RoomRecord,
@@ -58,13 +58,13 @@ pub async fn replay(
 }
 
 /// The room's live scores as stored.
-pub async fn live_scores(store: &dyn Store, room_id: &str) -> Result<Vec<LiveScore>, ExportError> {
+pub(crate) async fn live_scores(store: &dyn Store, room_id: &str) -> Result<Vec<LiveScore>, ExportError> {
     Ok(store.scores(room_id).await?)
 }
 
 /// The room's export: start, end and duration; final files with diff and authorship; the timeline raw
 /// and grouped into runs; joins and leaves; notes and live scores.
-pub async fn build(
+pub(crate) async fn build(
     store: &dyn Store,
     rooms: &Registry,
     room: RoomRecord,

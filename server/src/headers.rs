@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// The headers added to every response, built once from the public URL.
-pub struct SecurityHeaders {
+pub(crate) struct SecurityHeaders {
     csp: HeaderValue,
 }
 
@@ -27,7 +27,7 @@ frame-ancestors 'none'";
 impl SecurityHeaders {
     /// `ws_url` is the WebSocket base the API hands out (`ws[s]://host/ws`): the page connects there,
     /// which `'self'` alone does not cover in every browser, nor at all when it names another host.
-    pub fn new(ws_url: &str) -> SecurityHeaders {
+    pub(crate) fn new(ws_url: &str) -> SecurityHeaders {
         let connect = match ws_origin(ws_url) {
             Some(origin) => format!("connect-src 'self' {origin}"),
             None => {
@@ -57,7 +57,7 @@ fn ws_origin(ws_url: &str) -> Option<&str> {
 
 /// Middleware: adds the headers. API answers (and `/metrics`) are never stored by a browser or proxy:
 /// they carry candidates' data, interviewers' notes and scores.
-pub async fn add(State(headers): State<Arc<SecurityHeaders>>, req: Request, next: Next) -> Response {
+pub(crate) async fn add(State(headers): State<Arc<SecurityHeaders>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let private = path.starts_with("/api/") || path == "/metrics";
     let mut response = next.run(req).await;

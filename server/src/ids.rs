@@ -2,6 +2,6 @@
 //! random UUID, so an id says what it is and cannot be guessed from another.
 
 /// A fresh id, `{prefix}_{32 hex digits}`.
-pub fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }

@@ -25,7 +25,7 @@ use crate::store::{LogEntry, RoomRecord, Store, StoreError, SubmissionRecord};
 use crate::webhook::Webhooks;
 
 /// Author recorded for the server's own preload of the submission's files.
-pub const PRELOAD_AUTHOR: &str = "submission";
+pub(crate) const PRELOAD_AUTHOR: &str = "submission";
 
 /// Why a room could not be opened, ended, reopened or purged.
 #[derive(Debug, thiserror::Error)]
@@ -190,5 +190,12 @@ impl Lifecycle {
             .ok_or(LifecycleError::NotFound("submission"))?;
         tracing::info!(submission = %submission_id, rooms = rooms.len(), "submission purged");
         Ok(())
+    }
+}
+
+impl std::fmt::Debug for Lifecycle {
+    /// Opaque: a store, the registry and the webhook queue.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifecycle").finish_non_exhaustive()
     }
 }

@@ -12,7 +12,7 @@ use prometheus::{
 };
 
 /// The media type of [`Metrics::gather`]'s output: the Prometheus text format.
-pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+pub(crate) const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
 
 /// Histogram buckets in seconds, from 100 µs to 10 s.
 const LATENCY_BUCKETS: [f64; 14] =
@@ -171,5 +171,12 @@ impl Metrics {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         out
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    /// Opaque: Prometheus handles; `/metrics` shows their values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
     }
 }

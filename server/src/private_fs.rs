@@ -11,21 +11,21 @@ use std::path::Path;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 /// Mode of the data dir and of any directory the store creates.
-pub const DIR_MODE: u32 = 0o700;
+pub(crate) const DIR_MODE: u32 = 0o700;
 /// Mode of every file the server writes: the database, its WAL and shared-memory files, the secrets.
-pub const FILE_MODE: u32 = 0o600;
+pub(crate) const FILE_MODE: u32 = 0o600;
 
 /// Name of the file that keeps the data dir out of version control.
-pub const DATA_DIR_GITIGNORE: &str = ".gitignore";
+pub(crate) const DATA_DIR_GITIGNORE: &str = ".gitignore";
 /// Its content: everything in the data dir, itself included. The data dir holds the API key and the
 /// token secret; inside a checkout, one `git add .` would otherwise commit them.
-pub const DATA_DIR_GITIGNORE_TEXT: &str =
+pub(crate) const DATA_DIR_GITIGNORE_TEXT: &str =
     "# The handoff server's data: secrets and candidates' data. Never commit it.\n*\n";
 
 /// Creates the data dir (and missing parents) 0700, or tightens an existing one to 0700. A dir that
 /// cannot be tightened (owned by someone else) is logged and left: the files in it are 0600 anyway.
 /// A data dir without a `.gitignore` gets one ignoring everything in it; one already there is kept.
-pub fn prepare_data_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn prepare_data_dir(dir: &Path) -> io::Result<()> {
     create_dirs(dir)?;
     let ignore = dir.join(DATA_DIR_GITIGNORE);
     if !ignore.exists() {
@@ -57,7 +57,7 @@ pub fn prepare_data_dir(dir: &Path) -> io::Result<()> {
 
 /// Creates `dir` and its missing parents with mode 0700. Existing directories are left as they are:
 /// this is also the parent of a `--store sqlite://PATH`, which may be a shared directory.
-pub fn create_dirs(dir: &Path) -> io::Result<()> {
+pub(crate) fn create_dirs(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -66,7 +66,7 @@ pub fn create_dirs(dir: &Path) -> io::Result<()> {
 }
 
 /// Options that create a file 0600 (on Unix); the caller adds read/write/truncate.
-pub fn private_file_options() -> fs::OpenOptions {
+pub(crate) fn private_file_options() -> fs::OpenOptions {
     let mut opts = fs::OpenOptions::new();
     #[cfg(unix)]
     opts.mode(FILE_MODE);
@@ -76,13 +76,13 @@ pub fn private_file_options() -> fs::OpenOptions {
 /// Creates `path` empty with mode 0600 if it does not exist, else tightens it to 0600. SQLite gives
 /// the WAL and shared-memory files the mode of the database file, so creating the database this way
 /// covers them too.
-pub fn create_private_file(path: &Path) -> io::Result<()> {
+pub(crate) fn create_private_file(path: &Path) -> io::Result<()> {
     private_file_options().write(true).create(true).truncate(false).open(path)?;
     tighten_file(path)
 }
 
 /// Tightens an existing file to 0600 (a missing one is fine: there is nothing to protect yet).
-pub fn tighten_file(path: &Path) -> io::Result<()> {
+pub(crate) fn tighten_file(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         let mode = match fs::metadata(path) {
@@ -107,7 +107,7 @@ const SQLITE_SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
 /// Creates the database's directory (0700) and the database file itself 0600 before SQLite opens it,
 /// and tightens the files an earlier run left: SQLite creates a new database 0644 minus the umask, and
 /// its side files with the database's mode, so a private database file keeps them private too.
-pub fn prepare_sqlite(path: &Path) -> io::Result<()> {
+pub(crate) fn prepare_sqlite(path: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_dirs(dir)?;
     }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     per_second: f64,
     burst: f64,
     tokens: f64,
@@ -10,7 +10,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(per_second: u32, burst: u32) -> RateLimiter {
+    pub(crate) fn new(per_second: u32, burst: u32) -> RateLimiter {
         RateLimiter {
             per_second: f64::from(per_second),
             burst: f64::from(burst),
@@ -20,7 +20,7 @@ impl RateLimiter {
     }
 
     /// Takes one token at time `now`; `false` when the bucket is empty.
-    pub fn allow_at(&mut self, now: Instant) -> bool {
+    pub(crate) fn allow_at(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
@@ -32,7 +32,7 @@ impl RateLimiter {
         }
     }
 
-    pub fn allow(&mut self) -> bool {
+    pub(crate) fn allow(&mut self) -> bool {
         self.allow_at(Instant::now())
     }
 }

@@ -11,12 +11,12 @@ use crate::store::{Store, SubmissionRecord};
 const SAMPLE: &str = include_str!("sample_submission.json");
 
 /// The sample as a request body (also what the dashboard's JSON import accepts).
-pub fn submission() -> SubmissionRequest {
+pub(crate) fn submission() -> SubmissionRequest {
     serde_json::from_str(SAMPLE).expect("the bundled sample is valid JSON")
 }
 
 /// Stores the sample unless `store` holds a submission already.
-pub async fn seed_if_empty(store: &dyn Store) -> anyhow::Result<()> {
+pub(crate) async fn seed_if_empty(store: &dyn Store) -> anyhow::Result<()> {
     if !store.list_submissions(1).await?.is_empty() {
         return Ok(());
     }

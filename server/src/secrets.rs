@@ -11,7 +11,7 @@ use rand::RngCore;
 const SECRET_BYTES: usize = 32;
 
 /// Returns the configured value, or the one stored in `data_dir/file`, or a new one stored there.
-pub fn load_or_create(
+pub(crate) fn load_or_create(
     configured: Option<&str>,
     data_dir: &Path,
     file: &str,

@@ -3,7 +3,7 @@
 use tokio::sync::watch;
 
 /// Resolves on SIGINT or SIGTERM.
-pub async fn os_signal() {
+pub(crate) async fn os_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -25,7 +25,7 @@ pub async fn os_signal() {
 }
 
 /// A trigger any holder can pull once; every waiter wakes.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Trigger(watch::Sender<bool>);
 
 impl Trigger {

@@ -46,6 +46,20 @@ pub struct AppState {
     pub metrics_token: Option<Arc<str>>,
 }
 
+impl std::fmt::Debug for Urls {
+    /// Opaque: derived from the configured base URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Urls").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    /// Opaque: shared handles to the store, rooms and secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Urls;

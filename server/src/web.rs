@@ -15,7 +15,7 @@ const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>handoff</titl
 <code>--web-dir</code> at a built copy. The API is at <code>/api/v1</code>.</p>";
 
 /// Adds the web client as the router's fallback, whatever the router's state.
-pub fn serve<S: Clone + Send + Sync + 'static>(router: Router<S>, web_dir: &Path) -> Router<S> {
+pub(crate) fn serve<S: Clone + Send + Sync + 'static>(router: Router<S>, web_dir: &Path) -> Router<S> {
     let index = web_dir.join("index.html");
     if index.is_file() {
         router.fallback_service(ServeDir::new(web_dir).fallback(ServeFile::new(index)))

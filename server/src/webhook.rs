@@ -142,6 +142,13 @@ fn clip(s: String) -> String {
     s.chars().take(MAX_ERROR_CHARS).collect()
 }
 
+impl std::fmt::Debug for Webhooks {
+    /// Opaque: an HTTP client, the store and the signing secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -63,7 +63,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_CLOSE_REASON_BYTES: usize = 123;
 
 #[derive(Deserialize)]
-pub struct WsQuery {
+pub(crate) struct WsQuery {
     token: Option<String>,
     /// The extension messages the client understands, comma-separated (`room::Extensions`). Stock
     /// y-websocket clients never send it, so they never receive an extension message.
@@ -71,7 +71,7 @@ pub struct WsQuery {
 }
 
 /// Checks the token against the room, then upgrades.
-pub async fn upgrade(
+pub(crate) async fn upgrade(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
     Query(query): Query<WsQuery>,

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::time::Duration;
 
 use common::{PATIENCE, TestServer};
-use handoff_server::metrics::METRICS;
+use handoff_server::test_support::METRICS;
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use base64::Engine;
 use handoff_protocol::schema;
-use handoff_server::room::{FilesGuard, apply_client_update};
+use handoff_server::test_support::room::{FilesGuard, apply_client_update};
 use serde_json::{Value, json};
 use yrs::{Doc, ReadTxn, Transact};
 

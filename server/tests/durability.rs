@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{TestServer, YClient, file};
 use handoff_protocol::api::PromoteResponse;
 use handoff_protocol::limits::{GROUP_COMMIT_WINDOW_MS, SNAPSHOT_EVERY_UPDATES};
-use handoff_server::store::SqliteStore;
+use handoff_server::test_support::store::SqliteStore;
 
 /// The API key the spawned binary is started with (at least `MIN_API_KEY_CHARS` long).
 const API_KEY: &str = "durability-test-api-key";

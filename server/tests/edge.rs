@@ -10,8 +10,8 @@ use handoff_protocol::frame::{
 };
 use handoff_protocol::limits::{CLIENT_MESSAGE_BURST, MAX_CLIENT_FRAME_BYTES};
 use handoff_protocol::{Claims, Role};
-use handoff_server::auth::TokenKeys;
-use handoff_server::clock::now_secs;
+use handoff_server::test_support::TokenKeys;
+use handoff_server::test_support::now_secs;
 
 /// Mutations of a real update sent by `mutated_real_updates_never_take_the_room_down`.
 const MUTATED_UPDATES: usize = 150;

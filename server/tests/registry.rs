@@ -12,11 +12,11 @@ use bytes::Bytes;
 use common::PATIENCE;
 use handoff_protocol::api::{FileEntry, PresenceEvent, RoomStatus, SubmissionRequest};
 use handoff_protocol::{Role, frame, schema};
-use handoff_server::bus::LocalBus;
-use handoff_server::room::{
+use handoff_server::test_support::LocalBus;
+use handoff_server::test_support::room::{
     ChannelSink, ClientMessage, Command, Extensions, Identity, Joiner, Registry, RoomHandle, RoomSettings,
 };
-use handoff_server::store::{
+use handoff_server::test_support::store::{
     Catalog, LogEntry, LogRow, RoomLog, RoomRecord, RoomState, Snapshot, SqliteStore, StoreError,
     StoreResult, SubmissionRecord,
 };
@@ -180,7 +180,7 @@ fn breaking(preload: &[u8]) -> Vec<u8> {
 
 fn joiner(
     conn_id: u64,
-) -> (Joiner, mpsc::Receiver<Bytes>, oneshot::Receiver<handoff_server::room::CloseReason>) {
+) -> (Joiner, mpsc::Receiver<Bytes>, oneshot::Receiver<handoff_server::test_support::room::CloseReason>) {
     let (outbox, rx) = mpsc::channel(64);
     let (kick, kicked) = oneshot::channel();
     let who = Identity { conn_id, name: Arc::from("Cam"), role: Role::Candidate };
@@ -394,7 +394,7 @@ async fn until_unloaded(registry: &Registry, what: &str) {
     }
 }
 
-type Kick = oneshot::Receiver<handoff_server::room::CloseReason>;
+type Kick = oneshot::Receiver<handoff_server::test_support::room::CloseReason>;
 
 /// A registry whose room "r" has members 1 and 2.
 struct TwoMembers {

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use common::{PATIENCE, TestServer, file};
-use handoff_server::webhook::signature;
+use handoff_server::test_support::signature;
 use reqwest::Method;
 use serde_json::Value;
 

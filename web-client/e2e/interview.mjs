@@ -105,6 +105,8 @@ async function run() {
   await own.locator('[data-testid="own-integrity-status"]', { hasText: 'Saved' }).waitFor()
   await iv.reload()
   await waitSynced(iv)
+  // The candidate's notes sit under the flags, in the panel's Context tab.
+  await iv.click('[data-testid="tab-context"]')
   await iv.locator('[data-testid="candidate-note"]', { hasText: NOTE }).waitFor()
   pass('candidate_note_reaches_interviewer')
 

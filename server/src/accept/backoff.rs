@@ -9,42 +9,42 @@ use handoff_protocol::limits::{ACCEPT_BACKOFF_MAX_MS, ACCEPT_BACKOFF_MIN_MS};
 use tokio::time::Instant;
 
 /// The pause after each consecutive accept error: doubling from the least to the longest.
-pub struct Backoff {
+pub(super) struct Backoff {
     next: Duration,
 }
 
 impl Backoff {
-    pub fn new() -> Backoff {
+    pub(super) fn new() -> Backoff {
         Backoff { next: Duration::from_millis(ACCEPT_BACKOFF_MIN_MS) }
     }
 
     /// An accept failed: how long to pause before the next one.
-    pub fn failed(&mut self) -> Duration {
+    pub(super) fn failed(&mut self) -> Duration {
         let pause = self.next;
         self.next = (self.next * 2).min(Duration::from_millis(ACCEPT_BACKOFF_MAX_MS));
         pause
     }
 
     /// An accept succeeded: the next failure starts a new streak.
-    pub fn succeeded(&mut self) {
+    pub(super) fn succeeded(&mut self) {
         self.next = Duration::from_millis(ACCEPT_BACKOFF_MIN_MS);
     }
 }
 
 /// Lets one log line through per period; counts the events in between.
-pub struct Throttle {
+pub(super) struct Throttle {
     period: Duration,
     last: Option<Instant>,
     unlogged: u64,
 }
 
 impl Throttle {
-    pub fn new(period: Duration) -> Throttle {
+    pub(super) fn new(period: Duration) -> Throttle {
         Throttle { period, last: None, unlogged: 0 }
     }
 
     /// An event at `now`: `Some(events not logged since the last line)` if this one is to be logged.
-    pub fn event(&mut self, now: Instant) -> Option<u64> {
+    pub(super) fn event(&mut self, now: Instant) -> Option<u64> {
         match self.last {
             Some(last) if now.duration_since(last) < self.period => {
                 self.unlogged += 1;

@@ -11,13 +11,13 @@ use crate::metrics::METRICS;
 /// Whose share a connection counts against: an IPv4 address, or an IPv6 /64 (one host commonly holds a
 /// whole /64, so single IPv6 addresses would cost an attacker nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Source {
+pub(super) enum Source {
     V4([u8; 4]),
     V6Prefix([u8; 8]),
 }
 
 impl Source {
-    pub fn of(ip: IpAddr) -> Source {
+    pub(super) fn of(ip: IpAddr) -> Source {
         match ip {
             IpAddr::V4(v4) => Source::V4(v4.octets()),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -34,12 +34,12 @@ impl Source {
 
 /// Why a connection was refused.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Full {
+pub(super) enum Full {
     Total,
     Source,
 }
 
-pub struct Gate {
+pub(super) struct Gate {
     max_total: usize,
     max_per_source: usize,
     held: Mutex<Held>,
@@ -52,7 +52,7 @@ struct Held {
 }
 
 impl Gate {
-    pub fn new(max_total: usize, max_per_source: usize) -> Arc<Gate> {
+    pub(super) fn new(max_total: usize, max_per_source: usize) -> Arc<Gate> {
         Arc::new(Gate { max_total, max_per_source, held: Mutex::default() })
     }
 
@@ -62,7 +62,7 @@ impl Gate {
     }
 
     /// A pass for a connection from `ip`, or why there is none.
-    pub fn enter(self: &Arc<Gate>, ip: IpAddr) -> Result<Pass, Full> {
+    pub(super) fn enter(self: &Arc<Gate>, ip: IpAddr) -> Result<Pass, Full> {
         let source = Source::of(ip);
         let mut held = self.held();
         if held.total >= self.max_total {
@@ -85,7 +85,7 @@ impl Gate {
 }
 
 /// One HTTP connection's place under the caps, given back when dropped.
-pub struct Pass {
+pub(super) struct Pass {
     gate: Arc<Gate>,
     source: Source,
 }

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use handoff_protocol::{Claims, Role};
 
 /// A JSON body whose every failure is a 400 (or 413 over the body limit) with a readable message.
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
@@ -44,7 +44,7 @@ fn json_error(rejection: JsonRejection) -> AppError {
 }
 
 /// The query string, deserialized; a missing or malformed parameter is a 400 JSON error naming it.
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = AppError;
@@ -61,7 +61,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// The bearer credential of a request, if any. The scheme is case-insensitive (RFC 9110 §11.1), so
 /// `bearer x` and `BEARER x` are read as `Bearer x`.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim_start();
     let (scheme, credential) = value.split_once(' ')?;
     let credential = credential.trim();
@@ -69,7 +69,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Proof that the request carried the integrator API key, or a dashboard token (which grants the same).
-pub struct Integrator;
+pub(crate) struct Integrator;
 
 impl FromRequestParts<AppState> for Integrator {
     type Rejection = AppError;
@@ -86,14 +86,14 @@ impl FromRequestParts<AppState> for Integrator {
 }
 
 /// A room-scoped caller: the bearer room token, verified against the room in the path, or the integrator.
-pub enum RoomCaller {
+pub(crate) enum RoomCaller {
     Participant(Claims),
     Integrator,
 }
 
 impl RoomCaller {
     /// The caller's verified claims for `room_id` (the room is in the path, so it is checked per call).
-    pub fn from_parts(parts: &Parts, state: &AppState, room_id: &str) -> Result<RoomCaller, AppError> {
+    pub(crate) fn from_parts(parts: &Parts, state: &AppState, room_id: &str) -> Result<RoomCaller, AppError> {
         let presented = bearer(&parts.headers).ok_or_else(|| {
             AppError::Unauthorized("missing room token (Authorization: Bearer <token>)".into())
         })?;
@@ -109,14 +109,14 @@ impl RoomCaller {
 
     /// Interviewer or integrator: the only callers allowed interviewer-private data.
     /// The participant's role; `None` for the integrator, who holds no room token.
-    pub fn role(&self) -> Option<Role> {
+    pub(crate) fn role(&self) -> Option<Role> {
         match self {
             RoomCaller::Integrator => None,
             RoomCaller::Participant(c) => Some(c.role),
         }
     }
 
-    pub fn is_interviewer(&self) -> bool {
+    pub(crate) fn is_interviewer(&self) -> bool {
         match self {
             RoomCaller::Integrator => true,
             RoomCaller::Participant(c) => c.role == Role::Interviewer,

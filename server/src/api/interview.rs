@@ -23,7 +23,7 @@ use crate::room::Extension;
 use crate::state::AppState;
 
 /// The room's questions, oldest first: every participant reads them (a late joiner catches up here).
-pub async fn questions(
+pub(super) async fn questions(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -34,7 +34,7 @@ pub async fn questions(
 
 /// The interviewer pushes a question: stored as the room's next, then sent to every member that
 /// announced room events.
-pub async fn push_question(
+pub(super) async fn push_question(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -82,7 +82,7 @@ fn event_frame(json: &[u8]) -> Bytes {
 
 /// The integrity signals about the candidate's async session and the candidate's notes on them: for
 /// the interviewer always, for the candidate only where promote set `candidate_sees_integrity`.
-pub async fn integrity(
+pub(super) async fn integrity(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -98,7 +98,7 @@ pub async fn integrity(
 
 /// The candidate's note on one signal (an empty note removes it). Only the candidate writes these, and
 /// only where promote let them see the signals; the signal must be one the summary holds.
-pub async fn set_integrity_note(
+pub(super) async fn set_integrity_note(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,

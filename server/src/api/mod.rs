@@ -11,9 +11,9 @@ use axum::routing::{get, post, put};
 
 use crate::state::AppState;
 
-pub use extract::{ApiJson, ApiQuery, Integrator, RoomCaller, bearer};
+pub(crate) use extract::{ApiJson, ApiQuery, Integrator, RoomCaller, bearer};
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/submissions", post(submissions::create).get(submissions::list))
         .route("/submissions/{id}", get(submissions::get).delete(submissions::purge))

@@ -16,7 +16,7 @@ use crate::export;
 use crate::report;
 use crate::state::AppState;
 
-pub async fn timeline(
+pub(super) async fn timeline(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -28,12 +28,12 @@ pub async fn timeline(
 }
 
 #[derive(Deserialize)]
-pub struct ReplayQuery {
+pub(super) struct ReplayQuery {
     /// Milliseconds after the room opened; 0 is the submission as preloaded.
     at_ms: u64,
 }
 
-pub async fn files_at(
+pub(super) async fn files_at(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ReplayQuery>,
@@ -44,7 +44,7 @@ pub async fn files_at(
     Ok(Json(Replay { at_ms: q.at_ms, files: record.files }))
 }
 
-pub async fn export(
+pub(super) async fn export(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -54,7 +54,7 @@ pub async fn export(
 }
 
 /// The export as a printable page (same callers as the export).
-pub async fn report(
+pub(super) async fn report(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,

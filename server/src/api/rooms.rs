@@ -20,7 +20,7 @@ use crate::export;
 use crate::state::AppState;
 use crate::store::{RoomRecord, SubmissionRecord};
 
-pub async fn get(
+pub(super) async fn get(
     State(state): State<AppState>,
     _: Integrator,
     Path(id): Path<String>,
@@ -73,7 +73,7 @@ pub(super) async fn open_interviewer(
 }
 
 /// Everything a participant needs to open the room; nothing interviewer-private.
-pub async fn session(
+pub(super) async fn session(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -98,7 +98,7 @@ pub async fn session(
 }
 
 /// The interviewer's private panel.
-pub async fn private(
+pub(super) async fn private(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -118,7 +118,7 @@ pub async fn private(
     }))
 }
 
-pub async fn set_notes(
+pub(super) async fn set_notes(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -137,7 +137,7 @@ pub async fn set_notes(
 
 /// Ends the interview: the room is marked ended (candidate and observer tokens stop working) and every
 /// connected client is closed with 4403.
-pub async fn end(
+pub(super) async fn end(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -148,7 +148,7 @@ pub async fn end(
 }
 
 /// Replaces the interviewer's live rubric scores.
-pub async fn set_scores(
+pub(super) async fn set_scores(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
@@ -161,7 +161,7 @@ pub async fn set_scores(
 }
 
 /// Reopens an ended room (interviewer or integrator), within the reopen window.
-pub async fn reopen(
+pub(super) async fn reopen(
     State(state): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,

@@ -22,7 +22,7 @@ const LIST_LIMIT: usize = 500;
 /// Name on the observer link's token.
 const OBSERVER_NAME: &str = "Observer";
 
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     _: Integrator,
     ApiJson(body): ApiJson<SubmissionRequest>,
@@ -35,7 +35,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(Created { id, warnings })))
 }
 
-pub async fn get(
+pub(super) async fn get(
     State(state): State<AppState>,
     _: Integrator,
     Path(id): Path<String>,
@@ -55,7 +55,10 @@ pub async fn get(
 }
 
 /// The dashboard's list: newest first, with the counts a reviewer scans for.
-pub async fn list(State(state): State<AppState>, _: Integrator) -> Result<Json<SubmissionList>, AppError> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    _: Integrator,
+) -> Result<Json<SubmissionList>, AppError> {
     let rows = state.store.list_submissions(LIST_LIMIT).await?;
     let submissions = rows
         .into_iter()
@@ -76,7 +79,7 @@ pub async fn list(State(state): State<AppState>, _: Integrator) -> Result<Json<S
 /// Opens the live room for a submission, preloaded with its files; promoting again returns the same
 /// live room with fresh links. Once its room ended, a promote opens a new room, or reopens the ended one
 /// with `"on_ended": "reopen"`; `outcome` says which.
-pub async fn promote(
+pub(super) async fn promote(
     State(state): State<AppState>,
     _: Integrator,
     Path(id): Path<String>,
@@ -110,7 +113,7 @@ pub async fn promote(
 
 /// Deletes everything stored for a submission (a candidate's deletion request): live rooms are ended
 /// first (their clients closed, pending edits flushed), then every row goes.
-pub async fn purge(
+pub(super) async fn purge(
     State(state): State<AppState>,
     _: Integrator,
     Path(id): Path<String>,
@@ -120,12 +123,12 @@ pub async fn purge(
 }
 
 #[derive(serde::Deserialize)]
-pub struct AtQuery {
+pub(super) struct AtQuery {
     at_ms: u64,
 }
 
 /// The async session's files at `at_ms`, replayed from the submission's edit events.
-pub async fn replay(
+pub(super) async fn replay(
     State(state): State<AppState>,
     _: Integrator,
     Path(id): Path<String>,

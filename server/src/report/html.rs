@@ -2,7 +2,7 @@
 //! (UTC dates, offsets from the room's start, durations).
 
 /// Escapes text for element content and quoted attribute values alike.
-pub fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -19,7 +19,7 @@ pub fn esc(s: &str) -> String {
 
 /// Escapes `s` and sets its `backticked` spans (the words' way of naming code) as `<code>`; an odd
 /// backtick leaves the text as it is.
-pub fn esc_code(s: &str) -> String {
+pub(super) fn esc_code(s: &str) -> String {
     let escaped = esc(s);
     if escaped.matches('`').count() % 2 != 0 {
         return escaped;
@@ -42,7 +42,7 @@ const S_PER_HOUR: u64 = 3600;
 const S_PER_DAY: u64 = 86_400;
 
 /// `YYYY-MM-DD HH:MM UTC` of a Unix time in ms.
-pub fn utc(ms: u64) -> String {
+pub(super) fn utc(ms: u64) -> String {
     let secs = ms / MS_PER_S;
     let (days, rest) = (secs / S_PER_DAY, secs % S_PER_DAY);
     let (y, m, d) = civil_from_days(days);
@@ -64,14 +64,14 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 }
 
 /// Time from the room's start as a clock: `m:ss`, or `h:mm:ss` past the hour.
-pub fn offset(ms: u64) -> String {
+pub(super) fn offset(ms: u64) -> String {
     let secs = ms / MS_PER_S;
     let (h, m, s) = (secs / S_PER_HOUR, (secs % S_PER_HOUR) / S_PER_MIN, secs % S_PER_MIN);
     if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
 }
 
 /// A duration in words: `42 s`, `12 min 5 s`, `1 h 3 min`.
-pub fn duration(ms: u64) -> String {
+pub(super) fn duration(ms: u64) -> String {
     let secs = ms / MS_PER_S;
     let (h, m, s) = (secs / S_PER_HOUR, (secs % S_PER_HOUR) / S_PER_MIN, secs % S_PER_MIN);
     match (h, m) {
@@ -82,7 +82,7 @@ pub fn duration(ms: u64) -> String {
 }
 
 /// `lines 3–7`, or `line 3` for one.
-pub fn lines(span: [u32; 2]) -> String {
+pub(super) fn lines(span: [u32; 2]) -> String {
     if span[0] == span[1] { format!("line {}", span[0]) } else { format!("lines {}–{}", span[0], span[1]) }
 }
 

@@ -17,7 +17,7 @@ use crate::store::{RoomRecord, Store, SubmissionRecord};
 const STYLE: &str = include_str!("report.css");
 
 /// Builds the room's report from its export and the submission's integrity summary.
-pub async fn build(
+pub(crate) async fn build(
     store: &dyn Store,
     rooms: &Registry,
     room: RoomRecord,
@@ -29,7 +29,7 @@ pub async fn build(
 }
 
 /// The page for an export.
-pub fn render(x: &Export, summary: &IntegritySummary) -> String {
+pub(crate) fn render(x: &Export, summary: &IntegritySummary) -> String {
     let mut out = String::new();
     out.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");

@@ -10,7 +10,7 @@ use handoff_protocol::record::runs::within;
 use super::html::{lines, offset};
 
 /// Who wrote a run: the role, and the name when it is not the one the room was opened for.
-pub fn who(export: &Export, author: &str, source: Source) -> String {
+pub(super) fn who(export: &Export, author: &str, source: Source) -> String {
     let (role, expected) = match source {
         Source::Candidate => ("the candidate", export.candidate.name.as_str()),
         Source::Interviewer => ("the interviewer", export.interviewer.as_str()),
@@ -20,7 +20,7 @@ pub fn who(export: &Export, author: &str, source: Source) -> String {
 }
 
 /// What a run did, where: "rewrote `put()` in lru.py, lines 19–23".
-pub fn what(run: &EditRun) -> String {
+pub(super) fn what(run: &EditRun) -> String {
     let verb = match (run.inserted_chars > 0, run.deleted_chars > 0) {
         (true, true) => "rewrote",
         (true, false) => "added to",
@@ -34,7 +34,7 @@ pub fn what(run: &EditRun) -> String {
 }
 
 /// One run as a sentence, timed from the room's start.
-pub fn run_sentence(export: &Export, run: &EditRun) -> String {
+pub(super) fn run_sentence(export: &Export, run: &EditRun) -> String {
     let from = offset(run.start_ms.saturating_sub(export.started_at_ms));
     let to = offset(run.end_ms.saturating_sub(export.started_at_ms));
     let when = if from == to { from } else { format!("{from}–{to}") };
@@ -52,7 +52,7 @@ pub fn run_sentence(export: &Export, run: &EditRun) -> String {
 }
 
 /// A score's cited moment in words, with the interviewer's note after it.
-pub fn describe(export: &Export, flags: &[Flag], m: &Moment) -> String {
+pub(super) fn describe(export: &Export, flags: &[Flag], m: &Moment) -> String {
     let mut out =
         live(export, m).or_else(|| asynchronous(flags, m)).unwrap_or_else(|| match (&m.file, m.lines) {
             (Some(file), Some(span)) => format!("{file}, {}", lines(span)),
@@ -104,7 +104,7 @@ fn asynchronous(flags: &[Flag], m: &Moment) -> Option<String> {
 }
 
 /// A flag's kind as a heading.
-pub fn flag_label(kind: &FlagKind) -> &'static str {
+pub(super) fn flag_label(kind: &FlagKind) -> &'static str {
     match kind {
         FlagKind::Paste => "Large paste",
         FlagKind::FocusLost => "Left the exercise",
@@ -114,7 +114,7 @@ pub fn flag_label(kind: &FlagKind) -> &'static str {
 }
 
 /// What a flag can and cannot mean, for a reader who was not in the room.
-pub fn flag_meaning(kind: &FlagKind) -> &'static str {
+pub(super) fn flag_meaning(kind: &FlagKind) -> &'static str {
     match kind {
         FlagKind::Paste => {
             "A large block of text arrived in one paste. Worth asking where it came from: pasting one's \

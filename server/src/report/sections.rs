@@ -12,7 +12,7 @@ use super::html::{duration, esc, esc_code, offset, utc};
 use super::moments::{describe, flag_label, flag_meaning, run_sentence};
 
 /// Candidate, exercise, interviewer, start, end and duration.
-pub fn header(out: &mut String, x: &Export) {
+pub(super) fn header(out: &mut String, x: &Export) {
     let candidate = match &x.candidate.email {
         Some(email) => format!("{} &lt;{}&gt;", esc(&x.candidate.name), esc(email)),
         None => esc(&x.candidate.name),
@@ -40,7 +40,7 @@ pub fn header(out: &mut String, x: &Export) {
 }
 
 /// Who took part: each connection's join and leave, timed from the start.
-pub fn participants(out: &mut String, x: &Export) {
+pub(super) fn participants(out: &mut String, x: &Export) {
     out.push_str("<section><h2>Who took part</h2>");
     if x.presence.is_empty() {
         out.push_str("<p class=\"quiet\">Nobody connected to the room.</p></section>");
@@ -80,7 +80,7 @@ fn at(x: &Export, ms: u64) -> String {
 }
 
 /// Each changed file's diff against the submission, added lines coloured by who wrote them.
-pub fn files(out: &mut String, x: &Export) {
+pub(super) fn files(out: &mut String, x: &Export) {
     out.push_str("<section><h2>Changes to the submission</h2>");
     out.push_str(
         "<p class=\"legend\">Added lines by <span class=\"by-candidate\">the candidate</span>, \
@@ -161,7 +161,7 @@ fn source_class(source: Source) -> &'static str {
 }
 
 /// The interviewer's notes, as written.
-pub fn notes(out: &mut String, x: &Export) {
+pub(super) fn notes(out: &mut String, x: &Export) {
     out.push_str("<section><h2>Notes</h2>");
     if x.notes.trim().is_empty() {
         out.push_str("<p class=\"quiet\">No notes.</p>");
@@ -172,7 +172,7 @@ pub fn notes(out: &mut String, x: &Export) {
 }
 
 /// Live scores, each citation in words.
-pub fn scores(out: &mut String, x: &Export, summary: &IntegritySummary) {
+pub(super) fn scores(out: &mut String, x: &Export, summary: &IntegritySummary) {
     out.push_str("<section><h2>Live scores</h2>");
     if x.live_scores.is_empty() {
         out.push_str("<p class=\"quiet\">No live scores.</p></section>");
@@ -202,7 +202,7 @@ pub fn scores(out: &mut String, x: &Export, summary: &IntegritySummary) {
 }
 
 /// The async session's integrity signals, each explained.
-pub fn async_context(out: &mut String, summary: &IntegritySummary, notes: &[IntegrityNote]) {
+pub(super) fn async_context(out: &mut String, summary: &IntegritySummary, notes: &[IntegrityNote]) {
     out.push_str(
         "<section><h2>Async session</h2><p class=\"quiet\">Signals computed from the platform's event \
          stream. They are prompts for questions, not findings.</p><dl class=\"facts\">",
@@ -239,7 +239,7 @@ pub fn async_context(out: &mut String, summary: &IntegritySummary, notes: &[Inte
 }
 
 /// The condensed timeline: joins, leaves and runs of edits, oldest first.
-pub fn timeline(out: &mut String, x: &Export) {
+pub(super) fn timeline(out: &mut String, x: &Export) {
     out.push_str("<section><h2>Timeline</h2>");
     let mut rows: Vec<(u64, String)> = x
         .presence

@@ -24,9 +24,12 @@ use yrs::StateVector;
 use yrs::Update;
 use yrs::sync::AwarenessUpdate;
 
-pub use self::core::schema::{FilesGuard, accepted_update, apply_client_update};
-pub use delivery::{ChannelSink, Delivered, MemberSink, Undelivered};
-pub use extensions::{Extension, Extensions};
+pub(crate) use self::core::schema::accepted_update;
+pub use self::core::schema::{FilesGuard, apply_client_update};
+pub use delivery::ChannelSink;
+pub(crate) use delivery::{Delivered, MemberSink, Undelivered};
+pub(crate) use extensions::Extension;
+pub use extensions::Extensions;
 pub use presence::vet;
 pub use registry::Registry;
 
@@ -131,7 +134,7 @@ pub enum Command {
 }
 
 /// A cheap, cloneable way to reach a room's actor.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct RoomHandle {
     commands: mpsc::Sender<Command>,
     connected: Arc<AtomicUsize>,
@@ -153,5 +156,33 @@ impl RoomHandle {
     /// Whether the room takes joins: it has not ended.
     pub fn is_open(&self) -> bool {
         self.open.load(Ordering::Acquire)
+    }
+}
+
+impl std::fmt::Debug for Joiner {
+    /// Opaque: a connection's sink and close channel.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Joiner").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for JoinRefused {
+    /// Opaque: it may hand a joiner back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinRefused").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ClientMessage {
+    /// Opaque: decoded payloads and their bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientMessage").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Command {
+    /// Opaque: channels and a connection's messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Command").finish_non_exhaustive()
     }
 }

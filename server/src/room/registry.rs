@@ -181,3 +181,10 @@ impl Registry {
         self.rooms.clear();
     }
 }
+
+impl std::fmt::Debug for Registry {
+    /// Opaque: the loaded rooms and their shared handles.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}

@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// A backend's own error, kept as the cause (a SQLite error, an I/O error, a failed blocking task).
-pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

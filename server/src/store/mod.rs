@@ -28,13 +28,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use catalog::{Catalog, RoomRecord, SubmissionRecord};
-pub use error::{Cause, Constraint, Missing, StoreError, StoreResult};
-pub use interview::Interview;
-pub use memory::MemoryStore;
-pub use private::Private;
+pub(crate) use error::{Constraint, Missing};
+pub use error::{StoreError, StoreResult};
+pub(crate) use interview::Interview;
+pub(crate) use memory::MemoryStore;
+pub(crate) use private::Private;
 pub use room_log::{LogEntry, LogRow, RoomLog, RoomState, Snapshot};
 pub use sqlite::SqliteStore;
-pub use webhooks::{WebhookDelivery, WebhookOutbox, WebhookOutcome};
+pub(crate) use webhooks::{WebhookDelivery, WebhookOutbox, WebhookOutcome};
 
 /// Every concern of the store, from one backend.
 #[async_trait]
@@ -44,11 +45,11 @@ pub trait Store: Catalog + RoomLog + Private + Interview + WebhookOutbox {
 }
 
 /// The URL of the in-memory store.
-pub const MEMORY_URL: &str = "memory://";
+pub(crate) const MEMORY_URL: &str = "memory://";
 
 /// Opens the store named by a URL: `sqlite://PATH` (the default, in the data dir) or `memory://`
 /// (nothing survives a restart).
-pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+pub(crate) async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url == MEMORY_URL {
         tracing::warn!("in-memory store: nothing is written to disk and nothing survives a restart");
         return Ok(Arc::new(MemoryStore::new()));

@@ -18,7 +18,7 @@ const DISCARD_CHUNK: usize = 8 * 1024;
 
 /// How far one connection's drain has gone.
 #[derive(Default)]
-pub struct Drain {
+pub(super) struct Drain {
     shut: bool,
     discarded: usize,
 }
@@ -26,7 +26,7 @@ pub struct Drain {
 impl Drain {
     /// Shuts the write side once, then discards what `io` delivers; ready when the client has closed
     /// its side, the connection failed, or [`CLOSE_DRAIN_BYTES`] were discarded.
-    pub fn poll<T: AsyncRead + AsyncWrite + Unpin>(
+    pub(super) fn poll<T: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         io: &mut T,
         cx: &mut Context<'_>,

@@ -32,7 +32,7 @@ const MAX_HEADER_BYTES: usize = 10;
 
 /// Whole binary frames waiting to be written ahead of tungstenite's next bytes.
 #[derive(Default)]
-pub struct LargeFrames {
+pub(super) struct LargeFrames {
     queue: Mutex<Queue>,
     /// The close frame is out: a flush of the transport now drains what the client still sends (`drain`).
     draining: AtomicBool,
@@ -108,7 +108,7 @@ impl LargeFrames {
 /// A connection's stream with its [`LargeFrames`]: reads pass through; every write, flush and shutdown
 /// first writes the large frames waiting; once draining, a flush also drains the client's side (see
 /// `drain`).
-pub struct Transport<T> {
+pub(crate) struct Transport<T> {
     io: T,
     large: Arc<LargeFrames>,
     drain: Drain,

@@ -16,17 +16,17 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use super::transport::Transport;
 
 /// The server side of an upgraded connection.
-pub type Socket = WebSocketStream<Transport<TokioIo<Upgraded>>>;
+pub(super) type Socket = WebSocketStream<Transport<TokioIo<Upgraded>>>;
 
 /// A valid WebSocket upgrade request, not yet answered.
-pub struct Upgrade {
+pub(crate) struct Upgrade {
     key: HeaderValue,
     on_upgrade: OnUpgrade,
 }
 
 /// Why a request to a WebSocket route is not a WebSocket handshake.
 #[derive(Debug)]
-pub enum NotAnUpgrade {
+pub(crate) enum NotAnUpgrade {
     /// A version other than 13: 426 naming the one spoken (RFC 6455 §4.4).
     Version,
     /// Anything else wrong with the request: 400 with the reason.
@@ -89,7 +89,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
 
 impl Upgrade {
     /// Answers 101 and runs `serve` on the socket once the client has it (in a task of its own).
-    pub fn on_upgrade<F, Fut>(self, config: WebSocketConfig, serve: F) -> Response
+    pub(crate) fn on_upgrade<F, Fut>(self, config: WebSocketConfig, serve: F) -> Response
     where
         F: FnOnce(Socket) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,

@@ -129,7 +129,7 @@ pub(super) fn advance(clocks: &mut StateVector, applied: &Dependencies) {
 /// Decodes a client's update if the server accepts it: every Yjs client must read it as yrs does, and it
 /// must keep the schema as far as its bytes show (the room checks the rest; see `update_check`). The
 /// connection task calls it, off the room's task.
-pub fn accepted_update(bytes: &[u8]) -> Result<yrs::Update, FrameError> {
+pub(crate) fn accepted_update(bytes: &[u8]) -> Result<yrs::Update, FrameError> {
     update_check::check_update_v1(bytes)?;
     frame::decode_update(bytes)
 }
@@ -151,6 +151,13 @@ pub fn apply_client_update(doc: &Doc, guard: &FilesGuard, bytes: &[u8]) -> Resul
         Integrated::Applied if !reads_back_as_applied(doc, &deps) => Err(MISPLACED.into()),
         Integrated::Applied => Ok(()),
         other => Err(format!("{other:?}")),
+    }
+}
+
+impl std::fmt::Debug for FilesGuard {
+    /// Opaque: an observer subscription and a flag.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilesGuard").finish_non_exhaustive()
     }
 }
 
