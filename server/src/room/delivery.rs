@@ -62,8 +62,9 @@ impl MemberSink for ChannelSink {
     }
 }
 
-/// Puts `frames` into `outbox` without waiting, counting onto `delivered`.
-fn queue(
+/// Puts `frames` into `outbox` without waiting, counting onto `delivered`: a member's bounded outbox,
+/// shared by the in-process sink and the WebSocket edge's.
+pub(crate) fn queue(
     outbox: &mpsc::Sender<Bytes>,
     frames: impl Iterator<Item = Bytes>,
     mut delivered: Delivered,

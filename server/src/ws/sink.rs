@@ -21,13 +21,12 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use futures_util::stream::SplitSink;
 use futures_util::{Sink, SinkExt};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::transport::LargeFrames;
 use super::upgrade::Socket;
-use crate::room::{CloseReason, Delivered, MemberSink, Undelivered};
+use crate::room::{CloseReason, Delivered, MemberSink, Undelivered, queue};
 
 /// Messages longer than this bypass tungstenite's write buffer (see `transport`): written as one frame
 /// from the room's shared bytes, not copied into that buffer, which would keep their size for as long as
@@ -143,22 +142,6 @@ impl<S: Sink<Message, Error = WsError> + Unpin + Send> MemberSink for Connection
             let _ = kick.send(reason);
         }
     }
-}
-
-fn queue(
-    outbox: &mpsc::Sender<Bytes>,
-    frames: impl Iterator<Item = Bytes>,
-    mut sent: Delivered,
-) -> Result<Delivered, Undelivered> {
-    for frame in frames {
-        let len = frame.len() as u64;
-        match outbox.try_send(frame) {
-            Ok(()) => (sent.frames, sent.bytes) = (sent.frames + 1, sent.bytes + len),
-            Err(TrySendError::Full(_)) => return Err(Undelivered::Full),
-            Err(TrySendError::Closed(_)) => return Err(Undelivered::Gone),
-        }
-    }
-    Ok(sent)
 }
 
 /// The connection task's share: under the sink's lock, writes every frame waiting in `outbox` and
