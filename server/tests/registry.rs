@@ -22,6 +22,9 @@ use handoff_server::test_support::store::{
 };
 use tokio::sync::{mpsc, oneshot};
 use yrs::{Doc, GetString, Out, Text, Transact};
+#[path = "common/breaking.rs"]
+mod breaking;
+use breaking::breaking;
 
 /// The room's log in SQLite, counting room loads and failing or holding appends on demand. The room
 /// needs the room log alone, so this is all a test store has to be.
@@ -150,32 +153,6 @@ fn update_message(update: &[u8]) -> ClientMessage {
         message: Bytes::from(frame::encode_update(update)),
         step2: false,
     }
-}
-
-/// An update that breaks the room's document once applied: a string item right of `main.py`'s text in
-/// the `files` map, which makes the string `main.py`'s value. Its bytes cannot show that its neighbour is
-/// a file, so the room applies it, sees it in the `files` map and rebuilds (see
-/// `server/src/room/core/schema.rs`).
-fn breaking(preload: &[u8]) -> Vec<u8> {
-    let base = Doc::new();
-    let base_root = schema::files_root(&base);
-    base.transact_mut().apply_update(frame::decode_update(preload).unwrap()).unwrap();
-    let txn = base.transact();
-    let Some(Out::YText(t)) = yrs::Map::get(&base_root, &txn, "main.py") else { panic!("main.py is text") };
-    let branch: &yrs::branch::Branch = t.as_ref();
-    let yrs::branch::BranchID::Nested(id) = branch.id() else { panic!("a nested type") };
-    // One client (7), one struct at clock 0, with an origin (0x80) and string content (4), then the
-    // origin id, the string "x" and an empty delete set.
-    let mut u = vec![1, 1, 7, 0, 0x84];
-    for mut n in [id.client.get(), u64::from(id.clock)] {
-        while n >= 0x80 {
-            u.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        u.push(n as u8);
-    }
-    u.extend_from_slice(&[1, b'x', 0]);
-    u
 }
 
 fn joiner(

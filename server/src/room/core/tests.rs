@@ -18,6 +18,9 @@ use yrs::{ClientID, Doc, GetString, Out, ReadTxn, StateVector, Text, Transact};
 use super::*;
 use crate::room::accepted_update;
 use crate::store::RoomState;
+#[path = "../../../tests/common/breaking.rs"]
+mod breaking;
+use breaking::breaking;
 
 const IDLE_EVICT: Duration = Duration::from_secs(30);
 
@@ -325,29 +328,4 @@ fn the_room_goes_idle_when_its_last_member_leaves() {
     core.leave(2, at(30));
     assert_eq!(core.deadlines().idle_at, Some(30 + IDLE_EVICT.as_millis() as u64));
     assert_eq!(removed(&mut core), vec![(1, None), (2, None)]);
-}
-
-/// An update that breaks the document once applied: a string item right of `main.py`'s text in the
-/// `files` map, which makes the string `main.py`'s value. Its bytes cannot show that its neighbour is a
-/// file (see `schema`), so only the applied document shows it.
-fn breaking(preload: &[u8]) -> Vec<u8> {
-    let base = Doc::new();
-    let base_root = schema::files_root(&base);
-    base.transact_mut().apply_update(frame::decode_update(preload).expect("decodes")).expect("applies");
-    let txn = base.transact();
-    let Some(Out::YText(t)) = yrs::Map::get(&base_root, &txn, "main.py") else { panic!("main.py is text") };
-    let branch: &yrs::branch::Branch = t.as_ref();
-    let yrs::branch::BranchID::Nested(id) = branch.id() else { panic!("a nested type") };
-    // One client (7), one struct at clock 0, with an origin (0x80) and string content (4), then the
-    // origin id, the string "x" and an empty delete set.
-    let mut u = vec![1, 1, 7, 0, 0x84];
-    for mut n in [id.client.get(), u64::from(id.clock)] {
-        while n >= 0x80 {
-            u.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        u.push(n as u8);
-    }
-    u.extend_from_slice(&[1, b'x', 0]);
-    u
 }
