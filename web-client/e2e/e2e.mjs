@@ -17,7 +17,7 @@ import { fileChecks } from './checks-files.mjs'
 import { panelChecks, prefsChecks } from './checks-panel.mjs'
 import { reconnectKeepsOfflineEdits } from './checks-reconnect.mjs'
 import { LIVE_DIMENSION, recordChecks } from './checks-record.mjs'
-import { LAUNCH, api, checks, cspViolations, docFiles, editorText, env, expect, newPage, pass, sameFiles, waitSynced } from './lib.mjs'
+import { LAUNCH, api, checks, cspViolations, docFiles, editorText, env, expect, newPage, pass, sameFiles, waitSynced, runAndReport } from './lib.mjs'
 
 const GLOBAL_TIMEOUT_MS = 120_000
 
@@ -313,20 +313,4 @@ async function run() {
   expect('no_csp_violations', cspViolations.length === 0, cspViolations.join('; '))
 }
 
-let timer
-const timeout = new Promise((_, reject) => {
-  timer = setTimeout(() => reject(new Error(`global timeout after ${GLOBAL_TIMEOUT_MS / 1000} s`)), GLOBAL_TIMEOUT_MS)
-})
-
-let result
-try {
-  await Promise.race([run(), timeout])
-  result = { ok: true, checks }
-} catch (e) {
-  result = { ok: false, error: e instanceof Error ? e.message.split('\n')[0] : String(e), checks }
-} finally {
-  clearTimeout(timer)
-  if (env.browser) await Promise.race([env.browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))])
-}
-console.log(JSON.stringify(result))
-process.exit(result.ok ? 0 : 1)
+await runAndReport(run, GLOBAL_TIMEOUT_MS)

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
-import { LAUNCH, api, checks, env, expect, newPage, pass, waitSynced } from './lib.mjs'
+import { LAUNCH, api, checks, env, expect, newPage, pass, waitSynced, runAndReport } from './lib.mjs'
 
 const GLOBAL_TIMEOUT_MS = 120_000
 
@@ -171,20 +171,4 @@ async function run() {
   pass('candidate_link_works_after_reopen')
 }
 
-let timer
-const timeout = new Promise((_, reject) => {
-  timer = setTimeout(() => reject(new Error(`global timeout after ${GLOBAL_TIMEOUT_MS / 1000} s`)), GLOBAL_TIMEOUT_MS)
-})
-
-let result
-try {
-  await Promise.race([run(), timeout])
-  result = { ok: true, checks }
-} catch (e) {
-  result = { ok: false, error: e instanceof Error ? e.message.split('\n')[0] : String(e), checks }
-} finally {
-  clearTimeout(timer)
-  if (env.browser) await Promise.race([env.browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))])
-}
-console.log(JSON.stringify(result))
-process.exit(result.ok ? 0 : 1)
+await runAndReport(run, GLOBAL_TIMEOUT_MS)

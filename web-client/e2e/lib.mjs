@@ -2,6 +2,8 @@
 // helpers that read the room's editor through its test hook (`window.__handoff`).
 
 export const STEP_TIMEOUT_MS = 15_000
+/** How long a browser gets to close before the run exits anyway. */
+const BROWSER_CLOSE_MS = 10_000
 
 /** Set once by e2e.mjs: the server, its API key and the launched browser. */
 export const env = { base: '', apiKey: '', browser: null }
@@ -105,4 +107,24 @@ export async function submitAndPromote(submission, interviewer) {
   const promoted = await api('POST', `/api/v1/submissions/${created.json.id}/promote`, { interviewer: { name: interviewer } })
   if (promoted.status !== 200 || !promoted.json?.links) throw new Error(`promote → ${promoted.status} ${JSON.stringify(promoted.json)}`)
   return { subId: created.json.id, links: promoted.json.links, roomId: promoted.json.room.id }
+}
+
+/** Runs `run` within `timeoutMs`, closes the browser, prints the JSON result and exits (0 when every check passed). */
+export async function runAndReport(run, timeoutMs) {
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`global timeout after ${timeoutMs / 1000} s`)), timeoutMs)
+  })
+  let result
+  try {
+    await Promise.race([run(), timeout])
+    result = { ok: true, checks }
+  } catch (e) {
+    result = { ok: false, error: e instanceof Error ? e.message.split('\n')[0] : String(e), checks }
+  } finally {
+    clearTimeout(timer)
+    if (env.browser) await Promise.race([env.browser.close().catch(() => {}), new Promise((r) => setTimeout(r, BROWSER_CLOSE_MS))])
+  }
+  console.log(JSON.stringify(result))
+  process.exit(result.ok ? 0 : 1)
 }
