@@ -155,6 +155,11 @@ fn paste_len(e: &AsyncEvent) -> u64 {
     e.data.get("length").and_then(serde_json::Value::as_u64).unwrap_or_else(|| chars(e.data.get("text")))
 }
 
+/// A flag on text one event put into a file, at the lines it holds.
+fn text_flag(kind: FlagKind, e: &AsyncEvent, detail: String, threshold: String) -> Flag {
+    Flag { kind, at_ms: e.at_ms, file: e.file.clone(), lines: lines(e), detail, threshold }
+}
+
 fn lines(e: &AsyncEvent) -> Option<[u32; 2]> {
     let arr = e.data.get("lines")?.as_array()?;
     let first = u32::try_from(arr.first()?.as_u64()?).ok()?;
@@ -179,16 +184,12 @@ pub fn summarize(events: &[AsyncEvent]) -> IntegritySummary {
                     s.pastes.count += 1;
                     s.pastes.largest = s.pastes.largest.max(len);
                     let into = e.file.as_deref().map(|f| format!(" into {f}")).unwrap_or_default();
-                    s.flags.push(Flag {
-                        kind: FlagKind::Paste,
-                        at_ms: e.at_ms,
-                        file: e.file.clone(),
-                        lines: lines(e),
-                        detail: format!("pasted {len} characters{into}"),
-                        threshold: format!(
-                            "flagged for one paste of at least {LARGE_PASTE_CHARS} characters"
-                        ),
-                    });
+                    s.flags.push(text_flag(
+                        FlagKind::Paste,
+                        e,
+                        format!("pasted {len} characters{into}"),
+                        format!("flagged for one paste of at least {LARGE_PASTE_CHARS} characters"),
+                    ));
                 }
             }
             "edit" => {
@@ -200,16 +201,14 @@ pub fn summarize(events: &[AsyncEvent]) -> IntegritySummary {
                 if n >= LARGE_INSERT_CHARS {
                     s.insertions += 1;
                     let into = e.file.as_deref().map(|f| format!(" into {f}")).unwrap_or_default();
-                    s.flags.push(Flag {
-                        kind: FlagKind::Insertion,
-                        at_ms: e.at_ms,
-                        file: e.file.clone(),
-                        lines: lines(e),
-                        detail: format!("inserted {n} characters at once{into}"),
-                        threshold: format!(
+                    s.flags.push(text_flag(
+                        FlagKind::Insertion,
+                        e,
+                        format!("inserted {n} characters at once{into}"),
+                        format!(
                             "flagged for one edit event inserting at least {LARGE_INSERT_CHARS} characters"
                         ),
-                    });
+                    ));
                 } else if n > 0 {
                     typed.push((e.at_ms, n, e.file.clone()));
                 }
