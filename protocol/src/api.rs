@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::async_replay::Warning;
-use crate::attribution::{Authored, Edit, Source};
 use crate::integrity::IntegritySummary;
 use crate::interview::{IntegrityNote, OnEnded, PromoteOutcome, RoomOptions};
 use crate::role::Role;
@@ -359,107 +358,10 @@ pub struct Ended {
     pub room: RoomSummary,
 }
 
-/// `GET /api/v1/rooms/{id}/timeline`: every attributed change of the live session, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Timeline {
-    pub room: RoomSummary,
-    /// When the room opened (its preload), ms since the Unix epoch; `at_ms` of edits is absolute.
-    pub started_at_ms: u64,
-    pub edits: Vec<Edit>,
-    /// Joins and leaves of the room's connections, oldest first.
-    pub presence: Vec<PresenceEvent>,
-}
-
-/// A connection joining or leaving a room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PresenceEvent {
-    pub at_ms: u64,
-    /// `join` or `leave`.
-    pub kind: String,
-    pub name: String,
-    pub role: Role,
-    pub conn_id: u64,
-}
-
-/// `GET /api/v1/rooms/{id}/replay?at_ms=`: the files at a moment of the live session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Replay {
-    /// Milliseconds after the room opened (0 = the submission as preloaded).
-    pub at_ms: u64,
-    pub files: std::collections::BTreeMap<String, String>,
-}
-
-/// One file of an export.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExportFile {
-    pub path: String,
-    pub content: String,
-    /// `added`, `modified`, `unchanged` or `deleted` relative to the submission.
-    pub change: String,
-    /// Unified diff against the submitted file (empty when unchanged).
-    pub diff: String,
-    pub authorship: Vec<Authored>,
-}
-
-/// `GET /api/v1/rooms/{id}/export`: the session record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Export {
-    pub room: RoomSummary,
-    pub submission_id: String,
-    pub candidate: Candidate,
-    pub exercise: Exercise,
-    pub interviewer: String,
-    pub started_at_ms: u64,
-    /// When the room ended, ms since the Unix epoch (`None` while live).
-    #[serde(default)]
-    pub ended_at_ms: Option<u64>,
-    /// From start to end (`None` while live).
-    #[serde(default)]
-    pub duration_ms: Option<u64>,
-    pub files: Vec<ExportFile>,
-    /// Every attributed change, one entry per change, for machines.
-    pub timeline: Vec<Edit>,
-    /// The timeline condensed for people: edits grouped into runs per author and file.
-    #[serde(default)]
-    pub runs: Vec<EditRun>,
-    /// Joins and leaves of the room's connections, oldest first.
-    #[serde(default)]
-    pub presence: Vec<PresenceEvent>,
-    pub notes: String,
-    pub live_scores: Vec<LiveScore>,
-    /// The candidate's notes on the integrity signals of their async session.
-    #[serde(default)]
-    pub integrity_notes: Vec<IntegrityNote>,
-}
-
-/// Consecutive edits by one author in one file with no long pause between them (the record groups them;
-/// `RUN_PAUSE_MS` there says how long).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EditRun {
-    pub author: String,
-    pub source: Source,
-    pub file: String,
-    /// First and last edit, ms since the Unix epoch.
-    pub start_ms: u64,
-    pub end_ms: u64,
-    /// `seq` of the first and last edit (a score's citation names one of them).
-    pub first_seq: u64,
-    pub last_seq: u64,
-    pub edits: usize,
-    pub inserted_chars: u64,
-    pub deleted_chars: u64,
-    /// First and last line (1-based) the run touched, in the file as the run left it.
-    pub lines: [u32; 2],
-    /// The function or class around the run's first line, when a simple scan finds one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub within: Option<String>,
-}
-
 /// Where the room-ended webhook stands (`GET /api/v1/rooms/{id}` → `webhook`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookStatus {
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: DeliveryState,
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -467,26 +369,31 @@ pub struct WebhookStatus {
     pub delivered_at_ms: Option<u64>,
 }
 
-/// The body POSTed to the webhook when a room ends: a summary of the export, which the receiver fetches
-/// in full from `export_url` with its API key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RoomEndedEvent {
-    /// Always `room.ended`.
-    pub event: String,
-    pub room: RoomSummary,
-    pub submission_id: String,
-    pub candidate: Candidate,
-    pub exercise: Exercise,
-    pub interviewer: String,
-    pub started_at_ms: u64,
-    pub ended_at_ms: u64,
-    pub files: Vec<FileChange>,
-    pub edits: usize,
-    pub export_url: String,
+/// Where one webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Not delivered yet; another attempt is due.
+    Pending,
+    Delivered,
+    /// Given up after the last attempt.
+    Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileChange {
-    pub path: String,
-    pub change: String,
+impl DeliveryState {
+    /// Its wire name, also how the store keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    /// Reads a wire name.
+    pub fn parse(name: &str) -> Option<DeliveryState> {
+        [DeliveryState::Pending, DeliveryState::Delivered, DeliveryState::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
 }

@@ -10,6 +10,8 @@
 //! - [`update_check`]: which client updates are accepted (every Yjs client reads them as yrs does, and
 //!   they keep the schema), checked over the bytes before yrs decodes them.
 //! - [`validate`]: checks a submission before anything is stored.
+//! - [`export`]: the session record's bodies (export, timeline, replay, presence, the room-ended
+//!   webhook), carrying what [`record`] computes.
 //! - [`api`]: REST request/response bodies (DESIGN §4.2), carrying the results of the modules below.
 //! - [`async_replay`]: replays the async session from its edit events (and checks it).
 //! - [`interview`]: room options set at promote, pushed questions, the candidate's integrity notes.
@@ -26,6 +28,7 @@
 pub mod api;
 pub mod async_replay;
 pub mod attribution;
+pub mod export;
 pub mod frame;
 pub mod integrity;
 pub mod interview;

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use handoff_protocol::api::{Export, ExportFile, LiveScore};
+use handoff_protocol::api::LiveScore;
+use handoff_protocol::export::{Export, ExportFile, FileChangeKind};
 use handoff_protocol::frame::FrameError;
 use handoff_protocol::record::{self, Logged, Record, runs};
 
@@ -79,14 +80,14 @@ pub(crate) async fn build(
         .map(|(path, content)| {
             let before = submitted.get(path.as_str()).copied();
             let change = match before {
-                None => "added",
-                Some(b) if b == content => "unchanged",
-                Some(_) => "modified",
+                None => FileChangeKind::Added,
+                Some(b) if b == content => FileChangeKind::Unchanged,
+                Some(_) => FileChangeKind::Modified,
             };
             ExportFile {
                 path: path.clone(),
                 content: content.clone(),
-                change: change.into(),
+                change,
                 diff: unified(path, before.unwrap_or(""), content),
                 authorship: record.authorship.remove(path).unwrap_or_default(),
             }
@@ -97,7 +98,7 @@ pub(crate) async fn build(
             files.push(ExportFile {
                 path: (*path).to_owned(),
                 content: String::new(),
-                change: "deleted".into(),
+                change: FileChangeKind::Deleted,
                 diff: unified(path, before, ""),
                 authorship: Vec::new(),
             });

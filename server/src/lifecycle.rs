@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use handoff_protocol::api::{FileChange, RoomEndedEvent, RoomState, RoomStatus};
+use handoff_protocol::api::{RoomState, RoomStatus};
+use handoff_protocol::export::{FileChange, RoomEndedEvent};
 use handoff_protocol::interview::{OnEnded, PromoteOutcome, RoomOptions};
 use handoff_protocol::schema;
 

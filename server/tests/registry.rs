@@ -10,7 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use common::PATIENCE;
-use handoff_protocol::api::{FileEntry, PresenceEvent, RoomStatus, SubmissionRequest};
+use handoff_protocol::api::{FileEntry, RoomStatus, SubmissionRequest};
+use handoff_protocol::export::PresenceEvent;
 use handoff_protocol::{Role, frame, schema};
 use handoff_server::test_support::LocalBus;
 use handoff_server::test_support::room::{

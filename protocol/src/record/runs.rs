@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::EditRun;
 use crate::attribution::Edit;
+use crate::export::EditRun;
 use crate::utf16::{byte_at, len as utf16_len};
 
 /// A pause longer than this between two edits of one author in one file ends their run: a minute of

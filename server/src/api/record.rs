@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::response::Html;
-use handoff_protocol::api::{Export, Replay, Timeline};
+use handoff_protocol::export::{Export, Replay, Timeline};
 use serde::Deserialize;
 
 use super::ApiQuery;

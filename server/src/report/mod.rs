@@ -6,7 +6,7 @@ mod html;
 mod moments;
 mod sections;
 
-use handoff_protocol::api::Export;
+use handoff_protocol::export::Export;
 use handoff_protocol::integrity::{self, IntegritySummary};
 
 use crate::export::{self, ExportError};

@@ -2,8 +2,9 @@
 //! A cited moment is described from the edits around it (the run holding the cited edit, or the run
 //! at or just before the cited time), so a citation reads as what happened, not as a sequence number.
 
-use handoff_protocol::api::{EditRun, Export, Moment};
+use handoff_protocol::api::Moment;
 use handoff_protocol::attribution::Source;
+use handoff_protocol::export::{EditRun, Export};
 use handoff_protocol::integrity::{Flag, FlagKind};
 use handoff_protocol::record::runs::within;
 

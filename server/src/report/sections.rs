@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use handoff_protocol::api::{Export, ExportFile, PresenceEvent};
 use handoff_protocol::attribution::{Authored, Source};
+use handoff_protocol::export::{Export, ExportFile, FileChangeKind, PresenceEvent, PresenceKind};
 use handoff_protocol::integrity::{self, IntegritySummary};
 use handoff_protocol::interview::IntegrityNote;
 
@@ -50,10 +50,10 @@ pub(super) fn participants(out: &mut String, x: &Export) {
         "<table><thead><tr><th>Name</th><th>Role</th><th>Joined</th><th>Left</th></tr></thead><tbody>",
     );
     let mut left: BTreeMap<u64, &PresenceEvent> = BTreeMap::new();
-    for p in x.presence.iter().filter(|p| p.kind == "leave") {
+    for p in x.presence.iter().filter(|p| p.kind == PresenceKind::Leave) {
         left.entry(p.conn_id).or_insert(p);
     }
-    for p in x.presence.iter().filter(|p| p.kind == "join") {
+    for p in x.presence.iter().filter(|p| p.kind == PresenceKind::Join) {
         let gone = left.get(&p.conn_id).map_or("—".to_owned(), |l| at(x, l.at_ms));
         let _ = write!(
             out,
@@ -87,7 +87,8 @@ pub(super) fn files(out: &mut String, x: &Export) {
          <span class=\"by-interviewer\">the interviewer</span>, or \
          <span class=\"by-submission\">the submission</span>; <span class=\"del\">removed lines</span>.</p>",
     );
-    let changed: Vec<&ExportFile> = x.files.iter().filter(|f| f.change != "unchanged").collect();
+    let changed: Vec<&ExportFile> =
+        x.files.iter().filter(|f| f.change != FileChangeKind::Unchanged).collect();
     if changed.is_empty() {
         out.push_str("<p class=\"quiet\">No file changed during the interview.</p>");
     }
@@ -96,7 +97,7 @@ pub(super) fn files(out: &mut String, x: &Export) {
             out,
             "<h3><code>{}</code> <span class=\"change\">{}</span></h3>",
             esc(&f.path),
-            esc(&f.change)
+            esc(f.change.as_str())
         );
         diff(out, f);
     }
@@ -245,7 +246,7 @@ pub(super) fn timeline(out: &mut String, x: &Export) {
         .presence
         .iter()
         .map(|p| {
-            let verb = if p.kind == "join" { "joined" } else { "left" };
+            let verb = if p.kind == PresenceKind::Join { "joined" } else { "left" };
             (p.at_ms, format!("{} — {} ({}) {verb}", at(x, p.at_ms), p.name, role(p)))
         })
         .collect();

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use handoff_protocol::api::PresenceEvent;
+use handoff_protocol::export::{PresenceEvent, PresenceKind};
 use handoff_protocol::frame::{self, CLOSE_INVALID_PAYLOAD, CLOSE_SLOW_CONSUMER, CLOSE_TRY_AGAIN};
 use handoff_protocol::limits::MAX_CLIENTS_PER_ROOM;
 use yrs::sync::AwarenessUpdate;
@@ -46,23 +46,6 @@ const READ_ONLY_REASON: &str = "read-only: observers cannot edit this room";
 pub(crate) struct Now {
     pub(crate) room_ms: u64,
     pub(crate) wall_ms: u64,
-}
-
-/// A join or a leave, as the session timeline records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Movement {
-    Join,
-    Leave,
-}
-
-impl Movement {
-    /// Its name in the stored timeline (`PresenceEvent::kind`).
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Movement::Join => "join",
-            Movement::Leave => "leave",
-        }
-    }
 }
 
 /// What the driver must do besides delivering frames.
@@ -142,7 +125,7 @@ impl<S> RoomCore<S> {
         }
         let conn_id = who.conn_id;
         tracing::info!(conn = conn_id, role = %who.role, name = %who.name, "joined");
-        self.moved(Movement::Join, &who, now);
+        self.moved(PresenceKind::Join, &who, now);
         self.members.push(Member::new(who, extensions, sink));
         // y-websocket order: our state vector first (the client answers with what we lack), then presence.
         self.members.send_to(conn_id, self.document.greeting());
@@ -261,7 +244,7 @@ impl<S> RoomCore<S> {
     /// goes: nobody is left to be told, and a reopened room must not show the departed.
     pub(crate) fn close_all(&mut self, reason: &CloseReason, now: Now) {
         for m in self.members.take_all() {
-            self.moved(Movement::Leave, &m.who, now);
+            self.moved(PresenceKind::Leave, &m.who, now);
             let reason = Some(reason.clone());
             self.events.push(Event::Removed { conn_id: m.who.conn_id, sink: m.sink, reason });
         }
@@ -285,7 +268,7 @@ impl<S> RoomCore<S> {
     /// announces that to the others.
     fn remove(&mut self, conn_id: u64, reason: Option<CloseReason>, now: Now) {
         let Some(member) = self.members.remove(conn_id) else { return };
-        self.moved(Movement::Leave, &member.who, now);
+        self.moved(PresenceKind::Leave, &member.who, now);
         if self.members.is_empty() {
             self.idle_since = now.room_ms;
         }
@@ -299,10 +282,10 @@ impl<S> RoomCore<S> {
         }
     }
 
-    fn moved(&mut self, movement: Movement, who: &Identity, now: Now) {
+    fn moved(&mut self, kind: PresenceKind, who: &Identity, now: Now) {
         let event = PresenceEvent {
             at_ms: now.wall_ms,
-            kind: movement.as_str().to_owned(),
+            kind,
             name: who.name.to_string(),
             role: who.role,
             conn_id: who.conn_id,

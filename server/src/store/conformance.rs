@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use handoff_protocol::Role;
-use handoff_protocol::api::{PresenceEvent, RoomStatus};
+use handoff_protocol::api::RoomStatus;
+use handoff_protocol::export::{PresenceEvent, PresenceKind};
 use serde_json::json;
 
 use super::{LogEntry, MemoryStore, RoomRecord, SqliteStore, Store, SubmissionRecord};
@@ -102,7 +103,7 @@ async fn promoted(store: &dyn Store, sub: &str, room_id: &str, at_ms: u64) -> Ro
 }
 
 fn joined(at_ms: u64, name: &str) -> PresenceEvent {
-    PresenceEvent { at_ms, kind: "join".into(), name: name.into(), role: Role::Candidate, conn_id: 7 }
+    PresenceEvent { at_ms, kind: PresenceKind::Join, name: name.into(), role: Role::Candidate, conn_id: 7 }
 }
 
 async fn seqs(store: &dyn Store, room_id: &str) -> Vec<u64> {

@@ -11,7 +11,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use data::{Data, Delivery, conflict, not_found};
-use handoff_protocol::api::{LiveScore, PresenceEvent, RoomStatus, WebhookStatus};
+use handoff_protocol::api::{DeliveryState, LiveScore, RoomStatus, WebhookStatus};
+use handoff_protocol::export::PresenceEvent;
 use handoff_protocol::interview::{IntegrityNote, Question};
 
 use super::{
@@ -239,7 +240,7 @@ impl WebhookOutbox for MemoryStore {
                 room_id: room_id.to_owned(),
                 url: url.to_owned(),
                 body,
-                status: "pending",
+                status: DeliveryState::Pending,
                 attempts: 0,
                 next_attempt_ms: now_ms,
                 last_error: None,
@@ -265,7 +266,7 @@ impl WebhookOutbox for MemoryStore {
         self.with(|d| {
             let newest = d.webhooks.values().rev().find(|w| w.room_id == room_id);
             Ok(newest.map(|w| WebhookStatus {
-                status: w.status.to_owned(),
+                status: w.status,
                 attempts: w.attempts,
                 last_error: w.last_error.clone(),
                 delivered_at_ms: w.delivered_at_ms,

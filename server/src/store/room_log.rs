@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use handoff_protocol::Role;
-use handoff_protocol::api::PresenceEvent;
+use handoff_protocol::export::PresenceEvent;
 
 use super::StoreResult;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use handoff_protocol::api::FileEntry;
+use handoff_protocol::export::PresenceKind;
 use handoff_protocol::frame::{
     self, CLOSE_INVALID_PAYLOAD, CLOSE_ROOM_ENDED, CLOSE_SLOW_CONSUMER, EXT_FIRST, MessageKind,
 };
@@ -129,7 +130,7 @@ fn a_joiner_is_greeted_with_the_state_vector_then_presence_and_recorded() {
         })
         .collect();
     let wall = |ms| at(ms).wall_ms;
-    assert_eq!(moves, vec![("join".into(), 1, wall(5), 5), ("join".into(), 2, wall(7), 7)]);
+    assert_eq!(moves, vec![(PresenceKind::Join, 1, wall(5), 5), (PresenceKind::Join, 2, wall(7), 7)]);
     assert_eq!(core.member_count(), 2);
 }
 

@@ -1,5 +1,7 @@
 //! The webhook outbox: pending, retried, then delivered or failed; the newest delivery is the status.
 
+use handoff_protocol::api::DeliveryState;
+
 use super::{each_backend, promoted};
 use crate::store::WebhookOutcome;
 
@@ -18,14 +20,14 @@ async fn webhook_deliveries_go_pending_retry_then_delivered_or_failed() {
         let retry = WebhookOutcome::Retry { next_at_ms: 200, error: "503".into() };
         s.record_webhook_attempt(first, retry).await.unwrap();
         let status = s.webhook_status("room").await.unwrap().unwrap();
-        assert_eq!((status.status.as_str(), status.attempts), ("pending", 1), "{name}");
+        assert_eq!((status.status, status.attempts), (DeliveryState::Pending, 1), "{name}");
         assert_eq!(status.last_error.as_deref(), Some("503"), "{name}");
         assert!(s.due_webhooks(150, 10).await.unwrap().is_empty(), "{name}: waits for the retry time");
         assert_eq!(s.due_webhooks(200, 10).await.unwrap()[0].attempts, 1, "{name}");
 
         s.record_webhook_attempt(first, WebhookOutcome::Delivered { at_ms: 210 }).await.unwrap();
         let status = s.webhook_status("room").await.unwrap().unwrap();
-        assert_eq!((status.status.as_str(), status.attempts), ("delivered", 2), "{name}");
+        assert_eq!((status.status, status.attempts), (DeliveryState::Delivered, 2), "{name}");
         assert_eq!((status.last_error, status.delivered_at_ms), (None, Some(210)), "{name}");
         assert!(s.due_webhooks(1000, 10).await.unwrap().is_empty(), "{name}");
 
@@ -34,7 +36,7 @@ async fn webhook_deliveries_go_pending_retry_then_delivered_or_failed() {
         assert!(second > first, "{name}: ids grow");
         s.record_webhook_attempt(second, WebhookOutcome::Failed { error: "gone".into() }).await.unwrap();
         let status = s.webhook_status("room").await.unwrap().unwrap();
-        assert_eq!((status.status.as_str(), status.attempts), ("failed", 1), "{name}: the newest shows");
+        assert_eq!((status.status, status.attempts), (DeliveryState::Failed, 1), "{name}: the newest shows");
         let unknown = WebhookOutcome::Failed { error: "x".into() };
         s.record_webhook_attempt(i64::MAX, unknown).await.unwrap();
     })

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use handoff_protocol::api::{LiveScore, PresenceEvent, RoomStatus};
+use handoff_protocol::api::{DeliveryState, LiveScore, RoomStatus};
+use handoff_protocol::export::PresenceEvent;
 use handoff_protocol::interview::{IntegrityNote, Question};
 
 use crate::store::{
@@ -54,7 +55,7 @@ pub(super) struct Delivery {
     pub(super) url: String,
     pub(super) body: String,
     /// `pending`, `delivered` or `failed`, as the API reports it.
-    pub(super) status: &'static str,
+    pub(super) status: DeliveryState,
     pub(super) attempts: u32,
     pub(super) next_attempt_ms: u64,
     pub(super) last_error: Option<String>,
@@ -178,7 +179,7 @@ impl Data {
         let mut due: Vec<(&i64, &Delivery)> = self
             .webhooks
             .iter()
-            .filter(|(_, d)| d.status == "pending" && d.next_attempt_ms <= now_ms)
+            .filter(|(_, d)| d.status == DeliveryState::Pending && d.next_attempt_ms <= now_ms)
             .collect();
         // Stable on the id order of the map: equal times go oldest delivery first.
         due.sort_by_key(|(_, d)| d.next_attempt_ms);
@@ -199,7 +200,7 @@ impl Data {
         d.attempts += 1;
         match outcome {
             WebhookOutcome::Delivered { at_ms } => {
-                d.status = "delivered";
+                d.status = DeliveryState::Delivered;
                 d.delivered_at_ms = Some(at_ms);
                 d.last_error = None;
             }
@@ -209,7 +210,7 @@ impl Data {
                 d.last_error = Some(error);
             }
             WebhookOutcome::Failed { error } => {
-                d.status = "failed";
+                d.status = DeliveryState::Failed;
                 d.last_error = Some(error);
             }
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use handoff_protocol::Role;
-use handoff_protocol::api::PresenceEvent;
+use handoff_protocol::export::{PresenceEvent, PresenceKind};
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
@@ -81,7 +81,7 @@ impl RoomLog for SqliteStore {
             .execute(params![
                 id,
                 e.at_ms as i64,
-                e.kind,
+                e.kind.as_str(),
                 e.name,
                 e.role.as_str(),
                 e.conn_id as i64
@@ -101,7 +101,7 @@ impl RoomLog for SqliteStore {
             stmt.query_map([&id], |r| {
                 Ok(PresenceEvent {
                     at_ms: r.get::<_, i64>(0)? as u64,
-                    kind: r.get(1)?,
+                    kind: presence_kind(r.get_ref(1)?.as_str()?)?,
                     name: r.get(2)?,
                     role: Role::parse(&r.get::<_, String>(3)?).unwrap_or(Role::Observer),
                     conn_id: r.get::<_, i64>(4)? as u64,
@@ -111,4 +111,15 @@ impl RoomLog for SqliteStore {
         })
         .await
     }
+}
+
+/// A stored presence kind; the store writes only the two it knows.
+fn presence_kind(name: &str) -> rusqlite::Result<PresenceKind> {
+    PresenceKind::parse(name).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            1,
+            rusqlite::types::Type::Text,
+            format!("presence kind {name:?}").into(),
+        )
+    })
 }

@@ -1,7 +1,7 @@
 //! The webhook outbox in SQLite: one row per delivery, its id from `AUTOINCREMENT` (never reused).
 
 use async_trait::async_trait;
-use handoff_protocol::api::WebhookStatus;
+use handoff_protocol::api::{DeliveryState, WebhookStatus};
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
@@ -76,7 +76,7 @@ impl WebhookOutbox for SqliteStore {
                 [&id],
                 |r| {
                     Ok(WebhookStatus {
-                        status: r.get(0)?,
+                        status: delivery_state(r.get_ref(0)?.as_str()?)?,
                         attempts: r.get::<_, i64>(1)? as u32,
                         last_error: r.get(2)?,
                         delivered_at_ms: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
@@ -87,4 +87,15 @@ impl WebhookOutbox for SqliteStore {
         })
         .await
     }
+}
+
+/// A stored delivery state; the store writes only the three it knows.
+fn delivery_state(name: &str) -> rusqlite::Result<DeliveryState> {
+    DeliveryState::parse(name).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("delivery state {name:?}").into(),
+        )
+    })
 }
