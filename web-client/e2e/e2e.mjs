@@ -146,14 +146,22 @@ async function run() {
   expect('evidence_jumps_to_lines', selected[0] === 17 && selected[1] === 21, JSON.stringify(selected))
   await iv.screenshot({ path: join(shotDir, 'submission.png') })
 
-  // 4. Promote, read the links, open the room.
+  // 4. Promote with a length, read the links, open the room. A length the server would refuse is
+  // caught in the form, with what to fix.
   await iv.fill('[data-testid="interviewer-name"]', INTERVIEWER)
+  await iv.fill('[data-testid="promote-duration"]', '0')
+  await iv.click('[data-testid="promote"]')
+  const lengthError = await iv.locator('[data-testid="promote-options-error"]').innerText()
+  expect('promote_form_refuses_bad_length', lengthError.includes('whole number of minutes'), lengthError)
+  await iv.fill('[data-testid="promote-duration"]', '40')
   await iv.click('[data-testid="promote"]')
   const candidateLink = await iv.locator('[data-testid="candidate-link"]').inputValue()
   const observerLink = await iv.locator('[data-testid="observer-link"]').inputValue()
   expect('promote_shows_links', /\/room\/[^/#]+#token=/.test(candidateLink) && /#token=/.test(observerLink), candidateLink)
   await iv.click('[data-testid="open-room"]')
   await waitSynced(iv)
+  const leftText = await iv.locator('[data-testid="clock-left"]').innerText()
+  expect('promote_form_sets_length', /(39|40):\d\d left/.test(leftText), leftText)
   expect('token_dropped_from_address_bar', !iv.url().includes('#token='), iv.url())
   expect('interviewer_sees_preloaded_code', (await editorText(iv)) === LRU && sameFiles(await docFiles(iv), FILES), 'doc differs from the submission')
   await iv.click('[data-testid="tab-context"]')

@@ -7,6 +7,7 @@
 // exactly one JSON line, {"ok": bool, "checks": [...], "error"?}.
 
 import { mkdirSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { LAUNCH, api, checks, env, expect, newPage, pass, waitSynced, runAndReport } from './lib.mjs'
@@ -28,8 +29,9 @@ const BRIEF = '# Build an LRU cache\n\nImplement `get` and **put**.\n\n- evict t
 const QUESTION = 'Why a dict and a linked list? (e2e-q-41)'
 const NOTE = 'pasted from my own earlier file (e2e-note-7)'
 const REVIEW_NOTES = 'review notes survive a reload (e2e-rn-3)'
+const CANDIDATE = 'Cand Idate'
 const SUBMISSION = {
-  candidate: { name: 'Cand Idate' },
+  candidate: { name: CANDIDATE },
   exercise: { title: 'LRU cache (interview e2e)', language: 'python', brief: BRIEF },
   files: [{ path: 'lru.py', content: CODE }],
   events: [{ at_ms: 5000, kind: 'paste', file: 'lru.py', length: 240 }],
@@ -122,6 +124,14 @@ async function run() {
   const status = await iv.locator('[data-testid="review-status"]').innerText()
   expect('review_after_end', status.includes('can be reopened until'), status)
   expect('review_offers_report_and_reopen', (await iv.locator('[data-testid="download-report"]').count()) === 1 && (await iv.locator('[data-testid="reopen-room"]').count()) === 1)
+  // The report downloads as one HTML page a committee can open: the candidate, the code they typed.
+  const [download] = await Promise.all([iv.waitForEvent('download'), iv.click('[data-testid="download-report"]')])
+  const report = await readFile(await download.path(), 'utf8')
+  expect(
+    'review_downloads_report',
+    download.suggestedFilename().endsWith('.html') && report.includes('<html') && report.includes(CANDIDATE) && report.includes(TYPED),
+    `${download.suggestedFilename()} ${report.length} bytes`,
+  )
   await iv.locator('[data-testid="question"]', { hasText: QUESTION }).waitFor()
   pass('review_keeps_questions')
 
@@ -154,6 +164,9 @@ async function run() {
   const badge = await dash.locator('[data-testid="room-status"]').innerText()
   expect('dashboard_status_ended', badge.includes('ended') && endedText.includes('reopen'), `${badge} / ${endedText}`)
   expect('dashboard_offers_reopen_or_new', (await dash.locator('[data-testid="promote-reopen"]').count()) === 1 && (await dash.locator('[data-testid="promote-new"]').count()) === 1)
+  const [dashDownload] = await Promise.all([dash.waitForEvent('download'), dash.click('[data-testid="download-report"]')])
+  const dashReport = await readFile(await dashDownload.path(), 'utf8')
+  expect('dashboard_downloads_report', dashReport.includes(CANDIDATE) && dashReport.includes(TYPED), `${dashReport.length} bytes`)
   await dash.click('[data-testid="open-review"]')
   await dash.waitForSelector('[data-testid="review"]')
   const dashNotes = await dash.locator('[data-testid="notes"]').inputValue()

@@ -12,6 +12,7 @@ import { LanguageSlot, baseSetup, jumpToLines, readOnly } from '../ui/editor'
 import { integritySection, scorecardSection, timelineSection, type JumpTarget } from '../ui/insights'
 import { FileTree } from '../ui/tree'
 import { endedRoomControls } from './ended'
+import { promoteOptions } from './options'
 import { roomBadge, type ListContext } from './list'
 
 const NAME_KEY = 'handoff.interviewerName'
@@ -132,19 +133,28 @@ function promoteBox(ctx: ListContext, s: Submission, promoted: (p: Promoted) => 
     { type: 'button', class: 'button primary', testid: 'promote' },
     live ? 'Show live room links' : 'Promote to live follow-up',
   )
+  const options = promoteOptions()
+  const fail = (e: unknown) => ctx.fail(e, result)
   button.addEventListener('click', () => {
     const who = name.value.trim() || 'Interviewer'
     localStorage.setItem(NAME_KEY, name.value.trim())
+    let chosen
+    try {
+      chosen = options.read()
+    } catch (e) {
+      result.replaceChildren(h('p', { class: 'error-text', role: 'alert', testid: 'promote-options-error' }, e instanceof Error ? e.message : String(e)))
+      return
+    }
     button.disabled = true
     result.replaceChildren(h('p', { class: 'loading' }, 'Opening the room…'))
     api
-      .promote(ctx.client, s.id, who)
+      .promote(ctx.client, s.id, who, chosen)
       .then((p) => {
         result.replaceChildren(roomLinks(p))
         button.textContent = 'Show live room links'
         promoted(p)
       })
-      .catch((e: unknown) => ctx.fail(e, result))
+      .catch(fail)
       .finally(() => {
         button.disabled = false
       })
@@ -153,17 +163,21 @@ function promoteBox(ctx: ListContext, s: Submission, promoted: (p: Promoted) => 
     ctx.client,
     s,
     () => name.value.trim() || 'Interviewer',
+    options.read,
     (p) => {
       result.replaceChildren(h('p', { class: 'muted small', testid: 'promote-outcome' }, p.outcome === 'reopened' ? 'The room was reopened.' : 'A new follow-up room was opened.'), roomLinks(p))
       promoted(p)
     },
-    (e) => ctx.fail(e, result),
+    fail,
   )
   button.hidden = ended !== null
+  // A live room keeps the options it opened with; they are shown only while a room can still be opened.
+  options.el.hidden = live
   return h(
     'div',
     { class: 'promote-box' },
     h('div', { class: 'promote-row' }, h('label', { for: 'interviewer-name' }, 'Your name'), name, button),
+    options.el,
     ended,
     result,
   )

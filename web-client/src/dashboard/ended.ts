@@ -1,11 +1,13 @@
 // A submission whose follow-up room ended: the dashboard says so, with until when it can be reopened,
-// and offers, in words, to open its review, to reopen that room, or to start a new follow-up. The
-// promote call says which (`on_ended`), and its answer says which happened (`outcome`).
+// and offers, in words, to open its review, to download its report, to reopen that room, or to start a
+// new follow-up. The promote call says which (`on_ended`), and its answer says which happened
+// (`outcome`).
 
 import type { Client } from '../lib/api'
 import { formatDateTime } from '../lib/format'
 import { promoteOnEnded, reopenable, roomStateText, type PromotedWithOutcome, type RoomState } from '../lib/interview'
-import type { Submission } from '../lib/types'
+import type { PromoteOptions, Submission } from '../lib/types'
+import { reportButton } from '../room/report'
 import { h } from '../ui/dom'
 
 /** The room's state on a badge: "ended", "ended · reopenable until 2025-11-22 14:05". */
@@ -19,6 +21,7 @@ export function endedRoomControls(
   client: Client,
   s: Submission,
   name: () => string,
+  options: () => PromoteOptions,
   done: (p: PromotedWithOutcome) => void,
   fail: (e: unknown) => void,
 ): HTMLElement | null {
@@ -26,8 +29,16 @@ export function endedRoomControls(
   if (!room || room.status !== 'ended') return null
   const now = Date.now()
   const choose = (onEnded: 'reopen' | 'new', button: HTMLButtonElement) => {
+    let chosen: PromoteOptions | undefined
+    try {
+      // A reopened room keeps its own options; a new one takes the form's.
+      chosen = onEnded === 'new' ? options() : undefined
+    } catch (e) {
+      fail(e)
+      return
+    }
     button.disabled = true
-    promoteOnEnded(client, s.id, name(), onEnded)
+    promoteOnEnded(client, s.id, name(), onEnded, chosen)
       .then(done, fail)
       .finally(() => {
         button.disabled = false
@@ -53,6 +64,7 @@ export function endedRoomControls(
       'div',
       { class: 'promote-row' },
       h('a', { class: 'button', href: `/room/${encodeURIComponent(room.id)}`, testid: 'open-review' }, 'Open review'),
+      reportButton(client, room.id),
       canReopen ? reopen : null,
       fresh,
     ),

@@ -1,7 +1,7 @@
 // The one way the client talks HTTP to the server: JSON in, JSON out, every failure an ApiError carrying
 // the server's `{"error":{"code","message"}}` (or a synthetic one when the network or body failed).
 
-import type { LiveScore, PrivatePanel, Promoted, Replay, RoomExport, RoomSession, Submission, SubmissionListItem, Timeline } from './types'
+import type { LiveScore, PrivatePanel, PromoteOptions, Promoted, Replay, RoomExport, RoomSession, Submission, SubmissionListItem, Timeline } from './types'
 
 export class ApiError extends Error {
   readonly status: number
@@ -64,8 +64,8 @@ export const api = {
   listSubmissions: (c: Client) => request<{ submissions: SubmissionListItem[] }>(c, 'GET', '/api/v1/submissions'),
   getSubmission: (c: Client, id: string) => request<Submission>(c, 'GET', `/api/v1/submissions/${enc(id)}`),
   createSubmission: (c: Client, body: unknown) => request<{ id: string }>(c, 'POST', '/api/v1/submissions', body),
-  promote: (c: Client, id: string, interviewerName: string) =>
-    request<Promoted>(c, 'POST', `/api/v1/submissions/${enc(id)}/promote`, { interviewer: { name: interviewerName } }),
+  promote: (c: Client, id: string, interviewerName: string, options?: PromoteOptions) =>
+    request<Promoted>(c, 'POST', `/api/v1/submissions/${enc(id)}/promote`, { interviewer: { name: interviewerName }, ...options }),
   session: (c: Client, roomId: string) => request<RoomSession>(c, 'GET', `/api/v1/rooms/${enc(roomId)}/session`),
   privatePanel: (c: Client, roomId: string) => request<PrivatePanel>(c, 'GET', `/api/v1/rooms/${enc(roomId)}/private`),
   saveNotes: (c: Client, roomId: string, notes: string) =>

@@ -4,7 +4,7 @@
 
 import { request, type Client } from './api'
 import { formatClock } from './format'
-import type { Flag, Promoted, RoomSession, RoomStatus } from './types'
+import type { Flag, PromoteOptions, Promoted, RoomSession, RoomStatus } from './types'
 
 /** Mirrors `MAX_QUESTION_CHARS` in protocol/src/limits.rs. */
 export const MAX_QUESTION_CHARS = 2000
@@ -65,8 +65,14 @@ export const interviewApi = {
 export type PromotedWithOutcome = Promoted & { outcome?: 'opened' | 'live' | 'reopened' }
 
 /** Promotes a submission whose room ended: `reopen` that room (within its window) or start a `new` one. */
-export function promoteOnEnded(c: Client, id: string, name: string, onEnded: 'reopen' | 'new'): Promise<PromotedWithOutcome> {
-  return request<PromotedWithOutcome>(c, 'POST', `/api/v1/submissions/${enc(id)}/promote`, { interviewer: { name }, on_ended: onEnded })
+export function promoteOnEnded(
+  c: Client,
+  id: string,
+  name: string,
+  onEnded: 'reopen' | 'new',
+  options?: PromoteOptions,
+): Promise<PromotedWithOutcome> {
+  return request<PromotedWithOutcome>(c, 'POST', `/api/v1/submissions/${enc(id)}/promote`, { interviewer: { name }, on_ended: onEnded, ...options })
 }
 
 /** The candidate's banner: only what is true of this room. */

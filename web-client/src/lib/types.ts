@@ -88,6 +88,14 @@ export interface Submission {
   integrity_summary?: IntegritySummary
 }
 
+/** The room's options in a promote body (`POST /api/v1/submissions/{id}/promote`). */
+export interface PromoteOptions {
+  voice: boolean
+  record_voice: boolean
+  candidate_sees_integrity: boolean
+  duration_min?: number
+}
+
 export interface Promoted {
   room: RoomSummary
   ws_url: string

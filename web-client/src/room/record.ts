@@ -37,6 +37,8 @@ export interface RecordContext {
   client: Client
   roomId: string
   target: RecordTarget
+  /** The review shows "Download report" in its own header; the live room shows it here. */
+  reportHere?: boolean
 }
 
 /** The timeline as last loaded, shared by the Session section and the score form's citations. */
@@ -269,7 +271,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   const el = h(
     'section',
     { class: 'panel-section session', testid: 'session', 'aria-labelledby': 'session-h' },
-    h('div', { class: 'notes-head' }, h('h2', { id: 'session-h' }, 'Session record'), refresh, reportButton(ctx.client, ctx.roomId)),
+    h('div', { class: 'notes-head' }, h('h2', { id: 'session-h' }, 'Session record'), refresh, ctx.reportHere === false ? null : reportButton(ctx.client, ctx.roomId)),
     status,
     h('div', { class: 'replay-controls' }, h('label', { for: 'replay-slider', class: 'visually-hidden' }, 'Replay'), slider, time, back),
     h('div', { class: 'replay-controls' }, player.el),

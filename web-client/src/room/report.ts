@@ -28,8 +28,8 @@ export async function fetchReport(client: Client, roomId: string): Promise<strin
 }
 
 /** The button; its title says what went wrong when the download fails. */
-export function reportButton(client: Client, roomId: string): HTMLButtonElement {
-  const button = h('button', { type: 'button', class: 'button small', testid: 'report-download' }, 'Download report')
+export function reportButton(client: Client, roomId: string, { small = true } = {}): HTMLButtonElement {
+  const button = h('button', { type: 'button', class: small ? 'button small' : 'button', testid: 'download-report' }, 'Download report')
   button.addEventListener('click', () => {
     button.disabled = true
     fetchReport(client, roomId).then(

@@ -23,6 +23,7 @@ import { NotesSaver } from './notes'
 import { questionsPanel } from './questions'
 import { recordSections, type RecordTarget } from './record'
 import { ReplayPane } from './replay'
+import { reportButton } from './report'
 
 type Mode = 'code' | 'diff' | 'replay'
 
@@ -167,7 +168,7 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, exp
   const submitted = new Map(session.submission_files.map((f) => [f.path, f.content]))
   const viewer = new ReviewViewer(exported, submitted)
   const target = { jump: (file: string) => viewer.jump(file), has: (file: string) => viewer.has(file) }
-  const record = recordSections({ client, roomId, target: viewer }, panel.scorecard, panel.live_scores ?? [])
+  const record = recordSections({ client, roomId, target: viewer, reportHere: false }, panel.scorecard, panel.live_scores ?? [])
   const status = h('span', { class: 'badge ended', testid: 'review-status' }, roomStateText(session.state, session.now_ms ?? Date.now(), formatDateTime))
   const sidebar = h('aside', { class: 'sidebar' }, h('h2', { class: 'side-title' }, 'Files'), viewer.tree.el)
   const notes = notesSection(client, roomId, panel.notes)
@@ -200,7 +201,7 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, exp
         h('span', { class: 'topbar-title' }, h('strong', null, session.exercise.title), h('span', { class: 'muted' }, ` · ${session.candidate.name}`)),
         status,
         h('span', { class: 'spacer' }),
-        reportButton(client, roomId),
+        reportButton(client, roomId, { small: false }),
         reopenable(session.state, session.now_ms ?? Date.now()) ? reopenButton(() => reopen(client, session, exported, reopened)) : null,
         h('a', { class: 'button ghost', href: '/', testid: 'back-to-dashboard' }, 'Dashboard'),
       ),
@@ -230,29 +231,6 @@ function notesSection(client: Client, roomId: string, initial: string): HTMLElem
   area.addEventListener('input', () => saver.edit(area.value))
   area.addEventListener('blur', () => saver.flush())
   return h('section', { class: 'panel-section' }, h('div', { class: 'notes-head' }, h('label', { for: 'private-notes' }, h('h2', null, 'Private notes')), status), area)
-}
-
-/** Fetches the printable report with the room's credential and saves it (a plain link cannot carry one). */
-function reportButton(client: Client, roomId: string): HTMLElement {
-  const button = h('button', { type: 'button', class: 'button', testid: 'download-report' }, 'Download report')
-  button.addEventListener('click', () => {
-    button.disabled = true
-    fetch(`/api/v1/rooms/${encodeURIComponent(roomId)}/report`, { headers: { authorization: `Bearer ${client.credential ?? ''}` } })
-      .then(async (res) => {
-        if (!res.ok) throw new Error(res.status === 404 ? 'This server does not offer reports yet.' : `The server answered ${res.status}.`)
-        const url = URL.createObjectURL(await res.blob())
-        const a = h('a', { href: url, download: `handoff-report-${roomId}.html` })
-        document.body.append(a)
-        a.click()
-        a.remove()
-        setTimeout(() => URL.revokeObjectURL(url), 10_000)
-      })
-      .catch((e: unknown) => window.alert(`Could not download the report: ${e instanceof Error ? e.message : String(e)}`))
-      .finally(() => {
-        button.disabled = false
-      })
-  })
-  return button
 }
 
 /**
