@@ -114,8 +114,10 @@ async fn report_after_end_reads_as_the_interview_happened() {
         // Who took part.
         "<td>Cam Candidate</td><td>candidate</td>",
         "<td>Ivy Interviewer</td><td>interviewer</td>",
-        // The diff, coloured by its author.
-        "<tr class=\"add by-candidate\"><td class=\"n\">4</td><td class=\"code\">+        self.d[k] = v</td>",
+        // The diff, coloured by its author: the candidate is the first (and only) person who changed it,
+        // named with their role in the legend.
+        "<span class=\"by-p0\">Cam Candidate (candidate)</span>",
+        "<tr class=\"add by-p0\"><td class=\"n\">4</td><td class=\"code\">+        self.d[k] = v</td>",
         // Notes, escaped.
         "Asked about &lt;eviction&gt; &amp; O(1) lookups",
         // A score's cited moment in words.

@@ -2,6 +2,17 @@ import { describe, expect, it } from 'vitest'
 import { EDITOR_PALETTE, authorTint, colorByName, contrastRatio, hashString, hslToHex, mixHex, nameColor } from '../src/lib/color'
 
 describe('nameColor', () => {
+  it('gives the colours the report uses (server/src/report/colors.rs pins the same)', () => {
+    for (const [name, color, tinted] of [
+      ['Ada Lovelace', '#7d28af', '#e0cbec'],
+      ['Grace Hopper', '#84751f', '#e1dec9'],
+      ['  ÉMILE ', '#18817c', '#c8e1e0'],
+      ['Cand Idate', '#af2364', '#eccada'],
+    ]) {
+      expect([nameColor(name).color, authorTint(nameColor(name).color, 'light').bg], name).toEqual([color, tinted])
+    }
+  })
+
   it('is stable for a name and ignores case and surrounding spaces', () => {
     expect(nameColor('Ada Lovelace')).toEqual(nameColor('Ada Lovelace'))
     expect(nameColor(' ada lovelace ')).toEqual(nameColor('Ada Lovelace'))

@@ -2,11 +2,15 @@
 //! (`GET /api/v1/rooms/{id}/report`). Self-contained: inline CSS, no scripts, nothing fetched, so it
 //! works under the server's Content-Security-Policy and saved to disk alike; every value is escaped.
 
+mod authors;
+mod colors;
 mod html;
 mod moments;
 mod sections;
 
 use handoff_protocol::export::Export;
+
+use self::authors::Authors;
 use handoff_protocol::integrity::{self, IntegritySummary};
 
 use crate::export::{self, ExportError};
@@ -30,17 +34,19 @@ pub(crate) async fn build(
 
 /// The page for an export.
 pub(crate) fn render(x: &Export, summary: &IntegritySummary) -> String {
+    let authors = Authors::of(x);
     let mut out = String::new();
     out.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     out.push_str(&format!(
-        "<title>Interview report: {} — {}</title><style>{STYLE}</style></head><body>",
+        "<title>Interview report: {} — {}</title><style>{STYLE}{}</style></head><body>",
         html::esc(&x.candidate.name),
-        html::esc(&x.exercise.title)
+        html::esc(&x.exercise.title),
+        authors.css()
     ));
     sections::header(&mut out, x);
     sections::participants(&mut out, x);
-    sections::files(&mut out, x);
+    sections::files(&mut out, x, &authors);
     sections::notes(&mut out, x);
     sections::scores(&mut out, x, summary);
     sections::async_context(&mut out, summary, &x.integrity_notes);

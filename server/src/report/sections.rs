@@ -8,6 +8,7 @@ use handoff_protocol::export::{Export, ExportFile, FileChangeKind, PresenceEvent
 use handoff_protocol::integrity::{self, IntegritySummary};
 use handoff_protocol::interview::IntegrityNote;
 
+use super::authors::Authors;
 use super::html::{duration, esc, esc_code, offset, utc};
 use super::moments::{describe, flag_label, flag_meaning, run_sentence};
 
@@ -80,13 +81,9 @@ fn at(x: &Export, ms: u64) -> String {
 }
 
 /// Each changed file's diff against the submission, added lines coloured by who wrote them.
-pub(super) fn files(out: &mut String, x: &Export) {
+pub(super) fn files(out: &mut String, x: &Export, authors: &Authors) {
     out.push_str("<section><h2>Changes to the submission</h2>");
-    out.push_str(
-        "<p class=\"legend\">Added lines by <span class=\"by-candidate\">the candidate</span>, \
-         <span class=\"by-interviewer\">the interviewer</span>, or \
-         <span class=\"by-submission\">the submission</span>; <span class=\"del\">removed lines</span>.</p>",
-    );
+    out.push_str(&authors.legend());
     let changed: Vec<&ExportFile> =
         x.files.iter().filter(|f| f.change != FileChangeKind::Unchanged).collect();
     if changed.is_empty() {
@@ -99,12 +96,12 @@ pub(super) fn files(out: &mut String, x: &Export) {
             esc(&f.path),
             esc(f.change.as_str())
         );
-        diff(out, f);
+        diff(out, f, authors);
     }
     out.push_str("</section>");
 }
 
-fn diff(out: &mut String, f: &ExportFile) {
+fn diff(out: &mut String, f: &ExportFile, authors: &Authors) {
     out.push_str("<table class=\"diff\"><tbody>");
     let mut new_line = 0u32;
     for line in f.diff.lines().filter(|l| !l.starts_with("--- ") && !l.starts_with("+++ ")) {
@@ -113,8 +110,9 @@ fn diff(out: &mut String, f: &ExportFile) {
             let _ = write!(out, "<tr class=\"hunk\"><td></td><td colspan=\"2\">{}</td></tr>", esc(line));
         } else if let Some(code) = line.strip_prefix('+') {
             let by = author_of(&f.authorship, new_line);
-            let (class, name) =
-                by.map_or(("by-submission", ""), |a| (source_class(a.source), a.author.as_str()));
+            let (class, name) = by.map_or(("by-submission".to_owned(), ""), |a| {
+                (authors.class_of(&a.author), a.author.as_str())
+            });
             let _ = write!(
                 out,
                 "<tr class=\"add {class}\"><td class=\"n\">{new_line}</td><td class=\"code\">+{}</td><td class=\"who\">{}</td></tr>",
@@ -151,14 +149,6 @@ fn hunk_start(hunk: &str) -> Option<u32> {
 fn author_of(ranges: &[Authored], line: u32) -> Option<&Authored> {
     let touching = || ranges.iter().filter(move |a| a.lines[0] <= line && line <= a.lines[1]);
     touching().find(|a| a.source != Source::Submission).or_else(|| touching().next())
-}
-
-fn source_class(source: Source) -> &'static str {
-    match source {
-        Source::Candidate => "by-candidate",
-        Source::Interviewer => "by-interviewer",
-        Source::Submission => "by-submission",
-    }
 }
 
 /// The interviewer's notes, as written.
