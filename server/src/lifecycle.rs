@@ -149,7 +149,7 @@ impl Lifecycle {
             files: export
                 .files
                 .iter()
-                .map(|f| FileChange { path: f.path.clone(), change: f.change.clone() })
+                .map(|f| FileChange { path: f.path.clone(), change: f.change })
                 .collect(),
             edits: export.timeline.len(),
             export_url: format!("{}/api/v1/rooms/{}/export", self.public_url, room.id),
