@@ -19,6 +19,8 @@
 //! - [`export`]: the session record built from a room's log (timeline, files at a moment, export).
 //! - [`webhook`]: the signed room-ended webhook, retried from the store.
 //! - [`sample`]: the demo submission seeded in development mode.
+//! - [`recording`]: each speaker's voice written to Ogg/Opus on the room clock, through the hook the
+//!   voice SFU calls.
 //! - [`room`]: one actor task per live room owning its document; the registry of loaded rooms.
 //! - [`bus`]: the cluster seam (rooms publish accepted updates; single node publishes nowhere).
 //! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default, or in memory).
@@ -48,6 +50,7 @@ mod lifecycle;
 mod metrics;
 mod private_fs;
 mod rate;
+mod recording;
 mod report;
 mod room;
 mod sample;
