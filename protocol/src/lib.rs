@@ -19,6 +19,7 @@
 //! - [`attribution`]: who wrote what (attributed edits, authored ranges), as the record reports it.
 //! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
 //! - [`submission`]: the async session a submission carries (its files and events).
+//! - [`recording`]: voice recordings as the export lists them, and their anchors on the room clock.
 //! - [`role`]: room roles and the claims a room token carries.
 //! - [`limits`]: every size and count limit, each a named constant saying what happens at the limit.
 //! - [`utf16`]: UTF-16 offsets in UTF-8 strings.
@@ -34,6 +35,7 @@ pub mod integrity;
 pub mod interview;
 pub mod limits;
 pub mod record;
+pub mod recording;
 pub mod role;
 pub mod schema;
 pub mod submission;

@@ -21,6 +21,7 @@ use handoff_protocol::schema;
 use crate::clock::now_ms;
 use crate::export::{self, ExportError};
 use crate::ids::new_id;
+use crate::recording::RecordingService;
 use crate::room::Registry;
 use crate::store::{LogEntry, RoomRecord, Store, StoreError, SubmissionRecord};
 use crate::webhook::Webhooks;
@@ -46,6 +47,13 @@ pub enum LifecycleError {
     Event(#[from] serde_json::Error),
 }
 
+/// A new room's voice channel: whether it has one, and whether it records the speakers (only with one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Voice {
+    pub on: bool,
+    pub record: bool,
+}
+
 /// What opening, ending, reopening and purging rooms touch; one is shared by the API and the sweepers.
 pub struct Lifecycle {
     pub store: Arc<dyn Store>,
@@ -55,6 +63,8 @@ pub struct Lifecycle {
     pub public_url: Arc<str>,
     /// How long after it ended a room may be reopened.
     pub reopen_window: Duration,
+    /// The voice recordings, whose files a purge deletes.
+    pub recordings: Arc<RecordingService>,
 }
 
 impl Lifecycle {
@@ -66,7 +76,7 @@ impl Lifecycle {
         &self,
         submission_id: &str,
         interviewer: &str,
-        voice: bool,
+        voice: Voice,
         options: RoomOptions,
         on_ended: OnEnded,
     ) -> Result<(RoomRecord, SubmissionRecord, PromoteOutcome), LifecycleError> {
@@ -84,7 +94,8 @@ impl Lifecycle {
                     submission_id: submission_id.to_owned(),
                     status: RoomStatus::Live,
                     interviewer: interviewer.to_owned(),
-                    voice,
+                    voice: voice.on,
+                    record_voice: voice.on && voice.record,
                     created_at_ms: at_ms,
                     ended_at_ms: None,
                     options,
@@ -136,7 +147,8 @@ impl Lifecycle {
             return Ok(room);
         }
         tracing::info!(room = %room.id, "interview ended");
-        let export = export::build(self.store.as_ref(), &self.rooms, room.clone(), sub).await?;
+        let export =
+            export::build(self.store.as_ref(), &self.rooms, room.clone(), sub, &self.public_url).await?;
         let event = RoomEndedEvent {
             event: "room.ended".into(),
             room: export.room.clone(),
@@ -177,8 +189,8 @@ impl Lifecycle {
         Ok(room)
     }
 
-    /// Deletes everything stored for a submission; live rooms are ended first (clients closed, edits
-    /// flushed) so nothing is written for them afterwards.
+    /// Deletes everything stored for a submission, its voice recordings' files included; live rooms are
+    /// ended first (clients closed, edits flushed) so nothing is written for them afterwards.
     pub async fn purge(&self, submission_id: &str) -> Result<(), LifecycleError> {
         if let Some(room) = self.store.live_room_for_submission(submission_id).await? {
             self.store.end_room(&room.id, now_ms()).await?;
@@ -189,6 +201,8 @@ impl Lifecycle {
             .purge_submission(submission_id)
             .await?
             .ok_or(LifecycleError::NotFound("submission"))?;
+        // The rows went with the submission (so no new recording starts); now the files.
+        self.recordings.purge_rooms(rooms.clone()).await;
         tracing::info!(submission = %submission_id, rooms = rooms.len(), "submission purged");
         Ok(())
     }

@@ -26,9 +26,10 @@ pub(crate) async fn build(
     rooms: &Registry,
     room: RoomRecord,
     sub: SubmissionRecord,
+    public_url: &str,
 ) -> Result<String, ExportError> {
     let summary = integrity::summarize_submission(&sub.body.events, &sub.body.files);
-    let export = export::build(store, rooms, room, sub).await?;
+    let export = export::build(store, rooms, room, sub, public_url).await?;
     Ok(render(&export, &summary))
 }
 
