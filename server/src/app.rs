@@ -25,6 +25,7 @@ use crate::error::AppError;
 use crate::headers::SecurityHeaders;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{METRICS, Sampled};
+use crate::recording::RecordingService;
 use crate::room::{Registry, RoomSettings};
 use crate::shutdown::{self, Trigger};
 use crate::state::{AppState, Urls};
@@ -137,6 +138,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await??
     };
     let store = store::open(&config.store_url()).await?;
+    let recordings = RecordingService::spawn(&data_dir, store.clone())?;
     let webhook_secret = match &config.webhook_url {
         Some(_) => {
             let dir = data_dir.clone();
@@ -173,6 +175,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         webhooks: webhooks.clone(),
         public_url: Arc::from(urls.public.as_str()),
         reopen_window: Duration::from_secs(config.reopen_window_s),
+        recordings: recordings.clone(),
     });
     let state = AppState {
         store,
@@ -183,6 +186,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         outbox_frames: config.client_outbox_frames.max(1),
         lifecycle: lifecycle.clone(),
         metrics_token: config.metrics_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
+        recordings: recordings.clone(),
     };
     let trigger = Trigger::new();
     let stop = trigger.clone();
@@ -211,7 +215,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             }
             // Close every client and flush every room before the listener goes away.
             rooms.shutdown().await;
-            tracing::info!("rooms flushed");
+            // The rooms closed their voice connections, which finished their recorders; finish any
+            // recording still open, so every file ends with its last page and its row is saved.
+            recordings.stop().await;
+            tracing::info!("rooms flushed, recordings finished");
         };
         crate::accept::serve(listener, app, settings, stop).await;
         Ok(())

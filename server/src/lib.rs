@@ -80,11 +80,19 @@ pub mod test_support {
         };
     }
 
+    /// Voice recording: the hook the SFU calls and the service behind it.
+    pub mod recording {
+        pub use crate::recording::{
+            MAX_QUEUED_PACKETS, NoRecording, RECORDINGS_DIR, Recorders, RecordingService, RtpAudio, Speaker,
+            SpeakerRecorder,
+        };
+    }
+
     /// The store: its traits, records and the SQLite backend.
     pub mod store {
         pub use crate::store::{
-            Catalog, LogEntry, LogRow, RoomLog, RoomRecord, RoomState, Snapshot, SqliteStore, StoreError,
-            StoreResult, SubmissionRecord,
+            Catalog, LogEntry, LogRow, RecordingRecord, Recordings, RoomLog, RoomRecord, RoomState, Snapshot,
+            SqliteStore, StoreError, StoreResult, SubmissionRecord,
         };
     }
 }

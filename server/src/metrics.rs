@@ -41,6 +41,13 @@ pub struct Metrics {
     pub accept_errors: IntCounter,
     pub commit_seconds: Histogram,
     pub room_load_seconds: Histogram,
+    /// Voice packets not recorded, by reason: `queue_full` (the writer's queue was at its bound),
+    /// `invalid`, `duplicate`, `late`, `too_long` (see `recording::timeline`).
+    pub recording_packets_dropped: IntCounterVec,
+    pub recording_packets: IntCounter,
+    pub recordings_open: IntGauge,
+    pub recording_failures: IntCounter,
+    pub recording_reanchors: IntCounter,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -137,6 +144,31 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Duration of one group commit of a room",
         ),
         room_load_seconds: histogram(&r, "handoff_room_load_seconds", "Time to load a room from the store"),
+        recording_packets_dropped: {
+            let c = IntCounterVec::new(
+                Opts::new("handoff_recording_packets_dropped_total", "Voice packets not recorded, by reason"),
+                &["reason"],
+            )
+            .expect("valid metric");
+            r.register(Box::new(c.clone())).expect("registered once");
+            c
+        },
+        recording_packets: counter(
+            &r,
+            "handoff_recording_packets_total",
+            "Voice packets written to recordings",
+        ),
+        recordings_open: gauge(&r, "handoff_recordings_open", "Voice recordings being written"),
+        recording_failures: counter(
+            &r,
+            "handoff_recording_failures_total",
+            "Recordings abandoned because their file or row could not be written",
+        ),
+        recording_reanchors: counter(
+            &r,
+            "handoff_recording_reanchors_total",
+            "Times a speaker's RTP timestamps disagreed with the room clock and the clock won",
+        ),
         registry: r,
     }
 });

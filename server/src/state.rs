@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::auth::TokenKeys;
 use crate::lifecycle::Lifecycle;
+use crate::recording::RecordingService;
 use crate::room::Registry;
 use crate::store::Store;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub lifecycle: Arc<Lifecycle>,
     /// The bearer token `/metrics` requires; open when `None`.
     pub metrics_token: Option<Arc<str>>,
+    /// The voice recordings: the SFU's recorders, and where the download finds their files.
+    pub recordings: Arc<RecordingService>,
 }
 
 impl std::fmt::Debug for Urls {
