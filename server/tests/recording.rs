@@ -232,6 +232,24 @@ async fn a_speaker_is_recorded_on_the_room_clock_listed_downloaded_and_purged() 
     }
     assert_eq!(server.http.get(&url).send().await.unwrap().status(), 401);
 
+    // A live score citing a moment while the candidate spoke links the audio there.
+    let scores = json!({"scores": [{"dimension": "communication", "score": 3, "max": 4,
+        "evidence": [{"at_ms": t0 + 1_500, "note": "explains the eviction"}]}]});
+    let (status, _) = server.call(Method::PUT, &format!("/api/v1/rooms/{id}/scores"), Some(&scores)).await;
+    assert_eq!(status, 204);
+    let report = server
+        .http
+        .get(server.url(&format!("/api/v1/rooms/{id}/report")))
+        .bearer_auth(&server.api_key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(report.contains(&format!("href=\"{url}\"")), "the report lists the recording");
+    assert!(report.contains(&format!("href=\"{url}#t=1.500\"")), "and links the cited moment's audio");
+
     let file = recording_file(dir.path(), &id);
     #[cfg(unix)]
     {

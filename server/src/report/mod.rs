@@ -7,6 +7,7 @@ mod colors;
 mod html;
 mod moments;
 mod sections;
+mod voice;
 
 use handoff_protocol::export::Export;
 
@@ -47,6 +48,7 @@ pub(crate) fn render(x: &Export, summary: &IntegritySummary) -> String {
     ));
     sections::header(&mut out, x);
     sections::participants(&mut out, x);
+    voice::recordings(&mut out, x);
     sections::files(&mut out, x, &authors);
     sections::notes(&mut out, x);
     sections::scores(&mut out, x, summary);
