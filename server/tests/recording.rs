@@ -17,7 +17,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The Opus fixture the voice tests share (a 440 Hz tone, 3 s), when it is in the repository.
-const FIXTURE: &str = "tests/fixtures/voice/tone-440hz-3s.ogg";
+const FIXTURE: &str = "tests/fixtures/voice/tone-440hz-3s.opus";
 /// 20 ms of audio at 48 kHz.
 const FRAME: u32 = 960;
 
