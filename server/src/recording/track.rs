@@ -29,11 +29,13 @@ pub(super) struct Track {
     ogg: Option<OggOpusWriter<BufWriter<File>>>,
     /// Packets written; counted into the metrics by the writer.
     pub(super) written: u64,
+    /// The duration the row was last saved with.
+    saved_ms: u64,
 }
 
 impl Track {
     pub(super) fn new(record: RecordingRecord, path: PathBuf) -> Track {
-        Track { record, path, timeline: Timeline::default(), ogg: None, written: 0 }
+        Track { record, path, timeline: Timeline::default(), ogg: None, written: 0, saved_ms: 0 }
     }
 
     pub(super) fn path(&self) -> &std::path::Path {
@@ -57,6 +59,15 @@ impl Track {
         rec.duration_ms = self.timeline.duration_ms();
         rec.anchors = self.timeline.anchors().to_vec();
         rec
+    }
+
+    /// The row to save when the file grew by `every_ms` since the last save.
+    pub(super) fn save_due(&mut self, every_ms: u64) -> Option<RecordingRecord> {
+        let now = self.timeline.duration_ms();
+        (now >= self.saved_ms + every_ms).then(|| {
+            self.saved_ms = now;
+            self.record()
+        })
     }
 
     pub(super) fn push(&mut self, packet: Arrived) -> io::Result<Pushed> {

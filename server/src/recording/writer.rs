@@ -1,8 +1,10 @@
 //! The recorder thread: every recording's file is written here, never on the SFU's tasks nor on the
 //! async runtime's threads. It takes jobs from the recorders (start, packet, finish) and from the
-//! service (purge, stop) in order, writes each packet where the track's timeline places it, flushes
-//! every open file at least every [`FLUSH_EVERY`], and saves each recording's row when its file opens
-//! and when it is finished (through the async store, from this thread, with the runtime's handle).
+//! service (purge, stop) in order, writes each packet where the track's timeline places it, and flushes
+//! every open file at least every [`FLUSH_EVERY`]. Each recording's row is saved when its file opens,
+//! every [`SAVE_EVERY_MS`] of audio and when it is finished, by a task on the runtime, so the thread never
+//! waits for a commit; the store keeps the longest of saves that land out of order, and stop waits for
+//! every save.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use super::hook::Speaker;
 use super::timeline::Arrived;
@@ -22,8 +25,12 @@ use crate::metrics::METRICS;
 use crate::store::{RecordingRecord, Store, StoreError};
 
 /// How long written audio may wait in memory before it is flushed to its file: what a crash of the
-/// server loses at most (besides the rows' final duration, saved when a file is finished).
+/// server loses of the audio at most.
 pub(super) const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// A growing recording's row is saved again after this much more audio (ms): what a crash of the
+/// server leaves out of the row's duration and anchors at most (the file itself has it).
+pub(super) const SAVE_EVERY_MS: u64 = 10_000;
 
 pub(super) enum Job {
     Start {
@@ -64,6 +71,8 @@ pub(super) struct Writer {
     /// Packets sent to this thread and not yet taken: the recorders' bound.
     pub(super) queued: Arc<AtomicUsize>,
     slots: HashMap<u64, Slot>,
+    /// Row saves under way; stop waits for them.
+    saves: Vec<JoinHandle<()>>,
 }
 
 impl Writer {
@@ -73,7 +82,7 @@ impl Writer {
         runtime: Handle,
         queued: Arc<AtomicUsize>,
     ) -> Self {
-        Writer { dir, store, runtime, queued, slots: HashMap::new() }
+        Writer { dir, store, runtime, queued, slots: HashMap::new(), saves: Vec::new() }
     }
 
     pub(super) fn run(mut self, jobs: Receiver<Job>) {
@@ -85,6 +94,7 @@ impl Writer {
             match jobs.recv_timeout(FLUSH_EVERY) {
                 Ok(Job::Stop { done }) => {
                     self.finish_all();
+                    self.wait_for_saves();
                     let _ = done.send(());
                     return;
                 }
@@ -94,10 +104,20 @@ impl Writer {
             }
             if flushed.elapsed() >= FLUSH_EVERY {
                 self.flush_all();
+                self.saves.retain(|save| !save.is_finished());
                 flushed = Instant::now();
             }
         }
         self.finish_all();
+        self.wait_for_saves();
+    }
+
+    fn wait_for_saves(&mut self) {
+        for save in self.saves.drain(..) {
+            if let Err(error) = self.runtime.block_on(save) {
+                tracing::error!(%error, "a recording's row save failed");
+            }
+        }
     }
 
     fn handle(&mut self, job: Job) {
@@ -170,14 +190,18 @@ impl Writer {
             }
         };
         match track.push(packet) {
-            Ok(Pushed::Written) => {}
+            Ok(Pushed::Written) => {
+                if let Some(record) = track.save_due(SAVE_EVERY_MS) {
+                    let path = track.path().to_owned();
+                    self.save(record, path);
+                }
+            }
             Ok(Pushed::Opened) => {
                 METRICS.recordings_open.inc();
                 let record = track.record();
+                let path = track.path().to_owned();
                 tracing::info!(room = %record.room_id, recording = %record.id, "recording started");
-                if !self.save(record) {
-                    self.abandon(key);
-                }
+                self.save(record, path);
             }
             Ok(Pushed::Refused(refused)) => {
                 METRICS.recording_packets_dropped.with_label_values(&[refused.reason()]).inc();
@@ -190,19 +214,29 @@ impl Writer {
         }
     }
 
-    /// Saves a recording's row; `false` when its room is gone (purged while recorded).
-    fn save(&self, record: RecordingRecord) -> bool {
-        let id = record.id.clone();
-        match self.runtime.block_on(self.store.save_recording(record)) {
-            Ok(()) => true,
-            Err(StoreError::NotFound { .. }) => false,
-            Err(error) => {
-                // The file is kept: only its row's latest duration is missing.
-                tracing::error!(recording = %id, %error, "cannot save the recording's row");
-                METRICS.recording_failures.inc();
-                true
+    /// Saves a recording's row in a task. A room gone meanwhile (purged while recorded) keeps no row and
+    /// no file: the task deletes the file.
+    fn save(&mut self, record: RecordingRecord, path: PathBuf) {
+        let store = self.store.clone();
+        let save = self.runtime.spawn(async move {
+            let id = record.id.clone();
+            match store.save_recording(record).await {
+                Ok(()) => {}
+                Err(StoreError::NotFound { .. }) => {
+                    if let Err(error) = tokio::fs::remove_file(&path).await
+                        && error.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::error!(file = %path.display(), %error, "cannot delete a purged recording");
+                    }
+                }
+                Err(error) => {
+                    // The file is kept: only its row's latest duration is missing.
+                    tracing::error!(recording = %id, %error, "cannot save the recording's row");
+                    METRICS.recording_failures.inc();
+                }
             }
-        }
+        });
+        self.saves.push(save);
     }
 
     /// Closes a recording whose file cannot go on; what was written stays.
@@ -213,15 +247,7 @@ impl Writer {
         }
     }
 
-    /// Closes a recording of a purged room and deletes its file.
-    fn abandon(&mut self, key: u64) {
-        if let Some(Slot::Open(track)) = self.slots.insert(key, Slot::Ignored) {
-            METRICS.recordings_open.dec();
-            remove_file(track.path());
-        }
-    }
-
-    fn finish(&self, track: Track) {
+    fn finish(&mut self, track: Track) {
         METRICS.recordings_open.dec();
         METRICS.recording_packets.inc_by(track.written);
         METRICS.recording_reanchors.inc_by(track.reanchors());
@@ -232,9 +258,7 @@ impl Writer {
                     room = %record.room_id, recording = %record.id, duration_ms = record.duration_ms,
                     "recording finished"
                 );
-                if !self.save(record) {
-                    remove_file(&path);
-                }
+                self.save(record, path);
             }
             Ok(None) => {}
             Err(error) => {
@@ -297,12 +321,4 @@ impl Writer {
 /// Whether a room id can name a directory: only ASCII letters, digits, `_` and `-` (as minted ids are).
 fn plain(room: &str) -> bool {
     !room.is_empty() && room.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-fn remove_file(path: &std::path::Path) {
-    if let Err(error) = std::fs::remove_file(path)
-        && error.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::error!(file = %path.display(), %error, "cannot delete a recording");
-    }
 }

@@ -234,11 +234,12 @@ impl Recordings for MemoryStore {
         self.with(|d| {
             let recordings = &mut d.existing_room(&rec.room_id)?.recordings;
             match recordings.iter_mut().find(|r| r.id == rec.id) {
-                // As SQLite's upsert: only what a finished file adds changes.
-                Some(old) => {
+                // As SQLite's upsert: only what a longer file adds changes.
+                Some(old) if rec.duration_ms >= old.duration_ms => {
                     old.duration_ms = rec.duration_ms;
                     old.anchors = rec.anchors;
                 }
+                Some(_) => {}
                 None => {
                     recordings.push(rec);
                     recordings.sort_by(|a, b| (a.started_at_ms, &a.id).cmp(&(b.started_at_ms, &b.id)));

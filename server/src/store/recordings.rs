@@ -1,5 +1,5 @@
 //! The voice recordings of a room: one row per speaker's file, written by the recording service when
-//! the file opens and again when it is finished. The audio itself lives in files in the data dir; the
+//! the file opens, every few seconds of audio, and when it is finished. The audio itself lives in files in the data dir; the
 //! row says whose it is, where it starts on the room clock and how the file maps onto that clock.
 
 use async_trait::async_trait;
@@ -28,8 +28,9 @@ pub struct RecordingRecord {
 
 #[async_trait]
 pub trait Recordings: Send + Sync + 'static {
-    /// Inserts a recording, or replaces the one with its id. Fails with `NotFound(Room)` for an unknown
-    /// room (a room purged while it was recorded keeps no row).
+    /// Inserts a recording, or updates the duration and anchors of the one with its id unless the
+    /// stored one is longer (saves of a growing file may land out of order). Fails with
+    /// `NotFound(Room)` for an unknown room (a room purged while it was recorded keeps no row).
     async fn save_recording(&self, rec: RecordingRecord) -> StoreResult<()>;
     /// A room's recordings, oldest first (then by id).
     async fn recordings(&self, room_id: &str) -> StoreResult<Vec<RecordingRecord>>;

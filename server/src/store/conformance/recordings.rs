@@ -1,4 +1,4 @@
-//! Voice recordings' rows: saved when a file opens, replaced when it is finished, listed oldest first,
+//! Voice recordings' rows: saved when a file opens, updated as it grows (never shrinking), listed oldest first,
 //! refused for an unknown room, gone with their submission.
 
 use handoff_protocol::Role;
@@ -40,7 +40,18 @@ async fn recordings_read_back_oldest_first_and_finishing_replaces_duration_and_a
         };
         s.save_recording(finished.clone()).await.unwrap();
         assert_eq!(s.recording("room", "rec-a").await.unwrap(), Some(finished.clone()), "{name}");
-        assert_eq!(s.recordings("room").await.unwrap(), [finished, late], "{name}: replaced, not added");
+        assert_eq!(
+            s.recordings("room").await.unwrap(),
+            [finished.clone(), late],
+            "{name}: replaced, not added"
+        );
+        let stale = RecordingRecord { duration_ms: 1_000, ..finished.clone() };
+        s.save_recording(stale).await.unwrap();
+        assert_eq!(
+            s.recording("room", "rec-a").await.unwrap(),
+            Some(finished.clone()),
+            "{name}: a shorter save landing late does not undo a longer one"
+        );
         assert_eq!(s.recording("other-room", "rec-a").await.unwrap(), None, "{name}: per room");
         assert_eq!(s.recording("room", "nope").await.unwrap(), None, "{name}");
 

@@ -51,7 +51,8 @@ impl Recordings for SqliteStore {
                     columns!(),
                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (id) DO UPDATE SET duration_ms = excluded.duration_ms,
-                        anchors = excluded.anchors"
+                        anchors = excluded.anchors
+                     WHERE excluded.duration_ms >= room_recordings.duration_ms"
                 ),
                 params![
                     rec.id,
