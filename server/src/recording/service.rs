@@ -132,3 +132,39 @@ impl Drop for Recorder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_the_bound_a_packet_is_dropped_and_counted_never_waited_for() {
+        let (jobs, rx) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(MAX_QUEUED_PACKETS - 1));
+        let mut rec = Box::new(Recorder { key: 1, jobs, queued: queued.clone(), finished: false });
+        let dropped = || METRICS.recording_packets_dropped.with_label_values(&["queue_full"]).get();
+        let before = dropped();
+        for seq in 0..3 {
+            rec.packet(RtpAudio { sequence: seq, timestamp: 0, payload: &[0xF8], arrived_at_ms: 1 });
+        }
+        assert_eq!(queued.load(Ordering::Relaxed), MAX_QUEUED_PACKETS, "one more fit");
+        assert_eq!(dropped() - before, 2, "the other two were dropped and counted");
+        rec.finish();
+        let got: Vec<&str> = rx
+            .try_iter()
+            .map(|j| match j {
+                Job::Packet { .. } => "packet",
+                Job::Finish { .. } => "finish",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(got, ["packet", "finish"], "finish is never dropped");
+    }
+
+    #[test]
+    fn a_recorder_dropped_without_finish_still_finishes() {
+        let (jobs, rx) = mpsc::channel();
+        drop(Recorder { key: 9, jobs, queued: Arc::new(AtomicUsize::new(0)), finished: false });
+        assert!(matches!(rx.try_recv(), Ok(Job::Finish { key: 9 })));
+    }
+}
