@@ -308,3 +308,26 @@ async fn stopping_the_server_finishes_open_recordings() {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].started_at_ms, rows[0].duration_ms), (t0, duration_ms), "the row is final too");
 }
+
+#[tokio::test]
+async fn the_retention_purge_deletes_the_recordings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.retention_s = 1;
+    let server = TestServer::start_with(config).await;
+    let (_, room) = promote_with_voice(&server, json!({"interviewer": {"name": "Ivy"}, "voice": true})).await;
+    let id = room.room.id.clone();
+    speak(&server, &id, "Cam", now_ms(), &packets(), true);
+    wait_for_recordings(&server, &id, 1).await;
+    let file = recording_file(dir.path(), &id);
+    let (status, _) = server.call(Method::POST, &format!("/api/v1/rooms/{id}/end"), None).await;
+    assert_eq!(status, 200);
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while server.call(Method::GET, &format!("/api/v1/rooms/{id}"), None).await.0 != 404 || file.exists() {
+        assert!(tokio::time::Instant::now() < deadline, "the expired room's recording was not purged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!dir.path().join(RECORDINGS_DIR).join(&id).exists());
+    server.stop().await;
+}
