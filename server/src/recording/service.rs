@@ -59,8 +59,10 @@ impl RecordingService {
     /// Stops recording in these rooms and deletes their files; returns once they are gone.
     pub(crate) async fn purge_rooms(&self, rooms: Vec<String>) {
         let (done, wait) = oneshot::channel();
-        if self.jobs.send(Job::Purge { rooms, done }).is_ok() {
-            let _ = wait.await;
+        let purged = self.jobs.send(Job::Purge { rooms: rooms.clone(), done }).is_ok() && wait.await.is_ok();
+        if !purged {
+            // Only after a stop (or a crash of the thread): the files stay for the operator to delete.
+            tracing::error!(?rooms, dir = %self.dir.display(), "the recorder thread is gone; recordings not deleted");
         }
     }
 
