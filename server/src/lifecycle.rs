@@ -49,7 +49,7 @@ pub enum LifecycleError {
 
 /// A new room's voice channel: whether it has one, and whether it records the speakers (only with one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Voice {
+pub struct VoiceOptions {
     pub on: bool,
     pub record: bool,
 }
@@ -76,7 +76,7 @@ impl Lifecycle {
         &self,
         submission_id: &str,
         interviewer: &str,
-        voice: Voice,
+        voice: VoiceOptions,
         options: RoomOptions,
         on_ended: OnEnded,
     ) -> Result<(RoomRecord, SubmissionRecord, PromoteOutcome), LifecycleError> {

@@ -14,7 +14,7 @@ use super::{ApiJson, ApiQuery, Integrator};
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::ids::new_id;
-use crate::lifecycle::Voice;
+use crate::lifecycle::VoiceOptions;
 use crate::state::AppState;
 use crate::store::SubmissionRecord;
 
@@ -87,7 +87,7 @@ pub(super) async fn promote(
     ApiJson(body): ApiJson<PromoteRequest>,
 ) -> Result<Json<PromoteResponse>, AppError> {
     validate::promote(&body)?;
-    let voice = Voice { on: body.voice, record: body.record_voice.unwrap_or(body.voice) };
+    let voice = VoiceOptions { on: body.voice, record: body.record_voice.unwrap_or(body.voice) };
     let (room, sub, outcome) =
         state.lifecycle.promote(&id, &body.interviewer.name, voice, body.options, body.on_ended).await?;
     let ttl = body.expires_in_s.unwrap_or(DEFAULT_ROOM_TOKEN_TTL_SECS);
