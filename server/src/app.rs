@@ -25,10 +25,12 @@ use crate::error::AppError;
 use crate::headers::SecurityHeaders;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{METRICS, Sampled};
+use crate::recording::NoRecording;
 use crate::room::{Registry, RoomSettings};
 use crate::shutdown::{self, Trigger};
 use crate::state::{AppState, Urls};
 use crate::store;
+use crate::voice::{Voice, VoiceSettings};
 use crate::webhook::Webhooks;
 use crate::{metrics, private_fs, secrets};
 
@@ -167,10 +169,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let configured_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let urls = Arc::new(Urls::from_public(&configured_url));
+    let voice = Voice::new(
+        VoiceSettings {
+            enabled: config.voice,
+            bind_ip: config.voice_bind_ip,
+            public_ip: config.voice_public_ip,
+            udp_ports: config.voice_udp_ports,
+            ice_servers: VoiceSettings::parse_ice_servers(&config.ice_servers),
+        },
+        store.clone(),
+        Arc::new(NoRecording),
+    );
     let lifecycle = Arc::new(Lifecycle {
         store: store.clone(),
         rooms: rooms.clone(),
         webhooks: webhooks.clone(),
+        voice: voice.clone(),
         public_url: Arc::from(urls.public.as_str()),
         reopen_window: Duration::from_secs(config.reopen_window_s),
     });
@@ -182,6 +196,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         urls,
         outbox_frames: config.client_outbox_frames.max(1),
         lifecycle: lifecycle.clone(),
+        voice: voice.clone(),
         metrics_token: config.metrics_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
     };
     let trigger = Trigger::new();
@@ -209,7 +224,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 _ = shutdown::os_signal() => tracing::info!("signal received, shutting down"),
                 _ = stop.fired() => tracing::info!("shutdown requested"),
             }
-            // Close every client and flush every room before the listener goes away.
+            // Close every client and flush every room before the listener goes away; voice first, so
+            // its members are told before their connections close.
+            voice.shutdown().await;
             rooms.shutdown().await;
             tracing::info!("rooms flushed");
         };

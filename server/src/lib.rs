@@ -19,6 +19,8 @@
 //! - [`export`]: the session record built from a room's log (timeline, files at a moment, export).
 //! - [`webhook`]: the signed room-ended webhook, retried from the store.
 //! - [`sample`]: the demo submission seeded in development mode.
+//! - [`voice`]: the SFU: one PeerConnection per member in voice, Opus forwarded to the others,
+//!   signalling (extension message 101) through the room actor, mute, speaking levels.
 //! - [`recording`]: each speaker's voice written to Ogg/Opus on the room clock, through the hook the
 //!   voice SFU calls.
 //! - [`room`]: one actor task per live room owning its document; the registry of loaded rooms.
@@ -58,6 +60,7 @@ mod secrets;
 mod shutdown;
 mod state;
 mod store;
+mod voice;
 mod web;
 mod webhook;
 mod ws;
