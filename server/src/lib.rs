@@ -4,6 +4,8 @@
 //! Listed from the top down: each module imports only modules listed after it. `tests/module_graph.rs`
 //! checks that no modules import each other in a circle. Only [`app`] and [`config`] are public (the
 //! binary's); [`test_support`] re-exports what the tests, fuzz targets and load tool reach inside.
+//! - [`voice_client`]: a Rust voice client (WebSocket signalling and WebRTC) for the tests and the load
+//!   tool; nothing in the server uses it.
 //! - [`app`]: `router(state)` and starting/stopping the server; [`config`] its command line and
 //!   environment.
 //! - [`accept`]: the accept loop and every connection until it is a WebSocket: header-read timeout,
@@ -61,6 +63,7 @@ mod shutdown;
 mod state;
 mod store;
 mod voice;
+mod voice_client;
 mod web;
 mod webhook;
 mod ws;
@@ -81,6 +84,11 @@ pub mod test_support {
             ChannelSink, ClientMessage, CloseReason, Command, Extensions, FilesGuard, Identity, Joiner,
             Registry, RoomHandle, RoomSettings, apply_client_update, vet,
         };
+    }
+
+    /// Voice: a Rust client that joins a room's voice, sends an Opus file and counts what it hears.
+    pub mod voice {
+        pub use crate::voice_client::{OggError, Seen, VoiceClient, opus_packets};
     }
 
     /// The store: its traits, records and the SQLite backend.

@@ -20,7 +20,7 @@ pub(super) fn level(payload: &[u8]) -> f32 {
 }
 
 /// The extension id an SDP assigns to the audio-level extension (`a=extmap:ID[/dir] URI`).
-pub(super) fn extension_id(sdp: &str) -> Option<u8> {
+pub(crate) fn extension_id(sdp: &str) -> Option<u8> {
     sdp.lines().find_map(|line| {
         let rest = line.strip_prefix("a=extmap:")?;
         let (id, uri) = rest.split_once(' ')?;

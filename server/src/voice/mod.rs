@@ -28,6 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::recording::Recorders;
 use crate::room::{Identity, RoomHandle};
 use crate::store::Store;
+pub(crate) use level::{extension_id as audio_level_extension_id, payload as audio_level_payload};
+pub(crate) use peer::{OPUS_PAYLOAD_TYPE, audio_track, media};
 use ports::PortPool;
 use room::{Input, VoiceRoom};
 
@@ -38,23 +40,23 @@ const VOICE_ROOM_QUEUE: usize = 1024;
 
 /// How voice runs on this server (from `--voice*` and `--ice-servers`).
 #[derive(Debug, Clone)]
-pub struct VoiceSettings {
+pub(crate) struct VoiceSettings {
     /// Voice is on; off refuses every `join` with `voice_off`.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// The local address the PeerConnections' UDP sockets bind on (`0.0.0.0`: every interface but
     /// loopback).
-    pub bind_ip: IpAddr,
+    pub(crate) bind_ip: IpAddr,
     /// The address announced instead of the bound one (1:1 NAT).
-    pub public_ip: Option<IpAddr>,
+    pub(crate) public_ip: Option<IpAddr>,
     /// The UDP ports to bind, first to last; `None` takes any ephemeral port.
-    pub udp_ports: Option<(u16, u16)>,
+    pub(crate) udp_ports: Option<(u16, u16)>,
     /// STUN/TURN servers handed to clients.
-    pub ice_servers: Vec<IceServer>,
+    pub(crate) ice_servers: Vec<IceServer>,
 }
 
 impl VoiceSettings {
     /// Reads `--ice-servers` entries: `URL` or `URL|USERNAME|CREDENTIAL`.
-    pub fn parse_ice_servers(entries: &[String]) -> Vec<IceServer> {
+    pub(crate) fn parse_ice_servers(entries: &[String]) -> Vec<IceServer> {
         entries
             .iter()
             .map(|e| e.trim())
@@ -95,7 +97,12 @@ impl Voice {
     }
 
     /// A member that announced `voice` connected: it is told who is in voice, and may join.
-    pub async fn connect(self: &Arc<Self>, room_id: &str, who: Identity, room: RoomHandle) -> VoiceMember {
+    pub(crate) async fn connect(
+        self: &Arc<Self>,
+        room_id: &str,
+        who: Identity,
+        room: RoomHandle,
+    ) -> VoiceMember {
         let conn_id = who.conn_id;
         let mut input = Input::Connect { who, room };
         loop {
@@ -123,7 +130,7 @@ impl Voice {
 
     /// The room ended: every member's voice is closed (each told `left` `room_ended`) before this returns,
     /// so those messages reach the members before the room closes their connections.
-    pub async fn end_room(&self, room_id: &str) {
+    pub(crate) async fn end_room(&self, room_id: &str) {
         let tx = self.rooms().get(room_id).cloned();
         if let Some(tx) = tx {
             let (done, wait) = oneshot::channel();
@@ -134,7 +141,7 @@ impl Voice {
     }
 
     /// The server is stopping: every member's voice is closed (`left` `server_shutdown`).
-    pub async fn shutdown(&self) {
+    pub(crate) async fn shutdown(&self) {
         let all: Vec<_> = self.rooms().values().cloned().collect();
         for tx in all {
             let (done, wait) = oneshot::channel();
@@ -158,19 +165,19 @@ impl Voice {
 
 /// One connection's way to its room's voice task.
 #[derive(Debug)]
-pub struct VoiceMember {
+pub(crate) struct VoiceMember {
     conn_id: u64,
     tx: mpsc::Sender<Input>,
 }
 
 impl VoiceMember {
     /// Hands a signal to the voice task, waiting while its queue is full.
-    pub async fn signal(&self, signal: ClientSignal) {
+    pub(crate) async fn signal(&self, signal: ClientSignal) {
         let _ = self.tx.send(Input::Signal { conn_id: self.conn_id, signal }).await;
     }
 
     /// The connection closed: its voice (if joined) is left.
-    pub async fn disconnect(self) {
+    pub(crate) async fn disconnect(self) {
         let _ = self.tx.send(Input::Disconnect { conn_id: self.conn_id }).await;
     }
 }

@@ -314,11 +314,25 @@ impl VoiceRoom {
         pc: &Arc<dyn PeerConnection>,
     ) -> Option<Arc<dyn RtpSender>> {
         let (track, ssrc) = peer::audio_track(speaker.to_string(), format!("voice-{speaker}"));
-        match pc.add_track(track.clone() as Arc<dyn TrackLocal>).await {
-            Ok(sender) => {
+        // A transceiver of its own: `add_track` would reuse a speaker's receiving transceiver, turning the
+        // uplink's m-line into a two-way one, and a client answering a re-offer may never surface a
+        // track that arrives on an m-line it already sends on.
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Sendonly,
+            streams: vec![speaker.to_string()],
+            send_encodings: vec![],
+        };
+        let added =
+            match pc.add_transceiver_from_track(track.clone() as Arc<dyn TrackLocal>, Some(init)).await {
+                Ok(transceiver) => transceiver.sender().await,
+                Err(e) => Err(e),
+            };
+        match added {
+            Ok(Some(sender)) => {
                 self.members[&speaker].speaking.add_output(Output { listener, track, ssrc });
                 Some(sender)
             }
+            Ok(None) => None,
             Err(e) => {
                 tracing::warn!(speaker, listener, error = %e, "cannot add a forwarded track");
                 None
