@@ -62,6 +62,8 @@ struct Peer {
     again: bool,
     /// The next offer restarts ICE.
     restart: bool,
+    /// An offer was made: from then on every change is offered, even one that leaves no track.
+    negotiated: bool,
 }
 
 pub(super) struct VoiceRoom {
@@ -231,13 +233,13 @@ impl VoiceRoom {
         let pc = built.pc;
         let speaks = self.members[&conn_id].who.role != Role::Observer;
         // A speaker's uplink is the one receiving transceiver; an observer's connection has none, so
-        // nothing they send is ever read. With nobody else to hear yet, an observer's connection still
-        // needs one m-line to carry ICE and DTLS: an inactive one.
-        let direction =
-            if speaks { RTCRtpTransceiverDirection::Recvonly } else { RTCRtpTransceiverDirection::Inactive };
-        let init = RTCRtpTransceiverInit { direction, streams: vec![], send_encodings: vec![] };
-        if let Err(e) = pc.add_transceiver_from_kind(RtpCodecKind::Audio, Some(init)).await {
-            tracing::warn!(conn = conn_id, error = %e, "cannot add the uplink transceiver");
+        // nothing they send is ever read (and until someone speaks, it is not even offered).
+        if speaks {
+            let direction = RTCRtpTransceiverDirection::Recvonly;
+            let init = RTCRtpTransceiverInit { direction, streams: vec![], send_encodings: vec![] };
+            if let Err(e) = pc.add_transceiver_from_kind(RtpCodecKind::Audio, Some(init)).await {
+                tracing::warn!(conn = conn_id, error = %e, "cannot add the uplink transceiver");
+            }
         }
         let mut peer = Peer {
             generation,
@@ -248,6 +250,7 @@ impl VoiceRoom {
             offered: false,
             again: false,
             restart: false,
+            negotiated: false,
         };
         // Everyone already speaking is heard on the new connection.
         let speakers: Vec<u64> = self.joined.keys().copied().filter(|id| self.speaks(*id)).collect();
@@ -342,7 +345,12 @@ impl VoiceRoom {
 
     /// Sends an offer to `conn_id`, or marks one due after the answer to the offer that is out.
     async fn negotiate(&mut self, conn_id: u64) {
+        let speaks = self.speaks(conn_id);
         let Some(peer) = self.joined.get_mut(&conn_id) else { return };
+        if !speaks && peer.senders.is_empty() && !peer.negotiated {
+            // An observer with nobody to hear yet: an offer without an m-line would carry nothing.
+            return;
+        }
         if peer.offered {
             peer.again = true;
             return;
@@ -362,6 +370,7 @@ impl VoiceRoom {
             return tracing::warn!(conn = conn_id, error = %e, "cannot set the offer");
         }
         peer.offered = true;
+        peer.negotiated = true;
         if let Some(id) = level::extension_id(&offer.sdp) {
             self.members[&conn_id].speaking.level_id.store(id, Ordering::Relaxed);
         }
