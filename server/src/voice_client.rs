@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use handoff_protocol::limits::KEEPALIVE_SECS;
 use handoff_protocol::voice::{
     ClientSignal, IceCandidate, LeftReason, ServerSignal, VoiceErrorCode, VoiceParticipant,
     decode_server_frame, encode_client_signal,
@@ -129,7 +130,17 @@ impl VoiceClient {
         let call: Arc<tokio::sync::Mutex<Option<Call>>> = Arc::default();
         let level_id = Arc::new(std::sync::atomic::AtomicU8::new(0));
         let writer = tokio::spawn(async move {
-            while let Some(message) = outgoing.recv().await {
+            // The server closes a connection it hears nothing from; a ping now and then also flushes
+            // the pongs tungstenite queued for the server's pings.
+            let mut keepalive = tokio::time::interval(Duration::from_secs(KEEPALIVE_SECS));
+            loop {
+                let message = tokio::select! {
+                    message = outgoing.recv() => match message {
+                        Some(message) => message,
+                        None => break,
+                    },
+                    _ = keepalive.tick() => Message::Ping(Bytes::new()),
+                };
                 if sink.send(message).await.is_err() {
                     break;
                 }
