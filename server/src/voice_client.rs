@@ -53,6 +53,8 @@ pub struct Seen {
     pub participants: Vec<VoiceParticipant>,
     /// Offers received.
     pub offers: u64,
+    /// The ICE username fragment of the latest offer (a restart changes it).
+    pub ice_ufrag: Option<String>,
     /// The stream ids (speakers) the latest offer sends to this client.
     pub offered_streams: BTreeSet<String>,
     /// Tracks received, by stream id (the speaker's member id).
@@ -315,6 +317,19 @@ impl VoiceClient {
         }
     }
 
+    /// Drops the WebSocket without a word and without closing the PeerConnection, as a lost network
+    /// would: the server must close the member's voice by itself.
+    pub async fn drop_socket(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Asks the server for an ICE restart (a new offer with new ICE credentials).
+    pub async fn restart_ice(&self) {
+        self.send(&ClientSignal::RestartIce).await;
+    }
+
     /// Closes the PeerConnection and the WebSocket.
     pub async fn close(mut self) {
         self.stop_sending();
@@ -354,9 +369,11 @@ async fn on_frame(
                 level_id.store(id, Ordering::Relaxed);
             }
             let streams = offered_streams(&sdp);
+            let ufrag = sdp.lines().find_map(|l| l.strip_prefix("a=ice-ufrag:")).map(str::to_owned);
             shared.update(|s| {
                 s.offers += 1;
                 s.offered_streams = streams;
+                s.ice_ufrag = ufrag;
             });
             let mut guard = call.lock().await;
             let Some(call) = guard.as_mut() else { return };

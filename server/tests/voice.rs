@@ -297,3 +297,36 @@ async fn a_stock_client_never_receives_a_voice_frame() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_socket_leaves_voice_and_an_ice_restart_keeps_the_audio() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |_| {}).await;
+    let room = room(&server, true).await;
+    let (mut ivy, ivy_id) = client(&room, &room.tokens.interviewer, true).await;
+    let (mut cam, cam_id) = client(&room, &room.tokens.candidate, true).await;
+    joined(&ivy, 1).await;
+    joined(&cam, 2).await;
+    ivy.start_sending(fixture());
+    cam.start_sending(fixture());
+    assert!(cam.wait_for(PATIENCE, |s| s.packets_from(&ivy_id) >= HEARD).await, "{cam:?}");
+
+    // Cam's network blips: a restart brings a new offer with new ICE credentials, and audio goes on.
+    let (offers, ufrag) = (cam.seen().offers, cam.seen().ice_ufrag);
+    cam.restart_ice().await;
+    let restarted = |s: &handoff_server::test_support::voice::Seen| s.offers > offers && s.ice_ufrag != ufrag;
+    assert!(cam.wait_for(PATIENCE, restarted).await, "{cam:?}");
+    let heard = cam.seen().packets_from(&ivy_id);
+    assert!(cam.wait_for(PATIENCE, |s| s.packets_from(&ivy_id) >= heard + HEARD).await, "{cam:?}");
+
+    // Cam's WebSocket is gone without a leave: the server takes Cam out of voice by itself.
+    cam.drop_socket().await;
+    assert!(ivy.wait_for(PATIENCE, |s| s.participants.len() == 1).await, "{ivy:?}");
+    assert!(ivy.wait_for(PATIENCE, |s| !s.offered_streams.contains(&cam_id)).await, "{ivy:?}");
+    wait_gauge(&server, "handoff_voice_peer_connections", 1.0).await;
+    ivy.close().await;
+    cam.close().await;
+    wait_gauge(&server, "handoff_voice_peer_connections", 0.0).await;
+    server.stop().await;
+}
