@@ -12,7 +12,6 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
-use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -24,7 +23,6 @@ use webrtc::peer_connection::{
 use super::VoiceSettings;
 use super::level::AUDIO_LEVEL_URI;
 use super::ports::{PortLease, PortPool};
-use super::room::Input;
 
 /// Opus's payload type in every offer the server makes (the browsers' usual number).
 pub(crate) const OPUS_PAYLOAD_TYPE: u8 = 111;
@@ -93,18 +91,19 @@ pub(super) struct Built {
 }
 
 /// Builds a member's PeerConnection, trying the range's free ports until one binds.
+/// Where a connection's events go; it must never wait (the connection's driver calls it).
+pub(super) type EventSink = Arc<dyn Fn(PeerEvent) + Send + Sync>;
+
 pub(super) async fn build(
     settings: &VoiceSettings,
     ports: &PortPool,
-    conn_id: u64,
-    generation: u64,
-    events: mpsc::Sender<Input>,
+    events: EventSink,
 ) -> Result<Built, String> {
     let mut skip = BTreeSet::new();
     let mut last_error = String::from("no free voice UDP port");
     for _ in 0..ports.attempts() {
         let Some(port) = ports.lease(&skip) else { break };
-        let handler = Arc::new(Handler { conn_id, generation, events: events.clone() });
+        let handler = Arc::new(Handler { events: events.clone() });
         match build_on(settings, port.port, handler).await {
             Ok(pc) => return Ok(Built { pc, port }),
             Err(e) => {
@@ -150,21 +149,14 @@ pub(super) fn candidate_init(c: IceCandidate) -> RTCIceCandidateInit {
     }
 }
 
-/// Hands a PeerConnection's events to the voice task, tagged with the member and the join they belong
-/// to (a rejoin's connection is a new generation; events of a closed one are ignored).
+/// Hands a PeerConnection's events on.
 struct Handler {
-    conn_id: u64,
-    generation: u64,
-    events: mpsc::Sender<Input>,
+    events: EventSink,
 }
 
 impl Handler {
     fn send(&self, event: PeerEvent) {
-        let input = Input::Peer { conn_id: self.conn_id, generation: self.generation, event };
-        // Never wait: the voice task may itself be waiting on this connection's driver.
-        if self.events.try_send(input).is_err() {
-            tracing::warn!(conn = self.conn_id, "voice task queue full; a PeerConnection event was dropped");
-        }
+        (self.events)(event);
     }
 }
 

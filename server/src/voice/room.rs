@@ -217,9 +217,14 @@ impl VoiceRoom {
         self.send_to(conn_id, &ServerSignal::Config { ice_servers }).await;
         let generation = self.next_generation;
         self.next_generation += 1;
-        let built =
-            peer::build(&self.voice.settings, &self.voice.ports, conn_id, generation, self.inputs.clone())
-                .await;
+        let inputs = self.inputs.clone();
+        let events: peer::EventSink = Arc::new(move |event| {
+            // Never wait: the voice task may itself be waiting on this connection's driver.
+            if inputs.try_send(Input::Peer { conn_id, generation, event }).is_err() {
+                tracing::warn!(conn = conn_id, "voice task queue full; a PeerConnection event was dropped");
+            }
+        });
+        let built = peer::build(&self.voice.settings, &self.voice.ports, events).await;
         let built = match built {
             Ok(built) => built,
             Err(error) => {
