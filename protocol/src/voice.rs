@@ -117,8 +117,6 @@ pub enum LeftReason {
     Replaced,
     /// The server is stopping.
     ServerShutdown,
-    /// The PeerConnection failed and could not be restarted.
-    Failed,
 }
 
 /// A message from the server to a client.
