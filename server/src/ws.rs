@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use handoff_protocol::frame::{
-    self, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG,
-    CLOSE_UNSUPPORTED, FrameError, KEEPALIVE_FRAME, MessageKind,
+    self, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED,
+    KEEPALIVE_FRAME,
 };
 use handoff_protocol::limits::{
     CLIENT_IDLE_TIMEOUT_SECS, CLIENT_MESSAGE_BURST, CLIENT_MESSAGES_PER_SECOND, CLOSE_DRAIN_MS,
@@ -33,17 +33,17 @@ use crate::auth::TokenError;
 use crate::error::AppError;
 use crate::metrics::METRICS;
 use crate::rate::RateLimiter;
-use crate::room::{
-    ClientMessage, CloseReason, Command, Extension, Extensions, Identity, Joiner, accepted_update,
-};
+use crate::room::{ClientMessage, CloseReason, Command, Extension, Extensions, Identity, Joiner};
 use crate::state::AppState;
-use handoff_protocol::voice::{self, ClientSignal};
+use handoff_protocol::voice::ClientSignal;
 
 mod drain;
+mod inbound;
 mod sink;
 mod transport;
 mod upgrade;
 
+use inbound::decode;
 use sink::{ConnectionSink, SharedWriter};
 
 /// tungstenite's read buffer per connection. Its default (128 KiB) would dominate the memory of an idle
@@ -323,85 +323,6 @@ fn read_messages(
             })
         }
     }
-}
-
-/// Why an inbound frame was refused: its framing or a room payload, or a voice signal.
-enum Inbound {
-    Frame(FrameError),
-    Voice(voice::SignalError),
-    /// A voice signal from a client that did not announce `voice`.
-    Unannounced,
-}
-
-impl Inbound {
-    fn close_reason(self) -> CloseReason {
-        match self {
-            Inbound::Frame(e) => {
-                if let FrameError::Update(refusal) = &e {
-                    METRICS.refuse_update(refusal.reason());
-                }
-                CloseReason::new(e.close_code(), e.to_string())
-            }
-            Inbound::Voice(e) => CloseReason::new(e.close_code(), e.to_string()),
-            Inbound::Unannounced => CloseReason::new(
-                CLOSE_PROTOCOL_ERROR,
-                "voice signal from a client that did not announce voice (ext=voice)",
-            ),
-        }
-    }
-}
-
-impl From<FrameError> for Inbound {
-    fn from(e: FrameError) -> Inbound {
-        Inbound::Frame(e)
-    }
-}
-
-/// Splits a frame and decodes every payload, so the room actor only ever sees valid input. Voice
-/// signals go to `signals`; from a client that did not announce voice (`None`) they are refused.
-fn decode(
-    frame: Bytes,
-    who: &Identity,
-    out: &mut Vec<ClientMessage>,
-    mut signals: Option<&mut Vec<ClientSignal>>,
-) -> Result<(), Inbound> {
-    let parts = frame::split_frame(&frame)?;
-    for part in parts {
-        let message = || frame.slice(part.message.clone());
-        let msg = match part.kind {
-            MessageKind::SyncStep1 { state_vector } => ClientMessage::SyncStep1(
-                frame::decode_state_vector(&frame[state_vector]).map_err(Inbound::Frame)?,
-            ),
-            MessageKind::SyncStep2 { update } => ClientMessage::Update {
-                update: accepted_update(&frame[update.clone()]).map_err(Inbound::Frame)?,
-                payload: frame.slice(update),
-                message: message(),
-                step2: true,
-            },
-            MessageKind::Update { update } => ClientMessage::Update {
-                update: accepted_update(&frame[update.clone()]).map_err(Inbound::Frame)?,
-                payload: frame.slice(update),
-                message: message(),
-                step2: false,
-            },
-            MessageKind::Awareness { update } => {
-                let update = frame::decode_awareness_entries(&frame[update]).map_err(Inbound::Frame)?;
-                let conforming = crate::room::vet(&update, who).map_err(Inbound::Frame)?;
-                ClientMessage::Awareness { update, message: message(), conforming }
-            }
-            MessageKind::QueryAwareness => ClientMessage::QueryAwareness,
-            MessageKind::Auth => continue,
-            MessageKind::Extension { tag, payload } if tag == frame::EXT_VOICE_SIGNAL => {
-                let Some(signals) = signals.as_deref_mut() else { return Err(Inbound::Unannounced) };
-                signals.push(voice::decode_client_signal(&frame[payload]).map_err(Inbound::Voice)?);
-                continue;
-            }
-            // Room events go one way (server to client); nothing else is reserved yet.
-            MessageKind::Extension { tag, .. } => return Err(FrameError::UnknownType(u64::from(tag)).into()),
-        };
-        out.push(msg);
-    }
-    Ok(())
 }
 
 fn close_message(reason: &CloseReason) -> Message {

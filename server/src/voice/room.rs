@@ -8,26 +8,26 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
 use handoff_protocol::Role;
 use handoff_protocol::api::RoomStatus;
 use handoff_protocol::voice::{
-    ClientSignal, LeftReason, MAX_VOICE_PARTICIPANTS, ServerSignal, SpeakingLevel, VOICE_LEVELS_EVERY_MS,
-    VoiceErrorCode, VoiceParticipant, encode_server_signal,
+    ClientSignal, LeftReason, MAX_VOICE_PARTICIPANTS, ServerSignal, VOICE_LEVELS_EVERY_MS, VoiceErrorCode,
 };
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{mpsc, oneshot};
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::peer_connection::{PeerConnection, RTCSdpType, RTCSessionDescription};
+use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit, RtpSender};
 
+mod negotiation;
+mod outbox;
+
+use super::Voice;
 use super::peer::{self, PeerEvent};
 use super::ports::PortLease;
-use super::uplink::{self, Output, Speaking};
-use super::{Voice, level};
+use super::uplink::{self, Speaking};
 use crate::metrics::METRICS;
 use crate::recording::Speaker;
-use crate::room::{Command, Extension, Identity, RoomHandle};
+use crate::room::{Identity, RoomHandle};
 
 /// What the voice task is told.
 pub(super) enum Input {
@@ -314,94 +314,6 @@ impl VoiceRoom {
         self.members.get(&conn_id).is_some_and(|m| m.who.role != Role::Observer)
     }
 
-    /// Adds `speaker`'s track to `listener`'s connection and makes the uplink write to it.
-    async fn add_track(
-        &self,
-        speaker: u64,
-        listener: u64,
-        pc: &Arc<dyn PeerConnection>,
-    ) -> Option<Arc<dyn RtpSender>> {
-        let (track, ssrc) = peer::audio_track(speaker.to_string(), format!("voice-{speaker}"));
-        // A transceiver of its own: `add_track` would reuse a speaker's receiving transceiver, turning the
-        // uplink's m-line into a two-way one, and a client answering a re-offer may never surface a
-        // track that arrives on an m-line it already sends on.
-        let init = RTCRtpTransceiverInit {
-            direction: RTCRtpTransceiverDirection::Sendonly,
-            streams: vec![speaker.to_string()],
-            send_encodings: vec![],
-        };
-        let added =
-            match pc.add_transceiver_from_track(track.clone() as Arc<dyn TrackLocal>, Some(init)).await {
-                Ok(transceiver) => transceiver.sender().await,
-                Err(e) => Err(e),
-            };
-        match added {
-            Ok(Some(sender)) => {
-                self.members[&speaker].speaking.add_output(Output { listener, track, ssrc });
-                Some(sender)
-            }
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(speaker, listener, error = %e, "cannot add a forwarded track");
-                None
-            }
-        }
-    }
-
-    /// Sends an offer to `conn_id`, or marks one due after the answer to the offer that is out.
-    async fn negotiate(&mut self, conn_id: u64) {
-        let speaks = self.speaks(conn_id);
-        let Some(peer) = self.joined.get_mut(&conn_id) else { return };
-        if !speaks && peer.senders.is_empty() && !peer.negotiated {
-            // An observer with nobody to hear yet: an offer without an m-line would carry nothing.
-            return;
-        }
-        if peer.offered {
-            peer.again = true;
-            return;
-        }
-        if peer.restart {
-            peer.restart = false;
-            if let Err(e) = peer.pc.restart_ice().await {
-                tracing::debug!(conn = conn_id, error = %e, "ICE restart refused");
-            }
-        }
-        let pc = peer.pc.clone();
-        let offer = match pc.create_offer(None).await {
-            Ok(offer) => offer,
-            Err(e) => return tracing::warn!(conn = conn_id, error = %e, "cannot create an offer"),
-        };
-        if let Err(e) = pc.set_local_description(offer.clone()).await {
-            return tracing::warn!(conn = conn_id, error = %e, "cannot set the offer");
-        }
-        peer.offered = true;
-        peer.negotiated = true;
-        if let Some(id) = level::extension_id(&offer.sdp) {
-            self.members[&conn_id].speaking.level_id.store(id, Ordering::Relaxed);
-        }
-        self.send_to(conn_id, &ServerSignal::Offer { sdp: offer.sdp }).await;
-    }
-
-    async fn answer(&mut self, conn_id: u64, sdp: String) {
-        let Some(peer) = self.joined.get_mut(&conn_id) else {
-            return self.error(conn_id, VoiceErrorCode::NotJoined, "join voice first").await;
-        };
-        if !peer.offered {
-            tracing::debug!(conn = conn_id, "an answer with no offer out; ignored");
-            return;
-        }
-        let mut answer = RTCSessionDescription::default();
-        answer.sdp_type = RTCSdpType::Answer;
-        answer.sdp = sdp;
-        peer.offered = false;
-        if let Err(e) = peer.pc.set_remote_description(answer).await {
-            tracing::debug!(conn = conn_id, error = %e, "answer refused");
-        }
-        if std::mem::take(&mut peer.again) {
-            self.negotiate(conn_id).await;
-        }
-    }
-
     async fn peer_event(&mut self, conn_id: u64, generation: u64, event: PeerEvent) {
         if self.joined.get(&conn_id).is_none_or(|p| p.generation != generation) {
             return;
@@ -488,66 +400,5 @@ impl VoiceRoom {
         }
         METRICS.voice_peer_connections.dec();
         METRICS.voice_participants.dec();
-    }
-
-    async fn send_levels(&mut self) {
-        let levels: Vec<SpeakingLevel> = self
-            .joined
-            .keys()
-            .filter_map(|id| self.members.get(id).map(|m| (id, m)))
-            .map(|(id, m)| SpeakingLevel { member: id.to_string(), level: m.speaking.take_level() })
-            .collect();
-        let speaking = levels.iter().any(|l| l.level > 0.0);
-        if !speaking && !std::mem::replace(&mut self.spoke, false) {
-            return;
-        }
-        self.spoke = speaking;
-        let frame = Bytes::from(encode_server_signal(&ServerSignal::Levels { levels }));
-        for conn_id in self.joined.keys().copied().collect::<Vec<_>>() {
-            self.send_frame(conn_id, frame.clone()).await;
-        }
-    }
-
-    fn participants(&self) -> Vec<VoiceParticipant> {
-        self.joined
-            .keys()
-            .filter_map(|id| self.members.get(id))
-            .map(|m| VoiceParticipant {
-                member: m.who.conn_id.to_string(),
-                name: m.who.name.to_string(),
-                role: m.who.role,
-                muted: m.speaking.muted(),
-                muted_by_interviewer: m.speaking.muted_by_interviewer.load(Ordering::Relaxed),
-            })
-            .collect()
-    }
-
-    async fn send_state_to(&self, conn_id: u64) {
-        let participants = self.participants();
-        self.send_to(conn_id, &ServerSignal::State { you: conn_id.to_string(), participants }).await;
-    }
-
-    /// Tells every member that announced voice who is in it.
-    async fn send_state(&self) {
-        let participants = self.participants();
-        for conn_id in self.members.keys().copied() {
-            let you = conn_id.to_string();
-            let state = ServerSignal::State { you, participants: participants.clone() };
-            self.send_to(conn_id, &state).await;
-        }
-    }
-
-    async fn error(&self, conn_id: u64, code: VoiceErrorCode, message: &str) {
-        self.send_to(conn_id, &ServerSignal::Error { code, message: message.to_owned() }).await;
-    }
-
-    async fn send_to(&self, conn_id: u64, signal: &ServerSignal) {
-        self.send_frame(conn_id, Bytes::from(encode_server_signal(signal))).await;
-    }
-
-    /// Through the room actor, into the member's outbox, in order with its other frames.
-    async fn send_frame(&self, conn_id: u64, frame: Bytes) {
-        let Some(member) = self.members.get(&conn_id) else { return };
-        let _ = member.room.send(Command::ExtensionTo { conn_id, ext: Extension::VoiceSignal, frame }).await;
     }
 }
