@@ -8,7 +8,8 @@ use common::voice::{HEARD, SERIAL, client, fixture, gauge, joined, room, start, 
 use common::{PATIENCE, TestServer, YClient};
 use handoff_protocol::frame::{CLOSE_INVALID_PAYLOAD, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, EXT_VOICE_SIGNAL};
 use handoff_protocol::voice::{
-    ClientSignal, LeftReason, MAX_VOICE_SIGNAL_BYTES, VoiceErrorCode, encode_client_signal, encode_frame,
+    ClientSignal, LeftReason, MAX_VOICE_PARTICIPANTS, MAX_VOICE_SIGNAL_BYTES, VoiceErrorCode,
+    encode_client_signal, encode_frame,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,6 +328,35 @@ async fn a_lost_socket_leaves_voice_and_an_ice_restart_keeps_the_audio() {
     wait_gauge(&server, "handoff_voice_peer_connections", 1.0).await;
     ivy.close().await;
     cam.close().await;
+    wait_gauge(&server, "handoff_voice_peer_connections", 0.0).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_is_full_at_its_limit() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |_| {}).await;
+    let room = room(&server, true).await;
+    // Observers are cheap members: nobody speaks, so none is even offered a connection yet.
+    let mut members = Vec::new();
+    for n in 1..=MAX_VOICE_PARTICIPANTS {
+        let (c, _) = client(&room, &room.tokens.observer, false).await;
+        joined(&c, n).await;
+        members.push(c);
+    }
+    let (late, _) = client(&room, &room.tokens.observer, false).await;
+    late.join().await.unwrap();
+    assert!(late.wait_for(PATIENCE, |s| s.errors.contains(&VoiceErrorCode::TooMany)).await, "{late:?}");
+    assert_eq!(late.seen().participants.len(), MAX_VOICE_PARTICIPANTS);
+    // One leaves: there is room again.
+    members.pop().unwrap().leave().await;
+    assert!(late.wait_for(PATIENCE, |s| s.participants.len() == MAX_VOICE_PARTICIPANTS - 1).await);
+    joined(&late, MAX_VOICE_PARTICIPANTS).await;
+    members.push(late);
+    for c in members {
+        c.close().await;
+    }
     wait_gauge(&server, "handoff_voice_peer_connections", 0.0).await;
     server.stop().await;
 }
