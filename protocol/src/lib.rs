@@ -4,6 +4,7 @@
 //! # Layout
 //! Listed from the top down: each module imports only modules listed after it
 //! (`server/tests/module_graph.rs` checks that no modules import each other in a circle).
+//! - [`voice`]: voice signalling (extension message 101): the messages, their framing and limits.
 //! - [`record`]: replays a room log into the attributed timeline, files at a moment, authorship.
 //! - [`frame`]: y-sync wire framing (on `yrs::sync`): splitting inbound frames into messages without
 //!   copying, encoding outbound messages, reserved extension message numbers and close codes.
@@ -42,5 +43,6 @@ pub mod submission;
 pub mod update_check;
 pub mod utf16;
 pub mod validate;
+pub mod voice;
 
 pub use role::{Claims, Role};

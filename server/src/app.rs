@@ -30,6 +30,7 @@ use crate::room::{Registry, RoomSettings};
 use crate::shutdown::{self, Trigger};
 use crate::state::{AppState, Urls};
 use crate::store;
+use crate::voice::{Voice, VoiceSettings};
 use crate::webhook::Webhooks;
 use crate::{metrics, private_fs, secrets};
 
@@ -169,10 +170,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let configured_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let urls = Arc::new(Urls::from_public(&configured_url));
+    let voice = Voice::new(
+        VoiceSettings {
+            enabled: config.voice,
+            bind_ip: config.voice_bind_ip,
+            public_ip: config.voice_public_ip,
+            udp_ports: config.voice_udp_ports,
+            ice_servers: VoiceSettings::parse_ice_servers(&config.ice_servers),
+        },
+        store.clone(),
+        recordings.clone(),
+    );
     let lifecycle = Arc::new(Lifecycle {
         store: store.clone(),
         rooms: rooms.clone(),
         webhooks: webhooks.clone(),
+        voice: voice.clone(),
         public_url: Arc::from(urls.public.as_str()),
         reopen_window: Duration::from_secs(config.reopen_window_s),
         recordings: recordings.clone(),
@@ -185,6 +198,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         urls,
         outbox_frames: config.client_outbox_frames.max(1),
         lifecycle: lifecycle.clone(),
+        voice: voice.clone(),
         metrics_token: config.metrics_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
         recordings: recordings.clone(),
     };
@@ -213,7 +227,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 _ = shutdown::os_signal() => tracing::info!("signal received, shutting down"),
                 _ = stop.fired() => tracing::info!("shutdown requested"),
             }
-            // Close every client and flush every room before the listener goes away.
+            // Close every client and flush every room before the listener goes away; voice first, so
+            // its members are told before their connections close.
+            voice.shutdown().await;
             rooms.shutdown().await;
             // The rooms closed their voice connections, which finished their recorders; finish any
             // recording still open, so every file ends with its last page and its row is saved.

@@ -24,6 +24,7 @@ use crate::ids::new_id;
 use crate::recording::RecordingService;
 use crate::room::Registry;
 use crate::store::{LogEntry, RoomRecord, Store, StoreError, SubmissionRecord};
+use crate::voice::Voice;
 use crate::webhook::Webhooks;
 
 /// Author recorded for the server's own preload of the submission's files.
@@ -59,6 +60,8 @@ pub struct Lifecycle {
     pub store: Arc<dyn Store>,
     pub rooms: Arc<Registry>,
     pub webhooks: Arc<Webhooks>,
+    /// Ending a room closes its voice first, so members hear `left` before their connection closes.
+    pub voice: Arc<Voice>,
     /// Base of the export link the room-ended webhook carries, e.g. `https://handoff.example.com`.
     pub public_url: Arc<str>,
     /// How long after it ended a room may be reopened.
@@ -142,6 +145,7 @@ impl Lifecycle {
         let ended_at_ms = now_ms();
         let room =
             self.store.end_room(&room.id, ended_at_ms).await?.ok_or(LifecycleError::NotFound("room"))?;
+        self.voice.end_room(&room.id).await;
         self.rooms.end(&room.id).await;
         if !was_live {
             return Ok(room);
@@ -194,6 +198,7 @@ impl Lifecycle {
     pub async fn purge(&self, submission_id: &str) -> Result<(), LifecycleError> {
         if let Some(room) = self.store.live_room_for_submission(submission_id).await? {
             self.store.end_room(&room.id, now_ms()).await?;
+            self.voice.end_room(&room.id).await;
             self.rooms.end(&room.id).await;
         }
         let rooms = self
