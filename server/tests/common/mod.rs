@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod interop;
+pub mod voice;
 pub mod yclient;
 
 use std::path::Path;
