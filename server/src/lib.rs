@@ -96,7 +96,7 @@ pub mod test_support {
 
     /// Voice: a Rust client that joins a room's voice, sends an Opus file and counts what it hears.
     pub mod voice {
-        pub use crate::voice_client::{OggError, Seen, VoiceClient, opus_packets};
+        pub use crate::voice_client::{OggError, PacketHook, Seen, SentHook, VoiceClient, opus_packets};
     }
 
     /// The store: its traits, records and the SQLite backend.

@@ -45,6 +45,13 @@ const PACKET_EVERY: Duration = Duration::from_millis(20);
 /// The audio level the client reports on its packets (0..1).
 const SPEAKING_LEVEL: f32 = 0.8;
 
+/// Called for every RTP packet the client receives, as it is read: the speaker's stream id, the
+/// packet's RTP sequence number and timestamp. The load tool times arrivals with it.
+pub type PacketHook = Arc<dyn Fn(&str, u16, u32) + Send + Sync>;
+/// Called for every uplink packet written: its RTP sequence number and timestamp, and the instant just
+/// before it was written. The load tool matches arrivals against it.
+pub type SentHook = Arc<dyn Fn(u16, u32, std::time::Instant) + Send + Sync>;
+
 /// What the client has seen so far.
 #[derive(Debug, Default, Clone)]
 pub struct Seen {
@@ -118,6 +125,8 @@ pub struct VoiceClient {
     level_id: Arc<std::sync::atomic::AtomicU8>,
     sending: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
+    on_packet: Option<PacketHook>,
+    on_sent: Option<SentHook>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -179,6 +188,8 @@ impl VoiceClient {
             level_id,
             sending: Arc::default(),
             sent: Arc::default(),
+            on_packet: None,
+            on_sent: None,
             tasks: vec![writer, reader],
         })
     }
@@ -186,6 +197,17 @@ impl VoiceClient {
     /// What the client has seen so far.
     pub fn seen(&self) -> Seen {
         self.shared.seen.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Calls `hook` for every packet received on the PeerConnections opened from now on ([`Self::join`]).
+    pub fn on_packet(&mut self, hook: PacketHook) {
+        self.on_packet = Some(hook);
+    }
+
+    /// Calls `hook` for every uplink packet written by the sending started from now on
+    /// ([`Self::start_sending`]).
+    pub fn on_sent(&mut self, hook: SentHook) {
+        self.on_sent = Some(hook);
     }
 
     /// Uplink packets sent so far.
@@ -224,7 +246,11 @@ impl VoiceClient {
     /// Opens a fresh PeerConnection and asks to join voice; the server's offer is answered as it comes.
     pub async fn join(&self) -> Result<(), String> {
         let (engine, registry) = media().map_err(|e| e.to_string())?;
-        let handler = Arc::new(ClientEvents { shared: self.shared.clone(), out: self.out.clone() });
+        let handler = Arc::new(ClientEvents {
+            shared: self.shared.clone(),
+            out: self.out.clone(),
+            on_packet: self.on_packet.clone(),
+        });
         let pc = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)
@@ -266,6 +292,7 @@ impl VoiceClient {
         self.sending.store(true, Ordering::Relaxed);
         let (call, sending, sent, level_id) =
             (self.call.clone(), self.sending.clone(), self.sent.clone(), self.level_id.clone());
+        let on_sent = self.on_sent.clone();
         self.tasks.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(PACKET_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -296,10 +323,15 @@ impl VoiceClient {
                     if id != 0 {
                         let _ = packet.header.set_extension(id, level.clone());
                     }
+                    let (this_sequence, this_timestamp) = (sequence, timestamp);
                     sequence = sequence.wrapping_add(1);
                     timestamp = timestamp.wrapping_add(TICKS_PER_PACKET);
+                    let before = std::time::Instant::now();
                     if track.write_rtp(packet).await.is_ok() {
                         sent.fetch_add(1, Ordering::Relaxed);
+                        if let Some(hook) = &on_sent {
+                            hook(this_sequence, this_timestamp, before);
+                        }
                     }
                 }
             }

@@ -12,12 +12,14 @@ use webrtc::peer_connection::{
     PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
-use super::Shared;
+use super::{PacketHook, Shared};
 
 /// The client's PeerConnection events: candidates trickled to the server, tracks counted.
 pub(super) struct ClientEvents {
     pub(super) shared: Arc<Shared>,
     pub(super) out: mpsc::Sender<Message>,
+    /// Called for every packet received (the load tool's timing).
+    pub(super) on_packet: Option<PacketHook>,
 }
 
 #[async_trait::async_trait]
@@ -39,7 +41,7 @@ impl PeerConnectionEventHandler for ClientEvents {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let shared = self.shared.clone();
+        let (shared, on_packet) = (self.shared.clone(), self.on_packet.clone());
         tokio::spawn(async move {
             let stream = track.stream_id().await;
             shared.update(|s| {
@@ -47,9 +49,14 @@ impl PeerConnectionEventHandler for ClientEvents {
             });
             while let Some(event) = track.poll().await {
                 match event {
-                    TrackRemoteEvent::OnRtpPacket(_) => shared.update(|s| {
-                        *s.packets.entry(stream.clone()).or_insert(0) += 1;
-                    }),
+                    TrackRemoteEvent::OnRtpPacket(packet) => {
+                        if let Some(hook) = &on_packet {
+                            hook(&stream, packet.header.sequence_number, packet.header.timestamp);
+                        }
+                        shared.update(|s| {
+                            *s.packets.entry(stream.clone()).or_insert(0) += 1;
+                        });
+                    }
                     TrackRemoteEvent::OnEnded => break,
                     _ => {}
                 }
