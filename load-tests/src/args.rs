@@ -36,6 +36,9 @@ pub(crate) enum Command {
     Promote(PromoteArgs),
     /// Connection density: server memory per idle connection and per loaded room (handoff).
     Idle(IdleArgs),
+    /// Rooms of three WebRTC speakers through handoff's SFU: forwarding latency, loss, jitter, server
+    /// CPU per forwarded packet and memory per participant (optionally with typing in the same rooms).
+    Voice(VoiceArgs),
     /// Draws p50/p99 latency against rooms for each target from report JSON files, as SVG.
     Plot(PlotArgs),
 }
@@ -224,6 +227,50 @@ pub(crate) struct IdleArgs {
     /// Process id of the server (on this machine), whose resident memory is read.
     #[arg(long, env = "HANDOFF_LOAD_SERVER_PID")]
     pub(crate) server_pid: u32,
+    /// Also write the report as JSON to this file.
+    #[arg(long, env = "HANDOFF_LOAD_JSON")]
+    pub(crate) json: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct VoiceArgs {
+    /// Base URL of handoff (ignored with --launch).
+    #[arg(long, env = "HANDOFF_LOAD_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub(crate) server: String,
+    /// Integrator API key (ignored with --launch).
+    #[arg(long, env = "HANDOFF_LOAD_API_KEY")]
+    pub(crate) api_key: Option<String>,
+    /// Process id of the server on this machine, for CPU and memory (ignored with --launch).
+    #[arg(long, env = "HANDOFF_LOAD_SERVER_PID")]
+    pub(crate) server_pid: Option<u32>,
+    /// Start handoff from --handoff-bin on a free loopback port, voice bound on 127.0.0.1 with
+    /// --voice-udp-ports, run against it, and stop it.
+    #[arg(long)]
+    pub(crate) launch: bool,
+    /// The handoff binary --launch starts.
+    #[arg(long, default_value = "target/release/handoff")]
+    pub(crate) handoff_bin: PathBuf,
+    /// The launched server's voice UDP ports, FIRST-LAST: one per participant (3 per room).
+    #[arg(long, default_value = "40000-41999")]
+    pub(crate) voice_udp_ports: String,
+    /// Extra argument for the launched `handoff serve` (repeat it).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) handoff_arg: Vec<String>,
+    /// Rooms, each with three speaking participants.
+    #[arg(long, env = "HANDOFF_LOAD_ROOMS", default_value_t = 10)]
+    pub(crate) rooms: usize,
+    /// Seconds everyone sends before the measured window.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) warmup_s: u64,
+    /// Seconds of the measured window.
+    #[arg(long, env = "HANDOFF_LOAD_DURATION_S", default_value_t = 20)]
+    pub(crate) duration_s: u64,
+    /// Also run the typing scenario (3 clients per room, 5 keys/s) in the same rooms during the window.
+    #[arg(long)]
+    pub(crate) with_typing: bool,
+    /// No progress bars on stderr.
+    #[arg(long)]
+    pub(crate) quiet: bool,
     /// Also write the report as JSON to this file.
     #[arg(long, env = "HANDOFF_LOAD_JSON")]
     pub(crate) json: Option<PathBuf>,

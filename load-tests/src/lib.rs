@@ -1,7 +1,7 @@
 //! handoff-load: a load generator and benchmark for handoff and the other Yjs servers. Every client is a
 //! real Yjs peer (yrs) over a real WebSocket, speaking y-sync like a y-websocket provider (or Hocuspocus's
 //! framing). Scenarios: [`typing`] (also large-paste and soak), [`join_storm`], [`reconnect`], [`promote`]
-//! and [`idle`]; [`compare`] lines them up across servers. See `docs/PERFORMANCE.md`.
+//! [`idle`] and [`voice`]; [`compare`] lines them up across servers. See `docs/PERFORMANCE.md`.
 
 pub mod client;
 pub mod compare;
@@ -28,6 +28,10 @@ pub mod stats;
 pub mod sysstat;
 pub mod target;
 pub mod typing;
+/// `voice`: rooms of three WebRTC speakers through handoff's SFU.
+pub mod voice;
+pub mod voice_report;
+pub mod voice_stats;
 
 pub use report::Report;
 pub use typing::TypingConfig;

@@ -9,14 +9,15 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use handoff_load::compare::{self, Outcome, Row};
 use handoff_load::launch::{self, Programs};
-use handoff_load::target::Target;
+use handoff_load::target::{Kind, Target};
 use handoff_load::typing::Shard;
+use handoff_load::voice::VoiceConfig;
 use handoff_load::{TypingConfig, procs, typing};
 use serde::Serialize;
 
 mod args;
 
-use args::{Cli, Command, TargetArgs, TypingArgs};
+use args::{Cli, Command, TargetArgs, TypingArgs, VoiceArgs};
 
 /// Exit code when the run could not happen at all (bad flags, the server could not be reached).
 const EXIT_RUN_FAILED: u8 = 2;
@@ -117,6 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("wrote {}", a.out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Voice(a) => voice(a).await,
         Command::Idle(a) => {
             let cfg = handoff_load::idle::IdleConfig {
                 server: a.server,
@@ -133,6 +135,65 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `voice`: against the server the flags name, or one launched here for the run.
+async fn voice(a: VoiceArgs) -> anyhow::Result<ExitCode> {
+    let mut launched = None;
+    let (target, server_pid) = if a.launch {
+        let mut handoff_args = vec![
+            "--voice-bind-ip".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--voice-udp-ports".to_owned(),
+            a.voice_udp_ports.clone(),
+        ];
+        handoff_args.extend(a.handoff_arg.iter().cloned());
+        let programs = Programs {
+            handoff: a.handoff_bin.clone(),
+            relay: PathBuf::new(),
+            peers: PathBuf::new(),
+            handoff_args,
+            relay_args: Vec::new(),
+        };
+        let l = launch::launch(Kind::Handoff, &programs).await?;
+        let t = (l.target.clone(), Some(l.pid));
+        launched = Some(l);
+        t
+    } else {
+        (Target { kind: Kind::Handoff, url: a.server.clone(), api_key: a.api_key.clone() }, a.server_pid)
+    };
+    let duration = Duration::from_secs(a.duration_s);
+    let typing = a.with_typing.then(|| TypingConfig {
+        target: target.clone(),
+        rooms: a.rooms,
+        clients_per_room: 3,
+        keys_per_sec: 5.0,
+        rhythm: handoff_load::metronome::Rhythm::Words,
+        chunk: 1,
+        keep_chars: 0,
+        duration,
+        drain: Duration::from_secs(handoff_load::limits::DEFAULT_DRAIN_S),
+        late: Duration::from_millis(handoff_load::limits::DEFAULT_LATE_MS),
+        server_pid: None,
+        quiet: true,
+    });
+    let cfg = VoiceConfig {
+        target,
+        rooms: a.rooms,
+        warmup: Duration::from_secs(a.warmup_s),
+        duration,
+        server_pid,
+        quiet: a.quiet,
+        typing,
+    };
+    let result = handoff_load::voice::run(&cfg).await;
+    if let Some(l) = launched {
+        l.stop().await;
+    }
+    let report = result?;
+    println!("{}", report.table());
+    write_json(a.json.as_ref(), &report)?;
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn typing_config(a: &TypingArgs, chunk: usize, target: Target, server_pid: Option<u32>) -> TypingConfig {

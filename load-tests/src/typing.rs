@@ -188,9 +188,36 @@ where
     cfg.validate_split(shard.count)?;
     ensure!(shard.index < shard.count, "shard {shard} does not exist");
     let run_id = format!("{}", std::process::id());
+    let rooms = cfg.target.open_rooms(shard.rooms(cfg.rooms).count(), &Submission::typing(), &run_id).await?;
+    type_in(cfg, shard, &rooms, progress, start).await
+}
+
+/// Runs the typing scenario in rooms opened elsewhere (the voice scenario's, with `--with-typing`): its
+/// clients join beside whoever is there, and the server is watched by the caller, not here.
+pub async fn run_in_rooms(cfg: &TypingConfig, rooms: &[Room]) -> anyhow::Result<Report> {
+    ensure!(rooms.len() == cfg.rooms, "typing in {} rooms, {} given", cfg.rooms, rooms.len());
+    cfg.validate()?;
+    let wall = Instant::now();
+    let progress = Progress::new(true);
+    let start = || std::future::ready(Ok(std::time::Instant::now() + START_DELAY));
+    let tally = type_in(cfg, Shard::WHOLE, rooms, &progress, start).await?;
+    Ok(Report::from_tally(cfg, tally, None, wall.elapsed()))
+}
+
+/// [`run_shard`] once its rooms are open: `rooms` are `shard`'s rooms of the run, in order.
+async fn type_in<F, Fut>(
+    cfg: &TypingConfig,
+    shard: Shard,
+    rooms: &[Room],
+    progress: &Progress,
+    start: F,
+) -> anyhow::Result<Tally>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = anyhow::Result<std::time::Instant>>,
+{
     let global: Vec<usize> = shard.rooms(cfg.rooms).collect();
-    let rooms = cfg.target.open_rooms(global.len(), &Submission::typing(), &run_id).await?;
-    let joined = join_all(&rooms, cfg.clients_per_room, progress).await;
+    let joined = join_all(rooms, cfg.clients_per_room, progress).await;
 
     // Everyone is synced. Rooms are staggered across one key interval so they do not all type in the
     // same instant.
