@@ -265,6 +265,9 @@ pub(crate) struct VoiceArgs {
     /// Seconds of the measured window.
     #[arg(long, env = "HANDOFF_LOAD_DURATION_S", default_value_t = 20)]
     pub(crate) duration_s: u64,
+    /// Promote the rooms with voice recording on: the server also writes each speaker's Ogg file.
+    #[arg(long)]
+    pub(crate) record_voice: bool,
     /// Also run the typing scenario (3 clients per room, 5 keys/s) in the same rooms during the window.
     #[arg(long)]
     pub(crate) with_typing: bool,

@@ -183,6 +183,7 @@ async fn voice(a: VoiceArgs) -> anyhow::Result<ExitCode> {
         warmup: Duration::from_secs(a.warmup_s),
         duration,
         server_pid,
+        record_voice: a.record_voice,
         quiet: a.quiet,
         typing,
     };

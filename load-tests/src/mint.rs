@@ -112,18 +112,22 @@ impl Api {
         n: usize,
         sub: &Submission,
     ) -> anyhow::Result<(PromoteResponse, MintTimes)> {
+        self.mint_room_promoted(n, sub, &promote_body(false, false)).await
+    }
+
+    /// Like [`Api::mint_room_timed`], promoting with `promote` as the request body.
+    async fn mint_room_promoted(
+        &self,
+        n: usize,
+        sub: &Submission,
+        promote: &Value,
+    ) -> anyhow::Result<(PromoteResponse, MintTimes)> {
         let t0 = Instant::now();
         let created = self.post("/api/v1/submissions", &sub.body(n), 201).await?;
         let submit = t0.elapsed();
         let id = created["id"].as_str().context("submission id in response")?;
         let t1 = Instant::now();
-        let promoted = self
-            .post(
-                &format!("/api/v1/submissions/{id}/promote"),
-                &json!({"interviewer": {"name": "Load Interviewer"}}),
-                200,
-            )
-            .await?;
+        let promoted = self.post(&format!("/api/v1/submissions/{id}/promote"), promote, 200).await?;
         let promote = t1.elapsed();
         let room = serde_json::from_value(promoted).context("promote response shape")?;
         Ok((room, MintTimes { submit, promote }))
@@ -135,13 +139,28 @@ impl Api {
 
     /// Mints `n` rooms, [`MINT_CONCURRENCY`] calls at a time, in order.
     pub async fn mint_rooms(&self, n: usize, sub: &Submission) -> anyhow::Result<Vec<PromoteResponse>> {
+        self.mint_rooms_promoted(n, sub, &promote_body(false, false)).await
+    }
+
+    /// Like [`Api::mint_rooms`], promoting each with `promote` as the request body (see [`promote_body`]).
+    pub async fn mint_rooms_promoted(
+        &self,
+        n: usize,
+        sub: &Submission,
+        promote: &Value,
+    ) -> anyhow::Result<Vec<PromoteResponse>> {
         stream::iter(0..n)
-            .map(|i| self.mint_room(i, sub))
+            .map(|i| async move { Ok::<_, anyhow::Error>(self.mint_room_promoted(i, sub, promote).await?.0) })
             .buffered(MINT_CONCURRENCY)
             .try_collect()
             .await
             .context("minting rooms")
     }
+}
+
+/// The body of a promote: the load interviewer, and whether the room has voice and records it.
+pub fn promote_body(voice: bool, record_voice: bool) -> Value {
+    json!({"interviewer": {"name": "Load Interviewer"}, "voice": voice, "record_voice": record_voice})
 }
 
 /// The WebSocket URL of a room for a token, as a y-websocket provider builds it.

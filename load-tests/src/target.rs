@@ -116,6 +116,23 @@ impl Target {
         }
     }
 
+    /// Opens `rooms` handoff rooms with voice on, recording it when `record_voice`.
+    pub async fn open_voice_rooms(
+        &self,
+        rooms: usize,
+        sub: &Submission,
+        record_voice: bool,
+    ) -> anyhow::Result<Vec<Room>> {
+        if self.kind != Kind::Handoff {
+            bail!("voice needs a handoff target");
+        }
+        let key = self.api_key.as_deref().context("--api-key is required for handoff")?;
+        let api = Api::new(&self.url, key)?;
+        let minted =
+            api.mint_rooms_promoted(rooms, sub, &crate::mint::promote_body(true, record_voice)).await?;
+        Ok(minted.iter().map(handoff_room).collect())
+    }
+
     fn peer_room(&self, name: &str, seed: Arc<Vec<u8>>) -> Room {
         let base = self.url.trim_end_matches('/');
         let (url, dialect) = match self.kind {

@@ -57,6 +57,8 @@ pub struct VoiceConfig {
     pub duration: Duration,
     /// The server's process on this machine, for CPU and memory; `None` to skip them.
     pub server_pid: Option<u32>,
+    /// The rooms record each speaker (the server writes Ogg files as it forwards).
+    pub record_voice: bool,
     pub quiet: bool,
     /// The typing scenario to run in the same rooms while voice runs (its `rooms` and `target` are
     /// this run's).
@@ -93,8 +95,7 @@ pub async fn run(cfg: &VoiceConfig) -> anyhow::Result<VoiceReport> {
     let wall = Instant::now();
     let progress = Progress::new(cfg.quiet);
     let packets = Arc::new(opus_packets(FIXTURE).map_err(|e| anyhow!("reading the Opus fixture: {e}"))?);
-    let run_id = format!("voice-{}", std::process::id());
-    let rooms = cfg.target.open_rooms(cfg.rooms, &Submission::typing(), &run_id).await?;
+    let rooms = cfg.target.open_voice_rooms(cfg.rooms, &Submission::typing(), cfg.record_voice).await?;
     let rss_before = cfg.server_pid.and_then(|pid| rss_kib(pid).ok());
 
     let epoch = Instant::now();

@@ -21,6 +21,8 @@ pub struct VoiceReport {
     pub packets_per_sec_per_speaker: u64,
     pub warmup_s: f64,
     pub duration_s: f64,
+    /// The rooms recorded each speaker while forwarding.
+    pub record_voice: bool,
     /// Participants in voice through the window.
     pub participants: usize,
     /// Participants of rooms that could not join (left out of the run).
@@ -89,6 +91,7 @@ impl VoiceReport {
             packets_per_sec_per_speaker: PACKETS_PER_SEC,
             warmup_s: m.cfg.warmup.as_secs_f64(),
             duration_s: m.cfg.duration.as_secs_f64(),
+            record_voice: m.cfg.record_voice,
             participants: m.participants,
             join_failures: m.join_failures,
             errors: m.errors,
@@ -119,7 +122,7 @@ impl VoiceReport {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "handoff-load voice: {} rooms × {} speakers at {} packets/s, {} s warm-up, {} s measured, against {}",
+            "handoff-load voice: {} rooms × {} speakers at {} packets/s, {} s warm-up, {} s measured{}, against {}",
             self.rooms,
             self.participants_per_room,
             self.packets_per_sec_per_speaker,
