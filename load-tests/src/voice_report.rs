@@ -128,6 +128,7 @@ impl VoiceReport {
             self.packets_per_sec_per_speaker,
             self.warmup_s,
             self.duration_s,
+            if self.record_voice { ", recorded" } else { "" },
             self.server
         );
         let _ = writeln!(
