@@ -36,4 +36,9 @@ kill $IPID; wait $IPID; rm -rf "$IDLE_DIR"
 # the soak edits: past 200 characters (after about 33 s) each key also deletes one, so RSS growth is
 # not the typed text
 run $L soak $C --targets handoff --rooms 300 --duration-s 300 --keep-chars 200 --json $R/$D-soak-300.json
+# voice: handoff launched with voice on loopback, 3 speakers per room at 50 packets/s (docs/PERFORMANCE.md, Voice)
+for n in 10 50 100; do
+  run $L voice --launch --handoff-bin $T/handoff --rooms $n --warmup-s 3 --duration-s 20 --json $R/$D-voice-$n.json
+done
+run $L voice --launch --handoff-bin $T/handoff --rooms 100 --warmup-s 3 --duration-s 20 --with-typing --json $R/$D-voice-100-typing.json
 echo "### all done"
