@@ -48,8 +48,8 @@ const SPEAKING_LEVEL: f32 = 0.8;
 /// Called for every RTP packet the client receives, as it is read: the speaker's stream id, the
 /// packet's RTP sequence number and timestamp. The load tool times arrivals with it.
 pub type PacketHook = Arc<dyn Fn(&str, u16, u32) + Send + Sync>;
-/// Called for every uplink packet written: its RTP sequence number and timestamp, and the instant just
-/// before it was written. The load tool matches arrivals against it.
+/// Called just before each uplink packet is written: its RTP sequence number and timestamp, and the
+/// instant. The load tool matches arrivals against it (a packet whose write fails was still logged).
 pub type SentHook = Arc<dyn Fn(u16, u32, std::time::Instant) + Send + Sync>;
 
 /// What the client has seen so far.
@@ -326,12 +326,13 @@ impl VoiceClient {
                     let (this_sequence, this_timestamp) = (sequence, timestamp);
                     sequence = sequence.wrapping_add(1);
                     timestamp = timestamp.wrapping_add(TICKS_PER_PACKET);
-                    let before = std::time::Instant::now();
+                    // Before the write: on loopback a listener may read the packet before the write
+                    // returns, and must find it logged.
+                    if let Some(hook) = &on_sent {
+                        hook(this_sequence, this_timestamp, std::time::Instant::now());
+                    }
                     if track.write_rtp(packet).await.is_ok() {
                         sent.fetch_add(1, Ordering::Relaxed);
-                        if let Some(hook) = &on_sent {
-                            hook(this_sequence, this_timestamp, before);
-                        }
                     }
                 }
             }
