@@ -30,6 +30,9 @@ pub struct VoiceReport {
     pub errors: Vec<String>,
     /// Packets the speakers sent inside the measured window.
     pub packets_sent: u64,
+    /// Packets they would have sent on time: participants × 50/s × the window. Fewer sent means the
+    /// generator fell behind (its clients pace each packet after the previous one).
+    pub packets_due: u64,
     /// Loss and jitter: each of those packets × the other participants of its room.
     pub delivery: Delivery,
     /// A listener's arrival − the speaker's send instant (just before the client wrote it).
@@ -96,6 +99,8 @@ impl VoiceReport {
             join_failures: m.join_failures,
             errors: m.errors,
             packets_sent: m.sent,
+            packets_due: (m.participants as f64 * PACKETS_PER_SEC as f64 * m.cfg.duration.as_secs_f64())
+                as u64,
             delivery: m.delivery,
             forwarding: m.forwarding,
             transit_variation: m.variation,
@@ -140,7 +145,11 @@ impl VoiceReport {
             let _ = writeln!(s, "  {e}");
         }
         let d = &self.delivery;
-        let _ = writeln!(s, "packets sent       {} in the window", self.packets_sent);
+        let _ = writeln!(
+            s,
+            "packets sent       {} in the window, of {} due (fewer: the generator fell behind)",
+            self.packets_sent, self.packets_due
+        );
         let _ = writeln!(
             s,
             "deliveries         {} expected, {} received, {} lost ({:.3} %), {} out of order",
