@@ -180,7 +180,7 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, rel
         h('span', { class: 'you', testid: 'you' }, `${session.you.name} · ${role}`),
         badge.el,
       ),
-      role === 'candidate' ? h('p', { class: 'banner', role: 'note', testid: 'candidate-banner' }, candidateBanner(session.voice)) : null,
+      role === 'candidate' ? h('p', { class: 'banner', role: 'note', testid: 'candidate-banner' }, candidateBanner(session.voice, session.record_voice ?? session.voice)) : null,
       lost,
       extras.strip,
       body,
