@@ -34,3 +34,35 @@ export function adjacentEvent(times: readonly number[], atMs: number, dir: 1 | -
 export function playbackPosition(fromMs: number, elapsedMs: number, speed: number, maxMs: number): number {
   return Math.min(maxMs, Math.max(0, fromMs + elapsedMs * speed))
 }
+
+/** While playing, a recording more than this far from where the slider says it should be is re-seeked. */
+export const AUDIO_DRIFT_MS = 300
+
+/** What a recording's <audio> does at a replay moment. */
+export interface AudioStep {
+  /** Seek to this many seconds into the file (absent: leave where it is). */
+  seekS?: number
+  play: boolean
+}
+
+/**
+ * Where a recording is at the replay moment `atMs` (ms since the room opened at `roomStartMs`, both on
+ * the room clock), and whether it sounds: inside the file it plays while the replay plays; before its
+ * start or after its end it is silent (paused at its nearest edge, ready to start in step).
+ */
+export function audioStep(
+  rec: { started_at_ms: number; duration_ms: number },
+  roomStartMs: number,
+  atMs: number,
+  playing: boolean,
+  audio: { currentTimeS: number; paused: boolean },
+): AudioStep {
+  const intoMs = roomStartMs + atMs - rec.started_at_ms
+  const inside = intoMs >= 0 && intoMs < rec.duration_ms
+  const wantS = Math.min(Math.max(0, intoMs), rec.duration_ms) / 1000
+  if (!playing || !inside) return audio.currentTimeS === wantS && audio.paused ? { play: false } : { seekS: wantS, play: false }
+  // Already sounding close to the right place: leave it alone, a seek would click.
+  const drift = Math.abs(audio.currentTimeS - wantS) * 1000
+  if (!audio.paused && drift <= AUDIO_DRIFT_MS) return { play: true }
+  return { seekS: wantS, play: true }
+}
