@@ -18,6 +18,10 @@ import { inbound, peakHz, untilEnergy, untilGrows } from './voice-lib.mjs'
 const GLOBAL_TIMEOUT_MS = 240_000
 /** The interviewer's and the candidate's microphone tones, far apart so either is told from the other. */
 const TONES = { interviewer: 330, candidate: 880 }
+/** Received energy per second of audio (level² × s / s) above this: someone is heard. */
+const SPEAKING_ENERGY = 0.0005
+/** Below this: silence (a muted speaker's packets are not forwarded at all). */
+const SILENT_ENERGY = 0.0001
 
 const [baseArg, apiKey, shotDir, mode] = process.argv.slice(2)
 if (!baseArg || !apiKey || !shotDir) {
@@ -59,6 +63,12 @@ function toneWav(path, hz, seconds = 4) {
 
 const browsers = []
 
+/** A check on what was heard; its figures go to stderr either way, for whoever tunes the thresholds. */
+function heard(name, result) {
+  process.stderr.write(`${name}: ${JSON.stringify(result)}\n`)
+  expect(name, result.ok, JSON.stringify(result))
+}
+
 /** A browser of its own (its own fake microphone), and a page in it. */
 async function voicePage(name, wav) {
   const browser = await chromium.launch({
@@ -77,6 +87,9 @@ async function voicePage(name, wav) {
   const page = await context.newPage()
   page.setDefaultTimeout(STEP_TIMEOUT_MS)
   page.on('pageerror', (e) => process.stderr.write(`[${name}] page error: ${e.message}\n`))
+  page.on('response', (r) => {
+    if (r.status() >= 400) process.stderr.write(`[${name}] ${r.status()} ${r.url()}\n`)
+  })
   page.on('console', (m) => {
     if (m.type() === 'error') process.stderr.write(`[${name}] console: ${m.text()}\n`)
   })
@@ -133,11 +146,11 @@ async function run() {
   ]) {
     await page.waitForSelector(`[data-testid="voice-audio-el"][data-member="${member}"]`, { state: 'attached' })
     const grew = await untilGrows(page)
-    expect(`${who}_receives_packets`, grew.ok, JSON.stringify(grew))
-    const loud = await untilEnergy(page, (rate) => rate > 0.002)
-    expect(`${who}_hears_energy`, loud.ok, JSON.stringify(loud))
+    heard(`${who}_receives_packets`, grew)
+    const loud = await untilEnergy(page, (rate) => rate > SPEAKING_ENERGY)
+    heard(`${who}_hears_energy`, loud)
     const hz = await peakHz(page, member, TONES[other])
-    expect(`${who}_hears_the_${other}s_tone`, hz.ok, JSON.stringify(hz))
+    heard(`${who}_hears_the_${other}s_tone`, hz)
   }
   // Speaking rings from the server's levels.
   await iv.waitForSelector(`[data-testid="voice-person"][data-member="${candMember}"][data-speaking="true"]`)
@@ -149,24 +162,24 @@ async function run() {
   await mute.click()
   await cand.waitForSelector('[data-testid="voice-mute"][aria-pressed="true"]')
   await iv.waitForSelector(`[data-testid="voice-person"][data-member="${candMember}"][data-muted="true"]`)
-  const quiet = await untilEnergy(iv, (rate) => rate < 0.0002)
-  expect('muted_candidate_is_silent', quiet.ok, JSON.stringify(quiet))
+  const quiet = await untilEnergy(iv, (rate) => rate < SILENT_ENERGY)
+  heard('muted_candidate_is_silent', quiet)
   await mute.click()
   await cand.waitForSelector('[data-testid="voice-mute"][aria-pressed="false"]')
-  const back = await untilEnergy(iv, (rate) => rate > 0.002)
-  expect('unmuted_candidate_heard_again', back.ok, JSON.stringify(back))
+  const back = await untilEnergy(iv, (rate) => rate > SPEAKING_ENERGY)
+  heard('unmuted_candidate_heard_again', back)
 
   // The interviewer mutes the candidate; the candidate cannot unmute, until the interviewer does.
   await iv.getByRole('button', { name: `Mute ${CANDIDATE}`, exact: true }).click()
   await cand.waitForSelector('[data-testid="voice-mute"][aria-pressed="true"][data-by-interviewer="true"]')
-  const forced = await untilEnergy(iv, (rate) => rate < 0.0002)
+  const forced = await untilEnergy(iv, (rate) => rate < SILENT_ENERGY)
   await mute.click()
   await cand.locator('[data-testid="voice-status"]', { hasText: 'interviewer muted you' }).waitFor()
-  expect('interviewer_mutes_candidate', forced.ok, JSON.stringify(forced))
+  heard('interviewer_mutes_candidate', forced)
   await iv.getByRole('button', { name: `Unmute ${CANDIDATE}`, exact: true }).click()
   await cand.waitForSelector('[data-testid="voice-mute"][aria-pressed="false"]')
-  const freed = await untilEnergy(iv, (rate) => rate > 0.002)
-  expect('interviewer_unmutes_candidate', freed.ok, JSON.stringify(freed))
+  const freed = await untilEnergy(iv, (rate) => rate > SPEAKING_ENERGY)
+  heard('interviewer_unmutes_candidate', freed)
 
   // The candidate's WebSocket drops: voice comes back by itself with the socket.
   const dropped = await inbound(iv)
@@ -183,8 +196,8 @@ async function run() {
   await cand.keyboard.press('Control+End')
   await cand.keyboard.type(`\n${TYPED}`)
   await iv.waitForFunction((t) => window.__handoff?.view?.state.doc.toString().includes(t), TYPED)
-  const stillLoud = await untilEnergy(iv, (rate) => rate > 0.002)
-  expect('edit_made_while_speaking', stillLoud.ok, JSON.stringify(stillLoud))
+  const stillLoud = await untilEnergy(iv, (rate) => rate > SPEAKING_ENERGY)
+  heard('edit_made_while_speaking', stillLoud)
   await cand.getByRole('button', { name: 'Leave voice', exact: true }).click()
   await iv.waitForFunction(() => ![...document.querySelectorAll('[data-testid="voice-person"]')].some((e) => e.dataset.role === 'candidate'))
   pass('leave_removes_participant')

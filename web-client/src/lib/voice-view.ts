@@ -1,8 +1,11 @@
 // Voice as the page shows it, in numbers and words: the microphone meter's level, who is speaking, what
 // a failure means to the person in front of it. Pure, so it is unit-tested.
 
-/** A participant whose server-reported level is at least this shows a speaking ring (levels are 0..1). */
-export const SPEAKING_LEVEL = 0.1
+/**
+ * A participant whose server-reported level is at least this shows a speaking ring. Levels run linearly
+ * from -70 dBov (0) to full scale (1), so this is about -52 dBov: above a quiet room's noise, below speech.
+ */
+export const SPEAKING_LEVEL = 0.25
 /**
  * The server sends levels only while someone speaks; a level older than this is silence, so rings clear
  * when the messages stop.
@@ -84,6 +87,8 @@ export function errorText(code: string, message: string): string {
       return 'the interview has ended.'
     case 'too_many':
       return 'voice is full.'
+    case 'internal':
+      return 'the server could not open voice now; try again in a moment.'
     case 'muted_by_interviewer':
       return 'The interviewer muted you; they can unmute you.'
     case 'forbidden':

@@ -25,7 +25,10 @@ export const ICE_CONNECT_TIMEOUT_MS = 10_000
 export const ICE_DISCONNECTED_GRACE_MS = 3000
 /** The first ICE restart after a failure waits this long; each further one twice as long … */
 export const ICE_RESTART_FIRST_MS = 1000
-/** … up to this: a blocked network is retried at this pace for as long as the person stays in voice. */
+/**
+ * … up to this: a blocked network is retried at this pace for as long as the person stays in voice
+ * (and a connection the server gave up on is opened afresh after this long).
+ */
 export const ICE_RESTART_MAX_MS = 30_000
 
 /** `VoiceListener.stream`'s member when every stream goes at once. */
@@ -155,6 +158,12 @@ export class VoiceSession {
           this.setPhase('reconnecting')
           return
         }
+        if (signal.reason === 'failed' && this.wanted) {
+          // The server gave up on the connection (ICE never came back): try a fresh one in a while.
+          this.setPhase('blocked')
+          this.rejoinLater()
+          return
+        }
         this.wanted = false
         this.releaseMic()
         this.setPhase('off')
@@ -165,7 +174,8 @@ export class VoiceSession {
 
   private onError(code: string, message: string): void {
     const text = errorText(code, message)
-    if (code === 'voice_off' || code === 'room_ended' || code === 'too_many') {
+    // A join the server could not set up ends the attempt as surely as a refusal does.
+    if (code === 'voice_off' || code === 'room_ended' || code === 'too_many' || (code === 'internal' && this.phase === 'joining')) {
       this.wanted = false
       this.closePc()
       this.releaseMic()
@@ -256,6 +266,14 @@ export class VoiceSession {
       this.restarts++
       this.send({ type: 'restart_ice' })
     }, ms)
+  }
+
+  private rejoinLater(): void {
+    this.clearIceTimer()
+    this.iceTimer = setTimeout(() => {
+      this.iceTimer = null
+      if (this.wanted && this.pc === null) this.sendJoin()
+    }, ICE_RESTART_MAX_MS)
   }
 
   private clearIceTimer(): void {
