@@ -218,4 +218,9 @@ export interface Recording {
   duration_ms: number
   /** Where the file downloads (the interviewer's credential or the API key). */
   url: string
+  /**
+   * Room-clock moments tied to file positions (48 kHz samples), oldest first: between two, the file runs
+   * at the room clock's pace; a later one absorbs a gap (mute, silence) or drift. Older servers: none.
+   */
+  anchors?: Array<{ at_ms: number; sample: number }>
 }
