@@ -204,7 +204,7 @@ async function run() {
 
   if (mode === 'replay') {
     const { replayChecks } = await import('./voice-replay.mjs')
-    await replayChecks({ iv, roomId: room.id, ivToken: tokens.interviewer, candidateName: CANDIDATE, typed: TYPED, tone: TONES.candidate, shotDir })
+    await replayChecks({ iv, roomId: room.id, ivToken: tokens.interviewer, candidateName: CANDIDATE, tone: TONES.candidate, shotDir })
   }
 }
 
