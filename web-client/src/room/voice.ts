@@ -135,6 +135,10 @@ export class VoiceSession {
       case 'state':
         this.you = signal.you
         this.listener.state(signal.you, signal.participants)
+        // A listener (no microphone) is offered only once someone speaks: being listed is being in.
+        if (this.phase === 'joining' && this.mic === null && this.pc === null && signal.participants.some((p) => p.member === signal.you)) {
+          this.setPhase('connected')
+        }
         return
       case 'levels':
         this.listener.levels(signal.levels)
