@@ -2,7 +2,8 @@
 // browser with a fake microphone playing a distinct tone, join voice through the server's SFU and hear
 // each other (getStats: inbound audio packets and bytes grow, audio energy is there while the other
 // speaks and gone while they are muted; the tone that arrives is the other's); the interviewer mutes the
-// candidate; a dropped WebSocket rejoins voice by itself; with recordings on, the Session record's replay
+// candidate; a denied microphone and a blocked network each show a clear state; a dropped WebSocket
+// rejoins voice by itself; with recordings on, the Session record's replay
 // plays the candidate's recording aligned with an edit they made while speaking.
 // Usage: node e2e/voice.mjs <base_url> <api_key> <screenshot_dir> [replay]; prints exactly one JSON
 // line, {"ok": bool, "checks": [...], "error"?}. Run by server/tests/web_voice.rs inside a network
@@ -14,6 +15,7 @@ import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { LAUNCH, STEP_TIMEOUT_MS, api, env, expect, pass, runAndReport, waitSynced } from './lib.mjs'
 import { inbound, peakHz, untilEnergy, untilGrows } from './voice-lib.mjs'
+import { voiceStateChecks } from './voice-states.mjs'
 
 const GLOBAL_TIMEOUT_MS = 240_000
 /** The interviewer's and the candidate's microphone tones, far apart so either is told from the other. */
@@ -180,6 +182,9 @@ async function run() {
   await cand.waitForSelector('[data-testid="voice-mute"][aria-pressed="false"]')
   const freed = await untilEnergy(iv, (rate) => rate > SPEAKING_ENERGY)
   heard('interviewer_unmutes_candidate', freed)
+
+  // A denied microphone and a network that lets no voice through each get a clear state.
+  await voiceStateChecks(browsers[0], links)
 
   // The candidate's WebSocket drops: voice comes back by itself with the socket.
   const dropped = await inbound(iv)
