@@ -17,11 +17,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 export const inbound = (page) =>
   page.evaluate(async () => {
     const pc = window.__handoffVoice?.pc
-    const t = { packets: 0, bytes: 0, energy: 0, duration: 0, streams: 0 }
+    const t = { packets: 0, bytes: 0, energy: 0, duration: 0, streams: 0, byStream: {} }
     if (!pc) return t
     for (const s of (await pc.getStats()).values()) {
       if (s.type !== 'inbound-rtp' || s.kind !== 'audio') continue
       t.streams++
+      t.byStream[s.id] = { packets: s.packetsReceived ?? 0, bytes: s.bytesReceived ?? 0 }
       t.packets += s.packetsReceived ?? 0
       t.bytes += s.bytesReceived ?? 0
       t.energy += s.totalAudioEnergy ?? 0
@@ -30,15 +31,23 @@ export const inbound = (page) =>
     return t
   })
 
-/** Waits until packets and bytes grow past `from` (default: now). */
+/**
+ * Waits until some receiver's packets and bytes grow past what it had at `from` (default: now); a
+ * receiver that was not there then starts from 0. Per receiver, because a speaker who left takes their
+ * receiver's statistics with them.
+ */
 export async function untilGrows(page, from = null) {
   const start = from ?? (await inbound(page))
   const deadline = Date.now() + HEAR_DEADLINE_MS
   let now = start
+  const grew = (id) => {
+    const was = start.byStream[id] ?? { packets: 0, bytes: 0 }
+    return now.byStream[id].packets >= was.packets + MIN_NEW_PACKETS && now.byStream[id].bytes > was.bytes
+  }
   while (Date.now() < deadline) {
     await sleep(POLL_MS)
     now = await inbound(page)
-    if (now.packets >= start.packets + MIN_NEW_PACKETS && now.bytes > start.bytes) return { ok: true, from: start, to: now }
+    if (Object.keys(now.byStream).some(grew)) return { ok: true, from: start, to: now }
   }
   return { ok: false, from: start, to: now }
 }
