@@ -25,7 +25,7 @@ export async function voiceStateChecks(browser, links) {
   await waitSynced(denied.page)
   await denied.page.getByRole('button', { name: 'Join voice', exact: true }).click()
   await denied.page.waitForSelector('[data-testid="voice-bar"][data-phase="mic-denied"]')
-  const deniedText = await denied.page.locator('[data-testid="voice-status"]').innerText()
+  const deniedText = await denied.page.locator('[data-testid="voice-alert"]').innerText()
   const joinAgain = await denied.page.getByRole('button', { name: 'Join voice', exact: true }).isVisible()
   const dialogGone = (await denied.page.locator('[data-testid="voice-check"]').count()) === 0
   expect('mic_denied_state', /blocked the microphone/.test(deniedText) && joinAgain && dialogGone, `${deniedText}; join again ${joinAgain}`)
@@ -43,7 +43,7 @@ export async function voiceStateChecks(browser, links) {
   await waitSynced(blocked.page)
   await blocked.page.getByRole('button', { name: 'Join voice', exact: true }).click()
   await blocked.page.waitForSelector('[data-testid="voice-bar"][data-phase="blocked"]', { timeout: BLOCKED_DEADLINE_MS })
-  const blockedText = await blocked.page.locator('[data-testid="voice-status"]').innerText()
+  const blockedText = await blocked.page.locator('[data-testid="voice-alert"]').innerText()
   const editorThere = await blocked.page.locator('[data-testid="editor"]').isVisible()
   expect('udp_blocked_state', /UDP/.test(blockedText) && editorThere, blockedText)
   await blocked.context.close()

@@ -176,7 +176,7 @@ async function run() {
   await cand.waitForSelector('[data-testid="voice-mute"][aria-pressed="true"][data-by-interviewer="true"]')
   const forced = await untilEnergy(iv, (rate) => rate < SILENT_ENERGY)
   await mute.click()
-  await cand.locator('[data-testid="voice-status"]', { hasText: 'interviewer muted you' }).waitFor()
+  await cand.locator('[data-testid="voice-alert"]', { hasText: 'interviewer muted you' }).waitFor()
   heard('interviewer_mutes_candidate', forced)
   await iv.getByRole('button', { name: `Unmute ${CANDIDATE}`, exact: true }).click()
   await cand.waitForSelector('[data-testid="voice-mute"][aria-pressed="false"]')

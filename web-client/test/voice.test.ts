@@ -10,7 +10,7 @@ import {
   toWireCandidate,
   uplinkMids,
 } from '../src/lib/voice-signal'
-import { LEVEL_STALE_MS, meterLevel, micFailure, phaseText, speakingMembers } from '../src/lib/voice-view'
+import { LEVEL_STALE_MS, meterLevel, micFailure, phaseLabel, phaseNeedsBanner, phaseText, speakingMembers } from '../src/lib/voice-view'
 
 describe('the voice frame', () => {
   it('is byte 101 then the JSON as a var-string', () => {
@@ -128,5 +128,15 @@ describe('levels and words', () => {
     expect(phaseText('blocked')).toMatch(/UDP/)
     expect(phaseText('mic-denied')).toMatch(/blocked the microphone/)
     expect(phaseText('refused', 'voice is off for this room.')).toContain('voice is off')
+  })
+})
+
+describe('phase labels', () => {
+  it('gives every phase a short label and sends only problems to the banner', () => {
+    expect(phaseLabel('connected')).toBe('In voice')
+    expect(phaseLabel('off')).toBe('')
+    expect(phaseNeedsBanner('blocked')).toBe(true)
+    expect(phaseNeedsBanner('mic-denied')).toBe(true)
+    expect(phaseNeedsBanner('connecting')).toBe(false)
   })
 })

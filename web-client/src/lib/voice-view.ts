@@ -54,7 +54,28 @@ export function micFailure(errorName: string): 'mic-denied' | 'mic-missing' {
   return errorName === 'NotFoundError' || errorName === 'OverconstrainedError' || errorName === 'NotReadableError' ? 'mic-missing' : 'mic-denied'
 }
 
-/** What the voice bar says in each phase; null where the buttons say enough. */
+/** The top bar's few words for each phase (the buttons say the rest). */
+export function phaseLabel(phase: VoicePhase): string {
+  const labels: Record<VoicePhase, string> = {
+    off: '',
+    joining: 'Joining voice…',
+    connecting: 'Connecting voice…',
+    connected: 'In voice',
+    reconnecting: 'Voice reconnecting…',
+    blocked: 'Voice blocked',
+    'mic-denied': 'Microphone blocked',
+    'mic-missing': 'No microphone',
+    refused: 'No voice',
+  }
+  return labels[phase]
+}
+
+/** Phases that need the person to know more than a label says: the banner explains them. */
+export function phaseNeedsBanner(phase: VoicePhase): boolean {
+  return phase === 'blocked' || phase === 'mic-denied' || phase === 'mic-missing' || phase === 'refused'
+}
+
+/** The whole sentence for a phase (the banner's, the microphone check's); null where a label is enough. */
 export function phaseText(phase: VoicePhase, detail = ''): string | null {
   switch (phase) {
     case 'off':

@@ -139,7 +139,6 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, rel
     workspace.tree.el,
     h('h2', { class: 'side-title' }, 'In the room'),
     participantsList(conn.awareness),
-    voice ? h('h2', { class: 'side-title' }, 'In voice') : null,
     voice?.list ?? null,
   )
   toggle.addEventListener('click', () => {
@@ -189,6 +188,7 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, rel
       ),
       role === 'candidate' ? h('p', { class: 'banner', role: 'note', testid: 'candidate-banner' }, candidateBanner(session.voice, session.record_voice ?? session.voice)) : null,
       lost,
+      voice?.banner ?? null,
       extras.strip,
       body,
     ),

@@ -5,7 +5,7 @@
 import { h } from '../ui/dom'
 import type { Role } from '../lib/types'
 import type { MemberLevel, VoiceParticipant } from '../lib/voice-signal'
-import { LEVEL_STALE_MS, errorText, phaseText, speakingMembers, type VoicePhase } from '../lib/voice-view'
+import { LEVEL_STALE_MS, errorText, phaseLabel, phaseNeedsBanner, phaseText, speakingMembers, type VoicePhase } from '../lib/voice-view'
 import type { Connection } from './connection'
 import { micCheck } from './voice-check'
 import { ALL_MEMBERS, VoiceSession } from './voice'
@@ -16,6 +16,8 @@ const NOTICE_MS = 6000
 export interface VoiceControls {
   /** Status and buttons, for the top bar. */
   bar: HTMLElement
+  /** What went wrong and what to do, or a passing notice: a banner under the top bar. */
+  banner: HTMLElement
   /** Who is in voice, for the sidebar. */
   list: HTMLElement
   destroy(): void
@@ -23,13 +25,15 @@ export interface VoiceControls {
 
 export function voiceControls(conn: Connection, role: Role): VoiceControls {
   const status = h('span', { class: 'voice-status', role: 'status', 'aria-live': 'polite', testid: 'voice-status' })
+  const banner = h('p', { class: 'banner warn voice-alert', role: 'alert', testid: 'voice-alert', hidden: true })
   const joinButton = h('button', { type: 'button', class: 'button small voice-join', testid: 'voice-join' }, 'Join voice')
   const muteButton = h('button', { type: 'button', class: 'button small voice-mute', testid: 'voice-mute', 'aria-pressed': 'false', hidden: true }, 'Mute')
   const leaveButton = h('button', { type: 'button', class: 'button small ghost', testid: 'voice-leave', hidden: true }, 'Leave voice')
   const audios = h('div', { class: 'voice-audio', testid: 'voice-audio', hidden: true })
   const bar = h('span', { class: 'voice-bar', testid: 'voice-bar', 'data-phase': 'off' }, status, joinButton, muteButton, leaveButton, audios)
   const items = h('ul', { class: 'voice-people', testid: 'voice-people', 'aria-label': 'In voice' })
-  const list = h('div', { class: 'voice-people-wrap' }, items)
+  // Titled like the room's list above it, and hidden (title too) while nobody is in voice.
+  const list = h('div', { class: 'voice-people-wrap', hidden: true }, h('h2', { class: 'side-title' }, 'In voice'), items)
 
   let phase: VoicePhase = 'off'
   let detail = ''
@@ -44,8 +48,10 @@ export function voiceControls(conn: Connection, role: Role): VoiceControls {
   const renderBar = () => {
     const joined = session.wanted
     bar.dataset.phase = phase
-    status.textContent = notice || phaseText(phase, detail) || ''
+    status.textContent = phaseLabel(phase)
     status.hidden = status.textContent === ''
+    banner.textContent = notice || (phaseNeedsBanner(phase) ? (phaseText(phase, detail) ?? '') : '')
+    banner.hidden = banner.textContent === ''
     joinButton.hidden = joined
     joinButton.disabled = checking
     leaveButton.hidden = !joined
@@ -186,6 +192,7 @@ export function voiceControls(conn: Connection, role: Role): VoiceControls {
   renderPeople()
   return {
     bar,
+    banner,
     list,
     destroy: () => {
       if (ringTimer !== null) clearInterval(ringTimer)
