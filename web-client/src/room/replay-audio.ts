@@ -52,16 +52,19 @@ export class ReplayAudio {
     this.loading = api
       .exportRoom(this.client, this.roomId)
       .then(async (x) => {
-        const recs = x.recordings ?? []
+        // A recording still being written has nothing to play yet; it is loaded once it has.
+        const recs = (x.recordings ?? []).filter((r) => r.duration_ms > 0)
         if (this.roomStartMs === null) this.roomStartMs = x.started_at_ms
+        const failed: string[] = []
         for (const rec of recs) {
           const known = this.loaded.get(rec.id)
           // A recording still being written grows: take its latest length.
-          if (known) {
-            if (known.rec.duration_ms !== rec.duration_ms) await this.load(rec)
-          } else await this.load(rec)
+          if (known && known.rec.duration_ms === rec.duration_ms) continue
+          // One file that fails to download leaves the others playable.
+          await this.load(rec).catch(() => failed.push(rec.participant))
         }
         this.render()
+        if (failed.length > 0) this.status.textContent = `could not load the recording of ${failed.join(', ')}.`
       })
       .catch((e: unknown) => {
         this.status.textContent = `recordings could not load (${e instanceof Error ? e.message : String(e)})`
