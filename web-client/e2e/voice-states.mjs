@@ -29,6 +29,12 @@ export async function voiceStateChecks(browser, links) {
   const joinAgain = await denied.page.getByRole('button', { name: 'Join voice', exact: true }).isVisible()
   const dialogGone = (await denied.page.locator('[data-testid="voice-check"]').count()) === 0
   expect('mic_denied_state', /blocked the microphone/.test(deniedText) && joinAgain && dialogGone, `${deniedText}; join again ${joinAgain}`)
+  // Still able to hear: listen without a microphone.
+  await denied.page.getByRole('button', { name: 'Listen without microphone', exact: true }).click()
+  await denied.page.waitForSelector('[data-testid="voice-bar"][data-phase="connected"]', { timeout: 30_000 })
+  await denied.page.waitForSelector('[data-testid="voice-audio-el"]', { state: 'attached' })
+  const listening = await denied.page.evaluate(() => window.__handoffVoice.pc !== null && window.__handoffVoice.pc.getSenders().every((s) => s.track === null))
+  expect('listen_without_microphone', listening, 'a PeerConnection that sends nothing')
   await denied.context.close()
 
   // 2. Nothing gets through (an observer listening while someone speaks): the bar says UDP may be blocked.

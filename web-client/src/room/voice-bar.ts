@@ -25,7 +25,10 @@ export interface VoiceControls {
 
 export function voiceControls(conn: Connection, role: Role): VoiceControls {
   const status = h('span', { class: 'voice-status', role: 'status', 'aria-live': 'polite', testid: 'voice-status' })
-  const banner = h('p', { class: 'banner warn voice-alert', role: 'alert', testid: 'voice-alert', hidden: true })
+  const alertText = h('span', { testid: 'voice-alert-text' })
+  // Without a microphone one can still hear the others.
+  const listenButton = h('button', { type: 'button', class: 'button small', testid: 'voice-listen-only', hidden: true }, 'Listen without microphone')
+  const banner = h('p', { class: 'banner warn voice-alert', role: 'alert', testid: 'voice-alert', hidden: true }, alertText, ' ', listenButton)
   const joinButton = h('button', { type: 'button', class: 'button small voice-join', testid: 'voice-join' }, 'Join voice')
   const muteButton = h('button', { type: 'button', class: 'button small voice-mute', testid: 'voice-mute', 'aria-pressed': 'false', hidden: true }, 'Mute')
   const leaveButton = h('button', { type: 'button', class: 'button small ghost', testid: 'voice-leave', hidden: true }, 'Leave voice')
@@ -50,8 +53,9 @@ export function voiceControls(conn: Connection, role: Role): VoiceControls {
     bar.dataset.phase = phase
     status.textContent = phaseLabel(phase)
     status.hidden = status.textContent === ''
-    banner.textContent = notice || (phaseNeedsBanner(phase) ? (phaseText(phase, detail) ?? '') : '')
-    banner.hidden = banner.textContent === ''
+    alertText.textContent = notice || (phaseNeedsBanner(phase) ? (phaseText(phase, detail) ?? '') : '')
+    banner.hidden = alertText.textContent === ''
+    listenButton.hidden = notice !== '' || (phase !== 'mic-denied' && phase !== 'mic-missing')
     joinButton.hidden = joined
     joinButton.disabled = checking
     leaveButton.hidden = !joined
@@ -187,6 +191,7 @@ export function voiceControls(conn: Connection, role: Role): VoiceControls {
     renderBar()
   })
   leaveButton.addEventListener('click', () => session.leave())
+  listenButton.addEventListener('click', () => session.join(null))
 
   renderBar()
   renderPeople()
