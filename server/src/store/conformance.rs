@@ -7,6 +7,7 @@
 mod catalog;
 mod interview;
 mod private;
+mod recordings;
 mod room_log;
 mod webhooks;
 
@@ -77,6 +78,7 @@ fn room(id: &str, submission_id: &str, at_ms: u64) -> RoomRecord {
         status: RoomStatus::Live,
         interviewer: "Ivy".into(),
         voice: false,
+        record_voice: false,
         created_at_ms: at_ms,
         ended_at_ms: None,
         options: Default::default(),

@@ -2,6 +2,8 @@
 //! WebSocket (yrs for the document, tokio-tungstenite for the socket).
 #![allow(dead_code)]
 
+pub mod interop;
+pub mod voice;
 pub mod yclient;
 
 use std::path::Path;
