@@ -9,6 +9,8 @@ import {
   toRtcIceServers,
   toWireCandidate,
   uplinkMids,
+  voiceSignalFits,
+  MAX_VOICE_SIGNAL_BYTES,
 } from '../src/lib/voice-signal'
 import { LEVEL_STALE_MS, meterLevel, micFailure, phaseLabel, phaseNeedsBanner, phaseText, speakingMembers } from '../src/lib/voice-view'
 
@@ -33,6 +35,13 @@ describe('the voice frame', () => {
   it('carries long SDP (a multi-byte length) and non-ASCII text intact', () => {
     const sdp = 'v=0\r\n' + 'a=x:é\r\n'.repeat(2000)
     expect(JSON.parse(decodeVoiceFrame(encodeVoiceSignal({ type: 'answer', sdp })) ?? '').sdp).toBe(sdp)
+  })
+  it('is never longer than the server takes', () => {
+    const room = MAX_VOICE_SIGNAL_BYTES - JSON.stringify({ type: 'answer', sdp: '' }).length
+    expect(voiceSignalFits({ type: 'answer', sdp: 'a'.repeat(room) })).toBe(true)
+    expect(voiceSignalFits({ type: 'answer', sdp: 'a'.repeat(room + 1) })).toBe(false)
+    // Bytes, not characters.
+    expect(voiceSignalFits({ type: 'answer', sdp: 'é'.repeat(room / 2 + 1) })).toBe(false)
   })
   it('is not read from another message', () => {
     const enc = encoding.createEncoder()

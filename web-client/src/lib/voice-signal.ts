@@ -8,6 +8,8 @@ import * as encoding from 'lib0/encoding'
 
 /** The extension message number of voice signalling (`EXT_VOICE_SIGNAL`). */
 export const MSG_VOICE_SIGNAL = 101
+/** Mirrors `MAX_VOICE_SIGNAL_BYTES` in protocol/src/voice.rs (the server closes the socket on more). */
+export const MAX_VOICE_SIGNAL_BYTES = 16_384
 /** The name this client announces in the WebSocket URL's `ext` list to receive voice signalling. */
 export const VOICE_EXTENSION = 'voice'
 
@@ -61,6 +63,11 @@ export function encodeVoiceSignal(signal: ClientSignal): Uint8Array {
   encoding.writeVarUint(enc, MSG_VOICE_SIGNAL)
   encoding.writeVarString(enc, JSON.stringify(signal))
   return encoding.toUint8Array(enc)
+}
+
+/** Whether `signal`'s JSON fits the server's limit; a longer one would cost the whole room connection. */
+export function voiceSignalFits(signal: ClientSignal): boolean {
+  return new TextEncoder().encode(JSON.stringify(signal)).length <= MAX_VOICE_SIGNAL_BYTES
 }
 
 /** The JSON of a whole frame 101, or null when the frame is another message. */

@@ -12,6 +12,7 @@ import {
   toRtcIceServers,
   toWireCandidate,
   uplinkMids,
+  voiceSignalFits,
   type ClientSignal,
   type MemberLevel,
   type ServerSignal,
@@ -118,6 +119,11 @@ export class VoiceSession {
   }
 
   private send(signal: ClientSignal): boolean {
+    if (!voiceSignalFits(signal)) {
+      // The server would close the room's socket (the editor's too): better no voice than that.
+      this.listener.notice('Voice could not be set up: this browser\'s answer is too long for the server.')
+      return false
+    }
     return this.conn.sendFrame(encodeVoiceSignal(signal))
   }
 
