@@ -33,6 +33,13 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is shut down")]
     Closed,
+    /// The database was migrated by a newer build (`migrations.rs`): this one refuses to open it rather
+    /// than misread or overwrite what the newer schema means.
+    #[error(
+        "the database schema is at version {found}, newer than this build knows (version {known}); \
+         run the newer handoff that migrated it, or restore a backup taken before"
+    )]
+    SchemaTooNew { found: u32, known: u32 },
     #[error("unsupported store url {0:?} (use sqlite://PATH or memory://)")]
     UnsupportedUrl(String),
 }

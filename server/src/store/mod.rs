@@ -18,6 +18,7 @@ mod conformance;
 mod error;
 mod interview;
 mod memory;
+mod migrations;
 mod private;
 mod room_log;
 mod sqlite;

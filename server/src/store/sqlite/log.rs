@@ -240,12 +240,12 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::store::sqlite::schema::SCHEMA;
+    use crate::store::sqlite::schema::migrate;
 
     fn db() -> (Connection, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("handoff.db")).unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
+        let mut conn = Connection::open(dir.path().join("handoff.db")).unwrap();
+        migrate(&mut conn).unwrap();
         (conn, dir)
     }
 

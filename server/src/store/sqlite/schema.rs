@@ -1,6 +1,10 @@
-//! The SQLite schema and the migrations that bring older databases up to it.
+//! The SQLite schema as numbered steps (`store/migrations.rs`), and the runner that brings a database up
+//! to the last of them when the store opens.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::store::migrations::{SchemaVersion, latest, steps_after};
+use crate::store::{StoreError, StoreResult};
 
 /// The columns of a log row. `room_log` and `room_log_recent` both hold them: the fold copies rows from
 /// one to the other, so the two tables must not drift apart.
@@ -17,7 +21,9 @@ macro_rules! log_row_columns {
     };
 }
 
-pub(super) const SCHEMA: &str = concat!(
+/// Step 1: the layout every database had when versions began to be recorded. Each statement is
+/// `IF NOT EXISTS`, so the step is harmless on such a database, which records no version.
+const LAYOUT_1: &str = concat!(
     "
 CREATE TABLE IF NOT EXISTS submissions (
     id TEXT PRIMARY KEY,
@@ -115,8 +121,55 @@ pub(super) const ROOM_TABLES: [&str; 9] = [
     "room_log_recent",
 ];
 
-/// Brings a database created by an earlier version up to the current schema.
-pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+/// One step of the schema: brings a database from the version before it to its own.
+type Step = fn(&Connection) -> rusqlite::Result<()>;
+
+/// The schema, step by step; a step's version is its place in the list, from 1. A released step never
+/// changes: a change to the schema is a new step at the end.
+const STEPS: &[Step] = &[step_1_layout];
+
+/// The version this build brings every database to.
+pub(super) fn latest_version() -> SchemaVersion {
+    latest(STEPS)
+}
+
+/// Records the one version of the database. `id` is always 1: the table holds one row.
+const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)";
+
+/// Brings the database up to [`latest_version`] in one transaction, or fails with
+/// `StoreError::SchemaTooNew` (changing nothing) if it is at a version this build does not know. The
+/// transaction takes the write lock at once, so two processes opening one file migrate it one at a time.
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let db = |e| super::db_err(e);
+    let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+    txn.execute_batch(VERSION_TABLE).map_err(db)?;
+    let found: Option<SchemaVersion> = txn
+        .query_row("SELECT version FROM schema_version WHERE id = 1", [], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    let steps = steps_after(found.unwrap_or(0), latest_version())?;
+    if steps.is_empty() {
+        return Ok(());
+    }
+    for version in steps.clone() {
+        let step = STEPS[version as usize - 1];
+        step(&txn).map_err(|e| StoreError::backend(format!("schema step {version}: {e}")))?;
+    }
+    txn.execute(
+        "INSERT INTO schema_version (id, version) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+        [steps.end()],
+    )
+    .map_err(db)?;
+    txn.commit().map_err(db)?;
+    tracing::info!(from = found.unwrap_or(0), to = steps.end(), "sqlite schema migrated");
+    Ok(())
+}
+
+/// The layout of step 1, plus the columns databases from before it lacked (they predate both
+/// versions and this step, so the step adds them when missing).
+fn step_1_layout(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(LAYOUT_1)?;
     let has_ended_at: bool =
         conn.prepare("SELECT 1 FROM pragma_table_info('rooms') WHERE name = 'ended_at_ms'")?.exists([])?;
     if !has_ended_at {
@@ -132,3 +185,6 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
