@@ -40,7 +40,8 @@ pub enum StoreError {
          run the newer handoff that migrated it, or restore a backup taken before"
     )]
     SchemaTooNew { found: u32, known: u32 },
-    #[error("unsupported store url {0:?} (use sqlite://PATH or memory://)")]
+    /// The URL it holds is redacted (`url.rs`): a store URL may carry a password.
+    #[error("unsupported store url {0:?} (use sqlite://PATH, postgres://USER@HOST/DB or memory://)")]
     UnsupportedUrl(String),
 }
 
