@@ -143,7 +143,7 @@ async fn a_node_refuses_a_postgres_schema_newer_than_it_knows() {
 
     let mut c = config(dir.path());
     c.store = Some(db.url.clone());
-    let refused = handoff_server::app::start(c).await.err().expect("a newer schema is refused");
+    let Err(refused) = handoff_server::app::start(c).await else { panic!("a newer schema is refused") };
     let message = format!("{refused:#}");
     assert!(message.contains("newer than this build knows"), "{message}");
 }
