@@ -2,10 +2,12 @@
 //!
 //! An append is one transaction: its entries go in with one statement (arrays unnested server-side, so
 //! a group commit of many rooms is one round trip), its snapshot with another. The log's primary key
-//! `(room_id, seq)` makes an entry's place in the log its identity: a retried append (its first try's
-//! answer lost with the connection) or a clash fails on it with `Conflict(LogSeq)` and writes nothing,
-//! so no entry is ever stored twice and none is overwritten.
+//! `(room_id, seq)` makes an entry's place in the log its identity, so no entry is ever stored twice and
+//! none is overwritten: a retried append (its first try committed, its answer lost with the
+//! connection) finds its entries stored as given and succeeds, writing nothing twice; a clash fails
+//! with `Conflict(LogSeq)` and writes nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -14,21 +16,25 @@ use handoff_protocol::Role;
 use handoff_protocol::export::{PresenceEvent, PresenceKind};
 
 use super::{PgStore, db_err};
-use crate::store::{LogEntry, LogRow, RoomLog, RoomState, Snapshot, StoreError, StoreResult};
+use crate::store::{Constraint, LogEntry, LogRow, RoomLog, RoomState, Snapshot, StoreError, StoreResult};
 
-/// Inserts log entries (any rooms, any order) in one statement.
+/// The columns of `room_log` as `UNNEST` of the arrays `$1`…`$7` yields them, named.
+macro_rules! given_rows {
+    () => {
+        "UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bytea[])
+         AS g (room_id, seq, at_ms, author, role, conn_id, update_v1)"
+    };
+}
+
+/// Inserts log entries (any rooms, any order) in one statement. An entry already stored as given (a
+/// retry of an append whose commit landed but whose answer was lost, or a twin earlier in the append) is
+/// written once; one whose (room, seq) holds a different entry fails with `Conflict(LogSeq)`, and the
+/// caller's transaction then writes nothing.
 pub(super) async fn insert_entries(c: &impl GenericClient, entries: &[LogEntry]) -> StoreResult<()> {
+    let entries = distinct(entries)?;
     if entries.is_empty() {
         return Ok(());
     }
-    let stmt = c
-        .prepare_cached(
-            "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1)
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
-                                  $6::bigint[], $7::bytea[])",
-        )
-        .await
-        .map_err(db_err)?;
     let rooms: Vec<&str> = entries.iter().map(|e| &*e.room_id).collect();
     let seqs: Vec<i64> = entries.iter().map(|e| e.seq as i64).collect();
     let times: Vec<i64> = entries.iter().map(|e| e.at_ms as i64).collect();
@@ -36,8 +42,54 @@ pub(super) async fn insert_entries(c: &impl GenericClient, entries: &[LogEntry])
     let roles: Vec<&str> = entries.iter().map(|e| e.role.map_or("system", Role::as_str)).collect();
     let conns: Vec<i64> = entries.iter().map(|e| e.conn_id as i64).collect();
     let updates: Vec<&[u8]> = entries.iter().map(|e| &e.update[..]).collect();
-    c.execute(&stmt, &[&rooms, &seqs, &times, &authors, &roles, &conns, &updates]).await.map_err(db_err)?;
+    let arrays: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+        [&rooms, &seqs, &times, &authors, &roles, &conns, &updates];
+    let insert = c
+        .prepare_cached(concat!(
+            "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1) SELECT * FROM ",
+            given_rows!(),
+            " ON CONFLICT (room_id, seq) DO NOTHING"
+        ))
+        .await
+        .map_err(db_err)?;
+    let inserted = c.execute(&insert, &arrays).await.map_err(db_err)?;
+    if inserted == entries.len() as u64 {
+        return Ok(());
+    }
+    // Some were stored already (a concurrent append of the same seq waited for, too): a retry if each
+    // is stored exactly as given, else a clash.
+    let alike = c
+        .prepare_cached(concat!(
+            "SELECT COUNT(*) FROM ",
+            given_rows!(),
+            " JOIN room_log l ON l.room_id = g.room_id AND l.seq = g.seq
+             WHERE l.at_ms = g.at_ms AND l.author = g.author AND l.role = g.role AND l.conn_id = g.conn_id
+               AND l.update_v1 = g.update_v1"
+        ))
+        .await
+        .map_err(db_err)?;
+    let stored_alike: i64 = c.query_one(&alike, &arrays).await.map_err(db_err)?.get(0);
+    if stored_alike != entries.len() as i64 {
+        return Err(StoreError::Conflict { constraint: Constraint::LogSeq, source: None });
+    }
     Ok(())
+}
+
+/// The entries with twins (same room and seq, same entry) dropped; fails with `Conflict(LogSeq)` for two
+/// different entries at one (room, seq). One insert statement could not tell them apart: it skips both.
+fn distinct(entries: &[LogEntry]) -> StoreResult<Vec<&LogEntry>> {
+    let mut seen: HashMap<(&str, u64), &LogEntry> = HashMap::with_capacity(entries.len());
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        match seen.insert((&e.room_id, e.seq), e) {
+            Some(twin) if !twin.same_record(e) => {
+                return Err(StoreError::Conflict { constraint: Constraint::LogSeq, source: None });
+            }
+            Some(_) => {}
+            None => out.push(e),
+        }
+    }
+    Ok(out)
 }
 
 #[async_trait]

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use handoff_protocol::Role;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::tuning::{DIRECT_ROW_BYTES, LOG_FOLD_INTERVAL_MS, LOG_FOLD_ROWS};
 use crate::store::{LogEntry, Snapshot};
@@ -80,8 +80,9 @@ impl LogWriter {
         log
     }
 
-    /// Appends entries (any rooms, any order) and a snapshot. Fails, writing nothing the caller's
-    /// savepoint keeps, if an entry's (room, seq) is already written or appears twice.
+    /// Appends entries (any rooms, any order) and a snapshot. An entry already stored as given (a retry,
+    /// or a twin earlier in the append) is skipped. Fails, writing nothing the caller's savepoint keeps,
+    /// if an entry's (room, seq) holds a different entry.
     pub(super) fn append(
         &mut self,
         c: &Connection,
@@ -93,7 +94,9 @@ impl LogWriter {
         // look-up hashes the SQL text.
         let mut direct = None;
         for e in entries {
-            self.claim(c, &e.room_id, e.seq)?;
+            if !self.claim(c, e)? {
+                continue;
+            }
             let large = e.update.len() >= DIRECT_ROW_BYTES;
             let insert = if large {
                 match &mut direct {
@@ -130,18 +133,20 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Checks that `seq` is not yet written for `room` and records it as the room's newest. A seq above
-    /// the room's newest (every append in order) costs a map look-up; only one at or below it (a retry,
-    /// or a clash) is looked for in both tables.
-    fn claim(&mut self, c: &Connection, room: &Arc<str>, seq: u64) -> rusqlite::Result<()> {
+    /// Whether `e` is still to be written (false: that very entry is stored), and records its seq as
+    /// the room's newest; fails if its seq holds another entry. A seq above the room's newest (every
+    /// append in order) costs a map look-up; only one at or below it (a retry, or a clash) is looked for
+    /// in both tables.
+    fn claim(&mut self, c: &Connection, e: &LogEntry) -> rusqlite::Result<bool> {
         // Updated in place: a room already known costs no key clone and no second hash.
-        if let Some(newest) = self.newest.get_mut(room) {
-            *newest = unwritten(c, room, seq, *newest)?;
-            return Ok(());
+        if let Some(newest) = self.newest.get_mut(&e.room_id) {
+            let (after, new) = unwritten(c, e, *newest)?;
+            *newest = after;
+            return Ok(new);
         }
-        let newest = unwritten(c, room, seq, self.newest_written(c, room)?)?;
-        self.newest.insert(room.clone(), newest);
-        Ok(())
+        let (newest, new) = unwritten(c, e, self.newest_written(c, &e.room_id)?)?;
+        self.newest.insert(e.room_id.clone(), newest);
+        Ok(new)
     }
 
     fn newest_written(&self, c: &Connection, room: &str) -> rusqlite::Result<u64> {
@@ -211,20 +216,35 @@ fn fold(conn: &mut Connection) -> rusqlite::Result<usize> {
     Ok(moved)
 }
 
-/// Fails if `seq` is written for `room`, whose newest seq is `newest`; returns the newest after it.
-fn unwritten(c: &Connection, room: &str, seq: u64, newest: u64) -> rusqlite::Result<u64> {
-    if seq <= newest && written(c, room, seq)? {
-        return Err(clash());
+/// For `e` in a room whose newest seq is `newest`: the newest after it, and whether `e` is still to be
+/// written (false when that very entry is stored). Fails if its seq holds a different entry.
+fn unwritten(c: &Connection, e: &LogEntry, newest: u64) -> rusqlite::Result<(u64, bool)> {
+    let after = newest.max(e.seq);
+    if e.seq > newest {
+        return Ok((after, true));
     }
-    Ok(newest.max(seq))
+    match stored_alike(c, e)? {
+        None => Ok((after, true)),
+        Some(true) => Ok((after, false)),
+        Some(false) => Err(clash()),
+    }
 }
 
-fn written(c: &Connection, room: &str, seq: u64) -> rusqlite::Result<bool> {
+/// Whether the entry stored at `e`'s (room, seq), in either table, is `e` itself (`None`: none is).
+fn stored_alike(c: &Connection, e: &LogEntry) -> rusqlite::Result<Option<bool>> {
     c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM room_log WHERE room_id = ?1 AND seq = ?2)
-             OR EXISTS (SELECT 1 FROM room_log_recent WHERE room_id = ?1 AND seq = ?2)",
+        "SELECT at_ms, author, role, conn_id, update_v1 FROM room_log WHERE room_id = ?1 AND seq = ?2
+         UNION ALL SELECT at_ms, author, role, conn_id, update_v1 FROM room_log_recent
+         WHERE room_id = ?1 AND seq = ?2 LIMIT 1",
     )?
-    .query_row(params![room, seq as i64], |r| r.get(0))
+    .query_row(params![&*e.room_id, e.seq as i64], |r| {
+        Ok(r.get::<_, i64>(0)? == e.at_ms as i64
+            && r.get_ref(1)?.as_str()? == &*e.author
+            && r.get_ref(2)?.as_str()? == e.role.map_or("system", Role::as_str)
+            && r.get::<_, i64>(3)? == e.conn_id as i64
+            && r.get_ref(4)?.as_blob()? == &e.update[..])
+    })
+    .optional()
 }
 
 /// The error `room_log`'s key gives for a seq written twice, so callers see one error either way.
@@ -259,6 +279,11 @@ mod tests {
             conn_id: 7,
             update: Bytes::from(format!("{room} {seq}")),
         }
+    }
+
+    /// Another entry at `e`'s (room, seq): a clash, not a retry.
+    fn other(e: &LogEntry) -> LogEntry {
+        LogEntry { update: Bytes::from_static(b"something else"), ..e.clone() }
     }
 
     fn count(c: &Connection, table: &str) -> i64 {
@@ -317,22 +342,29 @@ mod tests {
         let mut log = LogWriter::open(&mut c);
         log.append(&c, &[entry("a", 1), entry("a", 2)], None).unwrap();
         log.fold(&mut c, Instant::now());
-        let err = log.append(&c, &[entry("a", 2)], None).unwrap_err();
+        let err = log.append(&c, &[other(&entry("a", 2))], None).unwrap_err();
         assert!(err.to_string().contains("UNIQUE constraint failed"), "{err}");
+        log.append(&c, &[entry("a", 2)], None).unwrap();
+        assert_eq!(seqs(&c, "a"), [1, 2], "a retry of a folded entry is written once");
         log.append(&c, &[entry("a", 3)], None).unwrap();
-        assert!(log.append(&c, &[entry("a", 3)], None).is_err(), "a recent row counts too");
-        assert!(log.append(&c, &[entry("a", 5), entry("a", 5)], None).is_err(), "and one within the append");
+        assert!(log.append(&c, &[other(&entry("a", 3))], None).is_err(), "a recent row counts too");
+        log.append(&c, &[entry("a", 3)], None).unwrap();
+        log.append(&c, &[entry("a", 5), entry("a", 5)], None).unwrap();
+        assert_eq!(seqs(&c, "a"), [1, 2, 3, 5], "retries and twins are written once");
+        let twins = [entry("a", 6), other(&entry("a", 6))];
+        assert!(log.append(&c, &twins, None).is_err(), "and a clash within the append fails");
 
-        // A restarted writer knows nothing in memory: the tables still refuse the clash.
+        // A restarted writer knows nothing in memory: the tables still tell a clash from a retry.
         let mut restarted = LogWriter::open(&mut c);
-        assert!(restarted.append(&c, &[entry("a", 3)], None).is_err());
+        assert!(restarted.append(&c, &[other(&entry("a", 3))], None).is_err());
+        restarted.append(&c, &[entry("a", 3)], None).unwrap();
 
         // A rolled-back append leaves the writer's newest seq too high; its retry must still go in.
         c.execute_batch("SAVEPOINT w").unwrap();
-        restarted.append(&c, &[entry("a", 4), entry("a", 6)], None).unwrap();
+        restarted.append(&c, &[entry("a", 4), entry("a", 7)], None).unwrap();
         c.execute_batch("ROLLBACK TO w; RELEASE w").unwrap();
         restarted.append(&c, &[entry("a", 4)], None).unwrap();
-        assert_eq!(seqs(&c, "a"), [1, 2, 3, 4, 5], "5 went in before its twin failed (no savepoint here)");
+        assert_eq!(seqs(&c, "a"), [1, 2, 3, 4, 5, 6], "6 went in before its twin failed (no savepoint here)");
     }
 
     #[test]
