@@ -1,6 +1,6 @@
 //! The real server on a PostgreSQL store (`--store postgres://…`): a room's document and its export
-//! survive a restart, a schema newer than the build is refused at start, and the password in the URL
-//! never reaches the output. Each test creates a fresh database on the PostgreSQL server
+//! survive a restart, a room's whole life (the same flow memory and SQLite serve), a schema newer than
+//! the build is refused at start, and the password in the URL never reaches the output. Each test creates a fresh database on the PostgreSQL server
 //! `HANDOFF_TEST_POSTGRES_URL` names (default 127.0.0.1:5432 as user postgres, trust auth) and drops it
 //! afterwards. Without PostgreSQL these tests fail, never skip: `.ci/run` installs and starts it.
 
@@ -131,6 +131,15 @@ async fn a_room_and_its_export_survive_a_restart_on_postgres() {
     let server = start(dir.path(), &db).await;
     assert_eq!(export(&server, &id).await, before, "the export reads the same from PostgreSQL");
     server.stop().await;
+}
+
+#[tokio::test]
+async fn postgres_store_serves_a_room_from_submission_to_purge() {
+    let db = Database::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.store = Some(db.url.clone());
+    common::room_life::a_room_from_submission_to_purge(c).await;
 }
 
 #[tokio::test]

@@ -208,9 +208,12 @@ impl Catalog for PgStore {
         if exists.is_none() {
             return Ok(None);
         }
+        // Locks the rooms too: a write referring to one of them (a leave recorded as the purge closes
+        // its clients) waits, then fails as it would after the purge, instead of adding a row that
+        // makes deleting the room fail its foreign key.
         let rooms: Vec<String> = txn
             .query(
-                "SELECT id FROM rooms WHERE submission_id = $1 ORDER BY created_at_ms, id",
+                "SELECT id FROM rooms WHERE submission_id = $1 ORDER BY created_at_ms, id FOR UPDATE",
                 &[&submission_id],
             )
             .await
