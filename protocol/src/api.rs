@@ -111,6 +111,10 @@ pub struct PromoteRequest {
     pub interviewer: Interviewer,
     #[serde(default)]
     pub voice: bool,
+    /// Whether each speaker's voice is recorded (default: `voice`). Recording needs voice: with
+    /// `voice: false` nothing is recorded, whatever this says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_voice: Option<bool>,
     /// Lifetime of the links in seconds (default one day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_s: Option<u64>,
@@ -198,6 +202,8 @@ pub struct RoomView {
     pub status: RoomStatus,
     pub interviewer: String,
     pub voice: bool,
+    /// Whether each speaker's voice is recorded (the export lists the recordings).
+    pub record_voice: bool,
     pub created_at_ms: u64,
     /// Clients connected to this room on this node right now.
     pub connected: usize,
@@ -277,6 +283,8 @@ pub struct RoomSession {
     /// The files as submitted, frozen: the base of the diff view.
     pub submission_files: Vec<FileEntry>,
     pub voice: bool,
+    /// Whether joining voice means being recorded: the candidate is told so before joining.
+    pub record_voice: bool,
     pub ws_url: String,
     /// Where the room stands: when it opened and, once ended, until when it may be reopened.
     pub state: RoomState,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{Candidate, Exercise, LiveScore, RoomSummary};
 use crate::attribution::{Authored, Edit, Source};
 use crate::interview::IntegrityNote;
+use crate::recording::RecordingEntry;
 use crate::role::Role;
 
 /// How a file of the room differs from the submitted one.
@@ -129,6 +130,14 @@ pub struct Export {
     /// The candidate's notes on the integrity signals of their async session.
     #[serde(default)]
     pub integrity_notes: Vec<IntegrityNote>,
+    /// Whether the room had a voice channel, and whether it recorded the speakers.
+    #[serde(default)]
+    pub voice: bool,
+    #[serde(default)]
+    pub record_voice: bool,
+    /// Each speaker's recorded voice, oldest first, stamped on the room clock.
+    #[serde(default)]
+    pub recordings: Vec<RecordingEntry>,
 }
 
 /// Consecutive edits by one author in one file with no long pause between them (the record groups them;

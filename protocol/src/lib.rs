@@ -4,6 +4,7 @@
 //! # Layout
 //! Listed from the top down: each module imports only modules listed after it
 //! (`server/tests/module_graph.rs` checks that no modules import each other in a circle).
+//! - [`voice`]: voice signalling (extension message 101): the messages, their framing and limits.
 //! - [`record`]: replays a room log into the attributed timeline, files at a moment, authorship.
 //! - [`frame`]: y-sync wire framing (on `yrs::sync`): splitting inbound frames into messages without
 //!   copying, encoding outbound messages, reserved extension message numbers and close codes.
@@ -19,6 +20,7 @@
 //! - [`attribution`]: who wrote what (attributed edits, authored ranges), as the record reports it.
 //! - [`schema`]: the collaborative document's schema (`files`: path → `Y.Text`) and its helpers.
 //! - [`submission`]: the async session a submission carries (its files and events).
+//! - [`recording`]: voice recordings as the export lists them, and their anchors on the room clock.
 //! - [`role`]: room roles and the claims a room token carries.
 //! - [`limits`]: every size and count limit, each a named constant saying what happens at the limit.
 //! - [`utf16`]: UTF-16 offsets in UTF-8 strings.
@@ -34,11 +36,13 @@ pub mod integrity;
 pub mod interview;
 pub mod limits;
 pub mod record;
+pub mod recording;
 pub mod role;
 pub mod schema;
 pub mod submission;
 pub mod update_check;
 pub mod utf16;
 pub mod validate;
+pub mod voice;
 
 pub use role::{Claims, Role};

@@ -25,10 +25,12 @@ use crate::error::AppError;
 use crate::headers::SecurityHeaders;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{METRICS, Sampled};
+use crate::recording::RecordingService;
 use crate::room::{Registry, RoomSettings};
 use crate::shutdown::{self, Trigger};
 use crate::state::{AppState, Urls};
 use crate::store;
+use crate::voice::{Voice, VoiceSettings};
 use crate::webhook::Webhooks;
 use crate::{metrics, private_fs, secrets};
 
@@ -137,6 +139,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await??
     };
     let store = store::open(&config.store_url()).await?;
+    let recordings = RecordingService::spawn(&data_dir, store.clone())?;
     let webhook_secret = match &config.webhook_url {
         Some(_) => {
             let dir = data_dir.clone();
@@ -167,12 +170,25 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let configured_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let urls = Arc::new(Urls::from_public(&configured_url));
+    let voice = Voice::new(
+        VoiceSettings {
+            enabled: config.voice,
+            bind_ip: config.voice_bind_ip,
+            public_ip: config.voice_public_ip,
+            udp_ports: config.voice_udp_ports,
+            ice_servers: VoiceSettings::parse_ice_servers(&config.ice_servers),
+        },
+        store.clone(),
+        recordings.clone(),
+    );
     let lifecycle = Arc::new(Lifecycle {
         store: store.clone(),
         rooms: rooms.clone(),
         webhooks: webhooks.clone(),
+        voice: voice.clone(),
         public_url: Arc::from(urls.public.as_str()),
         reopen_window: Duration::from_secs(config.reopen_window_s),
+        recordings: recordings.clone(),
     });
     let state = AppState {
         store,
@@ -182,7 +198,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         urls,
         outbox_frames: config.client_outbox_frames.max(1),
         lifecycle: lifecycle.clone(),
+        voice: voice.clone(),
         metrics_token: config.metrics_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
+        recordings: recordings.clone(),
     };
     let trigger = Trigger::new();
     let stop = trigger.clone();
@@ -209,9 +227,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 _ = shutdown::os_signal() => tracing::info!("signal received, shutting down"),
                 _ = stop.fired() => tracing::info!("shutdown requested"),
             }
-            // Close every client and flush every room before the listener goes away.
+            // Close every client and flush every room before the listener goes away; voice first, so
+            // its members are told before their connections close.
+            voice.shutdown().await;
             rooms.shutdown().await;
-            tracing::info!("rooms flushed");
+            // The rooms closed their voice connections, which finished their recorders; finish any
+            // recording still open, so every file ends with its last page and its row is saved.
+            recordings.stop().await;
+            tracing::info!("rooms flushed, recordings finished");
         };
         crate::accept::serve(listener, app, settings, stop).await;
         Ok(())

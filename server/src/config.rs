@@ -1,7 +1,7 @@
 //! Command line and environment configuration (DESIGN §4.4). Every flag is also an `HANDOFF_*` variable.
 //! `Config` deliberately has no `Debug`: it holds secrets, and nothing should be able to log it whole.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
@@ -117,6 +117,32 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
 
+    /// Voice in rooms (an SFU inside the server). With `--voice=false` every `join` is refused with
+    /// `voice_off`, whatever the room was promoted with.
+    #[arg(long, env = "HANDOFF_VOICE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub voice: bool,
+
+    /// UDP ports voice may use, as `FIRST-LAST` (one port per member joined to voice: open this range
+    /// in the firewall). Default: any ephemeral port.
+    #[arg(long, env = "HANDOFF_VOICE_UDP_PORTS", value_parser = parse_port_range)]
+    pub voice_udp_ports: Option<(u16, u16)>,
+
+    /// The public IP browsers reach this server's voice ports at, when the server sits behind a 1:1
+    /// NAT (cloud instances): announced in place of the private address.
+    #[arg(long, env = "HANDOFF_VOICE_PUBLIC_IP")]
+    pub voice_public_ip: Option<IpAddr>,
+
+    /// The local IP voice binds its UDP ports on. Default: every interface except loopback (give
+    /// `127.0.0.1` for voice on loopback only, as the tests do).
+    #[arg(long, env = "HANDOFF_VOICE_BIND_IP", default_value = "0.0.0.0")]
+    pub voice_bind_ip: IpAddr,
+
+    /// STUN/TURN servers handed to browsers, comma-separated, each `URL` or `URL|USERNAME|CREDENTIAL`
+    /// (e.g. `turn:turn.example.com:3478?transport=udp|handoff|secret`). Default: none, which suffices
+    /// when the server's voice ports are reachable directly.
+    #[arg(long, env = "HANDOFF_ICE_SERVERS", hide_env_values = true, value_delimiter = ',')]
+    pub ice_servers: Vec<String>,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `handoff_server=debug`.
     #[arg(long, env = "HANDOFF_LOG", default_value = "info")]
     pub log: String,
@@ -153,6 +179,11 @@ impl Config {
             webhook_retry_ms: WEBHOOK_RETRY_BASE_MS,
             log: "info".into(),
             workers: None,
+            voice: true,
+            voice_udp_ports: None,
+            voice_public_ip: None,
+            voice_bind_ip: IpAddr::from([0, 0, 0, 0]),
+            ice_servers: Vec::new(),
         }
     }
 
@@ -168,6 +199,17 @@ impl Config {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("handoff.db").display()))
     }
+}
+
+/// Reads `--voice-udp-ports`: `FIRST-LAST`, first ≤ last, neither 0.
+fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (first, last) = text.split_once('-').ok_or("expected FIRST-LAST, e.g. 50000-50100")?;
+    let port = |p: &str| p.trim().parse::<u16>().map_err(|e| format!("{p:?}: {e}"));
+    let (first, last) = (port(first)?, port(last)?);
+    if first == 0 || first > last {
+        return Err(format!("{first}-{last}: the first port must be at least 1 and not above the last"));
+    }
+    Ok((first, last))
 }
 
 impl std::fmt::Debug for Config {
@@ -194,5 +236,25 @@ mod tests {
         assert_eq!(serve(&["--workers", "1"]).unwrap().workers.map(NonZeroUsize::get), Some(1));
         let refused = serve(&["--workers", "0"]).expect_err("zero workers could serve nothing");
         assert!(refused.to_string().contains("--workers"), "{refused}");
+    }
+
+    #[test]
+    fn voice_flags_parse_and_bad_ranges_are_refused() {
+        let config = serve(&[]).unwrap();
+        assert!(config.voice && config.voice_udp_ports.is_none() && config.ice_servers.is_empty());
+        let config = serve(&[
+            "--voice=false",
+            "--voice-udp-ports",
+            "50000-50100",
+            "--ice-servers",
+            "stun:a.example:3478,turn:b.example:3478|u|p",
+        ])
+        .unwrap();
+        assert!(!config.voice);
+        assert_eq!(config.voice_udp_ports, Some((50000, 50100)));
+        assert_eq!(config.ice_servers.len(), 2);
+        for bad in ["50100-50000", "0-10", "50000", "a-b"] {
+            assert!(serve(&["--voice-udp-ports", bad]).is_err(), "{bad}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The session record of a room, built from its log: the attributed timeline, the files at a moment,
-//! and the export (final files, diff against the submission with authorship, timeline, notes, scores).
+//! and the export (final files, diff against the submission with authorship, timeline, notes, scores,
+//! voice recordings).
 //! Used by the HTTP API and by ending a room (the webhook carries the export's summary), so it sits
 //! below both and answers with its own error; replaying is CPU-bound, so it runs off the async threads.
 
@@ -9,6 +10,7 @@ use handoff_protocol::api::LiveScore;
 use handoff_protocol::export::{Export, ExportFile, FileChangeKind};
 use handoff_protocol::frame::FrameError;
 use handoff_protocol::record::{self, Logged, Record, runs};
+use handoff_protocol::recording::RecordingEntry;
 
 use crate::room::Registry;
 use crate::store::{LogRow, RoomRecord, Store, StoreError, SubmissionRecord};
@@ -65,11 +67,13 @@ pub(crate) async fn live_scores(store: &dyn Store, room_id: &str) -> Result<Vec<
 
 /// The room's export: start, end and duration; final files with diff and authorship; the timeline raw
 /// and grouped into runs; joins and leaves; notes and live scores.
+/// `public_url` is the base of the recordings' download links.
 pub(crate) async fn build(
     store: &dyn Store,
     rooms: &Registry,
     room: RoomRecord,
     sub: SubmissionRecord,
+    public_url: &str,
 ) -> Result<Export, ExportError> {
     let (mut record, started_at_ms) = replay(store, rooms, &room, None).await?;
     let submitted: BTreeMap<&str, &str> =
@@ -118,7 +122,24 @@ pub(crate) async fn build(
     let presence = store.presence(&room.id).await?;
     let ended_at_ms = room.ended_at_ms;
     let integrity_notes = store.integrity_notes(&room.id).await?;
+    let recordings = store
+        .recordings(&room.id)
+        .await?
+        .into_iter()
+        .map(|r| RecordingEntry {
+            url: recording_url(public_url, &room.id, &r.id),
+            id: r.id,
+            participant: r.name,
+            role: r.role,
+            started_at_ms: r.started_at_ms,
+            duration_ms: r.duration_ms,
+            anchors: r.anchors,
+        })
+        .collect();
     Ok(Export {
+        voice: room.voice,
+        record_voice: room.record_voice,
+        recordings,
         live_scores,
         ended_at_ms,
         duration_ms: ended_at_ms.map(|end| end.saturating_sub(started_at_ms)),
@@ -135,6 +156,11 @@ pub(crate) async fn build(
         notes,
         integrity_notes,
     })
+}
+
+/// Where a recording is downloaded: `GET` with the API key, or the interviewer's token as `?token=`.
+pub(crate) fn recording_url(public_url: &str, room_id: &str, id: &str) -> String {
+    format!("{public_url}/api/v1/rooms/{room_id}/recordings/{id}")
 }
 
 /// A unified diff of one file, empty when nothing changed.

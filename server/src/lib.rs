@@ -4,6 +4,8 @@
 //! Listed from the top down: each module imports only modules listed after it. `tests/module_graph.rs`
 //! checks that no modules import each other in a circle. Only [`app`] and [`config`] are public (the
 //! binary's); [`test_support`] re-exports what the tests, fuzz targets and load tool reach inside.
+//! - [`voice_client`]: a Rust voice client (WebSocket signalling and WebRTC) for the tests and the load
+//!   tool; nothing in the server uses it.
 //! - [`app`]: `router(state)` and starting/stopping the server; [`config`] its command line and
 //!   environment.
 //! - [`accept`]: the accept loop and every connection until it is a WebSocket: header-read timeout,
@@ -19,6 +21,8 @@
 //! - [`export`]: the session record built from a room's log (timeline, files at a moment, export).
 //! - [`webhook`]: the signed room-ended webhook, retried from the store.
 //! - [`sample`]: the demo submission seeded in development mode.
+//! - [`voice`]: the SFU: one PeerConnection per member in voice, Opus forwarded to the others,
+//!   signalling (extension message 101) through the room actor, mute, speaking levels.
 //! - [`recording`]: each speaker's voice written to Ogg/Opus on the room clock, through the hook the
 //!   voice SFU calls.
 //! - [`room`]: one actor task per live room owning its document; the registry of loaded rooms.
@@ -59,6 +63,8 @@ mod secrets;
 mod shutdown;
 mod state;
 mod store;
+mod voice;
+mod voice_client;
 mod web;
 mod webhook;
 mod ws;
@@ -81,11 +87,24 @@ pub mod test_support {
         };
     }
 
+    /// Voice recording: the hook the SFU calls and the service behind it.
+    pub mod recording {
+        pub use crate::recording::{
+            MAX_QUEUED_PACKETS, NoRecording, RECORDINGS_DIR, Recorders, RecordingService, RtpAudio, Speaker,
+            SpeakerRecorder,
+        };
+    }
+
+    /// Voice: a Rust client that joins a room's voice, sends an Opus file and counts what it hears.
+    pub mod voice {
+        pub use crate::voice_client::{OggError, Seen, VoiceClient, opus_packets};
+    }
+
     /// The store: its traits, records and the SQLite backend.
     pub mod store {
         pub use crate::store::{
-            Catalog, LogEntry, LogRow, RoomLog, RoomRecord, RoomState, Snapshot, SqliteStore, StoreError,
-            StoreResult, SubmissionRecord,
+            Catalog, LogEntry, LogRow, RecordingRecord, Recordings, RoomLog, RoomRecord, RoomState, Snapshot,
+            SqliteStore, StoreError, StoreResult, SubmissionRecord,
         };
     }
 }

@@ -21,8 +21,10 @@ use handoff_protocol::schema;
 use crate::clock::now_ms;
 use crate::export::{self, ExportError};
 use crate::ids::new_id;
+use crate::recording::RecordingService;
 use crate::room::Registry;
 use crate::store::{LogEntry, RoomRecord, Store, StoreError, SubmissionRecord};
+use crate::voice::Voice;
 use crate::webhook::Webhooks;
 
 /// Author recorded for the server's own preload of the submission's files.
@@ -46,15 +48,26 @@ pub enum LifecycleError {
     Event(#[from] serde_json::Error),
 }
 
+/// A new room's voice channel: whether it has one, and whether it records the speakers (only with one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoiceOptions {
+    pub on: bool,
+    pub record: bool,
+}
+
 /// What opening, ending, reopening and purging rooms touch; one is shared by the API and the sweepers.
 pub struct Lifecycle {
     pub store: Arc<dyn Store>,
     pub rooms: Arc<Registry>,
     pub webhooks: Arc<Webhooks>,
+    /// Ending a room closes its voice first, so members hear `left` before their connection closes.
+    pub voice: Arc<Voice>,
     /// Base of the export link the room-ended webhook carries, e.g. `https://handoff.example.com`.
     pub public_url: Arc<str>,
     /// How long after it ended a room may be reopened.
     pub reopen_window: Duration,
+    /// The voice recordings, whose files a purge deletes.
+    pub recordings: Arc<RecordingService>,
 }
 
 impl Lifecycle {
@@ -66,7 +79,7 @@ impl Lifecycle {
         &self,
         submission_id: &str,
         interviewer: &str,
-        voice: bool,
+        voice: VoiceOptions,
         options: RoomOptions,
         on_ended: OnEnded,
     ) -> Result<(RoomRecord, SubmissionRecord, PromoteOutcome), LifecycleError> {
@@ -84,7 +97,8 @@ impl Lifecycle {
                     submission_id: submission_id.to_owned(),
                     status: RoomStatus::Live,
                     interviewer: interviewer.to_owned(),
-                    voice,
+                    voice: voice.on,
+                    record_voice: voice.on && voice.record,
                     created_at_ms: at_ms,
                     ended_at_ms: None,
                     options,
@@ -131,12 +145,14 @@ impl Lifecycle {
         let ended_at_ms = now_ms();
         let room =
             self.store.end_room(&room.id, ended_at_ms).await?.ok_or(LifecycleError::NotFound("room"))?;
+        self.voice.end_room(&room.id).await;
         self.rooms.end(&room.id).await;
         if !was_live {
             return Ok(room);
         }
         tracing::info!(room = %room.id, "interview ended");
-        let export = export::build(self.store.as_ref(), &self.rooms, room.clone(), sub).await?;
+        let export =
+            export::build(self.store.as_ref(), &self.rooms, room.clone(), sub, &self.public_url).await?;
         let event = RoomEndedEvent {
             event: "room.ended".into(),
             room: export.room.clone(),
@@ -177,11 +193,12 @@ impl Lifecycle {
         Ok(room)
     }
 
-    /// Deletes everything stored for a submission; live rooms are ended first (clients closed, edits
-    /// flushed) so nothing is written for them afterwards.
+    /// Deletes everything stored for a submission, its voice recordings' files included; live rooms are
+    /// ended first (clients closed, edits flushed) so nothing is written for them afterwards.
     pub async fn purge(&self, submission_id: &str) -> Result<(), LifecycleError> {
         if let Some(room) = self.store.live_room_for_submission(submission_id).await? {
             self.store.end_room(&room.id, now_ms()).await?;
+            self.voice.end_room(&room.id).await;
             self.rooms.end(&room.id).await;
         }
         let rooms = self
@@ -189,6 +206,8 @@ impl Lifecycle {
             .purge_submission(submission_id)
             .await?
             .ok_or(LifecycleError::NotFound("submission"))?;
+        // The rows went with the submission (so no new recording starts); now the files.
+        self.recordings.purge_rooms(rooms.clone()).await;
         tracing::info!(submission = %submission_id, rooms = rooms.len(), "submission purged");
         Ok(())
     }

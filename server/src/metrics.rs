@@ -39,8 +39,22 @@ pub struct Metrics {
     pub http_connections: IntGauge,
     pub connections_refused: IntCounter,
     pub accept_errors: IntCounter,
+    pub voice_peer_connections: IntGauge,
+    pub voice_participants: IntGauge,
+    pub voice_rooms: IntGauge,
+    pub voice_uplinks: IntGauge,
+    pub voice_packets_in: IntCounter,
+    pub voice_packets_forwarded: IntCounter,
+    pub voice_packets_muted: IntCounter,
     pub commit_seconds: Histogram,
     pub room_load_seconds: Histogram,
+    /// Voice packets not recorded, by reason: `queue_full` (the writer's queue was at its bound),
+    /// `invalid`, `duplicate`, `late`, `too_long` (see `recording::timeline`).
+    pub recording_packets_dropped: IntCounterVec,
+    pub recording_packets: IntCounter,
+    pub recordings_open: IntGauge,
+    pub recording_failures: IntCounter,
+    pub recording_reanchors: IntCounter,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -131,12 +145,56 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "handoff_accept_errors_total",
             "Failed accepts (out of file descriptors and the like), each followed by a pause",
         ),
+        voice_peer_connections: gauge(
+            &r,
+            "handoff_voice_peer_connections",
+            "Voice PeerConnections open (one per member joined to voice), until each is closed",
+        ),
+        voice_participants: gauge(&r, "handoff_voice_participants", "Members joined to voice"),
+        voice_rooms: gauge(&r, "handoff_voice_rooms", "Rooms with a voice task running"),
+        voice_uplinks: gauge(&r, "handoff_voice_uplinks", "Speakers' uplink tracks being read"),
+        voice_packets_in: counter(&r, "handoff_voice_packets_in_total", "Uplink RTP packets received"),
+        voice_packets_forwarded: counter(
+            &r,
+            "handoff_voice_packets_forwarded_total",
+            "RTP packets written to listeners (each uplink packet once per listener)",
+        ),
+        voice_packets_muted: counter(
+            &r,
+            "handoff_voice_packets_muted_total",
+            "Uplink RTP packets dropped because their speaker is muted",
+        ),
         commit_seconds: histogram(
             &r,
             "handoff_store_commit_seconds",
             "Duration of one group commit of a room",
         ),
         room_load_seconds: histogram(&r, "handoff_room_load_seconds", "Time to load a room from the store"),
+        recording_packets_dropped: {
+            let c = IntCounterVec::new(
+                Opts::new("handoff_recording_packets_dropped_total", "Voice packets not recorded, by reason"),
+                &["reason"],
+            )
+            .expect("valid metric");
+            r.register(Box::new(c.clone())).expect("registered once");
+            c
+        },
+        recording_packets: counter(
+            &r,
+            "handoff_recording_packets_total",
+            "Voice packets written to recordings",
+        ),
+        recordings_open: gauge(&r, "handoff_recordings_open", "Voice recordings being written"),
+        recording_failures: counter(
+            &r,
+            "handoff_recording_failures_total",
+            "Recordings abandoned because their file or row could not be written",
+        ),
+        recording_reanchors: counter(
+            &r,
+            "handoff_recording_reanchors_total",
+            "Times a speaker's RTP timestamps disagreed with the room clock and the clock won",
+        ),
         registry: r,
     }
 });

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use crate::auth::TokenKeys;
 use crate::lifecycle::Lifecycle;
+use crate::recording::RecordingService;
 use crate::room::Registry;
 use crate::store::Store;
+use crate::voice::Voice;
 
 /// The URLs clients are given, derived from the public base URL.
 pub struct Urls {
@@ -42,8 +44,12 @@ pub struct AppState {
     pub outbox_frames: usize,
     /// Opening, ending, reopening and purging rooms.
     pub lifecycle: Arc<Lifecycle>,
+    /// The voice SFU.
+    pub voice: Arc<Voice>,
     /// The bearer token `/metrics` requires; open when `None`.
     pub metrics_token: Option<Arc<str>>,
+    /// The voice recordings: the SFU's recorders, and where the download finds their files.
+    pub recordings: Arc<RecordingService>,
 }
 
 impl std::fmt::Debug for Urls {

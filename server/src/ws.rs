@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use handoff_protocol::frame::{
-    self, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, FrameError,
-    KEEPALIVE_FRAME, MessageKind,
+    self, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED,
+    KEEPALIVE_FRAME,
 };
 use handoff_protocol::limits::{
     CLIENT_IDLE_TIMEOUT_SECS, CLIENT_MESSAGE_BURST, CLIENT_MESSAGES_PER_SECOND, CLOSE_DRAIN_MS,
@@ -33,14 +33,17 @@ use crate::auth::TokenError;
 use crate::error::AppError;
 use crate::metrics::METRICS;
 use crate::rate::RateLimiter;
-use crate::room::{ClientMessage, CloseReason, Command, Extensions, Identity, Joiner, accepted_update};
+use crate::room::{ClientMessage, CloseReason, Command, Extension, Extensions, Identity, Joiner};
 use crate::state::AppState;
+use handoff_protocol::voice::ClientSignal;
 
 mod drain;
+mod inbound;
 mod sink;
 mod transport;
 mod upgrade;
 
+use inbound::decode;
 use sink::{ConnectionSink, SharedWriter};
 
 /// tungstenite's read buffer per connection. Its default (128 KiB) would dominate the memory of an idle
@@ -151,6 +154,12 @@ async fn run(
         }
     };
     METRICS.connections.inc();
+    // A client that announced voice is its room's voice member: it is told who is in voice, and may join.
+    let voice = if extensions.contains(Extension::VoiceSignal) {
+        Some(state.voice.connect(room_id, me.clone(), room.clone()).await)
+    } else {
+        None
+    };
     let mut limiter = RateLimiter::new(CLIENT_MESSAGES_PER_SECOND, CLIENT_MESSAGE_BURST);
     let keepalive_every = Duration::from_secs(KEEPALIVE_SECS);
     let idle_timeout = Duration::from_secs(CLIENT_IDLE_TIMEOUT_SECS);
@@ -197,8 +206,9 @@ async fn run(
                 // update and cursor arrive together, and the room then answers each member with one write
                 // instead of one per message.
                 let (mut batch, mut next, mut end) = (Vec::new(), msg, None);
+                let mut signals = voice.as_ref().map(|_| Vec::new());
                 loop {
-                    match read_messages(next, &me, &mut limiter, &mut batch) {
+                    match read_messages(next, &me, &mut limiter, &mut batch, signals.as_mut()) {
                         Ok(()) => {}
                         Err(reason) => {
                             end = Some(reason);
@@ -215,6 +225,11 @@ async fn run(
                 }
                 if !batch.is_empty() && room.send(Command::Messages { conn_id, msgs: batch }).await.is_err() {
                     break CloseReason::new(CLOSE_GOING_AWAY, "room closed");
+                }
+                if let (Some(voice), Some(signals)) = (&voice, signals) {
+                    for signal in signals {
+                        voice.signal(signal).await;
+                    }
                 }
                 if let Some(reason) = end {
                     break reason;
@@ -240,6 +255,9 @@ async fn run(
         }
     };
     METRICS.connections.dec();
+    if let Some(voice) = voice {
+        voice.disconnect().await;
+    }
     let _ = room.send(Command::Leave { conn_id }).await;
     // A client that stopped reading may never take the close frame; do not wait on it forever.
     let close = async {
@@ -260,13 +278,14 @@ async fn run(
     end
 }
 
-/// What one read from the socket means: messages for the room, added to `out` (none for a ping), or why
-/// to close.
+/// What one read from the socket means: messages for the room, added to `out` (none for a ping), voice
+/// signals added to `signals` (`None`: the client did not announce voice), or why to close.
 fn read_messages(
     msg: Option<Result<Message, WsError>>,
     who: &Identity,
     limiter: &mut RateLimiter,
     out: &mut Vec<ClientMessage>,
+    mut signals: Option<&mut Vec<ClientSignal>>,
 ) -> Result<(), CloseReason> {
     match msg {
         None | Some(Ok(Message::Close(_))) => Err(CloseReason::new(frame::CLOSE_NORMAL, "client closed")),
@@ -294,51 +313,16 @@ fn read_messages(
             }
             // A frame with one bad message is refused whole: none of its messages reach the room.
             let before = out.len();
-            decode(bytes, who, out).map_err(|e| {
+            let signals_before = signals.as_ref().map_or(0, |s| s.len());
+            decode(bytes, who, out, signals.as_deref_mut()).map_err(|e| {
                 out.truncate(before);
-                if let FrameError::Update(refusal) = &e {
-                    METRICS.refuse_update(refusal.reason());
+                if let Some(signals) = signals {
+                    signals.truncate(signals_before);
                 }
-                CloseReason::new(e.close_code(), e.to_string())
+                e.close_reason()
             })
         }
     }
-}
-
-/// Splits a frame and decodes every payload, so the room actor only ever sees valid input.
-fn decode(frame: Bytes, who: &Identity, out: &mut Vec<ClientMessage>) -> Result<(), FrameError> {
-    let parts = frame::split_frame(&frame)?;
-    for part in parts {
-        let message = || frame.slice(part.message.clone());
-        let msg = match part.kind {
-            MessageKind::SyncStep1 { state_vector } => {
-                ClientMessage::SyncStep1(frame::decode_state_vector(&frame[state_vector])?)
-            }
-            MessageKind::SyncStep2 { update } => ClientMessage::Update {
-                update: accepted_update(&frame[update.clone()])?,
-                payload: frame.slice(update),
-                message: message(),
-                step2: true,
-            },
-            MessageKind::Update { update } => ClientMessage::Update {
-                update: accepted_update(&frame[update.clone()])?,
-                payload: frame.slice(update),
-                message: message(),
-                step2: false,
-            },
-            MessageKind::Awareness { update } => {
-                let update = frame::decode_awareness_entries(&frame[update])?;
-                let conforming = crate::room::vet(&update, who)?;
-                ClientMessage::Awareness { update, message: message(), conforming }
-            }
-            MessageKind::QueryAwareness => ClientMessage::QueryAwareness,
-            MessageKind::Auth => continue,
-            // Reserved for voice and room events; none is accepted from clients yet.
-            MessageKind::Extension { tag, .. } => return Err(FrameError::UnknownType(u64::from(tag))),
-        };
-        out.push(msg);
-    }
-    Ok(())
 }
 
 fn close_message(reason: &CloseReason) -> Message {

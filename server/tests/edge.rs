@@ -6,7 +6,7 @@ mod common;
 use common::{TOKEN_SECRET, TestServer, YClient, file, metric};
 use handoff_protocol::frame::{
     self, CLOSE_INVALID_PAYLOAD, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG,
-    CLOSE_UNSUPPORTED, EXT_VOICE_SIGNAL,
+    CLOSE_UNSUPPORTED, EXT_ROOM_EVENT, EXT_VOICE_SIGNAL,
 };
 use handoff_protocol::limits::{CLIENT_MESSAGE_BURST, MAX_CLIENT_FRAME_BYTES};
 use handoff_protocol::{Claims, Role};
@@ -149,7 +149,10 @@ async fn malformed_frames_close_only_that_connection_with_a_reason() {
     assert!(reason.contains("unsupported message type 7"), "{reason}");
 
     let (code, _) = close_after(&server, Some(vec![EXT_VOICE_SIGNAL, 0]), None).await;
-    assert_eq!(code, CLOSE_UNSUPPORTED, "extension messages are not accepted yet");
+    assert_eq!(code, CLOSE_PROTOCOL_ERROR, "voice signalling from a client that did not announce voice");
+
+    let (code, _) = close_after(&server, Some(vec![EXT_ROOM_EVENT, 0]), None).await;
+    assert_eq!(code, CLOSE_UNSUPPORTED, "room events go one way, server to client");
 
     let garbage = vec![0, 2, 8, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3];
     let (code, reason) = close_after(&server, Some(garbage), None).await;

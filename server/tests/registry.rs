@@ -113,6 +113,7 @@ async fn setup(dir: &std::path::Path) -> (Arc<Counting>, Vec<u8>) {
         status: RoomStatus::Live,
         interviewer: "Ivy".into(),
         voice: false,
+        record_voice: false,
         created_at_ms: 0,
         ended_at_ms: None,
         options: Default::default(),

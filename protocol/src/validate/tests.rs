@@ -74,6 +74,7 @@ fn promote_checks_name_and_ttl() {
     let ok = PromoteRequest {
         interviewer: Interviewer { name: "Ivy".into() },
         voice: false,
+        record_voice: None,
         expires_in_s: Some(600),
         options: Default::default(),
         on_ended: Default::default(),
@@ -126,6 +127,7 @@ fn promote_bounds_the_duration() {
     let ok = PromoteRequest {
         interviewer: Interviewer { name: "Ivy".into() },
         voice: false,
+        record_voice: None,
         expires_in_s: None,
         options: RoomOptions { duration_min: Some(45), candidate_sees_integrity: true },
         on_ended: Default::default(),

@@ -3,6 +3,7 @@
 mod extract;
 mod interview;
 mod record;
+mod recordings;
 mod rooms;
 mod submissions;
 
@@ -33,6 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/rooms/{id}/replay", get(record::files_at))
         .route("/rooms/{id}/export", get(record::export))
         .route("/rooms/{id}/report", get(record::report))
+        .route("/rooms/{id}/recordings/{recording}", get(recordings::download))
         // Unknown API paths are JSON errors, not the web client's index page.
         .fallback(|| async { crate::error::AppError::NotFound("API route") })
 }

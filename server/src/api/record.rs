@@ -50,7 +50,7 @@ pub(super) async fn export(
     parts: Parts,
 ) -> Result<Json<Export>, AppError> {
     let (room, sub) = open_interviewer(&state, &parts, &id).await?;
-    Ok(Json(export::build(state.store.as_ref(), &state.rooms, room, sub).await?))
+    Ok(Json(export::build(state.store.as_ref(), &state.rooms, room, sub, &state.urls.public).await?))
 }
 
 /// The export as a printable page (same callers as the export).
@@ -60,5 +60,5 @@ pub(super) async fn report(
     parts: Parts,
 ) -> Result<Html<String>, AppError> {
     let (room, sub) = open_interviewer(&state, &parts, &id).await?;
-    Ok(Html(report::build(state.store.as_ref(), &state.rooms, room, sub).await?))
+    Ok(Html(report::build(state.store.as_ref(), &state.rooms, room, sub, &state.urls.public).await?))
 }

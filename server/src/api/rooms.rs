@@ -35,6 +35,7 @@ pub(super) async fn get(
         status: room.status,
         interviewer: room.interviewer,
         voice: room.voice,
+        record_voice: room.record_voice,
         created_at_ms: room.created_at_ms,
     }))
 }
@@ -90,6 +91,7 @@ pub(super) async fn session(
         candidate: CandidateName { name: sub.body.candidate.name },
         submission_files: sub.body.files,
         voice: room.voice,
+        record_voice: room.record_voice,
         ws_url: state.urls.ws.clone(),
         state: state.lifecycle.state(&room),
         duration_min: room.options.duration_min,

@@ -14,6 +14,7 @@ use super::{ApiJson, ApiQuery, Integrator};
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::ids::new_id;
+use crate::lifecycle::VoiceOptions;
 use crate::state::AppState;
 use crate::store::SubmissionRecord;
 
@@ -86,8 +87,9 @@ pub(super) async fn promote(
     ApiJson(body): ApiJson<PromoteRequest>,
 ) -> Result<Json<PromoteResponse>, AppError> {
     validate::promote(&body)?;
+    let voice = VoiceOptions { on: body.voice, record: body.record_voice.unwrap_or(body.voice) };
     let (room, sub, outcome) =
-        state.lifecycle.promote(&id, &body.interviewer.name, body.voice, body.options, body.on_ended).await?;
+        state.lifecycle.promote(&id, &body.interviewer.name, voice, body.options, body.on_ended).await?;
     let ttl = body.expires_in_s.unwrap_or(DEFAULT_ROOM_TOKEN_TTL_SECS);
     let tokens = PerRole {
         interviewer: state.tokens.mint(&room.id, Role::Interviewer, &body.interviewer.name, ttl),

@@ -6,34 +6,34 @@ use handoff_protocol::role::Role;
 
 /// One RTP packet of a speaker's Opus uplink, as it arrived (never a packet dropped by a mute).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct RtpAudio<'a> {
-    pub(crate) sequence: u16,
+pub struct RtpAudio<'a> {
+    pub sequence: u16,
     /// The RTP timestamp (48 kHz for Opus); it may wrap, repeat or go back on a reordered packet.
-    pub(crate) timestamp: u32,
+    pub timestamp: u32,
     /// The Opus packet, without the RTP header.
-    pub(crate) payload: &'a [u8],
+    pub payload: &'a [u8],
     /// When the server received it, ms since the Unix epoch: the clock of the room's log.
-    pub(crate) arrived_at_ms: u64,
+    pub arrived_at_ms: u64,
 }
 
 /// Whose uplink a recorder records.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Speaker {
-    pub(crate) room: String,
+pub struct Speaker {
+    pub room: String,
     /// The server's id of the speaker's WebSocket connection (the `member` of voice signalling).
-    pub(crate) member: u64,
-    pub(crate) name: String,
-    pub(crate) role: Role,
+    pub member: u64,
+    pub name: String,
+    pub role: Role,
 }
 
 /// Starts a recorder for each speaker of a room that records voice.
-pub(crate) trait Recorders: Send + Sync + std::fmt::Debug + 'static {
+pub trait Recorders: Send + Sync + std::fmt::Debug + 'static {
     /// A speaker's uplink track started; `None` when nothing is recorded for it.
     fn start(&self, speaker: Speaker) -> Option<Box<dyn SpeakerRecorder>>;
 }
 
 /// Records one speaker's uplink track.
-pub(crate) trait SpeakerRecorder: Send + 'static {
+pub trait SpeakerRecorder: Send + 'static {
     /// One packet as it arrived; never blocks.
     fn packet(&mut self, packet: RtpAudio<'_>);
     /// The track ended (left voice, room ended, connection closed, server stopping).
@@ -42,7 +42,7 @@ pub(crate) trait SpeakerRecorder: Send + 'static {
 
 /// Records nothing: a server without voice recording.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct NoRecording;
+pub struct NoRecording;
 
 impl Recorders for NoRecording {
     fn start(&self, _speaker: Speaker) -> Option<Box<dyn SpeakerRecorder>> {

@@ -7,6 +7,7 @@ mod colors;
 mod html;
 mod moments;
 mod sections;
+mod voice;
 
 use handoff_protocol::export::Export;
 
@@ -26,9 +27,10 @@ pub(crate) async fn build(
     rooms: &Registry,
     room: RoomRecord,
     sub: SubmissionRecord,
+    public_url: &str,
 ) -> Result<String, ExportError> {
     let summary = integrity::summarize_submission(&sub.body.events, &sub.body.files);
-    let export = export::build(store, rooms, room, sub).await?;
+    let export = export::build(store, rooms, room, sub, public_url).await?;
     Ok(render(&export, &summary))
 }
 
@@ -46,6 +48,7 @@ pub(crate) fn render(x: &Export, summary: &IntegritySummary) -> String {
     ));
     sections::header(&mut out, x);
     sections::participants(&mut out, x);
+    voice::recordings(&mut out, x);
     sections::files(&mut out, x, &authors);
     sections::notes(&mut out, x);
     sections::scores(&mut out, x, summary);

@@ -66,11 +66,14 @@ pub(super) fn describe(export: &Export, flags: &[Flag], m: &Moment) -> String {
     out
 }
 
+/// The room-clock moment a citation names: its time, or else its edit's.
+pub(super) fn moment_at(export: &Export, m: &Moment) -> Option<u64> {
+    m.at_ms.or_else(|| m.seq.and_then(|seq| export.timeline.iter().find(|e| e.seq == seq).map(|e| e.at_ms)))
+}
+
 /// A live moment: the run holding the cited edit, else the run at or just before the cited time.
 fn live(export: &Export, m: &Moment) -> Option<String> {
-    let at = m
-        .at_ms
-        .or_else(|| m.seq.and_then(|seq| export.timeline.iter().find(|e| e.seq == seq).map(|e| e.at_ms)))?;
+    let at = moment_at(export, m)?;
     let run = m
         .seq
         .and_then(|seq| export.runs.iter().find(|r| r.first_seq <= seq && seq <= r.last_seq))

@@ -10,7 +10,7 @@ use handoff_protocol::interview::IntegrityNote;
 
 use super::authors::Authors;
 use super::html::{duration, esc, esc_code, offset, utc};
-use super::moments::{describe, flag_label, flag_meaning, run_sentence};
+use super::moments::{describe, flag_label, flag_meaning, moment_at, run_sentence};
 
 /// Candidate, exercise, interviewer, start, end and duration.
 pub(super) fn header(out: &mut String, x: &Export) {
@@ -183,7 +183,8 @@ pub(super) fn scores(out: &mut String, x: &Export, summary: &IntegritySummary) {
         } else {
             out.push_str("<ul>");
             for m in &s.evidence {
-                let _ = write!(out, "<li>{}</li>", esc_code(&describe(x, &summary.flags, m)));
+                let audio = moment_at(x, m).map(|at| super::voice::links_at(x, at)).unwrap_or_default();
+                let _ = write!(out, "<li>{}{audio}</li>", esc_code(&describe(x, &summary.flags, m)));
             }
             out.push_str("</ul>");
         }

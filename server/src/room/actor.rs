@@ -193,6 +193,7 @@ impl RoomActor {
             }
             Command::Messages { conn_id, msgs } => self.core.receive(conn_id, msgs, now),
             Command::Extension { ext, frame } => self.core.send_extension(ext, frame),
+            Command::ExtensionTo { conn_id, ext, frame } => self.core.send_extension_to(conn_id, ext, frame),
             Command::Shutdown { done, .. } | Command::End { done, .. } | Command::Flush { done } => {
                 // `run` handles these itself; answered rather than dropped if one ever arrives here.
                 let _ = done.send(());

@@ -228,6 +228,13 @@ impl<S> RoomCore<S> {
         self.members.broadcast_extension(ext, frame);
     }
 
+    /// Sends an extension message to one member (a voice offer, candidate or state is for one member
+    /// only); nothing if it left or never announced `ext`.
+    pub(crate) fn send_extension_to(&mut self, conn_id: u64, ext: Extension, frame: Bytes) {
+        debug_assert_eq!(frame.first(), Some(&ext.message_type()));
+        self.members.send_extension_to(conn_id, ext, frame);
+    }
+
     /// The interview ended: every member is closed with `reason` and joins are refused until a reopen.
     pub(crate) fn end(&mut self, reason: CloseReason, now: Now) {
         self.ended = Some(reason.clone());

@@ -122,6 +122,12 @@ pub enum Command {
         ext: Extension,
         frame: Bytes,
     },
+    /// Send an extension message to one member, if it announced `ext`.
+    ExtensionTo {
+        conn_id: u64,
+        ext: Extension,
+        frame: Bytes,
+    },
     /// Commit everything accepted so far, then answer (readers of the log see every accepted edit).
     Flush {
         done: oneshot::Sender<()>,

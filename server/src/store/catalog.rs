@@ -23,6 +23,8 @@ pub struct RoomRecord {
     pub status: RoomStatus,
     pub interviewer: String,
     pub voice: bool,
+    /// Whether each speaker's voice is recorded (never without `voice`).
+    pub record_voice: bool,
     pub created_at_ms: u64,
     /// When the room ended (`None` while live).
     pub ended_at_ms: Option<u64>,
@@ -69,7 +71,7 @@ pub trait Catalog: Send + Sync + 'static {
     /// How many rooms are live (promoted and not ended), loaded on a node or not.
     async fn count_live_rooms(&self) -> StoreResult<u64>;
     /// Deletes everything stored for a submission: its rooms, their logs, snapshots, presence, notes,
-    /// scores and webhook deliveries. Returns the ids of the rooms removed, or `None` if the submission
+    /// scores, recordings' rows and webhook deliveries (the recordings' files are the caller's). Returns the ids of the rooms removed, or `None` if the submission
     /// is unknown.
     async fn purge_submission(&self, submission_id: &str) -> StoreResult<Option<Vec<String>>>;
 }

@@ -9,6 +9,7 @@
 mod catalog;
 mod interview;
 mod private;
+mod recordings;
 mod room_log;
 mod webhooks;
 
@@ -84,6 +85,7 @@ fn room(id: &str, submission_id: &str, at_ms: u64) -> RoomRecord {
         status: RoomStatus::Live,
         interviewer: "Ivy".into(),
         voice: false,
+        record_voice: false,
         created_at_ms: at_ms,
         ended_at_ms: None,
         options: Default::default(),

@@ -16,9 +16,9 @@ use handoff_protocol::export::PresenceEvent;
 use handoff_protocol::interview::{IntegrityNote, Question};
 
 use super::{
-    Catalog, Constraint, Interview, LogEntry, LogRow, Missing, Private, RoomLog, RoomRecord, RoomState,
-    Snapshot, Store, StoreError, StoreResult, SubmissionRecord, WebhookDelivery, WebhookOutbox,
-    WebhookOutcome,
+    Catalog, Constraint, Interview, LogEntry, LogRow, Missing, Private, RecordingRecord, Recordings, RoomLog,
+    RoomRecord, RoomState, Snapshot, Store, StoreError, StoreResult, SubmissionRecord, WebhookDelivery,
+    WebhookOutbox, WebhookOutcome,
 };
 
 #[derive(Debug, Default)]
@@ -224,6 +224,38 @@ impl Interview for MemoryStore {
                 notes.sort_by(|a, b| (a.at_ms, &a.kind).cmp(&(b.at_ms, &b.kind)));
             }
             Ok(())
+        })
+    }
+}
+
+#[async_trait]
+impl Recordings for MemoryStore {
+    async fn save_recording(&self, rec: RecordingRecord) -> StoreResult<()> {
+        self.with(|d| {
+            let recordings = &mut d.existing_room(&rec.room_id)?.recordings;
+            match recordings.iter_mut().find(|r| r.id == rec.id) {
+                // As SQLite's upsert: only what a longer file adds changes.
+                Some(old) if rec.duration_ms >= old.duration_ms => {
+                    old.duration_ms = rec.duration_ms;
+                    old.anchors = rec.anchors;
+                }
+                Some(_) => {}
+                None => {
+                    recordings.push(rec);
+                    recordings.sort_by(|a, b| (a.started_at_ms, &a.id).cmp(&(b.started_at_ms, &b.id)));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn recordings(&self, room_id: &str) -> StoreResult<Vec<RecordingRecord>> {
+        self.with(|d| Ok(d.per_room.get(room_id).map(|r| r.recordings.clone()).unwrap_or_default()))
+    }
+
+    async fn recording(&self, room_id: &str, id: &str) -> StoreResult<Option<RecordingRecord>> {
+        self.with(|d| {
+            Ok(d.per_room.get(room_id).and_then(|r| r.recordings.iter().find(|x| x.id == id)).cloned())
         })
     }
 }

@@ -5,6 +5,7 @@
 //!   room depends on this alone.
 //! - [`Private`]: the interviewer's notes and live scores.
 //! - [`Interview`]: the questions pushed to a room and the candidate's notes on the integrity signals.
+//! - [`Recordings`]: the rows of the voice recordings (who, when on the room clock, anchors, file).
 //! - [`WebhookOutbox`]: room-ended webhook deliveries.
 //!
 //! [`Store`] is all of them behind one `Arc<dyn Store>`, which coerces to any one of them. The embedded
@@ -21,6 +22,7 @@ mod memory;
 mod migrations;
 mod postgres;
 mod private;
+mod recordings;
 mod room_log;
 mod sqlite;
 mod url;
@@ -39,13 +41,14 @@ pub(crate) use postgres::PgStore;
 #[cfg(test)]
 pub(crate) use postgres::test_db::TestDatabase;
 pub(crate) use private::Private;
+pub use recordings::{RecordingRecord, Recordings};
 pub use room_log::{LogEntry, LogRow, RoomLog, RoomState, Snapshot};
 pub use sqlite::SqliteStore;
 pub(crate) use webhooks::{WebhookDelivery, WebhookOutbox, WebhookOutcome};
 
 /// Every concern of the store, from one backend.
 #[async_trait]
-pub trait Store: Catalog + RoomLog + Private + Interview + WebhookOutbox {
+pub trait Store: Catalog + RoomLog + Private + Interview + Recordings + WebhookOutbox {
     /// Cheap round trip proving the store answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -12,6 +12,7 @@ mod catalog;
 mod interview;
 mod log;
 mod private;
+mod recordings;
 mod room_log;
 mod schema;
 mod tuning;
@@ -184,6 +185,7 @@ fn room_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRecord> {
             duration_min: row.get::<_, Option<u32>>(7)?,
             candidate_sees_integrity: row.get(8)?,
         },
+        record_voice: row.get(9)?,
     })
 }
 
@@ -192,7 +194,7 @@ fn room_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRecord> {
 macro_rules! room_columns {
     () => {
         "id, submission_id, status, interviewer, voice, created_at_ms, ended_at_ms, duration_min, \
-         candidate_sees_integrity"
+         candidate_sees_integrity, record_voice"
     };
 }
 use room_columns;
@@ -259,6 +261,7 @@ mod tests {
             status: RoomStatus::Live,
             interviewer: "Ivy".into(),
             voice: false,
+            record_voice: false,
             created_at_ms: 1,
             ended_at_ms: None,
             options: Default::default(),

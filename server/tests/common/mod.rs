@@ -2,8 +2,10 @@
 //! WebSocket (yrs for the document, tokio-tungstenite for the socket).
 #![allow(dead_code)]
 
+pub mod interop;
 pub mod postgres;
 pub mod room_life;
+pub mod voice;
 pub mod yclient;
 
 use std::path::Path;

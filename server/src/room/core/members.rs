@@ -90,6 +90,15 @@ impl<S> Members<S> {
         }
     }
 
+    /// Queues an extension frame for one member, if it is here and announced `ext`.
+    pub(super) fn send_extension_to(&mut self, conn_id: u64, ext: Extension, frame: Bytes) {
+        if let Some(m) = self.list.iter_mut().find(|m| m.who.conn_id == conn_id && m.extensions.contains(ext))
+        {
+            m.queued.push(frame);
+            self.undelivered = true;
+        }
+    }
+
     /// Whether frames were queued since the last call.
     pub(super) fn take_undelivered(&mut self) -> bool {
         std::mem::take(&mut self.undelivered)

@@ -9,8 +9,8 @@ use handoff_protocol::export::PresenceEvent;
 use handoff_protocol::interview::{IntegrityNote, Question};
 
 use crate::store::{
-    Constraint, LogEntry, Missing, RoomRecord, Snapshot, StoreError, StoreResult, SubmissionRecord,
-    WebhookDelivery, WebhookOutcome,
+    Constraint, LogEntry, Missing, RecordingRecord, RoomRecord, Snapshot, StoreError, StoreResult,
+    SubmissionRecord, WebhookDelivery, WebhookOutcome,
 };
 
 #[derive(Debug, Default)]
@@ -39,6 +39,8 @@ pub(super) struct PerRoom {
     pub(super) presence: Vec<PresenceEvent>,
     pub(super) questions: Vec<Question>,
     pub(super) integrity_notes: Vec<IntegrityNote>,
+    /// Sorted as SQLite reads them back: by start, then id.
+    pub(super) recordings: Vec<RecordingRecord>,
 }
 
 impl PerRoom {

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     created_at_ms INTEGER NOT NULL,
     ended_at_ms INTEGER,
     duration_min INTEGER,
-    candidate_sees_integrity INTEGER NOT NULL DEFAULT 0
+    candidate_sees_integrity INTEGER NOT NULL DEFAULT 0,
+    record_voice INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rooms_one_live_per_submission ON rooms(submission_id) WHERE status = 'live';
 CREATE TABLE IF NOT EXISTS room_log (",
@@ -99,6 +100,18 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     created_at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_attempt_ms);
+CREATE TABLE IF NOT EXISTS room_recordings (
+    id TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL REFERENCES rooms(id),
+    member INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    started_at_ms INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    anchors TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS room_recordings_by_room ON room_recordings(room_id, started_at_ms);
 CREATE TABLE IF NOT EXISTS room_snapshots (
     room_id TEXT PRIMARY KEY,
     upto_seq INTEGER NOT NULL,
@@ -109,8 +122,9 @@ CREATE TABLE IF NOT EXISTS room_snapshots (
 );
 
 /// Every table keyed by `room_id`: what purging a room deletes. A new per-room table belongs here.
-pub(super) const ROOM_TABLES: [&str; 9] = [
+pub(super) const ROOM_TABLES: [&str; 10] = [
     "webhook_deliveries",
+    "room_recordings",
     "room_questions",
     "room_integrity_notes",
     "room_presence",
@@ -182,6 +196,11 @@ fn step_1_layout(conn: &Connection) -> rusqlite::Result<()> {
             "ALTER TABLE rooms ADD COLUMN duration_min INTEGER;
              ALTER TABLE rooms ADD COLUMN candidate_sees_integrity INTEGER NOT NULL DEFAULT 0;",
         )?;
+    }
+    let has_record_voice: bool =
+        conn.prepare("SELECT 1 FROM pragma_table_info('rooms') WHERE name = 'record_voice'")?.exists([])?;
+    if !has_record_voice {
+        conn.execute_batch("ALTER TABLE rooms ADD COLUMN record_voice INTEGER NOT NULL DEFAULT 0")?;
     }
     Ok(())
 }

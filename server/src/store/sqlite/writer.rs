@@ -187,8 +187,8 @@ fn create_room(
     }
     c.execute(
         "INSERT INTO rooms (id, submission_id, status, interviewer, voice, created_at_ms, duration_min,
-                            candidate_sees_integrity)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            candidate_sees_integrity, record_voice)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             room.id,
             room.submission_id,
@@ -197,7 +197,8 @@ fn create_room(
             room.voice,
             room.created_at_ms as i64,
             room.options.duration_min,
-            room.options.candidate_sees_integrity
+            room.options.candidate_sees_integrity,
+            room.record_voice
         ],
     )?;
     log.append(c, std::slice::from_ref(preload), None)?;
