@@ -10,6 +10,7 @@
 mod catalog;
 mod interview;
 mod private;
+mod recordings;
 mod room_log;
 mod schema;
 #[cfg(test)]
@@ -170,7 +171,7 @@ impl Store for PgStore {
 macro_rules! room_columns {
     () => {
         "id, submission_id, status, interviewer, voice, created_at_ms, ended_at_ms, duration_min, \
-         candidate_sees_integrity"
+         candidate_sees_integrity, record_voice"
     };
 }
 use room_columns;
@@ -191,6 +192,7 @@ fn room_from_row(row: &Row) -> StoreResult<RoomRecord> {
             duration_min: row.try_get::<_, Option<i64>>(7).map_err(db_err)?.map(|v| v as u32),
             candidate_sees_integrity: row.try_get(8).map_err(db_err)?,
         },
+        record_voice: row.try_get(9).map_err(db_err)?,
         id,
     })
 }

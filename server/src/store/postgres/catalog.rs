@@ -64,8 +64,8 @@ impl Catalog for PgStore {
         let inserted = txn
             .execute(
                 "INSERT INTO rooms (id, submission_id, status, interviewer, voice, created_at_ms,
-                                    duration_min, candidate_sees_integrity)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                    duration_min, candidate_sees_integrity, record_voice)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
                     &room.id,
                     &room.submission_id,
@@ -75,6 +75,7 @@ impl Catalog for PgStore {
                     &(room.created_at_ms as i64),
                     &room.options.duration_min.map(i64::from),
                     &room.options.candidate_sees_integrity,
+                    &room.record_voice,
                 ],
             )
             .await

@@ -102,14 +102,33 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_
 CREATE INDEX webhook_deliveries_by_room ON webhook_deliveries (room_id, id);
 ";
 
+/// Step 2: voice recordings, as SQLite's step 2: whether a room records its speakers, and one row per
+/// recorded file (the audio is a file in the node's data dir), its anchors as JSON text.
+const RECORDINGS_2: &str = "
+ALTER TABLE rooms ADD COLUMN record_voice BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE TABLE room_recordings (
+    id TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL REFERENCES rooms(id),
+    member BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    started_at_ms BIGINT NOT NULL,
+    duration_ms BIGINT NOT NULL,
+    path TEXT NOT NULL,
+    anchors TEXT NOT NULL
+);
+CREATE INDEX room_recordings_by_room ON room_recordings (room_id, started_at_ms, id);
+";
+
 /// The schema, step by step; a step's version is its place in the list, from 1. A released step never
 /// changes: a change to the schema is a new step at the end, beside the same step of SQLite's list.
-const STEPS: &[&str] = &[LAYOUT_1];
+pub(super) const STEPS: &[&str] = &[LAYOUT_1, RECORDINGS_2];
 
 /// Every table keyed by `room_id`: what purging a room deletes, those referencing `rooms` included. A
 /// new per-room table belongs here.
-pub(super) const ROOM_TABLES: [&str; 8] = [
+pub(super) const ROOM_TABLES: [&str; 9] = [
     "webhook_deliveries",
+    "room_recordings",
     "room_questions",
     "room_integrity_notes",
     "room_presence",

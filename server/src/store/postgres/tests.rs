@@ -33,6 +33,7 @@ async fn with_room(store: &PgStore) {
         status: RoomStatus::Live,
         interviewer: "Ivy".into(),
         voice: false,
+        record_voice: false,
         created_at_ms: 1,
         ended_at_ms: None,
         options: Default::default(),
@@ -130,4 +131,28 @@ async fn a_backend_error_shows_what_the_server_said() {
     let err = store.notes("room").await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
     assert!(err.to_string().contains("room_notes"), "the message names the table: {err}");
+}
+
+#[tokio::test]
+async fn a_database_at_version_1_gains_the_recordings_of_step_2() {
+    let db = TestDatabase::create().await;
+    let (client, conn) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    // As the first build with versions left it: step 1 run, version 1 recorded, a room in it.
+    client.batch_execute(super::schema::STEPS[0]).await.unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1, 1);
+             INSERT INTO submissions VALUES ('s', 1, '{}');
+             INSERT INTO rooms (id, submission_id, status, interviewer, voice, created_at_ms)
+             VALUES ('r', 's', 'live', 'Ivy', TRUE, 2);",
+        )
+        .await
+        .unwrap();
+    let store = PgStore::open(&db.url).await.unwrap();
+    assert_eq!(schema_version(&db).await, latest_version() as i32);
+    let room = store.get_room("r").await.unwrap().unwrap();
+    assert!(room.voice && !room.record_voice, "the new column reads false for an old room");
+    assert!(crate::store::Recordings::recordings(&store, "r").await.unwrap().is_empty());
 }

@@ -39,8 +39,7 @@ CREATE TABLE IF NOT EXISTS rooms (
     created_at_ms INTEGER NOT NULL,
     ended_at_ms INTEGER,
     duration_min INTEGER,
-    candidate_sees_integrity INTEGER NOT NULL DEFAULT 0,
-    record_voice INTEGER NOT NULL DEFAULT 0
+    candidate_sees_integrity INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rooms_one_live_per_submission ON rooms(submission_id) WHERE status = 'live';
 CREATE TABLE IF NOT EXISTS room_log (",
@@ -100,18 +99,6 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     created_at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_attempt_ms);
-CREATE TABLE IF NOT EXISTS room_recordings (
-    id TEXT PRIMARY KEY,
-    room_id TEXT NOT NULL REFERENCES rooms(id),
-    member INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL,
-    started_at_ms INTEGER NOT NULL,
-    duration_ms INTEGER NOT NULL,
-    path TEXT NOT NULL,
-    anchors TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS room_recordings_by_room ON room_recordings(room_id, started_at_ms);
 CREATE TABLE IF NOT EXISTS room_snapshots (
     room_id TEXT PRIMARY KEY,
     upto_seq INTEGER NOT NULL,
@@ -140,7 +127,7 @@ type Step = fn(&Connection) -> rusqlite::Result<()>;
 
 /// The schema, step by step; a step's version is its place in the list, from 1. A released step never
 /// changes: a change to the schema is a new step at the end.
-const STEPS: &[Step] = &[step_1_layout];
+const STEPS: &[Step] = &[step_1_layout, step_2_recordings];
 
 /// The version this build brings every database to.
 pub(super) fn latest_version() -> SchemaVersion {
@@ -197,13 +184,36 @@ fn step_1_layout(conn: &Connection) -> rusqlite::Result<()> {
              ALTER TABLE rooms ADD COLUMN candidate_sees_integrity INTEGER NOT NULL DEFAULT 0;",
         )?;
     }
+    Ok(())
+}
+
+/// Step 2: voice recordings, whether a room records its speakers and one row per recorded file (the
+/// audio is a file in the data dir). Written to be harmless where a build without versions already
+/// added them: the column is looked for, the table and index are `IF NOT EXISTS`.
+fn step_2_recordings(conn: &Connection) -> rusqlite::Result<()> {
     let has_record_voice: bool =
         conn.prepare("SELECT 1 FROM pragma_table_info('rooms') WHERE name = 'record_voice'")?.exists([])?;
     if !has_record_voice {
         conn.execute_batch("ALTER TABLE rooms ADD COLUMN record_voice INTEGER NOT NULL DEFAULT 0")?;
     }
-    Ok(())
+    conn.execute_batch(RECORDINGS_2)
 }
+
+/// The table of step 2.
+const RECORDINGS_2: &str = "
+CREATE TABLE IF NOT EXISTS room_recordings (
+    id TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL REFERENCES rooms(id),
+    member INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    started_at_ms INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    anchors TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS room_recordings_by_room ON room_recordings(room_id, started_at_ms);
+";
 
 #[cfg(test)]
 mod tests;

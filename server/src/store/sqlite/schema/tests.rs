@@ -5,9 +5,9 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::{latest_version, migrate};
+use super::{STEPS, latest_version, migrate};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Catalog, Interview, Private, RoomLog, StoreError, WebhookOutbox};
+use crate::store::{Catalog, Interview, Private, Recordings, RoomLog, StoreError, WebhookOutbox};
 
 /// A database as the last build before versions left it, one row in every table.
 const BEFORE_VERSIONS: &str = include_str!("../fixtures/before-versions.sql");
@@ -30,6 +30,8 @@ async fn a_database_from_before_versions_upgrades_and_keeps_everything() {
     assert_eq!(sub.body.files[0].content, "x = 1\n");
     let room = store.get_room("room-1").await.unwrap().unwrap();
     assert_eq!((room.options.duration_min, room.options.candidate_sees_integrity), (Some(45), true));
+    assert!(!room.record_voice, "step 2 adds the column, off for rooms before it");
+    assert!(store.recordings("room-1").await.unwrap().is_empty());
     let seqs: Vec<u64> = store.room_log("room-1").await.unwrap().iter().map(|r| r.seq).collect();
     assert_eq!(seqs, [1, 2, 3], "the folded and the recent rows");
     let state = store.load_room("room-1").await.unwrap();
@@ -112,4 +114,45 @@ fn migrating_a_current_database_changes_nothing() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(rows, [latest_version()], "one row, at the latest version");
+}
+
+#[tokio::test]
+async fn a_database_at_version_1_gains_the_recordings_of_step_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("handoff.db");
+    {
+        // As the first build with versions left it: step 1 run, version 1 recorded.
+        let conn = Connection::open(&path).unwrap();
+        STEPS[0](&conn).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1, 1);
+             INSERT INTO submissions VALUES ('s', 1, '{}');
+             INSERT INTO rooms (id, submission_id, status, interviewer, voice, created_at_ms)
+             VALUES ('r', 's', 'live', 'Ivy', 1, 2);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(version(&path), Some(latest_version()));
+    let room = store.get_room("r").await.unwrap().unwrap();
+    assert!(room.voice && !room.record_voice, "the new column reads false for an old room");
+    assert!(store.recordings("r").await.unwrap().is_empty(), "the new table is there");
+}
+
+#[tokio::test]
+async fn a_database_that_gained_recordings_before_versions_upgrades_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("handoff.db");
+    {
+        // A build between the recordings and the versions: both there, no version recorded.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(BEFORE_VERSIONS).unwrap();
+        conn.execute_batch("ALTER TABLE rooms ADD COLUMN record_voice INTEGER NOT NULL DEFAULT 0;").unwrap();
+        conn.execute_batch(super::RECORDINGS_2).unwrap();
+        conn.execute_batch("UPDATE rooms SET record_voice = 1").unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(version(&path), Some(latest_version()));
+    assert!(store.get_room("room-1").await.unwrap().unwrap().record_voice, "kept as it was");
 }
