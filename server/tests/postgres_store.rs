@@ -1,5 +1,6 @@
 //! The real server on a PostgreSQL store (`--store postgres://…`): a room's document and its export
-//! survive a restart, a room's whole life (the same flow memory and SQLite serve), a schema newer than
+//! survive a restart (typed by the Rust client, and by stock y-websocket clients under Node), a room's
+//! whole life (the same flow memory and SQLite serve), a schema newer than
 //! the build is refused at start, and the password in the URL never reaches the output. Each test creates a fresh database on the PostgreSQL server
 //! `HANDOFF_TEST_POSTGRES_URL` names (default 127.0.0.1:5432 as user postgres, trust auth) and drops it
 //! afterwards. Without PostgreSQL these tests fail, never skip: `.ci/run` installs and starts it.
@@ -80,6 +81,32 @@ async fn a_room_and_its_export_survive_a_restart_on_postgres() {
 
     let server = start(dir.path(), &db).await;
     assert_eq!(export(&server, &id).await, before, "the export reads the same from PostgreSQL");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_y_websocket_clients_edit_a_room_that_survives_a_restart_on_postgres() {
+    let db = Database::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &db).await;
+    let files = common::interop::files();
+    let room = server.room_with(&files).await;
+    let checks = common::interop::run(&room, &files, &room.ws_url, &[]).await;
+    assert_eq!(checks, common::interop::CHECKS, "every interop check ran and passed");
+    let id = room.room.id.clone();
+    let edited = YClient::synced(&TestServer::ws(&room, &room.tokens.interviewer)).await.files();
+    assert!(
+        edited.values().any(|text| text.contains("# candidate")),
+        "the clients typed: {:?}",
+        edited.keys()
+    );
+    let exported = export(&server, &id).await["files"].clone();
+    server.stop().await;
+
+    let server = start(dir.path(), &db).await;
+    let again = YClient::synced(&ws(&server, &id, &room.tokens.interviewer)).await.files();
+    assert_eq!(again, edited, "what the stock clients typed came back from PostgreSQL");
+    assert_eq!(export(&server, &id).await["files"], exported, "and the export's files read the same");
     server.stop().await;
 }
 
