@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use handoff_protocol::{integrity, limits};
+use handoff_protocol::{integrity, limits, voice};
 
 /// The Rust value of a mirrored constant; a mirror of an unknown name fails the test, so whoever adds
 /// one adds it here too.
@@ -14,6 +14,7 @@ fn rust_value(name: &str) -> Option<u64> {
         "MAX_INTEGRITY_NOTE_CHARS" => limits::MAX_INTEGRITY_NOTE_CHARS as u64,
         "MAX_DURATION_MIN" => u64::from(limits::MAX_DURATION_MIN),
         "LARGE_PASTE_CHARS" => integrity::LARGE_PASTE_CHARS,
+        "MAX_VOICE_SIGNAL_BYTES" => voice::MAX_VOICE_SIGNAL_BYTES as u64,
         _ => return None,
     })
 }

@@ -66,9 +66,10 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,
 
-    /// Store URL: `sqlite://PATH`, or `memory://` (nothing survives a restart; for benchmarks and demos).
-    /// Default: `sqlite://<data dir>/handoff.db`.
-    #[arg(long, env = "HANDOFF_STORE")]
+    /// Store URL: `sqlite://PATH`, `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (the shared store
+    /// of a cluster; the schema is migrated at start), or `memory://` (nothing survives a restart; for
+    /// benchmarks and demos). Default: `sqlite://<data dir>/handoff.db`. A password in it is never shown.
+    #[arg(long, env = "HANDOFF_STORE", hide_env_values = true)]
     pub store: Option<String>,
 
     /// Seconds a room with no clients stays in memory before it is flushed and evicted.

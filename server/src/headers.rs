@@ -20,9 +20,11 @@ pub(crate) struct SecurityHeaders {
 /// attributes (a participant's swatch, a score bar) and CodeMirror injects its themes as `<style>`
 /// where constructable stylesheets are missing; a style cannot exfiltrate while `img-src`, `font-src`
 /// and `connect-src` keep every fetch on this origin. `data:` images are CodeMirror's inline SVG icons.
+/// `media-src 'self' blob:`: the replay plays voice recordings it downloaded with the interviewer's
+/// credential as `blob:` URLs (live voice plays from a `srcObject`, which no directive governs).
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-img-src 'self' data:; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; \
-frame-ancestors 'none'";
+img-src 'self' data:; media-src 'self' blob:; font-src 'self'; manifest-src 'self'; base-uri 'none'; \
+form-action 'self'; frame-ancestors 'none'";
 
 impl SecurityHeaders {
     /// `ws_url` is the WebSocket base the API hands out (`ws[s]://host/ws`): the page connects there,

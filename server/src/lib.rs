@@ -27,7 +27,8 @@
 //!   voice SFU calls.
 //! - [`room`]: one actor task per live room owning its document; the registry of loaded rooms.
 //! - [`bus`]: the cluster seam (rooms publish accepted updates; single node publishes nowhere).
-//! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default, or in memory).
+//! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default, PostgreSQL for a
+//!   cluster, or in memory), each with versioned schema migrations.
 //! - [`auth`]: API key and room tokens; [`secrets`] generates and persists the server's own secrets;
 //!   [`private_fs`]: the data dir and database files readable by the server's user only.
 //! - [`metrics`]: the Prometheus counters every module bumps; it imports none of them, and is handed

@@ -55,6 +55,9 @@ pub struct Metrics {
     pub recordings_open: IntGauge,
     pub recording_failures: IntCounter,
     pub recording_reanchors: IntCounter,
+    /// Webhook delivery attempts by outcome: `delivered`, `retry` (failed, tried again later) and
+    /// `failed` (failed for the last time: the receiver never gets this room's summary).
+    pub webhook_attempts: IntCounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -195,6 +198,15 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "handoff_recording_reanchors_total",
             "Times a speaker's RTP timestamps disagreed with the room clock and the clock won",
         ),
+        webhook_attempts: {
+            let c = IntCounterVec::new(
+                Opts::new("handoff_webhook_attempts_total", "Webhook delivery attempts, by outcome"),
+                &["outcome"],
+            )
+            .expect("valid metric");
+            r.register(Box::new(c.clone())).expect("registered once");
+            c
+        },
         registry: r,
     }
 });

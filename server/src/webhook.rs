@@ -12,6 +12,7 @@ use sha2::Sha256;
 use tokio::sync::Notify;
 
 use crate::clock::now_ms;
+use crate::metrics::METRICS;
 use crate::shutdown::Trigger;
 use crate::store::{Store, StoreResult, WebhookDelivery, WebhookOutcome};
 
@@ -121,6 +122,12 @@ impl Webhooks {
                 WebhookOutcome::Retry { next_at_ms: now_ms() + delay, error: clip(error) }
             }
         };
+        let label = match &outcome {
+            WebhookOutcome::Delivered { .. } => "delivered",
+            WebhookOutcome::Retry { .. } => "retry",
+            WebhookOutcome::Failed { .. } => "failed",
+        };
+        METRICS.webhook_attempts.with_label_values(&[label]).inc();
         match &outcome {
             WebhookOutcome::Delivered { .. } => {
                 tracing::info!(room = %d.room_id, attempts, "webhook delivered")

@@ -35,19 +35,69 @@ fn swap(conf: &mut String, from: &str, to: &str) {
     *conf = conf.replace(from, to);
 }
 
-fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+/// Runs openssl with `args`, failing the test when it is missing or refuses.
+fn openssl(args: &[&str], dir: &Path) {
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
+        .args(args)
+        .current_dir(dir)
         .stderr(Stdio::null())
         .status()
         .expect("this test needs openssl (apt-get install openssl)");
-    assert!(status.success(), "openssl could not make a certificate");
-    (cert, key)
+    assert!(status.success(), "openssl {args:?} failed");
+}
+
+/// A test CA and a certificate for 127.0.0.1 it signed (TLS clients refuse a CA certificate as the
+/// server's own). Returns the CA (what clients trust), the server's certificate and its key.
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    openssl(
+        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=handoff test CA"]
+            .iter()
+            .chain(&["-keyout", "ca.key", "-out", "ca.pem"])
+            .copied()
+            .collect::<Vec<_>>(),
+        dir,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.csr",
+        ],
+        dir,
+    );
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "cert.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+        ]
+        .iter()
+        .chain(&["-extfile", "leaf.ext", "-out", "cert.pem"])
+        .copied()
+        .collect::<Vec<_>>(),
+        dir,
+    );
+    (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"))
 }
 
 /// The kit's site file pointed at this test's server, ports and certificate, inside a main config that
@@ -83,7 +133,7 @@ async fn stock_clients_collaborate_through_the_kits_nginx_over_tls() {
     let server = TestServer::start(data.path()).await;
     let upstream: u16 = server.base.rsplit(':').next().unwrap().parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = self_signed(dir.path());
+    let (ca, cert, key) = certificates(dir.path());
     let (http, https) = (free_port(), free_port());
     let conf = nginx_conf(dir.path(), upstream, http, https, &cert, &key);
     let check = Command::new(NGINX).arg("-t").arg("-q").arg("-c").arg(&conf).output().unwrap();
@@ -91,7 +141,7 @@ async fn stock_clients_collaborate_through_the_kits_nginx_over_tls() {
     let _nginx = Nginx(Command::new(NGINX).arg("-c").arg(&conf).stderr(Stdio::null()).spawn().unwrap());
 
     let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap())
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -104,7 +154,7 @@ async fn stock_clients_collaborate_through_the_kits_nginx_over_tls() {
                 let _ = e;
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            Err(e) => panic!("nginx did not answer on {base}: {e}; {}", error_log(dir.path())),
+            Err(e) => panic!("nginx did not answer on {base}: {e:?}; {}", error_log(dir.path())),
         }
     };
     assert_eq!(health.status(), 200, "the health check through nginx");
@@ -114,7 +164,7 @@ async fn stock_clients_collaborate_through_the_kits_nginx_over_tls() {
     let files = interop::files();
     let room = server.room_with(&files).await;
     let ws_url = format!("wss://127.0.0.1:{https}/ws");
-    let checks = interop::run(&room, &files, &ws_url, &[("NODE_EXTRA_CA_CERTS", &cert)]).await;
+    let checks = interop::run(&room, &files, &ws_url, &[("NODE_EXTRA_CA_CERTS", &ca)]).await;
     assert_eq!(checks, interop::CHECKS, "every interop check passed through nginx");
     server.stop().await;
 }

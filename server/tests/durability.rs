@@ -1,5 +1,5 @@
 //! What survives a stop: a graceful restart keeps every edit; `kill -9` keeps every edit older than the
-//! group-commit window. Rooms are rebuilt from snapshot + log.
+//! group-commit window (with SQLite, and with PostgreSQL in a fresh database). Rooms are rebuilt from snapshot + log.
 
 mod common;
 
@@ -113,7 +113,20 @@ async fn room_on(base: &str, content: &str) -> (PromoteResponse, YClient, YClien
 #[tokio::test]
 async fn kill_9_keeps_edits_older_than_the_commit_window() {
     let dir = tempfile::tempdir().unwrap();
-    let mut proc = spawn_server(dir.path(), &[]);
+    kill_9_keeps_an_edit_older_than_the_window(dir.path(), &[]).await;
+}
+
+#[tokio::test]
+async fn kill_9_keeps_edits_older_than_the_commit_window_on_postgres() {
+    let db = common::postgres::Database::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    kill_9_keeps_an_edit_older_than_the_window(dir.path(), &["--store", &db.url]).await;
+}
+
+/// The server started with `extra` arguments types an edit, waits out the commit window, is killed with
+/// SIGKILL, and a server started again the same way has the edit.
+async fn kill_9_keeps_an_edit_older_than_the_window(dir: &std::path::Path, extra: &[&str]) {
+    let mut proc = spawn_server(dir, extra);
     let (room, mut a, mut b) = room_on(&proc.base, "base\n").await;
     a.insert("main.py", None, "typed before the crash\n").await;
     b.wait_for("the server accepted the edit", |c| c.text("main.py").unwrap().contains("before the crash"))
@@ -129,7 +142,7 @@ async fn kill_9_keeps_edits_older_than_the_commit_window() {
     proc.child.wait().unwrap();
     drop((a, b));
 
-    assert_eq!(restarted_text(dir.path(), &room).await.as_deref(), Some("base\ntyped before the crash\n"));
+    assert_eq!(restarted_text(dir, &room, extra).await.as_deref(), Some("base\ntyped before the crash\n"));
 }
 
 #[tokio::test]
@@ -149,12 +162,13 @@ async fn sigterm_flushes_rooms_before_exit() {
     let exit = proc.child.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM: {exit}");
 
-    assert_eq!(restarted_text(dir.path(), &room).await.as_deref(), Some("last words"));
+    assert_eq!(restarted_text(dir.path(), &room, &[]).await.as_deref(), Some("last words"));
 }
 
-/// Starts a fresh server on `dir`, joins `room` as the candidate and returns `main.py` as it synced.
-async fn restarted_text(dir: &std::path::Path, room: &PromoteResponse) -> Option<String> {
-    let mut proc = spawn_server(dir, &[]);
+/// Starts a fresh server on `dir` (with `extra` arguments), joins `room` as the candidate and returns
+/// `main.py` as it synced.
+async fn restarted_text(dir: &std::path::Path, room: &PromoteResponse, extra: &[&str]) -> Option<String> {
+    let mut proc = spawn_server(dir, extra);
     let ws = format!("{}/ws", proc.base.replacen("http://", "ws://", 1));
     let mut again = YClient::connect(&ws_url(&ws, room, &room.tokens.candidate)).await;
     again.wait_synced().await;

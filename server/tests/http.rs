@@ -30,6 +30,8 @@ fn assert_security_headers(path: &str, headers: &HeaderMap) {
     for source in img.split_whitespace().skip(1) {
         assert!(["'self'", "data:"].contains(&source), "{path}: img-src allows {source}: {csp:?}");
     }
+    // The replay's voice recordings play from blob: URLs the page made; nothing from another origin.
+    assert_eq!(directive("media-src"), "media-src 'self' blob:", "{path}");
     assert!(directive("connect-src").contains("'self'"), "{path}: {csp:?}");
     assert_eq!(get("x-frame-options"), "DENY", "{path}");
     assert_eq!(get("x-content-type-options"), "nosniff", "{path}");

@@ -323,11 +323,15 @@ async fn the_retention_purge_deletes_the_recordings() {
     let (status, _) = server.call(Method::POST, &format!("/api/v1/rooms/{id}/end"), None).await;
     assert_eq!(status, 200);
 
+    // The writer removes the file, then the room's directory: wait until both are gone.
+    let room_dir = dir.path().join(RECORDINGS_DIR).join(&id);
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while server.call(Method::GET, &format!("/api/v1/rooms/{id}"), None).await.0 != 404 || file.exists() {
+    while server.call(Method::GET, &format!("/api/v1/rooms/{id}"), None).await.0 != 404
+        || file.exists()
+        || room_dir.exists()
+    {
         assert!(tokio::time::Instant::now() < deadline, "the expired room's recording was not purged");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(!dir.path().join(RECORDINGS_DIR).join(&id).exists());
     server.stop().await;
 }

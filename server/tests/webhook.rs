@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use common::{PATIENCE, TestServer, file};
-use handoff_server::test_support::signature;
+use handoff_server::test_support::{METRICS, signature};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -116,6 +116,8 @@ async fn ending_a_room_posts_a_signed_summary() {
 async fn a_failing_receiver_gets_exactly_one_successful_delivery_after_retries() {
     let dir = tempfile::tempdir().unwrap();
     let (url, got) = receiver(2).await;
+    let attempts = |outcome: &str| METRICS.webhook_attempts.with_label_values(&[outcome]).get();
+    let (retries, delivered) = (attempts("retry"), attempts("delivered"));
     let server = TestServer::start_with(config(dir.path(), &url, 50)).await;
     let room = server.room_with(&[file("main.py", "x = 1\n")]).await;
     end(&server, &room.room.id).await;
@@ -125,6 +127,8 @@ async fn a_failing_receiver_gets_exactly_one_successful_delivery_after_retries()
     let (requests, ok) = seen(&got);
     assert_eq!((requests.len(), ok), (3, 1));
     assert!(requests.windows(2).all(|w| w[0].1 == w[1].1), "every retry carries the same body");
+    // Counted for alerting (deploy/prometheus/alerts.yml); other tests here deliver too, hence "at least".
+    assert!(attempts("retry") >= retries + 2 && attempts("delivered") > delivered);
     // Ending again does not send a second event.
     end(&server, &room.room.id).await;
     let (_, view) = server.call(Method::GET, &format!("/api/v1/rooms/{}", room.room.id), None).await;

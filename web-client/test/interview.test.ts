@@ -8,6 +8,12 @@ describe('the candidate banner', () => {
     expect(candidateBanner(false)).toContain('This session is recorded')
     expect(candidateBanner(true)).toContain('Voice is optional')
   })
+  it('says whether voice is recorded, and a missing record_voice follows voice', () => {
+    expect(candidateBanner(true, true)).toContain('voice included')
+    expect(candidateBanner(true)).toBe(candidateBanner(true, true))
+    expect(candidateBanner(true, false)).toContain('voice is not')
+    expect(candidateBanner(true, false)).toContain('This session is recorded')
+  })
 })
 
 describe('the room clock', () => {

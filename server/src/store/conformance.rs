@@ -1,5 +1,7 @@
 //! The store contract, checked against every backend: each scenario runs against the in-memory store, a
-//! SQLite store in a fresh temporary directory, and the store named by [`TEST_STORE_URL_VAR`] if set
+//! SQLite store in a fresh temporary directory, a PostgreSQL store in a fresh database (created on the
+//! server `HANDOFF_TEST_POSTGRES_URL` names, by default 127.0.0.1:5432 as user postgres, and dropped
+//! afterwards; the test fails when there is none), and the store named by [`TEST_STORE_URL_VAR`] if set
 //! (`HANDOFF_TEST_STORE_URL=sqlite:///tmp/handoff-test.db cargo test -p handoff-server --lib conformance`).
 //! A new backend joins by being named there; nothing here lists it. A backend is only right if it
 //! behaves as the others do, constraint failures included.
@@ -19,10 +21,10 @@ use handoff_protocol::api::RoomStatus;
 use handoff_protocol::export::{PresenceEvent, PresenceKind};
 use serde_json::json;
 
-use super::{LogEntry, MemoryStore, RoomRecord, SqliteStore, Store, SubmissionRecord};
+use super::{LogEntry, MemoryStore, PgStore, RoomRecord, SqliteStore, Store, SubmissionRecord, TestDatabase};
 
-/// Names a further store every scenario runs against, as `--store` would (`sqlite://PATH`, and
-/// `postgres://…` once that backend exists). The suite empties it before each scenario and runs the
+/// Names a further store every scenario runs against, as `--store` would (`sqlite://PATH`,
+/// `postgres://…`). The suite empties it before each scenario and runs the
 /// scenarios against it one at a time: never name a store whose data you want to keep.
 pub(crate) const TEST_STORE_URL_VAR: &str = "HANDOFF_TEST_STORE_URL";
 
@@ -40,6 +42,11 @@ pub(super) async fn each_backend(scenario: impl AsyncFn(Arc<dyn Store>, &str)) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(&dir.path().join("handoff.db")).await.unwrap();
     scenario(Arc::new(sqlite), "sqlite").await;
+
+    let db = TestDatabase::create().await;
+    let postgres = PgStore::open(&db.url).await.unwrap_or_else(|e| panic!("postgres store: {e}"));
+    scenario(Arc::new(postgres), "postgres").await;
+    drop(db);
 
     if let Ok(url) = std::env::var(TEST_STORE_URL_VAR) {
         let _one_at_a_time = NAMED_STORE.lock().await;

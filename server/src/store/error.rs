@@ -33,7 +33,15 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is shut down")]
     Closed,
-    #[error("unsupported store url {0:?} (use sqlite://PATH or memory://)")]
+    /// The database was migrated by a newer build (`migrations.rs`): this one refuses to open it rather
+    /// than misread or overwrite what the newer schema means.
+    #[error(
+        "the database schema is at version {found}, newer than this build knows (version {known}); \
+         run the newer handoff that migrated it, or restore a backup taken before"
+    )]
+    SchemaTooNew { found: u32, known: u32 },
+    /// The URL it holds is redacted (`url.rs`): a store URL may carry a password.
+    #[error("unsupported store url {0:?} (use sqlite://PATH, postgres://USER@HOST/DB or memory://)")]
     UnsupportedUrl(String),
 }
 

@@ -11,7 +11,7 @@
 //! [`Store`] is all of them behind one `Arc<dyn Store>`, which coerces to any one of them. The embedded
 //! SQLite default and the PostgreSQL backend of a cluster are interchangeable behind it; `memory://`
 //! keeps everything in memory instead (benchmarks, demos). `conformance.rs` holds every backend to the
-//! same contract.
+//! same contract; `migrations.rs` is how both databases' schemas are versioned.
 
 mod catalog;
 #[cfg(test)]
@@ -19,10 +19,13 @@ mod conformance;
 mod error;
 mod interview;
 mod memory;
+mod migrations;
+mod postgres;
 mod private;
 mod recordings;
 mod room_log;
 mod sqlite;
+mod url;
 mod webhooks;
 
 use std::sync::Arc;
@@ -34,6 +37,9 @@ pub(crate) use error::{Constraint, Missing};
 pub use error::{StoreError, StoreResult};
 pub(crate) use interview::Interview;
 pub(crate) use memory::MemoryStore;
+pub(crate) use postgres::PgStore;
+#[cfg(test)]
+pub(crate) use postgres::test_db::TestDatabase;
 pub(crate) use private::Private;
 pub use recordings::{RecordingRecord, Recordings};
 pub use room_log::{LogEntry, LogRow, RoomLog, RoomState, Snapshot};
@@ -50,8 +56,9 @@ pub trait Store: Catalog + RoomLog + Private + Interview + Recordings + WebhookO
 /// The URL of the in-memory store.
 pub(crate) const MEMORY_URL: &str = "memory://";
 
-/// Opens the store named by a URL: `sqlite://PATH` (the default, in the data dir) or `memory://`
-/// (nothing survives a restart).
+/// Opens the store named by a URL: `sqlite://PATH` (the default, in the data dir), `postgres://…`
+/// (`postgresql://…` too: the shared store of a cluster) or `memory://` (nothing survives a restart).
+/// The URL is only ever shown with its password hidden.
 pub(crate) async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url == MEMORY_URL {
         tracing::warn!("in-memory store: nothing is written to disk and nothing survives a restart");
@@ -61,7 +68,12 @@ pub(crate) async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
         let store = SqliteStore::open(std::path::Path::new(path)).await?;
         return Ok(Arc::new(store));
     }
-    Err(StoreError::UnsupportedUrl(url.to_owned()))
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::open(url).await?;
+        tracing::info!(store = %url::redact(url), "postgres store opened");
+        return Ok(Arc::new(store));
+    }
+    Err(StoreError::UnsupportedUrl(url::redact(url)))
 }
 
 #[cfg(test)]
@@ -75,7 +87,8 @@ mod tests {
         memory.insert_submission(conformance::submission("sub", 1)).await.unwrap();
         let fresh = open("memory://").await.unwrap();
         assert!(fresh.get_submission("sub").await.unwrap().is_none(), "every memory store starts empty");
-        let refused = open("postgres://db").await.err().unwrap().to_string();
-        assert!(refused.contains("sqlite://PATH") && refused.contains("memory://"), "{refused}");
+        let refused = open("mysql://app:s3cret@db/handoff").await.err().unwrap().to_string();
+        assert!(refused.contains("sqlite://PATH") && refused.contains("postgres://"), "{refused}");
+        assert!(refused.contains("app:***@db") && !refused.contains("s3cret"), "{refused}");
     }
 }

@@ -27,6 +27,18 @@ pub struct LogEntry {
     pub update: Bytes,
 }
 
+impl LogEntry {
+    /// Whether `other` records the same accepted update: what a retried append is told apart from a
+    /// clash by (the room and seq aside, which the caller has matched).
+    pub(crate) fn same_record(&self, other: &LogEntry) -> bool {
+        self.at_ms == other.at_ms
+            && self.author == other.author
+            && self.role == other.role
+            && self.conn_id == other.conn_id
+            && self.update == other.update
+    }
+}
+
 /// One row of a room's log as read back for the session record.
 #[derive(Debug, Clone)]
 pub struct LogRow {
@@ -66,8 +78,11 @@ impl RoomState {
 #[async_trait]
 pub trait RoomLog: Send + Sync + 'static {
     /// Appends accepted updates (any rooms, each room's in seq order) and optionally a snapshot, in one
-    /// group commit. Returns once they are durable. Fails with `Conflict(LogSeq)`, writing nothing, if
-    /// an entry's (room, seq) is already written or appears twice. A snapshot never replaces a newer one.
+    /// group commit. Returns once they are durable. Idempotent: an entry whose (room, seq) already holds
+    /// that same entry (a retry of an append whose answer was lost, as a network store's can be) is
+    /// stored once and counts as written. Fails with `Conflict(LogSeq)`, writing nothing, if an entry's
+    /// (room, seq) holds a different entry, stored or earlier in the same append. A snapshot never
+    /// replaces a newer one.
     async fn append(&self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()>;
 
     /// Whether an `append` future, once polled, completes without being polled again, because the work

@@ -24,7 +24,7 @@ use handoff_protocol::api::RoomStatus;
 use handoff_protocol::interview::RoomOptions;
 use log::LogWriter;
 use rusqlite::{Connection, OptionalExtension};
-use schema::{SCHEMA, migrate};
+use schema::migrate;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tuning::{BUSY_TIMEOUT_MS, PAGE_CACHE_KIB, READ_POOL, WRITE_QUEUE, WRITER_PAGE_CACHE_KIB};
 use writer::{Write, writer_loop};
@@ -97,8 +97,7 @@ impl SqliteStore {
             tokio::task::spawn_blocking(move || -> StoreResult<(Connection, LogWriter)> {
                 crate::private_fs::prepare_sqlite(&path).map_err(StoreError::backend)?;
                 let mut conn = connect(&path, WRITER_PAGE_CACHE_KIB)?;
-                conn.execute_batch(SCHEMA).map_err(db_err)?;
-                migrate(&conn).map_err(db_err)?;
+                migrate(&mut conn)?;
                 let log = LogWriter::open(&mut conn);
                 Ok((conn, log))
             })

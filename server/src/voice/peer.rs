@@ -121,8 +121,13 @@ async fn build_on(
     handler: Arc<Handler>,
 ) -> webrtc::error::Result<Arc<dyn PeerConnection>> {
     let (engine, registry) = media()?;
-    let mut setting =
-        SettingEngineBuilder::new().with_include_loopback_candidate(settings.bind_ip.is_loopback());
+    let mut setting = SettingEngineBuilder::new()
+        .with_include_loopback_candidate(settings.bind_ip.is_loopback())
+        // The crate's default (query-only mDNS) opens a multicast socket per connection, which
+        // fails (ENODEV) on a host without a multicast route, such as a namespace with loopback
+        // only; a server never needs to resolve browsers' `.local` names, whose checks arrive
+        // as peer-reflexive candidates anyway.
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
     if let Some(public) = settings.public_ip {
         setting = setting.with_nat_1to1_ips(vec![public.to_string()], RTCIceCandidateType::Host);
     }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod interop;
+pub mod postgres;
+pub mod room_life;
 pub mod voice;
 pub mod yclient;
 

@@ -76,10 +76,11 @@ export function promoteOnEnded(
 }
 
 /** The candidate's banner: only what is true of this room. */
-export function candidateBanner(voice: boolean): string {
-  return voice
-    ? 'This is a live follow-up on your submission. Voice is optional. This session is recorded.'
-    : 'This is a live follow-up on your submission. This session is recorded.'
+export function candidateBanner(voice: boolean, recordVoice: boolean = voice): string {
+  if (!voice) return 'This is a live follow-up on your submission. This session is recorded.'
+  return recordVoice
+    ? 'This is a live follow-up on your submission. Voice is optional: join it only if you want to. This session is recorded, voice included.'
+    : 'This is a live follow-up on your submission. Voice is optional: join it only if you want to. This session is recorded; voice is not.'
 }
 
 /**

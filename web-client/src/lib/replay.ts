@@ -34,3 +34,61 @@ export function adjacentEvent(times: readonly number[], atMs: number, dir: 1 | -
 export function playbackPosition(fromMs: number, elapsedMs: number, speed: number, maxMs: number): number {
   return Math.min(maxMs, Math.max(0, fromMs + elapsedMs * speed))
 }
+
+/** While playing, a recording more than this far from where the slider says it should be is re-seeked. */
+export const AUDIO_DRIFT_MS = 300
+
+/** Samples per second of every Opus recording's positions (anchors count in these). */
+export const OPUS_SAMPLE_RATE = 48_000
+
+/**
+ * Where in a recording the room-clock moment `atMs` (ms since the Unix epoch) is heard, in ms from its
+ * first sample: the latest anchor at or before it plus the time since (protocol's `offset_ms`); before the
+ * first anchor, or without anchors, counted from `started_at_ms` (negative: before the file).
+ */
+export function recordingOffsetMs(rec: { started_at_ms: number; anchors?: Array<{ at_ms: number; sample: number }> }, atMs: number): number {
+  let anchor: { at_ms: number; sample: number } | null = null
+  for (const a of rec.anchors ?? []) if (a.at_ms <= atMs && (anchor === null || a.at_ms >= anchor.at_ms)) anchor = a
+  if (anchor === null) return atMs - rec.started_at_ms
+  return (anchor.sample * 1000) / OPUS_SAMPLE_RATE + (atMs - anchor.at_ms)
+}
+
+/**
+ * Whether the room-clock moment `atMs` falls in a gap the file skipped (a mute, a long silence): the
+ * file position counted from the anchor before it already reaches the next anchor's position.
+ */
+export function inRecordingGap(rec: { anchors?: Array<{ at_ms: number; sample: number }> }, atMs: number): boolean {
+  let next: { at_ms: number; sample: number } | null = null
+  for (const a of rec.anchors ?? []) if (a.at_ms > atMs && (next === null || a.at_ms < next.at_ms)) next = a
+  if (next === null) return false
+  return recordingOffsetMs({ started_at_ms: 0, ...rec }, atMs) >= (next.sample * 1000) / OPUS_SAMPLE_RATE
+}
+
+/** What a recording's <audio> does at a replay moment. */
+export interface AudioStep {
+  /** Seek to this many seconds into the file (absent: leave where it is). */
+  seekS?: number
+  play: boolean
+}
+
+/**
+ * Where a recording is at the replay moment `atMs` (ms since the room opened at `roomStartMs`, both on
+ * the room clock), and whether it sounds: inside the file it plays while the replay plays; before its
+ * start or after its end it is silent (paused at its nearest edge, ready to start in step).
+ */
+export function audioStep(
+  rec: { started_at_ms: number; duration_ms: number; anchors?: Array<{ at_ms: number; sample: number }> },
+  roomStartMs: number,
+  atMs: number,
+  playing: boolean,
+  audio: { currentTimeS: number; paused: boolean },
+): AudioStep {
+  const intoMs = recordingOffsetMs(rec, roomStartMs + atMs)
+  const inside = intoMs >= 0 && intoMs < rec.duration_ms && !inRecordingGap(rec, roomStartMs + atMs)
+  const wantS = Math.min(Math.max(0, intoMs), rec.duration_ms) / 1000
+  if (!playing || !inside) return audio.currentTimeS === wantS && audio.paused ? { play: false } : { seekS: wantS, play: false }
+  // Already sounding close to the right place: leave it alone, a seek would click.
+  const drift = Math.abs(audio.currentTimeS - wantS) * 1000
+  if (!audio.paused && drift <= AUDIO_DRIFT_MS) return { play: true }
+  return { seekS: wantS, play: true }
+}

@@ -111,6 +111,8 @@ export interface RoomSession {
   candidate: { name: string }
   submission_files: FileEntry[]
   voice: boolean
+  /** Whether voice is recorded; older servers leave it out, and then it follows `voice`. */
+  record_voice?: boolean
   ws_url: string
 }
 
@@ -202,4 +204,23 @@ export interface RoomExport {
   timeline: LiveEdit[]
   notes: string
   live_scores: LiveScore[]
+  /** One voice recording per speaker and track (absent where the room recorded none). */
+  recordings?: Recording[]
+}
+
+/** A voice recording of the room: an Ogg/Opus file whose first sample sits at `started_at_ms` (room clock). */
+export interface Recording {
+  id: string
+  participant: string
+  role: Role | string
+  /** Ms since the Unix epoch, the clock of `started_at_ms` of the room and of every `at_ms`. */
+  started_at_ms: number
+  duration_ms: number
+  /** Where the file downloads (the interviewer's credential or the API key). */
+  url: string
+  /**
+   * Room-clock moments tied to file positions (48 kHz samples), oldest first: between two, the file runs
+   * at the room clock's pace; a later one absorbs a gap (mute, silence) or drift. Older servers: none.
+   */
+  anchors?: Array<{ at_ms: number; sample: number }>
 }

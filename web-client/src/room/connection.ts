@@ -9,14 +9,18 @@ import { api, roomRefusal, type Client } from '../lib/api'
 import { nameColor } from '../lib/color'
 import { guardRemoteColors } from './participants'
 import type { RoomSession } from '../lib/types'
+import { MSG_VOICE_SIGNAL, VOICE_EXTENSION } from '../lib/voice-signal'
 
 /** The server's close code for "this interview has ended" (4400–4499: do not reconnect). */
 export const CLOSE_ROOM_ENDED = 4403
 /**
  * The extension messages this client understands, announced in the WebSocket URL's `ext` parameter: the
- * server sends an extension message (numbers 100–119) only to a client that announced it.
+ * server sends an extension message (numbers 100–119) only to a client that announced it. Voice only
+ * where the room has it, so a room without voice sends no voice state at all.
  */
-export const EXTENSIONS = ['events']
+export function extensions(voice: boolean): string[] {
+  return voice ? ['events', VOICE_EXTENSION] : ['events']
+}
 /** Room events (extension message 100): a JSON event as a length-prefixed string (a pushed question, …). */
 const MSG_ROOM_EVENT = 100
 /** Ask the server why at most this often while the socket keeps failing. */
@@ -51,13 +55,19 @@ export class Connection {
   private readonly roomId: string
   /** A room event's JSON, as the server sent it. */
   onRoomEvent: (json: string) => void = () => {}
+  /** A voice signal's JSON, as the server sent it. */
+  onVoiceSignal: (json: string) => void = () => {}
+  /** The socket opened (first time or again after a drop): a new server-side member. */
+  onOpen: () => void = () => {}
+  /** The socket closed or failed: whatever the server held for the last member is gone. */
+  onDrop: () => void = () => {}
 
   constructor(session: RoomSession, client: Client, events: ConnectionEvents) {
     this.events = events
     this.client = client
     this.roomId = session.room.id
     this.provider = new WebsocketProvider(session.ws_url, session.room.id, this.doc, {
-      params: { token: client.credential ?? '', ext: EXTENSIONS.join(',') },
+      params: { token: client.credential ?? '', ext: extensions(session.voice).join(',') },
       connect: false,
       // Tabs of one browser would otherwise sync with each other directly, and an observer tab could
       // feed edits to an interviewer tab that forwards them: only the server may relay.
@@ -76,11 +86,17 @@ export class Connection {
 
     // Announced in `ext`, so the server may send it; y-websocket would log one it has no handler for.
     this.provider.messageHandlers[MSG_ROOM_EVENT] = (_enc, dec) => this.onRoomEvent(decoding.readVarString(dec))
+    this.provider.messageHandlers[MSG_VOICE_SIGNAL] = (_enc, dec) => this.onVoiceSignal(decoding.readVarString(dec))
 
     this.provider.on('status', ({ status }) => {
       if (this.stopped) return
-      if (status === 'connected') this.events.state('syncing')
-      else this.events.state(this.everSynced ? 'reconnecting' : 'connecting')
+      if (status === 'connected') {
+        this.events.state('syncing')
+        this.onOpen()
+      } else {
+        this.events.state(this.everSynced ? 'reconnecting' : 'connecting')
+        this.onDrop()
+      }
     })
     this.provider.on('sync', (synced: boolean) => {
       if (this.stopped || !synced) return
@@ -131,6 +147,14 @@ export class Connection {
         // Otherwise the server is unreachable: the provider keeps retrying, the badge says so.
       },
     )
+  }
+
+  /** Sends a whole frame on the open socket; false (nothing sent) while it is not open. */
+  sendFrame(frame: Uint8Array): boolean {
+    const ws = this.provider.ws
+    if (this.stopped || !ws || ws.readyState !== WebSocket.OPEN) return false
+    ws.send(frame)
+    return true
   }
 
   get awareness() {

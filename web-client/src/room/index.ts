@@ -12,6 +12,7 @@ import { privatePanel } from './private'
 import { prefsControls } from '../ui/prefs'
 import { showReview } from './review'
 import { Workspace } from './workspace'
+import { voiceControls } from './voice-bar'
 
 export function startRoom(root: HTMLElement, roomId: string): void {
   // The token rides in the fragment; keep it for reloads, then drop it from the address bar.
@@ -87,6 +88,7 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, rel
   const finish = (show: () => void) => {
     if (done) return
     done = true
+    voice?.destroy()
     conn.destroy()
     extras.stop()
     show()
@@ -115,6 +117,8 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, rel
       readOnlyBadge.title = reason
     },
   })
+  // The socket opens asynchronously, so voice listens before any voice state can arrive.
+  const voice = session.voice ? voiceControls(conn, role) : null
   workspace = new Workspace(
     conn,
     session,
@@ -135,6 +139,7 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, rel
     workspace.tree.el,
     h('h2', { class: 'side-title' }, 'In the room'),
     participantsList(conn.awareness),
+    voice?.list ?? null,
   )
   toggle.addEventListener('click', () => {
     const open = sidebar.classList.toggle('collapsed') === false
@@ -175,13 +180,15 @@ function mount(root: HTMLElement, client: Client, session: InterviewSession, rel
         toggle,
         extras.topbar,
         h('span', { class: 'spacer' }),
+        voice?.bar ?? null,
         readOnlyBadge,
         prefsControls(),
         h('span', { class: 'you', testid: 'you' }, `${session.you.name} · ${role}`),
         badge.el,
       ),
-      role === 'candidate' ? h('p', { class: 'banner', role: 'note', testid: 'candidate-banner' }, candidateBanner(session.voice)) : null,
+      role === 'candidate' ? h('p', { class: 'banner', role: 'note', testid: 'candidate-banner' }, candidateBanner(session.voice, session.record_voice ?? session.voice)) : null,
       lost,
+      voice?.banner ?? null,
       extras.strip,
       body,
     ),

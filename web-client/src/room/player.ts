@@ -17,6 +17,8 @@ export interface PlayerHost {
   busy(): boolean
   /** Moves the slider to `atMs` and shows the files then. */
   seek(atMs: number): void
+  /** Playback started, stopped or changed speed (the recordings follow). */
+  changed?(playing: boolean, speed: number): void
 }
 
 export class ReplayPlayer {
@@ -101,5 +103,6 @@ export class ReplayPlayer {
     this.playButton.setAttribute('aria-label', this.playing ? 'Pause the replay' : 'Play the replay')
     this.playButton.dataset.playing = String(this.playing)
     PLAY_SPEEDS.forEach((s, i) => this.speedButtons[i].setAttribute('aria-pressed', String(s === this.speed)))
+    this.host.changed?.(this.playing, this.speed)
   }
 }

@@ -10,6 +10,7 @@ import { replayStep } from '../lib/replay'
 import type { LiveScore, Scorecard, Timeline } from '../lib/types'
 import { debounce, h } from '../ui/dom'
 import { ReplayPlayer } from './player'
+import { ReplayAudio } from './replay-audio'
 import { reportButton } from './report'
 import { scoresSection } from './scores'
 
@@ -116,6 +117,8 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   const time = h('output', { class: 'replay-time', for: 'replay-slider', testid: 'replay-time' }, 'Live')
   const back = h('button', { type: 'button', class: 'button small', testid: 'replay-back', disabled: true }, 'Back to live')
   const refresh = h('button', { type: 'button', class: 'button small', testid: 'session-refresh' }, 'Refresh')
+  const voices = new ReplayAudio(ctx.client, ctx.roomId)
+  let voicesListed = false
   let loading: Promise<void> | null = null
   let replayRequest = 0
   let replayInFlight = false
@@ -125,6 +128,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   const setLive = () => {
     pinned = false
     player.stop()
+    voices.stop()
     replayRequest++
     fetchSoon.cancel()
     slider.value = slider.max
@@ -135,6 +139,8 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
 
   const replayAt = (atMs: number) => {
     const request = ++replayRequest
+    voices.seek(atMs)
+    void voices.refreshIfStale(store.startedAtMs)
     replayInFlight = true
     if (!player.playing) time.textContent = `${formatClock(atMs)} · loading…`
     api.replay(ctx.client, ctx.roomId, atMs).then(
@@ -158,6 +164,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   slider.addEventListener('input', () => {
     pinned = true
     time.textContent = formatClock(Number(slider.value))
+    voices.seek(Number(slider.value))
     fetchSoon()
   })
   // Arrow keys step by a share of the session, so an hour is crossed in ~200 presses (the range input's
@@ -187,6 +194,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
     // Playback asks for the next frame only once the last one arrived: never a queue of requests.
     busy: () => replayInFlight,
     seek: (atMs) => moveTo(atMs, true),
+    changed: (playing, speed) => voices.setPlaying(playing, speed),
   })
   back.addEventListener('click', () => ctx.target.backToLive())
   ctx.target.onLive = setLive
@@ -254,6 +262,11 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
         refresh.disabled = false
         status.textContent = `${t.edits.length} edits, ${t.presence.length} joins/leaves`
         renderEntries(t)
+        // The recordings once at first; then as the replay is used (the export is not a cheap read).
+        if (!voicesListed) {
+          voicesListed = true
+          void voices.refresh(t.started_at_ms)
+        }
       },
       (e: unknown) => {
         loading = null
@@ -265,6 +278,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
   }
   refresh.addEventListener('click', () => {
     void load()
+    void voices.refresh(store.startedAtMs)
     ctx.target.refreshAuthorship()
   })
 
@@ -275,6 +289,7 @@ function sessionSection(ctx: RecordContext, store: TimelineStore): { el: HTMLEle
     status,
     h('div', { class: 'replay-controls' }, h('label', { for: 'replay-slider', class: 'visually-hidden' }, 'Replay'), slider, time, back),
     h('div', { class: 'replay-controls' }, player.el),
+    voices.el,
     h('div', { class: 'session-scroll' }, list),
   )
   return { el, load, position: () => Number(slider.value) }

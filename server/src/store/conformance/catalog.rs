@@ -181,3 +181,35 @@ async fn submissions_list_newest_first_with_the_live_or_newest_room() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_purge_racing_writes_to_its_room_removes_everything() {
+    each_backend(async |store, name| {
+        promoted(&*store, "sub", "room", 10).await;
+        // What a purge's closing clients and a busy interviewer write meanwhile.
+        let writes: Vec<_> = (0..24)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    match i % 3 {
+                        0 => store.record_presence("room", joined(20 + i, "Cam")).await,
+                        1 => store.set_notes("room", format!("note {i}"), 20 + i).await,
+                        _ => store.enqueue_webhook("room", "http://hook", "{}".into(), 20 + i).await,
+                    }
+                })
+            })
+            .collect();
+        let purged = store.purge_submission("sub").await;
+        assert_eq!(purged.unwrap(), Some(vec!["room".to_owned()]), "{name}: the purge succeeds");
+        for write in writes {
+            let landed = write.await.unwrap();
+            let refused = matches!(landed, Err(StoreError::NotFound { missing: Missing::Room, .. }));
+            assert!(landed.is_ok() || refused, "{name}: a write lands before the purge or finds no room");
+        }
+        let s = &*store;
+        assert!(s.presence("room").await.unwrap().is_empty(), "{name}: nothing of the room is left");
+        assert_eq!(s.notes("room").await.unwrap(), "", "{name}");
+        assert!(s.webhook_status("room").await.unwrap().is_none(), "{name}");
+    })
+    .await;
+}

@@ -1,11 +1,13 @@
-//! The room log: appends in seq order and all or nothing, loads from the newest snapshot, presence.
+//! The room log: appends in seq order, all or nothing and idempotent, loads from the newest snapshot,
+//! presence.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use handoff_protocol::Role;
 
 use super::{each_backend, entry, joined, promoted, seqs};
-use crate::store::{Constraint, Snapshot, StoreError};
+use crate::store::{Constraint, LogEntry, Snapshot, StoreError};
 
 #[tokio::test]
 async fn the_log_is_read_in_seq_order_and_appends_are_all_or_nothing() {
@@ -21,10 +23,59 @@ async fn the_log_is_read_in_seq_order_and_appends_are_all_or_nothing() {
         let taken = |r| matches!(r, Err(StoreError::Conflict { constraint: Constraint::LogSeq, .. }));
         let clash = s.append(vec![entry("room", 4, 14), entry("room", 2, 15)], None).await;
         assert!(taken(clash), "{name}: a seq is written once");
-        let twice = s.append(vec![entry("room", 4, 14), entry("room", 4, 14)], None).await;
-        assert!(taken(twice), "{name}: also within one append");
+        let twins = s.append(vec![entry("room", 4, 14), entry("room", 4, 15)], None).await;
+        assert!(taken(twins), "{name}: also within one append");
         assert_eq!(seqs(s, "room").await, [1, 2, 3], "{name}: a failed append writes nothing");
         assert_eq!(s.load_room("room").await.unwrap().next_seq(), 4, "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retried_append_is_written_once_and_a_changed_one_is_refused() {
+    each_backend(async |store, name| {
+        let s = &*store;
+        promoted(s, "sub", "room", 10).await;
+        let snap = Snapshot { room_id: Arc::from("room"), upto_seq: 2, at_ms: 13, state: b"two".to_vec() };
+        let append = || vec![entry("room", 2, 12), entry("room", 3, 13)];
+        s.append(append(), Some(snap.clone())).await.unwrap();
+        // The first append's answer was lost (a network store's connection dropped after its commit).
+        s.append(append(), Some(snap)).await.unwrap();
+        s.append(vec![entry("room", 1, 10)], None).await.unwrap();
+        assert_eq!(seqs(s, "room").await, [1, 2, 3], "{name}: every entry once");
+        s.append(vec![entry("room", 3, 13), entry("room", 4, 14), entry("room", 4, 14)], None).await.unwrap();
+        assert_eq!(seqs(s, "room").await, [1, 2, 3, 4], "{name}: a retry overlapping new entries");
+
+        let taken = |r| matches!(r, Err(StoreError::Conflict { constraint: Constraint::LogSeq, .. }));
+        let changes: [fn(&mut LogEntry); 5] = [
+            |e| e.at_ms += 1,
+            |e| e.author = Arc::from("Ivy"),
+            |e| e.role = Some(Role::Interviewer),
+            |e| e.conn_id += 1,
+            |e| e.update = Bytes::from_static(b"another update"),
+        ];
+        for (i, change) in changes.into_iter().enumerate() {
+            let mut changed = entry("room", 4, 14);
+            change(&mut changed);
+            let refused = s.append(vec![entry("room", 5, 15), changed], None).await;
+            assert!(taken(refused), "{name}: change {i} makes it another entry, not a retry");
+        }
+        assert_eq!(seqs(s, "room").await, [1, 2, 3, 4], "{name}: a refused append writes nothing");
+
+        // Two appends of the same entries at once (a handover, say): both succeed, one copy is kept.
+        let racing: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store.append(vec![entry("room", 5, 15), entry("room", 6, 16)], None).await
+                })
+            })
+            .collect();
+        for append in racing {
+            append.await.unwrap().unwrap();
+        }
+        assert_eq!(seqs(&*store, "room").await, [1, 2, 3, 4, 5, 6], "{name}");
+        assert_eq!(store.load_room("room").await.unwrap().next_seq(), 7, "{name}");
     })
     .await;
 }

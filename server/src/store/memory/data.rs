@@ -1,7 +1,7 @@
 //! The in-memory store's collections and the operations that need more than one look-up. Each mirrors
 //! what SQLite's schema and statements do, constraint failures included.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use handoff_protocol::api::{DeliveryState, LiveScore, RoomStatus};
@@ -114,16 +114,19 @@ impl Data {
     }
 
     pub(super) fn append(&mut self, entries: Vec<LogEntry>, snapshot: Option<Snapshot>) -> StoreResult<()> {
-        // All or nothing: a taken (room, seq) fails the whole append before anything is written.
-        let mut seen = HashSet::with_capacity(entries.len());
+        // All or nothing: a (room, seq) holding another entry fails the whole append before anything is
+        // written. One holding this very entry (a retry, or a twin in this append) is written once.
+        let mut seen: HashMap<(&str, u64), &LogEntry> = HashMap::with_capacity(entries.len());
         for e in &entries {
-            let taken = self.per_room.get(&e.room_id).is_some_and(|r| r.log.contains_key(&e.seq));
-            if taken || !seen.insert((e.room_id.clone(), e.seq)) {
+            let stored = self.per_room.get(&e.room_id).and_then(|r| r.log.get(&e.seq));
+            let earlier = seen.insert((&e.room_id, e.seq), e);
+            if stored.or(earlier).is_some_and(|held| !held.same_record(e)) {
                 return Err(conflict(Constraint::LogSeq));
             }
         }
+        drop(seen);
         for e in entries {
-            self.per_room.entry(e.room_id.clone()).or_default().log.insert(e.seq, e);
+            self.per_room.entry(e.room_id.clone()).or_default().log.entry(e.seq).or_insert(e);
         }
         if let Some(s) = snapshot {
             let room = self.per_room.entry(s.room_id.clone()).or_default();

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use handoff_protocol::Role;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::tuning::{DIRECT_ROW_BYTES, LOG_FOLD_INTERVAL_MS, LOG_FOLD_ROWS};
 use crate::store::{LogEntry, Snapshot};
@@ -80,8 +80,9 @@ impl LogWriter {
         log
     }
 
-    /// Appends entries (any rooms, any order) and a snapshot. Fails, writing nothing the caller's
-    /// savepoint keeps, if an entry's (room, seq) is already written or appears twice.
+    /// Appends entries (any rooms, any order) and a snapshot. An entry already stored as given (a retry,
+    /// or a twin earlier in the append) is skipped. Fails, writing nothing the caller's savepoint keeps,
+    /// if an entry's (room, seq) holds a different entry.
     pub(super) fn append(
         &mut self,
         c: &Connection,
@@ -93,7 +94,9 @@ impl LogWriter {
         // look-up hashes the SQL text.
         let mut direct = None;
         for e in entries {
-            self.claim(c, &e.room_id, e.seq)?;
+            if !self.claim(c, e)? {
+                continue;
+            }
             let large = e.update.len() >= DIRECT_ROW_BYTES;
             let insert = if large {
                 match &mut direct {
@@ -130,18 +133,20 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Checks that `seq` is not yet written for `room` and records it as the room's newest. A seq above
-    /// the room's newest (every append in order) costs a map look-up; only one at or below it (a retry,
-    /// or a clash) is looked for in both tables.
-    fn claim(&mut self, c: &Connection, room: &Arc<str>, seq: u64) -> rusqlite::Result<()> {
+    /// Whether `e` is still to be written (false: that very entry is stored), and records its seq as
+    /// the room's newest; fails if its seq holds another entry. A seq above the room's newest (every
+    /// append in order) costs a map look-up; only one at or below it (a retry, or a clash) is looked for
+    /// in both tables.
+    fn claim(&mut self, c: &Connection, e: &LogEntry) -> rusqlite::Result<bool> {
         // Updated in place: a room already known costs no key clone and no second hash.
-        if let Some(newest) = self.newest.get_mut(room) {
-            *newest = unwritten(c, room, seq, *newest)?;
-            return Ok(());
+        if let Some(newest) = self.newest.get_mut(&e.room_id) {
+            let (after, new) = unwritten(c, e, *newest)?;
+            *newest = after;
+            return Ok(new);
         }
-        let newest = unwritten(c, room, seq, self.newest_written(c, room)?)?;
-        self.newest.insert(room.clone(), newest);
-        Ok(())
+        let (newest, new) = unwritten(c, e, self.newest_written(c, &e.room_id)?)?;
+        self.newest.insert(e.room_id.clone(), newest);
+        Ok(new)
     }
 
     fn newest_written(&self, c: &Connection, room: &str) -> rusqlite::Result<u64> {
@@ -211,20 +216,35 @@ fn fold(conn: &mut Connection) -> rusqlite::Result<usize> {
     Ok(moved)
 }
 
-/// Fails if `seq` is written for `room`, whose newest seq is `newest`; returns the newest after it.
-fn unwritten(c: &Connection, room: &str, seq: u64, newest: u64) -> rusqlite::Result<u64> {
-    if seq <= newest && written(c, room, seq)? {
-        return Err(clash());
+/// For `e` in a room whose newest seq is `newest`: the newest after it, and whether `e` is still to be
+/// written (false when that very entry is stored). Fails if its seq holds a different entry.
+fn unwritten(c: &Connection, e: &LogEntry, newest: u64) -> rusqlite::Result<(u64, bool)> {
+    let after = newest.max(e.seq);
+    if e.seq > newest {
+        return Ok((after, true));
     }
-    Ok(newest.max(seq))
+    match stored_alike(c, e)? {
+        None => Ok((after, true)),
+        Some(true) => Ok((after, false)),
+        Some(false) => Err(clash()),
+    }
 }
 
-fn written(c: &Connection, room: &str, seq: u64) -> rusqlite::Result<bool> {
+/// Whether the entry stored at `e`'s (room, seq), in either table, is `e` itself (`None`: none is).
+fn stored_alike(c: &Connection, e: &LogEntry) -> rusqlite::Result<Option<bool>> {
     c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM room_log WHERE room_id = ?1 AND seq = ?2)
-             OR EXISTS (SELECT 1 FROM room_log_recent WHERE room_id = ?1 AND seq = ?2)",
+        "SELECT at_ms, author, role, conn_id, update_v1 FROM room_log WHERE room_id = ?1 AND seq = ?2
+         UNION ALL SELECT at_ms, author, role, conn_id, update_v1 FROM room_log_recent
+         WHERE room_id = ?1 AND seq = ?2 LIMIT 1",
     )?
-    .query_row(params![room, seq as i64], |r| r.get(0))
+    .query_row(params![&*e.room_id, e.seq as i64], |r| {
+        Ok(r.get::<_, i64>(0)? == e.at_ms as i64
+            && r.get_ref(1)?.as_str()? == &*e.author
+            && r.get_ref(2)?.as_str()? == e.role.map_or("system", Role::as_str)
+            && r.get::<_, i64>(3)? == e.conn_id as i64
+            && r.get_ref(4)?.as_blob()? == &e.update[..])
+    })
+    .optional()
 }
 
 /// The error `room_log`'s key gives for a seq written twice, so callers see one error either way.
@@ -236,174 +256,4 @@ fn clash() -> rusqlite::Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use bytes::Bytes;
-
-    use super::*;
-    use crate::store::sqlite::schema::SCHEMA;
-
-    fn db() -> (Connection, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("handoff.db")).unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
-        (conn, dir)
-    }
-
-    fn entry(room: &str, seq: u64) -> LogEntry {
-        LogEntry {
-            room_id: Arc::from(room),
-            seq,
-            at_ms: 100 + seq,
-            author: Arc::from("Cam"),
-            role: Some(Role::Candidate),
-            conn_id: 7,
-            update: Bytes::from(format!("{room} {seq}")),
-        }
-    }
-
-    fn count(c: &Connection, table: &str) -> i64 {
-        c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
-    }
-
-    /// What a room load reads: (seq, update) after `after`.
-    fn tail(c: &Connection, room: &str, after: u64) -> Vec<(u64, String)> {
-        let mut stmt = c.prepare(TAIL_SQL).unwrap();
-        let rows = stmt.query_map(params![room, after as i64], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, String::from_utf8(r.get::<_, Vec<u8>>(1)?).unwrap()))
-        });
-        rows.unwrap().map(Result::unwrap).collect()
-    }
-
-    fn seqs(c: &Connection, room: &str) -> Vec<u64> {
-        let mut stmt = c.prepare(LOG_SQL).unwrap();
-        let rows = stmt.query_map([room], |r| r.get::<_, i64>(0).map(|s| s as u64));
-        rows.unwrap().map(Result::unwrap).collect()
-    }
-
-    #[test]
-    fn reads_see_the_same_log_before_during_and_after_a_fold() {
-        let (mut c, _dir) = db();
-        let mut log = LogWriter::open(&mut c);
-        // Two rooms interleaved, as a group commit holds them; one append out of order.
-        log.append(&c, &[entry("a", 1), entry("b", 1), entry("a", 3), entry("a", 2)], None).unwrap();
-        assert_eq!(count(&c, "room_log_recent"), 4);
-        assert_eq!(count(&c, "room_log"), 0);
-        let expected: Vec<(u64, String)> = (1..=3).map(|s| (s, format!("a {s}"))).collect();
-        assert_eq!(tail(&c, "a", 0), expected);
-
-        log.fold(&mut c, Instant::now());
-        assert_eq!(count(&c, "room_log_recent"), 0, "the fold empties the recent rows");
-        assert_eq!(count(&c, "room_log"), 4);
-        assert_eq!(tail(&c, "a", 0), expected);
-        assert_eq!(tail(&c, "a", 1), expected[1..], "a tail after a snapshot");
-
-        // Half folded, half recent: one log in seq order.
-        log.append(&c, &[entry("a", 4), entry("b", 2)], None).unwrap();
-        assert_eq!(seqs(&c, "a"), [1, 2, 3, 4]);
-        assert_eq!(seqs(&c, "b"), [1, 2]);
-        let authors: Vec<(String, String)> = c
-            .prepare(LOG_SQL)
-            .unwrap()
-            .query_map(["a"], |r| Ok((r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert!(authors.iter().all(|(who, role)| who == "Cam" && role == "candidate"), "{authors:?}");
-    }
-
-    #[test]
-    fn a_seq_is_written_once_whichever_table_holds_it() {
-        let (mut c, _dir) = db();
-        let mut log = LogWriter::open(&mut c);
-        log.append(&c, &[entry("a", 1), entry("a", 2)], None).unwrap();
-        log.fold(&mut c, Instant::now());
-        let err = log.append(&c, &[entry("a", 2)], None).unwrap_err();
-        assert!(err.to_string().contains("UNIQUE constraint failed"), "{err}");
-        log.append(&c, &[entry("a", 3)], None).unwrap();
-        assert!(log.append(&c, &[entry("a", 3)], None).is_err(), "a recent row counts too");
-        assert!(log.append(&c, &[entry("a", 5), entry("a", 5)], None).is_err(), "and one within the append");
-
-        // A restarted writer knows nothing in memory: the tables still refuse the clash.
-        let mut restarted = LogWriter::open(&mut c);
-        assert!(restarted.append(&c, &[entry("a", 3)], None).is_err());
-
-        // A rolled-back append leaves the writer's newest seq too high; its retry must still go in.
-        c.execute_batch("SAVEPOINT w").unwrap();
-        restarted.append(&c, &[entry("a", 4), entry("a", 6)], None).unwrap();
-        c.execute_batch("ROLLBACK TO w; RELEASE w").unwrap();
-        restarted.append(&c, &[entry("a", 4)], None).unwrap();
-        assert_eq!(seqs(&c, "a"), [1, 2, 3, 4, 5], "5 went in before its twin failed (no savepoint here)");
-    }
-
-    #[test]
-    fn a_large_update_goes_straight_into_the_log_in_seq_order_with_the_rest() {
-        let (mut c, _dir) = db();
-        let mut log = LogWriter::open(&mut c);
-        let mut preload = entry("a", 1);
-        preload.update = Bytes::from(vec![b'x'; DIRECT_ROW_BYTES]);
-        log.append(&c, &[preload, entry("a", 2)], None).unwrap();
-        assert_eq!((count(&c, "room_log"), count(&c, "room_log_recent")), (1, 1));
-        let mut paste = entry("a", 4);
-        paste.update = Bytes::from(vec![b'y'; DIRECT_ROW_BYTES * 2]);
-        log.append(&c, &[entry("a", 3), paste], None).unwrap();
-        assert_eq!(seqs(&c, "a"), [1, 2, 3, 4], "one log, whichever table each row went to");
-        assert!(log.append(&c, &[entry("a", 4)], None).is_err(), "written once still holds");
-        assert_eq!(log.recent_rows, 2, "only the small rows wait for a fold");
-        log.fold(&mut c, Instant::now());
-        assert_eq!((count(&c, "room_log"), count(&c, "room_log_recent")), (4, 0));
-        let sizes: Vec<usize> = c
-            .prepare("SELECT length(update_v1) FROM room_log ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| r.get::<_, i64>(0).map(|n| n as usize))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(sizes, [DIRECT_ROW_BYTES, 3, 3, DIRECT_ROW_BYTES * 2]);
-    }
-
-    #[test]
-    fn opening_folds_what_an_earlier_run_left() {
-        let (c, dir) = db();
-        c.execute(
-            "INSERT INTO room_log_recent (room_id, seq, at_ms, author, role, conn_id, update_v1)
-             VALUES ('a', 1, 1, 'handoff', 'system', 0, x'00')",
-            [],
-        )
-        .unwrap();
-        drop(c);
-        let mut c = Connection::open(dir.path().join("handoff.db")).unwrap();
-        let mut log = LogWriter::open(&mut c);
-        assert_eq!((count(&c, "room_log_recent"), count(&c, "room_log")), (0, 1));
-        assert!(log.complete);
-        assert!(log.append(&c, &[entry("a", 1)], None).is_err());
-    }
-
-    #[test]
-    fn folds_fall_due_by_rows_or_time_and_a_failed_one_waits_its_retry() {
-        let (mut c, _dir) = db();
-        let mut log = LogWriter::open(&mut c);
-        let now = Instant::now();
-        assert!(!log.due(now), "nothing to fold");
-        log.append(&c, &[entry("a", 1)], None).unwrap();
-        assert!(!log.due(now));
-        let interval = Duration::from_millis(LOG_FOLD_INTERVAL_MS);
-        let appended = Instant::now();
-        assert!(log.due(appended + interval), "the first row waits an interval at most");
-        log.recent_rows = LOG_FOLD_ROWS;
-        assert!(log.due(now), "or until the rows fill the bound");
-
-        // A row that clashes inside room_log, put there behind the writer's back, fails the fold.
-        c.execute(
-            "INSERT INTO room_log (room_id, seq, at_ms, author, role, conn_id, update_v1)
-             VALUES ('a', 1, 1, 'handoff', 'system', 0, x'00')",
-            [],
-        )
-        .unwrap();
-        log.fold_if_due(&mut c);
-        assert_eq!(count(&c, "room_log_recent"), 1, "a failed fold keeps the rows");
-        assert_eq!(seqs(&c, "a"), [1, 1], "and readers still see them");
-        let failed_at = Instant::now();
-        assert!(!log.due(failed_at), "not retried by the row count on the next commit");
-        assert!(log.due(Instant::now() + interval), "but an interval later");
-    }
-}
+mod tests;
