@@ -34,6 +34,9 @@ pub(super) struct RoomActor {
     /// Whether the interview has not ended, shared with the handle: the WebSocket edge reads it instead
     /// of asking the store whether the room is live.
     open: Arc<AtomicBool>,
+    /// When the room took the input whose update the next delivery fans out (`handoff_fanout_seconds`):
+    /// the instant the clock was read for that input anyway, so the hot path reads no extra clock here.
+    accepted_at: Option<std::time::Instant>,
 }
 
 impl RoomActor {
@@ -59,6 +62,7 @@ impl RoomActor {
             settings,
             connected: Arc::new(AtomicUsize::new(0)),
             open: Arc::new(AtomicBool::new(true)),
+            accepted_at: None,
         })
     }
 
@@ -77,7 +81,12 @@ impl RoomActor {
 
     /// Both clocks, read once per input: the room's (monotonic, from `opened`) and the wall clock.
     fn now(&self) -> Now {
-        let room_ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.now_at(Instant::now())
+    }
+
+    /// [`Self::now`] at the monotonic instant `at`, read by the caller.
+    fn now_at(&self, at: Instant) -> Now {
+        let room_ms = u64::try_from(at.saturating_duration_since(self.opened).as_millis()).unwrap_or(u64::MAX);
         Now { room_ms, wall_ms: now_ms() }
     }
 
@@ -179,7 +188,8 @@ impl RoomActor {
     }
 
     fn handle(&mut self, cmd: Command) {
-        let now = self.now();
+        let at = Instant::now();
+        let now = self.now_at(at);
         match cmd {
             Command::Join(Joiner { who, extensions, sink }, reply) => {
                 let result = self.core.join(who, extensions, sink, now).map_err(JoinRefused::Closed);
@@ -199,12 +209,15 @@ impl RoomActor {
                 let _ = done.send(());
             }
         }
-        self.apply_events();
+        if self.apply_events() {
+            self.accepted_at = Some(at.into_std());
+        }
     }
 
-    /// Carries out what the core asked for besides frames.
-    fn apply_events(&mut self) {
+    /// Carries out what the core asked for besides frames. Returns whether the core accepted an update.
+    fn apply_events(&mut self) -> bool {
         let RoomActor { core, store, bus, id, connected, .. } = self;
+        let mut accepted = false;
         for event in core.events() {
             match event {
                 Event::Removed { conn_id, sink: mut member, reason: Some(reason) } => {
@@ -221,26 +234,33 @@ impl RoomActor {
                         }
                     });
                 }
-                Event::Accepted(update) => bus.publish(id, &update),
+                Event::Accepted(update) => {
+                    accepted = true;
+                    bus.publish(id, &update);
+                }
             }
         }
         connected.store(core.member_count(), Ordering::Relaxed);
+        accepted
     }
 
     /// Hands every queued frame to its member's sink; a full outbox closes that member as a slow
     /// consumer. Called before the actor waits again, so one command's frames leave together.
     fn deliver(&mut self) {
+        // The first round carries the input's frames; later ones only departures' withdrawals.
+        let mut accepted_at = self.accepted_at.take();
         while self.core.take_undelivered() {
             let mut failed = Vec::new();
             let (mut frames, mut bytes) = (0u64, 0u64);
             for (conn_id, sink, queued) in self.core.outgoing() {
-                match sink.deliver(queued) {
+                match sink.deliver(queued, accepted_at) {
                     Ok(sent) => (frames, bytes) = (frames + sent.frames, bytes + sent.bytes),
                     Err(why) => failed.push((conn_id, why)),
                 }
             }
             METRICS.frames_out.inc_by(frames);
             METRICS.bytes_out.inc_by(bytes);
+            accepted_at = None;
             if !failed.is_empty() {
                 // A departure queues its withdrawal for the others: the loop delivers that too.
                 let now = self.now();

@@ -1,6 +1,8 @@
 //! What the room needs from whoever carries its frames to a member: the contract the WebSocket edge
 //! implements (`ws::sink`), so that the room never learns how a socket is written.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -28,8 +30,14 @@ pub struct Delivered {
 /// it writes what the connection takes at once and queues the rest in a bounded outbox.
 pub trait MemberSink: Send {
     /// Hands on every frame in `frames` (leaving it empty), in order. On `Err` the frames not handed on
-    /// are dropped; the room then removes the member.
-    fn deliver(&mut self, frames: &mut Vec<Bytes>) -> Result<Delivered, Undelivered>;
+    /// are dropped; the room then removes the member. `accepted_at` is when the room took the update
+    /// these frames carry (`None` when they carry none): a sink that writes to a socket observes the
+    /// fan-out latency (`handoff_fanout_seconds`) once the frames are written.
+    fn deliver(
+        &mut self,
+        frames: &mut Vec<Bytes>,
+        accepted_at: Option<Instant>,
+    ) -> Result<Delivered, Undelivered>;
 
     /// Tells the member's connection to close with `reason`. Called once, when the room removes a
     /// member it closes (slow consumer, refused update, end, shutdown); not for a member that left.
@@ -51,7 +59,8 @@ impl ChannelSink {
 }
 
 impl MemberSink for ChannelSink {
-    fn deliver(&mut self, frames: &mut Vec<Bytes>) -> Result<Delivered, Undelivered> {
+    /// An in-process member has no socket: no fan-out latency is observed.
+    fn deliver(&mut self, frames: &mut Vec<Bytes>, _: Option<Instant>) -> Result<Delivered, Undelivered> {
         queue(&self.outbox, frames.drain(..), Delivered::default())
     }
 
