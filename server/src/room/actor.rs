@@ -15,7 +15,7 @@ use tracing::Instrument;
 mod commit;
 
 use super::core::{Event, Now, RoomCore, rebuild};
-use super::{Command, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings};
+use super::{Command, Fanout, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings};
 use crate::bus::Bus;
 use crate::clock::now_ms;
 use crate::metrics::METRICS;
@@ -34,9 +34,10 @@ pub(super) struct RoomActor {
     /// Whether the interview has not ended, shared with the handle: the WebSocket edge reads it instead
     /// of asking the store whether the room is live.
     open: Arc<AtomicBool>,
-    /// When the room took the input whose update the next delivery fans out (`handoff_fanout_seconds`):
-    /// the instant the clock was read for that input anyway, so the hot path reads no extra clock here.
-    accepted_at: Option<std::time::Instant>,
+    /// The updates the next delivery fans out (`handoff_fanout_seconds`), stamped with the instant the
+    /// clock was read for their input anyway (no extra clock read here), and their sender's connection,
+    /// which is not sent its own updates.
+    fanout: Option<(Fanout, Option<u64>)>,
 }
 
 impl RoomActor {
@@ -62,7 +63,7 @@ impl RoomActor {
             settings,
             connected: Arc::new(AtomicUsize::new(0)),
             open: Arc::new(AtomicBool::new(true)),
-            accepted_at: None,
+            fanout: None,
         })
     }
 
@@ -190,6 +191,7 @@ impl RoomActor {
     fn handle(&mut self, cmd: Command) {
         let at = Instant::now();
         let now = self.now_at(at);
+        let from = if let Command::Messages { conn_id, .. } = &cmd { Some(*conn_id) } else { None };
         match cmd {
             Command::Join(Joiner { who, extensions, sink }, reply) => {
                 let result = self.core.join(who, extensions, sink, now).map_err(JoinRefused::Closed);
@@ -209,15 +211,16 @@ impl RoomActor {
                 let _ = done.send(());
             }
         }
-        if self.apply_events() {
-            self.accepted_at = Some(at.into_std());
+        let updates = self.apply_events();
+        if updates > 0 {
+            self.fanout = Some((Fanout { at: at.into_std(), updates }, from));
         }
     }
 
-    /// Carries out what the core asked for besides frames. Returns whether the core accepted an update.
-    fn apply_events(&mut self) -> bool {
+    /// Carries out what the core asked for besides frames. Returns how many updates the core accepted.
+    fn apply_events(&mut self) -> u32 {
         let RoomActor { core, store, bus, id, connected, .. } = self;
-        let mut accepted = false;
+        let mut accepted = 0u32;
         for event in core.events() {
             match event {
                 Event::Removed { conn_id, sink: mut member, reason: Some(reason) } => {
@@ -235,7 +238,7 @@ impl RoomActor {
                     });
                 }
                 Event::Accepted(update) => {
-                    accepted = true;
+                    accepted = accepted.saturating_add(1);
                     bus.publish(id, &update);
                 }
             }
@@ -248,19 +251,20 @@ impl RoomActor {
     /// consumer. Called before the actor waits again, so one command's frames leave together.
     fn deliver(&mut self) {
         // The first round carries the input's frames; later ones only departures' withdrawals.
-        let mut accepted_at = self.accepted_at.take();
+        let mut fanout = self.fanout.take();
         while self.core.take_undelivered() {
             let mut failed = Vec::new();
             let (mut frames, mut bytes) = (0u64, 0u64);
             for (conn_id, sink, queued) in self.core.outgoing() {
-                match sink.deliver(queued, accepted_at) {
+                let carries = fanout.filter(|(_, from)| *from != Some(conn_id)).map(|(f, _)| f);
+                match sink.deliver(queued, carries) {
                     Ok(sent) => (frames, bytes) = (frames + sent.frames, bytes + sent.bytes),
                     Err(why) => failed.push((conn_id, why)),
                 }
             }
             METRICS.frames_out.inc_by(frames);
             METRICS.bytes_out.inc_by(bytes);
-            accepted_at = None;
+            fanout = None;
             if !failed.is_empty() {
                 // A departure queues its withdrawal for the others: the loop delivers that too.
                 let now = self.now();

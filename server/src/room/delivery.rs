@@ -26,17 +26,26 @@ pub struct Delivered {
     pub bytes: u64,
 }
 
+/// The updates a delivery's frames carry, for the fan-out histogram (`handoff_fanout_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fanout {
+    /// When the room took the input that accepted them.
+    pub at: Instant,
+    /// How many updates that input accepted (a batch of a client's messages may hold several).
+    pub updates: u32,
+}
+
 /// One member's way out of the room. The room calls it from its own task, so `deliver` must not wait:
 /// it writes what the connection takes at once and queues the rest in a bounded outbox.
 pub trait MemberSink: Send {
     /// Hands on every frame in `frames` (leaving it empty), in order. On `Err` the frames not handed on
-    /// are dropped; the room then removes the member. `accepted_at` is when the room took the update
-    /// these frames carry (`None` when they carry none): a sink that writes to a socket observes the
-    /// fan-out latency (`handoff_fanout_seconds`) once the frames are written.
+    /// are dropped; the room then removes the member. `fanout` says which accepted updates these frames
+    /// carry (`None` when they carry none): a sink that writes to a socket observes their fan-out
+    /// latency once the frames are written.
     fn deliver(
         &mut self,
         frames: &mut Vec<Bytes>,
-        accepted_at: Option<Instant>,
+        fanout: Option<Fanout>,
     ) -> Result<Delivered, Undelivered>;
 
     /// Tells the member's connection to close with `reason`. Called once, when the room removes a
@@ -60,7 +69,7 @@ impl ChannelSink {
 
 impl MemberSink for ChannelSink {
     /// An in-process member has no socket: no fan-out latency is observed.
-    fn deliver(&mut self, frames: &mut Vec<Bytes>, _: Option<Instant>) -> Result<Delivered, Undelivered> {
+    fn deliver(&mut self, frames: &mut Vec<Bytes>, _: Option<Fanout>) -> Result<Delivered, Undelivered> {
         queue(&self.outbox, frames.drain(..), Delivered::default())
     }
 

@@ -33,7 +33,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use super::transport::LargeFrames;
 use super::upgrade::Socket;
 use crate::metrics::METRICS;
-use crate::room::{CloseReason, Delivered, MemberSink, Undelivered, queue};
+use crate::room::{CloseReason, Delivered, Fanout, MemberSink, Undelivered, queue};
 
 /// Messages longer than this bypass tungstenite's write buffer (see `transport`): written as one frame
 /// from the room's shared bytes, not copied into that buffer, which would keep their size for as long as
@@ -77,22 +77,27 @@ impl<S> SharedWriter<S> {
         })
     }
 
-    /// Notes a delivery of the update accepted at `accepted_at` left in the outbox.
-    fn wait(&self, accepted_at: Instant) {
+    /// Notes deliveries of updates left in the outbox.
+    fn wait(&self, fanout: Fanout) {
         let mut w = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        w.oldest = Some(w.oldest.map_or(accepted_at, |o| o.min(accepted_at)));
-        w.deliveries = w.deliveries.saturating_add(1);
+        w.oldest = Some(w.oldest.map_or(fanout.at, |o| o.min(fanout.at)));
+        w.deliveries = w.deliveries.saturating_add(fanout.updates);
     }
 
     /// Observes the deliveries waiting in the outbox as written now.
     fn observe_written(&self) {
         let w = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(PoisonError::into_inner));
         if let Some(oldest) = w.oldest {
-            let age = oldest.elapsed().as_secs_f64();
-            for _ in 0..w.deliveries {
-                METRICS.fanout_seconds.observe(age);
-            }
+            observe(oldest, w.deliveries);
         }
+    }
+}
+
+/// Observes `updates` deliveries of updates accepted at `at`, written now: one clock read.
+fn observe(at: Instant, updates: u32) {
+    let age = at.elapsed().as_secs_f64();
+    for _ in 0..updates {
+        METRICS.fanout_seconds.observe(age);
     }
 }
 
@@ -115,11 +120,11 @@ impl<S: Sink<Message, Error = WsError> + Unpin> ConnectionSink<S> {
 
     /// Sends every frame in `frames` (leaving it empty), in order: into the socket if it takes them now,
     /// the rest into the outbox. On `Err` the frames not handed on are dropped; the room removes the
-    /// member. `accepted_at`: when the room took the update they carry, for the fan-out histogram.
+    /// member. `fanout`: the accepted updates they carry, for the fan-out histogram.
     pub(super) fn send(
         &self,
         frames: &mut Vec<Bytes>,
-        accepted_at: Option<Instant>,
+        fanout: Option<Fanout>,
     ) -> Result<Delivered, Undelivered> {
         let mut sent = Delivered::default();
         let mut rest = frames.drain(..);
@@ -138,7 +143,7 @@ impl<S: Sink<Message, Error = WsError> + Unpin> ConnectionSink<S> {
                 if !matches!(ready, Poll::Ready(Ok(()))) {
                     // Back at the front: the outbox takes it, in order, for the connection task.
                     let rest = std::iter::once(frame).chain(rest);
-                    return self.queue(rest, sent, accepted_at);
+                    return self.queue(rest, sent, fanout);
                 }
                 let len = frame.len() as u64;
                 let taken = if large {
@@ -161,13 +166,13 @@ impl<S: Sink<Message, Error = WsError> + Unpin> ConnectionSink<S> {
                 if !matches!(sink.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
                     writer.has_work.notify_one();
                 }
-                if let Some(at) = accepted_at {
-                    METRICS.fanout_seconds.observe(at.elapsed().as_secs_f64());
+                if let Some(f) = fanout {
+                    observe(f.at, f.updates);
                 }
             }
             return Ok(sent);
         }
-        self.queue(rest, sent, accepted_at)
+        self.queue(rest, sent, fanout)
     }
 
     /// Puts `frames` in the outbox for the connection task, which is told.
@@ -175,11 +180,11 @@ impl<S: Sink<Message, Error = WsError> + Unpin> ConnectionSink<S> {
         &self,
         frames: impl Iterator<Item = Bytes>,
         sent: Delivered,
-        accepted_at: Option<Instant>,
+        fanout: Option<Fanout>,
     ) -> Result<Delivered, Undelivered> {
         let queued = queue(&self.outbox, frames, sent);
-        if let (Ok(_), Some(at)) = (&queued, accepted_at) {
-            self.writer.wait(at);
+        if let (Ok(_), Some(f)) = (&queued, fanout) {
+            self.writer.wait(f);
         }
         self.writer.has_work.notify_one();
         queued
@@ -190,9 +195,9 @@ impl<S: Sink<Message, Error = WsError> + Unpin + Send> MemberSink for Connection
     fn deliver(
         &mut self,
         frames: &mut Vec<Bytes>,
-        accepted_at: Option<Instant>,
+        fanout: Option<Fanout>,
     ) -> Result<Delivered, Undelivered> {
-        self.send(frames, accepted_at)
+        self.send(frames, fanout)
     }
 
     fn close(&mut self, reason: CloseReason) {
@@ -334,14 +339,14 @@ mod tests {
     #[tokio::test]
     async fn an_update_left_in_the_outbox_is_counted_once_the_connection_task_writes_it() {
         let (sink, writer, mut outbox, mut client) = connection(64, 16).await;
-        let at = Some(Instant::now());
+        let at = Some(Fanout { at: Instant::now(), updates: 2 });
         sink.send(&mut vec![frame(1, 1000)], at).unwrap();
         assert_eq!(waiting(&writer), 0, "written by the room: counted there");
         // A large frame waits while the sink holds bytes, and what follows waits behind it.
         sink.send(&mut vec![frame(2, LARGE_FRAME_BYTES + 1)], at).unwrap();
         sink.send(&mut vec![frame(3, 10)], None).unwrap();
         assert_eq!(outbox.len(), 2);
-        assert_eq!(waiting(&writer), 1, "only the update waits to be counted");
+        assert_eq!(waiting(&writer), 2, "only the updates wait to be counted");
 
         let reader = tokio::spawn(async move {
             for _ in 0..3 {
