@@ -87,7 +87,8 @@ impl RoomActor {
 
     /// [`Self::now`] at the monotonic instant `at`, read by the caller.
     fn now_at(&self, at: Instant) -> Now {
-        let room_ms = u64::try_from(at.saturating_duration_since(self.opened).as_millis()).unwrap_or(u64::MAX);
+        let room_ms =
+            u64::try_from(at.saturating_duration_since(self.opened).as_millis()).unwrap_or(u64::MAX);
         Now { room_ms, wall_ms: now_ms() }
     }
 

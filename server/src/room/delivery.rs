@@ -42,11 +42,7 @@ pub trait MemberSink: Send {
     /// are dropped; the room then removes the member. `fanout` says which accepted updates these frames
     /// carry (`None` when they carry none): a sink that writes to a socket observes their fan-out
     /// latency once the frames are written.
-    fn deliver(
-        &mut self,
-        frames: &mut Vec<Bytes>,
-        fanout: Option<Fanout>,
-    ) -> Result<Delivered, Undelivered>;
+    fn deliver(&mut self, frames: &mut Vec<Bytes>, fanout: Option<Fanout>) -> Result<Delivered, Undelivered>;
 
     /// Tells the member's connection to close with `reason`. Called once, when the room removes a
     /// member it closes (slow consumer, refused update, end, shutdown); not for a member that left.

@@ -192,11 +192,7 @@ impl<S: Sink<Message, Error = WsError> + Unpin> ConnectionSink<S> {
 }
 
 impl<S: Sink<Message, Error = WsError> + Unpin + Send> MemberSink for ConnectionSink<S> {
-    fn deliver(
-        &mut self,
-        frames: &mut Vec<Bytes>,
-        fanout: Option<Fanout>,
-    ) -> Result<Delivered, Undelivered> {
+    fn deliver(&mut self, frames: &mut Vec<Bytes>, fanout: Option<Fanout>) -> Result<Delivered, Undelivered> {
         self.send(frames, fanout)
     }
 
