@@ -28,7 +28,7 @@ API_KEY=cluster-load-api-key-0123456789
 # Every node signs and checks room tokens with one secret: a token minted on one node opens the room
 # on any other.
 TOKEN_SECRET=cluster-load-token-secret-0123456789
-[ $# -ge 2 ] || { sed -n 2,15p "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n 2,14p "$0"; exit 2; }
 NODES=$1; shift
 
 die() { echo "cluster: $*" >&2; exit 1; }
@@ -62,7 +62,7 @@ status=0
 for rooms in "$@"; do
   db=handoff_cluster_$$_$rooms
   psql "$PG_URL/postgres" -qAt -c "create database $db" >/dev/null || die "cannot create database $db"
-  nodes=""
+  nodes=""; node_pids=""
   for i in $(seq 0 $((NODES - 1))); do
     port=$((FIRST_PORT + i)); dir=$(mktemp -d); dirs+=("$dir")
     "$HANDOFF" serve --listen 127.0.0.1:$port --data-dir "$dir" --api-key "$API_KEY" \
@@ -71,10 +71,12 @@ for rooms in "$@"; do
     pids+=($!)
     ready $port || { cat "$dir/log" >&2; exit 1; }
     nodes="$nodes${nodes:+,}http://127.0.0.1:$port"
+    node_pids="$node_pids${node_pids:+,}${pids[-1]}"
   done
   json="$OUT/cluster-${NODES}n-${rooms}r.json"
   echo "== $NODES nodes, $rooms rooms × $CLIENTS_PER_ROOM clients"
-  "$LOAD" typing --target handoff --api-key "$API_KEY" --nodes "$nodes" --redis-url "$REDIS_URL" \
+  "$LOAD" typing --target handoff --api-key "$API_KEY" --nodes "$nodes" --node-pids "$node_pids" \
+    --redis-url "$REDIS_URL" \
     --rooms "$rooms" --clients-per-room "$CLIENTS_PER_ROOM" --duration-s "$SECONDS_RUN" --rhythm steady \
     --quiet --json "$json" || status=1
   stop

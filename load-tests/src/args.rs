@@ -200,6 +200,10 @@ pub(crate) struct TypingArgs {
     /// over the typing phase are reported from INFO.
     #[arg(long, requires = "nodes")]
     pub(crate) redis_url: Option<String>,
+    /// With --nodes: each node's process id on this machine, in the order of --nodes, so its CPU time is
+    /// read from /proc (to the clock tick) rather than /metrics (whole seconds).
+    #[arg(long, value_delimiter = ',', requires = "nodes")]
+    pub(crate) node_pids: Vec<u32>,
     /// Internal: run as child index/count of a --procs run (prints `joined`, reads the start instant on
     /// stdin, prints its result as one JSON line).
     #[arg(long, hide = true)]

@@ -246,6 +246,7 @@ async fn across_nodes(a: &TypingArgs, chunk: usize) -> anyhow::Result<ExitCode> 
         typing: typing_config(a, chunk, target, None),
         nodes: a.nodes.clone(),
         redis_url: a.redis_url.clone(),
+        node_pids: a.node_pids.clone(),
     };
     let report = nodes::run(&cfg).await?;
     println!("{}", report.table());

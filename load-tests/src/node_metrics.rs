@@ -1,5 +1,6 @@
 //! One handoff node seen through its `/metrics` over a run: the CPU its process used
-//! (`process_cpu_seconds_total`) per update delivered to its clients, and its server-side fan-out
+//! (`process_cpu_seconds_total`, in whole seconds; `/proc` replaces it when the node's pid is known) per
+//! update delivered to its clients, and its server-side fan-out
 //! histogram (`handoff_fanout_seconds`: from the room taking an update to its write into each member's
 //! socket). Works for a node on another machine, where `/proc` cannot be read.
 
@@ -23,6 +24,9 @@ pub struct NodeSample {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct NodeFigures {
     pub cpu_s: f64,
+    /// Where `cpu_s` comes from: `metrics` (`process_cpu_seconds_total`, whole seconds: the Prometheus
+    /// process collector counts no finer) or `proc` (`/proc/<pid>/stat`, to the clock tick).
+    pub cpu_from: &'static str,
     pub wall_s: f64,
     /// Keys the run's watchers connected to this node received.
     pub delivered_updates: u64,
@@ -71,6 +75,7 @@ impl NodeFigures {
         let sum = (after.fanout_sum_s - before.fanout_sum_s).max(0.0);
         NodeFigures {
             cpu_s,
+            cpu_from: "metrics",
             wall_s: after.at.saturating_duration_since(before.at).as_secs_f64(),
             delivered_updates: delivered,
             cpu_us_per_delivered_update: crate::sysstat::per_unit_us(
@@ -82,11 +87,22 @@ impl NodeFigures {
         }
     }
 
+    /// These figures with the node's CPU time read from `/proc` instead.
+    pub fn with_proc_cpu(self, cpu: std::time::Duration) -> NodeFigures {
+        NodeFigures {
+            cpu_s: cpu.as_secs_f64(),
+            cpu_from: "proc",
+            cpu_us_per_delivered_update: crate::sysstat::per_unit_us(cpu, self.delivered_updates),
+            ..self
+        }
+    }
+
     /// The node's line of the report.
     pub fn line(&self) -> String {
         format!(
-            "CPU {:.2} s over {:.1} s, {:.1} µs per delivered update ({} delivered); server-side fan-out {:.0} µs mean over {} writes",
+            "CPU {:.2} s ({}) over {:.1} s, {:.1} µs per delivered update ({} delivered); server-side fan-out {:.0} µs mean over {} writes",
             self.cpu_s,
+            self.cpu_from,
             self.wall_s,
             self.cpu_us_per_delivered_update,
             self.delivered_updates,
@@ -119,6 +135,9 @@ mod tests {
         assert!((f.cpu_us_per_delivered_update - 2000.0).abs() < 1e-6, "{f:?}");
         assert!((f.server_fanout_mean_us - 400.0).abs() < 1e-6, "{f:?}");
         assert!((f.wall_s - 10.0).abs() < 1e-9);
+        let precise = f.with_proc_cpu(Duration::from_millis(1500));
+        assert_eq!(precise.cpu_from, "proc");
+        assert!((precise.cpu_us_per_delivered_update - 1500.0).abs() < 1e-6, "{precise:?}");
 
         let old = NodeSample::parse("process_cpu_seconds_total 2\n", t0).unwrap();
         assert_eq!(old.fanout_count, 0.0, "a node without the histogram counts none");

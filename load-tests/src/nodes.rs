@@ -20,6 +20,7 @@ use crate::redis_info::{self, RedisFigures, RedisSample};
 use crate::report::Report;
 use crate::room::RoomOutcome;
 use crate::stats::{Latency, Percentiles};
+use crate::sysstat::CpuWindow;
 use crate::target::{Kind, Room};
 use crate::typing::{Shard, TypingConfig, type_rooms};
 
@@ -33,6 +34,10 @@ pub struct NodesConfig {
     pub nodes: Vec<String>,
     /// Redis of the cluster, to read its CPU and commands over the run.
     pub redis_url: Option<String>,
+    /// Each node's process id on this machine, in the order of `nodes` (or none): its CPU time is then
+    /// read from `/proc`, to the clock tick, instead of from `/metrics`, whose process collector counts
+    /// whole seconds.
+    pub node_pids: Vec<u32>,
 }
 
 /// The node client `client` of room `room` connects to (client 0 is the typist).
@@ -154,6 +159,12 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
     if let Some(url) = &cfg.redis_url {
         redis_info::address(url)?;
     }
+    ensure!(
+        cfg.node_pids.is_empty() || cfg.node_pids.len() == cfg.nodes.len(),
+        "--node-pids must give one pid per node ({} nodes, {} pids)",
+        cfg.nodes.len(),
+        cfg.node_pids.len()
+    );
     let n = cfg.nodes.len();
     let wall = Instant::now();
     let progress = Progress::new(typing.quiet);
@@ -184,7 +195,12 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
     let node_figures = (0..n)
         .map(|i| {
             let (b, a) = (before.nodes.get(i)?.as_ref()?, after.nodes.get(i)?.as_ref()?);
-            Some(NodeFigures::between(b, a, pairs.delivered[i]))
+            let figures = NodeFigures::between(b, a, pairs.delivered[i]);
+            let cpu = before.cpu.get(i).and_then(|w| w.as_ref()).and_then(|w| w.finish().ok());
+            Some(match cpu {
+                Some(cpu) => figures.with_proc_cpu(cpu.total()),
+                None => figures,
+            })
         })
         .collect();
     let redis = match (&before.redis, &after.redis) {
@@ -212,6 +228,8 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
 struct Snapshot {
     nodes: Vec<Option<NodeSample>>,
     redis: Option<RedisSample>,
+    /// Each node's CPU time from `/proc`, from this snapshot on (with `node_pids`).
+    cpu: Vec<Option<CpuWindow>>,
 }
 
 impl Snapshot {
@@ -236,7 +254,18 @@ impl Snapshot {
             },
             None => None,
         };
-        Snapshot { nodes, redis }
+        let cpu = cfg
+            .node_pids
+            .iter()
+            .map(|&pid| match CpuWindow::start(pid) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    eprintln!("handoff-load: node pid {pid}: {e:#}");
+                    None
+                }
+            })
+            .collect();
+        Snapshot { nodes, redis, cpu }
     }
 }
 

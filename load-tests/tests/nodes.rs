@@ -35,7 +35,10 @@ async fn a_run_over_two_nodes_reports_every_pair() {
         server_pid: None,
         quiet: true,
     };
-    let cfg = NodesConfig { typing, nodes: vec![url.clone(), url], redis_url: None };
+    // The server runs in this process: its CPU time is ours.
+    let pid = std::process::id();
+    let cfg =
+        NodesConfig { typing, nodes: vec![url.clone(), url], redis_url: None, node_pids: vec![pid, pid] };
     let report = nodes::run(&cfg).await.expect("the run happens");
     running.shutdown();
     running.stopped().await.expect("clean stop");
@@ -56,5 +59,6 @@ async fn a_run_over_two_nodes_reports_every_pair() {
         let f = f.as_ref().expect("each node's /metrics was read");
         assert_eq!(f.delivered_updates, 2 * per_pair, "each node's watchers got their keys");
         assert!(f.server_fanout_writes >= report.typing.deliveries_received, "{f:?}");
+        assert_eq!(f.cpu_from, "proc");
     }
 }
