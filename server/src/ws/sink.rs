@@ -15,8 +15,9 @@
 //!
 //! Fan-out latency (`handoff_fanout_seconds`) is observed where the frames of an accepted update are
 //! written: by the room's call when the socket takes them at once (one clock read per member), else by
-//! the connection task once it has written the outbox. A burst that waited in the outbox is observed at
-//! the age of its oldest update, once per delivery: an upper bound, without a timestamp per frame.
+//! the connection task once it has written the outbox; once per update the frames carry. A burst that
+//! waited in the outbox is observed at the age of its oldest update: an upper bound, without a timestamp
+//! per frame.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,6 +64,7 @@ pub(super) struct SharedWriter<S = WsSink> {
 struct Waiting {
     /// When the room took the oldest of their updates.
     oldest: Option<Instant>,
+    /// Updates waiting, summed over those deliveries.
     deliveries: u32,
 }
 
