@@ -189,6 +189,21 @@ pub(crate) struct TypingArgs {
     /// within one process's file limit; their results make one report, as if one process had run it.
     #[arg(long, default_value_t = 1)]
     pub(crate) procs: usize,
+    /// Spread each room's clients over these handoff nodes of one cluster (base URLs, comma-separated):
+    /// rooms are minted through the first, each room's typist joins node `room mod N` and its watchers
+    /// the next nodes; the report adds fan-out per (sender node → receiver node) pair and each node's CPU
+    /// per delivered update from its /metrics. The same URL twice runs it on one node. Not with
+    /// --compare or --procs; --server is ignored.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) nodes: Vec<String>,
+    /// With --nodes: the cluster's Redis (redis://host:port/), whose CPU time and commands per second
+    /// over the typing phase are reported from INFO.
+    #[arg(long, requires = "nodes")]
+    pub(crate) redis_url: Option<String>,
+    /// With --nodes: each node's process id on this machine, in the order of --nodes, so its CPU time is
+    /// read from /proc (to the clock tick) rather than /metrics (whole seconds).
+    #[arg(long, value_delimiter = ',', requires = "nodes")]
+    pub(crate) node_pids: Vec<u32>,
     /// Internal: run as child index/count of a --procs run (prints `joined`, reads the start instant on
     /// stdin, prints its result as one JSON line).
     #[arg(long, hide = true)]

@@ -12,6 +12,10 @@ pub mod ledger;
 pub mod limits;
 pub mod metronome;
 pub mod mint;
+/// One handoff node's `/metrics` over a run: CPU per delivered update, server-side fan-out.
+pub mod node_metrics;
+/// `--nodes`: the typing scenario spread over a cluster's nodes, fan-out per node pair.
+pub mod nodes;
 /// Latency-against-load charts (SVG) from report JSON files, to compare servers at a glance.
 pub mod plot;
 /// `--procs`: a typing run split over child processes, merged into one report.
@@ -20,6 +24,8 @@ pub mod procs;
 pub mod progress;
 pub mod promote;
 pub mod reconnect;
+/// Redis's CPU and commands over a run, from `INFO`.
+pub mod redis_info;
 pub mod relay;
 pub mod report;
 pub mod room;

@@ -97,3 +97,7 @@ pub const CLIENT_READ_BUFFER: usize = 8 * 1024;
 /// took 25 reads (and wake-ups) of the generator per joiner, where a browser's socket hands over what
 /// arrived in a few. Only these clients: tungstenite zeroes this much before every read.
 pub const JOINER_READ_BUFFER: usize = 64 * 1024;
+/// Most nodes one cross-node run (`--nodes`) spreads its clients over.
+pub const MAX_NODES: usize = 16;
+/// Longest `INFO` reply read from Redis (a few KiB in practice).
+pub const MAX_REDIS_INFO_BYTES: usize = 1024 * 1024;

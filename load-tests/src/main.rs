@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use handoff_load::compare::{self, Outcome, Row};
 use handoff_load::launch::{self, Programs};
+use handoff_load::nodes::{self, NodesConfig};
 use handoff_load::target::{Kind, Target};
 use handoff_load::typing::Shard;
 use handoff_load::voice::VoiceConfig;
@@ -55,12 +56,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(shard) = a.shard {
                 return shard_child(&a, 1, shard).await;
             }
+            if !a.nodes.is_empty() {
+                return across_nodes(&a, 1).await;
+            }
             let t = a.target.clone();
             on_targets(&t, move |target, pid| typing_run(a.clone(), 1, target, pid)).await
         }
         Command::LargePaste(a) => {
             if let Some(shard) = a.typing.shard {
                 return shard_child(&a.typing, a.paste_bytes, shard).await;
+            }
+            if !a.typing.nodes.is_empty() {
+                return across_nodes(&a.typing, a.paste_bytes).await;
             }
             let t = a.typing.target.clone();
             on_targets(&t, move |target, pid| typing_run(a.typing.clone(), a.paste_bytes, target, pid)).await
@@ -226,6 +233,25 @@ async fn typing_run(
     }
     let exe = std::env::current_exe().context("finding this program to start its --procs children")?;
     procs::run(&exe, &cfg, a.procs).await
+}
+
+/// `--nodes`: the typing run spread over a cluster's nodes (see `nodes.rs`).
+async fn across_nodes(a: &TypingArgs, chunk: usize) -> anyhow::Result<ExitCode> {
+    if a.target.compare || a.procs != 1 {
+        bail!("--nodes runs in one process against the nodes it names: not with --compare or --procs");
+    }
+    let first = a.nodes[0].clone();
+    let target = Target { kind: a.target.target, url: first, api_key: a.target.api_key.clone() };
+    let cfg = NodesConfig {
+        typing: typing_config(a, chunk, target, None),
+        nodes: a.nodes.clone(),
+        redis_url: a.redis_url.clone(),
+        node_pids: a.node_pids.clone(),
+    };
+    let report = nodes::run(&cfg).await?;
+    println!("{}", report.table());
+    write_json(a.target.json.as_ref(), &report)?;
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// A child of a `--procs` run: its share of the rooms against the target its flags name; the protocol

@@ -107,7 +107,11 @@ pub struct Tally {
 
 impl Tally {
     /// The tally of these rooms, joined in `join` time, with these clients that could not join.
-    pub fn from_outcomes(rooms: &[RoomOutcome], join: &Latency, join_failures: &[String]) -> Tally {
+    pub fn from_outcomes<'a>(
+        rooms: impl IntoIterator<Item = &'a RoomOutcome>,
+        join: &Latency,
+        join_failures: &[String],
+    ) -> Tally {
         let mut t = Tally {
             join: join.clone(),
             join_failures: join_failures.len(),

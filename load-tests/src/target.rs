@@ -72,6 +72,12 @@ impl Room {
     pub fn url(&self, i: usize) -> &str {
         &self.urls[i % self.urls.len()]
     }
+
+    /// This room with client `i` joining at `urls[i]` (cycled) instead: the same room reached through
+    /// other nodes of a cluster.
+    pub fn with_urls(&self, urls: Vec<String>) -> Room {
+        Room { urls, ..self.clone() }
+    }
 }
 
 /// A server to drive.

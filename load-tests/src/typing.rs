@@ -216,6 +216,39 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = anyhow::Result<std::time::Instant>>,
 {
+    Ok(type_rooms(cfg, shard, rooms, progress, start).await?.tally())
+}
+
+/// What happened in each room of a run, before it is tallied.
+pub struct Typed {
+    /// Each room that ran, by its global index in the run (rooms whose clients could not all join are
+    /// left out).
+    pub outcomes: Vec<(usize, RoomOutcome)>,
+    pub join: Latency,
+    /// Errors of the clients that could not join.
+    pub failures: Vec<String>,
+}
+
+impl Typed {
+    pub fn tally(&self) -> Tally {
+        let outcomes: Vec<&RoomOutcome> = self.outcomes.iter().map(|(_, o)| o).collect();
+        Tally::from_outcomes(outcomes, &self.join, &self.failures)
+    }
+}
+
+/// Joins every client of `rooms` (`shard`'s rooms of the run, in order), awaits `start` for the instant
+/// the timetable starts, types until the last key and the drain, and returns each room's outcome.
+pub async fn type_rooms<F, Fut>(
+    cfg: &TypingConfig,
+    shard: Shard,
+    rooms: &[Room],
+    progress: &Progress,
+    start: F,
+) -> anyhow::Result<Typed>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = anyhow::Result<std::time::Instant>>,
+{
     let global: Vec<usize> = shard.rooms(cfg.rooms).collect();
     let joined = join_all(rooms, cfg.clients_per_room, progress).await;
 
@@ -259,17 +292,17 @@ where
         .into_iter()
         .zip(tables)
         .zip(ticks)
-        .map(|(((_, clients), table), ticks)| {
+        .map(|(((r, clients), table), ticks)| {
             let plan = Plan { table, chunk: cfg.chunk, keep_chars: cfg.keep_chars, deadline };
-            tokio::spawn(room::run(clients, plan, ticks, live.clone()))
+            (r, tokio::spawn(room::run(clients, plan, ticks, live.clone())))
         })
         .collect();
-    let mut outcomes: Vec<RoomOutcome> = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        outcomes.push(task.await.map_err(|e| anyhow!("room task failed: {e}"))?);
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for (r, task) in tasks {
+        outcomes.push((r, task.await.map_err(|e| anyhow!("room task failed: {e}"))?));
     }
     bar.finish();
-    Ok(Tally::from_outcomes(&outcomes, &joined.join, &joined.failures))
+    Ok(Typed { outcomes, join: joined.join, failures: joined.failures })
 }
 
 /// Every room's clients after joining: `None` for a room where some client could not join (it is left

@@ -1,5 +1,6 @@
 //! Prometheus metrics (`GET /metrics`): connections, loaded rooms, updates and bytes in and out,
-//! slow-consumer disconnects, group-commit latency and room load time, plus the process's CPU and memory.
+//! slow-consumer disconnects, update fan-out latency, group-commit latency and room load time, plus the
+//! process's CPU and memory.
 //! Counters are plain atomics on the hot path; nothing here allocates per update.
 //!
 //! Every other module bumps these; this one depends on none of them. The gauges counted at scrape
@@ -17,6 +18,11 @@ pub(crate) const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
 /// Histogram buckets in seconds, from 100 µs to 10 s.
 const LATENCY_BUCKETS: [f64; 14] =
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0];
+
+/// Fan-out buckets in seconds, from 50 µs (a write into a free socket right after the apply) to 1 s (a
+/// member whose outbox waits on a slow socket; past that the write-stall timeout is near).
+const FANOUT_BUCKETS: [f64; 14] =
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
 pub struct Metrics {
     registry: Registry,
@@ -48,6 +54,9 @@ pub struct Metrics {
     pub voice_packets_muted: IntCounter,
     pub commit_seconds: Histogram,
     pub room_load_seconds: Histogram,
+    /// From the room taking an accepted update to its write into each other member's socket, once per
+    /// member (see `ws::sink`).
+    pub fanout_seconds: Histogram,
     /// Voice packets not recorded, by reason: `queue_full` (the writer's queue was at its bound),
     /// `invalid`, `duplicate`, `late`, `too_long` (see `recording::timeline`).
     pub recording_packets_dropped: IntCounterVec,
@@ -73,7 +82,11 @@ fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
 }
 
 fn histogram(r: &Registry, name: &str, help: &str) -> Histogram {
-    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()))
+    histogram_in(r, name, help, &LATENCY_BUCKETS)
+}
+
+fn histogram_in(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
         .expect("valid histogram");
     r.register(Box::new(h.clone())).expect("registered once");
     h
@@ -173,6 +186,13 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Duration of one group commit of a room",
         ),
         room_load_seconds: histogram(&r, "handoff_room_load_seconds", "Time to load a room from the store"),
+        fanout_seconds: histogram_in(
+            &r,
+            "handoff_fanout_seconds",
+            "From the room taking an accepted update (or the node receiving one from the bus) to its write \
+             into each other member's socket, once per member",
+            &FANOUT_BUCKETS,
+        ),
         recording_packets_dropped: {
             let c = IntCounterVec::new(
                 Opts::new("handoff_recording_packets_dropped_total", "Voice packets not recorded, by reason"),

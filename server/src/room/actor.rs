@@ -15,7 +15,7 @@ use tracing::Instrument;
 mod commit;
 
 use super::core::{Event, Now, RoomCore, rebuild};
-use super::{Command, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings};
+use super::{Command, Fanout, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings};
 use crate::bus::Bus;
 use crate::clock::now_ms;
 use crate::metrics::METRICS;
@@ -34,6 +34,10 @@ pub(super) struct RoomActor {
     /// Whether the interview has not ended, shared with the handle: the WebSocket edge reads it instead
     /// of asking the store whether the room is live.
     open: Arc<AtomicBool>,
+    /// The updates the next delivery fans out (`handoff_fanout_seconds`), stamped with the instant the
+    /// clock was read for their input anyway (no extra clock read here), and their sender's connection,
+    /// which is not sent its own updates.
+    fanout: Option<(Fanout, Option<u64>)>,
 }
 
 impl RoomActor {
@@ -59,6 +63,7 @@ impl RoomActor {
             settings,
             connected: Arc::new(AtomicUsize::new(0)),
             open: Arc::new(AtomicBool::new(true)),
+            fanout: None,
         })
     }
 
@@ -77,7 +82,13 @@ impl RoomActor {
 
     /// Both clocks, read once per input: the room's (monotonic, from `opened`) and the wall clock.
     fn now(&self) -> Now {
-        let room_ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.now_at(Instant::now())
+    }
+
+    /// [`Self::now`] at the monotonic instant `at`, read by the caller.
+    fn now_at(&self, at: Instant) -> Now {
+        let room_ms =
+            u64::try_from(at.saturating_duration_since(self.opened).as_millis()).unwrap_or(u64::MAX);
         Now { room_ms, wall_ms: now_ms() }
     }
 
@@ -179,7 +190,9 @@ impl RoomActor {
     }
 
     fn handle(&mut self, cmd: Command) {
-        let now = self.now();
+        let at = Instant::now();
+        let now = self.now_at(at);
+        let from = if let Command::Messages { conn_id, .. } = &cmd { Some(*conn_id) } else { None };
         match cmd {
             Command::Join(Joiner { who, extensions, sink }, reply) => {
                 let result = self.core.join(who, extensions, sink, now).map_err(JoinRefused::Closed);
@@ -199,12 +212,16 @@ impl RoomActor {
                 let _ = done.send(());
             }
         }
-        self.apply_events();
+        let updates = self.apply_events();
+        if updates > 0 {
+            self.fanout = Some((Fanout { at: at.into_std(), updates }, from));
+        }
     }
 
-    /// Carries out what the core asked for besides frames.
-    fn apply_events(&mut self) {
+    /// Carries out what the core asked for besides frames. Returns how many updates the core accepted.
+    fn apply_events(&mut self) -> u32 {
         let RoomActor { core, store, bus, id, connected, .. } = self;
+        let mut accepted = 0u32;
         for event in core.events() {
             match event {
                 Event::Removed { conn_id, sink: mut member, reason: Some(reason) } => {
@@ -221,26 +238,34 @@ impl RoomActor {
                         }
                     });
                 }
-                Event::Accepted(update) => bus.publish(id, &update),
+                Event::Accepted(update) => {
+                    accepted = accepted.saturating_add(1);
+                    bus.publish(id, &update);
+                }
             }
         }
         connected.store(core.member_count(), Ordering::Relaxed);
+        accepted
     }
 
     /// Hands every queued frame to its member's sink; a full outbox closes that member as a slow
     /// consumer. Called before the actor waits again, so one command's frames leave together.
     fn deliver(&mut self) {
+        // The first round carries the input's frames; later ones only departures' withdrawals.
+        let mut fanout = self.fanout.take();
         while self.core.take_undelivered() {
             let mut failed = Vec::new();
             let (mut frames, mut bytes) = (0u64, 0u64);
             for (conn_id, sink, queued) in self.core.outgoing() {
-                match sink.deliver(queued) {
+                let carries = fanout.filter(|(_, from)| *from != Some(conn_id)).map(|(f, _)| f);
+                match sink.deliver(queued, carries) {
                     Ok(sent) => (frames, bytes) = (frames + sent.frames, bytes + sent.bytes),
                     Err(why) => failed.push((conn_id, why)),
                 }
             }
             METRICS.frames_out.inc_by(frames);
             METRICS.bytes_out.inc_by(bytes);
+            fanout = None;
             if !failed.is_empty() {
                 // A departure queues its withdrawal for the others: the loop delivers that too.
                 let now = self.now();

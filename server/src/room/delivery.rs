@@ -1,6 +1,8 @@
 //! What the room needs from whoever carries its frames to a member: the contract the WebSocket edge
 //! implements (`ws::sink`), so that the room never learns how a socket is written.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -24,12 +26,23 @@ pub struct Delivered {
     pub bytes: u64,
 }
 
+/// The updates a delivery's frames carry, for the fan-out histogram (`handoff_fanout_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fanout {
+    /// When the room took the input that accepted them.
+    pub at: Instant,
+    /// How many updates that input accepted (a batch of a client's messages may hold several).
+    pub updates: u32,
+}
+
 /// One member's way out of the room. The room calls it from its own task, so `deliver` must not wait:
 /// it writes what the connection takes at once and queues the rest in a bounded outbox.
 pub trait MemberSink: Send {
     /// Hands on every frame in `frames` (leaving it empty), in order. On `Err` the frames not handed on
-    /// are dropped; the room then removes the member.
-    fn deliver(&mut self, frames: &mut Vec<Bytes>) -> Result<Delivered, Undelivered>;
+    /// are dropped; the room then removes the member. `fanout` says which accepted updates these frames
+    /// carry (`None` when they carry none): a sink that writes to a socket observes their fan-out
+    /// latency once the frames are written.
+    fn deliver(&mut self, frames: &mut Vec<Bytes>, fanout: Option<Fanout>) -> Result<Delivered, Undelivered>;
 
     /// Tells the member's connection to close with `reason`. Called once, when the room removes a
     /// member it closes (slow consumer, refused update, end, shutdown); not for a member that left.
@@ -51,7 +64,8 @@ impl ChannelSink {
 }
 
 impl MemberSink for ChannelSink {
-    fn deliver(&mut self, frames: &mut Vec<Bytes>) -> Result<Delivered, Undelivered> {
+    /// An in-process member has no socket: no fan-out latency is observed.
+    fn deliver(&mut self, frames: &mut Vec<Bytes>, _: Option<Fanout>) -> Result<Delivered, Undelivered> {
         queue(&self.outbox, frames.drain(..), Delivered::default())
     }
 

@@ -27,7 +27,7 @@ use yrs::sync::AwarenessUpdate;
 pub(crate) use self::core::schema::accepted_update;
 pub use self::core::schema::{FilesGuard, apply_client_update};
 pub use delivery::ChannelSink;
-pub(crate) use delivery::{Delivered, MemberSink, Undelivered, queue};
+pub(crate) use delivery::{Delivered, Fanout, MemberSink, Undelivered, queue};
 pub(crate) use extensions::Extension;
 pub use extensions::Extensions;
 pub use presence::vet;

@@ -12,11 +12,18 @@
 //! empty, and the connection task takes frames out of the outbox only while holding the sink, feeding
 //! them in before it lets go. The slow-consumer rules stay with the outbox and the connection task: a
 //! full outbox disconnects, a write that makes no progress is timed out by the connection task.
+//!
+//! Fan-out latency (`handoff_fanout_seconds`) is observed where the frames of an accepted update are
+//! written: by the room's call when the socket takes them at once (one clock read per member), else by
+//! the connection task once it has written the outbox; once per update the frames carry. A burst that
+//! waited in the outbox is observed at the age of its oldest update: an upper bound, without a timestamp
+//! per frame.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::stream::SplitSink;
@@ -26,7 +33,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::transport::LargeFrames;
 use super::upgrade::Socket;
-use crate::room::{CloseReason, Delivered, MemberSink, Undelivered, queue};
+use crate::metrics::METRICS;
+use crate::room::{CloseReason, Delivered, Fanout, MemberSink, Undelivered, queue};
 
 /// Messages longer than this bypass tungstenite's write buffer (see `transport`): written as one frame
 /// from the room's shared bytes, not copied into that buffer, which would keep their size for as long as
@@ -47,6 +55,17 @@ pub(super) struct SharedWriter<S = WsSink> {
     pub(super) room_wrote: AtomicBool,
     /// Large messages' way around the sink's buffer; used only while holding `sink`.
     pub(super) large: Arc<LargeFrames>,
+    /// Deliveries of accepted updates waiting in the outbox, for the fan-out histogram.
+    waiting: std::sync::Mutex<Waiting>,
+}
+
+/// Deliveries of accepted updates the room put in the outbox and the connection task has not written.
+#[derive(Debug, Default, Clone, Copy)]
+struct Waiting {
+    /// When the room took the oldest of their updates.
+    oldest: Option<Instant>,
+    /// Updates waiting, summed over those deliveries.
+    deliveries: u32,
 }
 
 impl<S> SharedWriter<S> {
@@ -56,7 +75,31 @@ impl<S> SharedWriter<S> {
             has_work: Notify::new(),
             room_wrote: AtomicBool::new(false),
             large,
+            waiting: std::sync::Mutex::default(),
         })
+    }
+
+    /// Notes deliveries of updates left in the outbox.
+    fn wait(&self, fanout: Fanout) {
+        let mut w = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        w.oldest = Some(w.oldest.map_or(fanout.at, |o| o.min(fanout.at)));
+        w.deliveries = w.deliveries.saturating_add(fanout.updates);
+    }
+
+    /// Observes the deliveries waiting in the outbox as written now.
+    fn observe_written(&self) {
+        let w = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(PoisonError::into_inner));
+        if let Some(oldest) = w.oldest {
+            observe(oldest, w.deliveries);
+        }
+    }
+}
+
+/// Observes `updates` deliveries of updates accepted at `at`, written now: one clock read.
+fn observe(at: Instant, updates: u32) {
+    let age = at.elapsed().as_secs_f64();
+    for _ in 0..updates {
+        METRICS.fanout_seconds.observe(age);
     }
 }
 
@@ -79,8 +122,12 @@ impl<S: Sink<Message, Error = WsError> + Unpin> ConnectionSink<S> {
 
     /// Sends every frame in `frames` (leaving it empty), in order: into the socket if it takes them now,
     /// the rest into the outbox. On `Err` the frames not handed on are dropped; the room removes the
-    /// member.
-    pub(super) fn send(&self, frames: &mut Vec<Bytes>) -> Result<Delivered, Undelivered> {
+    /// member. `fanout`: the accepted updates they carry, for the fan-out histogram.
+    pub(super) fn send(
+        &self,
+        frames: &mut Vec<Bytes>,
+        fanout: Option<Fanout>,
+    ) -> Result<Delivered, Undelivered> {
         let mut sent = Delivered::default();
         let mut rest = frames.drain(..);
         let writer = &self.writer;
@@ -98,9 +145,7 @@ impl<S: Sink<Message, Error = WsError> + Unpin> ConnectionSink<S> {
                 if !matches!(ready, Poll::Ready(Ok(()))) {
                     // Back at the front: the outbox takes it, in order, for the connection task.
                     let rest = std::iter::once(frame).chain(rest);
-                    let queued = queue(&self.outbox, rest, sent);
-                    writer.has_work.notify_one();
-                    return queued;
+                    return self.queue(rest, sent, fanout);
                 }
                 let len = frame.len() as u64;
                 let taken = if large {
@@ -123,18 +168,34 @@ impl<S: Sink<Message, Error = WsError> + Unpin> ConnectionSink<S> {
                 if !matches!(sink.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
                     writer.has_work.notify_one();
                 }
+                if let Some(f) = fanout {
+                    observe(f.at, f.updates);
+                }
             }
             return Ok(sent);
         }
-        let queued = queue(&self.outbox, rest, sent);
-        writer.has_work.notify_one();
+        self.queue(rest, sent, fanout)
+    }
+
+    /// Puts `frames` in the outbox for the connection task, which is told.
+    fn queue(
+        &self,
+        frames: impl Iterator<Item = Bytes>,
+        sent: Delivered,
+        fanout: Option<Fanout>,
+    ) -> Result<Delivered, Undelivered> {
+        let queued = queue(&self.outbox, frames, sent);
+        if let (Ok(_), Some(f)) = (&queued, fanout) {
+            self.writer.wait(f);
+        }
+        self.writer.has_work.notify_one();
         queued
     }
 }
 
 impl<S: Sink<Message, Error = WsError> + Unpin + Send> MemberSink for ConnectionSink<S> {
-    fn deliver(&mut self, frames: &mut Vec<Bytes>) -> Result<Delivered, Undelivered> {
-        self.send(frames)
+    fn deliver(&mut self, frames: &mut Vec<Bytes>, fanout: Option<Fanout>) -> Result<Delivered, Undelivered> {
+        self.send(frames, fanout)
     }
 
     fn close(&mut self, reason: CloseReason) {
@@ -157,7 +218,9 @@ where
     while let Ok(frame) = outbox.try_recv() {
         feed(&mut *sink, &writer.large, frame).await?;
     }
-    sink.flush().await
+    sink.flush().await?;
+    writer.observe_written();
+    Ok(())
 }
 
 /// Queues one message for `sink`: through tungstenite if short, else around it (see
@@ -226,7 +289,7 @@ mod tests {
         let (sink, _writer, outbox, mut client) = connection(256 * 1024, 16).await;
         let big = frame(2, LARGE_FRAME_BYTES * 2 + 1);
         let mut frames = vec![frame(1, 10), big.clone(), frame(3, 10)];
-        assert_eq!(sink.send(&mut frames), Ok(Delivered { frames: 3, bytes: big.len() as u64 + 20 }));
+        assert_eq!(sink.send(&mut frames, None), Ok(Delivered { frames: 3, bytes: big.len() as u64 + 20 }));
         assert!(frames.is_empty());
         assert!(outbox.is_empty(), "nothing left for the connection task");
         assert_eq!(read(&mut client).await, frame(1, 10));
@@ -238,13 +301,13 @@ mod tests {
     async fn frames_queue_behind_what_the_socket_could_not_take() {
         let (sink, writer, mut outbox, mut client) = connection(64, 16).await;
         // The sink takes this one, but the socket only part of it.
-        sink.send(&mut vec![frame(1, 1000)]).unwrap();
+        sink.send(&mut vec![frame(1, 1000)], None).unwrap();
         assert!(outbox.is_empty());
         // A large frame cannot bypass the sink while it still holds bytes, and what comes after it waits
         // behind it, even a frame the sink could take.
         let big = frame(2, LARGE_FRAME_BYTES + 1);
-        sink.send(&mut vec![big.clone()]).unwrap();
-        sink.send(&mut vec![frame(3, 10)]).unwrap();
+        sink.send(&mut vec![big.clone()], None).unwrap();
+        sink.send(&mut vec![frame(3, 10)], None).unwrap();
         assert_eq!(outbox.len(), 2);
         assert!(writer.has_work.notified().now_or_never().is_some(), "the connection task is told");
 
@@ -261,16 +324,42 @@ mod tests {
 
         // The outbox is empty again: back to writing writerly.
         let reader = tokio::spawn(async move { read(&mut client).await });
-        sink.send(&mut vec![frame(4, 10)]).unwrap();
+        sink.send(&mut vec![frame(4, 10)], None).unwrap();
         assert!(outbox.is_empty());
         write_queued(&writer, &mut outbox).await.unwrap();
         assert_eq!(reader.await.unwrap(), frame(4, 10));
     }
 
+    fn waiting(writer: &SharedWriter<TestSink>) -> u32 {
+        writer.waiting.lock().unwrap().deliveries
+    }
+
+    #[tokio::test]
+    async fn an_update_left_in_the_outbox_is_counted_once_the_connection_task_writes_it() {
+        let (sink, writer, mut outbox, mut client) = connection(64, 16).await;
+        let at = Some(Fanout { at: Instant::now(), updates: 2 });
+        sink.send(&mut vec![frame(1, 1000)], at).unwrap();
+        assert_eq!(waiting(&writer), 0, "written by the room: counted there");
+        // A large frame waits while the sink holds bytes, and what follows waits behind it.
+        sink.send(&mut vec![frame(2, LARGE_FRAME_BYTES + 1)], at).unwrap();
+        sink.send(&mut vec![frame(3, 10)], None).unwrap();
+        assert_eq!(outbox.len(), 2);
+        assert_eq!(waiting(&writer), 2, "only the updates wait to be counted");
+
+        let reader = tokio::spawn(async move {
+            for _ in 0..3 {
+                read(&mut client).await;
+            }
+        });
+        write_queued(&writer, &mut outbox).await.unwrap();
+        reader.await.unwrap();
+        assert_eq!(waiting(&writer), 0, "counted when written");
+    }
+
     #[tokio::test]
     async fn a_flush_the_socket_cannot_finish_is_left_to_the_connection_task() {
         let (sink, writer, mut outbox, mut client) = connection(64, 16).await;
-        sink.send(&mut vec![frame(1, 1000)]).unwrap();
+        sink.send(&mut vec![frame(1, 1000)], None).unwrap();
         assert!(outbox.is_empty(), "the sink took the frame");
         assert!(
             writer.has_work.notified().now_or_never().is_some(),
@@ -286,7 +375,7 @@ mod tests {
     async fn a_closing_connection_takes_no_more_large_frames() {
         let (sink, writer, outbox, _client) = connection(256 * 1024, 16).await;
         writer.large.close();
-        assert_eq!(sink.send(&mut vec![frame(1, LARGE_FRAME_BYTES + 1)]), Ok(Delivered::default()));
+        assert_eq!(sink.send(&mut vec![frame(1, LARGE_FRAME_BYTES + 1)], None), Ok(Delivered::default()));
         assert!(outbox.is_empty());
         let mut sink = writer.sink.lock().await;
         assert!(matches!(
@@ -301,7 +390,7 @@ mod tests {
         // What the socket holds, then the sink's write buffer and a frame in its slot, then the outbox's
         // 4 frames: each 100-byte message takes 102 bytes on the wire.
         let most = (1024 + WRITE_BUFFER_BYTES) / 100 + 8;
-        let refused = (0..most).map(|_| sink.send(&mut vec![frame(1, 100)])).find_map(Result::err);
+        let refused = (0..most).map(|_| sink.send(&mut vec![frame(1, 100)], None)).find_map(Result::err);
         assert_eq!(refused, Some(Undelivered::Full));
         assert_eq!(outbox.len(), 4);
     }

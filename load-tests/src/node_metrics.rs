@@ -1,0 +1,146 @@
+//! One handoff node seen through its `/metrics` over a run: the CPU its process used
+//! (`process_cpu_seconds_total`, in whole seconds; `/proc` replaces it when the node's pid is known) per
+//! update delivered to its clients, and its server-side fan-out
+//! histogram (`handoff_fanout_seconds`: from the room taking an update to its write into each member's
+//! socket). Works for a node on another machine, where `/proc` cannot be read.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::limits::HTTP_TIMEOUT;
+
+/// One reading of a node's counters.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeSample {
+    pub cpu_s: f64,
+    pub fanout_sum_s: f64,
+    pub fanout_count: f64,
+    pub at: Instant,
+}
+
+/// What one node did between two samples.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct NodeFigures {
+    pub cpu_s: f64,
+    /// Where `cpu_s` comes from: `metrics` (`process_cpu_seconds_total`, whole seconds: the Prometheus
+    /// process collector counts no finer) or `proc` (`/proc/<pid>/stat`, to the clock tick).
+    pub cpu_from: &'static str,
+    pub wall_s: f64,
+    /// Keys the run's watchers connected to this node received.
+    pub delivered_updates: u64,
+    /// `cpu_s / delivered_updates` in µs (0 when nothing was delivered).
+    pub cpu_us_per_delivered_update: f64,
+    /// Writes the server-side fan-out histogram counted (every accepted update once per other member).
+    pub server_fanout_writes: u64,
+    /// Their mean latency in µs (0 when none).
+    pub server_fanout_mean_us: f64,
+}
+
+impl NodeSample {
+    /// Reads `base`'s `/metrics`.
+    pub async fn take(base: &str) -> anyhow::Result<NodeSample> {
+        let url = format!("{}/metrics", base.trim_end_matches('/'));
+        let http = reqwest::Client::builder().timeout(HTTP_TIMEOUT).build().context("http client")?;
+        let resp = http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+        let status = resp.status();
+        anyhow::ensure!(status.is_success(), "GET {url}: HTTP {status}");
+        let page = resp.text().await.with_context(|| format!("GET {url}"))?;
+        let at = Instant::now();
+        NodeSample::parse(&page, at)
+    }
+
+    /// The counters of a Prometheus text page; the fan-out histogram counts 0 on a node without it.
+    pub fn parse(page: &str, at: Instant) -> anyhow::Result<NodeSample> {
+        Ok(NodeSample {
+            cpu_s: metric(page, "process_cpu_seconds_total")
+                .context("/metrics has no process_cpu_seconds_total (not on Linux?)")?,
+            fanout_sum_s: metric(page, "handoff_fanout_seconds_sum").unwrap_or(0.0),
+            fanout_count: metric(page, "handoff_fanout_seconds_count").unwrap_or(0.0),
+            at,
+        })
+    }
+}
+
+/// The value of the unlabelled sample `name` on a Prometheus text page.
+fn metric(page: &str, name: &str) -> Option<f64> {
+    page.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+impl NodeFigures {
+    pub fn between(before: &NodeSample, after: &NodeSample, delivered: u64) -> NodeFigures {
+        let cpu_s = (after.cpu_s - before.cpu_s).max(0.0);
+        let writes = (after.fanout_count - before.fanout_count).max(0.0);
+        let sum = (after.fanout_sum_s - before.fanout_sum_s).max(0.0);
+        NodeFigures {
+            cpu_s,
+            cpu_from: "metrics",
+            wall_s: after.at.saturating_duration_since(before.at).as_secs_f64(),
+            delivered_updates: delivered,
+            cpu_us_per_delivered_update: crate::sysstat::per_unit_us(
+                std::time::Duration::from_secs_f64(cpu_s),
+                delivered,
+            ),
+            server_fanout_writes: writes as u64,
+            server_fanout_mean_us: if writes > 0.0 { sum * 1e6 / writes } else { 0.0 },
+        }
+    }
+
+    /// These figures with the node's CPU time read from `/proc` instead.
+    pub fn with_proc_cpu(self, cpu: std::time::Duration) -> NodeFigures {
+        NodeFigures {
+            cpu_s: cpu.as_secs_f64(),
+            cpu_from: "proc",
+            cpu_us_per_delivered_update: crate::sysstat::per_unit_us(cpu, self.delivered_updates),
+            ..self
+        }
+    }
+
+    /// The node's line of the report.
+    pub fn line(&self) -> String {
+        format!(
+            "CPU {:.2} s ({}) over {:.1} s, {:.1} µs per delivered update ({} delivered); server-side fan-out {:.0} µs mean over {} writes",
+            self.cpu_s,
+            self.cpu_from,
+            self.wall_s,
+            self.cpu_us_per_delivered_update,
+            self.delivered_updates,
+            self.server_fanout_mean_us,
+            self.server_fanout_writes
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_node_s_cpu_per_delivery_and_server_side_fan_out() {
+        let t0 = Instant::now();
+        let page = |cpu: &str, sum: &str, count: &str| {
+            format!(
+                "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}\n\
+                 handoff_fanout_seconds_bucket{{le=\"0.00005\"}} 1\nhandoff_fanout_seconds_sum {sum}\n\
+                 handoff_fanout_seconds_count {count}\n"
+            )
+        };
+        let before = NodeSample::parse(&page("1.5", "0.001", "10"), t0).unwrap();
+        let after = NodeSample::parse(&page("3.5", "0.041", "110"), t0 + Duration::from_secs(10)).unwrap();
+        let f = NodeFigures::between(&before, &after, 1000);
+        assert_eq!((f.delivered_updates, f.server_fanout_writes), (1000, 100));
+        assert!((f.cpu_us_per_delivered_update - 2000.0).abs() < 1e-6, "{f:?}");
+        assert!((f.server_fanout_mean_us - 400.0).abs() < 1e-6, "{f:?}");
+        assert!((f.wall_s - 10.0).abs() < 1e-9);
+        let precise = f.with_proc_cpu(Duration::from_millis(1500));
+        assert_eq!(precise.cpu_from, "proc");
+        assert!((precise.cpu_us_per_delivered_update - 1500.0).abs() < 1e-6, "{precise:?}");
+
+        let old = NodeSample::parse("process_cpu_seconds_total 2\n", t0).unwrap();
+        assert_eq!(old.fanout_count, 0.0, "a node without the histogram counts none");
+        assert!(NodeSample::parse("handoff_connections 3\n", t0).is_err());
+    }
+}

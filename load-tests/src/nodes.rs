@@ -1,0 +1,342 @@
+//! `--nodes URL,URL,…`: the typing scenario over the nodes of a cluster. Rooms are minted through the
+//! first node; each room's typist connects to node `room mod N` (so every node has typists) and its
+//! watcher `k` (1, 2, …) to node `(room + k) mod N`, so with N nodes and N − 1 watchers a key reaches one
+//! watcher on every other node. The report adds fan-out latency per (sender node → receiver node) pair,
+//! across nodes and within one, each node's CPU per update delivered to its clients (from its `/metrics`),
+//! the server-side fan-out histogram's mean, and with `--redis-url` the CPU and commands of Redis.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::{Context, ensure};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::limits::{MAX_NODES, START_DELAY};
+use crate::mint::Submission;
+use crate::node_metrics::{NodeFigures, NodeSample};
+use crate::progress::Progress;
+use crate::redis_info::{self, RedisFigures, RedisSample};
+use crate::report::Report;
+use crate::room::RoomOutcome;
+use crate::stats::{Latency, Percentiles};
+use crate::sysstat::CpuWindow;
+use crate::target::{Kind, Room};
+use crate::typing::{Shard, TypingConfig, type_rooms};
+
+/// A typing run spread over nodes.
+#[derive(Debug, Clone)]
+pub struct NodesConfig {
+    /// The run; its target is the first node.
+    pub typing: TypingConfig,
+    /// Every node's base URL (`http://host:port`), the first included. The same URL twice is allowed: a
+    /// single node then plays both.
+    pub nodes: Vec<String>,
+    /// Redis of the cluster, to read its CPU and commands over the run.
+    pub redis_url: Option<String>,
+    /// Each node's process id on this machine, in the order of `nodes` (or none): its CPU time is then
+    /// read from `/proc`, to the clock tick, instead of from `/metrics`, whose process collector counts
+    /// whole seconds.
+    pub node_pids: Vec<u32>,
+}
+
+/// The node client `client` of room `room` connects to (client 0 is the typist).
+pub fn node_of(room: usize, client: usize, nodes: usize) -> usize {
+    (room + client) % nodes.max(1)
+}
+
+/// `url` (a room's WebSocket URL as a node published it) pointed at the node at `base` instead: its
+/// scheme and authority replaced, the path and query kept.
+pub fn on_node(url: &str, base: &str) -> anyhow::Result<String> {
+    let (_, rest) = url.split_once("://").with_context(|| format!("{url} has no scheme"))?;
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    let (scheme, authority) = base.split_once("://").with_context(|| format!("node {base} has no scheme"))?;
+    let ws = match scheme {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        other => anyhow::bail!("node {base}: scheme {other} is neither http nor https"),
+    };
+    let authority = authority.split('/').next().unwrap_or_default();
+    ensure!(!authority.is_empty(), "node {base} names no host");
+    Ok(format!("{ws}://{authority}{path}"))
+}
+
+/// Fan-out latency and deliveries by (sender node, receiver node).
+#[derive(Debug, Default)]
+pub struct PairTally {
+    pub pairs: BTreeMap<(usize, usize), Latency>,
+    /// Keys delivered to the clients of each node.
+    pub delivered: Vec<u64>,
+}
+
+impl PairTally {
+    /// Sorts each room's watchers' latencies by the nodes of its typist and of each watcher.
+    pub fn from_outcomes(outcomes: &[(usize, RoomOutcome)], nodes: usize) -> PairTally {
+        let mut t = PairTally { pairs: BTreeMap::new(), delivered: vec![0; nodes] };
+        for (room, outcome) in outcomes {
+            let from = node_of(*room, 0, nodes);
+            for (k, w) in outcome.watchers.iter().enumerate() {
+                let to = node_of(*room, k + 1, nodes);
+                t.pairs.entry((from, to)).or_default().merge(&w.fanout);
+                t.delivered[to] += w.received;
+            }
+        }
+        t
+    }
+
+    /// Every pair's latencies merged where `keep(from, to)`.
+    pub fn merged(&self, keep: impl Fn(usize, usize) -> bool) -> Latency {
+        let mut all = Latency::new();
+        for (&(from, to), l) in &self.pairs {
+            if keep(from, to) {
+                all.merge(l);
+            }
+        }
+        all
+    }
+}
+
+/// Fan-out latency of one (sender node → receiver node) pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairFigures {
+    pub from: usize,
+    pub to: usize,
+    pub fanout: Percentiles,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodesReport {
+    pub nodes: Vec<String>,
+    /// The typing report of the whole run (its `server` is the first node).
+    pub typing: Report,
+    pub pairs: Vec<PairFigures>,
+    /// Keys delivered to a watcher on another node than the typist's: the cluster's bus on the path.
+    pub cross_node: Percentiles,
+    /// Keys delivered to a watcher on the typist's node.
+    pub same_node: Percentiles,
+    /// Each node over the typing phase, from its `/metrics`; `None` where it could not be read.
+    pub node_figures: Vec<Option<NodeFigures>>,
+    pub redis: Option<RedisFigures>,
+}
+
+impl NodesReport {
+    pub fn ok(&self) -> bool {
+        self.typing.ok()
+    }
+
+    pub fn table(&self) -> String {
+        let mut s = self.typing.table();
+        let _ = writeln!(s, "\nfan-out by sender node → receiver node:");
+        let names: Vec<String> = self.pairs.iter().map(|p| format!("node {} → {}", p.from, p.to)).collect();
+        let mut rows: Vec<(&str, &Percentiles)> =
+            names.iter().zip(&self.pairs).map(|(n, p)| (n.as_str(), &p.fanout)).collect();
+        rows.push(("cross-node", &self.cross_node));
+        rows.push(("same node", &self.same_node));
+        crate::stats::write_latency_table(&mut s, &rows);
+        for (i, (url, f)) in self.nodes.iter().zip(&self.node_figures).enumerate() {
+            match f {
+                Some(f) => {
+                    let _ = writeln!(s, "node {i}             {url}: {}", f.line());
+                }
+                None => {
+                    let _ = writeln!(s, "node {i}             {url}: /metrics not read");
+                }
+            }
+        }
+        if let Some(r) = &self.redis {
+            let _ = writeln!(s, "{}", r.table());
+        }
+        s
+    }
+}
+
+/// Runs the typing scenario spread over `cfg.nodes`. `Err` when the run could not happen.
+pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
+    let typing = &cfg.typing;
+    typing.validate()?;
+    ensure!(typing.target.kind == Kind::Handoff, "--nodes needs a handoff target");
+    ensure!((1..=MAX_NODES).contains(&cfg.nodes.len()), "--nodes must name 1..={MAX_NODES} nodes");
+    if let Some(url) = &cfg.redis_url {
+        redis_info::address(url)?;
+    }
+    ensure!(
+        cfg.node_pids.is_empty() || cfg.node_pids.len() == cfg.nodes.len(),
+        "--node-pids must give one pid per node ({} nodes, {} pids)",
+        cfg.nodes.len(),
+        cfg.node_pids.len()
+    );
+    let n = cfg.nodes.len();
+    let wall = Instant::now();
+    let progress = Progress::new(typing.quiet);
+    let run_id = format!("{}", std::process::id());
+    let minted = typing.target.open_rooms(typing.rooms, &Submission::typing(), &run_id).await?;
+    let rooms = minted
+        .iter()
+        .enumerate()
+        .map(|(r, room)| {
+            let urls = (0..typing.clients_per_room)
+                .map(|i| on_node(room.url(i), &cfg.nodes[node_of(r, i, n)]))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(room.with_urls(urls))
+        })
+        .collect::<anyhow::Result<Vec<Room>>>()?;
+
+    let mut before = None;
+    let snapshot = &mut before;
+    let typed = type_rooms(typing, Shard::WHOLE, &rooms, &progress, move || async move {
+        // Everyone is synced: the nodes and Redis are read over the typing phase, which starts now.
+        *snapshot = Some(Snapshot::take(cfg).await);
+        Ok(std::time::Instant::now() + START_DELAY)
+    })
+    .await?;
+    let after = Snapshot::take(cfg).await;
+    let pairs = PairTally::from_outcomes(&typed.outcomes, n);
+    let before = before.unwrap_or_default();
+    let node_figures = (0..n)
+        .map(|i| {
+            let (b, a) = (before.nodes.get(i)?.as_ref()?, after.nodes.get(i)?.as_ref()?);
+            let figures = NodeFigures::between(b, a, pairs.delivered[i]);
+            let cpu = before.cpu.get(i).and_then(|w| w.as_ref()).and_then(|w| w.finish().ok());
+            Some(match cpu {
+                Some(cpu) => figures.with_proc_cpu(cpu.total()),
+                None => figures,
+            })
+        })
+        .collect();
+    let redis = match (&before.redis, &after.redis) {
+        (Some(b), Some(a)) => Some(RedisFigures::between(b, a)),
+        _ => None,
+    };
+    let report = Report::from_tally(typing, typed.tally(), None, wall.elapsed());
+    Ok(NodesReport {
+        nodes: cfg.nodes.clone(),
+        typing: report,
+        pairs: pairs
+            .pairs
+            .iter()
+            .map(|(&(from, to), l)| PairFigures { from, to, fanout: l.summary() })
+            .collect(),
+        cross_node: pairs.merged(|from, to| from != to).summary(),
+        same_node: pairs.merged(|from, to| from == to).summary(),
+        node_figures,
+        redis,
+    })
+}
+
+/// Every node's and Redis's counters at one moment; what could not be read is `None` (and said).
+#[derive(Debug, Default)]
+struct Snapshot {
+    nodes: Vec<Option<NodeSample>>,
+    redis: Option<RedisSample>,
+    /// Each node's CPU time from `/proc`, from this snapshot on (with `node_pids`).
+    cpu: Vec<Option<CpuWindow>>,
+}
+
+impl Snapshot {
+    async fn take(cfg: &NodesConfig) -> Snapshot {
+        let mut nodes = Vec::with_capacity(cfg.nodes.len());
+        for url in &cfg.nodes {
+            nodes.push(match NodeSample::take(url).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("handoff-load: node {url}: {e:#}");
+                    None
+                }
+            });
+        }
+        let redis = match &cfg.redis_url {
+            Some(url) => match redis_info::sample(url).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("handoff-load: redis: {e:#}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let cpu = cfg
+            .node_pids
+            .iter()
+            .map(|&pid| match CpuWindow::start(pid) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    eprintln!("handoff-load: node pid {pid}: {e:#}");
+                    None
+                }
+            })
+            .collect();
+        Snapshot { nodes, redis, cpu }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::room::{TypistOutcome, WatcherOutcome};
+
+    fn watcher(us: &[u64]) -> WatcherOutcome {
+        let mut fanout = Latency::new();
+        for &u in us {
+            fanout.record(Duration::from_micros(u));
+        }
+        WatcherOutcome {
+            received: us.len() as u64,
+            fanout,
+            from_send: Latency::new(),
+            awareness: 0,
+            files: BTreeMap::new(),
+            error: None,
+        }
+    }
+
+    fn room(watchers: Vec<WatcherOutcome>) -> RoomOutcome {
+        let typist =
+            TypistOutcome { keys_sent: 0, send_lag: Latency::new(), files: BTreeMap::new(), error: None };
+        RoomOutcome { typist, watchers }
+    }
+
+    #[test]
+    fn typists_go_round_robin_and_watchers_to_the_next_nodes() {
+        let placed: Vec<Vec<usize>> = (0..3).map(|r| (0..3).map(|c| node_of(r, c, 3)).collect()).collect();
+        assert_eq!(placed, vec![vec![0, 1, 2], vec![1, 2, 0], vec![2, 0, 1]]);
+        assert_eq!(node_of(5, 3, 2), 0, "more watchers than nodes wrap around");
+        assert_eq!(node_of(7, 1, 1), 0, "one node holds everyone");
+    }
+
+    #[test]
+    fn room_urls_move_to_their_node() {
+        let url = "ws://10.0.0.1:8080/ws/r1?token=a.b.c";
+        assert_eq!(on_node(url, "http://127.0.0.1:8081").unwrap(), "ws://127.0.0.1:8081/ws/r1?token=a.b.c");
+        assert_eq!(on_node(url, "https://n2.example/").unwrap(), "wss://n2.example/ws/r1?token=a.b.c");
+        assert!(on_node(url, "127.0.0.1:8081").is_err());
+        assert!(on_node(url, "ftp://x").is_err());
+    }
+
+    #[test]
+    fn latencies_are_sorted_by_sender_and_receiver_node() {
+        // Two nodes, three clients per room: room 0 types on node 0 (watchers on 1 and 0), room 1 on
+        // node 1 (watchers on 0 and 1).
+        let outcomes = vec![
+            (0, room(vec![watcher(&[1000, 3000]), watcher(&[100])])),
+            (1, room(vec![watcher(&[2000]), watcher(&[200, 400])])),
+        ];
+        let t = PairTally::from_outcomes(&outcomes, 2);
+        let counts: Vec<((usize, usize), u64)> = t.pairs.iter().map(|(&k, l)| (k, l.count())).collect();
+        assert_eq!(counts, vec![((0, 0), 1), ((0, 1), 2), ((1, 0), 1), ((1, 1), 2)]);
+        assert_eq!(t.delivered, vec![2, 4], "node 0's clients got 1 + 1 keys, node 1's 2 + 2");
+        let cross = t.merged(|f, to| f != to).summary();
+        assert_eq!(cross.count, 3);
+        assert!((1995..=2005).contains(&cross.p50_us), "{cross:?}");
+        assert_eq!(t.merged(|f, to| f == to).count(), 3);
+    }
+
+    #[test]
+    fn a_room_left_out_counts_for_no_pair() {
+        let t = PairTally::from_outcomes(&[(3, room(vec![watcher(&[10])]))], 4);
+        assert_eq!(t.pairs.keys().copied().collect::<Vec<_>>(), vec![(3, 0)]);
+        assert_eq!(t.delivered, vec![1, 0, 0, 0]);
+    }
+}
