@@ -14,9 +14,9 @@ use tracing::Instrument;
 
 mod commit;
 
-use super::core::{Event, Now, RoomCore, rebuild};
-use super::{Command, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings};
-use crate::bus::Bus;
+use super::core::{Event, LogOrder, Now, RoomCore, rebuild};
+use super::{Command, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings, ended_reason};
+use crate::bus::{Attachment, Bus, Remote};
 use crate::clock::now_ms;
 use crate::metrics::METRICS;
 use crate::store::{RoomLog, RoomState, StoreError, StoreResult};
@@ -29,6 +29,8 @@ pub(super) struct RoomActor {
     opened: Instant,
     store: Arc<dyn RoomLog>,
     bus: Arc<dyn Bus>,
+    /// The room's remote inputs when the bus orders its log (a cluster); `None` on a single node.
+    attachment: Option<Attachment>,
     settings: RoomSettings,
     connected: Arc<AtomicUsize>,
     /// Whether the interview has not ended, shared with the handle: the WebSocket edge reads it instead
@@ -49,13 +51,16 @@ impl RoomActor {
         let doc = tokio::task::spawn_blocking(move || rebuild(&state))
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
-        let core = RoomCore::new(id.clone(), doc, next_seq, since_snapshot, settings.idle_evict);
+        let attachment = bus.attach(&id, next_seq - 1);
+        let order = if attachment.is_some() { LogOrder::Bus } else { LogOrder::Room };
+        let core = RoomCore::new(id.clone(), doc, next_seq, since_snapshot, settings.idle_evict, order);
         Ok(RoomActor {
             id,
             core,
             opened: Instant::now(),
             store,
             bus,
+            attachment,
             settings,
             connected: Arc::new(AtomicUsize::new(0)),
             open: Arc::new(AtomicBool::new(true)),
@@ -114,6 +119,7 @@ impl RoomActor {
             rearm(idle_timer.as_mut(), &mut idle_armed, idle_at);
             rearm(await_timer.as_mut(), &mut await_armed, await_at);
             let awaited = commit.as_ref().is_some_and(|c| c.awaited);
+            let attached = self.attachment.is_some();
             tokio::select! {
                 biased;
                 result = async {
@@ -131,6 +137,18 @@ impl RoomActor {
                     // find it done first).
                     if let Some(c) = commit.as_mut() {
                         c.awaited = true;
+                    }
+                }
+                remote = async {
+                    match self.attachment.as_mut() {
+                        Some(a) => a.remote.recv().await,
+                        None => std::future::pending().await,
+                    }
+                }, if attached => {
+                    self.remote(remote);
+                    if self.core.distrusted() && !self.reload(commit.take()).await {
+                        self.retire(rx, retire).await;
+                        break;
                     }
                 }
                 cmd = rx.recv() => match cmd {
@@ -176,6 +194,30 @@ impl RoomActor {
                 }
             }
         }
+        if self.attachment.take().is_some() {
+            self.bus.detach(&self.id);
+        }
+    }
+
+    /// What another node did in the room (`None`: the bus let go of the room, which then rebuilds and
+    /// attaches again).
+    fn remote(&mut self, remote: Option<Remote>) {
+        match remote {
+            Some(Remote::Update { update, payload, .. }) => self.core.remote_update(update, &payload),
+            Some(Remote::Awareness(frame)) => self.core.remote_awareness(frame),
+            Some(Remote::Ended) => {
+                tracing::info!("interview ended on another node; closing every client");
+                self.open.store(false, Ordering::Release);
+                let now = self.now();
+                self.core.end(ended_reason(), now);
+            }
+            Some(Remote::Reopened) => {
+                self.core.reopen();
+                self.open.store(true, Ordering::Release);
+            }
+            Some(Remote::Rebuild) | None => self.core.distrust(),
+        }
+        self.apply_events();
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -204,7 +246,7 @@ impl RoomActor {
 
     /// Carries out what the core asked for besides frames.
     fn apply_events(&mut self) {
-        let RoomActor { core, store, bus, id, connected, .. } = self;
+        let RoomActor { core, store, bus, id, connected, attachment, .. } = self;
         for event in core.events() {
             match event {
                 Event::Removed { conn_id, sink: mut member, reason: Some(reason) } => {
@@ -221,8 +263,12 @@ impl RoomActor {
                         }
                     });
                 }
-                Event::Accepted(update) => bus.publish(id, &update),
+                Event::Accepted(entry) => bus.publish(entry),
+                Event::Awareness(frame) => bus.awareness(id, frame),
             }
+        }
+        if attachment.is_some() {
+            bus.connected(id, core.member_count());
         }
         connected.store(core.member_count(), Ordering::Relaxed);
     }
@@ -273,6 +319,16 @@ impl RoomActor {
     /// anything is not yet covered by one, or if one is due anyway). Returns whether that commit landed;
     /// if not, its entries stay queued for the next.
     async fn flush(&mut self, commit: Option<CommitInFlight>, last: bool) -> bool {
+        if self.attachment.is_some() {
+            // The bus orders and commits the log: the room has nothing of its own to write.
+            return match self.bus.flush(&self.id).await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::error!(%error, "committing the room's log failed");
+                    false
+                }
+            };
+        }
         if let Some(mut c) = commit {
             let result = (&mut c.write).await;
             self.finish_commit(&c, result);
@@ -295,6 +351,11 @@ impl RoomActor {
         let loaded = if logged { Some(self.store.load_room(&self.id).await) } else { None };
         let rebuilt = match loaded {
             Some(Ok(state)) => {
+                if self.attachment.is_some() {
+                    // Attached again where the store ends: the bus brings the rest from its stream.
+                    self.bus.detach(&self.id);
+                    self.attachment = self.bus.attach(&self.id, state.next_seq() - 1);
+                }
                 tokio::task::spawn_blocking(move || rebuild(&state)).await.ok().and_then(Result::ok)
             }
             Some(Err(e)) => {

@@ -1,0 +1,169 @@
+//! Cluster mode: three nodes on one PostgreSQL database and one test-owned Redis, with clients of one
+//! room spread over them. Needs `redis-server` on PATH, PostgreSQL (common/postgres.rs) and Node with
+//! the interop packages (stock y-websocket); each is a failure when missing, never a skip.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::postgres::{Database, connect};
+use common::redis::RedisServer;
+use common::{PATIENCE, TestServer, YClient, file};
+use handoff_protocol::api::PromoteResponse;
+use serde_json::{Value, json};
+use yrs::{Doc, GetString, Map, Transact, Update, updates::decoder::Decode};
+
+const NODES: usize = 3;
+const EDITS_PER_CLIENT: usize = 40;
+
+struct Cluster {
+    nodes: Vec<TestServer>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+async fn start_cluster(db: &Database, redis: &RedisServer) -> Cluster {
+    let mut nodes = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..NODES {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = common::config(dir.path());
+        config.store = Some(db.url.clone());
+        config.redis_url = Some(redis.url());
+        config.voice = false;
+        nodes.push(TestServer::start_with(config).await);
+        dirs.push(dir);
+    }
+    Cluster { nodes, _dirs: dirs }
+}
+
+/// The room's WebSocket base URL on `node` (the promote answer names the node that promoted).
+fn ws_base(room: &PromoteResponse, promoted_on: &TestServer, node: &TestServer) -> String {
+    let http_to_ws = |base: &str| base.replacen("http", "ws", 1);
+    room.ws_url.replacen(&http_to_ws(&promoted_on.base), &http_to_ws(&node.base), 1)
+}
+
+/// Runs `interop/cluster.mjs`: one stock y-websocket client per URL, all typing at once; returns the
+/// text every client ended with.
+async fn stock_clients_type(room: &PromoteResponse, ws_urls: Vec<String>, path: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    let d = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        common::ensure_node_modules(&d, "y-websocket/package.json", "the cluster test")
+    })
+    .await
+    .unwrap();
+    let config = json!({
+        "ws_urls": ws_urls,
+        "room": room.room.id,
+        "token": room.tokens.candidate,
+        "file": path,
+        "edits": EDITS_PER_CLIENT,
+    });
+    let scratch = tempfile::tempdir().unwrap();
+    let config_path = scratch.path().join("cluster.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node").arg("cluster.mjs").arg(&config_path).current_dir(&dir).output().expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("cluster.mjs printed no result\nstdout: {stdout}\nstderr: {stderr}"));
+    assert_eq!(result["ok"], true, "the clients did not converge: {result}\nstderr: {stderr}");
+    result["text"].as_str().unwrap().to_owned()
+}
+
+/// The room's log as PostgreSQL holds it: `(seq, update)` in seq order.
+async fn stored_log(db: &Database, room: &str) -> Vec<(i64, Vec<u8>)> {
+    let client = connect(&db.url).await;
+    let rows = client
+        .query("SELECT seq, update_v1 FROM room_log WHERE room_id = $1 ORDER BY seq", &[&room])
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// The text of `path` in a document rebuilt from the stored log alone.
+fn rebuilt_text(log: &[(i64, Vec<u8>)], path: &str) -> String {
+    let doc = Doc::new();
+    {
+        let mut txn = doc.transact_mut();
+        for (seq, update) in log {
+            let update = Update::decode_v1(update).unwrap_or_else(|e| panic!("entry {seq} decodes: {e}"));
+            txn.apply_update(update).unwrap();
+        }
+    }
+    let files = doc.get_or_insert_map("files");
+    let txn = doc.transact();
+    match files.get(&txn, path) {
+        Some(yrs::Out::YText(text)) => text.get_string(&txn),
+        other => panic!("{path} is not a text in the rebuilt document: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_clients_on_three_nodes_converge_and_the_log_is_whole() {
+    let db = Database::create().await;
+    let redis = RedisServer::start();
+    let cluster = start_cluster(&db, &redis).await;
+    let path = "main.py";
+    let room = cluster.nodes[0].room_with(&[file(path, "def add(a, b):\n    return a + b\n")]).await;
+    let urls: Vec<String> = cluster.nodes.iter().map(|n| ws_base(&room, &cluster.nodes[0], n)).collect();
+    let text = stock_clients_type(&room, urls, path).await;
+
+    // An export on another node than the promoting one commits the log first, whoever holds the lease.
+    let (status, _) =
+        cluster.nodes[2].call(reqwest::Method::GET, &format!("/api/v1/rooms/{}/export", room.room.id), None).await;
+    assert_eq!(status, 200);
+    let log = stored_log(&db, &room.room.id).await;
+    let seqs: Vec<i64> = log.iter().map(|(s, _)| *s).collect();
+    let expected: Vec<i64> = (1..=log.len() as i64).collect();
+    assert_eq!(seqs, expected, "the stored log is gap-free from 1");
+    assert!(log.len() > NODES * EDITS_PER_CLIENT / 2, "the edits are in the log ({} entries)", log.len());
+    assert_eq!(rebuilt_text(&log, path), text, "a rebuild from PostgreSQL equals the live document");
+    for node in cluster.nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_on_one_node_closes_clients_on_every_node_and_counts_span_nodes() {
+    let db = Database::create().await;
+    let redis = RedisServer::start();
+    let cluster = start_cluster(&db, &redis).await;
+    let room = cluster.nodes[0].room_with(&[file("a.py", "x = 1\n")]).await;
+    let mut clients = Vec::new();
+    for node in &cluster.nodes[1..] {
+        let url = format!("{}/{}?token={}", ws_base(&room, &cluster.nodes[0], node), room.room.id, room.tokens.candidate);
+        clients.push(YClient::synced(&url).await);
+    }
+    // Node 0 holds no client of the room, yet counts the two on the other nodes.
+    cluster.nodes[0].wait_connected(&room.room.id, 2).await;
+
+    // An edit on node 1 reaches the client on node 2.
+    clients[0].insert("a.py", Some(0), "# from node 1\n").await;
+    clients[1].wait_for("the edit from node 1", |c| c.text("a.py").is_some_and(|t| t.starts_with("# from node 1"))).await;
+
+    let (status, body) =
+        cluster.nodes[0].call(reqwest::Method::POST, &format!("/api/v1/rooms/{}/end", room.room.id), None).await;
+    assert_eq!(status, 200, "{body}");
+    for client in &mut clients {
+        let (code, _) = client.wait_closed().await;
+        assert_eq!(code, 4403, "a client on another node is closed as ended");
+    }
+    // Revoked everywhere: the store is shared.
+    let url = format!("{}/{}?token={}", ws_base(&room, &cluster.nodes[0], &cluster.nodes[2]), room.room.id, room.tokens.candidate);
+    assert!(YClient::try_connect(&url).await.is_err(), "an ended room refuses the candidate on every node");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while cluster.nodes[0].connected(&room.room.id).await != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the count across nodes drops to 0");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for node in cluster.nodes {
+        node.stop().await;
+    }
+}
