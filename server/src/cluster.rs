@@ -102,9 +102,11 @@ impl RedisBus {
         let links = Arc::new(Links::default());
         let (jobs, jobs_rx) = mpsc::unbounded_channel();
         let (control, control_rx) = mpsc::unbounded_channel();
-        let publisher = Publisher { jobs: jobs_rx, conn: conn.clone(), node: node.clone(), links: links.clone() };
+        let publisher =
+            Publisher { jobs: jobs_rx, conn: conn.clone(), node: node.clone(), links: links.clone() };
         tokio::spawn(publisher.run());
-        let reader = Reader { control: control_rx, conn: reader_conn, node: node.clone(), links: links.clone() };
+        let reader =
+            Reader { control: control_rx, conn: reader_conn, node: node.clone(), links: links.clone() };
         tokio::spawn(reader.run());
         let committer = committer::Committer {
             conn: committer_conn,

@@ -65,7 +65,12 @@ async fn stock_clients_type(room: &PromoteResponse, ws_urls: Vec<String>, path: 
     let config_path = scratch.path().join("cluster.json");
     std::fs::write(&config_path, config.to_string()).unwrap();
     let output = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg("cluster.mjs").arg(&config_path).current_dir(&dir).output().expect("node runs")
+        Command::new("node")
+            .arg("cluster.mjs")
+            .arg(&config_path)
+            .current_dir(&dir)
+            .output()
+            .expect("node runs")
     })
     .await
     .unwrap();
@@ -116,8 +121,9 @@ async fn stock_clients_on_three_nodes_converge_and_the_log_is_whole() {
     let text = stock_clients_type(&room, urls, path).await;
 
     // An export on another node than the promoting one commits the log first, whoever holds the lease.
-    let (status, _) =
-        cluster.nodes[2].call(reqwest::Method::GET, &format!("/api/v1/rooms/{}/export", room.room.id), None).await;
+    let (status, _) = cluster.nodes[2]
+        .call(reqwest::Method::GET, &format!("/api/v1/rooms/{}/export", room.room.id), None)
+        .await;
     assert_eq!(status, 200);
     let log = stored_log(&db, &room.room.id).await;
     let seqs: Vec<i64> = log.iter().map(|(s, _)| *s).collect();
@@ -138,7 +144,12 @@ async fn ending_on_one_node_closes_clients_on_every_node_and_counts_span_nodes()
     let room = cluster.nodes[0].room_with(&[file("a.py", "x = 1\n")]).await;
     let mut clients = Vec::new();
     for node in &cluster.nodes[1..] {
-        let url = format!("{}/{}?token={}", ws_base(&room, &cluster.nodes[0], node), room.room.id, room.tokens.candidate);
+        let url = format!(
+            "{}/{}?token={}",
+            ws_base(&room, &cluster.nodes[0], node),
+            room.room.id,
+            room.tokens.candidate
+        );
         clients.push(YClient::synced(&url).await);
     }
     // Node 0 holds no client of the room, yet counts the two on the other nodes.
@@ -146,17 +157,25 @@ async fn ending_on_one_node_closes_clients_on_every_node_and_counts_span_nodes()
 
     // An edit on node 1 reaches the client on node 2.
     clients[0].insert("a.py", Some(0), "# from node 1\n").await;
-    clients[1].wait_for("the edit from node 1", |c| c.text("a.py").is_some_and(|t| t.starts_with("# from node 1"))).await;
+    clients[1]
+        .wait_for("the edit from node 1", |c| c.text("a.py").is_some_and(|t| t.starts_with("# from node 1")))
+        .await;
 
-    let (status, body) =
-        cluster.nodes[0].call(reqwest::Method::POST, &format!("/api/v1/rooms/{}/end", room.room.id), None).await;
+    let (status, body) = cluster.nodes[0]
+        .call(reqwest::Method::POST, &format!("/api/v1/rooms/{}/end", room.room.id), None)
+        .await;
     assert_eq!(status, 200, "{body}");
     for client in &mut clients {
         let (code, _) = client.wait_closed().await;
         assert_eq!(code, 4403, "a client on another node is closed as ended");
     }
     // Revoked everywhere: the store is shared.
-    let url = format!("{}/{}?token={}", ws_base(&room, &cluster.nodes[0], &cluster.nodes[2]), room.room.id, room.tokens.candidate);
+    let url = format!(
+        "{}/{}?token={}",
+        ws_base(&room, &cluster.nodes[0], &cluster.nodes[2]),
+        room.room.id,
+        room.tokens.candidate
+    );
     assert!(YClient::try_connect(&url).await.is_err(), "an ended room refuses the candidate on every node");
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while cluster.nodes[0].connected(&room.room.id).await != 0 {

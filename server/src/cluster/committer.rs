@@ -58,7 +58,8 @@ impl Committer {
             if refresh {
                 last_refresh = now_ms();
             }
-            let rooms: Vec<_> = self.links.rooms.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+            let rooms: Vec<_> =
+                self.links.rooms.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
             for (room, link) in rooms {
                 if let Err(e) = self.count(&room, &link, refresh).await {
                     tracing::debug!(room = %room, error = %e, "counting clients in Redis failed");

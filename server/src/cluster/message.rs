@@ -132,7 +132,9 @@ pub(super) fn decode(room: &Arc<str>, seq: u64, map: &HashMap<String, Value>) ->
             };
             Ok(Incoming::Update { node, entry })
         }
-        Some(K_AWARENESS) => Ok(Incoming::Awareness { node, frame: bytes(map, F_DATA).ok_or(Skipped::Broken)? }),
+        Some(K_AWARENESS) => {
+            Ok(Incoming::Awareness { node, frame: bytes(map, F_DATA).ok_or(Skipped::Broken)? })
+        }
         Some(K_ENDED) => Ok(Incoming::Ended { node }),
         Some(K_REOPENED) => Ok(Incoming::Reopened { node }),
         _ => Err(Skipped::Unknown),
@@ -171,7 +173,10 @@ mod tests {
         match decode(&room, 5, &map) {
             Ok(Incoming::Update { node, entry }) => {
                 assert_eq!((node.as_str(), entry.seq, entry.conn_id, entry.at_ms), ("node", 5, 7, 1000));
-                assert_eq!((&*entry.author, entry.role, &entry.update[..]), ("Ada", Some(Role::Candidate), &b"xyz"[..]));
+                assert_eq!(
+                    (&*entry.author, entry.role, &entry.update[..]),
+                    ("Ada", Some(Role::Candidate), &b"xyz"[..])
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -45,7 +45,10 @@ return redis.call('XADD', KEYS[2], id, 'v', '1', 'k', ARGV[4], 'n', ARGV[1], unp
 ";
 
 pub(super) enum Job {
-    Send { message: Outgoing, number: u64 },
+    Send {
+        message: Outgoing,
+        number: u64,
+    },
     /// A message of the batch already in Redis (or dropped).
     Sent,
     /// Answered once every message queued before it is in Redis.

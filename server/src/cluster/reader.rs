@@ -78,7 +78,8 @@ impl Reader {
                 .collect();
             if ready.is_empty() {
                 // Nothing to read: wait for an attach (or a paused stream's turn).
-                let Some(control) = tokio::time::timeout(FAILED_STREAM_PAUSE, self.control.recv()).await.ok() else {
+                let Some(control) = tokio::time::timeout(FAILED_STREAM_PAUSE, self.control.recv()).await.ok()
+                else {
                     continue;
                 };
                 match control {
@@ -173,7 +174,9 @@ impl Reader {
             Err(why) => {
                 METRICS.cluster("skipped", 1);
                 match why {
-                    Skipped::Unknown => tracing::warn!(room = %c.room, id, "skipping a bus entry of an unknown version or kind"),
+                    Skipped::Unknown => {
+                        tracing::warn!(room = %c.room, id, "skipping a bus entry of an unknown version or kind")
+                    }
                     Skipped::Broken => tracing::error!(room = %c.room, id, "skipping a broken bus entry"),
                 }
                 return true;

@@ -27,13 +27,24 @@ impl RedisServer {
 
     fn spawn(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", ""])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("this test needs redis-server on PATH (.ci/redis.sh installs it): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("this test needs redis-server on PATH (.ci/redis.sh installs it): {e}")
+            });
         self.child = Some(child);
         let deadline = std::time::Instant::now() + super::PATIENCE;
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {

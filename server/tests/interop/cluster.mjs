@@ -58,7 +58,8 @@ async function main () {
   await Promise.all(entries.map(async (e) => {
     for (let k = 0; k < config.edits; k++) {
       const t = e.doc.getMap('files').get(config.file)
-      const at = (k * 7 + e.i * 13) % (t.length + 1)
+      // At either end, never inside another marker (an insert stays whole, but could split another).
+      const at = (k + e.i) % 2 === 0 ? 0 : t.length
       t.insert(at, `<${e.i}:${k}>`)
       await sleep(TYPE_PAUSE_MS)
     }

@@ -80,7 +80,15 @@ impl Log {
         update: Bytes,
         now: Now,
     ) -> LogEntry {
-        LogEntry { room_id: self.room_id.clone(), seq: 0, at_ms: now.wall_ms, author, role: Some(role), conn_id, update }
+        LogEntry {
+            room_id: self.room_id.clone(),
+            seq: 0,
+            at_ms: now.wall_ms,
+            author,
+            role: Some(role),
+            conn_id,
+            update,
+        }
     }
 
     /// Room time since which something waits to be committed.
