@@ -186,3 +186,141 @@ async fn ending_on_one_node_closes_clients_on_every_node_and_counts_span_nodes()
         node.stop().await;
     }
 }
+
+/// The room's WebSocket URL on `node` for the candidate.
+fn candidate_url(room: &PromoteResponse, cluster: &Cluster, node: usize) -> String {
+    let base = ws_base(room, &cluster.nodes[0], &cluster.nodes[node]);
+    format!("{base}/{}?token={}", room.room.id, room.tokens.candidate)
+}
+
+/// Waits until every client's `path` holds each of `parts` and all are equal; returns the text.
+async fn converge(clients: &mut [YClient], path: &str, parts: &[&str]) -> String {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        for c in clients.iter_mut() {
+            c.step(Duration::from_millis(20)).await;
+        }
+        let texts: Vec<String> = clients.iter().map(|c| c.text(path).unwrap_or_default()).collect();
+        if texts.iter().all(|t| *t == texts[0]) && parts.iter().all(|p| texts[0].contains(p)) {
+            return texts[0].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the clients did not converge: {texts:?}");
+    }
+}
+
+/// Commits the log through an export on `node` and checks it: gap-free from 1, rebuilding to `text`.
+async fn assert_log_whole(db: &Database, node: &TestServer, room: &str, path: &str, text: &str) {
+    let (status, _) = node.call(reqwest::Method::GET, &format!("/api/v1/rooms/{room}/export"), None).await;
+    assert_eq!(status, 200);
+    let log = stored_log(db, room).await;
+    let seqs: Vec<i64> = log.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=log.len() as i64).collect::<Vec<_>>(), "the stored log is gap-free from 1");
+    assert_eq!(rebuilt_text(&log, path), text, "a rebuild from PostgreSQL equals the live document");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_loses_and_doubles_nothing() {
+    let db = Database::create().await;
+    let mut redis = RedisServer::start();
+    let cluster = start_cluster(&db, &redis).await;
+    let path = "a.py";
+    let room = cluster.nodes[0].room_with(&[file(path, "x = 1\n")]).await;
+    let mut clients =
+        vec![YClient::synced(&candidate_url(&room, &cluster, 1)).await, YClient::synced(&candidate_url(&room, &cluster, 2)).await];
+    clients[0].insert(path, Some(0), "# before\n").await;
+    converge(&mut clients, path, &["# before"]).await;
+
+    tokio::task::block_in_place(|| redis.stop());
+    // Both nodes keep serving their own clients while Redis is down; what they publish waits.
+    clients[0].insert(path, Some(0), "# during, node 1\n").await;
+    clients[1].insert(path, None, "# during, node 2\n").await;
+    for c in clients.iter_mut() {
+        c.step(Duration::from_millis(300)).await;
+    }
+    tokio::task::block_in_place(|| redis.start_again());
+    clients[1].insert(path, None, "# after\n").await;
+    let text = converge(&mut clients, path, &["# before", "# during, node 1", "# during, node 2", "# after"]).await;
+    assert_log_whole(&db, &cluster.nodes[0], &room.room.id, path, &text).await;
+    for node in cluster.nodes {
+        node.stop().await;
+    }
+}
+
+/// A TCP proxy to Redis that the test can cut: while cut, it drops every connection and refuses new
+/// ones (a node cut off from Redis, its clients still connected).
+struct Proxy {
+    port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(to: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let mut cut_now = watch.clone();
+                if *cut_now.borrow() {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_now.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_redis_converges_once_back() {
+    let db = Database::create().await;
+    let redis = RedisServer::start();
+    let proxy = Proxy::start(redis.port).await;
+    let mut nodes = Vec::new();
+    let mut dirs = Vec::new();
+    for redis_url in [redis.url(), format!("redis://127.0.0.1:{}", proxy.port)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = common::config(dir.path());
+        config.store = Some(db.url.clone());
+        config.redis_url = Some(redis_url);
+        config.voice = false;
+        nodes.push(TestServer::start_with(config).await);
+        dirs.push(dir);
+    }
+    let cluster = Cluster { nodes, _dirs: dirs };
+    let path = "a.py";
+    let room = cluster.nodes[0].room_with(&[file(path, "x = 1\n")]).await;
+    let mut clients =
+        vec![YClient::synced(&candidate_url(&room, &cluster, 0)).await, YClient::synced(&candidate_url(&room, &cluster, 1)).await];
+    clients[0].insert(path, Some(0), "# before\n").await;
+    converge(&mut clients, path, &["# before"]).await;
+
+    proxy.set_cut(true);
+    for round in 0..5 {
+        clients[0].insert(path, Some(0), &format!("# connected node {round}\n")).await;
+        clients[1].insert(path, None, &format!("# cut-off node {round}\n")).await;
+        for c in clients.iter_mut() {
+            c.step(Duration::from_millis(100)).await;
+        }
+    }
+    proxy.set_cut(false);
+    let parts: Vec<String> =
+        (0..5).flat_map(|r| [format!("# connected node {r}"), format!("# cut-off node {r}")]).collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let text = converge(&mut clients, path, &parts).await;
+    assert_log_whole(&db, &cluster.nodes[0], &room.room.id, path, &text).await;
+    for node in cluster.nodes {
+        node.stop().await;
+    }
+}

@@ -53,13 +53,17 @@ impl RedisServer {
         }
     }
 
-    /// Stops Redis the way an operator's restart does (SHUTDOWN writes the AOF), then starts it again on
-    /// the same port and directory.
-    pub fn restart(&mut self) {
-        let _ = Command::new("redis-cli").args(["-p", &self.port.to_string(), "shutdown"]).status();
+    /// Stops Redis the way an operator's restart does (SHUTDOWN writes the AOF).
+    pub fn stop(&mut self) {
+        let status = Command::new("redis-cli").args(["-p", &self.port.to_string(), "shutdown"]).status();
+        assert!(status.is_ok(), "redis-cli runs (.ci/redis.sh installs it)");
         if let Some(mut child) = self.child.take() {
             let _ = child.wait();
         }
+    }
+
+    /// Starts it again on the same port and directory (its AOF brings the data back).
+    pub fn start_again(&mut self) {
         self.spawn();
     }
 }
