@@ -35,6 +35,9 @@ use reader::{Control, Reader};
 
 /// How long a flush waits for this node's queued messages to reach Redis.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Tries of a commit on demand, and the pause between them.
+const FLUSH_ATTEMPTS: u32 = 5;
+const FLUSH_RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// How long a Redis command may take before it counts as failed (a blocking read waits less).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long connecting to Redis may take.
@@ -202,7 +205,18 @@ impl Bus for RedisBus {
         }
         let mut conn = self.conn.clone();
         let room: Arc<str> = Arc::from(room);
-        let upto = committer::commit(&mut conn, self.store.as_ref(), &room, None).await?;
+        let mut attempt = 1;
+        let upto = loop {
+            // A connection Redis dropped fails its next command and reconnects: try again.
+            match committer::commit(&mut conn, self.store.as_ref(), &room, None).await {
+                Err(e) if attempt < FLUSH_ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "commit failed; retrying")
+                }
+                result => break result?,
+            }
+            attempt += 1;
+            tokio::time::sleep(FLUSH_RETRY_PAUSE).await;
+        };
         if let Some(link) = self.links.rooms.get(&room) {
             link.committed.fetch_max(upto, Ordering::AcqRel);
         }

@@ -13,7 +13,7 @@ use common::redis::RedisServer;
 use common::{PATIENCE, TestServer, YClient, file};
 use handoff_protocol::api::PromoteResponse;
 use serde_json::{Value, json};
-use yrs::{Doc, GetString, Map, Transact, Update, updates::decoder::Decode};
+use yrs::{Doc, GetString, Map, ReadTxn, Transact, Update, updates::decoder::Decode};
 
 const NODES: usize = 3;
 const EDITS_PER_CLIENT: usize = 40;
@@ -225,8 +225,10 @@ async fn a_redis_restart_loses_and_doubles_nothing() {
     let cluster = start_cluster(&db, &redis).await;
     let path = "a.py";
     let room = cluster.nodes[0].room_with(&[file(path, "x = 1\n")]).await;
-    let mut clients =
-        vec![YClient::synced(&candidate_url(&room, &cluster, 1)).await, YClient::synced(&candidate_url(&room, &cluster, 2)).await];
+    let mut clients = vec![
+        YClient::synced(&candidate_url(&room, &cluster, 1)).await,
+        YClient::synced(&candidate_url(&room, &cluster, 2)).await,
+    ];
     clients[0].insert(path, Some(0), "# before\n").await;
     converge(&mut clients, path, &["# before"]).await;
 
@@ -239,7 +241,8 @@ async fn a_redis_restart_loses_and_doubles_nothing() {
     }
     tokio::task::block_in_place(|| redis.start_again());
     clients[1].insert(path, None, "# after\n").await;
-    let text = converge(&mut clients, path, &["# before", "# during, node 1", "# during, node 2", "# after"]).await;
+    let text =
+        converge(&mut clients, path, &["# before", "# during, node 1", "# during, node 2", "# after"]).await;
     assert_log_whole(&db, &cluster.nodes[0], &room.room.id, path, &text).await;
     for node in cluster.nodes {
         node.stop().await;
@@ -266,7 +269,9 @@ impl Proxy {
                     continue;
                 }
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else { return };
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut_now.wait_for(|cut| *cut) => {}
@@ -301,8 +306,10 @@ async fn a_node_cut_off_from_redis_converges_once_back() {
     let cluster = Cluster { nodes, _dirs: dirs };
     let path = "a.py";
     let room = cluster.nodes[0].room_with(&[file(path, "x = 1\n")]).await;
-    let mut clients =
-        vec![YClient::synced(&candidate_url(&room, &cluster, 0)).await, YClient::synced(&candidate_url(&room, &cluster, 1)).await];
+    let mut clients = vec![
+        YClient::synced(&candidate_url(&room, &cluster, 0)).await,
+        YClient::synced(&candidate_url(&room, &cluster, 1)).await,
+    ];
     clients[0].insert(path, Some(0), "# before\n").await;
     converge(&mut clients, path, &["# before"]).await;
 
@@ -323,4 +330,92 @@ async fn a_node_cut_off_from_redis_converges_once_back() {
     for node in cluster.nodes {
         node.stop().await;
     }
+}
+
+/// A node as a real `handoff` process, so it can be killed with SIGKILL; returns it and its base URL.
+fn spawn_node(dir: &Path, db: &Database, redis: &RedisServer) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn", "--voice", "false"])
+        .args(["--api-key", "test-api-key-0123456789", "--token-secret", common::TOKEN_SECRET])
+        .args(["--store", &db.url, "--redis-url", &redis.url(), "--data-dir"])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("handoff binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines
+        .by_ref()
+        .map(|l| l.expect("stdout is readable"))
+        .find(|l| l.starts_with("handoff is listening on"))
+        .expect("a startup line");
+    let base = first.rsplit(' ').next().unwrap().to_owned();
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_while_its_client_types_loses_nothing_that_reached_redis() {
+    let db = Database::create().await;
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut doomed, doomed_base) = spawn_node(dir.path(), &db, &redis);
+    let survivor_dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(survivor_dir.path());
+    config.store = Some(db.url.clone());
+    config.redis_url = Some(redis.url());
+    config.voice = false;
+    let survivor = TestServer::start_with(config).await;
+    let path = "a.py";
+    let room = survivor.room_with(&[file(path, "x = 1\n")]).await;
+    let http_to_ws = |base: &str| base.replacen("http", "ws", 1);
+    let doomed_url = format!(
+        "{}/{}?token={}",
+        room.ws_url.replacen(&http_to_ws(&survivor.base), &http_to_ws(&doomed_base), 1),
+        room.room.id,
+        room.tokens.candidate
+    );
+    // The doomed node loads the room first, so it is the first to take the commit lease.
+    let mut typist = YClient::synced(&doomed_url).await;
+    let mut watcher = YClient::synced(&candidate_url_on(&room, &survivor)).await;
+    for k in 0..20 {
+        typist.insert(path, None, &format!("<{k}>")).await;
+    }
+    watcher.wait_for("the typist's edits", |c| c.text(path).is_some_and(|t| t.contains("<19>"))).await;
+    // Still typing when it dies.
+    for k in 20..40 {
+        typist.insert(path, None, &format!("<{k}>")).await;
+    }
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+
+    // The typist comes back through the surviving node and, as a provider's resync does, sends what it
+    // holds beyond the node's state.
+    let mut back = YClient::synced(&candidate_url_on(&room, &survivor)).await;
+    let theirs = back.doc().transact().state_vector();
+    let missing = typist.doc().transact().encode_diff_v1(&theirs);
+    back.doc().transact_mut().apply_update(Update::decode_v1(&missing).unwrap()).unwrap();
+    back.send_raw(handoff_protocol::frame::encode_update(&missing)).await;
+    let parts: Vec<String> = (0..40).map(|k| format!("<{k}>")).collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let mut clients = vec![back, watcher];
+    let text = converge(&mut clients, path, &parts).await;
+
+    // The survivor takes over the lease and commits without being asked.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let log = stored_log(&db, &room.room.id).await;
+        if rebuilt_text(&log, path) == text {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the survivor commits every edit");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_log_whole(&db, &survivor, &room.room.id, path, &text).await;
+    survivor.stop().await;
+}
+
+fn candidate_url_on(room: &PromoteResponse, node: &TestServer) -> String {
+    let base = ws_base(room, node, node);
+    format!("{base}/{}?token={}", room.room.id, room.tokens.candidate)
 }

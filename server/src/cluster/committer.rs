@@ -84,7 +84,17 @@ impl Committer {
                     Ok(1) => {}
                     Ok(_) => {
                         // Another node commits the room: what this node knew of the store is stale.
+                        // Looked at again next tick until that node says it committed what this one
+                        // read, so the room is taken over if the holder dies first.
                         link.committed.store(0, Ordering::Release);
+                        let theirs: Option<u64> = redis::cmd("GET")
+                            .arg(Keys::committed(&room))
+                            .query_async(&mut self.conn)
+                            .await
+                            .unwrap_or(None);
+                        if theirs.unwrap_or(0) < link.known.load(Ordering::Acquire) {
+                            link.dirty.store(true, Ordering::Release);
+                        }
                         continue;
                     }
                     Err(e) => {
@@ -184,15 +194,15 @@ pub(super) async fn commit(
     }
 }
 
-/// Trims the stream below what the store holds, keeping [`TRIM_KEEP`] entries under it.
+/// Tells the other nodes how far the store holds the room's log, and trims the stream below that,
+/// keeping [`TRIM_KEEP`] entries under it.
 async fn trim(conn: &mut ConnectionManager, room: &str, committed: u64) {
-    let Some(min) = committed.checked_sub(TRIM_KEEP) else { return };
-    let trimmed: redis::RedisResult<i64> = redis::cmd("XTRIM")
-        .arg(Keys::stream(room))
-        .arg("MINID")
-        .arg(format!("{}-0", min + 1))
-        .query_async(conn)
-        .await;
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg(Keys::committed(room)).arg(committed).ignore();
+    if let Some(min) = committed.checked_sub(TRIM_KEEP) {
+        pipe.cmd("XTRIM").arg(Keys::stream(room)).arg("MINID").arg(format!("{}-0", min + 1)).ignore();
+    }
+    let trimmed: redis::RedisResult<()> = pipe.query_async(conn).await;
     if let Err(e) = trimmed {
         tracing::debug!(room, error = %e, "trimming the stream failed");
     }

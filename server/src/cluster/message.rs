@@ -49,6 +49,9 @@ impl Keys {
     pub(super) fn lease(room: &str) -> String {
         format!("handoff:{{{room}}}:lease")
     }
+    pub(super) fn committed(room: &str) -> String {
+        format!("handoff:{{{room}}}:committed")
+    }
     pub(super) fn connected(room: &str) -> String {
         format!("handoff:{{{room}}}:conn")
     }
