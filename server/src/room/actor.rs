@@ -13,10 +13,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 mod commit;
+mod remote;
 
 use super::core::{Event, LogOrder, Now, RoomCore, rebuild};
-use super::{Command, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings, ended_reason};
-use crate::bus::{Attachment, Bus, Remote};
+use super::{Command, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings};
+use crate::bus::{Attachment, Bus};
 use crate::clock::now_ms;
 use crate::metrics::METRICS;
 use crate::store::{RoomLog, RoomState, StoreError, StoreResult};
@@ -197,27 +198,6 @@ impl RoomActor {
         if self.attachment.take().is_some() {
             self.bus.detach(&self.id);
         }
-    }
-
-    /// What another node did in the room (`None`: the bus let go of the room, which then rebuilds and
-    /// attaches again).
-    fn remote(&mut self, remote: Option<Remote>) {
-        match remote {
-            Some(Remote::Update { update, payload, .. }) => self.core.remote_update(update, &payload),
-            Some(Remote::Awareness(frame)) => self.core.remote_awareness(frame),
-            Some(Remote::Ended) => {
-                tracing::info!("interview ended on another node; closing every client");
-                self.open.store(false, Ordering::Release);
-                let now = self.now();
-                self.core.end(ended_reason(), now);
-            }
-            Some(Remote::Reopened) => {
-                self.core.reopen();
-                self.open.store(true, Ordering::Release);
-            }
-            Some(Remote::Rebuild) | None => self.core.distrust(),
-        }
-        self.apply_events();
     }
 
     fn handle(&mut self, cmd: Command) {
