@@ -419,3 +419,56 @@ fn candidate_url_on(room: &PromoteResponse, node: &TestServer) -> String {
     let base = ws_base(room, node, node);
     format!("{base}/{}?token={}", room.room.id, room.tokens.candidate)
 }
+
+/// Runs `redis-cli` against the test's Redis.
+fn redis_cli(redis: &RedisServer, args: &[&str]) {
+    let status = Command::new("redis-cli").arg("-p").arg(redis.port.to_string()).args(args).output().unwrap();
+    assert!(status.status.success(), "redis-cli {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_stream_or_an_unknown_entry_never_stalls_other_rooms() {
+    let db = Database::create().await;
+    let redis = RedisServer::start();
+    let cluster = start_cluster(&db, &redis).await;
+    let path = "a.py";
+    let broken = cluster.nodes[0].room_with(&[file(path, "broken = 1\n")]).await;
+    let healthy = cluster.nodes[0].room_with(&[file(path, "healthy = 1\n")]).await;
+    let mut broken_clients = vec![
+        YClient::synced(&candidate_url(&broken, &cluster, 1)).await,
+        YClient::synced(&candidate_url(&broken, &cluster, 2)).await,
+    ];
+    let mut clients = vec![
+        YClient::synced(&candidate_url(&healthy, &cluster, 1)).await,
+        YClient::synced(&candidate_url(&healthy, &cluster, 2)).await,
+    ];
+    broken_clients[0].insert(path, Some(0), "# first\n").await;
+    converge(&mut broken_clients, path, &["# first"]).await;
+    clients[0].insert(path, Some(0), "# first\n").await;
+    converge(&mut clients, path, &["# first"]).await;
+
+    // One room's stream becomes a key of another type: every multi-stream read holding it fails
+    // (yhub issue 61). And the other room's stream gets an entry of a version no node knows.
+    let key = format!("handoff:{{{}}}:log", broken.room.id);
+    redis_cli(&redis, &["DEL", &key]);
+    redis_cli(&redis, &["SET", &key, "not a stream"]);
+    let other = format!("handoff:{{{}}}:log", healthy.room.id);
+    let seq = format!("handoff:{{{}}}:seq", healthy.room.id);
+    let future =
+        "return redis.call('XADD', KEYS[1], redis.call('GET', KEYS[2]) .. '-*', 'v', '99', 'k', 'u')";
+    redis_cli(&redis, &["EVAL", future, "2", &other, &seq]);
+
+    clients[0].insert(path, Some(0), "# typed on node 1\n").await;
+    clients[1].insert(path, None, "# typed on node 2\n").await;
+    let text = converge(&mut clients, path, &["# typed on node 1", "# typed on node 2"]).await;
+    assert_log_whole(&db, &cluster.nodes[0], &healthy.room.id, path, &text).await;
+    let page = cluster.nodes[1].metrics_page().await;
+    assert!(page.contains("handoff_cluster_events_total{event=\"skipped\"}"), "the unknown entry is counted");
+    assert!(
+        page.contains("handoff_cluster_events_total{event=\"stream_failures\"}"),
+        "the broken stream is counted"
+    );
+    for node in cluster.nodes {
+        node.stop().await;
+    }
+}
