@@ -307,3 +307,17 @@ impl std::fmt::Debug for Running {
         f.debug_struct("Running").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bus;
+
+    #[test]
+    fn cluster_mode_needs_the_postgresql_store() {
+        let refused = bus(Some("redis://127.0.0.1:6379"), "sqlite://data/handoff.db").unwrap_err();
+        assert!(refused.to_string().contains("--store postgres://"), "{refused}");
+        assert!(bus(Some("redis://127.0.0.1:6379"), "memory://").is_err());
+        assert_eq!(bus(Some("redis://r:6379"), "postgres://u@db/h").unwrap(), Some("redis://r:6379"));
+        assert_eq!(bus(None, "sqlite://x").unwrap(), None, "no Redis: a single node, whatever the store");
+    }
+}
