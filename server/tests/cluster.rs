@@ -472,3 +472,74 @@ async fn a_broken_stream_or_an_unknown_entry_never_stalls_other_rooms() {
         node.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_room_ended_webhook_is_sent_by_exactly_one_node() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |axum::extract::State(seen): axum::extract::State<Arc<Mutex<Vec<String>>>>,
+                 headers: axum::http::HeaderMap| async move {
+                    let id =
+                        headers.get("x-handoff-delivery").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    seen.lock().unwrap().push(id.to_owned());
+                    axum::http::StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let db = Database::create().await;
+    let redis = RedisServer::start();
+    let mut nodes = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..NODES {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = common::config(dir.path());
+        config.store = Some(db.url.clone());
+        config.redis_url = Some(redis.url());
+        config.voice = false;
+        config.webhook_url = Some(hook.clone());
+        config.webhook_secret = Some("whsec-cluster".into());
+        nodes.push(TestServer::start_with(config).await);
+        dirs.push(dir);
+    }
+    const ROOMS: usize = 6;
+    let mut rooms = Vec::new();
+    for i in 0..ROOMS {
+        let room = nodes[i % NODES].room_with(&[file("a.py", "x = 1\n")]).await;
+        let (status, body) = nodes[i % NODES]
+            .call(reqwest::Method::POST, &format!("/api/v1/rooms/{}/end", room.room.id), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        rooms.push(room.room.id);
+    }
+    for room in &rooms {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (_, view) = nodes[0].call(reqwest::Method::GET, &format!("/api/v1/rooms/{room}"), None).await;
+            if view["webhook"]["status"] == "delivered" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the webhook is delivered: {view}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Every node polls the outbox several times a second: give them a few rounds to send a second copy.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let mut ids = received.lock().unwrap().clone();
+    ids.sort();
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(ids.len(), ROOMS, "one request per ended room, whichever node ended it: {ids:?}");
+    assert_eq!(unique.len(), ROOMS, "no delivery sent twice");
+    for node in nodes {
+        node.stop().await;
+    }
+}
