@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{TokenKeys, api_key_matches};
-use crate::bus::LocalBus;
+use crate::bus::{Bus, LocalBus};
+use crate::cluster::RedisBus;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::headers::SecurityHeaders;
@@ -138,7 +139,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         })
         .await??
     };
-    let store = store::open(&config.store_url()).await?;
+    let store_url = config.store_url();
+    let bus = bus(config.redis_url.as_deref(), &store_url)?;
+    let store = store::open(&store_url).await?;
+    let bus: Arc<dyn Bus> = match bus {
+        Some(url) => RedisBus::start(url, store.clone()).await?,
+        None => Arc::new(LocalBus),
+    };
     let recordings = RecordingService::spawn(&data_dir, store.clone())?;
     let webhook_secret = match &config.webhook_url {
         Some(_) => {
@@ -160,7 +167,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ));
     let rooms = Registry::new(
         store.clone(),
-        Arc::new(LocalBus),
+        bus,
         RoomSettings {
             idle_evict: Duration::from_secs(config.room_idle_evict_s),
             commit_window: Duration::from_millis(config.commit_window_ms.min(MAX_GROUP_COMMIT_WINDOW_MS)),
@@ -244,6 +251,19 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running { addr, public_url, api_key, api_key_generated, state, dashboard_link, trigger, task })
 }
 
+/// The Redis URL when cluster mode is on. A cluster needs the shared PostgreSQL store: nodes on their
+/// own SQLite files (or in memory) would each keep a different log of the same room.
+fn bus<'a>(redis_url: Option<&'a str>, store_url: &str) -> anyhow::Result<Option<&'a str>> {
+    let Some(url) = redis_url.filter(|u| !u.is_empty()) else { return Ok(None) };
+    if !(store_url.starts_with("postgres://") || store_url.starts_with("postgresql://")) {
+        anyhow::bail!(
+            "--redis-url (HANDOFF_REDIS_URL) turns cluster mode on, which needs every node on one PostgreSQL \
+             store: set --store postgres://USER@HOST/DATABASE (HANDOFF_STORE)"
+        );
+    }
+    Ok(Some(url))
+}
+
 /// Refuses a configured API key too short to be a secret (an empty one means "unset": development mode).
 fn check_api_key(configured: Option<&str>) -> anyhow::Result<()> {
     let chars = configured.map_or(0, |k| k.chars().count());
@@ -285,5 +305,19 @@ impl std::fmt::Debug for Running {
     /// Opaque: a listener, a task and a stop trigger.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Running").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bus;
+
+    #[test]
+    fn cluster_mode_needs_the_postgresql_store() {
+        let refused = bus(Some("redis://127.0.0.1:6379"), "sqlite://data/handoff.db").unwrap_err();
+        assert!(refused.to_string().contains("--store postgres://"), "{refused}");
+        assert!(bus(Some("redis://127.0.0.1:6379"), "memory://").is_err());
+        assert_eq!(bus(Some("redis://r:6379"), "postgres://u@db/h").unwrap(), Some("redis://r:6379"));
+        assert_eq!(bus(None, "sqlite://x").unwrap(), None, "no Redis: a single node, whatever the store");
     }
 }

@@ -1,18 +1,88 @@
-//! The cluster seam (DESIGN §3). A room actor publishes every update its own clients make; in a cluster
-//! the bus carries them to the other nodes holding the same room (Redis Streams, a later issue). One node
-//! needs no bus: [`LocalBus`] publishes nowhere.
+//! The cluster seam (DESIGN §3). In a cluster a room's log is ordered by the bus, not by the room: a
+//! room actor hands every update its own clients make to [`Bus::publish`], the bus gives it its place in
+//! the room's log and carries it to the other nodes holding the room, and what they publish comes back
+//! as [`Remote`] inputs on the room's [`Attachment`]. One node needs no bus: [`LocalBus`] attaches no
+//! room, so its rooms order and commit their own logs and never call the other methods.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use bytes::Bytes;
+use tokio::sync::mpsc;
+use yrs::Update;
 
+use crate::store::{LogEntry, StoreResult};
+
+/// What another node did in a room this node holds, in the order the room's log has it.
+pub enum Remote {
+    /// An update another node accepted, with its place in the log. Applied and forwarded to the local
+    /// members, never published again.
+    Update { seq: u64, update: Update, payload: Bytes },
+    /// An awareness message another node relayed (vetted there), forwarded as it is.
+    Awareness(Bytes),
+    /// The interview ended on another node: close every client with 4403.
+    Ended,
+    /// The interview was reopened on another node.
+    Reopened,
+    /// The room missed entries it cannot get from the stream (or met one it cannot read): rebuild it
+    /// from the store and attach again.
+    Rebuild,
+}
+
+/// A room's link to the bus: the remote inputs, in log order.
+#[derive(Debug)]
+pub struct Attachment {
+    pub remote: mpsc::UnboundedReceiver<Remote>,
+}
+
+#[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    /// Called by a room actor after it accepted (validated and applied) `update` from a local client.
-    fn publish(&self, room: &str, update: &Bytes);
+    /// Starts carrying the room's remote inputs after log entry `last_seq` (what the room loaded).
+    /// `None`: the bus orders nothing, the room keeps and commits its own log (single node).
+    fn attach(&self, room: &Arc<str>, last_seq: u64) -> Option<Attachment>;
+
+    /// The room stopped (evicted, retired, shut down): no more remote inputs for it.
+    fn detach(&self, _room: &Arc<str>) {}
+
+    /// An update the room accepted (validated and applied) from one of its clients; `entry.seq` is
+    /// assigned by the bus. Publishes in the order of the calls for each room; never waits.
+    fn publish(&self, _entry: LogEntry) {}
+
+    /// An awareness message the room relayed from one of its clients.
+    fn awareness(&self, _room: &Arc<str>, _frame: Bytes) {}
+
+    /// The interview ended (or was reopened) on this node: tell the others.
+    fn ended(&self, _room: &str) {}
+    fn reopened(&self, _room: &str) {}
+
+    /// Clients of the room connected to this node, for the count across nodes.
+    fn connected(&self, _room: &Arc<str>, _count: usize) {}
+
+    /// Clients connected to the room on every node; `None` when only this node counts.
+    async fn connected_everywhere(&self, _room: &str) -> Option<usize> {
+        None
+    }
+
+    /// Returns once everything published so far for the room is committed to the store.
+    async fn flush(&self, _room: &str) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Single-node mode: every client of a room is on this node, so nothing leaves it.
 #[derive(Debug)]
 pub struct LocalBus;
 
+#[async_trait]
 impl Bus for LocalBus {
-    fn publish(&self, _room: &str, _update: &Bytes) {}
+    fn attach(&self, _room: &Arc<str>, _last_seq: u64) -> Option<Attachment> {
+        None
+    }
+}
+
+impl std::fmt::Debug for Remote {
+    /// Opaque: a decoded update.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote").finish_non_exhaustive()
+    }
 }

@@ -72,6 +72,13 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_STORE", hide_env_values = true)]
     pub store: Option<String>,
 
+    /// Redis URL (`redis://[USER:PASSWORD@]HOST:PORT[/DB]`): turns cluster mode on, with this Redis as
+    /// the bus that orders and carries every room's updates between the nodes. Needs a `postgres://`
+    /// store shared by every node; Redis must run with AOF on and `maxmemory-policy noeviction`. A
+    /// password in it is never shown.
+    #[arg(long, env = "HANDOFF_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
     /// Seconds a room with no clients stays in memory before it is flushed and evicted.
     #[arg(long, env = "HANDOFF_ROOM_IDLE_EVICT_S", default_value_t = ROOM_IDLE_EVICT_SECS)]
     pub room_idle_evict_s: u64,
@@ -167,6 +174,7 @@ impl Config {
             metrics_token: None,
             token_secret: None,
             store: None,
+            redis_url: None,
             room_idle_evict_s: ROOM_IDLE_EVICT_SECS,
             client_outbox_frames: OUTBOX_FRAMES,
             commit_window_ms: GROUP_COMMIT_WINDOW_MS,

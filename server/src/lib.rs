@@ -26,7 +26,8 @@
 //! - [`recording`]: each speaker's voice written to Ogg/Opus on the room clock, through the hook the
 //!   voice SFU calls.
 //! - [`room`]: one actor task per live room owning its document; the registry of loaded rooms.
-//! - [`bus`]: the cluster seam (rooms publish accepted updates; single node publishes nowhere).
+//! - [`bus`]: the cluster seam (rooms publish accepted updates; single node publishes nowhere);
+//!   [`cluster`]: the bus over Redis Streams (cluster mode, `--redis-url`).
 //! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default, PostgreSQL for a
 //!   cluster, or in memory), each with versioned schema migrations.
 //! - [`auth`]: API key and room tokens; [`secrets`] generates and persists the server's own secrets;
@@ -46,6 +47,7 @@ pub mod app;
 mod auth;
 mod bus;
 mod clock;
+mod cluster;
 pub mod config;
 mod error;
 mod export;

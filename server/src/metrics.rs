@@ -42,6 +42,8 @@ pub struct Metrics {
     pub updates_refused_by_reason: IntCounterVec,
     pub room_rebuilds: IntCounter,
     pub room_rebuild_failures: IntCounter,
+    /// Cluster mode: what the bus did or met, by event (`committed` counts entries).
+    pub cluster_events: IntCounterVec,
     pub http_connections: IntGauge,
     pub connections_refused: IntCounter,
     pub accept_errors: IntCounter,
@@ -141,6 +143,18 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "handoff_room_rebuilds_total",
             "Rooms rebuilt from their log because an update broke the document",
         ),
+        cluster_events: {
+            let c = IntCounterVec::new(
+                Opts::new(
+                    "handoff_cluster_events_total",
+                    "Cluster mode: entries committed from the bus, skipped entries, rebuilds, Redis errors",
+                ),
+                &["event"],
+            )
+            .expect("valid metric");
+            r.register(Box::new(c.clone())).expect("registered once");
+            c
+        },
         room_rebuild_failures: counter(
             &r,
             "handoff_room_rebuild_failures_total",
@@ -233,6 +247,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 
 impl Metrics {
     /// Counts a refused update, in total and under its reason.
+    /// Counts a cluster event (see `cluster_events`).
+    pub fn cluster(&self, event: &'static str, n: u64) {
+        self.cluster_events.with_label_values(&[event]).inc_by(n);
+    }
+
     pub fn refuse_update(&self, reason: &'static str) {
         self.updates_refused.inc();
         self.updates_refused_by_reason.with_label_values(&[reason]).inc();

@@ -29,7 +29,7 @@ pub(super) async fn get(
     let webhook = state.store.webhook_status(&room.id).await?;
     Ok(Json(RoomView {
         webhook,
-        connected: state.rooms.connected(&room.id),
+        connected: state.rooms.connected_everywhere(&room.id).await,
         id: room.id,
         submission_id: room.submission_id,
         status: room.status,

@@ -60,7 +60,10 @@ impl Lifecycle {
                     continue;
                 }
             };
-            for id in ids.into_iter().filter(|id| self.rooms.connected(id) == 0) {
+            for id in ids {
+                if self.rooms.connected_everywhere(&id).await > 0 {
+                    continue;
+                }
                 if let Err(e) = self.end_idle(&id).await {
                     tracing::error!(room = %id, error = %e, "ending an idle room failed");
                 }

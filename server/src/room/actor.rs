@@ -13,10 +13,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 mod commit;
+mod remote;
 
-use super::core::{Event, Now, RoomCore, rebuild};
+use super::core::{Event, LogOrder, Now, RoomCore, rebuild};
 use super::{Command, Fanout, JoinRefused, Joiner, MemberSink, RoomHandle, RoomSettings};
-use crate::bus::Bus;
+use crate::bus::{Attachment, Bus};
 use crate::clock::now_ms;
 use crate::metrics::METRICS;
 use crate::store::{RoomLog, RoomState, StoreError, StoreResult};
@@ -29,6 +30,8 @@ pub(super) struct RoomActor {
     opened: Instant,
     store: Arc<dyn RoomLog>,
     bus: Arc<dyn Bus>,
+    /// The room's remote inputs when the bus orders its log (a cluster); `None` on a single node.
+    attachment: Option<Attachment>,
     settings: RoomSettings,
     connected: Arc<AtomicUsize>,
     /// Whether the interview has not ended, shared with the handle: the WebSocket edge reads it instead
@@ -53,13 +56,16 @@ impl RoomActor {
         let doc = tokio::task::spawn_blocking(move || rebuild(&state))
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
-        let core = RoomCore::new(id.clone(), doc, next_seq, since_snapshot, settings.idle_evict);
+        let attachment = bus.attach(&id, next_seq - 1);
+        let order = if attachment.is_some() { LogOrder::Bus } else { LogOrder::Room };
+        let core = RoomCore::new(id.clone(), doc, next_seq, since_snapshot, settings.idle_evict, order);
         Ok(RoomActor {
             id,
             core,
             opened: Instant::now(),
             store,
             bus,
+            attachment,
             settings,
             connected: Arc::new(AtomicUsize::new(0)),
             open: Arc::new(AtomicBool::new(true)),
@@ -125,6 +131,7 @@ impl RoomActor {
             rearm(idle_timer.as_mut(), &mut idle_armed, idle_at);
             rearm(await_timer.as_mut(), &mut await_armed, await_at);
             let awaited = commit.as_ref().is_some_and(|c| c.awaited);
+            let attached = self.attachment.is_some();
             tokio::select! {
                 biased;
                 result = async {
@@ -142,6 +149,18 @@ impl RoomActor {
                     // find it done first).
                     if let Some(c) = commit.as_mut() {
                         c.awaited = true;
+                    }
+                }
+                remote = async {
+                    match self.attachment.as_mut() {
+                        Some(a) => a.remote.recv().await,
+                        None => std::future::pending().await,
+                    }
+                }, if attached => {
+                    self.remote(remote);
+                    if self.core.distrusted() && !self.reload(commit.take()).await {
+                        self.retire(rx, retire).await;
+                        break;
                     }
                 }
                 cmd = rx.recv() => match cmd {
@@ -187,6 +206,9 @@ impl RoomActor {
                 }
             }
         }
+        if self.attachment.take().is_some() {
+            self.bus.detach(&self.id);
+        }
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -218,10 +240,10 @@ impl RoomActor {
         }
     }
 
-    /// Carries out what the core asked for besides frames. Returns how many updates the core accepted.
+    /// Carries out what the core asked for besides frames. Returns how many updates the core applied
+    /// since the last call (its own members' and other nodes'), for the fan-out histogram.
     fn apply_events(&mut self) -> u32 {
-        let RoomActor { core, store, bus, id, connected, .. } = self;
-        let mut accepted = 0u32;
+        let RoomActor { core, store, bus, id, connected, attachment, .. } = self;
         for event in core.events() {
             match event {
                 Event::Removed { conn_id, sink: mut member, reason: Some(reason) } => {
@@ -238,14 +260,15 @@ impl RoomActor {
                         }
                     });
                 }
-                Event::Accepted(update) => {
-                    accepted = accepted.saturating_add(1);
-                    bus.publish(id, &update);
-                }
+                Event::Accepted(entry) => bus.publish(entry),
+                Event::Awareness(frame) => bus.awareness(id, frame),
             }
         }
+        if attachment.is_some() {
+            bus.connected(id, core.member_count());
+        }
         connected.store(core.member_count(), Ordering::Relaxed);
-        accepted
+        core.take_applied()
     }
 
     /// Hands every queued frame to its member's sink; a full outbox closes that member as a slow
@@ -298,6 +321,16 @@ impl RoomActor {
     /// anything is not yet covered by one, or if one is due anyway). Returns whether that commit landed;
     /// if not, its entries stay queued for the next.
     async fn flush(&mut self, commit: Option<CommitInFlight>, last: bool) -> bool {
+        if self.attachment.is_some() {
+            // The bus orders and commits the log: the room has nothing of its own to write.
+            return match self.bus.flush(&self.id).await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::error!(%error, "committing the room's log failed");
+                    false
+                }
+            };
+        }
         if let Some(mut c) = commit {
             let result = (&mut c.write).await;
             self.finish_commit(&c, result);
@@ -320,6 +353,11 @@ impl RoomActor {
         let loaded = if logged { Some(self.store.load_room(&self.id).await) } else { None };
         let rebuilt = match loaded {
             Some(Ok(state)) => {
+                if self.attachment.is_some() {
+                    // Attached again where the store ends: the bus brings the rest from its stream.
+                    self.bus.detach(&self.id);
+                    self.attachment = self.bus.attach(&self.id, state.next_seq() - 1);
+                }
                 tokio::task::spawn_blocking(move || rebuild(&state)).await.ok().and_then(Result::ok)
             }
             Some(Err(e)) => {

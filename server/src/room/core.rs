@@ -11,6 +11,7 @@ mod document;
 mod integrate;
 mod log;
 mod members;
+mod remote;
 pub(super) mod schema;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use yrs::{Doc, Update};
 use super::presence::{Presence, Relay};
 use super::{ClientMessage, CloseReason, Extension, Extensions, Identity, Undelivered};
 use crate::metrics::METRICS;
+use crate::store::LogEntry;
 pub(crate) use document::rebuild;
 use document::{Applied, Document};
 pub(crate) use log::Commit;
@@ -55,8 +57,22 @@ pub(crate) enum Event<S> {
     Removed { conn_id: u64, sink: S, reason: Option<CloseReason> },
     /// A join or leave for the session timeline, with the room time it happened at.
     Moved { event: PresenceEvent, room_ms: u64 },
-    /// An update the room accepted from one of its members, for the other nodes (the bus).
-    Accepted(Bytes),
+    /// An update the room accepted from one of its members, for the bus to order and carry to the
+    /// other nodes (only when the bus orders the log; `seq` is the bus's to assign).
+    Accepted(LogEntry),
+    /// An awareness message relayed from a member, for the other nodes (only when the bus orders).
+    Awareness(Bytes),
+}
+
+/// Who gives accepted updates their place in the room's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogOrder {
+    /// The room itself (single node): it numbers and commits its log.
+    Room,
+    /// The bus (a cluster): accepted updates leave as [`Event::Accepted`]; the bus numbers them and
+    /// commits the log, so the room queues no commits and takes no snapshots (its document also holds
+    /// updates the log has not numbered yet).
+    Bus,
 }
 
 /// When the room's timers are due, in room time.
@@ -74,6 +90,7 @@ pub(crate) struct RoomCore<S> {
     /// The awareness states the room relays.
     presence: Presence,
     log: Log,
+    ordering: LogOrder,
     /// Set when the interview ended: joins are refused with this reason.
     ended: Option<CloseReason>,
     /// A malformed update broke the document: the driver rebuilds it from the store before anything
@@ -83,6 +100,8 @@ pub(crate) struct RoomCore<S> {
     idle_since: u64,
     idle_evict_ms: u64,
     events: Vec<Event<S>>,
+    /// Updates applied since the driver last asked (`take_applied`), its own members' and other nodes'.
+    applied: u32,
 }
 
 impl<S> RoomCore<S> {
@@ -94,17 +113,20 @@ impl<S> RoomCore<S> {
         next_seq: u64,
         since_snapshot: u64,
         idle_evict: Duration,
+        ordering: LogOrder,
     ) -> RoomCore<S> {
         RoomCore {
             document: Document::new(doc),
             members: Members::default(),
             presence: Presence::default(),
             log: Log::new(id, next_seq, since_snapshot),
+            ordering,
             ended: None,
             distrusted: false,
             idle_since: 0,
             idle_evict_ms: u64::try_from(idle_evict.as_millis()).unwrap_or(u64::MAX),
             events: Vec::new(),
+            applied: 0,
         }
     }
 
@@ -202,9 +224,15 @@ impl<S> RoomCore<S> {
                 return;
             }
         }
-        self.log.append(author, role, conn_id, payload.clone(), now);
+        match self.ordering {
+            LogOrder::Room => self.log.append(author, role, conn_id, payload.clone(), now),
+            LogOrder::Bus => {
+                let entry = self.log.unnumbered(author, role, conn_id, payload.clone(), now);
+                self.events.push(Event::Accepted(entry));
+            }
+        }
         METRICS.updates_in.inc();
-        self.events.push(Event::Accepted(payload.clone()));
+        self.applied = self.applied.saturating_add(1);
         // A sync-step-2 answer is re-framed as an update; a plain update is forwarded byte for byte.
         let out = if step2 { Bytes::from(frame::encode_update(&payload)) } else { message };
         METRICS.updates_out.inc_by(self.members.len() as u64 - 1);
@@ -214,11 +242,15 @@ impl<S> RoomCore<S> {
     /// Relays what the presence rules take of a member's awareness message (`presence.rs`).
     fn on_awareness(&mut self, conn_id: u64, update: AwarenessUpdate, message: Bytes, conforming: bool) {
         let Some(member) = self.members.get(conn_id) else { return };
-        match self.presence.apply(&member.who, update, conforming) {
-            Relay::Nothing => {}
-            Relay::Verbatim => self.members.broadcast(message, conn_id),
-            Relay::Encoded(frame) => self.members.broadcast(frame, conn_id),
+        let frame = match self.presence.apply(&member.who, update, conforming) {
+            Relay::Nothing => return,
+            Relay::Verbatim => message,
+            Relay::Encoded(frame) => frame,
+        };
+        if self.ordering == LogOrder::Bus {
+            self.events.push(Event::Awareness(frame.clone()));
         }
+        self.members.broadcast(frame, conn_id);
     }
 
     /// Sends an extension message (its first byte is `ext`'s message number) to the members that
@@ -285,6 +317,9 @@ impl<S> RoomCore<S> {
         }
         self.events.push(Event::Removed { conn_id, sink: member.sink, reason });
         if let Some(withdrawn) = self.presence.leave(conn_id) {
+            if self.ordering == LogOrder::Bus {
+                self.events.push(Event::Awareness(withdrawn.clone()));
+            }
             self.members.broadcast(withdrawn, conn_id);
         }
     }
@@ -305,6 +340,9 @@ impl<S> RoomCore<S> {
     /// log entries before it are worth keeping, its state is not. Report the outcome with
     /// [`Self::commit_landed`] or [`Self::commit_failed`] before taking the next.
     pub(crate) fn take_commit(&mut self, now: Now, last: bool) -> Option<Commit> {
+        if self.ordering == LogOrder::Bus {
+            return None;
+        }
         let due = !self.distrusted && self.log.snapshot_due(last);
         let state = due.then(|| self.document.encode_state());
         self.log.take(state, now)
@@ -345,6 +383,11 @@ impl<S> RoomCore<S> {
 
     pub(crate) fn member_count(&self) -> usize {
         self.members.len()
+    }
+
+    /// How many updates were applied since the last call.
+    pub(crate) fn take_applied(&mut self) -> u32 {
+        std::mem::take(&mut self.applied)
     }
 
     /// Whether frames were queued since the last call: then [`Self::outgoing`] has work.

@@ -54,6 +54,11 @@ impl CloseReason {
     }
 }
 
+/// How the room's clients are closed when the interview ends (on any node).
+pub(crate) fn ended_reason() -> CloseReason {
+    CloseReason::new(handoff_protocol::frame::CLOSE_ROOM_ENDED, "this interview has ended")
+}
+
 /// Who a connection is, as its verified token says.
 #[derive(Debug, Clone)]
 pub struct Identity {

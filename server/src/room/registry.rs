@@ -6,11 +6,11 @@ use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use handoff_protocol::frame::{CLOSE_GOING_AWAY, CLOSE_ROOM_ENDED, CLOSE_TRY_AGAIN};
+use handoff_protocol::frame::{CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN};
 use tokio::sync::{OnceCell, oneshot};
 
 use super::actor::RoomActor;
-use super::{CloseReason, Command, Extension, JoinRefused, Joiner, RoomHandle, RoomSettings};
+use super::{CloseReason, Command, Extension, JoinRefused, Joiner, RoomHandle, RoomSettings, ended_reason};
 use crate::bus::Bus;
 use crate::store::RoomLog;
 
@@ -109,9 +109,11 @@ impl Registry {
 
     /// Closes every client of an ended room on this node; the room refuses joins from now on.
     pub async fn end(&self, room_id: &str) {
+        // The other nodes close theirs when the bus brings them the end.
+        self.bus.ended(room_id);
         let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());
         if let Some(h) = handle {
-            let reason = CloseReason::new(CLOSE_ROOM_ENDED, "this interview has ended");
+            let reason = ended_reason();
             let (done, flushed) = oneshot::channel();
             if h.send(Command::End { reason, done }).await.is_ok() {
                 let _ = flushed.await;
@@ -130,20 +132,25 @@ impl Registry {
 
     /// Lets a loaded, ended room accept joins again.
     pub async fn reopen(&self, room_id: &str) {
+        self.bus.reopened(room_id);
         let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());
         if let Some(h) = handle {
             let _ = h.send(Command::Reopen).await;
         }
     }
 
-    /// Commits every accepted update of a loaded room before returning.
+    /// Commits every accepted update of a loaded room before returning; in a cluster, also every update
+    /// the other nodes published (an export on any node reads the whole log).
     pub async fn flush(&self, room_id: &str) {
         let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());
         if let Some(h) = handle {
             let (done, flushed) = oneshot::channel();
-            if h.send(Command::Flush { done }).await.is_ok() {
-                let _ = flushed.await;
+            if h.send(Command::Flush { done }).await.is_ok() && flushed.await.is_ok() {
+                return;
             }
+        }
+        if let Err(error) = self.bus.flush(room_id).await {
+            tracing::warn!(room = room_id, %error, "committing the room's log failed");
         }
     }
 
@@ -156,6 +163,14 @@ impl Registry {
     /// Clients connected to a room on this node (0 when it is not loaded).
     pub fn connected(&self, room_id: &str) -> usize {
         self.rooms.get(room_id).and_then(|s| s.cell.get().map(RoomHandle::connected)).unwrap_or(0)
+    }
+
+    /// Clients connected to a room on every node of the cluster (this node's alone when single).
+    pub async fn connected_everywhere(&self, room_id: &str) -> usize {
+        match self.bus.connected_everywhere(room_id).await {
+            Some(count) => count,
+            None => self.connected(room_id),
+        }
     }
 
     /// Rooms loaded on this node.

@@ -100,6 +100,12 @@ pub trait RoomLog: Send + Sync + 'static {
     /// A room's whole log, in seq order.
     async fn room_log(&self, room_id: &str) -> StoreResult<Vec<LogRow>>;
 
+    /// The seq of the room's last stored log entry (0 for none): where a cluster's commit of the room
+    /// continues.
+    async fn last_seq(&self, room_id: &str) -> StoreResult<u64> {
+        Ok(self.room_log(room_id).await?.last().map_or(0, |r| r.seq))
+    }
+
     /// Records a connection joining or leaving a room (part of the session timeline). Fails with
     /// `NotFound(Room)` for an unknown room.
     async fn record_presence(&self, room_id: &str, event: PresenceEvent) -> StoreResult<()>;

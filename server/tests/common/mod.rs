@@ -4,6 +4,7 @@
 
 pub mod interop;
 pub mod postgres;
+pub mod redis;
 pub mod room_life;
 pub mod voice;
 pub mod yclient;

@@ -71,6 +71,26 @@ impl Log {
         self.pending_since.get_or_insert(now.room_ms);
     }
 
+    /// An accepted update as a log entry without its place in the log (seq 0): the bus numbers it.
+    pub(super) fn unnumbered(
+        &self,
+        author: Arc<str>,
+        role: Role,
+        conn_id: u64,
+        update: Bytes,
+        now: Now,
+    ) -> LogEntry {
+        LogEntry {
+            room_id: self.room_id.clone(),
+            seq: 0,
+            at_ms: now.wall_ms,
+            author,
+            role: Some(role),
+            conn_id,
+            update,
+        }
+    }
+
     /// Room time since which something waits to be committed.
     pub(super) fn pending_since(&self) -> Option<u64> {
         self.pending_since

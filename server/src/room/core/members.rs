@@ -82,6 +82,14 @@ impl<S> Members<S> {
         }
     }
 
+    /// Queues a frame for every member (what another node relayed).
+    pub(super) fn broadcast_all(&mut self, frame: Bytes) {
+        for m in self.list.iter_mut() {
+            m.queued.push(frame.clone());
+            self.undelivered = true;
+        }
+    }
+
     /// Queues an extension message for the members that announced `ext`, and no one else.
     pub(super) fn broadcast_extension(&mut self, ext: Extension, frame: Bytes) {
         for m in self.list.iter_mut().filter(|m| m.extensions.contains(ext)) {

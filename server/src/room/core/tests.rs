@@ -27,10 +27,14 @@ const IDLE_EVICT: Duration = Duration::from_secs(30);
 
 /// A room core over a one-file submission, and the submission's preload for clients to start from.
 fn room() -> (RoomCore<()>, Vec<u8>) {
+    room_ordered_by(LogOrder::Room)
+}
+
+fn room_ordered_by(order: LogOrder) -> (RoomCore<()>, Vec<u8>) {
     let preload = schema::initial_update(&[FileEntry { path: "main.py".into(), content: "x\n".into() }]);
     let state = RoomState { snapshot: None, tail: vec![(1, preload.clone())] };
     let doc = rebuild(&state).expect("the preload applies");
-    (RoomCore::new(Arc::from("room-1"), doc, 2, 1, IDLE_EVICT), preload)
+    (RoomCore::new(Arc::from("room-1"), doc, 2, 1, IDLE_EVICT, order), preload)
 }
 
 fn at(room_ms: u64) -> Now {
@@ -155,7 +159,41 @@ fn an_update_reaches_the_others_not_its_sender_and_is_logged_with_both_clocks() 
     assert_eq!(logged.len(), 1);
     assert_eq!((logged[0].entry.seq, logged[0].entry.conn_id), (2, 1));
     assert_eq!((logged[0].room_ms, logged[0].entry.at_ms), (40, at(40).wall_ms));
-    assert!(core.events().any(|e| matches!(e, Event::Accepted(_))), "published for other nodes");
+    assert!(!core.events().any(|e| matches!(e, Event::Accepted(_))), "a single node publishes nothing");
+}
+
+#[test]
+fn with_the_bus_ordering_an_update_is_published_unnumbered_and_a_remote_one_reaches_everyone() {
+    let (mut core, preload) = room_ordered_by(LogOrder::Bus);
+    for conn in [1, 2] {
+        join(&mut core, conn, Role::Candidate, Extensions::default(), at(0));
+    }
+    sent(&mut core);
+    core.events().for_each(drop);
+    core.receive(1, vec![Typist::new(101, &preload).types("y")], at(40));
+    let published: Vec<LogEntry> = core
+        .events()
+        .filter_map(|e| match e {
+            Event::Accepted(entry) => Some(entry),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(published.len(), 1, "published for the bus to number");
+    assert_eq!((published[0].seq, published[0].conn_id, &*published[0].author), (0, 1, "user 1"));
+    assert!(core.pending().is_empty() && core.take_commit(at(50), true).is_none(), "the bus commits");
+    sent(&mut core);
+
+    // Another node's update: applied, forwarded to every member here, never published again.
+    let ClientMessage::Update { update, payload, .. } = Typist::new(202, &preload).types("z") else {
+        unreachable!()
+    };
+    core.remote_update(update, &payload);
+    let out = sent(&mut core);
+    for member in [1, 2] {
+        assert_eq!(frames_for(&out, member).len(), 1, "member {member} gets the remote update");
+    }
+    assert!(!core.events().any(|e| matches!(e, Event::Accepted(_))), "not published again");
+    assert!(!core.distrusted());
 }
 
 #[test]

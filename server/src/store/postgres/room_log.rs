@@ -181,6 +181,15 @@ impl RoomLog for PgStore {
             .collect()
     }
 
+    async fn last_seq(&self, room_id: &str) -> StoreResult<u64> {
+        let c = self.client().await?;
+        let row = c
+            .query_one("SELECT COALESCE(MAX(seq), 0) FROM room_log WHERE room_id = $1", &[&room_id])
+            .await
+            .map_err(db_err)?;
+        Ok(row.try_get::<_, i64>(0).map_err(db_err)? as u64)
+    }
+
     async fn record_presence(&self, room_id: &str, e: PresenceEvent) -> StoreResult<()> {
         let c = self.client().await?;
         // Cached: every join and leave writes one, a hundred at once in a join storm.

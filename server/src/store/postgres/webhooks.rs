@@ -1,10 +1,17 @@
-//! The webhook outbox in PostgreSQL: one row per delivery, its id from a sequence (never reused).
+//! The webhook outbox in PostgreSQL: one row per delivery, its id from a sequence (never reused). Taking
+//! the due rows claims them (`FOR UPDATE SKIP LOCKED`, then pushed past the claim), so of several nodes
+//! polling one store exactly one attempts each delivery.
 
 use async_trait::async_trait;
 use handoff_protocol::api::{DeliveryState, WebhookStatus};
 
 use super::{PgStore, db_err};
 use crate::store::{StoreError, StoreResult, WebhookDelivery, WebhookOutbox, WebhookOutcome};
+
+/// How long a node's claim on a due delivery lasts: nodes sharing the store poll the same outbox, and a
+/// claimed row is due again only when its attempt is recorded (or, if the node died, after this). Far
+/// longer than an attempt (`WEBHOOK_TIMEOUT_SECS`), so each attempt is made by exactly one node.
+const CLAIM_MS: u64 = 120_000;
 
 #[async_trait]
 impl WebhookOutbox for PgStore {
@@ -25,13 +32,17 @@ impl WebhookOutbox for PgStore {
         let c = self.client().await?;
         let rows = c
             .query(
-                "SELECT id, room_id, url, body, attempts FROM webhook_deliveries
-                 WHERE status = 'pending' AND next_attempt_ms <= $1 ORDER BY next_attempt_ms, id LIMIT $2",
-                &[&(now_ms as i64), &(limit as i64)],
+                "UPDATE webhook_deliveries SET next_attempt_ms = $1 + $3
+                 WHERE id IN (SELECT id FROM webhook_deliveries
+                              WHERE status = 'pending' AND next_attempt_ms <= $1
+                              ORDER BY next_attempt_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, room_id, url, body, attempts",
+                &[&(now_ms as i64), &(limit as i64), &(CLAIM_MS as i64)],
             )
             .await
             .map_err(db_err)?;
-        rows.iter()
+        let mut due = rows
+            .iter()
             .map(|r| {
                 Ok(WebhookDelivery {
                     id: r.try_get(0).map_err(db_err)?,
@@ -41,7 +52,9 @@ impl WebhookOutbox for PgStore {
                     attempts: r.try_get::<_, i64>(4).map_err(db_err)? as u32,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        due.sort_by_key(|d| d.id);
+        Ok(due)
     }
 
     async fn record_webhook_attempt(&self, id: i64, outcome: WebhookOutcome) -> StoreResult<()> {

@@ -1,0 +1,209 @@
+//! Committing rooms' logs from their streams to the store. One node per room at a time does it (a
+//! lease in Redis, renewed while the node holds the room); the store's appends are idempotent, so a
+//! handover, a retry, or another node's flush for an export never loses or doubles an entry. The
+//! stream is trimmed only below what the store holds.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::streams::StreamRangeReply;
+
+use super::Links;
+use super::message::{Incoming, Keys, decode, parse_id};
+use super::reader::unreachable;
+use crate::clock::now_ms;
+use crate::metrics::METRICS;
+use crate::store::{LogEntry, RoomLog, StoreError, StoreResult};
+
+/// How often the committer looks at the rooms attached here.
+pub(super) const COMMIT_TICK: Duration = Duration::from_millis(100);
+/// How long a lease lasts unless renewed; the holder renews it every tick it has work.
+const LEASE_MS: u64 = 5_000;
+/// Entries committed per store append at most.
+const COMMIT_BATCH: usize = 1_000;
+/// Entries kept in a stream below what the store holds, so a node loading the room meanwhile rarely
+/// has to read the store twice.
+const TRIM_KEEP: u64 = 1_000;
+/// How long a node's count of a room's clients stands without being refreshed (a node that died
+/// stops counting after this).
+pub(super) const COUNT_TTL_MS: u64 = 15_000;
+/// How often a node refreshes its counts.
+const COUNT_REFRESH_MS: u64 = 5_000;
+
+/// Takes or renews the lease. KEYS: lease. ARGV: node, ms.
+const LEASE_SCRIPT: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0
+";
+
+pub(super) struct Committer {
+    pub(super) conn: ConnectionManager,
+    pub(super) node: Arc<str>,
+    pub(super) links: Arc<Links>,
+    pub(super) store: Arc<dyn RoomLog>,
+}
+
+impl Committer {
+    pub(super) async fn run(mut self) {
+        let lease = redis::Script::new(LEASE_SCRIPT);
+        let mut ticker = tokio::time::interval(COMMIT_TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_refresh = 0;
+        loop {
+            ticker.tick().await;
+            let refresh = now_ms() >= last_refresh + COUNT_REFRESH_MS;
+            if refresh {
+                last_refresh = now_ms();
+            }
+            let rooms: Vec<_> =
+                self.links.rooms.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+            for (room, link) in rooms {
+                if let Err(e) = self.count(&room, &link, refresh).await {
+                    tracing::debug!(room = %room, error = %e, "counting clients in Redis failed");
+                }
+                if link.attached.load(Ordering::Acquire) == 0 {
+                    // Detached (its last flush committed it) and its count withdrawn: forget it.
+                    self.links.rooms.remove_if(&room, |_, l| {
+                        l.attached.load(Ordering::Acquire) == 0 && l.counted.load(Ordering::Acquire) == 0
+                    });
+                    continue;
+                }
+                if !link.dirty.swap(false, Ordering::AcqRel) {
+                    continue;
+                }
+                let held = lease
+                    .key(Keys::lease(&room))
+                    .arg(&*self.node)
+                    .arg(LEASE_MS)
+                    .invoke_async::<i64>(&mut self.conn)
+                    .await;
+                match held {
+                    Ok(1) => {}
+                    Ok(_) => {
+                        // Another node commits the room: what this node knew of the store is stale.
+                        // Looked at again next tick until that node says it committed what this one
+                        // read, so the room is taken over if the holder dies first.
+                        link.committed.store(0, Ordering::Release);
+                        let theirs: Option<u64> = redis::cmd("GET")
+                            .arg(Keys::committed(&room))
+                            .query_async(&mut self.conn)
+                            .await
+                            .unwrap_or(None);
+                        if theirs.unwrap_or(0) < link.known.load(Ordering::Acquire) {
+                            link.dirty.store(true, Ordering::Release);
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        link.dirty.store(true, Ordering::Release);
+                        if !unreachable(&e) {
+                            tracing::warn!(room = %room, error = %e, "taking the commit lease failed");
+                        }
+                        continue;
+                    }
+                }
+                let from = link.committed.load(Ordering::Acquire);
+                match commit(&mut self.conn, self.store.as_ref(), &room, (from > 0).then_some(from)).await {
+                    Ok(upto) => {
+                        link.committed.store(upto, Ordering::Release);
+                        if upto < link.known.load(Ordering::Acquire) {
+                            link.dirty.store(true, Ordering::Release);
+                        }
+                        trim(&mut self.conn, &room, upto).await;
+                    }
+                    Err(error) => {
+                        METRICS.cluster("commit_failures", 1);
+                        tracing::warn!(room = %room, %error, "committing the room's stream failed; retrying");
+                        link.committed.store(0, Ordering::Release);
+                        link.dirty.store(true, Ordering::Release);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes this node's count of the room's clients when it changed (or is due for a refresh):
+    /// `node → "count:deadline_ms"` in the room's hash.
+    async fn count(&mut self, room: &str, link: &super::Link, refresh: bool) -> redis::RedisResult<()> {
+        let count = link.connected.load(Ordering::Acquire);
+        let changed = link.counted.swap(count, Ordering::AcqRel) != count;
+        if !changed && !refresh {
+            return Ok(());
+        }
+        let key = Keys::connected(room);
+        let mut pipe = redis::pipe();
+        if count == 0 {
+            pipe.hdel(&key, &*self.node).ignore();
+        } else {
+            let value = format!("{count}:{}", now_ms() + COUNT_TTL_MS);
+            pipe.hset(&key, &*self.node, value).ignore().pexpire(&key, COUNT_TTL_MS as i64).ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn).await
+    }
+}
+
+/// Commits the room's updates from the stream after `from` (the store's last seq, read from the
+/// store when `None`) and returns the seq the store now holds to.
+pub(super) async fn commit(
+    conn: &mut ConnectionManager,
+    store: &dyn RoomLog,
+    room: &Arc<str>,
+    from: Option<u64>,
+) -> StoreResult<u64> {
+    let mut committed = match from {
+        Some(seq) => seq,
+        None => store.last_seq(room).await?,
+    };
+    loop {
+        let range: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(Keys::stream(room))
+            .arg(format!("{}-0", committed + 1))
+            .arg("+")
+            .arg("COUNT")
+            .arg(COMMIT_BATCH)
+            .query_async(conn)
+            .await
+            .map_err(|e| StoreError::backend(format!("reading the room's stream: {e}")))?;
+        let read = range.ids.len();
+        let mut entries = Vec::new();
+        for item in range.ids {
+            let Some((seq, 0)) = parse_id(&item.id) else { continue };
+            let Ok(Incoming::Update { entry, .. }) = decode(room, seq, &item.map) else { continue };
+            if seq != committed + 1 + entries.len() as u64 {
+                // Below it the stream was trimmed (the store has those) or lost: stop at what is whole.
+                if entries.is_empty() && seq > committed + 1 {
+                    return Err(StoreError::backend(format!(
+                        "the stream lacks entries {}..{seq}; they cannot be committed",
+                        committed + 1
+                    )));
+                }
+                break;
+            }
+            entries.push(entry);
+        }
+        let Some(last) = entries.last().map(|e: &LogEntry| e.seq) else { return Ok(committed) };
+        store.append(entries, None).await?;
+        METRICS.cluster("committed", last - committed);
+        committed = last;
+        if read < COMMIT_BATCH {
+            return Ok(committed);
+        }
+    }
+}
+
+/// Tells the other nodes how far the store holds the room's log, and trims the stream below that,
+/// keeping [`TRIM_KEEP`] entries under it.
+async fn trim(conn: &mut ConnectionManager, room: &str, committed: u64) {
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg(Keys::committed(room)).arg(committed).ignore();
+    if let Some(min) = committed.checked_sub(TRIM_KEEP) {
+        pipe.cmd("XTRIM").arg(Keys::stream(room)).arg("MINID").arg(format!("{}-0", min + 1)).ignore();
+    }
+    let trimmed: redis::RedisResult<()> = pipe.query_async(conn).await;
+    if let Err(e) = trimmed {
+        tracing::debug!(room, error = %e, "trimming the stream failed");
+    }
+}

@@ -1,0 +1,234 @@
+//! The node's one reader: a blocking XREAD over the streams of every room attached here, each from
+//! the last entry it saw, so a node cut off from Redis catches up where it stopped. Entries go to their
+//! room in log order; the node's own echoes are dropped; an update whose seq is not the next one (the
+//! stream was trimmed past what the room holds, or Redis lost data) makes the room rebuild from the
+//! store and attach again.
+//!
+//! One bad stream must not stall the others: a multi-stream XREAD fails whole when one of its streams
+//! fails (yhub issue 61), so after such a failure each stream is read alone, and the ones that fail
+//! alone wait out a pause while the rest go on. Ids are never taken from input: each cursor is built
+//! from numbers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::streams::StreamReadReply;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::Links;
+use super::message::{Incoming, Keys, Skipped, decode, parse_id};
+use crate::bus::Remote;
+use crate::metrics::METRICS;
+
+/// Entries read per stream per round.
+const READ_COUNT: usize = 512;
+/// How long one XREAD waits for entries. A room attached meanwhile is read from the next round.
+const BLOCK_MS: u64 = 100;
+/// Pause before reading a stream that failed on its own again.
+const FAILED_STREAM_PAUSE: Duration = Duration::from_secs(5);
+/// Pause after Redis could not be reached.
+const UNREACHABLE_PAUSE: Duration = Duration::from_millis(200);
+
+pub(super) enum Control {
+    /// Read the room's stream after log entry `last_seq`, handing what others did to `tx`.
+    Attach { room: Arc<str>, last_seq: u64, tx: mpsc::UnboundedSender<Remote> },
+}
+
+struct Cursor {
+    room: Arc<str>,
+    key: String,
+    /// The last entry read: `(ms, n)` of its id.
+    last_id: (u64, u64),
+    /// The seq of the last update read.
+    last_seq: u64,
+    tx: mpsc::UnboundedSender<Remote>,
+    /// Set after the stream failed on its own: not read again before then.
+    paused_until: Option<Instant>,
+}
+
+pub(super) struct Reader {
+    pub(super) control: mpsc::UnboundedReceiver<Control>,
+    /// A connection of its own: a blocking XREAD holds its connection for the whole wait.
+    pub(super) conn: ConnectionManager,
+    pub(super) node: Arc<str>,
+    pub(super) links: Arc<Links>,
+}
+
+impl Reader {
+    pub(super) async fn run(mut self) {
+        let mut cursors: HashMap<Arc<str>, Cursor> = HashMap::new();
+        loop {
+            loop {
+                match self.control.try_recv() {
+                    Ok(control) => attach(&mut cursors, control),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
+                }
+            }
+            // A room whose actor let go of its attachment is read no more.
+            cursors.retain(|_, c| !c.tx.is_closed());
+            let now = Instant::now();
+            let ready: Vec<Arc<str>> = cursors
+                .values()
+                .filter(|c| c.paused_until.is_none_or(|t| t <= now))
+                .map(|c| c.room.clone())
+                .collect();
+            if ready.is_empty() {
+                // Nothing to read: wait for an attach (or a paused stream's turn).
+                let Some(control) = tokio::time::timeout(FAILED_STREAM_PAUSE, self.control.recv()).await.ok()
+                else {
+                    continue;
+                };
+                match control {
+                    Some(control) => attach(&mut cursors, control),
+                    None => return,
+                }
+                continue;
+            }
+            match self.read(&cursors, &ready, Some(BLOCK_MS)).await {
+                Ok(reply) => self.deliver(&mut cursors, reply),
+                Err(e) if unreachable(&e) => {
+                    METRICS.cluster("redis_errors", 1);
+                    tracing::warn!(error = %e, "reading the bus failed; retrying");
+                    tokio::time::sleep(UNREACHABLE_PAUSE).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "a multi-stream read failed; reading each stream alone");
+                    self.isolate(&mut cursors, ready).await;
+                }
+            }
+        }
+    }
+
+    async fn read(
+        &mut self,
+        cursors: &HashMap<Arc<str>, Cursor>,
+        rooms: &[Arc<str>],
+        block_ms: Option<u64>,
+    ) -> redis::RedisResult<Option<StreamReadReply>> {
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT").arg(READ_COUNT);
+        if let Some(ms) = block_ms {
+            cmd.arg("BLOCK").arg(ms);
+        }
+        cmd.arg("STREAMS");
+        let chosen: Vec<&Cursor> = rooms.iter().filter_map(|r| cursors.get(r)).collect();
+        for c in &chosen {
+            cmd.arg(&c.key);
+        }
+        for c in &chosen {
+            cmd.arg(format!("{}-{}", c.last_id.0, c.last_id.1));
+        }
+        cmd.query_async(&mut self.conn).await
+    }
+
+    /// Reads each stream alone, pausing the ones that fail alone.
+    async fn isolate(&mut self, cursors: &mut HashMap<Arc<str>, Cursor>, rooms: Vec<Arc<str>>) {
+        for room in rooms {
+            match self.read(cursors, std::slice::from_ref(&room), None).await {
+                Ok(reply) => self.deliver(cursors, reply),
+                Err(e) if unreachable(&e) => {
+                    METRICS.cluster("redis_errors", 1);
+                    tokio::time::sleep(UNREACHABLE_PAUSE).await;
+                    return;
+                }
+                Err(e) => {
+                    METRICS.cluster("stream_failures", 1);
+                    tracing::error!(room = %room, error = %e, "the room's stream cannot be read; pausing it");
+                    if let Some(c) = cursors.get_mut(&room) {
+                        c.paused_until = Some(Instant::now() + FAILED_STREAM_PAUSE);
+                    }
+                }
+            }
+        }
+    }
+
+    fn deliver(&self, cursors: &mut HashMap<Arc<str>, Cursor>, reply: Option<StreamReadReply>) {
+        for stream in reply.map(|r| r.keys).unwrap_or_default() {
+            let Some(room) = Keys::room_of(&stream.key) else { continue };
+            let Some(cursor) = cursors.get_mut(room) else { continue };
+            let mut keep = true;
+            for entry in stream.ids {
+                if !self.entry(cursor, &entry.id, &entry.map) {
+                    keep = false;
+                    break;
+                }
+            }
+            if !keep {
+                let room = cursor.room.clone();
+                cursors.remove(&room);
+            }
+        }
+    }
+
+    /// Hands one entry to its room. False when the cursor is done: the room rebuilds (and attaches
+    /// again) or is gone.
+    fn entry(&self, c: &mut Cursor, id: &str, map: &HashMap<String, redis::Value>) -> bool {
+        let Some((ms, n)) = parse_id(id) else { return true };
+        c.last_id = (ms, n);
+        let incoming = match decode(&c.room, ms, map) {
+            Ok(incoming) => incoming,
+            Err(why) => {
+                METRICS.cluster("skipped", 1);
+                match why {
+                    Skipped::Unknown => {
+                        tracing::warn!(room = %c.room, id, "skipping a bus entry of an unknown version or kind")
+                    }
+                    Skipped::Broken => tracing::error!(room = %c.room, id, "skipping a broken bus entry"),
+                }
+                return true;
+            }
+        };
+        let remote = match incoming {
+            Incoming::Update { node, entry } => {
+                if n != 0 || ms <= c.last_seq {
+                    return true;
+                }
+                if ms != c.last_seq + 1 {
+                    tracing::warn!(room = %c.room, after = c.last_seq, next = ms, "the stream skips entries; rebuilding");
+                    METRICS.cluster("rebuilds", 1);
+                    let _ = c.tx.send(Remote::Rebuild);
+                    return false;
+                }
+                c.last_seq = ms;
+                self.links.saw(&c.room, ms);
+                if *node == *self.node {
+                    return true;
+                }
+                match handoff_protocol::frame::decode_update(&entry.update) {
+                    Ok(update) => Remote::Update { seq: ms, update, payload: entry.update },
+                    Err(e) => {
+                        tracing::error!(room = %c.room, seq = ms, error = %e, "an update on the bus does not decode");
+                        METRICS.cluster("rebuilds", 1);
+                        let _ = c.tx.send(Remote::Rebuild);
+                        return false;
+                    }
+                }
+            }
+            Incoming::Awareness { node, .. } | Incoming::Ended { node } | Incoming::Reopened { node }
+                if *node == *self.node =>
+            {
+                return true;
+            }
+            Incoming::Awareness { frame, .. } => Remote::Awareness(frame),
+            Incoming::Ended { .. } => Remote::Ended,
+            Incoming::Reopened { .. } => Remote::Reopened,
+        };
+        c.tx.send(remote).is_ok()
+    }
+}
+
+/// Starts (or restarts) reading a room's stream: after every entry numbered `last_seq`.
+fn attach(cursors: &mut HashMap<Arc<str>, Cursor>, Control::Attach { room, last_seq, tx }: Control) {
+    let key = Keys::stream(&room);
+    let last_id = (last_seq, u64::MAX);
+    cursors.insert(room.clone(), Cursor { room, key, last_id, last_seq, tx, paused_until: None });
+}
+
+/// Whether Redis could not be reached (as opposed to refusing the command).
+pub(super) fn unreachable(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal()
+}

@@ -1,0 +1,38 @@
+//! The actor's remote inputs (cluster mode): what the bus brings from other nodes, fed to the core.
+
+use std::sync::atomic::Ordering;
+
+use tokio::time::Instant;
+
+use super::RoomActor;
+use crate::room::Fanout;
+use crate::bus::Remote;
+use crate::room::ended_reason;
+
+impl RoomActor {
+    /// What another node did in the room (`None`: the bus let go of the room, which then rebuilds and
+    /// attaches again).
+    pub(super) fn remote(&mut self, remote: Option<Remote>) {
+        // The fan-out of a remote update is timed from when this room took it off the bus.
+        let at = Instant::now();
+        match remote {
+            Some(Remote::Update { update, payload, .. }) => self.core.remote_update(update, &payload),
+            Some(Remote::Awareness(frame)) => self.core.remote_awareness(frame),
+            Some(Remote::Ended) => {
+                tracing::info!("interview ended on another node; closing every client");
+                self.open.store(false, Ordering::Release);
+                let now = self.now();
+                self.core.end(ended_reason(), now);
+            }
+            Some(Remote::Reopened) => {
+                self.core.reopen();
+                self.open.store(true, Ordering::Release);
+            }
+            Some(Remote::Rebuild) | None => self.core.distrust(),
+        }
+        let updates = self.apply_events();
+        if updates > 0 {
+            self.fanout = Some((Fanout { at: at.into_std(), updates }, None));
+        }
+    }
+}

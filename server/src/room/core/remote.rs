@@ -1,0 +1,46 @@
+//! What another node did in the room (cluster mode): its updates and awareness, which the bus brings in
+//! log order and the room applies and forwards to its own members, never logging or publishing them.
+
+use bytes::Bytes;
+use handoff_protocol::frame;
+use yrs::Update;
+
+use super::RoomCore;
+use super::document::Applied;
+use crate::metrics::METRICS;
+
+impl<S> RoomCore<S> {
+    /// An update another node accepted, in log order: applied and forwarded to every member here,
+    /// never logged or published again (the bus has it). One that does not apply (the stream or the
+    /// other node is broken) makes the room rebuild itself from the store; nobody here is to blame.
+    pub(crate) fn remote_update(&mut self, update: Update, payload: &[u8]) {
+        if self.distrusted {
+            return;
+        }
+        match self.document.apply(update, payload) {
+            Applied::Yes => {
+                self.applied = self.applied.saturating_add(1);
+                METRICS.updates_out.inc_by(self.members.len() as u64);
+                self.members.broadcast_all(Bytes::from(frame::encode_update(payload)));
+            }
+            Applied::Refused(why) => {
+                tracing::warn!(why, "a remote update does not apply; rebuilding the room");
+                self.distrusted = true;
+            }
+            Applied::Broke(why) => {
+                tracing::warn!(why, "a remote update broke the document; rebuilding the room");
+                self.distrusted = true;
+            }
+        }
+    }
+
+    /// An awareness message relayed by another node (vetted there), forwarded to every member here.
+    pub(crate) fn remote_awareness(&mut self, frame: Bytes) {
+        self.members.broadcast_all(frame);
+    }
+
+    /// The room must be rebuilt from the store before its next input (the bus lost its place).
+    pub(crate) fn distrust(&mut self) {
+        self.distrusted = true;
+    }
+}
