@@ -89,8 +89,9 @@ impl Server {
         let sub = self.call(reqwest::Method::POST, "/api/v1/submissions", Some(submission(&files))).await;
         let id = sub["id"].as_str().expect("submission id");
         let body = json!({"interviewer": {"name": "Ivy"}});
-        let promoted = self.call(reqwest::Method::POST, &format!("/api/v1/submissions/{id}/promote"), Some(body));
-        serde_json::from_value(promoted.await).expect("promote response")
+        let path = format!("/api/v1/submissions/{id}/promote");
+        let promoted = self.call(reqwest::Method::POST, &path, Some(body)).await;
+        serde_json::from_value(promoted).expect("promote response")
     }
 
     /// The room's export: the server flushes the room first, so it shows every edit committed.
