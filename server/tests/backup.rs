@@ -6,98 +6,30 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{YClient, file, submission};
+use common::YClient;
+use common::binary::{Server, handoff};
 use handoff_protocol::api::PromoteResponse;
-use serde_json::{Value, json};
-
-const API_KEY: &str = "backup-test-api-key-0123456789";
-
-/// The `handoff` binary with `args`, none of the operator's `HANDOFF_*` settings leaking in.
-fn handoff(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_handoff"));
-    cmd.args(args);
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("HANDOFF_")) {
-        cmd.env_remove(key);
-    }
-    cmd
-}
+use serde_json::Value;
 
 /// `handoff backup|restore ARGS --data-dir DIR`, run to its end.
 fn command(what: &str, data_dir: &Path, args: &[&str]) -> Output {
-    handoff(&[what, "--log", "warn"]).args(args).arg("--data-dir").arg(data_dir).output().expect("handoff runs")
+    handoff(&[what, "--log", "warn"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("handoff runs")
 }
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A server process on a data dir; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut child = handoff(&["serve", "--listen", "127.0.0.1:0", "--log", "warn", "--api-key", API_KEY])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("handoff starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let first = lines
-            .by_ref()
-            .map(|l| l.expect("stdout"))
-            .find(|l| l.starts_with("handoff is listening on"))
-            .expect("a startup line");
-        let base = first.rsplit(' ').next().expect("a URL").to_owned();
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, base, http: reqwest::Client::new() }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(API_KEY);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("request");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
-    }
-
-    async fn room(&self, paths: &[&str]) -> PromoteResponse {
-        let files: Vec<_> = paths.iter().map(|p| file(p, "")).collect();
-        let sub = self.call(reqwest::Method::POST, "/api/v1/submissions", Some(submission(&files))).await;
-        let id = sub["id"].as_str().expect("submission id");
-        let body = json!({"interviewer": {"name": "Ivy"}});
-        let path = format!("/api/v1/submissions/{id}/promote");
-        let promoted = self.call(reqwest::Method::POST, &path, Some(body)).await;
-        serde_json::from_value(promoted).expect("promote response")
-    }
-
-    /// The room's export: the server flushes the room first, so it shows every edit committed.
-    async fn export(&self, room: &str) -> Value {
-        self.call(reqwest::Method::GET, &format!("/api/v1/rooms/{room}/export"), None).await
-    }
 }
 
 fn ws(room: &PromoteResponse, token: &str) -> String {
@@ -118,7 +50,9 @@ async fn typist(url: String, path: &'static str, name: &'static str, stop: Arc<A
 
 fn files(export: &Value) -> Vec<(String, String)> {
     let list = export["files"].as_array().expect("files");
-    list.iter().map(|f| (f["path"].as_str().unwrap().to_owned(), f["content"].as_str().unwrap().to_owned())).collect()
+    list.iter()
+        .map(|f| (f["path"].as_str().unwrap().to_owned(), f["content"].as_str().unwrap().to_owned()))
+        .collect()
 }
 
 fn mode(path: &Path) -> u32 {
@@ -141,11 +75,10 @@ async fn a_backup_taken_while_clients_type_restores_every_edit_committed_before_
     let committed = server.export(&room.room.id).await;
     let backup = tmp.path().join("handoff.backup");
     let (data_dir, to) = (data.clone(), backup.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        command("backup", &data_dir, &["--to", to.to_str().unwrap()])
-    })
-    .await
-    .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || command("backup", &data_dir, &["--to", to.to_str().unwrap()]))
+            .await
+            .unwrap();
     assert!(out.status.success(), "backup failed: {}", stderr(&out));
     // The typing went on during the backup; it stops now.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -179,9 +112,18 @@ async fn a_backup_taken_while_clients_type_restores_every_edit_committed_before_
     let after = export["timeline"].as_array().expect("timeline");
     assert!(after.len() >= before.len() && after[..before.len()] == before[..], "the log holds every edit");
     // The room's old token still opens it: the candidate's link survives the restore.
-    let url = format!("{}/ws/{}?token={}", server.base.replace("http://", "ws://"), room.room.id, room.tokens.candidate);
+    let url = format!(
+        "{}/ws/{}?token={}",
+        server.base.replace("http://", "ws://"),
+        room.room.id,
+        room.tokens.candidate
+    );
     let mut candidate = YClient::synced(&url).await;
-    candidate.wait_for("the restored document", |c| c.text("a.py").is_some_and(|t| t.starts_with(&typed_before[0].1))).await;
+    candidate
+        .wait_for("the restored document", |c| {
+            c.text("a.py").is_some_and(|t| t.starts_with(&typed_before[0].1))
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -200,7 +142,11 @@ async fn restore_refuses_a_live_data_dir_a_full_store_a_newer_schema_and_a_stran
 
     let live = command("restore", &data, &["--from", to]);
     assert!(!live.status.success(), "a restore under a running server");
-    assert!(stderr(&live).contains("server is running") && stderr(&live).contains("stop it"), "{}", stderr(&live));
+    assert!(
+        stderr(&live).contains("server is running") && stderr(&live).contains("stop it"),
+        "{}",
+        stderr(&live)
+    );
     drop(server);
     let full = command("restore", &data, &["--from", to]);
     assert!(!full.status.success() && stderr(&full).contains("--force"), "{}", stderr(&full));

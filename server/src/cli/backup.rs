@@ -20,7 +20,8 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
         anyhow::bail!("{} exists; pass --force to replace it", args.to.display());
     }
     let secrets = read_secrets(&config.data_dir)?;
-    let tmp = TempFile::beside(&args.to).with_context(|| format!("cannot write beside {}", args.to.display()))?;
+    let tmp =
+        TempFile::beside(&args.to).with_context(|| format!("cannot write beside {}", args.to.display()))?;
     let contents = sqlite_backup::back_up(&db, tmp.path(), &secrets)
         .with_context(|| format!("cannot back up {}", db.display()))?;
     tmp.commit(&args.to).with_context(|| format!("cannot write {}", args.to.display()))?;

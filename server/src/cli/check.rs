@@ -76,7 +76,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let (failed, warned) = (count(Level::Fail), count(Level::Warn));
     println!("{} checks: {} ok, {warned} warn, {failed} FAIL", outcomes.len(), count(Level::Ok));
     if failed > 0 {
-        anyhow::bail!("{failed} check(s) failed: fix what the FAIL lines say, then run `handoff check` again");
+        anyhow::bail!(
+            "{failed} check(s) failed: fix what the FAIL lines say, then run `handoff check` again"
+        );
     }
     Ok(())
 }
@@ -135,7 +137,10 @@ fn voice_public_ip(config: &Config) -> Outcome {
         return Outcome::ok(WHAT, "--voice-public-ip not set: voice announces this host's own addresses");
     };
     if ip.is_unspecified() || ip.is_multicast() {
-        return Outcome::fail(WHAT, format!("{ip} is not an address browsers can reach: fix --voice-public-ip"));
+        return Outcome::fail(
+            WHAT,
+            format!("{ip} is not an address browsers can reach: fix --voice-public-ip"),
+        );
     }
     let private = match ip {
         std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
@@ -166,7 +171,10 @@ fn data_dir(dir: &Path) -> Outcome {
     if meta.uid() != me {
         return Outcome::fail(
             WHAT,
-            format!("{shown} belongs to uid {}, not to this user ({me}): `chown -R` it to the server's user", meta.uid()),
+            format!(
+                "{shown} belongs to uid {}, not to this user ({me}): `chown -R` it to the server's user",
+                meta.uid()
+            ),
         );
     }
     let mode = meta.mode() & 0o777;
@@ -180,7 +188,8 @@ fn data_dir(dir: &Path) -> Outcome {
     loose_files(dir, 0, &mut loose);
     if !loose.is_empty() {
         let count = loose.len();
-        let named: Vec<String> = loose.iter().take(MAX_FILES_NAMED).map(|p| p.display().to_string()).collect();
+        let named: Vec<String> =
+            loose.iter().take(MAX_FILES_NAMED).map(|p| p.display().to_string()).collect();
         return Outcome::fail(
             WHAT,
             format!(

@@ -21,12 +21,16 @@ use crate::store::sqlite_backup;
 pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let config = &args.config;
     let db = sqlite_path(&config.store_url())?;
-    let backup =
-        sqlite_backup::inspect(&args.from).with_context(|| format!("cannot restore {}", args.from.display()))?;
+    let backup = sqlite_backup::inspect(&args.from)
+        .with_context(|| format!("cannot restore {}", args.from.display()))?;
     let data_dir = &config.data_dir;
-    private_fs::prepare_data_dir(data_dir).with_context(|| format!("cannot prepare {}", data_dir.display()))?;
+    private_fs::prepare_data_dir(data_dir)
+        .with_context(|| format!("cannot prepare {}", data_dir.display()))?;
     let _alone = dir_lock::try_lock(data_dir, Hold::Exclusive)?.ok_or_else(|| {
-        anyhow!("a handoff server is running on {}: stop it first (restore replaces its store)", data_dir.display())
+        anyhow!(
+            "a handoff server is running on {}: stop it first (restore replaces its store)",
+            data_dir.display()
+        )
     })?;
     if db.exists() && !args.force {
         match sqlite_backup::inspect(&db) {
@@ -37,7 +41,10 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
                 present.submissions,
                 present.rooms
             ),
-            Err(e) => anyhow::bail!("{} exists but is not a store this build can read ({e}); pass --force to replace it", db.display()),
+            Err(e) => anyhow::bail!(
+                "{} exists but is not a store this build can read ({e}); pass --force to replace it",
+                db.display()
+            ),
         }
     }
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -43,7 +43,10 @@ fn voice_ports(config: &Config) -> Outcome {
         return Outcome::ok(WHAT, "voice is off");
     }
     let Some((first, last)) = config.voice_udp_ports else {
-        return Outcome::ok(WHAT, "any ephemeral UDP port (set --voice-udp-ports to open a range in the firewall)");
+        return Outcome::ok(
+            WHAT,
+            "any ephemeral UDP port (set --voice-udp-ports to open a range in the firewall)",
+        );
     };
     let total = usize::from(last - first) + 1;
     let stride = total.div_ceil(MAX_PORTS_TRIED);
@@ -57,7 +60,8 @@ fn voice_ports(config: &Config) -> Outcome {
     }
     let named: Vec<String> = taken.iter().take(MAX_PORTS_NAMED).map(u16::to_string).collect();
     let more = if taken.len() > MAX_PORTS_NAMED { ", …" } else { "" };
-    let found = format!("{range}: {} of {} taken ({}{more}){sampled}", taken.len(), tried.len(), named.join(", "));
+    let found =
+        format!("{range}: {} of {} taken ({}{more}){sampled}", taken.len(), tried.len(), named.join(", "));
     if taken.len() == tried.len() {
         return Outcome::fail(WHAT, format!("{found}; choose a free range for --voice-udp-ports"));
     }
@@ -70,7 +74,10 @@ async fn store(config: &Config) -> Outcome {
     let url = config.store_url();
     let shown = redact_url(&url);
     let verdict = |found: Option<u32>, known: u32| match found {
-        None => Outcome::ok(WHAT, format!("{shown} answers; the first start creates the schema (version {known})")),
+        None => Outcome::ok(
+            WHAT,
+            format!("{shown} answers; the first start creates the schema (version {known})"),
+        ),
         Some(v) if v < known => {
             Outcome::ok(WHAT, format!("{shown} at schema version {v}; the next start migrates it to {known}"))
         }
@@ -99,7 +106,10 @@ async fn store(config: &Config) -> Outcome {
         };
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let probe = tokio::time::timeout(Duration::from_millis(REACH_TIMEOUT_MS), postgres_probe::schema_version(&url));
+        let probe = tokio::time::timeout(
+            Duration::from_millis(REACH_TIMEOUT_MS),
+            postgres_probe::schema_version(&url),
+        );
         return match probe.await {
             Ok(Ok((found, known))) => verdict(found, known),
             Ok(Err(e)) => fail(e),

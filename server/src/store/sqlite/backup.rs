@@ -72,7 +72,8 @@ fn count(conn: &Connection, table: &str) -> rusqlite::Result<u64> {
 /// Reads what the database at `path` holds, without changing it. Fails when the file is not a handoff
 /// store, and with [`StoreError::SchemaTooNew`] when a newer build migrated it.
 pub(crate) fn inspect(path: &Path) -> StoreResult<Contents> {
-    let not_a_store = |why: String| StoreError::Corrupt(format!("{} is not a handoff store: {why}", path.display()));
+    let not_a_store =
+        |why: String| StoreError::Corrupt(format!("{} is not a handoff store: {why}", path.display()));
     let conn = open_existing(path)?;
     // A file that is not SQLite fails its first read ("file is not a database").
     let has_rooms = has_table(&conn, "rooms").map_err(|e| not_a_store(e.to_string()))?;
@@ -109,10 +110,8 @@ pub(crate) fn back_up(src: &Path, dest: &Path, secrets: &[(String, String)]) -> 
     let mut copy = open_existing(dest)?;
     copy.pragma_update(None, "journal_mode", "DELETE").map_err(super::db_err)?;
     let txn = copy.transaction().map_err(super::db_err)?;
-    txn.execute_batch(&format!(
-        "CREATE TABLE {SECRETS_TABLE} (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
-    ))
-    .map_err(super::db_err)?;
+    txn.execute_batch(&format!("CREATE TABLE {SECRETS_TABLE} (name TEXT PRIMARY KEY, value TEXT NOT NULL)"))
+        .map_err(super::db_err)?;
     for (name, value) in secrets {
         txn.execute(&format!("INSERT INTO {SECRETS_TABLE} (name, value) VALUES (?1, ?2)"), [name, value])
             .map_err(super::db_err)?;
