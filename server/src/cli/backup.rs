@@ -16,6 +16,9 @@ use crate::store::sqlite_backup;
 pub fn run(args: BackupArgs) -> anyhow::Result<()> {
     let config = &args.config;
     let db = sqlite_path(&config.store_url())?;
+    if !db.is_file() {
+        anyhow::bail!("there is no store at {} (check --data-dir or --store)", db.display());
+    }
     if args.to.exists() && !args.force {
         anyhow::bail!("{} exists; pass --force to replace it", args.to.display());
     }

@@ -21,6 +21,9 @@ use crate::store::sqlite_backup;
 pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let config = &args.config;
     let db = sqlite_path(&config.store_url())?;
+    if !args.from.is_file() {
+        anyhow::bail!("there is no file at {}", args.from.display());
+    }
     let backup = sqlite_backup::inspect(&args.from)
         .with_context(|| format!("cannot restore {}", args.from.display()))?;
     let data_dir = &config.data_dir;
