@@ -22,6 +22,7 @@ use crate::auth::{TokenKeys, api_key_matches};
 use crate::bus::{Bus, LocalBus};
 use crate::cluster::RedisBus;
 use crate::config::Config;
+use crate::dir_lock::{self, DirLock, Hold};
 use crate::error::AppError;
 use crate::headers::SecurityHeaders;
 use crate::lifecycle::Lifecycle;
@@ -123,11 +124,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let dir = data_dir.clone();
         tokio::task::spawn_blocking(move || private_fs::prepare_data_dir(&dir)).await??;
     }
+    let data_dir_lock = dir_lock::try_lock(&data_dir, Hold::Shared)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} is being restored (`handoff restore` holds it); start the server when it has finished",
+            data_dir.display()
+        )
+    })?;
     let (api_key, api_key_generated) = {
         let dir = data_dir.clone();
         let configured = config.api_key.clone();
         tokio::task::spawn_blocking(move || {
-            secrets::load_or_create(configured.as_deref(), &dir, "dev-api-key")
+            secrets::load_or_create(configured.as_deref(), &dir, secrets::API_KEY_FILE)
         })
         .await??
     };
@@ -135,7 +142,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let dir = data_dir.clone();
         let configured = config.token_secret.clone();
         tokio::task::spawn_blocking(move || {
-            secrets::load_or_create(configured.as_deref(), &dir, "token-secret")
+            secrets::load_or_create(configured.as_deref(), &dir, secrets::TOKEN_SECRET_FILE)
         })
         .await??
     };
@@ -152,7 +159,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             let dir = data_dir.clone();
             let configured = config.webhook_secret.clone();
             tokio::task::spawn_blocking(move || {
-                secrets::load_or_create(configured.as_deref(), &dir, "webhook-secret")
+                secrets::load_or_create(configured.as_deref(), &dir, secrets::WEBHOOK_SECRET_FILE)
             })
             .await??
             .0
@@ -244,6 +251,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             tracing::info!("rooms flushed, recordings finished");
         };
         crate::accept::serve(listener, app, settings, stop).await;
+        // Held until the rooms are flushed: a restore must not replace the store under them.
+        drop::<DirLock>(data_dir_lock);
         Ok(())
     });
     // The normalised base (no trailing slash), the same every link is built from.

@@ -24,6 +24,40 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (API, WebSocket rooms, dashboard).
     Serve(Config),
+    /// Check a configuration before going live (the same flags and environment as `serve`): one line
+    /// per check, ok / warn / FAIL; exits non-zero when any check fails.
+    Check(Config),
+    /// Write a consistent copy of the SQLite store, with the data dir's secrets, to a file while the
+    /// server runs (a PostgreSQL store is backed up with `pg_dump`).
+    Backup(BackupArgs),
+    /// Put a backup written by `handoff backup` into a data dir; the server on it must be stopped.
+    Restore(RestoreArgs),
+}
+
+/// `handoff backup`: where to, and the server's configuration (which store, which data dir).
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup file to write: 0600, and complete or not there at all.
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    /// Replace FILE when it exists.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// `handoff restore`: from where, and the configuration of the server that will run on it.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file, as `handoff backup --to` wrote it.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Replace a store that holds submissions or rooms, and secret files that differ from the backup's.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub config: Config,
 }
 
 #[derive(Args, Clone)]
@@ -235,6 +269,7 @@ mod tests {
         let argv = ["handoff", "serve"].iter().chain(args);
         Cli::try_parse_from(argv).map(|cli| match cli.command {
             Command::Serve(config) => config,
+            _ => panic!("parsed as another command"),
         })
     }
 

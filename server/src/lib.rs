@@ -6,6 +6,8 @@
 //! binary's); [`test_support`] re-exports what the tests, fuzz targets and load tool reach inside.
 //! - [`voice_client`]: a Rust voice client (WebSocket signalling and WebRTC) for the tests and the load
 //!   tool; nothing in the server uses it.
+//! - [`cli`]: the operator commands beside `serve`: `check` (a configuration before going live),
+//!   `backup` and `restore` (the SQLite store and the data dir's secrets), one module each.
 //! - [`app`]: `router(state)` and starting/stopping the server; [`config`] its command line and
 //!   environment.
 //! - [`accept`]: the accept loop and every connection until it is a WebSocket: header-read timeout,
@@ -31,7 +33,8 @@
 //! - [`store`]: durable storage behind the `Store` trait (embedded SQLite by default, PostgreSQL for a
 //!   cluster, or in memory), each with versioned schema migrations.
 //! - [`auth`]: API key and room tokens; [`secrets`] generates and persists the server's own secrets;
-//!   [`private_fs`]: the data dir and database files readable by the server's user only.
+//!   [`private_fs`]: the data dir and database files readable by the server's user only; [`dir_lock`]:
+//!   the lock a running server holds on its data dir, which `restore` waits to hold alone.
 //! - [`metrics`]: the Prometheus counters every module bumps; it imports none of them, and is handed
 //!   the gauges counted at scrape time.
 //! - [`rate`]: per-connection rate limiting; [`shutdown`]: the stop signal; [`clock`]: the wall clock;
@@ -46,9 +49,11 @@ mod api;
 pub mod app;
 mod auth;
 mod bus;
+pub mod cli;
 mod clock;
 mod cluster;
 pub mod config;
+mod dir_lock;
 mod error;
 mod export;
 mod headers;

@@ -16,6 +16,9 @@ fn main() -> anyhow::Result<()> {
             }
             runtime.enable_all().build()?.block_on(serve(config))
         }
+        Command::Check(config) => handoff_server::cli::check::run(config),
+        Command::Backup(args) => handoff_server::cli::backup::run(args),
+        Command::Restore(args) => handoff_server::cli::restore::run(args),
     }
 }
 

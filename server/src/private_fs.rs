@@ -102,7 +102,7 @@ pub(crate) fn tighten_file(path: &Path) -> io::Result<()> {
 }
 
 /// Files SQLite keeps next to the database: the WAL, its shared-memory index and a rollback journal.
-const SQLITE_SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
+pub(crate) const SQLITE_SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
 
 /// Creates the database's directory (0700) and the database file itself 0600 before SQLite opens it,
 /// and tightens the files an earlier run left: SQLite creates a new database 0644 minus the umask, and

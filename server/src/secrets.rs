@@ -7,6 +7,15 @@ use std::path::Path;
 
 use rand::RngCore;
 
+/// The file of the generated development API key.
+pub(crate) const API_KEY_FILE: &str = "dev-api-key";
+/// The file of the generated room-token signing secret.
+pub(crate) const TOKEN_SECRET_FILE: &str = "token-secret";
+/// The file of the generated webhook signing secret.
+pub(crate) const WEBHOOK_SECRET_FILE: &str = "webhook-secret";
+/// Every secret file the server may keep in its data dir (what a backup carries).
+pub(crate) const FILES: [&str; 3] = [API_KEY_FILE, TOKEN_SECRET_FILE, WEBHOOK_SECRET_FILE];
+
 /// Random bytes in a generated secret (256 bits).
 const SECRET_BYTES: usize = 32;
 

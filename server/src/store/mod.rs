@@ -38,12 +38,15 @@ pub use error::{StoreError, StoreResult};
 pub(crate) use interview::Interview;
 pub(crate) use memory::MemoryStore;
 pub(crate) use postgres::PgStore;
+pub(crate) use postgres::probe as postgres_probe;
 #[cfg(test)]
 pub(crate) use postgres::test_db::TestDatabase;
 pub(crate) use private::Private;
 pub use recordings::{RecordingRecord, Recordings};
 pub use room_log::{LogEntry, LogRow, RoomLog, RoomState, Snapshot};
 pub use sqlite::SqliteStore;
+pub(crate) use sqlite::backup as sqlite_backup;
+pub(crate) use url::redact as redact_url;
 pub(crate) use webhooks::{WebhookDelivery, WebhookOutbox, WebhookOutcome};
 
 /// Every concern of the store, from one backend.

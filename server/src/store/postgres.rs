@@ -10,6 +10,7 @@
 mod catalog;
 mod interview;
 mod private;
+pub(crate) mod probe;
 mod recordings;
 mod room_log;
 mod schema;

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub(crate) mod backup;
 mod catalog;
 mod interview;
 mod log;

@@ -2,6 +2,7 @@
 //! WebSocket (yrs for the document, tokio-tungstenite for the socket).
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod interop;
 pub mod postgres;
 pub mod redis;
