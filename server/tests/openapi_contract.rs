@@ -118,7 +118,10 @@ async fn every_documented_operation_is_served_and_refuses_a_caller_without_crede
         let security = op["security"].as_array().map_or(0, Vec::len);
         assert!(security > 0, "{method} {path} names its security schemes");
         for status in ["401", "500"] {
-            let response = &op["responses"][status];
+            let mut response = &op["responses"][status];
+            if let Some(name) = response["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/responses/")) {
+                response = &doc["components"]["responses"][name];
+            }
             assert!(response.is_object(), "{method} {path} documents {status}");
             let schema = &response["content"]["application/json"]["schema"]["$ref"];
             assert_eq!(schema, "#/components/schemas/ErrorBody", "{method} {path} {status} is the error body");
@@ -211,4 +214,24 @@ async fn the_document_describes_both_credentials_the_error_body_and_the_signed_w
     assert_eq!(headers, ["X-Handoff-Signature", "X-Handoff-Delivery"]);
     assert!(hook["description"].as_str().unwrap().contains("HMAC-SHA256"), "says how to verify the signature");
     server.stop().await;
+}
+
+#[test]
+fn the_readme_webhook_check_accepts_the_servers_signature_and_refuses_a_changed_body() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme.split("\n## Webhook").nth(1).expect("README has a Webhook section");
+    let snippet = section.split("```python\n").nth(1).and_then(|s| s.split("```").next()).expect("a Python example");
+    let secret = "whsec-test-0123456789";
+    let body = br#"{"event":"room.ended","room":{"id":"room_1","status":"ended"}}"#;
+    let header = handoff_server::test_support::signature(secret.as_bytes(), body);
+    let program = format!(
+        "{snippet}\nimport sys\nsecret, body, header = (a.encode() for a in sys.argv[1:4])\n\
+         print(verified(secret, body, header.decode()), verified(secret, body + b' ', header.decode()))\n"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &program, secret, std::str::from_utf8(body).unwrap(), &header])
+        .output()
+        .expect("python3 runs (.ci/run installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "True False");
 }

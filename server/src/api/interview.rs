@@ -15,7 +15,6 @@ use handoff_protocol::interview::{
 use handoff_protocol::limits::MAX_QUESTIONS_PER_ROOM;
 use handoff_protocol::{Role, integrity, validate};
 
-use serde_json::json;
 
 use super::ApiJson;
 use super::openapi::{BadRequest, Conflict, Forbidden, Internal, NotFound, TooLarge, Unauthorized};
@@ -40,12 +39,14 @@ pub(super) async fn questions(
 
 /// The interviewer pushes a question: stored as the room's next, then sent to every member that
 /// announced room events.
+///
+/// 409 `room_not_live` after End; 413 over 2000 characters, or 200 questions in the room.
 #[utoipa::path(post, path = "/rooms/{id}/questions", operation_id = "push_question", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
     request_body(content = QuestionBody, example = json!({"text": "How would you make it thread-safe?"})),
     responses((status = 201, description = "The question, numbered", body = Question),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound),
-        (status = 409, response = Conflict, description = "`room_not_live`: the room has ended"),
-        (status = 413, response = TooLarge, description = "Over 2000 characters, or 200 questions in the room"),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
         (status = 500, response = Internal)))]
 pub(super) async fn push_question(
     State(state): State<AppState>,
@@ -114,12 +115,14 @@ pub(super) async fn integrity(
 
 /// The candidate's note on one signal (an empty note removes it). Only the candidate writes these, and
 /// only where promote let them see the signals; the signal must be one the summary holds.
+///
+/// 404 when the room is unknown, or the summary holds no such signal.
 #[utoipa::path(put, path = "/rooms/{id}/integrity/notes", operation_id = "set_integrity_note", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
     request_body(content = IntegrityNoteBody,
         example = json!({"kind": "paste", "at_ms": 41000, "note": "Pasted from my own notes file."})),
     responses((status = 204, description = "Saved (an empty note removes it)"),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound, description = "No such room, or no such signal in the summary"),
+        (status = 404, response = NotFound),
         (status = 413, response = TooLarge), (status = 500, response = Internal)))]
 pub(super) async fn set_integrity_note(
     State(state): State<AppState>,

@@ -33,7 +33,10 @@ pub(crate) const ROOM_TOKEN_QUERY: &str = "room_token_query";
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&SecuritySchemes),
-    components(schemas(ErrorBody, RoomEndedEvent)),
+    components(
+        schemas(ErrorBody, RoomEndedEvent),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Internal),
+    ),
     tags(
         (name = "submissions", description = "The async work a platform posts, and promoting it to a room"),
         (name = "rooms", description = "Live rooms: the integrator's view and the room page's calls"),

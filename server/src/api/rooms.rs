@@ -13,7 +13,6 @@ use handoff_protocol::integrity;
 use handoff_protocol::limits::MAX_NOTES_BYTES;
 use handoff_protocol::{Claims, Role};
 
-use serde_json::json;
 
 use super::openapi::{BadRequest, Conflict, Forbidden, Internal, NotFound, TooLarge, Unauthorized};
 use super::{ApiJson, Integrator, RoomCaller};
@@ -189,10 +188,12 @@ pub(super) async fn set_scores(
 }
 
 /// Reopens an ended room (interviewer or integrator), within the reopen window.
+///
+/// 409 `reopen_window_passed` or `submission_has_live_room`.
 #[utoipa::path(post, path = "/rooms/{id}/reopen", operation_id = "reopen_room", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
     responses((status = 200, description = "Live again", body = Ended),
         (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound),
-        (status = 409, response = Conflict, description = "`reopen_window_passed` or `submission_has_live_room`"),
+        (status = 409, response = Conflict),
         (status = 500, response = Internal)))]
 pub(super) async fn reopen(
     State(state): State<AppState>,

@@ -10,7 +10,6 @@ use handoff_protocol::api::{
 use handoff_protocol::limits::DEFAULT_ROOM_TOKEN_TTL_SECS;
 use handoff_protocol::{Role, async_replay, integrity, validate};
 
-use serde_json::json;
 
 use super::openapi::{BadRequest, Conflict, Internal, NotFound, TooLarge, Unauthorized};
 use super::{ApiJson, ApiQuery, Integrator};
@@ -107,6 +106,8 @@ pub(super) async fn list(
 /// Opens the live room for a submission, preloaded with its files; promoting again returns the same
 /// live room with fresh links. Once its room ended, a promote opens a new room, or reopens the ended one
 /// with `"on_ended": "reopen"`; `outcome` says which.
+///
+/// 409 `reopen_window_passed` (the reopen window passed) or `submission_has_live_room`.
 #[utoipa::path(post, path = "/submissions/{id}/promote", operation_id = "promote_submission", tag = "submissions", security(("api_key" = [])),
     params(("id" = String, Path, description = "Submission id", example = "sub_9a1e")),
     request_body(content = PromoteRequest, example = json!({
@@ -116,7 +117,7 @@ pub(super) async fn list(
     responses((status = 200, description = "The room, its tokens and links", body = PromoteResponse),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 409, response = Conflict, description = "`reopen_window_passed` or `submission_has_live_room`"),
+        (status = 409, response = Conflict),
         (status = 413, response = TooLarge), (status = 500, response = Internal)))]
 pub(super) async fn promote(
     State(state): State<AppState>,
@@ -173,13 +174,15 @@ pub(super) struct AtQuery {
 }
 
 /// The async session's files at `at_ms`, replayed from the submission's edit events.
+///
+/// 409 `no_edit_events`: the event stream holds no edit events to replay.
 #[utoipa::path(get, path = "/submissions/{id}/replay", operation_id = "replay_submission", tag = "submissions", security(("api_key" = [])),
     params(("id" = String, Path, description = "Submission id", example = "sub_9a1e"),
         ("at_ms" = u64, Query, description = "Milliseconds since the async session started", example = 60000)),
     responses((status = 200, description = "The files at `at_ms`", body = handoff_protocol::api::AsyncReplay),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 409, response = Conflict, description = "`no_edit_events`: the stream cannot be replayed"),
+        (status = 409, response = Conflict),
         (status = 500, response = Internal)))]
 pub(super) async fn replay(
     State(state): State<AppState>,
