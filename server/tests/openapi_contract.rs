@@ -16,7 +16,10 @@ const OUT_OF_SPEC: &[(&str, &str)] = &[
     ("/healthz", "an operator's liveness probe, not an integrator's call"),
     ("/readyz", "an operator's readiness probe, not an integrator's call"),
     ("/metrics", "Prometheus text for the operator's scraper (README, deploy/)"),
-    ("/ws/{room_id}", "the y-websocket endpoint: a WebSocket upgrade, described in README \"Rooms, roles and tokens\""),
+    (
+        "/ws/{room_id}",
+        "the y-websocket endpoint: a WebSocket upgrade, described in README \"Rooms, roles and tokens\"",
+    ),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
@@ -119,12 +122,17 @@ async fn every_documented_operation_is_served_and_refuses_a_caller_without_crede
         assert!(security > 0, "{method} {path} names its security schemes");
         for status in ["401", "500"] {
             let mut response = &op["responses"][status];
-            if let Some(name) = response["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/responses/")) {
+            if let Some(name) =
+                response["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/responses/"))
+            {
                 response = &doc["components"]["responses"][name];
             }
             assert!(response.is_object(), "{method} {path} documents {status}");
             let schema = &response["content"]["application/json"]["schema"]["$ref"];
-            assert_eq!(schema, "#/components/schemas/ErrorBody", "{method} {path} {status} is the error body");
+            assert_eq!(
+                schema, "#/components/schemas/ErrorBody",
+                "{method} {path} {status} is the error body"
+            );
         }
     }
     server.stop().await;
@@ -157,7 +165,8 @@ async fn a_documented_path_answers_no_undocumented_method_and_unknown_paths_are_
 async fn the_api_routes_come_from_the_documented_handlers_only() {
     // Every API route is registered with `routes!(handler, …)`, which documents it; a plain axum
     // `.route(` there would serve a path the document does not list.
-    let api_sources = ["api/mod.rs", "api/submissions.rs", "api/rooms.rs", "api/interview.rs", "api/record.rs"];
+    let api_sources =
+        ["api/mod.rs", "api/submissions.rs", "api/rooms.rs", "api/interview.rs", "api/record.rs"];
     for file in api_sources.iter().chain(&["api/recordings.rs", "api/openapi.rs", "api/extract.rs"]) {
         assert!(literal_routes(&source(file)).is_empty(), "{file} registers a route outside `routes!`");
     }
@@ -185,7 +194,10 @@ async fn the_api_routes_come_from_the_documented_handlers_only() {
         assert!(doc["paths"].get(*path).is_none(), "{path} is listed as out of the document");
         let resp = server.http.get(server.url(&concrete(path))).send().await.unwrap();
         assert_ne!(resp.status().as_u16(), 405, "{path} is served");
-        assert!(resp.headers().get("content-type").is_none_or(|t| t != "text/html"), "{path} is not the web page");
+        assert!(
+            resp.headers().get("content-type").is_none_or(|t| t != "text/html"),
+            "{path} is not the web page"
+        );
     }
     server.stop().await;
 }
@@ -210,9 +222,13 @@ async fn the_document_describes_both_credentials_the_error_body_and_the_signed_w
     let example: handoff_protocol::export::RoomEndedEvent =
         serde_json::from_value(body["example"].clone()).expect("the webhook example is a RoomEndedEvent");
     assert_eq!(example.event, "room.ended");
-    let headers: Vec<&str> = hook["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    let headers: Vec<&str> =
+        hook["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(headers, ["X-Handoff-Signature", "X-Handoff-Delivery"]);
-    assert!(hook["description"].as_str().unwrap().contains("HMAC-SHA256"), "says how to verify the signature");
+    assert!(
+        hook["description"].as_str().unwrap().contains("HMAC-SHA256"),
+        "says how to verify the signature"
+    );
     server.stop().await;
 }
 
@@ -220,7 +236,8 @@ async fn the_document_describes_both_credentials_the_error_body_and_the_signed_w
 fn the_readme_webhook_check_accepts_the_servers_signature_and_refuses_a_changed_body() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let section = readme.split("\n## Webhook").nth(1).expect("README has a Webhook section");
-    let snippet = section.split("```python\n").nth(1).and_then(|s| s.split("```").next()).expect("a Python example");
+    let snippet =
+        section.split("```python\n").nth(1).and_then(|s| s.split("```").next()).expect("a Python example");
     let secret = "whsec-test-0123456789";
     let body = br#"{"event":"room.ended","room":{"id":"room_1","status":"ended"}}"#;
     let header = handoff_server::test_support::signature(secret.as_bytes(), body);

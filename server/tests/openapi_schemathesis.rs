@@ -97,7 +97,9 @@ async fn seed(base: &str) -> (String, String) {
 #[tokio::test]
 async fn schemathesis_finds_no_server_error_undocumented_status_or_schema_break() {
     let version = schemathesis_version().unwrap_or_else(|| {
-        panic!("schemathesis is required (pip install schemathesis=={SCHEMATHESIS_VERSION}); .ci/run installs it")
+        panic!(
+            "schemathesis is required (pip install schemathesis=={SCHEMATHESIS_VERSION}); .ci/run installs it"
+        )
     });
     let dir = tempfile::tempdir().unwrap();
     let server = start(&dir.path().join("data"));

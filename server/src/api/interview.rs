@@ -15,7 +15,6 @@ use handoff_protocol::interview::{
 use handoff_protocol::limits::MAX_QUESTIONS_PER_ROOM;
 use handoff_protocol::{Role, integrity, validate};
 
-
 use super::ApiJson;
 use super::openapi::{BadRequest, Conflict, Forbidden, Internal, NotFound, TooLarge, Unauthorized};
 use super::rooms::{open, open_interviewer};

@@ -13,7 +13,6 @@ use handoff_protocol::integrity;
 use handoff_protocol::limits::MAX_NOTES_BYTES;
 use handoff_protocol::{Claims, Role};
 
-
 use super::openapi::{BadRequest, Conflict, Forbidden, Internal, NotFound, TooLarge, Unauthorized};
 use super::{ApiJson, Integrator, RoomCaller};
 use crate::clock::now_ms;

@@ -10,7 +10,6 @@ use handoff_protocol::api::{
 use handoff_protocol::limits::DEFAULT_ROOM_TOKEN_TTL_SECS;
 use handoff_protocol::{Role, async_replay, integrity, validate};
 
-
 use super::openapi::{BadRequest, Conflict, Internal, NotFound, TooLarge, Unauthorized};
 use super::{ApiJson, ApiQuery, Integrator};
 use crate::clock::now_ms;
