@@ -203,3 +203,27 @@ async fn the_async_session_replays_and_a_mismatch_is_a_warning() {
     assert_error(status, &body, 400, "invalid_event");
     server.stop().await;
 }
+
+/// Found by schemathesis (issue 23): rubric scores near `f64::MAX` were stored, and the list's total
+/// overflowed to infinity, which JSON writes as `null` where the document (and the dashboard) read a
+/// number. Scores out of the documented range are refused instead.
+#[tokio::test]
+async fn a_scorecard_whose_total_would_overflow_is_refused_and_totals_stay_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut body = submission(&sample_files());
+    body["scorecard"] = json!({"rubric": [
+        {"dimension": "a", "score": 1e308, "max": 1e308},
+        {"dimension": "b", "score": 1e308, "max": 1e308},
+    ]});
+    let (status, answer) = server.call(Method::POST, "/api/v1/submissions", Some(&body)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_score");
+
+    server.submit(&sample_files()).await;
+    let (_, list) = server.call(Method::GET, "/api/v1/submissions", None).await;
+    for item in list["submissions"].as_array().unwrap() {
+        assert!(item["scorecard"]["score"].is_number() && item["scorecard"]["max"].is_number(), "{item}");
+    }
+    server.stop().await;
+}
