@@ -57,11 +57,8 @@ pub(super) async fn open(
     if room.status == RoomStatus::Ended && !caller.is_interviewer() {
         return Err(AppError::RoomEnded);
     }
-    let sub = state
-        .store
-        .get_submission(&room.submission_id)
-        .await?
-        .ok_or_else(|| AppError::Internal(format!("room {id} has no submission")))?;
+    // A purge between the two reads deletes the room with its submission: the room is gone.
+    let sub = state.store.get_submission(&room.submission_id).await?.ok_or(AppError::NotFound("room"))?;
     Ok((caller, room, sub))
 }
 
