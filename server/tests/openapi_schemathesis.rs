@@ -130,8 +130,11 @@ parameters = {{ "path.room_id" = "{room}" }}
     let out = tokio::task::spawn_blocking({
         let base = server.base.clone();
         let report = dir.path().join("report");
+        // Run in the temporary directory: schemathesis keeps a cache in its working directory.
+        let cwd = dir.path().to_path_buf();
         move || {
             Command::new("schemathesis")
+                .current_dir(cwd)
                 .arg("--config-file")
                 .arg(&config_path)
                 .args(["run", &format!("{base}/api/v1/openapi.json")])
