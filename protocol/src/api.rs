@@ -12,6 +12,7 @@ pub use crate::submission::{AsyncEvent, FileEntry};
 
 /// `POST /api/v1/submissions` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmissionRequest {
     pub candidate: Candidate,
     pub exercise: Exercise,
@@ -27,6 +28,7 @@ pub struct SubmissionRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,6 +36,7 @@ pub struct Candidate {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Exercise {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +47,7 @@ pub struct Exercise {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scorecard {
     pub rubric: Vec<RubricItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,6 +55,7 @@ pub struct Scorecard {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RubricItem {
     pub dimension: String,
     pub score: f64,
@@ -61,6 +66,7 @@ pub struct RubricItem {
 
 /// A cited moment: where in the async session or the code a score comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Evidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_ms: Option<u64>,
@@ -74,6 +80,7 @@ pub struct Evidence {
 
 /// `201` answer to a new submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Created {
     pub id: String,
     /// Findings that did not stop the submission (e.g. `replay_mismatch`).
@@ -83,6 +90,7 @@ pub struct Created {
 
 /// `GET /api/v1/submissions/{id}/replay?at_ms=`: the async session's files at a moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AsyncReplay {
     pub at_ms: u64,
     pub files: std::collections::BTreeMap<String, String>,
@@ -90,6 +98,7 @@ pub struct AsyncReplay {
 
 /// `GET /api/v1/submissions/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmissionView {
     pub id: String,
     /// Milliseconds since the Unix epoch.
@@ -107,6 +116,7 @@ pub struct SubmissionView {
 
 /// `POST /api/v1/submissions/{id}/promote` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PromoteRequest {
     pub interviewer: Interviewer,
     #[serde(default)]
@@ -127,11 +137,13 @@ pub struct PromoteRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Interviewer {
     pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RoomStatus {
     Live,
@@ -152,6 +164,7 @@ impl RoomStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomSummary {
     pub id: String,
     pub status: RoomStatus,
@@ -159,6 +172,7 @@ pub struct RoomSummary {
 
 /// Where a room stands, as the submission and the dashboard show it: a [`RoomSummary`] with its times.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomState {
     pub id: String,
     pub status: RoomStatus,
@@ -173,6 +187,7 @@ pub struct RoomState {
 
 /// One token or link per role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PerRole {
     pub interviewer: String,
     pub candidate: String,
@@ -181,6 +196,7 @@ pub struct PerRole {
 
 /// Answer to promote: everything needed to open the room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PromoteResponse {
     pub room: RoomSummary,
     /// `opened` (a new room), `live` (the submission's live room) or `reopened` (its ended room).
@@ -196,6 +212,7 @@ pub struct PromoteResponse {
 
 /// `GET /api/v1/rooms/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomView {
     pub id: String,
     pub submission_id: String,
@@ -214,11 +231,13 @@ pub struct RoomView {
 
 /// Every API error body: `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
@@ -226,12 +245,14 @@ pub struct ErrorDetail {
 
 /// `GET /api/v1/submissions`: newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmissionList {
     pub submissions: Vec<SubmissionListItem>,
 }
 
 /// One row of the dashboard's submissions list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmissionListItem {
     pub id: String,
     pub created_at_ms: u64,
@@ -248,6 +269,7 @@ pub struct SubmissionListItem {
 
 /// A scorecard reduced to its totals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoreTotal {
     pub score: f64,
     pub max: f64,
@@ -267,6 +289,7 @@ impl ScoreTotal {
 
 /// The caller of a room-scoped call, from its token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct You {
     pub role: Role,
     pub name: String,
@@ -275,6 +298,7 @@ pub struct You {
 /// `GET /api/v1/rooms/{id}/session`: what every participant needs to open the room. Holds nothing
 /// interviewer-private: the candidate's own files and names only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomSession {
     pub room: RoomSummary,
     pub you: You,
@@ -298,12 +322,14 @@ pub struct RoomSession {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CandidateName {
     pub name: String,
 }
 
 /// `GET /api/v1/rooms/{id}/private`: the interviewer-only panel. Never sent to another role.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrivatePanel {
     pub integrity: Option<serde_json::Value>,
     pub integrity_summary: IntegritySummary,
@@ -321,6 +347,7 @@ pub struct PrivatePanel {
 /// One live rubric score by the interviewer, citing moments of the live session (`seq` of a timeline
 /// edit, or `at_ms`) or of the async session (`async_at_ms`), and code (`file`, `lines`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LiveScore {
     pub dimension: String,
     pub score: f64,
@@ -330,6 +357,7 @@ pub struct LiveScore {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Moment {
     /// A live timeline edit (`seq` of the room log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,24 +378,28 @@ pub struct Moment {
 
 /// `PUT /api/v1/rooms/{id}/scores` body: replaces the room's live scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoresBody {
     pub scores: Vec<LiveScore>,
 }
 
 /// `PUT /api/v1/rooms/{id}/notes` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotesBody {
     pub notes: String,
 }
 
 /// Answer to `POST /api/v1/rooms/{id}/end`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ended {
     pub room: RoomSummary,
 }
 
 /// Where the room-ended webhook stands (`GET /api/v1/rooms/{id}` → `webhook`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookStatus {
     pub status: DeliveryState,
     pub attempts: u32,
@@ -379,6 +411,7 @@ pub struct WebhookStatus {
 
 /// Where one webhook delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     /// Not delivered yet; another attempt is due.

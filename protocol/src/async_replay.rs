@@ -12,6 +12,7 @@ use crate::utf16;
 
 /// A non-fatal finding about a submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Warning {
     pub code: String,
     pub message: String,

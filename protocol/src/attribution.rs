@@ -8,6 +8,7 @@ use crate::role::Role;
 
 /// Where a piece of text came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// The async submission (the room's preload).
@@ -29,6 +30,7 @@ impl Source {
 
 /// One attributed change in the live session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Edit {
     pub seq: u64,
     pub at_ms: u64,
@@ -43,6 +45,7 @@ pub struct Edit {
 
 /// A range of a final file and who wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Authored {
     /// UTF-16 offsets, end exclusive.
     pub start: u32,

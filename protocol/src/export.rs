@@ -14,6 +14,7 @@ use crate::role::Role;
 
 /// How a file of the room differs from the submitted one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FileChangeKind {
     Added,
@@ -36,6 +37,7 @@ impl FileChangeKind {
 
 /// Whether a connection joined or left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PresenceKind {
     Join,
@@ -63,6 +65,7 @@ impl PresenceKind {
 
 /// `GET /api/v1/rooms/{id}/timeline`: every attributed change of the live session, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Timeline {
     pub room: RoomSummary,
     /// When the room opened (its preload), ms since the Unix epoch; `at_ms` of edits is absolute.
@@ -74,6 +77,7 @@ pub struct Timeline {
 
 /// A connection joining or leaving a room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresenceEvent {
     pub at_ms: u64,
     pub kind: PresenceKind,
@@ -84,6 +88,7 @@ pub struct PresenceEvent {
 
 /// `GET /api/v1/rooms/{id}/replay?at_ms=`: the files at a moment of the live session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Replay {
     /// Milliseconds after the room opened (0 = the submission as preloaded).
     pub at_ms: u64,
@@ -92,6 +97,7 @@ pub struct Replay {
 
 /// One file of an export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportFile {
     pub path: String,
     pub content: String,
@@ -103,6 +109,7 @@ pub struct ExportFile {
 
 /// `GET /api/v1/rooms/{id}/export`: the session record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Export {
     pub room: RoomSummary,
     pub submission_id: String,
@@ -143,6 +150,7 @@ pub struct Export {
 /// Consecutive edits by one author in one file with no long pause between them (the record groups them;
 /// `RUN_PAUSE_MS` there says how long).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EditRun {
     pub author: String,
     pub source: Source,
@@ -166,6 +174,7 @@ pub struct EditRun {
 /// The body POSTed to the webhook when a room ends: a summary of the export, which the receiver fetches
 /// in full from `export_url` with its API key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomEndedEvent {
     /// Always `room.ended`.
     pub event: String,
@@ -182,6 +191,7 @@ pub struct RoomEndedEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileChange {
     pub path: String,
     pub change: FileChangeKind,

@@ -23,6 +23,7 @@ pub const LARGE_INSERT_CHARS: u64 = 30;
 pub const NO_EVENTS: &str = "no events recorded";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlagKind {
     Paste,
@@ -33,6 +34,7 @@ pub enum FlagKind {
 
 /// One thing worth a question in the live follow-up, citing when (and where) it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Flag {
     pub kind: FlagKind,
     pub at_ms: u64,
@@ -48,6 +50,7 @@ pub struct Flag {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pastes {
     /// Pastes of at least [`LARGE_PASTE_CHARS`].
     pub count: u64,
@@ -56,6 +59,7 @@ pub struct Pastes {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Focus {
     pub losses: u64,
     pub away_ms: u64,
@@ -63,6 +67,7 @@ pub struct Focus {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntegritySummary {
     pub flags: Vec<Flag>,
     pub pastes: Pastes,

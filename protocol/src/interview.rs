@@ -8,6 +8,7 @@ use crate::integrity::Flag;
 
 /// What promote sets for a room's whole life.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomOptions {
     /// The interview's planned length in minutes; the room shows the time left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -20,6 +21,7 @@ pub struct RoomOptions {
 
 /// What promote does when the submission's latest room has ended (`on_ended` in the promote body).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OnEnded {
     /// Open a new follow-up room (the default: what a client that does not send `on_ended` gets).
@@ -31,6 +33,7 @@ pub enum OnEnded {
 
 /// What a promote did (`outcome` in its answer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PromoteOutcome {
     /// A new room was opened.
@@ -43,6 +46,7 @@ pub enum PromoteOutcome {
 
 /// A question the interviewer pushed to the room, shown to everyone in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Question {
     /// 1 for the room's first question, then 2, 3, …
     pub n: u32,
@@ -53,12 +57,14 @@ pub struct Question {
 
 /// `POST /api/v1/rooms/{id}/questions` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuestionBody {
     pub text: String,
 }
 
 /// `GET /api/v1/rooms/{id}/questions`, and the payload of the `question` room event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Questions {
     pub questions: Vec<Question>,
 }
@@ -73,6 +79,7 @@ pub enum RoomEvent {
 
 /// The candidate's note on one integrity signal, naming the signal by its kind and moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntegrityNote {
     /// The signal's `kind` (`paste`, `focus_lost`, …) as the summary names it.
     pub kind: String,
@@ -86,6 +93,7 @@ pub struct IntegrityNote {
 /// `PUT /api/v1/rooms/{id}/integrity/notes` body: the candidate's note on one signal (an empty note
 /// removes it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntegrityNoteBody {
     pub kind: String,
     pub at_ms: u64,
@@ -95,6 +103,7 @@ pub struct IntegrityNoteBody {
 /// `GET /api/v1/rooms/{id}/integrity`: the signals about the candidate's own async session, with their
 /// notes. The candidate reads it only where promote set `candidate_sees_integrity`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CandidateIntegrity {
     pub flags: Vec<Flag>,
     pub notes: Vec<IntegrityNote>,

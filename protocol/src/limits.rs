@@ -212,6 +212,11 @@ pub const REOPEN_WINDOW_SECS: u64 = 24 * 60 * 60;
 /// Bytes of an exercise's Markdown brief (`exercise.brief`). Over it: 413 `brief_too_large`.
 pub const MAX_BRIEF_BYTES: usize = 64 * 1024;
 
+/// Largest magnitude of a scorecard's `score` or `max` (`scorecard.rubric[]`). Beyond it: 400
+/// `invalid_score`. It keeps the totals the submissions list sums finite (a sum near `f64::MAX`
+/// overflows to infinity, which JSON cannot carry).
+pub const MAX_RUBRIC_SCORE: f64 = 1e9;
+
 /// Minutes a promote may give the interview (`duration_min`). Over it: 400 `invalid_field`.
 pub const MAX_DURATION_MIN: u32 = 8 * 60;
 

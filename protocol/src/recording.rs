@@ -12,6 +12,7 @@ pub const OPUS_SAMPLE_RATE: u64 = 48_000;
 
 /// A room-clock moment and the position in the recording that was heard then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anchor {
     /// Ms since the Unix epoch (the room clock).
     pub at_ms: u64,
@@ -21,6 +22,7 @@ pub struct Anchor {
 
 /// One recording in the export (`recordings` of `GET /api/v1/rooms/{id}/export`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordingEntry {
     pub id: String,
     /// The speaker's display name.

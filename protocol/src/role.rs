@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who a room participant is. Decides what the server lets the connection do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Edits, sees the private panel, ends the room.

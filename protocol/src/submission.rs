@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One file of a submission: its path (relative, `/`-separated) and its UTF-8 content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileEntry {
     pub path: String,
     pub content: String,
@@ -13,6 +14,7 @@ pub struct FileEntry {
 
 /// One event of the async session. Kind-specific fields are kept as sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AsyncEvent {
     /// Milliseconds since the async session started.
     pub at_ms: u64,

@@ -7,7 +7,8 @@ use crate::api::{PromoteRequest, SubmissionRequest};
 use crate::interview::{IntegrityNoteBody, QuestionBody};
 use crate::limits::{
     MAX_BRIEF_BYTES, MAX_DURATION_MIN, MAX_EVENTS, MAX_FILE_BYTES, MAX_FILES, MAX_INTEGRITY_NOTE_CHARS,
-    MAX_NAME_CHARS, MAX_PATH_BYTES, MAX_QUESTION_CHARS, MAX_ROOM_TOKEN_TTL_SECS, MAX_SUBMISSION_BYTES,
+    MAX_NAME_CHARS, MAX_PATH_BYTES, MAX_QUESTION_CHARS, MAX_ROOM_TOKEN_TTL_SECS, MAX_RUBRIC_SCORE,
+    MAX_SUBMISSION_BYTES,
 };
 
 /// A refused request: 400 for a malformed one, 413 for one over a size limit.
@@ -124,6 +125,17 @@ pub fn submission(req: &SubmissionRequest) -> Result<(), Invalid> {
                 "files total {total} bytes, over the limit of {MAX_SUBMISSION_BYTES} bytes per submission"
             ),
         ));
+    }
+    if let Some(card) = &req.scorecard {
+        for (i, item) in card.rubric.iter().enumerate() {
+            let in_range = |v: f64| v.is_finite() && v.abs() <= MAX_RUBRIC_SCORE;
+            if !(in_range(item.score) && in_range(item.max)) {
+                return Err(Invalid::bad(
+                    "invalid_score",
+                    format!("scorecard.rubric[{i}]: score and max must be within ±{MAX_RUBRIC_SCORE}"),
+                ));
+            }
+        }
     }
     if req.events.len() > MAX_EVENTS {
         return Err(Invalid::large(

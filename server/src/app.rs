@@ -42,7 +42,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(scrape))
         .route("/ws/{room_id}", get(crate::ws::upgrade))
-        .nest("/api/v1", crate::api::router());
+        .nest(crate::api::API_BASE, crate::api::router());
     let headers = Arc::new(SecurityHeaders::new(&state.urls.ws));
     crate::web::serve(routes, web_dir)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))

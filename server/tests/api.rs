@@ -203,3 +203,51 @@ async fn the_async_session_replays_and_a_mismatch_is_a_warning() {
     assert_error(status, &body, 400, "invalid_event");
     server.stop().await;
 }
+
+/// Found by schemathesis (issue 23): rubric scores near `f64::MAX` were stored, and the list's total
+/// overflowed to infinity, which JSON writes as `null` where the document (and the dashboard) read a
+/// number. Scores out of the documented range are refused instead.
+#[tokio::test]
+async fn a_scorecard_whose_total_would_overflow_is_refused_and_totals_stay_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut body = submission(&sample_files());
+    body["scorecard"] = json!({"rubric": [
+        {"dimension": "a", "score": 1e308, "max": 1e308},
+        {"dimension": "b", "score": 1e308, "max": 1e308},
+    ]});
+    let (status, answer) = server.call(Method::POST, "/api/v1/submissions", Some(&body)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_score");
+
+    server.submit(&sample_files()).await;
+    let (_, list) = server.call(Method::GET, "/api/v1/submissions", None).await;
+    for item in list["submissions"].as_array().unwrap() {
+        assert!(item["scorecard"]["score"].is_number() && item["scorecard"]["max"].is_number(), "{item}");
+    }
+    server.stop().await;
+}
+
+/// Found by schemathesis (issue 23): a room-scoped call racing the purge of its submission read the
+/// room, then found its submission gone, and answered 500. Whichever comes first, the answer is the
+/// room's data or 404, never a server error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn room_calls_racing_a_purge_answer_their_data_or_404_never_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut statuses = std::collections::BTreeSet::new();
+    for _ in 0..30 {
+        let sub = server.submit(&sample_files()).await;
+        let room = server.promote(&sub).await.room.id;
+        let purge_path = format!("/api/v1/submissions/{sub}");
+        let paths = ["session", "private", "questions", "integrity"]
+            .map(|what| format!("/api/v1/rooms/{room}/{what}"));
+        let purge = server.call(Method::DELETE, &purge_path, None);
+        let reads = paths.iter().map(|path| server.call(Method::GET, path, None));
+        let (purged, answers) = tokio::join!(purge, futures_util::future::join_all(reads));
+        assert_eq!(purged.0, 204);
+        statuses.extend(answers.into_iter().map(|(status, _)| status));
+    }
+    assert!(statuses.iter().all(|s| [200, 404].contains(s)), "statuses seen: {statuses:?}");
+    server.stop().await;
+}

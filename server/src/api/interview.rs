@@ -16,6 +16,7 @@ use handoff_protocol::limits::MAX_QUESTIONS_PER_ROOM;
 use handoff_protocol::{Role, integrity, validate};
 
 use super::ApiJson;
+use super::openapi::{BadRequest, Conflict, Forbidden, Internal, NotFound, TooLarge, Unauthorized};
 use super::rooms::{open, open_interviewer};
 use crate::clock::now_ms;
 use crate::error::AppError;
@@ -23,6 +24,9 @@ use crate::room::Extension;
 use crate::state::AppState;
 
 /// The room's questions, oldest first: every participant reads them (a late joiner catches up here).
+#[utoipa::path(get, path = "/rooms/{id}/questions", operation_id = "list_questions", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    responses((status = 200, description = "Any role; after End the interviewer only", body = Questions),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub(super) async fn questions(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -34,6 +38,15 @@ pub(super) async fn questions(
 
 /// The interviewer pushes a question: stored as the room's next, then sent to every member that
 /// announced room events.
+///
+/// 409 `room_not_live` after End; 413 over 2000 characters, or 200 questions in the room.
+#[utoipa::path(post, path = "/rooms/{id}/questions", operation_id = "push_question", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    request_body(content = QuestionBody, example = json!({"text": "How would you make it thread-safe?"})),
+    responses((status = 201, description = "The question, numbered", body = Question),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge),
+        (status = 500, response = Internal)))]
 pub(super) async fn push_question(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -82,6 +95,9 @@ fn event_frame(json: &[u8]) -> Bytes {
 
 /// The integrity signals about the candidate's async session and the candidate's notes on them: for
 /// the interviewer always, for the candidate only where promote set `candidate_sees_integrity`.
+#[utoipa::path(get, path = "/rooms/{id}/integrity", operation_id = "get_integrity", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    responses((status = 200, description = "The flags and the candidate's notes", body = CandidateIntegrity),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub(super) async fn integrity(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -98,6 +114,15 @@ pub(super) async fn integrity(
 
 /// The candidate's note on one signal (an empty note removes it). Only the candidate writes these, and
 /// only where promote let them see the signals; the signal must be one the summary holds.
+///
+/// 404 when the room is unknown, or the summary holds no such signal.
+#[utoipa::path(put, path = "/rooms/{id}/integrity/notes", operation_id = "set_integrity_note", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    request_body(content = IntegrityNoteBody,
+        example = json!({"kind": "paste", "at_ms": 41000, "note": "Pasted from my own notes file."})),
+    responses((status = 204, description = "Saved (an empty note removes it)"),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = TooLarge), (status = 500, response = Internal)))]
 pub(super) async fn set_integrity_note(
     State(state): State<AppState>,
     Path(id): Path<String>,

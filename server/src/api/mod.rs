@@ -1,40 +1,54 @@
 //! The REST API (DESIGN §4.2): JSON in, JSON out, integrator calls authenticated by the API key.
+//!
+//! Every route is registered through [`routes`] from its handler's `#[utoipa::path]` annotation, the same
+//! annotation the OpenAPI document ([`openapi`]) is built from: a route cannot be served without being
+//! documented. `tests/openapi_contract.rs` checks the document against the served router both ways.
 
 mod extract;
 mod interview;
+mod openapi;
 mod record;
 mod recordings;
 mod rooms;
 mod submissions;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
 pub(crate) use extract::{ApiJson, ApiQuery, Integrator, RoomCaller, bearer};
+pub(crate) use openapi::API_BASE;
 
+/// Every API route with its documentation, paths relative to [`API_BASE`].
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(openapi::serve))
+        .routes(routes!(submissions::create, submissions::list))
+        .routes(routes!(submissions::get, submissions::purge))
+        .routes(routes!(submissions::promote))
+        .routes(routes!(submissions::replay))
+        .routes(routes!(rooms::get))
+        .routes(routes!(rooms::session))
+        .routes(routes!(rooms::private))
+        .routes(routes!(rooms::set_notes))
+        .routes(routes!(rooms::set_scores))
+        .routes(routes!(rooms::end))
+        .routes(routes!(rooms::reopen))
+        .routes(routes!(interview::questions, interview::push_question))
+        .routes(routes!(interview::integrity))
+        .routes(routes!(interview::set_integrity_note))
+        .routes(routes!(record::timeline))
+        .routes(routes!(record::files_at))
+        .routes(routes!(record::export))
+        .routes(routes!(record::report))
+        .routes(routes!(recordings::download))
+}
+
+/// The API router, mounted at [`API_BASE`].
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/submissions", post(submissions::create).get(submissions::list))
-        .route("/submissions/{id}", get(submissions::get).delete(submissions::purge))
-        .route("/submissions/{id}/promote", post(submissions::promote))
-        .route("/submissions/{id}/replay", get(submissions::replay))
-        .route("/rooms/{id}", get(rooms::get))
-        .route("/rooms/{id}/session", get(rooms::session))
-        .route("/rooms/{id}/private", get(rooms::private))
-        .route("/rooms/{id}/notes", put(rooms::set_notes))
-        .route("/rooms/{id}/scores", put(rooms::set_scores))
-        .route("/rooms/{id}/end", post(rooms::end))
-        .route("/rooms/{id}/reopen", post(rooms::reopen))
-        .route("/rooms/{id}/questions", get(interview::questions).post(interview::push_question))
-        .route("/rooms/{id}/integrity", get(interview::integrity))
-        .route("/rooms/{id}/integrity/notes", put(interview::set_integrity_note))
-        .route("/rooms/{id}/timeline", get(record::timeline))
-        .route("/rooms/{id}/replay", get(record::files_at))
-        .route("/rooms/{id}/export", get(record::export))
-        .route("/rooms/{id}/report", get(record::report))
-        .route("/rooms/{id}/recordings/{recording}", get(recordings::download))
-        // Unknown API paths are JSON errors, not the web client's index page.
-        .fallback(|| async { crate::error::AppError::NotFound("API route") })
+    let (router, _) = routes().split_for_parts();
+    // Unknown API paths are JSON errors, not the web client's index page.
+    router.fallback(|| async { crate::error::AppError::NotFound("API route") })
 }

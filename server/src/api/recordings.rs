@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower_http::services::ServeFile;
 
+use super::openapi::{BadRequest, Forbidden, Internal, NotFound, Unauthorized};
 use super::{ApiQuery, RoomCaller, bearer};
 use crate::auth::TokenError;
 use crate::error::AppError;
@@ -19,6 +20,18 @@ pub(super) struct TokenQuery {
     token: Option<String>,
 }
 
+/// One voice recording, `audio/ogg`; it answers HTTP range requests (how a player seeks).
+#[utoipa::path(get, path = "/rooms/{room_id}/recordings/{id}", operation_id = "download_recording", tag = "record",
+    security(("room_token" = []), ("room_token_query" = []), ("api_key" = [])),
+    params(("room_id" = String, Path, description = "Room id", example = "room_5f2c"),
+        ("id" = String, Path, description = "Recording id (`recordings[].id` of the export)"),
+        ("token" = Option<String>, Query, description = "The interviewer's room token, where no header can be set")),
+    responses(
+        (status = 200, description = "The whole file", body = Vec<u8>, content_type = "audio/ogg"),
+        (status = 206, description = "The requested range", body = Vec<u8>, content_type = "audio/ogg"),
+        (status = 304, description = "Not modified since `If-Modified-Since`"),
+        (status = 416, description = "The range is outside the file"),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub(super) async fn download(
     State(state): State<AppState>,
     Path((room_id, id)): Path<(String, String)>,

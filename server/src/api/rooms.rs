@@ -13,6 +13,7 @@ use handoff_protocol::integrity;
 use handoff_protocol::limits::MAX_NOTES_BYTES;
 use handoff_protocol::{Claims, Role};
 
+use super::openapi::{BadRequest, Conflict, Forbidden, Internal, NotFound, TooLarge, Unauthorized};
 use super::{ApiJson, Integrator, RoomCaller};
 use crate::clock::now_ms;
 use crate::error::AppError;
@@ -20,6 +21,10 @@ use crate::export;
 use crate::state::AppState;
 use crate::store::{RoomRecord, SubmissionRecord};
 
+/// The integrator's view of a room: status, interviewer, voice, clients connected now, the webhook.
+#[utoipa::path(get, path = "/rooms/{id}", operation_id = "get_room", tag = "rooms", security(("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    responses((status = 200, description = "The room", body = RoomView),
+        (status = 401, response = Unauthorized), (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub(super) async fn get(
     State(state): State<AppState>,
     _: Integrator,
@@ -52,11 +57,8 @@ pub(super) async fn open(
     if room.status == RoomStatus::Ended && !caller.is_interviewer() {
         return Err(AppError::RoomEnded);
     }
-    let sub = state
-        .store
-        .get_submission(&room.submission_id)
-        .await?
-        .ok_or_else(|| AppError::Internal(format!("room {id} has no submission")))?;
+    // A purge between the two reads deletes the room with its submission: the room is gone.
+    let sub = state.store.get_submission(&room.submission_id).await?.ok_or(AppError::NotFound("room"))?;
     Ok((caller, room, sub))
 }
 
@@ -74,6 +76,9 @@ pub(super) async fn open_interviewer(
 }
 
 /// Everything a participant needs to open the room; nothing interviewer-private.
+#[utoipa::path(get, path = "/rooms/{id}/session", operation_id = "get_room_session", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    responses((status = 200, description = "The room page's session (any role)", body = RoomSession),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub(super) async fn session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -100,6 +105,9 @@ pub(super) async fn session(
 }
 
 /// The interviewer's private panel.
+#[utoipa::path(get, path = "/rooms/{id}/private", operation_id = "get_private_panel", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    responses((status = 200, description = "Interviewer or API key only", body = PrivatePanel),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub(super) async fn private(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -120,6 +128,11 @@ pub(super) async fn private(
     }))
 }
 
+/// Replaces the interviewer's private notes.
+#[utoipa::path(put, path = "/rooms/{id}/notes", operation_id = "set_notes", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    request_body(content = NotesBody, example = json!({"notes": "Explained the eviction order clearly."})),
+    responses((status = 204, description = "Saved (interviewer or API key only)"),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 413, response = TooLarge), (status = 500, response = Internal)))]
 pub(super) async fn set_notes(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -139,6 +152,9 @@ pub(super) async fn set_notes(
 
 /// Ends the interview: the room is marked ended (candidate and observer tokens stop working) and every
 /// connected client is closed with 4403.
+#[utoipa::path(post, path = "/rooms/{id}/end", operation_id = "end_room", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    responses((status = 200, description = "Ended (idempotent)", body = Ended),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub(super) async fn end(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -150,6 +166,11 @@ pub(super) async fn end(
 }
 
 /// Replaces the interviewer's live rubric scores.
+#[utoipa::path(put, path = "/rooms/{id}/scores", operation_id = "set_scores", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    request_body(content = ScoresBody, example = json!({"scores": [{"dimension": "correctness", "score": 4,
+        "max": 5, "evidence": [{"seq": 12, "file": "lru_cache.py", "lines": [19, 23], "note": "fixed put()"}]}]})),
+    responses((status = 204, description = "Saved (interviewer or API key only)"),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 413, response = TooLarge), (status = 500, response = Internal)))]
 pub(super) async fn set_scores(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -163,6 +184,13 @@ pub(super) async fn set_scores(
 }
 
 /// Reopens an ended room (interviewer or integrator), within the reopen window.
+///
+/// 409 `reopen_window_passed` or `submission_has_live_room`.
+#[utoipa::path(post, path = "/rooms/{id}/reopen", operation_id = "reopen_room", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),
+    responses((status = 200, description = "Live again", body = Ended),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 500, response = Internal)))]
 pub(super) async fn reopen(
     State(state): State<AppState>,
     Path(id): Path<String>,

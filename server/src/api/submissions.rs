@@ -10,6 +10,7 @@ use handoff_protocol::api::{
 use handoff_protocol::limits::DEFAULT_ROOM_TOKEN_TTL_SECS;
 use handoff_protocol::{Role, async_replay, integrity, validate};
 
+use super::openapi::{BadRequest, Conflict, Internal, NotFound, TooLarge, Unauthorized};
 use super::{ApiJson, ApiQuery, Integrator};
 use crate::clock::now_ms;
 use crate::error::AppError;
@@ -23,6 +24,21 @@ const LIST_LIMIT: usize = 500;
 /// Name on the observer link's token.
 const OBSERVER_NAME: &str = "Observer";
 
+/// Stores a submission; `warnings` lists findings that did not stop it (e.g. `replay_mismatch`).
+#[utoipa::path(post, path = "/submissions", operation_id = "create_submission", tag = "submissions", security(("api_key" = [])),
+    request_body(content = SubmissionRequest, example = json!({
+        "candidate": {"name": "Ada Lovelace", "email": "ada@example.com"},
+        "exercise": {"title": "LRU cache", "language": "python", "brief": "Implement `LRUCache`."},
+        "files": [{"path": "lru_cache.py", "content": "class LRUCache:\n    pass\n"}],
+        "events": [{"at_ms": 0, "kind": "focus_gained"},
+                   {"at_ms": 1200, "kind": "edit", "file": "lru_cache.py", "offset": 0, "delete": 0,
+                    "insert": "class LRUCache:\n    pass\n"}],
+        "scorecard": {"rubric": [{"dimension": "correctness", "score": 3, "max": 5}], "summary": "Solid."}
+    })),
+    responses(
+        (status = 201, description = "Stored", body = Created, example = json!({"id": "sub_9a1e"})),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 413, response = TooLarge), (status = 500, response = Internal)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     _: Integrator,
@@ -36,6 +52,12 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(Created { id, warnings })))
 }
 
+/// The submission as stored, with its room's state and the integrity summary computed from `events`.
+#[utoipa::path(get, path = "/submissions/{id}", operation_id = "get_submission", tag = "submissions", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Submission id", example = "sub_9a1e")),
+    responses((status = 200, description = "The submission", body = SubmissionView),
+        (status = 401, response = Unauthorized), (status = 404, response = NotFound),
+        (status = 500, response = Internal)))]
 pub(super) async fn get(
     State(state): State<AppState>,
     _: Integrator,
@@ -56,6 +78,9 @@ pub(super) async fn get(
 }
 
 /// The dashboard's list: newest first, with the counts a reviewer scans for.
+#[utoipa::path(get, path = "/submissions", operation_id = "list_submissions", tag = "submissions", security(("api_key" = [])),
+    responses((status = 200, description = "Newest first", body = SubmissionList),
+        (status = 401, response = Unauthorized), (status = 500, response = Internal)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     _: Integrator,
@@ -80,6 +105,19 @@ pub(super) async fn list(
 /// Opens the live room for a submission, preloaded with its files; promoting again returns the same
 /// live room with fresh links. Once its room ended, a promote opens a new room, or reopens the ended one
 /// with `"on_ended": "reopen"`; `outcome` says which.
+///
+/// 409 `reopen_window_passed` (the reopen window passed) or `submission_has_live_room`.
+#[utoipa::path(post, path = "/submissions/{id}/promote", operation_id = "promote_submission", tag = "submissions", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Submission id", example = "sub_9a1e")),
+    request_body(content = PromoteRequest, example = json!({
+        "interviewer": {"name": "Grace Hopper"}, "voice": true, "duration_min": 45,
+        "candidate_sees_integrity": false, "expires_in_s": 86400, "on_ended": "new"
+    })),
+    responses((status = 200, description = "The room, its tokens and links", body = PromoteResponse),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = TooLarge), (status = 500, response = Internal)))]
 pub(super) async fn promote(
     State(state): State<AppState>,
     _: Integrator,
@@ -115,6 +153,11 @@ pub(super) async fn promote(
 
 /// Deletes everything stored for a submission (a candidate's deletion request): live rooms are ended
 /// first (their clients closed, pending edits flushed), then every row goes.
+#[utoipa::path(delete, path = "/submissions/{id}", operation_id = "purge_submission", tag = "submissions", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Submission id", example = "sub_9a1e")),
+    responses((status = 204, description = "Deleted, with its rooms, logs and recordings"),
+        (status = 401, response = Unauthorized), (status = 404, response = NotFound),
+        (status = 500, response = Internal)))]
 pub(super) async fn purge(
     State(state): State<AppState>,
     _: Integrator,
@@ -130,6 +173,16 @@ pub(super) struct AtQuery {
 }
 
 /// The async session's files at `at_ms`, replayed from the submission's edit events.
+///
+/// 409 `no_edit_events`: the event stream holds no edit events to replay.
+#[utoipa::path(get, path = "/submissions/{id}/replay", operation_id = "replay_submission", tag = "submissions", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Submission id", example = "sub_9a1e"),
+        ("at_ms" = u64, Query, description = "Milliseconds since the async session started", example = 60000)),
+    responses((status = 200, description = "The files at `at_ms`", body = handoff_protocol::api::AsyncReplay),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 500, response = Internal)))]
 pub(super) async fn replay(
     State(state): State<AppState>,
     _: Integrator,

@@ -77,6 +77,12 @@ export function startDashboard(root: HTMLElement): void {
           h('button', { type: 'button', class: 'button ghost', testid: 'sign-out', on: { click: signOut } }, 'Sign out'),
         ),
         h('main', { class: 'content' }, content),
+        // Integrators find the REST API's OpenAPI document here (README "REST API").
+        h(
+          'footer',
+          { class: 'app-footer' },
+          h('a', { href: '/api/v1/openapi.json', testid: 'openapi-link', target: '_blank', rel: 'noopener' }, 'REST API (OpenAPI 3.1)'),
+        ),
       ),
     )
   }
