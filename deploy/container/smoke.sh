@@ -8,7 +8,10 @@
 # ENGINE overrides the container command with its flags, e.g. on a host with cgroup v1 and no
 # CAP_SYS_RESOURCE (deploy/README.md says why each flag):
 #   ENGINE="podman --storage-driver vfs --cgroup-manager cgroupfs --runtime runc" deploy/container/smoke.sh
-# RUN_FLAGS adds flags to `run` (e.g. "--ulimit nofile=20000:20000 --ulimit nproc=4096:4096").
+# RUN_FLAGS adds flags to `build` and `run` (e.g. "--ulimit nofile=20000:20000 --ulimit nproc=4096:4096").
+# BINARY=target/release/handoff builds only the runtime stage, around that binary and web-client/dist
+# as built on this host (minutes instead of a full compile; the host's glibc must not be newer than
+# the base's).
 set -euo pipefail
 
 ENGINE=${ENGINE:-podman}
@@ -18,12 +21,26 @@ PORT=${PORT:-18080}
 NAME=handoff-smoke-$$
 
 # $ENGINE and $RUN_FLAGS are commands and flags: split on purpose.
-# shellcheck disable=SC2086
-$ENGINE build --format docker --network host -f deploy/container/Dockerfile -t "$IMAGE" .
+if [ -n "${BINARY:-}" ]; then
+  # The runtime stage as written, its `COPY --from=build /src/…` taken from a context laid out alike.
+  context=$(mktemp -d)
+  trap 'rm -rf "$context"' EXIT
+  install -D -m 0755 "$BINARY" "$context/src/target/release/handoff"
+  mkdir -p "$context/src/web-client" && cp -r web-client/dist "$context/src/web-client/dist"
+  { grep '^ARG RUNTIME_BASE=' deploy/container/Dockerfile
+    sed -n '/^FROM ${RUNTIME_BASE}/,$p' deploy/container/Dockerfile | sed 's#COPY --from=build /src/#COPY src/#'
+  } > "$context/Dockerfile"
+  # shellcheck disable=SC2086
+  $ENGINE build --format docker $RUN_FLAGS -t "$IMAGE" "$context"
+else
+  # shellcheck disable=SC2086
+  $ENGINE build --format docker --network host $RUN_FLAGS -f deploy/container/Dockerfile -t "$IMAGE" .
+fi
 
 cleanup() {
   # shellcheck disable=SC2086
   $ENGINE rm --force --time 1 "$NAME" >/dev/null 2>&1 || true
+  rm -rf "${context:-/nonexistent}"
 }
 trap cleanup EXIT
 

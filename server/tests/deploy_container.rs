@@ -152,10 +152,13 @@ fn the_dockerfile_builds_in_stages_from_the_debian_bases_and_runs_unprivileged()
     // An unprivileged user, numeric (Kubernetes' runAsNonRoot can only verify a number), made here.
     let user = all(runtime, "USER");
     assert_eq!(user.len(), 1, "the runtime stage sets USER once: {user:?}");
-    let uid: u32 = user[0].split(':').next().unwrap().parse().expect("USER is numeric");
-    assert_ne!(uid, 0, "the image runs as root");
+    let (uid, gid) = user[0].split_once(':').expect("USER is UID:GID");
+    let (uid, gid): (u32, u32) = (uid.parse().expect("a numeric uid"), gid.parse().expect("a numeric gid"));
+    assert!(uid != 0 && gid != 0, "the image runs as root");
+    // The user and its group are made with exactly these ids, so the volume's files carry names.
     let setup = all(runtime, "RUN").join("\n");
-    assert!(setup.contains(&format!("useradd --system --uid {uid}")), "no user {uid} is made: {setup}");
+    assert!(setup.contains(&format!("groupadd --system --gid {gid} handoff")), "no group {gid}: {setup}");
+    assert!(setup.contains(&format!("useradd --system --uid {uid} --gid handoff")), "no user {uid}: {setup}");
 
     // The data dir is a volume the user owns; the server listens on every interface of the container.
     let data = &env["HANDOFF_DATA_DIR"];
