@@ -36,12 +36,23 @@ engine() {
   return 1
 }
 
-# rootfs NAME PACKAGES: debootstrap a minimal Debian into $OUT/NAME, trim it, and tar it.
+# rootfs NAME PACKAGES: debootstrap a minimal Debian into $OUT/NAME, add PACKAGES with apt, trim it,
+# and tar it.
 rootfs() {
   local name=$1 packages=$2 dir="$OUT/$1"
   rm -rf "$dir"
   mkdir -p "$dir"
-  debootstrap --variant=minbase --include="$packages" "$SUITE" "$dir" "$MIRROR"
+  debootstrap --variant=minbase "$SUITE" "$dir" "$MIRROR"
+  # apt, not debootstrap's --include: debootstrap's own resolver leaves npm's dependencies out (npm
+  # then stays unconfigured).
+  mount -t proc proc "$dir/proc"
+  if ! chroot "$dir" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends ${packages//,/ }"; then
+    umount "$dir/proc"
+    echo "installing $packages into $name failed" >&2
+    return 1
+  fi
+  umount "$dir/proc"
   # Package lists and the download cache belong to the build host, not to every image layer.
   chroot "$dir" apt-get clean
   rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/log/*.log "$dir"/tmp/*

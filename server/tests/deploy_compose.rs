@@ -3,8 +3,9 @@
 //! from the kit's Dockerfile on PostgreSQL and Redis, health checks gating the start order, secrets
 //! in env files that are not committed, Redis that never evicts), and the load balancer's own
 //! `nginx.conf` is run by Debian's nginx in front of a real server: the stock y-websocket client
-//! passes the interop run through it. Fails, never skips, when nginx is missing (`.ci/run` installs
-//! it).
+//! passes the interop run through it. Debian's `docker-compose` validates the file against the compose
+//! schema (`config`, which needs no engine). Fails, never skips, when nginx or docker-compose is
+//! missing (`.ci/run` installs both).
 
 mod common;
 
@@ -239,4 +240,26 @@ async fn stock_clients_collaborate_through_the_clusters_load_balancer() {
     let checks = interop::run(&room, &files, &format!("ws://127.0.0.1:{port}/ws"), &[]).await;
     assert_eq!(checks, interop::CHECKS, "every interop check passed through the load balancer");
     server.stop().await;
+}
+
+#[test]
+fn docker_compose_validates_the_file() {
+    // The directory as a host would have it: the env files made from their examples.
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("deploy/compose");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(repo("deploy/compose")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        std::fs::copy(&path, dir.join(&name)).unwrap();
+        if let Some(env) = name.strip_suffix(".example") {
+            std::fs::copy(&path, dir.join(env)).unwrap();
+        }
+    }
+    let out = Command::new("docker-compose")
+        .args(["-p", "handoff", "-f", "compose.yaml", "config", "--quiet"])
+        .current_dir(&dir)
+        .output()
+        .expect("this test needs docker-compose (apt-get install docker-compose)");
+    assert!(out.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&out.stderr));
 }

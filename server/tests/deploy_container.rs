@@ -196,7 +196,8 @@ fn the_base_script_makes_both_bases_from_debian_packages_only() {
     let script = read("deploy/container/build-base.sh");
     let status = Command::new("bash").arg("-n").arg(repo("deploy/container/build-base.sh")).status().unwrap();
     assert!(status.success(), "build-base.sh does not parse");
-    assert!(script.contains("debootstrap --variant=minbase --include=\"$packages\" \"$SUITE\""));
+    assert!(script.contains("debootstrap --variant=minbase \"$SUITE\" \"$dir\" \"$MIRROR\""));
+    assert!(script.contains("apt-get install -y -qq --no-install-recommends ${packages//,/ }"));
     assert_eq!(script_value(&script, "MIRROR"), "http://deb.debian.org/debian");
     // The only host the script reaches is Debian's mirror.
     let hosts: Vec<&str> = script.split_whitespace().filter(|w| w.contains("://")).collect();
