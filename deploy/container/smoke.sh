@@ -7,7 +7,8 @@
 #   deploy/container/smoke.sh
 # ENGINE overrides the container command with its flags, e.g. on a host with cgroup v1 and no
 # CAP_SYS_RESOURCE (deploy/README.md says why each flag):
-#   ENGINE="podman --storage-driver vfs --cgroup-manager cgroupfs --runtime runc" deploy/container/smoke.sh
+#   ENGINE="podman --runtime runc" RUN_FLAGS="--ulimit nofile=20000:20000 --ulimit nproc=4096:4096" \
+#     deploy/container/smoke.sh
 # RUN_FLAGS adds flags to `build` and `run` (e.g. "--ulimit nofile=20000:20000 --ulimit nproc=4096:4096").
 # BINARY=target/release/handoff builds only the runtime stage, around that binary and web-client/dist
 # as built on this host (minutes instead of a full compile; the host's glibc must not be newer than
