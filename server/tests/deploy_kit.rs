@@ -180,7 +180,13 @@ fn every_environment_variable_the_kit_sets_is_one_handoff_serve_knows() {
     let known = words_with(&String::from_utf8_lossy(&help.stdout), "HANDOFF_");
     assert!(known.contains("HANDOFF_LISTEN") && known.len() >= 20, "help names {known:?}");
     let mut named = 0;
-    for (path, text) in kit_files() {
+    let files = kit_files();
+    // The walk covers every part of the kit: a part moved elsewhere would escape the check.
+    for part in ["systemd", "container", "compose", "kubernetes"] {
+        let dir = kit(part);
+        assert!(files.iter().any(|(path, _)| path.starts_with(&dir)), "no file under deploy/{part}/");
+    }
+    for (path, text) in files {
         for var in words_with(&text, "HANDOFF_") {
             named += 1;
             assert!(
