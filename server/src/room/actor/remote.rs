@@ -5,8 +5,8 @@ use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
 use super::RoomActor;
-use crate::room::Fanout;
 use crate::bus::Remote;
+use crate::room::Fanout;
 use crate::room::ended_reason;
 
 impl RoomActor {
