@@ -9,6 +9,8 @@
 //!   trims the stream below what the store holds (`committer.rs`); any node can commit a room on demand
 //!   ([`Bus::flush`], before an export reads the log). Every `--snapshot-every` committed entries that
 //!   node also writes a snapshot built from the store alone (`snapshot.rs`).
+//! - Presence: a node that loads a room asks the others for their members' awareness states, and each
+//!   room keeps the states other nodes relay, so a joiner sees everyone at once.
 //! - Counting: each node writes its count of a room's clients into the room's hash (with a deadline),
 //!   and "clients connected" sums the live counts.
 
@@ -120,8 +122,13 @@ impl RedisBus {
         let publisher =
             Publisher { jobs: jobs_rx, conn: conn.clone(), node: node.clone(), links: links.clone() };
         tokio::spawn(publisher.run());
-        let reader =
-            Reader { control: control_rx, conn: reader_conn, node: node.clone(), links: links.clone() };
+        let reader = Reader {
+            control: control_rx,
+            conn: reader_conn,
+            node: node.clone(),
+            links: links.clone(),
+            jobs: jobs.clone(),
+        };
         tokio::spawn(reader.run());
         let committer = committer::Committer {
             conn: committer_conn,

@@ -153,7 +153,7 @@ impl<S> RoomCore<S> {
         self.members.push(Member::new(who, extensions, sink));
         // y-websocket order: our state vector first (the client answers with what we lack), then presence.
         self.members.send_to(conn_id, self.document.greeting());
-        if let Some(frame) = self.presence.snapshot() {
+        if let Some(frame) = self.presence.snapshot(now.room_ms) {
             self.members.send_to(conn_id, frame);
         }
         Ok(())
@@ -183,7 +183,7 @@ impl<S> RoomCore<S> {
                     self.on_awareness(conn_id, update, message, conforming)
                 }
                 ClientMessage::QueryAwareness => {
-                    if let Some(frame) = self.presence.snapshot() {
+                    if let Some(frame) = self.presence.snapshot(now.room_ms) {
                         self.members.send_to(conn_id, frame);
                     }
                 }
