@@ -240,9 +240,7 @@ impl Reader {
         };
         c.tx.send(remote).is_ok()
     }
-}
 
-impl Reader {
     /// Starts (or restarts) reading a room's stream after log entry `last_seq` (see the module's
     /// comment for where), then asks the other nodes for their members' awareness states.
     async fn attach(&mut self, cursors: &mut HashMap<Arc<str>, Cursor>, control: Control) {
