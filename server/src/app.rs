@@ -150,7 +150,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let bus = bus(config.redis_url.as_deref(), &store_url)?;
     let store = store::open(&store_url).await?;
     let bus: Arc<dyn Bus> = match bus {
-        Some(url) => RedisBus::start(url, store.clone()).await?,
+        Some(url) => RedisBus::start(url, store.clone(), config.snapshot_every).await?,
         None => Arc::new(LocalBus),
     };
     let recordings = RecordingService::spawn(&data_dir, store.clone())?;
@@ -178,6 +178,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         RoomSettings {
             idle_evict: Duration::from_secs(config.room_idle_evict_s),
             commit_window: Duration::from_millis(config.commit_window_ms.min(MAX_GROUP_COMMIT_WINDOW_MS)),
+            snapshot_every: config.snapshot_every,
         },
     );
     let listener = listen(config.listen).map_err(|e| listen_error(config.listen, e))?;

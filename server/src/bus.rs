@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use yrs::Update;
+use yrs::sync::AwarenessUpdate;
 
 use crate::store::{LogEntry, StoreResult};
 
@@ -18,8 +19,12 @@ pub enum Remote {
     /// An update another node accepted, with its place in the log. Applied and forwarded to the local
     /// members, never published again.
     Update { seq: u64, update: Update, payload: Bytes },
-    /// An awareness message another node relayed (vetted there), forwarded as it is.
-    Awareness(Bytes),
+    /// An awareness message another node relayed (vetted there), decoded off the room's task, and its
+    /// bytes, forwarded as they are where every entry is news.
+    Awareness { update: AwarenessUpdate, frame: Bytes },
+    /// Another node loaded the room and asks for everyone's presence: the room relays its own
+    /// members' awareness states (as [`Bus::awareness`]).
+    AwarenessWanted,
     /// The interview ended on another node: close every client with 4403.
     Ended,
     /// The interview was reopened on another node.

@@ -7,7 +7,10 @@
 //!   hands the rest to the room's actor, and asks a room that lost its place to rebuild.
 //! - Commit: one node per room at a time (a lease) appends the stream to the store, idempotently, and
 //!   trims the stream below what the store holds (`committer.rs`); any node can commit a room on demand
-//!   ([`Bus::flush`], before an export reads the log).
+//!   ([`Bus::flush`], before an export reads the log). Every `--snapshot-every` committed entries that
+//!   node also writes a snapshot built from the store alone (`snapshot.rs`).
+//! - Presence: a node that loads a room asks the others for their members' awareness states, and each
+//!   room keeps the states other nodes relay, so a joiner sees everyone at once.
 //! - Counting: each node writes its count of a room's clients into the room's hash (with a deadline),
 //!   and "clients connected" sums the live counts.
 
@@ -15,6 +18,7 @@ mod committer;
 mod message;
 mod publisher;
 mod reader;
+mod snapshot;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -58,6 +62,10 @@ pub(crate) struct Link {
     /// Clients of the room on this node, and the count last written to Redis.
     connected: AtomicUsize,
     counted: AtomicUsize,
+    /// The seq the room's newest snapshot covers, as far as this node knows (0: none known), and
+    /// whether this node is writing one (see `snapshot.rs`).
+    snapshotted: AtomicU64,
+    snapshotting: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +73,8 @@ pub(crate) struct Links {
     rooms: DashMap<Arc<str>, Arc<Link>>,
     /// This node's publish numbers (see `publisher.rs`).
     published: AtomicU64,
+    /// Committed entries between two snapshots of a room (see `snapshot.rs`).
+    snapshot_every: u64,
 }
 
 impl Links {
@@ -92,7 +102,11 @@ pub(crate) struct RedisBus {
 
 impl RedisBus {
     /// Connects to Redis at `url` and starts the node's publisher, reader and committer.
-    pub(crate) async fn start(url: &str, store: Arc<dyn RoomLog>) -> anyhow::Result<Arc<RedisBus>> {
+    pub(crate) async fn start(
+        url: &str,
+        store: Arc<dyn RoomLog>,
+        snapshot_every: u64,
+    ) -> anyhow::Result<Arc<RedisBus>> {
         let client = redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("--redis-url is not a Redis URL: {:?}", e.kind()))?;
         let config = ConnectionManagerConfig::new()
@@ -102,14 +116,19 @@ impl RedisBus {
         let conn = connect().await.map_err(|e| anyhow::anyhow!("cannot reach Redis: {e}"))?;
         let (reader_conn, committer_conn) = (connect().await?, connect().await?);
         let node: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
-        let links = Arc::new(Links::default());
+        let links = Arc::new(Links { snapshot_every, ..Links::default() });
         let (jobs, jobs_rx) = mpsc::unbounded_channel();
         let (control, control_rx) = mpsc::unbounded_channel();
         let publisher =
             Publisher { jobs: jobs_rx, conn: conn.clone(), node: node.clone(), links: links.clone() };
         tokio::spawn(publisher.run());
-        let reader =
-            Reader { control: control_rx, conn: reader_conn, node: node.clone(), links: links.clone() };
+        let reader = Reader {
+            control: control_rx,
+            conn: reader_conn,
+            node: node.clone(),
+            links: links.clone(),
+            jobs: jobs.clone(),
+        };
         tokio::spawn(reader.run());
         let committer = committer::Committer {
             conn: committer_conn,

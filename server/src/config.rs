@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use handoff_protocol::limits::{
     GROUP_COMMIT_WINDOW_MS, HEADER_READ_TIMEOUT_MS, MAX_GROUP_COMMIT_WINDOW_MS,
     MAX_HTTP_CONNECTIONS_PER_ADDR, OUTBOX_FRAMES, REOPEN_WINDOW_SECS, ROOM_IDLE_END_SECS,
-    ROOM_IDLE_EVICT_SECS, WEBHOOK_RETRY_BASE_MS,
+    ROOM_IDLE_EVICT_SECS, SNAPSHOT_EVERY_UPDATES, WEBHOOK_RETRY_BASE_MS,
 };
 
 #[derive(Parser)]
@@ -122,6 +122,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=MAX_GROUP_COMMIT_WINDOW_MS))]
     pub commit_window_ms: u64,
 
+    /// Accepted updates between two snapshots of a room: a load reads the newest snapshot and the log
+    /// after it (the log itself is kept whole, as the session record). In a cluster the node that
+    /// commits a room's log writes its snapshots.
+    #[arg(long, env = "HANDOFF_SNAPSHOT_EVERY", default_value_t = SNAPSHOT_EVERY_UPDATES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_every: u64,
+
     /// Seconds without an edit, join or leave after which a live room with nobody connected ends by
     /// itself (as if the interviewer had ended it).
     #[arg(long, env = "HANDOFF_ROOM_IDLE_END_S", default_value_t = ROOM_IDLE_END_SECS)]
@@ -212,6 +219,7 @@ impl Config {
             room_idle_evict_s: ROOM_IDLE_EVICT_SECS,
             client_outbox_frames: OUTBOX_FRAMES,
             commit_window_ms: GROUP_COMMIT_WINDOW_MS,
+            snapshot_every: SNAPSHOT_EVERY_UPDATES,
             web_dir: None,
             room_idle_end_s: ROOM_IDLE_END_SECS,
             retention_s: 0,

@@ -56,6 +56,11 @@ pub struct Metrics {
     pub voice_packets_muted: IntCounter,
     pub commit_seconds: Histogram,
     pub room_load_seconds: Histogram,
+    /// Room loads by what they started from: `snapshot` (the newest snapshot and the log after it) or
+    /// `log` (the whole log: the room has no snapshot yet).
+    pub room_loads: IntCounterVec,
+    /// Log entries replayed by room loads (those after each load's snapshot).
+    pub room_load_entries: IntCounter,
     /// From the room taking an accepted update to its write into each other member's socket, once per
     /// member (see `ws::sink`).
     pub fanout_seconds: Histogram,
@@ -200,6 +205,20 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Duration of one group commit of a room",
         ),
         room_load_seconds: histogram(&r, "handoff_room_load_seconds", "Time to load a room from the store"),
+        room_loads: {
+            let c = IntCounterVec::new(
+                Opts::new("handoff_room_loads_total", "Room loads, by what they started from"),
+                &["from"],
+            )
+            .expect("valid metric");
+            r.register(Box::new(c.clone())).expect("registered once");
+            c
+        },
+        room_load_entries: counter(
+            &r,
+            "handoff_room_load_entries_total",
+            "Log entries replayed by room loads (the log after each load's snapshot)",
+        ),
         fanout_seconds: histogram_in(
             &r,
             "handoff_fanout_seconds",

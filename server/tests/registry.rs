@@ -12,6 +12,7 @@ use bytes::Bytes;
 use common::PATIENCE;
 use handoff_protocol::api::{FileEntry, RoomStatus, SubmissionRequest};
 use handoff_protocol::export::PresenceEvent;
+use handoff_protocol::limits::SNAPSHOT_EVERY_UPDATES;
 use handoff_protocol::{Role, frame, schema};
 use handoff_server::test_support::LocalBus;
 use handoff_server::test_support::room::{
@@ -194,7 +195,11 @@ async fn text_of(room: &RoomHandle, conn_id: u64, outbox: &mut mpsc::Receiver<By
 
 /// A registry over `store` whose rooms commit within 50 ms and leave after `idle_evict` without clients.
 fn registry_over(store: &Arc<Counting>, idle_evict: Duration) -> Arc<Registry> {
-    let settings = RoomSettings { idle_evict, commit_window: Duration::from_millis(50) };
+    let settings = RoomSettings {
+        idle_evict,
+        commit_window: Duration::from_millis(50),
+        snapshot_every: SNAPSHOT_EVERY_UPDATES,
+    };
     Registry::new(store.clone(), Arc::new(LocalBus), settings)
 }
 
@@ -386,7 +391,11 @@ struct TwoMembers {
 }
 
 async fn two_members(store: &Arc<Counting>, commit_window: Duration) -> TwoMembers {
-    let settings = RoomSettings { idle_evict: Duration::from_secs(60), commit_window };
+    let settings = RoomSettings {
+        idle_evict: Duration::from_secs(60),
+        commit_window,
+        snapshot_every: SNAPSHOT_EVERY_UPDATES,
+    };
     let registry = Registry::new(store.clone(), Arc::new(LocalBus), settings);
     let (a, out_a, kicked_a) = joiner(1);
     let (b, out_b, kicked_b) = joiner(2);

@@ -113,6 +113,7 @@ impl Committer {
                             link.dirty.store(true, Ordering::Release);
                         }
                         trim(&mut self.conn, &room, upto).await;
+                        super::snapshot::after_commit(&self.store, &self.links, &room, &link, upto);
                     }
                     Err(error) => {
                         METRICS.cluster("commit_failures", 1);

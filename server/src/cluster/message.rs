@@ -1,6 +1,6 @@
 //! The bus messages: one Redis stream per room, whose entries are the room's log (updates, with ids
-//! `<seq>-0`) interleaved with what is not logged (awareness, end, reopen, with ids `<seq>-<n>`, `n > 0`,
-//! after the update they followed). Every entry carries a version field; a reader skips (logs and
+//! `<seq>-0`) interleaved with what is not logged (awareness, end, reopen, a request for awareness, with
+//! ids `<seq>-<n>`, `n > 0`, after the update they followed). Every entry carries a version field; a reader skips (logs and
 //! counts) a version or kind it does not know, so nodes of two releases can share a stream during a
 //! rolling upgrade.
 
@@ -31,6 +31,8 @@ pub(super) const K_UPDATE: &str = "u";
 pub(super) const K_AWARENESS: &str = "a";
 pub(super) const K_ENDED: &str = "e";
 pub(super) const K_REOPENED: &str = "r";
+/// A node loaded the room and asks the others to relay their members' awareness states.
+pub(super) const K_AWARENESS_WANTED: &str = "w";
 
 /// Keys of one room. The `{room}` hash tag keeps them in one slot of a Redis Cluster, so the ordering
 /// script may touch all of them.
@@ -104,6 +106,7 @@ pub(super) enum Incoming {
     Awareness { node: String, frame: Bytes },
     Ended { node: String },
     Reopened { node: String },
+    AwarenessWanted { node: String },
 }
 
 /// Why an entry was skipped.
@@ -140,6 +143,7 @@ pub(super) fn decode(room: &Arc<str>, seq: u64, map: &HashMap<String, Value>) ->
         }
         Some(K_ENDED) => Ok(Incoming::Ended { node }),
         Some(K_REOPENED) => Ok(Incoming::Reopened { node }),
+        Some(K_AWARENESS_WANTED) => Ok(Incoming::AwarenessWanted { node }),
         _ => Err(Skipped::Unknown),
     }
 }

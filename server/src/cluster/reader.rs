@@ -4,6 +4,12 @@
 //! stream was trimmed past what the room holds, or Redis lost data) makes the room rebuild from the
 //! store and attach again.
 //!
+//! A room is read from the end of its stream as it stands when the room attaches, or from just after
+//! the room's last seq if the stream holds updates past it: awareness, end and reopen entries are
+//! numbered after the update they followed, so starting after every entry of that update would skip
+//! whatever is added before the next update. Once the cursor stands, the reader asks the other nodes
+//! for their members' awareness states (`K_AWARENESS_WANTED`): their answers land after it.
+//!
 //! One bad stream must not stall the others: a multi-stream XREAD fails whole when one of its streams
 //! fails (yhub issue 61), so after such a failure each stream is read alone, and the ones that fail
 //! alone wait out a pause while the rest go on. Ids are never taken from input: each cursor is built
@@ -13,13 +19,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use redis::aio::ConnectionManager;
-use redis::streams::StreamReadReply;
+use redis::streams::{StreamRangeReply, StreamReadReply};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::Links;
-use super::message::{Incoming, Keys, Skipped, decode, parse_id};
+use super::message::{Incoming, K_AWARENESS_WANTED, Keys, Outgoing, Skipped, decode, parse_id};
+use super::publisher::{Job, next_number};
 use crate::bus::Remote;
 use crate::metrics::METRICS;
 
@@ -55,6 +63,8 @@ pub(super) struct Reader {
     pub(super) conn: ConnectionManager,
     pub(super) node: Arc<str>,
     pub(super) links: Arc<Links>,
+    /// The publisher's queue, for the request for awareness a room's attachment sends.
+    pub(super) jobs: mpsc::UnboundedSender<Job>,
 }
 
 impl Reader {
@@ -63,7 +73,7 @@ impl Reader {
         loop {
             loop {
                 match self.control.try_recv() {
-                    Ok(control) => attach(&mut cursors, control),
+                    Ok(control) => self.attach(&mut cursors, control).await,
                     Err(mpsc::error::TryRecvError::Empty) => break,
                     Err(mpsc::error::TryRecvError::Disconnected) => return,
                 }
@@ -83,7 +93,7 @@ impl Reader {
                     continue;
                 };
                 match control {
-                    Some(control) => attach(&mut cursors, control),
+                    Some(control) => self.attach(&mut cursors, control).await,
                     None => return,
                 }
                 continue;
@@ -208,27 +218,99 @@ impl Reader {
                     }
                 }
             }
-            Incoming::Awareness { node, .. } | Incoming::Ended { node } | Incoming::Reopened { node }
+            Incoming::Awareness { node, .. }
+            | Incoming::Ended { node }
+            | Incoming::Reopened { node }
+            | Incoming::AwarenessWanted { node }
                 if *node == *self.node =>
             {
                 return true;
             }
-            Incoming::Awareness { frame, .. } => Remote::Awareness(frame),
+            Incoming::Awareness { frame, .. } => match relayed_awareness(&frame) {
+                Some(update) => Remote::Awareness { update, frame },
+                None => {
+                    METRICS.cluster("skipped", 1);
+                    tracing::error!(room = %c.room, id, "skipping an awareness entry that does not decode");
+                    return true;
+                }
+            },
             Incoming::Ended { .. } => Remote::Ended,
             Incoming::Reopened { .. } => Remote::Reopened,
+            Incoming::AwarenessWanted { .. } => Remote::AwarenessWanted,
         };
         c.tx.send(remote).is_ok()
     }
+
+    /// Starts (or restarts) reading a room's stream after log entry `last_seq` (see the module's
+    /// comment for where), then asks the other nodes for their members' awareness states.
+    async fn attach(&mut self, cursors: &mut HashMap<Arc<str>, Cursor>, control: Control) {
+        let Control::Attach { room, last_seq, tx } = control;
+        let key = Keys::stream(&room);
+        let end: redis::RedisResult<StreamRangeReply> = redis::cmd("XREVRANGE")
+            .arg(&key)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.conn)
+            .await;
+        let last_id = match end {
+            Ok(reply) => start_after(last_seq, reply.ids.first().and_then(|e| parse_id(&e.id))),
+            Err(e) => {
+                // After every entry of the last update: what reaches the room later is still read.
+                tracing::debug!(room = %room, error = %e, "reading where the room's stream ends failed");
+                (last_seq, u64::MAX)
+            }
+        };
+        cursors.insert(
+            room.clone(),
+            Cursor { room: room.clone(), key, last_id, last_seq, tx, paused_until: None },
+        );
+        let message = Outgoing::signal(room, K_AWARENESS_WANTED);
+        let _ = self.jobs.send(Job::Send { message, number: next_number(&self.links) });
+    }
 }
 
-/// Starts (or restarts) reading a room's stream: after every entry numbered `last_seq`.
-fn attach(cursors: &mut HashMap<Arc<str>, Cursor>, Control::Attach { room, last_seq, tx }: Control) {
-    let key = Keys::stream(&room);
-    let last_id = (last_seq, u64::MAX);
-    cursors.insert(room.clone(), Cursor { room, key, last_id, last_seq, tx, paused_until: None });
+/// Where a room whose log ends at `last_seq` starts reading a stream whose last entry is `end`: at
+/// `end` when that follows the room's last update (nothing of it is news), after every entry numbered
+/// `last_seq` when the stream holds later updates, and after the update `last_seq` itself when the
+/// stream holds nothing numbered `last_seq` (trimmed, or empty).
+fn start_after(last_seq: u64, end: Option<(u64, u64)>) -> (u64, u64) {
+    end.unwrap_or((0, 0)).clamp((last_seq, 0), (last_seq, u64::MAX))
+}
+
+/// An awareness message another node relayed, decoded: one awareness message whose states are JSON.
+fn relayed_awareness(frame: &Bytes) -> Option<yrs::sync::AwarenessUpdate> {
+    let parts = handoff_protocol::frame::split_frame(frame).ok()?;
+    match &parts[..] {
+        [part] => match &part.kind {
+            handoff_protocol::frame::MessageKind::Awareness { update } => {
+                handoff_protocol::frame::decode_awareness(&frame[update.clone()]).ok()
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Whether Redis could not be reached (as opposed to refusing the command).
 pub(super) fn unreachable(e: &redis::RedisError) -> bool {
     e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_room_reads_what_follows_its_last_update_and_nothing_before() {
+        // The stream ends with entries after update 7 (awareness): the room starts after them.
+        assert_eq!(start_after(7, Some((7, 3))), (7, 3));
+        assert_eq!(start_after(7, Some((7, 0))), (7, 0));
+        // Updates past the room's: read from just after update 7's entries.
+        assert_eq!(start_after(7, Some((9, 2))), (7, u64::MAX));
+        // Nothing numbered 7 any more (trimmed, or Redis lost it): whatever comes later is news.
+        assert_eq!(start_after(7, Some((5, 1))), (7, 0));
+        assert_eq!(start_after(7, None), (7, 0));
+    }
 }

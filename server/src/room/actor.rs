@@ -58,7 +58,8 @@ impl RoomActor {
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
         let attachment = bus.attach(&id, next_seq - 1);
         let order = if attachment.is_some() { LogOrder::Bus } else { LogOrder::Room };
-        let core = RoomCore::new(id.clone(), doc, next_seq, since_snapshot, settings.idle_evict, order);
+        let (evict, every) = (settings.idle_evict, settings.snapshot_every);
+        let core = RoomCore::new(id.clone(), doc, next_seq, since_snapshot, every, evict, order);
         Ok(RoomActor {
             id,
             core,

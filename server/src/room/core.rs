@@ -30,8 +30,8 @@ use super::presence::{Presence, Relay};
 use super::{ClientMessage, CloseReason, Extension, Extensions, Identity, Undelivered};
 use crate::metrics::METRICS;
 use crate::store::LogEntry;
-pub(crate) use document::rebuild;
 use document::{Applied, Document};
+pub(crate) use document::{compact, rebuild};
 pub(crate) use log::Commit;
 use log::Log;
 #[cfg(test)]
@@ -106,12 +106,14 @@ pub(crate) struct RoomCore<S> {
 
 impl<S> RoomCore<S> {
     /// A room over `doc` whose log continues at `next_seq`, `since_snapshot` entries of it not covered
-    /// by a snapshot; it unloads after `idle_evict` without members. Its clock starts at 0.
+    /// by a snapshot, snapshotted every `snapshot_every` updates; it unloads after `idle_evict` without
+    /// members. Its clock starts at 0.
     pub(crate) fn new(
         id: Arc<str>,
         doc: Doc,
         next_seq: u64,
         since_snapshot: u64,
+        snapshot_every: u64,
         idle_evict: Duration,
         ordering: LogOrder,
     ) -> RoomCore<S> {
@@ -119,7 +121,7 @@ impl<S> RoomCore<S> {
             document: Document::new(doc),
             members: Members::default(),
             presence: Presence::default(),
-            log: Log::new(id, next_seq, since_snapshot),
+            log: Log::new(id, next_seq, since_snapshot, snapshot_every),
             ordering,
             ended: None,
             distrusted: false,
@@ -151,7 +153,7 @@ impl<S> RoomCore<S> {
         self.members.push(Member::new(who, extensions, sink));
         // y-websocket order: our state vector first (the client answers with what we lack), then presence.
         self.members.send_to(conn_id, self.document.greeting());
-        if let Some(frame) = self.presence.snapshot() {
+        if let Some(frame) = self.presence.snapshot(now.room_ms) {
             self.members.send_to(conn_id, frame);
         }
         Ok(())
@@ -181,7 +183,7 @@ impl<S> RoomCore<S> {
                     self.on_awareness(conn_id, update, message, conforming)
                 }
                 ClientMessage::QueryAwareness => {
-                    if let Some(frame) = self.presence.snapshot() {
+                    if let Some(frame) = self.presence.snapshot(now.room_ms) {
                         self.members.send_to(conn_id, frame);
                     }
                 }

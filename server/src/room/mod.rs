@@ -24,6 +24,7 @@ use yrs::StateVector;
 use yrs::Update;
 use yrs::sync::AwarenessUpdate;
 
+pub(crate) use self::core::compact;
 pub(crate) use self::core::schema::accepted_update;
 pub use self::core::schema::{FilesGuard, apply_client_update};
 pub use delivery::ChannelSink;
@@ -39,6 +40,8 @@ pub struct RoomSettings {
     pub idle_evict: Duration,
     /// How long an accepted update may wait before its group commit starts.
     pub commit_window: Duration,
+    /// Accepted updates between two snapshots (single node; in a cluster the bus snapshots).
+    pub snapshot_every: u64,
 }
 
 /// Why the server closes a connection: a WebSocket close code and a reason the client can show.

@@ -10,6 +10,9 @@
 //!   wrote; a `user.color`/`user.colorLight` that is not a hex colour is dropped, so that no browser ever
 //!   puts it into CSS. A state that already conforms is relayed as the bytes the client sent.
 //!
+//! In a cluster the states other nodes relay are kept too (`presence/remote.rs`), so that a joiner is
+//! greeted with the whole room's presence; they never count as this node's connections' own.
+//!
 //! The server keeps its own map rather than yrs' `Awareness`, which keeps an entry for every client id
 //! it ever saw (removed ones included) and so grows with whatever ids a client invents.
 
@@ -27,6 +30,9 @@ use yrs::sync::AwarenessUpdate;
 use yrs::sync::awareness::AwarenessUpdateEntry;
 
 use super::Identity;
+use remote::RemoteStates;
+
+mod remote;
 
 /// The JSON of a withdrawn state, as y-protocols writes it.
 const NULL: &str = "null";
@@ -55,6 +61,8 @@ pub(super) struct Presence {
     /// [`MAX_AWARENESS_STATES_PER_ROOM`], oldest forgotten first): a re-send at or below that clock is
     /// another client's echo of the past, not a new client.
     retired: VecDeque<(ClientID, u32)>,
+    /// The states other nodes relayed (cluster mode).
+    remote: RemoteStates,
 }
 
 impl Presence {
@@ -150,20 +158,45 @@ impl Presence {
         (!out.is_empty()).then(|| encode(out))
     }
 
+    /// Takes an awareness message another node relayed (vetted there) at room time `now_ms`: what to
+    /// relay to the members here.
+    pub(super) fn remote(&mut self, update: AwarenessUpdate, now_ms: u64) -> Relay {
+        self.remote.apply(update, now_ms)
+    }
+
     /// Forgets everything: the room has no one connected.
     pub(super) fn clear(&mut self) {
         self.states.clear();
         self.retired.clear();
+        self.remote.clear();
     }
 
-    /// Every present state as one awareness message, for a joiner or a query.
-    pub(super) fn snapshot(&self) -> Option<Bytes> {
+    /// Every present state of this node's connections as one awareness message: what this node
+    /// answers another that loads the room.
+    pub(super) fn local_snapshot(&self) -> Option<Bytes> {
         let out: Vec<_> = self
             .states
             .iter()
             .filter_map(|(id, s)| Some((*id, AwarenessUpdateEntry { clock: s.clock, json: s.json.clone()? })))
             .collect();
         (!out.is_empty()).then(|| encode(out))
+    }
+
+    /// Every present state, this node's and the other nodes' still renewed at room time `now_ms`, as
+    /// one awareness message, for a joiner or a query. Where both know an id, the higher clock wins, as
+    /// it did for the members already here.
+    pub(super) fn snapshot(&self, now_ms: u64) -> Option<Bytes> {
+        let mut all: HashMap<ClientID, AwarenessUpdateEntry> = self.remote.fresh(now_ms).collect();
+        for (id, s) in &self.states {
+            if all.get(id).is_some_and(|r| r.clock > s.clock) {
+                continue;
+            }
+            match &s.json {
+                Some(json) => all.insert(*id, AwarenessUpdateEntry { clock: s.clock, json: json.clone() }),
+                None => all.remove(id),
+            };
+        }
+        (!all.is_empty()).then(|| encode(all.into_iter().collect()))
     }
 }
 
@@ -339,5 +372,27 @@ mod tests {
         assert_eq!(vet(&msg(&[(10, 1, ok), (12, 1, posing)]), &who(1)), Ok(false));
         assert_eq!(vet(&msg(&[(10, 1, "{}")]), &who(1)), Ok(false));
         assert!(vet(&msg(&[(10, 1, ok), (13, 1, "{not json")]), &who(1)).is_err());
+    }
+
+    #[test]
+    fn a_joiner_is_greeted_with_the_newest_state_of_every_node_and_a_node_answers_for_its_own() {
+        let ok = r#"{"user":{"name":"Cam Candidate","role":"candidate"}}"#;
+        let mut p = Presence::default();
+        p.apply(&who(1), msg(&[(10, 3, ok)]), false);
+        p.remote(msg(&[(10, 2, ok), (20, 1, ok)]), 0);
+        let clocks = |frame: Option<Bytes>| {
+            let bytes = frame.expect("states to send");
+            let parts = frame::split_frame(&bytes).unwrap();
+            let frame::MessageKind::Awareness { update } = &parts[0].kind else { panic!("not awareness") };
+            let update = frame::decode_awareness(&bytes[update.clone()]).unwrap();
+            let mut clocks: Vec<_> = update.clients.iter().map(|(id, e)| (id.get(), e.clock)).collect();
+            clocks.sort();
+            clocks
+        };
+        assert_eq!(clocks(p.snapshot(0)), [(10, 3), (20, 1)], "the higher clock of each id");
+        assert_eq!(clocks(p.local_snapshot()), [(10, 3)], "only its own connections' states");
+        // Another node's newer state of the same id is what the members here were shown last.
+        p.remote(msg(&[(10, 4, ok)]), 0);
+        assert_eq!(clocks(p.snapshot(0)), [(10, 4), (20, 1)]);
     }
 }

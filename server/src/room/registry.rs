@@ -12,6 +12,7 @@ use tokio::sync::{OnceCell, oneshot};
 use super::actor::RoomActor;
 use super::{CloseReason, Command, Extension, JoinRefused, Joiner, RoomHandle, RoomSettings, ended_reason};
 use crate::bus::Bus;
+use crate::metrics::METRICS;
 use crate::store::RoomLog;
 
 /// Times a joiner retries when it meets a room that is being evicted (each retry loads it afresh).
@@ -81,6 +82,9 @@ impl Registry {
             tracing::error!(room = room_id, error = %e, "loading room failed");
             CloseReason::new(CLOSE_TRY_AGAIN, "room could not be loaded, reconnect")
         })?;
+        let from = if state.snapshot.is_some() { "snapshot" } else { "log" };
+        METRICS.room_loads.with_label_values(&[from]).inc();
+        METRICS.room_load_entries.inc_by(state.tail.len() as u64);
         let id: Arc<str> = Arc::from(room_id);
         let actor =
             RoomActor::build(id.clone(), state, self.store.clone(), self.bus.clone(), self.settings.clone())
@@ -97,7 +101,7 @@ impl Registry {
         };
         let (handle, run) = actor.start(retire);
         tokio::spawn(run);
-        crate::metrics::METRICS.room_load_seconds.observe(started.elapsed().as_secs_f64());
+        METRICS.room_load_seconds.observe(started.elapsed().as_secs_f64());
         tracing::debug!(room = room_id, elapsed_ms = started.elapsed().as_millis() as u64, "room loaded");
         Ok(handle)
     }

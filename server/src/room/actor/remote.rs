@@ -17,7 +17,11 @@ impl RoomActor {
         let at = Instant::now();
         match remote {
             Some(Remote::Update { update, payload, .. }) => self.core.remote_update(update, &payload),
-            Some(Remote::Awareness(frame)) => self.core.remote_awareness(frame),
+            Some(Remote::Awareness { update, frame }) => {
+                let now = self.now_at(at);
+                self.core.remote_awareness(update, frame, now);
+            }
+            Some(Remote::AwarenessWanted) => self.core.awareness_wanted(),
             Some(Remote::Ended) => {
                 tracing::info!("interview ended on another node; closing every client");
                 self.open.store(false, Ordering::Release);

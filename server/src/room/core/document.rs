@@ -132,6 +132,15 @@ pub(crate) fn rebuild(state: &RoomState) -> Result<Doc, StoreError> {
     Ok(doc)
 }
 
+/// The document `state` rebuilds to, as one update: a snapshot that covers exactly the log `state`
+/// holds (in a cluster, the committer's snapshot of what the store holds, never a live document, which
+/// may hold updates the log has not numbered yet). CPU-bound like [`rebuild`].
+pub(crate) fn compact(state: &RoomState) -> Result<Vec<u8>, StoreError> {
+    let doc = rebuild(state)?;
+    let state = doc.transact().encode_state_as_update_v1(&StateVector::default());
+    Ok(state)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use handoff_protocol::Role;
-use handoff_protocol::limits::SNAPSHOT_EVERY_UPDATES;
 
 use super::Now;
 use crate::store::{LogEntry, Snapshot};
@@ -44,14 +43,24 @@ pub(super) struct Log {
     pending: Vec<Recorded>,
     /// Room time at which the oldest pending entry arrived (or a failed commit may be retried).
     pending_since: Option<u64>,
-    /// Accepted updates not yet covered by a snapshot.
+    /// Accepted updates not yet covered by a snapshot, and how many make one due.
     since_snapshot: u64,
+    snapshot_every: u64,
     in_flight: Option<InFlight>,
 }
 
 impl Log {
-    pub(super) fn new(room_id: Arc<str>, next_seq: u64, since_snapshot: u64) -> Log {
-        Log { room_id, next_seq, pending: Vec::new(), pending_since: None, since_snapshot, in_flight: None }
+    pub(super) fn new(room_id: Arc<str>, next_seq: u64, since_snapshot: u64, snapshot_every: u64) -> Log {
+        let pending = Vec::new();
+        Log {
+            room_id,
+            next_seq,
+            pending,
+            pending_since: None,
+            since_snapshot,
+            snapshot_every,
+            in_flight: None,
+        }
     }
 
     /// Queues an accepted update under the next sequence number.
@@ -102,10 +111,10 @@ impl Log {
         &self.pending
     }
 
-    /// Whether the next commit carries a snapshot: every [`SNAPSHOT_EVERY_UPDATES`] updates, and on a
-    /// `last` commit whenever anything is not yet covered by one.
+    /// Whether the next commit carries a snapshot: every `snapshot_every` updates, and on a `last`
+    /// commit whenever anything is not yet covered by one.
     pub(super) fn snapshot_due(&self, last: bool) -> bool {
-        self.since_snapshot >= SNAPSHOT_EVERY_UPDATES || (last && self.since_snapshot > 0)
+        self.since_snapshot >= self.snapshot_every || (last && self.since_snapshot > 0)
     }
 
     /// Starts a commit of every pending entry, with a snapshot of `state` if given. `None` when there is

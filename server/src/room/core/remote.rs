@@ -4,10 +4,12 @@
 use bytes::Bytes;
 use handoff_protocol::frame;
 use yrs::Update;
+use yrs::sync::AwarenessUpdate;
 
-use super::RoomCore;
 use super::document::Applied;
+use super::{Event, Now, RoomCore};
 use crate::metrics::METRICS;
+use crate::room::presence::Relay;
 
 impl<S> RoomCore<S> {
     /// An update another node accepted, in log order: applied and forwarded to every member here,
@@ -34,9 +36,22 @@ impl<S> RoomCore<S> {
         }
     }
 
-    /// An awareness message relayed by another node (vetted there), forwarded to every member here.
-    pub(crate) fn remote_awareness(&mut self, frame: Bytes) {
-        self.members.broadcast_all(frame);
+    /// An awareness message relayed by another node (vetted there): kept for later joiners, and
+    /// forwarded to every member here as far as it is news.
+    pub(crate) fn remote_awareness(&mut self, update: AwarenessUpdate, frame: Bytes, now: Now) {
+        match self.presence.remote(update, now.room_ms) {
+            Relay::Nothing => {}
+            Relay::Verbatim => self.members.broadcast_all(frame),
+            Relay::Encoded(fixed) => self.members.broadcast_all(fixed),
+        }
+    }
+
+    /// Another node loaded the room and asks for everyone's presence: this node's members' states go
+    /// to the bus (each node answers for its own connections only).
+    pub(crate) fn awareness_wanted(&mut self) {
+        if let Some(frame) = self.presence.local_snapshot() {
+            self.events.push(Event::Awareness(frame));
+        }
     }
 
     /// The room must be rebuilt from the store before its next input (the bus lost its place).

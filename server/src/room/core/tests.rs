@@ -34,7 +34,7 @@ fn room_ordered_by(order: LogOrder) -> (RoomCore<()>, Vec<u8>) {
     let preload = schema::initial_update(&[FileEntry { path: "main.py".into(), content: "x\n".into() }]);
     let state = RoomState { snapshot: None, tail: vec![(1, preload.clone())] };
     let doc = rebuild(&state).expect("the preload applies");
-    (RoomCore::new(Arc::from("room-1"), doc, 2, 1, IDLE_EVICT, order), preload)
+    (RoomCore::new(Arc::from("room-1"), doc, 2, 1, SNAPSHOT_EVERY_UPDATES, IDLE_EVICT, order), preload)
 }
 
 fn at(room_ms: u64) -> Now {
