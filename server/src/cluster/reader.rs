@@ -35,6 +35,8 @@ const UNREACHABLE_PAUSE: Duration = Duration::from_millis(200);
 pub(super) enum Control {
     /// Read the room's stream after log entry `last_seq`, handing what others did to `tx`.
     Attach { room: Arc<str>, last_seq: u64, tx: mpsc::UnboundedSender<Remote> },
+    /// Redis lost its data: every place in a stream means nothing now.
+    Lost,
 }
 
 struct Cursor {
@@ -221,8 +223,16 @@ impl Reader {
     }
 }
 
-/// Starts (or restarts) reading a room's stream: after every entry numbered `last_seq`.
-fn attach(cursors: &mut HashMap<Arc<str>, Cursor>, Control::Attach { room, last_seq, tx }: Control) {
+/// Starts (or restarts) reading a room's stream: after every entry numbered `last_seq`. Or, when
+/// Redis lost its data, drops every cursor: each room rebuilds (the committer tells it) and attaches
+/// again.
+fn attach(cursors: &mut HashMap<Arc<str>, Cursor>, control: Control) {
+    let Control::Attach { room, last_seq, tx } = control else {
+        tracing::debug!(rooms = cursors.len(), "dropping every place in the streams");
+        cursors.clear();
+        return;
+    };
+    tracing::debug!(room = %room, last_seq, "reading the room's stream");
     let key = Keys::stream(&room);
     let last_id = (last_seq, u64::MAX);
     cursors.insert(room.clone(), Cursor { room, key, last_id, last_seq, tx, paused_until: None });
