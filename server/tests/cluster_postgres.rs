@@ -82,9 +82,9 @@ async fn while_postgres_is_down_editing_goes_on_loads_answer_503_and_a_backlog_i
     // PostgreSQL is back: the commits catch up, the room takes joins again, and the clients send what
     // they hold.
     proxy.set_cut(false);
-    let mut clients = vec![back_when_taken(&candidate_url(&room, &cluster, 1), &typists[0]).await];
-    for (node, old) in [(1, &typists[1]), (2, &typists[2]), (2, &watcher)] {
-        clients.push(come_back(&candidate_url(&room, &cluster, node), old).await);
+    let mut clients = Vec::new();
+    for (node, old) in [(1, &typists[0]), (1, &typists[1]), (2, &typists[2]), (2, &watcher)] {
+        clients.push(back_when_taken(&candidate_url(&room, &cluster, node), old).await);
     }
     let last: Vec<String> = (0..typists.len()).map(|i| format!("<{i}.{}>", each - 1)).collect();
     let mut parts = vec!["# before", "# during"];
