@@ -32,6 +32,12 @@ pub enum Remote {
     /// The room missed entries it cannot get from the stream (or met one it cannot read): rebuild it
     /// from the store and attach again.
     Rebuild,
+    /// The bus holds too much of the room that has not reached Redis or the store (a bound of
+    /// `cluster.rs`): close its clients here with 1013 and refuse joins until [`Remote::Resumed`]. The
+    /// clients keep their edits and send them again when they reconnect.
+    HoldOff,
+    /// The backlog that caused [`Remote::HoldOff`] is gone: take joins again.
+    Resumed,
 }
 
 /// A room's link to the bus: the remote inputs, in log order.

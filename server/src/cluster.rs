@@ -20,8 +20,8 @@ mod publisher;
 mod reader;
 mod snapshot;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,8 +30,9 @@ use dashmap::DashMap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::bus::{Attachment, Bus};
+use crate::bus::{Attachment, Bus, Remote};
 use crate::clock::now_ms;
+use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomLog, StoreError, StoreResult};
 use message::{K_ENDED, K_REOPENED, Keys, Outgoing};
 use publisher::{Job, Publisher};
@@ -46,6 +47,20 @@ const FLUSH_RETRY_PAUSE: Duration = Duration::from_millis(200);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long connecting to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bytes of messages this node may hold for Redis (queued while Redis cannot be reached). Past it,
+/// every room that publishes more is held off: its clients here are closed with 1013 and joins
+/// refused, rather than the queue growing without bound; their clients keep their edits and send them
+/// again after reconnecting. Typing at 1000 rooms queues about 1.5 MB a second, so this is tens of
+/// seconds cut off.
+pub const MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
+/// Entries of a room Redis may hold that the store does not (PostgreSQL unreachable). Past it, the
+/// room is held off on every node holding it, rather than Redis filling up (with `noeviction` it would
+/// then refuse every write). A typing room adds about 5 entries a second.
+pub const MAX_UNCOMMITTED: u64 = 5_000;
+
+/// Why a room is held off (bits of [`Link::held`]).
+const HELD_QUEUE: u8 = 1;
+const HELD_BACKLOG: u8 = 2;
 
 /// One room attached on this node, shared by the reader, the publisher and the committer.
 #[derive(Debug, Default)]
@@ -66,6 +81,37 @@ pub(crate) struct Link {
     /// whether this node is writing one (see `snapshot.rs`).
     snapshotted: AtomicU64,
     snapshotting: AtomicBool,
+    /// The highest seq this node knows the store holds (loaded, committed here or by another node).
+    stored: AtomicU64,
+    /// Why the room is held off ([`HELD_QUEUE`], [`HELD_BACKLOG`]); 0: it is not.
+    held: AtomicU8,
+    /// The room's latest attachment, to tell it to hold off or resume.
+    remote: Mutex<Option<mpsc::UnboundedSender<Remote>>>,
+    /// The Redis data's epoch when the room last attached: its messages carry it (`publisher.rs`).
+    epoch: Mutex<Arc<str>>,
+}
+
+impl Link {
+    fn tell(&self, remote: Remote) {
+        if let Some(tx) = self.remote.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = tx.send(remote);
+        }
+    }
+
+    /// Holds the room off for `cause` (its first cause closes its clients here).
+    fn hold(&self, cause: u8) {
+        if self.held.fetch_or(cause, Ordering::AcqRel) == 0 {
+            METRICS.cluster("held_off", 1);
+            self.tell(Remote::HoldOff);
+        }
+    }
+
+    /// Lifts `cause`; the room takes joins again once no cause is left.
+    fn release(&self, cause: u8) {
+        if self.held.fetch_and(!cause, Ordering::AcqRel) == cause {
+            self.tell(Remote::Resumed);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -75,11 +121,51 @@ pub(crate) struct Links {
     published: AtomicU64,
     /// Committed entries between two snapshots of a room (see `snapshot.rs`).
     snapshot_every: u64,
+    /// Bytes of messages queued for Redis ([`MAX_QUEUED_BYTES`]).
+    queued: AtomicUsize,
+    /// Some room is held off because the queue was full.
+    held_for_queue: AtomicBool,
+    /// The Redis data's epoch as this node last found it (`committer.rs`).
+    epoch: Mutex<Arc<str>>,
 }
 
 impl Links {
-    fn known(&self, room: &str) -> u64 {
-        self.rooms.get(room).map_or(0, |l| l.known.load(Ordering::Acquire))
+    fn epoch(&self) -> Arc<str> {
+        self.epoch.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// `message` as the publisher's job: numbered, counted against [`MAX_QUEUED_BYTES`] (returned: the
+    /// bytes queued with it), and stamped with its room's epoch; a room not attached here (an end
+    /// through this node's API) goes by the node's.
+    fn job(&self, message: Outgoing) -> (Job, usize) {
+        let number = publisher::next_number(self);
+        let bytes = message.bytes();
+        let epoch = match self.rooms.get(&message.room) {
+            Some(link) => link.epoch.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            None => self.epoch(),
+        };
+        let queued = self.queued.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        (Job::Send { message, number, bytes, epoch }, queued)
+    }
+
+    fn set_epoch(&self, epoch: Arc<str>) {
+        *self.epoch.lock().unwrap_or_else(|e| e.into_inner()) = epoch;
+    }
+
+    /// A queued message of `bytes` reached Redis (or was dropped).
+    fn sent(&self, bytes: usize) {
+        let left = self.queued.fetch_sub(bytes, Ordering::AcqRel) - bytes;
+        if left <= MAX_QUEUED_BYTES / 2 && self.held_for_queue.swap(false, Ordering::AcqRel) {
+            for link in self.rooms.iter() {
+                link.release(HELD_QUEUE);
+            }
+        }
+    }
+
+    fn tell(&self, room: &str, remote: Remote) {
+        if let Some(link) = self.rooms.get(room) {
+            link.tell(remote);
+        }
     }
 
     fn saw(&self, room: &str, seq: u64) {
@@ -116,11 +202,20 @@ impl RedisBus {
         let conn = connect().await.map_err(|e| anyhow::anyhow!("cannot reach Redis: {e}"))?;
         let (reader_conn, committer_conn) = (connect().await?, connect().await?);
         let node: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
+        let epoch = committer::join_epoch(&mut committer_conn.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach Redis: {e}"))?;
         let links = Arc::new(Links { snapshot_every, ..Links::default() });
+        links.set_epoch(Arc::from(epoch));
         let (jobs, jobs_rx) = mpsc::unbounded_channel();
         let (control, control_rx) = mpsc::unbounded_channel();
-        let publisher =
-            Publisher { jobs: jobs_rx, conn: conn.clone(), node: node.clone(), links: links.clone() };
+        let publisher = Publisher {
+            jobs: jobs_rx,
+            conn: conn.clone(),
+            node: node.clone(),
+            links: links.clone(),
+            store: store.clone(),
+        };
         tokio::spawn(publisher.run());
         let reader = Reader {
             control: control_rx,
@@ -135,6 +230,7 @@ impl RedisBus {
             node: node.clone(),
             links: links.clone(),
             store: store.clone(),
+            reader: control.clone(),
         };
         tokio::spawn(committer.run());
         tracing::info!(node = %node, "cluster mode: bus on Redis");
@@ -142,9 +238,21 @@ impl RedisBus {
     }
 
     fn send(&self, message: Outgoing) {
-        let number = publisher::next_number(&self.links);
+        let room = message.room.clone();
+        let (job, queued) = self.links.job(message);
+        if queued > MAX_QUEUED_BYTES {
+            // Redis has not taken this node's messages for a while: the room adding more is held off
+            // (the message itself is kept: its room applied it, so it must reach the log).
+            if let Some(link) = self.links.rooms.get(&room).map(|l| l.clone()) {
+                if link.held.load(Ordering::Acquire) & HELD_QUEUE == 0 {
+                    tracing::error!(room = %room, queued, "the queue for Redis is full; holding the room off");
+                }
+                self.links.held_for_queue.store(true, Ordering::Release);
+                link.hold(HELD_QUEUE);
+            }
+        }
         // The publisher lives as long as the runtime: a send fails only while it shuts down.
-        let _ = self.jobs.send(Job::Send { message, number });
+        let _ = self.jobs.send(job);
     }
 }
 
@@ -158,8 +266,17 @@ impl Bus for RedisBus {
             link.clone()
         };
         link.known.fetch_max(last_seq, Ordering::AcqRel);
+        link.stored.fetch_max(last_seq, Ordering::AcqRel);
         link.dirty.store(true, Ordering::Release);
         let (tx, remote) = mpsc::unbounded_channel();
+        if link.held.load(Ordering::Acquire) != 0 {
+            let _ = tx.send(Remote::HoldOff);
+        }
+        *link.remote.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx.clone());
+        *link.epoch.lock().unwrap_or_else(|e| e.into_inner()) = self.links.epoch();
+        // Redis counts the room's seq on from what the store holds, if it has no count of its own (a
+        // room new to Redis, or a Redis that lost its data): queued ahead of the room's own messages.
+        let _ = self.jobs.send(Job::Seed { room: room.clone(), seq: last_seq });
         let _ = self.control.send(Control::Attach { room: room.clone(), last_seq, tx });
         Some(Attachment { remote })
     }
@@ -238,6 +355,7 @@ impl Bus for RedisBus {
         };
         if let Some(link) = self.links.rooms.get(&room) {
             link.committed.fetch_max(upto, Ordering::AcqRel);
+            link.stored.fetch_max(upto, Ordering::AcqRel);
         }
         Ok(())
     }

@@ -43,9 +43,17 @@ impl From<Invalid> for AppError {
     }
 }
 
+/// A store that cannot be reached (PostgreSQL down, the pool out of connections) is a 503: the caller
+/// tries again later. Anything else the store says is the server's own failure.
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
-        AppError::Internal(e.to_string())
+        match e {
+            StoreError::Backend(_) | StoreError::Closed => {
+                tracing::error!(error = %e, "the store is unavailable");
+                AppError::Unavailable("the store is unavailable, try again shortly".into())
+            }
+            e => AppError::Internal(e.to_string()),
+        }
     }
 }
 

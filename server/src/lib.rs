@@ -94,6 +94,11 @@ pub mod test_support {
         };
     }
 
+    /// Cluster mode's bounds, which the cluster tests go past.
+    pub mod cluster {
+        pub use crate::cluster::{MAX_QUEUED_BYTES, MAX_UNCOMMITTED};
+    }
+
     /// Voice recording: the hook the SFU calls and the service behind it.
     pub mod recording {
         pub use crate::recording::{

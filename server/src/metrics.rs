@@ -74,6 +74,8 @@ pub struct Metrics {
     /// Webhook delivery attempts by outcome: `delivered`, `retry` (failed, tried again later) and
     /// `failed` (failed for the last time: the receiver never gets this room's summary).
     pub webhook_attempts: IntCounterVec,
+    /// Rounds of the webhook worker over the outbox (each after its attempts finished).
+    pub webhook_polls: IntCounter,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -260,6 +262,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             r.register(Box::new(c.clone())).expect("registered once");
             c
         },
+        webhook_polls: counter(
+            &r,
+            "handoff_webhook_polls_total",
+            "Rounds of the webhook worker over the outbox, each counted once its attempts are done",
+        ),
         registry: r,
     }
 });

@@ -87,6 +87,7 @@ impl Webhooks {
                 }
                 Err(e) => tracing::error!(error = %e, "reading due webhooks failed"),
             }
+            METRICS.webhook_polls.inc();
             tokio::select! {
                 _ = tokio::time::sleep(POLL) => {}
                 _ = self.wake.notified() => {}

@@ -1,7 +1,10 @@
 //! `handoff check` as an operator runs it before going live: one line per check (ok / warn / FAIL with
 //! what to do) and a non-zero exit on any FAIL. A good configuration passes; a loose data dir, a taken
 //! listen port or voice port, an unreachable store or Redis and a low open-file limit each fail, naming
-//! the fix. Needs Redis at 127.0.0.1:6379 (a missing Redis fails the test).
+//! the fix; a Redis without AOF is warned about. Needs `redis-server` on PATH (a missing one fails the
+//! test).
+
+mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -121,8 +124,9 @@ fn an_unreachable_store_fails() {
 fn redis_is_checked_when_set() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = data_dir(tmp.path());
-    let out = check(&dir, &["--redis-url", "redis://127.0.0.1:6379"]);
-    assert!(line(&out, "redis").starts_with("ok"), "Redis must run at 127.0.0.1:6379: {}", report(&out));
+    let redis = common::redis::RedisServer::start();
+    let out = check(&dir, &["--redis-url", &redis.url()]);
+    assert!(line(&out, "redis").starts_with("ok"), "a Redis with AOF answers: {}", report(&out));
     // Serve refuses cluster mode on SQLite (every node needs the one shared store), so check fails it.
     let cluster = line(&out, "cluster");
     assert!(
@@ -134,6 +138,12 @@ fn redis_is_checked_when_set() {
     assert!(!out.status.success(), "{}", report(&out));
     let redis = line(&out, "redis");
     assert!(redis.starts_with("FAIL") && redis.contains("--redis-url"), "{redis}");
+
+    // A Redis that would lose its data on a restart is named.
+    let forgetful = common::redis::RedisServer::start_without_persistence();
+    let out = check(&dir, &["--redis-url", &forgetful.url()]);
+    let redis = line(&out, "redis");
+    assert!(redis.starts_with("warn") && redis.contains("appendonly is no"), "{redis}");
 }
 
 #[test]

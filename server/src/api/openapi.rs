@@ -35,7 +35,7 @@ pub(crate) const ROOM_TOKEN_QUERY: &str = "room_token_query";
     modifiers(&SecuritySchemes),
     components(
         schemas(ErrorBody, RoomEndedEvent),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Internal),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Internal, Unavailable),
     ),
     tags(
         (name = "submissions", description = "The async work a platform posts, and promoting it to a room"),
@@ -134,6 +134,10 @@ error_response!(
     /// `500`: the server's own failure; details are logged, never sent.
     Internal, "Server failure (no internals)", "internal", "internal error"
 );
+error_response!(
+    /// `503`: the store cannot be reached for now (PostgreSQL down); try again shortly.
+    Unavailable, "The store is unavailable", "unavailable", "the store is unavailable, try again shortly"
+);
 
 fn error_response(description: &str, code: &str, message: &str) -> RefOr<Response> {
     let content = ContentBuilder::new()
@@ -151,7 +155,21 @@ pub(crate) fn document() -> Value {
     if let Some(root) = value.as_object_mut() {
         root.insert("webhooks".into(), webhooks());
     }
+    add_unavailable(&mut value);
     value
+}
+
+/// Every operation that reads or writes the store (all that list a 500) may answer 503 while the
+/// store is unreachable: listed once here rather than on each route.
+fn add_unavailable(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|p| p.values_mut()) {
+        if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
+            if responses.contains_key("500") {
+                responses.insert("503".into(), json!({"$ref": "#/components/responses/Unavailable"}));
+            }
+        }
+    }
 }
 
 /// The room-ended webhook: what the server POSTs and how a receiver checks it came from this server.

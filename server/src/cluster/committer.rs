@@ -10,9 +10,12 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::streams::StreamRangeReply;
 
-use super::Links;
+use tokio::sync::mpsc;
+
 use super::message::{Incoming, Keys, decode, parse_id};
-use super::reader::unreachable;
+use super::reader::{Control, unreachable};
+use super::{HELD_BACKLOG, Link, Links, MAX_UNCOMMITTED};
+use crate::bus::Remote;
 use crate::clock::now_ms;
 use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomLog, StoreError, StoreResult};
@@ -44,6 +47,17 @@ pub(super) struct Committer {
     pub(super) node: Arc<str>,
     pub(super) links: Arc<Links>,
     pub(super) store: Arc<dyn RoomLog>,
+    /// To tell the reader that Redis lost its data.
+    pub(super) reader: mpsc::UnboundedSender<Control>,
+}
+
+/// The Redis data's epoch: the one there, or a new one if there is none (random: never one seen before).
+pub(super) async fn join_epoch(conn: &mut ConnectionManager) -> redis::RedisResult<String> {
+    let fresh = uuid::Uuid::new_v4().simple().to_string();
+    let _: Option<String> = redis::cmd("SET").arg(Keys::EPOCH).arg(fresh).arg("NX").query_async(conn).await?;
+    let epoch: Option<String> = redis::cmd("GET").arg(Keys::EPOCH).query_async(conn).await?;
+    // Gone again at once (flushed in between): the next check finds it missing.
+    Ok(epoch.unwrap_or_default())
 }
 
 impl Committer {
@@ -58,9 +72,11 @@ impl Committer {
             if refresh {
                 last_refresh = now_ms();
             }
+            self.check_epoch().await;
             let rooms: Vec<_> =
                 self.links.rooms.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
             for (room, link) in rooms {
+                hold_if_behind(&room, &link);
                 if let Err(e) = self.count(&room, &link, refresh).await {
                     tracing::debug!(room = %room, error = %e, "counting clients in Redis failed");
                 }
@@ -92,6 +108,7 @@ impl Committer {
                             .query_async(&mut self.conn)
                             .await
                             .unwrap_or(None);
+                        link.stored.fetch_max(theirs.unwrap_or(0), Ordering::AcqRel);
                         if theirs.unwrap_or(0) < link.known.load(Ordering::Acquire) {
                             link.dirty.store(true, Ordering::Release);
                         }
@@ -109,6 +126,7 @@ impl Committer {
                 match commit(&mut self.conn, self.store.as_ref(), &room, (from > 0).then_some(from)).await {
                     Ok(upto) => {
                         link.committed.store(upto, Ordering::Release);
+                        link.stored.fetch_max(upto, Ordering::AcqRel);
                         if upto < link.known.load(Ordering::Acquire) {
                             link.dirty.store(true, Ordering::Release);
                         }
@@ -123,6 +141,40 @@ impl Committer {
                     }
                 }
             }
+        }
+    }
+
+    /// Finds out whether Redis lost its data since the last look: the epoch key is gone (or another
+    /// node already put a new one there). Then every room's place in its stream means nothing: the
+    /// rooms here rebuild from the store and their clients send again what the store lacks, and the
+    /// rooms' seqs go on from the store's (`publisher.rs`), so no seq is given twice.
+    async fn check_epoch(&mut self) {
+        let epoch: redis::RedisResult<Option<String>> =
+            redis::cmd("GET").arg(Keys::EPOCH).query_async(&mut self.conn).await;
+        match epoch {
+            Ok(Some(epoch)) if *epoch == *self.links.epoch() => return,
+            Ok(_) => {}
+            // Unreachable: looked at again next tick.
+            Err(_) => return,
+        }
+        let Ok(epoch) = join_epoch(&mut self.conn).await else { return };
+        // Rooms attached from now on publish under the new epoch; those attached before are refused
+        // until they rebuild and attach again.
+        self.links.set_epoch(Arc::from(epoch));
+        METRICS.cluster("redis_data_lost", 1);
+        tracing::error!(
+            "Redis lost its data (restarted without AOF, flushed, or keys evicted): every room here \
+             rebuilds from PostgreSQL and its clients send again what was lost; run Redis with \
+             appendonly yes and maxmemory-policy noeviction"
+        );
+        // The reader drops its places first, so every room's next attach (after its rebuild) is read
+        // from where the store ends.
+        let _ = self.reader.send(Control::Lost);
+        for link in self.links.rooms.iter() {
+            link.known.store(0, Ordering::Release);
+            link.committed.store(0, Ordering::Release);
+            link.dirty.store(true, Ordering::Release);
+            link.tell(Remote::Rebuild);
         }
     }
 
@@ -143,6 +195,20 @@ impl Committer {
             pipe.hset(&key, &*self.node, value).ignore().pexpire(&key, COUNT_TTL_MS as i64).ignore();
         }
         pipe.query_async::<()>(&mut self.conn).await
+    }
+}
+
+/// Holds the room off while Redis holds more than [`MAX_UNCOMMITTED`] of its entries that the store
+/// does not (the store is unreachable); lets it go once the store has caught up to half of that.
+fn hold_if_behind(room: &str, link: &Link) {
+    let behind = link.known.load(Ordering::Acquire).saturating_sub(link.stored.load(Ordering::Acquire));
+    let held = link.held.load(Ordering::Acquire) & HELD_BACKLOG != 0;
+    if behind > MAX_UNCOMMITTED && !held {
+        tracing::error!(room, behind, "the store is behind the room by too much; holding the room off");
+        link.hold(HELD_BACKLOG);
+    } else if held && behind <= MAX_UNCOMMITTED / 2 {
+        tracing::info!(room, behind, "the store caught up; the room takes joins again");
+        link.release(HELD_BACKLOG);
     }
 }
 

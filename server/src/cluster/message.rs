@@ -57,6 +57,9 @@ impl Keys {
     pub(super) fn connected(room: &str) -> String {
         format!("handoff:{{{room}}}:conn")
     }
+    /// The Redis data's epoch: set once by the first node to find it missing. A node that finds it
+    /// gone or changed knows Redis lost its data (restarted without AOF, flushed, evicted).
+    pub(super) const EPOCH: &'static str = "handoff:epoch";
     /// The room a stream key names.
     pub(super) fn room_of(stream: &str) -> Option<&str> {
         stream.strip_prefix("handoff:{")?.strip_suffix("}:log")
@@ -90,6 +93,11 @@ impl Outgoing {
 
     pub(super) fn signal(room: Arc<str>, kind: &'static str) -> Outgoing {
         Outgoing { room, kind, fields: Vec::new() }
+    }
+
+    /// Roughly what the message holds in memory while queued: its fields' bytes.
+    pub(super) fn bytes(&self) -> usize {
+        self.fields.iter().map(|(name, value)| name.len() + value.len()).sum::<usize>() + self.room.len()
     }
 }
 

@@ -14,7 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Links;
 use super::message::{Keys, Outgoing};
+use crate::bus::Remote;
 use crate::metrics::METRICS;
+use crate::store::RoomLog;
 
 /// Messages sent per pipeline at most.
 const BATCH: usize = 256;
@@ -23,32 +25,46 @@ const RETRY_MIN_MS: u64 = 50;
 const RETRY_MAX_MS: u64 = 1_000;
 /// How long a room's publish numbers are remembered after its last publish.
 const PUBLISHED_TTL_MS: u64 = 24 * 3600 * 1000;
+/// How long reading a room's last stored seq may take when Redis has lost the room's seq.
+const SEED_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Numbers the message, then adds it to the room's stream. KEYS: seq, stream, published. ARGV: node,
-/// publish number, floor (the seq to start from if the room has none in Redis: what the node knows the
-/// log holds), kind, how long to keep the publish numbers, then the message's fields. Only an update
-/// sets the room's counter: a node that does not hold the room (an end through its API) knows no floor.
+/// Numbers the message, then adds it to the room's stream. KEYS: seq, stream, published, the Redis
+/// data's epoch. ARGV: node, publish number, kind, how long to keep the publish numbers, the epoch the
+/// room was attached under, then the message's fields.
+///
+/// A message of a room attached before Redis lost its data (the epoch differs, or is gone) is refused
+/// (`STALE`): it was made against entries Redis no longer has, and numbered in the new log before them
+/// it would not apply anywhere. The room rebuilds and its clients send it again. A room with no seq in
+/// Redis is refused (`NOSEQ`): its count must go on from what the store holds (`Job::Seed`), never
+/// from what a node remembers, or a seq would be given twice.
 const ORDER_SCRIPT: &str = r"
+if redis.call('GET', KEYS[4]) ~= ARGV[5] then return redis.error_reply('STALE the room predates the data') end
+local cur = redis.call('GET', KEYS[1])
+if not cur then return redis.error_reply('NOSEQ the room has no seq in Redis') end
 local last = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
 if tonumber(ARGV[2]) <= last then return false end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
-local cur = redis.call('GET', KEYS[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
 local id
-if ARGV[4] == 'u' then
-  if not cur then redis.call('SET', KEYS[1], ARGV[3]) end
+if ARGV[3] == 'u' then
   id = redis.call('INCR', KEYS[1]) .. '-0'
 else
-  id = (cur or ARGV[3]) .. '-*'
+  id = cur .. '-*'
 end
-return redis.call('XADD', KEYS[2], id, 'v', '1', 'k', ARGV[4], 'n', ARGV[1], unpack(ARGV, 6))
+return redis.call('XADD', KEYS[2], id, 'v', '1', 'k', ARGV[3], 'n', ARGV[1], unpack(ARGV, 6))
 ";
 
 pub(super) enum Job {
     Send {
         message: Outgoing,
         number: u64,
+        /// What it holds, for the bound on the queue.
+        bytes: usize,
+        /// The Redis data's epoch its room was attached under.
+        epoch: Arc<str>,
     },
+    /// Sets the room's seq to `seq` (what the store holds) unless Redis has one.
+    Seed { room: Arc<str>, seq: u64 },
     /// A message of the batch already in Redis (or dropped).
     Sent,
     /// Answered once every message queued before it is in Redis.
@@ -60,6 +76,8 @@ pub(super) struct Publisher {
     pub(super) conn: ConnectionManager,
     pub(super) node: Arc<str>,
     pub(super) links: Arc<Links>,
+    /// Where a room's seq starts from when Redis has none.
+    pub(super) store: Arc<dyn RoomLog>,
 }
 
 impl Publisher {
@@ -97,58 +115,134 @@ impl Publisher {
     /// Sends every message of the batch not sent yet. A message Redis refuses (not a transport
     /// failure) is dropped and counted: retrying it would hold back every room.
     async fn send(&mut self, script: &redis::Script, batch: &mut [Job]) -> redis::RedisResult<()> {
-        while self.send_once(script, batch).await? {
-            // A restarted Redis forgot the script: load it, then send the rest again.
-            let _: String =
-                redis::cmd("SCRIPT").arg("LOAD").arg(ORDER_SCRIPT).query_async(&mut self.conn).await?;
+        loop {
+            let (missing_script, unseeded) = self.send_once(script, batch).await?;
+            if missing_script {
+                // A restarted Redis forgot the script: load it, then send the rest again.
+                let _: String =
+                    redis::cmd("SCRIPT").arg("LOAD").arg(ORDER_SCRIPT).query_async(&mut self.conn).await?;
+            }
+            for room in &unseeded {
+                self.seed(room, batch).await?;
+            }
+            if !missing_script && unseeded.is_empty() {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
-    /// One pipeline of the batch's unsent messages; true if Redis lacked the script for some.
-    async fn send_once(&mut self, script: &redis::Script, batch: &mut [Job]) -> redis::RedisResult<bool> {
+    /// Starts the room's seq in Redis from what the store holds: Redis had none although the room was
+    /// attached with one, so Redis lost its data since. If the store cannot say, the room's unsent
+    /// messages are dropped and the room rebuilds: its clients send what it lacks again.
+    async fn seed(&mut self, room: &Arc<str>, batch: &mut [Job]) -> redis::RedisResult<()> {
+        match tokio::time::timeout(SEED_TIMEOUT, self.store.last_seq(room)).await {
+            Ok(Ok(seq)) => {
+                tracing::warn!(room = %room, seq, "Redis has no seq for the room; it goes on from the store's");
+                redis::cmd("SET")
+                    .arg(Keys::seq(room))
+                    .arg(seq)
+                    .arg("NX")
+                    .query_async::<()>(&mut self.conn)
+                    .await
+            }
+            failed => {
+                let error = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "no answer in time".to_owned(),
+                };
+                tracing::error!(room = %room, %error, "Redis has no seq for the room and the store cannot say its last; rebuilding the room");
+                for job in batch.iter_mut() {
+                    if matches!(job, Job::Send { message, .. } if message.room == *room) {
+                        if let Job::Send { bytes, .. } = std::mem::replace(job, Job::Sent) {
+                            METRICS.cluster("dropped", 1);
+                            self.links.sent(bytes);
+                        }
+                    }
+                }
+                self.links.tell(room, Remote::Rebuild);
+                Ok(())
+            }
+        }
+    }
+
+    /// One pipeline of the batch's unsent messages. Returns whether Redis lacked the script for some,
+    /// and the rooms Redis has no seq for.
+    async fn send_once(
+        &mut self,
+        script: &redis::Script,
+        batch: &mut [Job],
+    ) -> redis::RedisResult<(bool, Vec<Arc<str>>)> {
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
         let mut sent = Vec::new();
         for (i, job) in batch.iter().enumerate() {
-            let Job::Send { message, number } = job else { continue };
-            let room = &message.room;
-            let floor = self.links.known(room);
-            let cmd = pipe
-                .cmd("EVALSHA")
-                .arg(script.get_hash())
-                .arg(3)
-                .arg(Keys::seq(room))
-                .arg(Keys::stream(room))
-                .arg(Keys::published(room))
-                .arg(&*self.node)
-                .arg(*number)
-                .arg(floor)
-                .arg(message.kind)
-                .arg(PUBLISHED_TTL_MS);
-            for (field, value) in &message.fields {
-                cmd.arg(*field).arg(&value[..]);
+            match job {
+                Job::Send { message, number, epoch, .. } => {
+                    let room = &message.room;
+                    let cmd = pipe
+                        .cmd("EVALSHA")
+                        .arg(script.get_hash())
+                        .arg(4)
+                        .arg(Keys::seq(room))
+                        .arg(Keys::stream(room))
+                        .arg(Keys::published(room))
+                        .arg(Keys::EPOCH)
+                        .arg(&*self.node)
+                        .arg(*number)
+                        .arg(message.kind)
+                        .arg(PUBLISHED_TTL_MS)
+                        .arg(&**epoch);
+                    for (field, value) in &message.fields {
+                        cmd.arg(*field).arg(&value[..]);
+                    }
+                }
+                Job::Seed { room, seq } => {
+                    pipe.cmd("SET").arg(Keys::seq(room)).arg(*seq).arg("NX");
+                }
+                Job::Sent | Job::Drained(_) => continue,
             }
             sent.push(i);
         }
         if sent.is_empty() {
-            return Ok(false);
+            return Ok((false, Vec::new()));
         }
         let results: Vec<redis::RedisResult<redis::Value>> = pipe.query_async(&mut self.conn).await?;
         let mut missing_script = false;
+        let mut unseeded: Vec<Arc<str>> = Vec::new();
         for (i, result) in sent.into_iter().zip(results) {
             match result {
-                Ok(_) => batch[i] = Job::Sent,
-                Err(e) if e.code() == Some("NOSCRIPT") => missing_script = true,
+                Ok(_) => {}
+                Err(e) if e.code() == Some("NOSCRIPT") => {
+                    missing_script = true;
+                    continue;
+                }
+                Err(e) if e.code() == Some("NOSEQ") => {
+                    if let Job::Send { message, .. } = &batch[i] {
+                        if !unseeded.contains(&message.room) {
+                            unseeded.push(message.room.clone());
+                        }
+                    }
+                    continue;
+                }
                 Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => return Err(e),
+                Err(e) if e.code() == Some("STALE") => {
+                    // Dropped: the room rebuilds once this node sees the loss (`committer.rs`), and
+                    // its clients send what it lacks.
+                    METRICS.cluster("stale", 1);
+                    if let Job::Send { message, epoch, .. } = &batch[i] {
+                        tracing::debug!(room = %message.room, kind = message.kind, %epoch, node = %self.links.epoch(), "a message from before Redis lost its data; dropped");
+                    }
+                }
                 Err(error) => {
                     METRICS.cluster("dropped", 1);
                     tracing::error!(%error, "Redis refused a bus message; dropped");
-                    batch[i] = Job::Sent;
                 }
             }
+            if let Job::Send { bytes, .. } = std::mem::replace(&mut batch[i], Job::Sent) {
+                self.links.sent(bytes);
+            }
         }
-        Ok(missing_script)
+        Ok((missing_script, unseeded))
     }
 }
 

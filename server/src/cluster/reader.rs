@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use super::Links;
 use super::message::{Incoming, K_AWARENESS_WANTED, Keys, Outgoing, Skipped, decode, parse_id};
-use super::publisher::{Job, next_number};
+use super::publisher::Job;
 use crate::bus::Remote;
 use crate::metrics::METRICS;
 
@@ -43,6 +43,8 @@ const UNREACHABLE_PAUSE: Duration = Duration::from_millis(200);
 pub(super) enum Control {
     /// Read the room's stream after log entry `last_seq`, handing what others did to `tx`.
     Attach { room: Arc<str>, last_seq: u64, tx: mpsc::UnboundedSender<Remote> },
+    /// Redis lost its data: every place in a stream means nothing now.
+    Lost,
 }
 
 struct Cursor {
@@ -244,7 +246,14 @@ impl Reader {
     /// Starts (or restarts) reading a room's stream after log entry `last_seq` (see the module's
     /// comment for where), then asks the other nodes for their members' awareness states.
     async fn attach(&mut self, cursors: &mut HashMap<Arc<str>, Cursor>, control: Control) {
-        let Control::Attach { room, last_seq, tx } = control;
+        let Control::Attach { room, last_seq, tx } = control else {
+            // Redis lost its data: every place in a stream means nothing now; each room rebuilds
+            // (the committer tells it) and attaches again.
+            tracing::debug!(rooms = cursors.len(), "dropping every place in the streams");
+            cursors.clear();
+            return;
+        };
+        tracing::debug!(room = %room, last_seq, "reading the room's stream");
         let key = Keys::stream(&room);
         let end: redis::RedisResult<StreamRangeReply> = redis::cmd("XREVRANGE")
             .arg(&key)
@@ -266,8 +275,8 @@ impl Reader {
             room.clone(),
             Cursor { room: room.clone(), key, last_id, last_seq, tx, paused_until: None },
         );
-        let message = Outgoing::signal(room, K_AWARENESS_WANTED);
-        let _ = self.jobs.send(Job::Send { message, number: next_number(&self.links) });
+        let (job, _) = self.links.job(Outgoing::signal(room, K_AWARENESS_WANTED));
+        let _ = self.jobs.send(job);
     }
 }
 

@@ -351,6 +351,7 @@ impl RoomActor {
         // Only the log: the core snapshots nothing while the document is distrusted. Rebuilt without
         // updates the others already hold, the room would fork from them: then it must not serve either.
         let logged = self.flush(commit, false).await;
+        tracing::debug!(logged, "reloading the room");
         let loaded = if logged { Some(self.store.load_room(&self.id).await) } else { None };
         let rebuilt = match loaded {
             Some(Ok(state)) => {

@@ -93,6 +93,8 @@ pub(crate) struct RoomCore<S> {
     ordering: LogOrder,
     /// Set when the interview ended: joins are refused with this reason.
     ended: Option<CloseReason>,
+    /// Set while the bus holds too much of the room (`remote.rs`): joins are refused with this reason.
+    held_off: Option<CloseReason>,
     /// A malformed update broke the document: the driver rebuilds it from the store before anything
     /// else, and nothing snapshots it meanwhile.
     distrusted: bool,
@@ -124,6 +126,7 @@ impl<S> RoomCore<S> {
             log: Log::new(id, next_seq, since_snapshot, snapshot_every),
             ordering,
             ended: None,
+            held_off: None,
             distrusted: false,
             idle_since: 0,
             idle_evict_ms: u64::try_from(idle_evict.as_millis()).unwrap_or(u64::MAX),
@@ -140,7 +143,7 @@ impl<S> RoomCore<S> {
         sink: S,
         now: Now,
     ) -> Result<(), CloseReason> {
-        if let Some(reason) = &self.ended {
+        if let Some(reason) = self.ended.as_ref().or(self.held_off.as_ref()) {
             return Err(reason.clone());
         }
         if self.members.len() >= MAX_CLIENTS_PER_ROOM {
@@ -212,10 +215,22 @@ impl<S> RoomCore<S> {
             }
             return;
         }
-        let (author, role) = (member.who.name.clone(), member.who.role);
+        let (author, role, resyncing) = (member.who.name.clone(), member.who.role, member.resyncing);
+        if step2 {
+            member.resyncing = false;
+        }
         match self.document.apply(update, &payload) {
             Applied::Yes => {}
-            Applied::Refused(reason) => {
+            // Sent before the member saw the rebuild; its answer to the resync carries this too.
+            Applied::Missing(_) if resyncing => {
+                tracing::debug!(
+                    conn = conn_id,
+                    step2,
+                    "an update from before the rebuild; its resync carries it"
+                );
+                return;
+            }
+            Applied::Refused(reason) | Applied::Missing(reason) => {
                 self.remove(conn_id, Some(CloseReason::new(CLOSE_INVALID_PAYLOAD, reason)), now);
                 return;
             }
@@ -365,9 +380,15 @@ impl<S> RoomCore<S> {
     }
 
     /// The document rebuilt from the store replaces the distrusted one; members and their presence stay.
+    /// Each member is resynced as on a join: sent the new state vector, it answers with what it holds
+    /// beyond it (edits the store and the bus never got, e.g. after Redis lost its data), which the room
+    /// takes as its own members' updates; and it is sent the whole document, for what the store got from
+    /// other nodes that the member never saw.
     pub(crate) fn rebuilt(&mut self, doc: Doc) {
         self.document = Document::new(doc);
         self.distrusted = false;
+        let everything = self.document.answer(&yrs::StateVector::default());
+        self.members.resync_all(self.document.greeting(), everything);
     }
 
     /// The document could not be rebuilt: without a trustworthy document the room must not serve, so

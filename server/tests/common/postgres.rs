@@ -25,6 +25,21 @@ impl Database {
         Database { url: format!("{base}/{name}"), admin, name }
     }
 
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        let (_, rest) = self.url.split_once('@').unwrap();
+        let (authority, _) = rest.split_once('/').unwrap();
+        authority.rsplit_once(':').map_or(5432, |(_, port)| port.parse().unwrap())
+    }
+
+    /// The URL through another port on loopback (a proxy in front of the server).
+    pub fn url_via(&self, port: u16) -> String {
+        let (scheme, rest) = self.url.split_once("://").unwrap();
+        let (user, rest) = rest.split_once('@').unwrap();
+        let (_, path) = rest.split_once('/').unwrap();
+        format!("{scheme}://{user}@127.0.0.1:{port}/{path}")
+    }
+
     /// The URL with a password in it; trust auth ignores it, so it only has to stay out of sight.
     pub fn url_with_password(&self, password: &str) -> String {
         self.url.replacen("postgres@", &format!("postgres:{password}@"), 1)

@@ -1,5 +1,5 @@
-//! A test-owned `redis-server` on a free loopback port, with AOF on in a temporary directory, killed
-//! when dropped. Without `redis-server` the test fails, never skips: `.ci/redis.sh` installs it.
+//! A test-owned `redis-server` on a free loopback port, with AOF on in a temporary directory (or, to
+//! show what a Redis that loses its data does, without any persistence), killed when dropped. Without `redis-server` the test fails, never skips: `.ci/redis.sh` installs it.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -9,13 +9,23 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    aof: bool,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        Self::start_with(true)
+    }
+
+    /// Without AOF (and without snapshots): a restart comes back empty, as a misconfigured Redis does.
+    pub fn start_without_persistence() -> RedisServer {
+        Self::start_with(false)
+    }
+
+    fn start_with(aof: bool) -> RedisServer {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = RedisServer { child: None, port, dir };
+        let mut server = RedisServer { child: None, port, dir, aof };
         server.spawn();
         server
     }
@@ -33,7 +43,7 @@ impl RedisServer {
                 "--bind",
                 "127.0.0.1",
                 "--appendonly",
-                "yes",
+                if self.aof { "yes" } else { "no" },
                 "--save",
                 "",
             ])
@@ -58,6 +68,14 @@ impl RedisServer {
         let status = Command::new("redis-cli").args(["-p", &self.port.to_string(), "shutdown"]).status();
         assert!(status.is_ok(), "redis-cli runs (.ci/redis.sh installs it)");
         if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills it at once (SIGKILL): without AOF everything it held is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
             let _ = child.wait();
         }
     }

@@ -55,7 +55,12 @@ impl YClient {
 
     /// Connects, or returns the HTTP status the server refused the upgrade with.
     pub async fn try_connect(url: &str) -> Result<YClient, u16> {
-        match tokio_tungstenite::connect_async(url).await {
+        // No size limit on what the server sends, as in a browser (a document may pass tungstenite's
+        // default of 16 MiB per frame).
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(None)
+            .max_frame_size(None);
+        match tokio_tungstenite::connect_async_with_config(url, Some(config), false).await {
             Ok((ws, _)) => Ok(Self::start(ws).await),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
             Err(e) => panic!("websocket error: {e}"),

@@ -119,17 +119,45 @@ async fn store(config: &Config) -> Outcome {
     fail(StoreError::UnsupportedUrl(shown.clone()))
 }
 
-/// Redis answers a PING.
+/// Redis answers a PING, and keeps what a cluster needs it to keep: AOF on (a restart without it loses
+/// every edit PostgreSQL does not hold yet, which the nodes then have to get back from the clients) and
+/// `noeviction` (an evicted stream or seq does the same). Either missing is a warning; a Redis whose
+/// `CONFIG` is disabled (managed services) is trusted, with a note.
 async fn redis(url: &str) -> Outcome {
     const WHAT: &str = "redis";
     let shown = redact_url(url);
     let ping = async {
         let client = redis::Client::open(url)?;
         let mut conn = client.get_multiplexed_async_connection().await?;
-        redis::cmd("PING").query_async::<String>(&mut conn).await
+        redis::cmd("PING").query_async::<String>(&mut conn).await?;
+        let mut settings = Vec::new();
+        for name in ["appendonly", "maxmemory-policy"] {
+            let pair: redis::RedisResult<Vec<String>> =
+                redis::cmd("CONFIG").arg("GET").arg(name).query_async(&mut conn).await;
+            settings.push(pair.ok().and_then(|p| p.get(1).cloned()));
+        }
+        Ok::<_, redis::RedisError>(settings)
     };
     match tokio::time::timeout(Duration::from_millis(REACH_TIMEOUT_MS), ping).await {
-        Ok(Ok(_)) => Outcome::ok(WHAT, format!("{shown} answers")),
+        Ok(Ok(settings)) => match (settings[0].as_deref(), settings[1].as_deref()) {
+            (Some("yes"), Some("noeviction")) => {
+                Outcome::ok(WHAT, format!("{shown} answers (AOF on, maxmemory-policy noeviction)"))
+            }
+            (Some(aof), Some(policy)) => Outcome::warn(
+                WHAT,
+                format!(
+                    "{shown} answers, but appendonly is {aof} and maxmemory-policy {policy}: a cluster needs \
+                     appendonly yes and noeviction, or a Redis restart or eviction loses edits not yet in \
+                     PostgreSQL until the clients send them again"
+                ),
+            ),
+            _ => Outcome::ok(
+                WHAT,
+                format!(
+                    "{shown} answers (CONFIG is disabled: make sure AOF is on and maxmemory-policy is noeviction)"
+                ),
+            ),
+        },
         Ok(Err(e)) => Outcome::fail(WHAT, format!("{shown}: {e}; start Redis or fix --redis-url")),
         Err(_) => Outcome::fail(
             WHAT,

@@ -33,6 +33,12 @@ impl RoomActor {
                 self.open.store(true, Ordering::Release);
             }
             Some(Remote::Rebuild) | None => self.core.distrust(),
+            Some(Remote::HoldOff) => {
+                tracing::warn!("the bus cannot take more of the room for now; closing its clients (1013)");
+                let now = self.now();
+                self.core.hold_off(now);
+            }
+            Some(Remote::Resumed) => self.core.resume(),
         }
         let updates = self.apply_events();
         if updates > 0 {

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use handoff_protocol::frame;
+use handoff_protocol::update_check::Refusal;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::integrate::{Integrated, apply, encodes, integrate};
@@ -15,6 +16,9 @@ pub(super) enum Applied {
     Yes,
     /// Refused before or by yrs; the document is as it was. The sender is closed with this reason.
     Refused(String),
+    /// Refused because the document lacks what the update builds on (it is as it was). From a member
+    /// asked to resync after a rebuild, expected: its answer carries the update's content too.
+    Missing(String),
     /// Applied, and it broke the document (`integrate`) or its schema (`schema`): the document must be
     /// rebuilt from the log. The sender is closed with this reason.
     Broke(&'static str),
@@ -75,6 +79,10 @@ impl Document {
     pub(super) fn apply(&mut self, update: Update, payload: &[u8]) -> Applied {
         let deps = match schema::check_dependencies(payload, &self.clocks) {
             Ok(deps) => deps,
+            Err(refusal @ Refusal::MissingDependency(_)) => {
+                METRICS.refuse_update(refusal.reason());
+                return Applied::Missing(format!("update refused: {refusal}"));
+            }
             Err(refusal) => {
                 METRICS.refuse_update(refusal.reason());
                 return Applied::Refused(format!("update refused: {refusal}"));

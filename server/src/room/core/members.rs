@@ -13,13 +13,16 @@ pub(super) struct Member<S> {
     pub(super) sink: S,
     /// The observer was already told it is read-only (said once, not per keystroke).
     pub(super) told_read_only: bool,
+    /// Asked to resync after a rebuild and not answered yet (sync step 2): its updates until then
+    /// may build on what the rebuilt document lacks.
+    pub(super) resyncing: bool,
     /// Frames not yet handed to the sink.
     queued: Vec<Bytes>,
 }
 
 impl<S> Member<S> {
     pub(super) fn new(who: Identity, extensions: Extensions, sink: S) -> Member<S> {
-        Member { who, extensions, sink, told_read_only: false, queued: Vec::new() }
+        Member { who, extensions, sink, told_read_only: false, resyncing: false, queued: Vec::new() }
     }
 }
 
@@ -86,6 +89,17 @@ impl<S> Members<S> {
     pub(super) fn broadcast_all(&mut self, frame: Bytes) {
         for m in self.list.iter_mut() {
             m.queued.push(frame.clone());
+            self.undelivered = true;
+        }
+    }
+
+    /// Asks every member to resync: queues `greeting` (a sync step 1) and `everything` (a sync step 2)
+    /// for each, and marks it resyncing.
+    pub(super) fn resync_all(&mut self, greeting: Bytes, everything: Bytes) {
+        for m in self.list.iter_mut() {
+            m.resyncing = true;
+            m.queued.push(greeting.clone());
+            m.queued.push(everything.clone());
             self.undelivered = true;
         }
     }

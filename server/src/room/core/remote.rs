@@ -2,12 +2,12 @@
 //! log order and the room applies and forwards to its own members, never logging or publishing them.
 
 use bytes::Bytes;
-use handoff_protocol::frame;
+use handoff_protocol::frame::{self, CLOSE_TRY_AGAIN};
 use yrs::Update;
 use yrs::sync::AwarenessUpdate;
 
 use super::document::Applied;
-use super::{Event, Now, RoomCore};
+use super::{CloseReason, Event, Now, RoomCore};
 use crate::metrics::METRICS;
 use crate::room::presence::Relay;
 
@@ -25,7 +25,7 @@ impl<S> RoomCore<S> {
                 METRICS.updates_out.inc_by(self.members.len() as u64);
                 self.members.broadcast_all(Bytes::from(frame::encode_update(payload)));
             }
-            Applied::Refused(why) => {
+            Applied::Refused(why) | Applied::Missing(why) => {
                 tracing::warn!(why, "a remote update does not apply; rebuilding the room");
                 self.distrusted = true;
             }
@@ -57,5 +57,20 @@ impl<S> RoomCore<S> {
     /// The room must be rebuilt from the store before its next input (the bus lost its place).
     pub(crate) fn distrust(&mut self) {
         self.distrusted = true;
+    }
+
+    /// The bus holds too much of this room that is not yet safe (in Redis or the store): every member
+    /// is closed with 1013 and joins are refused until [`Self::resume`], so the backlog stops growing.
+    /// The clients keep their edits and send them again (sync step 2) when they reconnect.
+    pub(crate) fn hold_off(&mut self, now: Now) {
+        let reason =
+            CloseReason::new(CLOSE_TRY_AGAIN, "the room's edits cannot be stored now, reconnect later");
+        self.held_off = Some(reason.clone());
+        self.close_all(&reason, now);
+    }
+
+    /// The backlog is gone: joins are taken again.
+    pub(crate) fn resume(&mut self) {
+        self.held_off = None;
     }
 }

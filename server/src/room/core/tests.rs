@@ -303,6 +303,29 @@ fn an_update_that_breaks_the_document_closes_its_sender_and_distrusts_the_room()
     core.rebuilt(rebuild(&state).expect("the log is sound"));
     assert!(!core.distrusted());
     assert_eq!(core.member_count(), 1);
+    // The member is asked for what it holds beyond the rebuilt document, and sent all of it, as on a join.
+    let greeted = sent(&mut core);
+    assert_eq!(greeted.len(), 1);
+    let kinds: Vec<_> =
+        greeted[0].1.iter().flat_map(|f| frame::split_frame(f).unwrap()).map(|p| p.kind).collect();
+    assert!(matches!(kinds[..], [MessageKind::SyncStep1 { .. }, MessageKind::SyncStep2 { .. }]), "{kinds:?}");
+}
+
+#[test]
+fn a_room_held_off_closes_everyone_with_1013_and_refuses_joins_until_resumed() {
+    let (mut core, _) = room_ordered_by(LogOrder::Bus);
+    join(&mut core, 1, Role::Candidate, Extensions::default(), at(0));
+    join(&mut core, 2, Role::Observer, Extensions::default(), at(0));
+    removed(&mut core);
+    core.hold_off(at(50));
+    let mut closed = removed(&mut core);
+    closed.sort();
+    assert_eq!(closed, vec![(1, Some(CLOSE_TRY_AGAIN)), (2, Some(CLOSE_TRY_AGAIN))]);
+    let refused = core.join(who(3, Role::Candidate), Extensions::default(), (), at(60));
+    assert_eq!(refused.map_err(|r| r.code), Err(CLOSE_TRY_AGAIN));
+    core.resume();
+    join(&mut core, 3, Role::Candidate, Extensions::default(), at(70));
+    assert_eq!(core.member_count(), 1);
 }
 
 #[test]
