@@ -86,6 +86,13 @@ pub const MAX_AWARENESS_STATE_BYTES: usize = 4096;
 /// server's `--room-idle-evict-s` option.
 pub const ROOM_IDLE_EVICT_SECS: u64 = 30;
 
+/// Bytes of messages a cluster node may hold for Redis while it cannot reach it (`--redis-queue-bytes`).
+/// Past it, every room that publishes more is held off: its clients on that node are closed with 1013
+/// and joins refused, rather than the queue growing without bound; their clients keep their edits and
+/// send them again after reconnecting. Typing at 1000 rooms queues about 1.5 MB a second, so this is
+/// tens of seconds cut off.
+pub const REDIS_QUEUE_BYTES: usize = 32 * 1024 * 1024;
+
 /// Accepted updates between two snapshots of a room. A snapshot makes the next load read one blob plus
 /// at most this many log rows; the log itself is kept as the session record.
 pub const SNAPSHOT_EVERY_UPDATES: u64 = 512;

@@ -150,7 +150,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let bus = bus(config.redis_url.as_deref(), &store_url)?;
     let store = store::open(&store_url).await?;
     let bus: Arc<dyn Bus> = match bus {
-        Some(url) => RedisBus::start(url, store.clone(), config.snapshot_every).await?,
+        Some(url) => {
+            RedisBus::start(url, store.clone(), config.snapshot_every, config.redis_queue_bytes).await?
+        }
         None => Arc::new(LocalBus),
     };
     let recordings = RecordingService::spawn(&data_dir, store.clone())?;

@@ -47,12 +47,6 @@ const FLUSH_RETRY_PAUSE: Duration = Duration::from_millis(200);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long connecting to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Bytes of messages this node may hold for Redis (queued while Redis cannot be reached). Past it,
-/// every room that publishes more is held off: its clients here are closed with 1013 and joins
-/// refused, rather than the queue growing without bound; their clients keep their edits and send them
-/// again after reconnecting. Typing at 1000 rooms queues about 1.5 MB a second, so this is tens of
-/// seconds cut off.
-pub const MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
 /// Entries of a room Redis may hold that the store does not (PostgreSQL unreachable). Past it, the
 /// room is held off on every node holding it, rather than Redis filling up (with `noeviction` it would
 /// then refuse every write). A typing room adds about 5 entries a second.
@@ -121,7 +115,8 @@ pub(crate) struct Links {
     published: AtomicU64,
     /// Committed entries between two snapshots of a room (see `snapshot.rs`).
     snapshot_every: u64,
-    /// Bytes of messages queued for Redis ([`MAX_QUEUED_BYTES`]).
+    /// Bytes of messages this node may queue for Redis (`--redis-queue-bytes`), and those queued.
+    queue_limit: usize,
     queued: AtomicUsize,
     /// Some room is held off because the queue was full.
     held_for_queue: AtomicBool,
@@ -134,7 +129,7 @@ impl Links {
         self.epoch.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// `message` as the publisher's job: numbered, counted against [`MAX_QUEUED_BYTES`] (returned: the
+    /// `message` as the publisher's job: numbered, counted against the queue's limit (returned: the
     /// bytes queued with it), and stamped with its room's epoch; a room not attached here (an end
     /// through this node's API) goes by the node's.
     fn job(&self, message: Outgoing) -> (Job, usize) {
@@ -155,7 +150,7 @@ impl Links {
     /// A queued message of `bytes` reached Redis (or was dropped).
     fn sent(&self, bytes: usize) {
         let left = self.queued.fetch_sub(bytes, Ordering::AcqRel) - bytes;
-        if left <= MAX_QUEUED_BYTES / 2 && self.held_for_queue.swap(false, Ordering::AcqRel) {
+        if left <= self.queue_limit / 2 && self.held_for_queue.swap(false, Ordering::AcqRel) {
             for link in self.rooms.iter() {
                 link.release(HELD_QUEUE);
             }
@@ -192,6 +187,7 @@ impl RedisBus {
         url: &str,
         store: Arc<dyn RoomLog>,
         snapshot_every: u64,
+        queue_limit: usize,
     ) -> anyhow::Result<Arc<RedisBus>> {
         let client = redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("--redis-url is not a Redis URL: {:?}", e.kind()))?;
@@ -205,7 +201,7 @@ impl RedisBus {
         let epoch = committer::join_epoch(&mut committer_conn.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach Redis: {e}"))?;
-        let links = Arc::new(Links { snapshot_every, ..Links::default() });
+        let links = Arc::new(Links { snapshot_every, queue_limit, ..Links::default() });
         links.set_epoch(Arc::from(epoch));
         let (jobs, jobs_rx) = mpsc::unbounded_channel();
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -240,7 +236,7 @@ impl RedisBus {
     fn send(&self, message: Outgoing) {
         let room = message.room.clone();
         let (job, queued) = self.links.job(message);
-        if queued > MAX_QUEUED_BYTES {
+        if queued > self.links.queue_limit {
             // Redis has not taken this node's messages for a while: the room adding more is held off
             // (the message itself is kept: its room applied it, so it must reach the log).
             if let Some(link) = self.links.rooms.get(&room).map(|l| l.clone()) {

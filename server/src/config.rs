@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use handoff_protocol::limits::{
     GROUP_COMMIT_WINDOW_MS, HEADER_READ_TIMEOUT_MS, MAX_GROUP_COMMIT_WINDOW_MS,
-    MAX_HTTP_CONNECTIONS_PER_ADDR, OUTBOX_FRAMES, REOPEN_WINDOW_SECS, ROOM_IDLE_END_SECS,
+    MAX_HTTP_CONNECTIONS_PER_ADDR, OUTBOX_FRAMES, REDIS_QUEUE_BYTES, REOPEN_WINDOW_SECS, ROOM_IDLE_END_SECS,
     ROOM_IDLE_EVICT_SECS, SNAPSHOT_EVERY_UPDATES, WEBHOOK_RETRY_BASE_MS,
 };
 
@@ -113,6 +113,13 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Bytes of updates a cluster node may queue while it cannot reach Redis. Past it, rooms that add
+    /// more are held off (their clients here closed with 1013, joins refused) until the queue drains
+    /// to half; nothing queued is dropped.
+    #[arg(long, env = "HANDOFF_REDIS_QUEUE_BYTES", default_value_t = REDIS_QUEUE_BYTES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub redis_queue_bytes: usize,
+
     /// Seconds a room with no clients stays in memory before it is flushed and evicted.
     #[arg(long, env = "HANDOFF_ROOM_IDLE_EVICT_S", default_value_t = ROOM_IDLE_EVICT_SECS)]
     pub room_idle_evict_s: u64,
@@ -216,6 +223,7 @@ impl Config {
             token_secret: None,
             store: None,
             redis_url: None,
+            redis_queue_bytes: REDIS_QUEUE_BYTES,
             room_idle_evict_s: ROOM_IDLE_EVICT_SECS,
             client_outbox_frames: OUTBOX_FRAMES,
             commit_window_ms: GROUP_COMMIT_WINDOW_MS,

@@ -96,7 +96,7 @@ pub mod test_support {
 
     /// Cluster mode's bounds, which the cluster tests go past.
     pub mod cluster {
-        pub use crate::cluster::{MAX_QUEUED_BYTES, MAX_UNCOMMITTED};
+        pub use crate::cluster::MAX_UNCOMMITTED;
     }
 
     /// Voice recording: the hook the SFU calls and the service behind it.

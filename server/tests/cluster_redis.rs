@@ -12,7 +12,6 @@ use common::cluster::{
 use common::postgres::Database;
 use common::redis::RedisServer;
 use common::{YClient, file};
-use handoff_server::test_support::cluster::MAX_QUEUED_BYTES;
 use yrs::updates::decoder::Decode;
 use yrs::{ReadTxn, Transact};
 
@@ -150,12 +149,19 @@ async fn a_redis_that_lost_its_data_is_detected_and_the_log_stays_whole() {
     cluster.stop().await;
 }
 
+/// The queue's bound in `a_node_cut_off_from_redis_holds_its_room_off_past_the_queue_bound`.
+const QUEUE_BYTES: usize = 1024 * 1024;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_cut_off_from_redis_holds_its_room_off_past_the_queue_bound() {
     let db = Database::create().await;
     let redis = RedisServer::start();
     let proxy = Proxy::start(redis.port).await;
-    let cluster = Cluster::start_each(&db.url, &[redis.url(), proxy.redis_url()], |_| {}).await;
+    // A small bound, so that a few pastes reach it.
+    let cluster = Cluster::start_each(&db.url, &[redis.url(), proxy.redis_url()], |config| {
+        config.redis_queue_bytes = QUEUE_BYTES;
+    })
+    .await;
     let path = "a.py";
     let room = cluster.nodes[0].room_with(&[file(path, "x = 1\n")]).await;
     let mut watcher = YClient::synced(&candidate_url(&room, &cluster, 0)).await;
@@ -166,11 +172,11 @@ async fn a_node_cut_off_from_redis_holds_its_room_off_past_the_queue_bound() {
     // Cut off from Redis, the typist's node queues what it pastes, up to its bound: then it closes
     // the room's clients with 1013 rather than queueing on.
     proxy.set_cut(true);
-    let chunk = "y".repeat(1 << 20);
-    let most = MAX_QUEUED_BYTES / chunk.len() + 8;
+    let chunk = "y".repeat(64 << 10);
+    let most = QUEUE_BYTES / chunk.len() + 8;
     let mut pasted = 0;
     while typist.closed.is_none() {
-        assert!(pasted < most, "the node holds the room off once it queued {MAX_QUEUED_BYTES} bytes");
+        assert!(pasted < most, "the node holds the room off once it queued {QUEUE_BYTES} bytes");
         typist.insert(path, None, &chunk).await;
         pasted += 1;
         typist.step(Duration::from_millis(10)).await;
