@@ -222,6 +222,7 @@ impl Reader {
             | Incoming::Ended { node }
             | Incoming::Reopened { node }
             | Incoming::AwarenessWanted { node }
+            | Incoming::RoomEvent { node, .. }
                 if *node == *self.node =>
             {
                 return true;
@@ -237,6 +238,7 @@ impl Reader {
             Incoming::Ended { .. } => Remote::Ended,
             Incoming::Reopened { .. } => Remote::Reopened,
             Incoming::AwarenessWanted { .. } => Remote::AwarenessWanted,
+            Incoming::RoomEvent { frame, .. } => Remote::RoomEvent { frame },
         };
         c.tx.send(remote).is_ok()
     }
