@@ -103,6 +103,10 @@ pub enum VoiceErrorCode {
     RoomEnded,
     /// Voice is full ([`MAX_VOICE_PARTICIPANTS`]).
     TooMany,
+    /// In a cluster, the room's voice runs on another server (its voice home): members connected to
+    /// different servers could not hear each other, so the join is refused. It moves once everyone there
+    /// has left voice.
+    VoiceOnOtherNode,
     /// The server could not set up or negotiate the connection.
     Internal,
 }

@@ -176,7 +176,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ));
     let rooms = Registry::new(
         store.clone(),
-        bus,
+        bus.clone(),
         RoomSettings {
             idle_evict: Duration::from_secs(config.room_idle_evict_s),
             commit_window: Duration::from_millis(config.commit_window_ms.min(MAX_GROUP_COMMIT_WINDOW_MS)),
@@ -197,6 +197,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         },
         store.clone(),
         recordings.clone(),
+        bus,
     );
     let lifecycle = Arc::new(Lifecycle {
         store: store.clone(),

@@ -5,6 +5,7 @@
 //! room, so its rooms order and commit their own logs and never call the other methods.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -29,6 +30,9 @@ pub enum Remote {
     Ended,
     /// The interview was reopened on another node.
     Reopened,
+    /// A room event another node sent its members (its frame starts with `EXT_ROOM_EVENT`): sent to
+    /// the local members that announced `events`.
+    RoomEvent { frame: Bytes },
     /// The room missed entries it cannot get from the stream (or met one it cannot read): rebuild it
     /// from the store and attach again.
     Rebuild,
@@ -38,6 +42,19 @@ pub enum Remote {
     HoldOff,
     /// The backlog that caused [`Remote::HoldOff`] is gone: take joins again.
     Resumed,
+}
+
+/// Where a room's voice runs, as [`Bus::voice_home`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoiceHome {
+    /// This node is the only one: voice needs no home.
+    Alone,
+    /// This node holds the room's voice home (taken now, or renewed).
+    Here,
+    /// Another node holds it.
+    Elsewhere,
+    /// Redis could not be asked.
+    Unknown,
 }
 
 /// A room's link to the bus: the remote inputs, in log order.
@@ -62,6 +79,10 @@ pub trait Bus: Send + Sync + 'static {
     /// An awareness message the room relayed from one of its clients.
     fn awareness(&self, _room: &Arc<str>, _frame: Bytes) {}
 
+    /// A room event (a frame starting with `EXT_ROOM_EVENT`) sent to the room's members on this node:
+    /// the other nodes send it to theirs.
+    fn room_event(&self, _room: &str, _frame: Bytes) {}
+
     /// The interview ended (or was reopened) on this node: tell the others.
     fn ended(&self, _room: &str) {}
     fn reopened(&self, _room: &str) {}
@@ -73,6 +94,16 @@ pub trait Bus: Send + Sync + 'static {
     async fn connected_everywhere(&self, _room: &str) -> Option<usize> {
         None
     }
+
+    /// Takes the room's voice home for this node for `ttl` if nobody holds it, or renews it if this node
+    /// does. A room's voice runs on one node: members connected to different nodes could not hear
+    /// each other.
+    async fn voice_home(&self, _room: &str, _ttl: Duration) -> VoiceHome {
+        VoiceHome::Alone
+    }
+
+    /// Gives up the room's voice home if this node holds it.
+    async fn leave_voice_home(&self, _room: &str) {}
 
     /// Returns once everything published so far for the room is committed to the store.
     async fn flush(&self, _room: &str) -> StoreResult<()> {

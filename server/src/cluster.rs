@@ -11,6 +11,10 @@
 //!   node also writes a snapshot built from the store alone (`snapshot.rs`).
 //! - Presence: a node that loads a room asks the others for their members' awareness states, and each
 //!   room keeps the states other nodes relay, so a joiner sees everyone at once.
+//! - Room events (a pushed question) go to every node's members: the node that answered the API sends
+//!   them to its own and publishes them; the others send them to theirs.
+//! - Voice: a room's voice runs on one node, its voice home (`voice_home.rs`); a join on another node
+//!   is refused with a reason.
 //! - Counting: each node writes its count of a room's clients into the room's hash (with a deadline),
 //!   and "clients connected" sums the live counts.
 
@@ -19,6 +23,7 @@ mod message;
 mod publisher;
 mod reader;
 mod snapshot;
+mod voice_home;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +35,7 @@ use dashmap::DashMap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::bus::{Attachment, Bus, Remote};
+use crate::bus::{Attachment, Bus, Remote, VoiceHome};
 use crate::clock::now_ms;
 use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomLog, StoreError, StoreResult};
@@ -296,6 +301,10 @@ impl Bus for RedisBus {
         self.send(Outgoing::awareness(room.clone(), frame));
     }
 
+    fn room_event(&self, room: &str, frame: Bytes) {
+        self.send(Outgoing::room_event(Arc::from(room), frame));
+    }
+
     fn ended(&self, room: &str) {
         self.send(Outgoing::signal(Arc::from(room), K_ENDED));
     }
@@ -326,6 +335,14 @@ impl Bus for RedisBus {
             .map(|(n, _)| n)
             .sum();
         Some(mine + others)
+    }
+
+    async fn voice_home(&self, room: &str, ttl: Duration) -> VoiceHome {
+        voice_home::hold(&mut self.conn.clone(), &self.node, room, ttl).await
+    }
+
+    async fn leave_voice_home(&self, room: &str) {
+        voice_home::leave(&mut self.conn.clone(), &self.node, room).await
     }
 
     async fn flush(&self, room: &str) -> StoreResult<()> {

@@ -69,7 +69,8 @@ function setup() {
     },
   }
   const phases: string[] = []
-  const listener: VoiceListener = { phase: (p) => phases.push(p), state: () => {}, levels: () => {}, stream: () => {}, notice: () => {} }
+  const details: (string | undefined)[] = []
+  const listener: VoiceListener = { phase: (p, d) => (phases.push(p), details.push(d)), state: () => {}, levels: () => {}, stream: () => {}, notice: () => {} }
   const session = new VoiceSession(conn as unknown as Connection, listener)
   const track = { enabled: true, stopped: false, stop() { this.stopped = true } }
   const mic = { getAudioTracks: () => [track], getTracks: () => [track] } as unknown as MediaStream
@@ -79,7 +80,7 @@ function setup() {
     for (let i = 0; i < 20; i++) await Promise.resolve()
   }
   const types = () => sent.map((m) => m.type)
-  return { conn, session, sent, types, phases, track, mic, server, setOpen: (o: boolean) => (open = o) }
+  return { conn, session, sent, types, phases, details, track, mic, server, setOpen: (o: boolean) => (open = o) }
 }
 
 describe('the voice session', () => {
@@ -160,6 +161,17 @@ describe('the voice session', () => {
     expect(t.session.wanted).toBe(false)
     expect(t.track.stopped).toBe(true)
     expect(FakePC.all).toHaveLength(0)
+  })
+
+  it('stops, saying why in plain words, when the room\'s voice runs on another server', async () => {
+    const t = setup()
+    t.session.join(t.mic)
+    await t.server({ type: 'error', code: 'voice_on_other_node', message: 'voice in this room runs on another server' })
+    expect(t.phases.at(-1)).toBe('refused')
+    expect(t.details.at(-1)).toMatch(/another server/)
+    expect(t.details.at(-1)).toMatch(/reload their page/)
+    expect(t.session.wanted).toBe(false)
+    expect(t.track.stopped).toBe(true)
   })
 
   it('asks for an ICE restart when ICE fails, and says blocked when it never connects', async () => {

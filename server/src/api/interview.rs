@@ -1,5 +1,5 @@
 //! The interview around the editor: questions the interviewer pushes to the room (stored, and relayed
-//! live as a room event to the members that announced `events`), and the candidate's notes on the
+//! live as a room event to the members that announced `events`, on every node), and the candidate's notes on the
 //! integrity signals of their own async session, where promote let the candidate see them.
 
 use axum::Json;
@@ -37,7 +37,7 @@ pub(super) async fn questions(
 }
 
 /// The interviewer pushes a question: stored as the room's next, then sent to every member that
-/// announced room events.
+/// announced room events, whichever node they are connected to.
 ///
 /// 409 `room_not_live` after End; 413 over 2000 characters, or 200 questions in the room.
 #[utoipa::path(post, path = "/rooms/{id}/questions", operation_id = "push_question", tag = "rooms", security(("room_token" = []), ("api_key" = [])), params(("id" = String, Path, description = "Room id", example = "room_5f2c")),

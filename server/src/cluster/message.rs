@@ -1,6 +1,6 @@
 //! The bus messages: one Redis stream per room, whose entries are the room's log (updates, with ids
-//! `<seq>-0`) interleaved with what is not logged (awareness, end, reopen, a request for awareness, with
-//! ids `<seq>-<n>`, `n > 0`, after the update they followed). Every entry carries a version field; a reader skips (logs and
+//! `<seq>-0`) interleaved with what is not logged (awareness, end, reopen, a request for awareness, a
+//! room event, with ids `<seq>-<n>`, `n > 0`, after the update they followed). Every entry carries a version field; a reader skips (logs and
 //! counts) a version or kind it does not know, so nodes of two releases can share a stream during a
 //! rolling upgrade.
 
@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use handoff_protocol::Role;
+use handoff_protocol::frame::{EXT_ROOM_EVENT, MessageKind};
 use redis::Value;
 
 use crate::store::LogEntry;
@@ -33,6 +34,9 @@ pub(super) const K_ENDED: &str = "e";
 pub(super) const K_REOPENED: &str = "r";
 /// A node loaded the room and asks the others to relay their members' awareness states.
 pub(super) const K_AWARENESS_WANTED: &str = "w";
+/// A room event (a pushed question; message `EXT_ROOM_EVENT`): every other node sends it to its members
+/// that announced `events`.
+pub(super) const K_ROOM_EVENT: &str = "x";
 
 /// Keys of one room. The `{room}` hash tag keeps them in one slot of a Redis Cluster, so the ordering
 /// script may touch all of them.
@@ -60,6 +64,11 @@ impl Keys {
     /// The Redis data's epoch: set once by the first node to find it missing. A node that finds it
     /// gone or changed knows Redis lost its data (restarted without AOF, flushed, evicted).
     pub(super) const EPOCH: &'static str = "handoff:epoch";
+
+    /// The node the room's voice runs on (see `voice_home.rs`).
+    pub(super) fn voice_home(room: &str) -> String {
+        format!("handoff:{{{room}}}:voice")
+    }
     /// The room a stream key names.
     pub(super) fn room_of(stream: &str) -> Option<&str> {
         stream.strip_prefix("handoff:{")?.strip_suffix("}:log")
@@ -91,6 +100,10 @@ impl Outgoing {
         Outgoing { room, kind: K_AWARENESS, fields: vec![(F_DATA, frame)] }
     }
 
+    pub(super) fn room_event(room: Arc<str>, frame: Bytes) -> Outgoing {
+        Outgoing { room, kind: K_ROOM_EVENT, fields: vec![(F_DATA, frame)] }
+    }
+
     pub(super) fn signal(room: Arc<str>, kind: &'static str) -> Outgoing {
         Outgoing { room, kind, fields: Vec::new() }
     }
@@ -115,6 +128,7 @@ pub(super) enum Incoming {
     Ended { node: String },
     Reopened { node: String },
     AwarenessWanted { node: String },
+    RoomEvent { node: String, frame: Bytes },
 }
 
 /// Why an entry was skipped.
@@ -152,7 +166,19 @@ pub(super) fn decode(room: &Arc<str>, seq: u64, map: &HashMap<String, Value>) ->
         Some(K_ENDED) => Ok(Incoming::Ended { node }),
         Some(K_REOPENED) => Ok(Incoming::Reopened { node }),
         Some(K_AWARENESS_WANTED) => Ok(Incoming::AwarenessWanted { node }),
+        Some(K_ROOM_EVENT) => {
+            let frame = bytes(map, F_DATA).filter(|f| is_room_event(f)).ok_or(Skipped::Broken)?;
+            Ok(Incoming::RoomEvent { node, frame })
+        }
         _ => Err(Skipped::Unknown),
+    }
+}
+
+/// Whether `frame` is one room event message, as the members' clients read it.
+fn is_room_event(frame: &[u8]) -> bool {
+    match handoff_protocol::frame::split_frame(frame).as_deref() {
+        Ok([part]) => matches!(part.kind, MessageKind::Extension { tag: EXT_ROOM_EVENT, .. }),
+        _ => false,
     }
 }
 
@@ -203,6 +229,18 @@ mod tests {
         field(&mut map, "k", "u");
         map.remove("d");
         assert_eq!(decode(&room, 5, &map).err(), Some(Skipped::Broken));
+        field(&mut map, "k", "x");
+        assert_eq!(decode(&room, 5, &map).err(), Some(Skipped::Broken), "a room event without its frame");
+        field(&mut map, "d", "\u{0}\u{0}");
+        assert_eq!(decode(&room, 5, &map).err(), Some(Skipped::Broken), "a sync message is no room event");
+        let event = [EXT_ROOM_EVENT, 2, b'{', b'}'];
+        map.insert("d".into(), Value::BulkString(event.to_vec()));
+        match decode(&room, 5, &map) {
+            Ok(Incoming::RoomEvent { node, frame }) => {
+                assert_eq!((node.as_str(), &frame[..]), ("node", &event[..]))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

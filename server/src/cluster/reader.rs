@@ -224,6 +224,7 @@ impl Reader {
             | Incoming::Ended { node }
             | Incoming::Reopened { node }
             | Incoming::AwarenessWanted { node }
+            | Incoming::RoomEvent { node, .. }
                 if *node == *self.node =>
             {
                 return true;
@@ -239,6 +240,7 @@ impl Reader {
             Incoming::Ended { .. } => Remote::Ended,
             Incoming::Reopened { .. } => Remote::Reopened,
             Incoming::AwarenessWanted { .. } => Remote::AwarenessWanted,
+            Incoming::RoomEvent { frame, .. } => Remote::RoomEvent { frame },
         };
         c.tx.send(remote).is_ok()
     }

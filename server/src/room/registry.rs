@@ -125,9 +125,13 @@ impl Registry {
         }
     }
 
-    /// Sends an extension message to the members of a room loaded on this node that announced `ext`; a
-    /// room not loaded here has no members here to tell.
+    /// Sends an extension message to the members of the room that announced `ext`: here if the room is
+    /// loaded here (a room not loaded here has no members here to tell), and, for a room event, on every
+    /// other node too, through the bus (voice signalling is between a member and this node's SFU).
     pub async fn send_extension(&self, room_id: &str, ext: Extension, frame: Bytes) {
+        if ext == Extension::RoomEvents {
+            self.bus.room_event(room_id, frame.clone());
+        }
         let handle = self.rooms.get(room_id).and_then(|s| s.cell.get().cloned());
         if let Some(h) = handle {
             let _ = h.send(Command::Extension { ext, frame }).await;

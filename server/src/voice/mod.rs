@@ -8,10 +8,14 @@
 //! ([`VoiceMember`]); the voice task answers through the room actor (`Command::ExtensionTo`), the same
 //! outbox as every other frame of that member. The room never learns about voice.
 //!
+//! In a cluster a room's voice runs on one node, its voice home (`home`): a join on another node is
+//! refused with `voice_on_other_node`, since members on two nodes could not hear each other.
+//!
 //! One voice task per room with members that announced `voice` (`room`), beside the room actor; it owns
 //! the PeerConnections (`peer`) and starts one task per speaker that reads the uplink (`uplink`):
 //! mute, speaking level (`level`), recording and forwarding happen there, without the voice task.
 
+mod home;
 mod level;
 mod peer;
 mod ports;
@@ -25,6 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use handoff_protocol::voice::{ClientSignal, IceServer};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::bus::Bus;
 use crate::recording::Recorders;
 use crate::room::{Identity, RoomHandle};
 use crate::store::Store;
@@ -77,6 +82,8 @@ pub struct Voice {
     settings: VoiceSettings,
     store: Arc<dyn Store>,
     recorders: Arc<dyn Recorders>,
+    /// Where each room's voice runs, in a cluster (`home`).
+    bus: Arc<dyn Bus>,
     ports: PortPool,
     rooms: Mutex<HashMap<Arc<str>, mpsc::Sender<Input>>>,
 }
@@ -86,9 +93,10 @@ impl Voice {
         settings: VoiceSettings,
         store: Arc<dyn Store>,
         recorders: Arc<dyn Recorders>,
+        bus: Arc<dyn Bus>,
     ) -> Arc<Voice> {
         let ports = PortPool::new(settings.udp_ports);
-        Arc::new(Voice { settings, store, recorders, ports, rooms: Mutex::default() })
+        Arc::new(Voice { settings, store, recorders, bus, ports, rooms: Mutex::default() })
     }
 
     fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, mpsc::Sender<Input>>> {

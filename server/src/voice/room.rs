@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use handoff_protocol::Role;
-use handoff_protocol::api::RoomStatus;
 use handoff_protocol::voice::{
     ClientSignal, LeftReason, MAX_VOICE_PARTICIPANTS, ServerSignal, VOICE_LEVELS_EVERY_MS, VoiceErrorCode,
 };
@@ -18,10 +17,12 @@ use tokio::sync::{mpsc, oneshot};
 use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit, RtpSender};
 
+mod admission;
 mod negotiation;
 mod outbox;
 
 use super::Voice;
+use super::home::Home;
 use super::peer::{self, PeerEvent};
 use super::ports::PortLease;
 use super::uplink::{self, Speaking};
@@ -78,6 +79,8 @@ pub(super) struct VoiceRoom {
     next_generation: u64,
     /// Someone spoke in the last period: the next silent period still sends its zeros once.
     spoke: bool,
+    /// Held while anyone is in voice here (see `home`).
+    home: Home,
 }
 
 impl VoiceRoom {
@@ -92,6 +95,7 @@ impl VoiceRoom {
             joined: BTreeMap::new(),
             next_generation: 1,
             spoke: false,
+            home: Home::default(),
         }
     }
 
@@ -213,6 +217,9 @@ impl VoiceRoom {
             let message = format!("voice is full ({MAX_VOICE_PARTICIPANTS} members)");
             return self.error(conn_id, VoiceErrorCode::TooMany, &message).await;
         }
+        if let Err((code, message)) = self.home.take(&self.voice.bus, &self.id).await {
+            return self.error(conn_id, code, message).await;
+        }
         let ice_servers = self.voice.settings.ice_servers.clone();
         self.send_to(conn_id, &ServerSignal::Config { ice_servers }).await;
         let generation = self.next_generation;
@@ -229,6 +236,9 @@ impl VoiceRoom {
             Ok(built) => built,
             Err(error) => {
                 tracing::warn!(conn = conn_id, %error, "cannot open a voice connection");
+                if self.joined.is_empty() {
+                    self.home.give_up(&self.voice.bus, &self.id).await;
+                }
                 return self
                     .error(conn_id, VoiceErrorCode::Internal, "the server cannot open voice now")
                     .await;
@@ -280,34 +290,6 @@ impl VoiceRoom {
         }
         self.negotiate(conn_id).await;
         self.send_state().await;
-    }
-
-    /// Why a join is refused now, if it is.
-    async fn refusal(&mut self) -> Option<(VoiceErrorCode, &'static str)> {
-        if !self.voice.settings.enabled {
-            return Some((VoiceErrorCode::VoiceOff, "voice is off on this server"));
-        }
-        let open = self.members.values().next().is_some_and(|m| m.room.is_open());
-        if self.ended || !open {
-            return Some((VoiceErrorCode::RoomEnded, "the interview has ended"));
-        }
-        if self.allowed.is_none() {
-            match self.voice.store.get_room(&self.id).await {
-                Ok(Some(room)) => {
-                    self.ended = room.status == RoomStatus::Ended;
-                    self.allowed = Some(room.voice);
-                }
-                Ok(None) => self.allowed = Some(false),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the room's voice setting");
-                    return Some((VoiceErrorCode::Internal, "the server cannot read the room now"));
-                }
-            }
-        }
-        if self.allowed == Some(false) {
-            return Some((VoiceErrorCode::VoiceOff, "this room has no voice"));
-        }
-        self.ended.then_some((VoiceErrorCode::RoomEnded, "the interview has ended"))
     }
 
     fn speaks(&self, conn_id: u64) -> bool {
@@ -400,5 +382,9 @@ impl VoiceRoom {
         }
         METRICS.voice_peer_connections.dec();
         METRICS.voice_participants.dec();
+        if self.joined.is_empty() {
+            // Before anyone is told: from then on another node may open the room's voice.
+            self.home.give_up(&self.voice.bus, &self.id).await;
+        }
     }
 }

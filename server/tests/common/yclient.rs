@@ -35,6 +35,8 @@ pub struct YClient {
     pub awareness_frames: usize,
     /// Extension messages (numbers 100–119) received.
     pub extension_messages: usize,
+    /// Those messages' bytes, in the order they arrived.
+    pub extension_frames: Vec<Vec<u8>>,
 }
 
 impl YClient {
@@ -86,6 +88,7 @@ impl YClient {
             frames: 0,
             awareness_frames: 0,
             extension_messages: 0,
+            extension_frames: Vec::new(),
         };
         // Like y-websocket: announce our state vector so the server answers with what we lack.
         let sv = c.doc().transact().state_vector();
@@ -229,7 +232,10 @@ impl YClient {
                     let msg = &bytes[part.message];
                     self.denied = Some(String::from_utf8_lossy(&msg[3..]).into_owned());
                 }
-                MessageKind::Extension { .. } => self.extension_messages += 1,
+                MessageKind::Extension { .. } => {
+                    self.extension_messages += 1;
+                    self.extension_frames.push(bytes[part.message].to_vec());
+                }
                 MessageKind::QueryAwareness => {}
             }
         }

@@ -108,6 +108,8 @@ export function errorText(code: string, message: string): string {
       return 'the interview has ended.'
     case 'too_many':
       return 'voice is full.'
+    case 'voice_on_other_node':
+      return 'voice for this room is running on another server, which this page is not connected to. Ask the others in voice to reload their page, then try again.'
     case 'internal':
       return 'the server could not open voice now; try again in a moment.'
     case 'muted_by_interviewer':

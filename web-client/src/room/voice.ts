@@ -32,6 +32,9 @@ export const ICE_RESTART_FIRST_MS = 1000
  */
 export const ICE_RESTART_MAX_MS = 30_000
 
+/** Error codes that refuse a join outright: trying again at once would be refused the same way. */
+const REFUSALS = ['voice_off', 'room_ended', 'too_many', 'voice_on_other_node']
+
 /** `VoiceListener.stream`'s member when every stream goes at once. */
 export const ALL_MEMBERS = '*'
 
@@ -185,7 +188,7 @@ export class VoiceSession {
   private onError(code: string, message: string): void {
     const text = errorText(code, message)
     // A join the server could not set up ends the attempt as surely as a refusal does.
-    if (code === 'voice_off' || code === 'room_ended' || code === 'too_many' || (code === 'internal' && this.phase === 'joining')) {
+    if (REFUSALS.includes(code) || (code === 'internal' && this.phase === 'joining')) {
       this.wanted = false
       this.closePc()
       this.releaseMic()

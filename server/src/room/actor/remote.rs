@@ -6,8 +6,8 @@ use tokio::time::Instant;
 
 use super::RoomActor;
 use crate::bus::Remote;
-use crate::room::Fanout;
 use crate::room::ended_reason;
+use crate::room::{Extension, Fanout};
 
 impl RoomActor {
     /// What another node did in the room (`None`: the bus let go of the room, which then rebuilds and
@@ -32,6 +32,7 @@ impl RoomActor {
                 self.core.reopen();
                 self.open.store(true, Ordering::Release);
             }
+            Some(Remote::RoomEvent { frame }) => self.core.send_extension(Extension::RoomEvents, frame),
             Some(Remote::Rebuild) | None => self.core.distrust(),
             Some(Remote::HoldOff) => {
                 tracing::warn!("the bus cannot take more of the room for now; closing its clients (1013)");
