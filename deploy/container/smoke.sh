@@ -40,7 +40,7 @@ fi
 
 cleanup() {
   # shellcheck disable=SC2086
-  $ENGINE rm --force --time 1 "$NAME" >/dev/null 2>&1 || true
+  $ENGINE rm --force --volumes --time 1 "$NAME" >/dev/null 2>&1 || true
   rm -rf "${context:-/nonexistent}"
 }
 trap cleanup EXIT
