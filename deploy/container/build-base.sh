@@ -2,12 +2,14 @@
 # Builds the two base images the Dockerfile starts from, out of Debian's own packages with debootstrap,
 # so that building handoff's image needs no image registry (deploy/README.md, "Container"):
 #
-#   localhost/handoff-build-base:trixie    Debian 13 + rustc, cargo, Node.js, npm, a C compiler
+#   localhost/handoff-build-base:trixie    Debian 13 + rustc and cargo (trixie-backports), Node.js, npm,
+#                                          a C compiler
 #   localhost/handoff-runtime-base:trixie  Debian 13 minbase + ca-certificates, curl (the health check)
 #
 # Both use one Debian suite, so the binary built in the first links against the glibc of the second.
-# trixie, because its rustc (1.85) is the workspace's rust-version and its Node.js (20.19) is the web
-# client's engine; bookworm's rustc (1.63) cannot build the workspace.
+# trixie, because its Node.js (20.19) is the web client's engine. Its own rustc (1.85) is older than the
+# workspace's rust-version (1.95: the locked yrs uses `if let` guards), so rustc and cargo come from
+# trixie-backports: Debian's current Rust, built for trixie's glibc.
 #
 # Usage (as root; needs debootstrap, and podman or docker to import):
 #   deploy/container/build-base.sh [build|runtime|all]      # default: all
@@ -26,6 +28,8 @@ IMPORT=${IMPORT:-1}
 RUNTIME_PACKAGES=ca-certificates,curl
 # server/build.rs builds the web client with npm; ring and the bundled SQLite need a C compiler.
 BUILD_PACKAGES=ca-certificates,curl,rustc,cargo,nodejs,npm,gcc,libc6-dev,pkg-config,git
+# Of those, the ones taken from $SUITE-backports (with what they depend on there); the rest from $SUITE.
+BUILD_BACKPORTS=rustc,cargo
 
 engine() {
   if [ -n "${ENGINE:-}" ]; then echo "$ENGINE"; return; fi
@@ -36,20 +40,31 @@ engine() {
   return 1
 }
 
-# rootfs NAME PACKAGES: debootstrap a minimal Debian into $OUT/NAME, add PACKAGES with apt, trim it,
-# and tar it.
+# rootfs NAME PACKAGES [BACKPORTS]: debootstrap a minimal Debian into $OUT/NAME, add PACKAGES with apt
+# (those also in BACKPORTS from $SUITE-backports), trim it, and tar it.
 rootfs() {
-  local name=$1 packages=$2 dir="$OUT/$1"
+  local name=$1 packages=$2 backports=${3:-} dir="$OUT/$1" p later=""
   rm -rf "$dir"
   mkdir -p "$dir"
   debootstrap --variant=minbase "$SUITE" "$dir" "$MIRROR"
+  if [ -n "$backports" ]; then
+    echo "deb $MIRROR $SUITE-backports main" > "$dir/etc/apt/sources.list.d/backports.list"
+    # Installed after the rest, as PACKAGE/RELEASE: with everything else already in from $SUITE, apt
+    # takes from backports only what they need and $SUITE lacks (in one go it also pulls backports'
+    # libcurl for cargo, which $SUITE's curl cannot go with).
+    packages=",$packages,"
+    for p in ${backports//,/ }; do packages=${packages//,$p,/,}; later="$later $p/$SUITE-backports"; done
+    packages=${packages#,}; packages=${packages%,}
+  fi
   # apt, not debootstrap's --include: debootstrap's own resolver leaves npm's dependencies out (npm
   # then stays unconfigured).
   mount -t proc proc "$dir/proc"
   if ! chroot "$dir" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -qq --no-install-recommends ${packages//,/ }"; then
+      apt-get install -y -qq --no-install-recommends ${packages//,/ } \
+      && { [ -z '$later' ] || DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends $later; }"; then
     umount "$dir/proc"
-    echo "installing $packages into $name failed" >&2
+    echo "installing $packages $later into $name failed" >&2
     return 1
   fi
   umount "$dir/proc"
@@ -74,11 +89,11 @@ command -v debootstrap >/dev/null || { echo "apt-get install debootstrap" >&2; e
 mkdir -p "$OUT"
 
 case "$what" in
-  build) rootfs handoff-build-base "$BUILD_PACKAGES"; import handoff-build-base ;;
+  build) rootfs handoff-build-base "$BUILD_PACKAGES" "$BUILD_BACKPORTS"; import handoff-build-base ;;
   runtime) rootfs handoff-runtime-base "$RUNTIME_PACKAGES"; import handoff-runtime-base ;;
   all)
     rootfs handoff-runtime-base "$RUNTIME_PACKAGES"; import handoff-runtime-base
-    rootfs handoff-build-base "$BUILD_PACKAGES"; import handoff-build-base
+    rootfs handoff-build-base "$BUILD_PACKAGES" "$BUILD_BACKPORTS"; import handoff-build-base
     ;;
   *) echo "usage: $0 [build|runtime|all]" >&2; exit 2 ;;
 esac

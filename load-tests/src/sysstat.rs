@@ -198,7 +198,7 @@ impl Strided {
 
     /// Whether the current tick is one to read (saves reading /proc for samples that would be dropped).
     fn wanted(&self) -> bool {
-        self.tick % self.stride == 0
+        self.tick.is_multiple_of(self.stride)
     }
 
     /// Records the reading of the current tick (if wanted) and moves to the next tick.

@@ -242,24 +242,91 @@ async fn stock_clients_collaborate_through_the_clusters_load_balancer() {
     server.stop().await;
 }
 
-#[test]
-fn docker_compose_validates_the_file() {
-    // The directory as a host would have it: the env files made from their examples.
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("deploy/compose");
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(repo("deploy/compose")).unwrap() {
+/// Copies the directory `from` into `to`, each `NAME.example` also as `NAME` (the env files a host
+/// makes from the committed examples).
+fn copy_as_a_host_would(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        std::fs::copy(&path, dir.join(&name)).unwrap();
+        if path.is_dir() {
+            copy_as_a_host_would(&path, &to.join(&name));
+            continue;
+        }
+        std::fs::copy(&path, to.join(&name)).unwrap();
         if let Some(env) = name.strip_suffix(".example") {
-            std::fs::copy(&path, dir.join(env)).unwrap();
+            std::fs::copy(&path, to.join(env)).unwrap();
         }
     }
-    let out = Command::new("docker-compose")
-        .args(["-p", "handoff", "-f", "compose.yaml", "config", "--quiet"])
-        .current_dir(&dir)
-        .output()
-        .expect("this test needs docker-compose (apt-get install docker-compose)");
-    assert!(out.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn docker_compose_validates_the_file() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("deploy/compose");
+    copy_as_a_host_would(&repo("deploy/compose"), &dir);
+    // The file alone, and with the override that builds PostgreSQL, Redis and nginx from Debian.
+    for files in [&["compose.yaml"][..], &["compose.yaml", "compose.debian.yaml"]] {
+        let out = Command::new("docker-compose")
+            .args(["-p", "handoff"])
+            .args(files.iter().flat_map(|f| ["-f", f]))
+            .args(["config", "--quiet"])
+            .current_dir(&dir)
+            .output()
+            .expect("this test needs docker-compose (apt-get install docker-compose)");
+        assert!(
+            out.status.success(),
+            "docker-compose config {files:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `compose.debian.yaml` replaces exactly the official images, with images built from the kit's
+/// Debian Dockerfile on the runtime base: the cluster then needs no registry at all.
+#[test]
+fn the_debian_override_builds_the_other_services_from_the_runtime_base() {
+    let mut yaml: serde_norway::Value =
+        serde_norway::from_str(&read("deploy/compose/compose.debian.yaml")).unwrap();
+    yaml.apply_merge().unwrap();
+    let overridden = serde_json::to_value(yaml).unwrap();
+    let compose = compose();
+    let official: BTreeSet<&str> = compose["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| s["image"].as_str().is_some_and(|i| i.starts_with("docker.io/")))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let services = overridden["services"].as_object().expect("the override has services");
+    assert_eq!(services.keys().map(String::as_str).collect::<BTreeSet<_>>(), official);
+
+    let dockerfile = read("deploy/compose/debian/Dockerfile");
+    let base = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("ARG RUNTIME_BASE="))
+        .expect("debian/Dockerfile starts from the runtime base");
+    assert!(base.starts_with("localhost/handoff-runtime-base:"), "{base}");
+    for (name, service) in services {
+        let build = &service["build"];
+        assert_eq!(build["context"], "debian", "{name}");
+        assert_eq!(build["dockerfile"], "Dockerfile", "{name}");
+        let target = build["target"].as_str().unwrap_or_else(|| panic!("{name}: no build target"));
+        assert!(dockerfile.contains(&format!("FROM ${{RUNTIME_BASE}} AS {target}\n")), "no stage {target}");
+        let image = service["image"].as_str().unwrap_or_default();
+        assert!(image.starts_with("localhost/"), "{name}: {image} would be pulled");
+    }
+    // Every FROM is the runtime base: nothing is pulled.
+    for from in dockerfile.lines().filter(|l| l.starts_with("FROM ")) {
+        assert!(from.starts_with("FROM ${RUNTIME_BASE} AS "), "{from}");
+    }
+    // The volume paths compose.yaml mounts are the ones the images declare.
+    for (service, path) in [("postgres", "/var/lib/postgresql/data"), ("redis", "/data")] {
+        assert!(
+            strings(&compose["services"][service]["volumes"])
+                .iter()
+                .any(|v| v.ends_with(&format!(":{path}")))
+        );
+        assert!(dockerfile.contains(&format!("VOLUME {path}\n")), "debian/Dockerfile: no VOLUME {path}");
+    }
 }

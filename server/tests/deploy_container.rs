@@ -6,7 +6,7 @@
 //! as the image lays it out, as the image's uid, with the image's environment, answers `/healthz`.
 //! Fails, never skips, when not run as root (switching to the image's uid needs it; CI runs as root).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -211,6 +211,11 @@ fn the_base_script_makes_both_bases_from_debian_packages_only() {
     for package in ["rustc", "cargo", "nodejs", "npm", "gcc", "libc6-dev"] {
         assert!(build.split(',').any(|p| p == package), "the build base lacks {package}");
     }
+    // The suite's own rustc is older than the workspace's rust-version: the toolchain comes from the
+    // suite's backports, from the same mirror, and only the toolchain does.
+    let backports = script_value(&script, "BUILD_BACKPORTS");
+    assert_eq!(backports.split(',').collect::<BTreeSet<_>>(), BTreeSet::from(["rustc", "cargo"]));
+    assert!(script.contains("echo \"deb $MIRROR $SUITE-backports main\""), "backports from another mirror");
     // Both bases from one suite, so the binary links against the runtime's own glibc.
     assert!(script.contains("rootfs handoff-build-base") && script.contains("rootfs handoff-runtime-base"));
     assert!(script.contains("$e import \"$OUT/$name.tar\" \"localhost/$name:$SUITE\""));

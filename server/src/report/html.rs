@@ -21,7 +21,7 @@ pub(super) fn esc(s: &str) -> String {
 /// backtick leaves the text as it is.
 pub(super) fn esc_code(s: &str) -> String {
     let escaped = esc(s);
-    if escaped.matches('`').count() % 2 != 0 {
+    if !escaped.matches('`').count().is_multiple_of(2) {
         return escaped;
     }
     escaped.split('`').enumerate().fold(String::new(), |mut out, (i, part)| {

@@ -117,10 +117,10 @@ impl RoomActor {
             // A commit the store completes on its own is looked at whenever the actor wakes anyway (see
             // `CommitInFlight::awaited`); one that has not landed by its deadline is then awaited.
             let unawaited = commit.as_mut().filter(|c| !c.awaited);
-            if let Some(result) = unawaited.and_then(|c| c.write.as_mut().now_or_never()) {
-                if let Some(done) = commit.take() {
-                    self.finish_commit(&done, result);
-                }
+            if let Some(result) = unawaited.and_then(|c| c.write.as_mut().now_or_never())
+                && let Some(done) = commit.take()
+            {
+                self.finish_commit(&done, result);
             }
             self.deliver();
             let deadlines = self.core.deadlines();

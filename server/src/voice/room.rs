@@ -280,10 +280,10 @@ impl VoiceRoom {
         if speaks {
             for listener in self.joined.keys().copied().filter(|id| *id != conn_id).collect::<Vec<_>>() {
                 let pc = self.joined[&listener].pc.clone();
-                if let Some(sender) = self.add_track(conn_id, listener, &pc).await {
-                    if let Some(peer) = self.joined.get_mut(&listener) {
-                        peer.senders.insert(conn_id, sender);
-                    }
+                if let Some(sender) = self.add_track(conn_id, listener, &pc).await
+                    && let Some(peer) = self.joined.get_mut(&listener)
+                {
+                    peer.senders.insert(conn_id, sender);
                 }
                 self.negotiate(listener).await;
             }

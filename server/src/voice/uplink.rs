@@ -123,10 +123,10 @@ async fn forward(
         return;
     }
     let level_id = speaking.level_id.load(Ordering::Relaxed);
-    if level_id != 0 {
-        if let Some(ext) = packet.header.get_extension(level_id) {
-            speaking.heard(level::level(&ext));
-        }
+    if level_id != 0
+        && let Some(ext) = packet.header.get_extension(level_id)
+    {
+        speaking.heard(level::level(&ext));
     }
     if let Some(recorder) = recorder {
         recorder.packet(RtpAudio {

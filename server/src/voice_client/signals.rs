@@ -52,10 +52,10 @@ pub(super) async fn on_frame(
                 tracing::warn!(error = %e, "voice client: offer refused");
                 return;
             }
-            if !call.uplink_added {
-                if let Some((track, _)) = &call.uplink {
-                    call.uplink_added = call.pc.add_track(track.clone() as Arc<dyn TrackLocal>).await.is_ok();
-                }
+            if !call.uplink_added
+                && let Some((track, _)) = &call.uplink
+            {
+                call.uplink_added = call.pc.add_track(track.clone() as Arc<dyn TrackLocal>).await.is_ok();
             }
             let answer = match call.pc.create_answer(None).await {
                 Ok(answer) => answer,
