@@ -164,10 +164,10 @@ pub(crate) fn document() -> Value {
 fn add_unavailable(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|p| p.values_mut()) {
-        if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
-            if responses.contains_key("500") {
-                responses.insert("503".into(), json!({"$ref": "#/components/responses/Unavailable"}));
-            }
+        if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut)
+            && responses.contains_key("500")
+        {
+            responses.insert("503".into(), json!({"$ref": "#/components/responses/Unavailable"}));
         }
     }
 }

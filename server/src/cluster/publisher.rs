@@ -152,11 +152,11 @@ impl Publisher {
                 };
                 tracing::error!(room = %room, %error, "Redis has no seq for the room and the store cannot say its last; rebuilding the room");
                 for job in batch.iter_mut() {
-                    if matches!(job, Job::Send { message, .. } if message.room == *room) {
-                        if let Job::Send { bytes, .. } = std::mem::replace(job, Job::Sent) {
-                            METRICS.cluster("dropped", 1);
-                            self.links.sent(bytes);
-                        }
+                    if matches!(job, Job::Send { message, .. } if message.room == *room)
+                        && let Job::Send { bytes, .. } = std::mem::replace(job, Job::Sent)
+                    {
+                        METRICS.cluster("dropped", 1);
+                        self.links.sent(bytes);
                     }
                 }
                 self.links.tell(room, Remote::Rebuild);
@@ -217,10 +217,10 @@ impl Publisher {
                     continue;
                 }
                 Err(e) if e.code() == Some("NOSEQ") => {
-                    if let Job::Send { message, .. } = &batch[i] {
-                        if !unseeded.contains(&message.room) {
-                            unseeded.push(message.room.clone());
-                        }
+                    if let Job::Send { message, .. } = &batch[i]
+                        && !unseeded.contains(&message.room)
+                    {
+                        unseeded.push(message.room.clone());
                     }
                     continue;
                 }
