@@ -14,7 +14,8 @@
 #   load-tests/cluster.sh NODES ROOMS...      e.g. load-tests/cluster.sh 3 300 1000 2000
 #
 # Run from the repository root after cargo build --release -p handoff-server -p handoff-load.
-# PG_URL (postgres://postgres@127.0.0.1:5432), REDIS_PORT (18949), SECONDS_RUN (30), KILL_AFTER (15),
+# PG_URL (postgres://postgres@127.0.0.1:5432), REDIS_PORT (18949), SECONDS_RUN (30), DRAIN_S (5: how
+# long watchers wait for late keys after the last one), KILL_AFTER (15),
 # CLIENTS_PER_ROOM (3), OUT (load-tests/results/cluster) and PREFIX (none) set where and how much; RUNS
 # (single,cluster,kill) picks the runs. Reports: OUT/PREFIXcluster-single-ROOMSr.json,
 # OUT/PREFIXcluster-NODESn-ROOMSr.json (with Redis's INFO commandstats over that run in
@@ -26,6 +27,7 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_PORT=${REDIS_PORT:-18949}
 SECONDS_RUN=${SECONDS_RUN:-30}
 KILL_AFTER=${KILL_AFTER:-15}
+DRAIN_S=${DRAIN_S:-5}
 CLIENTS_PER_ROOM=${CLIENTS_PER_ROOM:-3}
 OUT=${OUT:-load-tests/results/cluster}
 PREFIX=${PREFIX:-}
@@ -86,7 +88,7 @@ node() {
 load_average() { echo "$1: $(uptime)" | tee -a "$uptimes"; }
 
 typing=(typing --target handoff --api-key "$API_KEY" --clients-per-room "$CLIENTS_PER_ROOM"
-  --duration-s "$SECONDS_RUN" --rhythm steady --quiet)
+  --duration-s "$SECONDS_RUN" --drain-s "$DRAIN_S" --rhythm steady --quiet)
 status=0
 for rooms in "$@"; do
   if [[ ,$RUNS, == *,single,* ]]; then
