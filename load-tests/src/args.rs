@@ -204,6 +204,15 @@ pub(crate) struct TypingArgs {
     /// read from /proc (to the clock tick) rather than /metrics (whole seconds).
     #[arg(long, value_delimiter = ',', requires = "nodes")]
     pub(crate) node_pids: Vec<u32>,
+    /// With --nodes and --node-pids: kill one node with SIGKILL this many seconds after the first
+    /// scheduled key. Its clients rejoin the next node with the document they hold (y-sync), and the
+    /// report gives each affected room's convergence time (kill → every client connected again and
+    /// holding every key typed before the kill) and the keys typed before the kill that were lost.
+    #[arg(long, requires = "node_pids")]
+    pub(crate) kill_node_after: Option<f64>,
+    /// With --kill-node-after: the index in --nodes of the node to kill (default: the last).
+    #[arg(long, requires = "kill_node_after")]
+    pub(crate) kill_node: Option<usize>,
     /// Internal: run as child index/count of a --procs run (prints `joined`, reads the start instant on
     /// stdin, prints its result as one JSON line).
     #[arg(long, hide = true)]

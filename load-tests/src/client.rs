@@ -162,6 +162,10 @@ impl YClient {
         self.awareness.doc()
     }
 
+    pub fn dialect(&self) -> &Dialect {
+        &self.dialect
+    }
+
     pub fn client_id(&self) -> ClientID {
         self.doc().client_id()
     }

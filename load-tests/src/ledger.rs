@@ -43,6 +43,11 @@ impl Ledger {
         self.lock().len()
     }
 
+    /// Keys whose stamp satisfies `keep`.
+    pub fn count(&self, keep: impl Fn(&Stamp) -> bool) -> u64 {
+        self.lock().values().filter(|s| keep(s)).count() as u64
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

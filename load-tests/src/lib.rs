@@ -5,6 +5,8 @@
 
 pub mod client;
 pub mod compare;
+/// `--kill-node-after`: a node killed mid-run, its clients rejoining another, convergence timed.
+pub mod failover;
 pub mod idle;
 pub mod join_storm;
 pub mod launch;

@@ -99,5 +99,13 @@ pub const CLIENT_READ_BUFFER: usize = 8 * 1024;
 pub const JOINER_READ_BUFFER: usize = 64 * 1024;
 /// Most nodes one cross-node run (`--nodes`) spreads its clients over.
 pub const MAX_NODES: usize = 16;
+/// Longest a client of a killed node (`--kill-node-after`) may take to join another node, over every
+/// attempt: long enough for a node that is slow to answer under load, short enough to end a run.
+pub const REJOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause after every node refused a rejoining client once, before it tries them all again.
+pub const REJOIN_PAUSE: Duration = Duration::from_millis(100);
+/// Most rejoins of one client in one run: one kill costs each client at most one; more means its
+/// connection keeps breaking for another reason, which must fail the client rather than loop.
+pub const MAX_REJOINS: u32 = 3;
 /// Longest `INFO` reply read from Redis (a few KiB in practice).
 pub const MAX_REDIS_INFO_BYTES: usize = 1024 * 1024;

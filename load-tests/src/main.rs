@@ -247,6 +247,16 @@ async fn across_nodes(a: &TypingArgs, chunk: usize) -> anyhow::Result<ExitCode> 
         nodes: a.nodes.clone(),
         redis_url: a.redis_url.clone(),
         node_pids: a.node_pids.clone(),
+        kill: match a.kill_node_after {
+            Some(s) => {
+                let after = std::time::Duration::try_from_secs_f64(s)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .context("--kill-node-after must be a positive number of seconds")?;
+                Some((a.kill_node.unwrap_or(a.nodes.len().saturating_sub(1)), after))
+            }
+            None => None,
+        },
     };
     let report = nodes::run(&cfg).await?;
     println!("{}", report.table());

@@ -12,11 +12,14 @@ use serde::Serialize;
 use crate::limits::HTTP_TIMEOUT;
 
 /// One reading of a node's counters.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct NodeSample {
     pub cpu_s: f64,
     pub fanout_sum_s: f64,
     pub fanout_count: f64,
+    /// The fan-out histogram's buckets: (upper bound in seconds, cumulative count), in page order
+    /// (ascending, `+Inf` last).
+    pub fanout_buckets: Vec<(f64, f64)>,
     pub at: Instant,
 }
 
@@ -36,6 +39,10 @@ pub struct NodeFigures {
     pub server_fanout_writes: u64,
     /// Their mean latency in µs (0 when none).
     pub server_fanout_mean_us: f64,
+    /// The upper bound (µs) of the histogram bucket holding the median write, and of the one holding the
+    /// 99th percentile: at most that long. `None` when no write was counted or the bucket is `+Inf`.
+    pub server_fanout_p50_le_us: Option<f64>,
+    pub server_fanout_p99_le_us: Option<f64>,
 }
 
 impl NodeSample {
@@ -58,6 +65,7 @@ impl NodeSample {
                 .context("/metrics has no process_cpu_seconds_total (not on Linux?)")?,
             fanout_sum_s: metric(page, "handoff_fanout_seconds_sum").unwrap_or(0.0),
             fanout_count: metric(page, "handoff_fanout_seconds_count").unwrap_or(0.0),
+            fanout_buckets: buckets(page, "handoff_fanout_seconds_bucket"),
             at,
         })
     }
@@ -66,6 +74,32 @@ impl NodeSample {
 /// The value of the unlabelled sample `name` on a Prometheus text page.
 fn metric(page: &str, name: &str) -> Option<f64> {
     page.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The `(le, count)` pairs of the histogram buckets `name` on a Prometheus text page.
+fn buckets(page: &str, name: &str) -> Vec<(f64, f64)> {
+    page.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?.strip_prefix("{le=\"")?;
+            let (le, rest) = rest.split_once('"')?;
+            let count = rest.strip_prefix('}')?.trim().parse().ok()?;
+            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((le, count))
+        })
+        .collect()
+}
+
+/// The upper bound (µs) of the bucket holding quantile `q` of the observations between two readings
+/// of one histogram's buckets; `None` without observations or past the last finite bound.
+fn bucket_quantile_us(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
+    let count_before = |le: f64| before.iter().find(|(b, _)| *b == le).map_or(0.0, |(_, c)| *c);
+    let diffs: Vec<(f64, f64)> = after.iter().map(|&(le, c)| (le, (c - count_before(le)).max(0.0))).collect();
+    let total = diffs.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let (le, _) = diffs.into_iter().find(|&(_, c)| c >= q * total)?;
+    le.is_finite().then_some(le * 1e6)
 }
 
 impl NodeFigures {
@@ -84,6 +118,8 @@ impl NodeFigures {
             ),
             server_fanout_writes: writes as u64,
             server_fanout_mean_us: if writes > 0.0 { sum * 1e6 / writes } else { 0.0 },
+            server_fanout_p50_le_us: bucket_quantile_us(&before.fanout_buckets, &after.fanout_buckets, 0.5),
+            server_fanout_p99_le_us: bucket_quantile_us(&before.fanout_buckets, &after.fanout_buckets, 0.99),
         }
     }
 
@@ -100,16 +136,23 @@ impl NodeFigures {
     /// The node's line of the report.
     pub fn line(&self) -> String {
         format!(
-            "CPU {:.2} s ({}) over {:.1} s, {:.1} µs per delivered update ({} delivered); server-side fan-out {:.0} µs mean over {} writes",
+            "CPU {:.2} s ({}) over {:.1} s, {:.1} µs per delivered update ({} delivered); server-side fan-out {:.0} µs mean, p50 ≤ {}, p99 ≤ {} over {} writes",
             self.cpu_s,
             self.cpu_from,
             self.wall_s,
             self.cpu_us_per_delivered_update,
             self.delivered_updates,
             self.server_fanout_mean_us,
+            bound(self.server_fanout_p50_le_us),
+            bound(self.server_fanout_p99_le_us),
             self.server_fanout_writes
         )
     }
+}
+
+/// A bucket bound for the report line.
+fn bound(us: Option<f64>) -> String {
+    us.map_or_else(|| "?".to_owned(), |us| format!("{us:.0} µs"))
 }
 
 #[cfg(test)]
@@ -138,6 +181,27 @@ mod tests {
         let precise = f.with_proc_cpu(Duration::from_millis(1500));
         assert_eq!(precise.cpu_from, "proc");
         assert!((precise.cpu_us_per_delivered_update - 1500.0).abs() < 1e-6, "{precise:?}");
+
+        assert_eq!(
+            (f.server_fanout_p50_le_us, f.server_fanout_p99_le_us),
+            (None, None),
+            "its one bucket counted none of the writes"
+        );
+
+        let hist = |b: [u32; 3]| {
+            format!(
+                "process_cpu_seconds_total 1\nhandoff_fanout_seconds_bucket{{le=\"0.0001\"}} {}\n\
+                 handoff_fanout_seconds_bucket{{le=\"0.01\"}} {}\nhandoff_fanout_seconds_bucket{{le=\"+Inf\"}} {}\n",
+                b[0], b[1], b[2]
+            )
+        };
+        let before = NodeSample::parse(&hist([10, 10, 10]), t0).unwrap();
+        let after = NodeSample::parse(&hist([60, 109, 110]), t0).unwrap();
+        let f = NodeFigures::between(&before, &after, 100);
+        assert_eq!(f.server_fanout_p50_le_us, Some(100.0), "50 of 100 new writes within 100 µs");
+        assert_eq!(f.server_fanout_p99_le_us, Some(10_000.0), "99 of 100 within 10 ms");
+        let slow = NodeSample::parse(&hist([60, 100, 110]), t0).unwrap();
+        assert_eq!(NodeFigures::between(&before, &slow, 100).server_fanout_p99_le_us, None, "past 10 ms");
 
         let old = NodeSample::parse("process_cpu_seconds_total 2\n", t0).unwrap();
         assert_eq!(old.fanout_count, 0.0, "a node without the histogram counts none");

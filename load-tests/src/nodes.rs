@@ -8,10 +8,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{Context, ensure};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::failover::{self, Failover, KillClock, KillFigures, KillPlan};
 use crate::limits::{MAX_NODES, START_DELAY};
 use crate::mint::Submission;
 use crate::node_metrics::{NodeFigures, NodeSample};
@@ -38,6 +42,9 @@ pub struct NodesConfig {
     /// read from `/proc`, to the clock tick, instead of from `/metrics`, whose process collector counts
     /// whole seconds.
     pub node_pids: Vec<u32>,
+    /// Kill this node (its index in `nodes`; its pid comes from `node_pids`) this long after the first
+    /// scheduled key: its clients rejoin the others and the report times the convergence.
+    pub kill: Option<(usize, Duration)>,
 }
 
 /// The node client `client` of room `room` connects to (client 0 is the typist).
@@ -117,11 +124,13 @@ pub struct NodesReport {
     /// Each node over the typing phase, from its `/metrics`; `None` where it could not be read.
     pub node_figures: Vec<Option<NodeFigures>>,
     pub redis: Option<RedisFigures>,
+    /// How the rooms came through the kill of a node (`--kill-node-after`).
+    pub kill: Option<KillFigures>,
 }
 
 impl NodesReport {
     pub fn ok(&self) -> bool {
-        self.typing.ok()
+        self.typing.ok() && self.kill.as_ref().is_none_or(KillFigures::ok)
     }
 
     pub fn table(&self) -> String {
@@ -146,6 +155,9 @@ impl NodesReport {
         if let Some(r) = &self.redis {
             let _ = writeln!(s, "{}", r.table());
         }
+        if let Some(k) = &self.kill {
+            let _ = writeln!(s, "kill               {}", k.line());
+        }
         s
     }
 }
@@ -166,6 +178,20 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
         cfg.node_pids.len()
     );
     let n = cfg.nodes.len();
+    let kill = match cfg.kill {
+        Some((node, after)) => {
+            ensure!(n >= 2 && node < n, "--kill-node must name one of 2 or more nodes (0..{n})");
+            let pid = *cfg.node_pids.get(node).context("--kill-node-after needs --node-pids")?;
+            ensure!(
+                cfg.nodes.iter().filter(|u| **u == cfg.nodes[node]).count() == 1,
+                "the node to kill must not be named twice in --nodes"
+            );
+            ensure!(after < typing.duration, "--kill-node-after must fall within --duration-s");
+            Some(KillPlan { node, pid, after })
+        }
+        None => None,
+    };
+    let clock = Arc::new(KillClock::default());
     let wall = Instant::now();
     let progress = Progress::new(typing.quiet);
     let run_id = format!("{}", std::process::id());
@@ -174,21 +200,47 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
         .iter()
         .enumerate()
         .map(|(r, room)| {
-            let urls = (0..typing.clients_per_room)
-                .map(|i| on_node(room.url(i), &cfg.nodes[node_of(r, i, n)]))
+            // Client i's URL on every node, from its own on: where it goes if its node dies.
+            let everywhere = (0..typing.clients_per_room)
+                .map(|i| {
+                    (0..n)
+                        .map(|j| on_node(room.url(i), &cfg.nodes[(node_of(r, i, n) + j) % n]))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            Ok(room.with_urls(urls))
+            let urls = everywhere.iter().map(|u| u[0].clone()).collect();
+            let room = room.with_urls(urls);
+            Ok(match kill {
+                Some(_) => room.with_failover(Failover { urls: everywhere, clock: clock.clone() }),
+                None => room,
+            })
         })
         .collect::<anyhow::Result<Vec<Room>>>()?;
 
     let mut before = None;
     let snapshot = &mut before;
+    let mut killer = None;
+    let killing = &mut killer;
+    let kill_clock = clock.clone();
     let typed = type_rooms(typing, Shard::WHOLE, &rooms, &progress, move || async move {
         // Everyone is synced: the nodes and Redis are read over the typing phase, which starts now.
         *snapshot = Some(Snapshot::take(cfg).await);
-        Ok(std::time::Instant::now() + START_DELAY)
+        let start = std::time::Instant::now() + START_DELAY;
+        if let Some(plan) = kill {
+            let at = Instant::from_std(start) + plan.after;
+            *killing =
+                Some((Instant::from_std(start), tokio::spawn(failover::kill_at(plan, at, kill_clock))));
+        }
+        Ok(start)
     })
     .await?;
+    let kill_figures = match (kill, killer) {
+        (Some(plan), Some((started, task))) => {
+            let killed = task.await.context("the killer task")??;
+            Some(KillFigures::from_outcomes(plan, started, killed, &typed.outcomes, |r, c| node_of(r, c, n)))
+        }
+        _ => None,
+    };
     let after = Snapshot::take(cfg).await;
     let pairs = PairTally::from_outcomes(&typed.outcomes, n);
     let before = before.unwrap_or_default();
@@ -220,6 +272,7 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
         same_node: pairs.merged(|from, to| from == to).summary(),
         node_figures,
         redis,
+        kill: kill_figures,
     })
 }
 
@@ -289,12 +342,19 @@ mod tests {
             awareness: 0,
             files: BTreeMap::new(),
             error: None,
+            recovery: Default::default(),
         }
     }
 
     fn room(watchers: Vec<WatcherOutcome>) -> RoomOutcome {
-        let typist =
-            TypistOutcome { keys_sent: 0, send_lag: Latency::new(), files: BTreeMap::new(), error: None };
+        let typist = TypistOutcome {
+            keys_sent: 0,
+            keys_before_kill: 0,
+            send_lag: Latency::new(),
+            files: BTreeMap::new(),
+            error: None,
+            recovery: Default::default(),
+        };
         RoomOutcome { typist, watchers }
     }
 

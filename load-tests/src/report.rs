@@ -346,12 +346,19 @@ mod tests {
             awareness: received,
             files: files(content),
             error: None,
+            recovery: Default::default(),
         }
     }
 
     fn room(watchers: Vec<WatcherOutcome>) -> RoomOutcome {
-        let typist =
-            TypistOutcome { keys_sent: 2, send_lag: Latency::new(), files: files("ab"), error: None };
+        let typist = TypistOutcome {
+            keys_sent: 2,
+            keys_before_kill: 2,
+            send_lag: Latency::new(),
+            files: files("ab"),
+            error: None,
+            recovery: Default::default(),
+        };
         RoomOutcome { typist, watchers }
     }
 

@@ -14,6 +14,7 @@ use tokio::time::{Instant, sleep_until};
 use yrs::{ClientID, Map, Out, ReadTxn, Text, TextRef, Transact};
 
 use crate::client::YClient;
+use crate::failover::{Failover, Recovery};
 use crate::ledger::{Ledger, Stamp};
 use crate::limits::AWARENESS_RENEW;
 use crate::metronome::Timetable;
@@ -72,6 +73,9 @@ pub struct Live {
 
 pub struct TypistOutcome {
     pub keys_sent: u64,
+    /// Keys whose update went out before a node was killed (all of them in a run without a kill).
+    pub keys_before_kill: u64,
+    pub recovery: Recovery,
     /// Actual send time − scheduled time per key: how far the generator itself fell behind.
     pub send_lag: Latency,
     pub files: BTreeMap<String, String>,
@@ -89,6 +93,7 @@ pub struct WatcherOutcome {
     pub awareness: u64,
     pub files: BTreeMap<String, String>,
     pub error: Option<String>,
+    pub recovery: Recovery,
 }
 
 pub struct RoomOutcome {
@@ -103,25 +108,28 @@ impl RoomOutcome {
     }
 }
 
-/// Runs one room: `clients[0]` types when `ticks` says, the rest watch. Every client is closed when
-/// this returns.
+/// Runs one room: `clients[0]` types when `ticks` says, the rest watch. A client whose connection drops
+/// rejoins as `failover` says, or fails without one. Every client is closed when this returns.
 pub async fn run(
     mut clients: Vec<YClient>,
     plan: Plan,
     ticks: UnboundedReceiver<u64>,
     live: Arc<Live>,
+    failover: Option<Arc<Failover>>,
 ) -> RoomOutcome {
     let ledger = Ledger::default();
     let typist = clients.remove(0);
     let typist_id = typist.client_id();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let typist_task = tokio::spawn(type_keys(typist, ledger.clone(), plan, ticks, stop_rx, live.clone()));
+    let typist_task =
+        tokio::spawn(type_keys(typist, ledger.clone(), plan, ticks, stop_rx, live.clone(), failover.clone()));
     let watcher_tasks: Vec<_> = clients
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
             let name = format!("watcher {i}");
-            tokio::spawn(watch_keys(c, typist_id, ledger.clone(), plan, name, live.clone()))
+            let me = Watcher { typist: typist_id, index: i + 1, name, failover: failover.clone() };
+            tokio::spawn(watch_keys(c, me, ledger.clone(), plan, live.clone()))
         })
         .collect();
     let mut watchers = Vec::with_capacity(watcher_tasks.len());
@@ -133,15 +141,22 @@ pub async fn run(
             awareness: 0,
             files: BTreeMap::new(),
             error: Some(format!("watcher task failed: {e}")),
+            recovery: Recovery::default(),
         }));
     }
     let _ = stop_tx.send(true);
-    let typist = typist_task.await.unwrap_or_else(|e| TypistOutcome {
+    let mut typist = typist_task.await.unwrap_or_else(|e| TypistOutcome {
         keys_sent: 0,
+        keys_before_kill: 0,
         send_lag: Latency::new(),
         files: BTreeMap::new(),
         error: Some(format!("typist task failed: {e}")),
+        recovery: Recovery::default(),
     });
+    typist.keys_before_kill = match &failover {
+        Some(f) => ledger.count(|s| f.clock.before_kill(s.sent)),
+        None => ledger.len() as u64,
+    };
     RoomOutcome { typist, watchers }
 }
 
@@ -186,56 +201,127 @@ async fn type_one(
     c.send_awareness(json!({"user": c.user, "cursor": {"path": TYPED_FILE, "index": cursor}})).await
 }
 
+/// A connection that broke under a client: with a failover the client rejoins another node and goes on;
+/// without one (or past its rejoins) the error stands. `typist` is the client whose clocks the rejoin
+/// reports.
+async fn reconnect(
+    c: &mut Option<YClient>,
+    broken: anyhow::Error,
+    failover: Option<&Failover>,
+    index: usize,
+    typist: ClientID,
+    recovery: &mut Recovery,
+) -> anyhow::Result<std::ops::Range<u32>> {
+    let Some(f) = failover else { return Err(broken) };
+    let old = c.take().ok_or_else(|| anyhow!("no client to rejoin with"))?;
+    let (new, learned) =
+        f.rejoin(old, index, typist, recovery).await.map_err(|e| e.context(format!("{broken:#}")))?;
+    *c = Some(new);
+    Ok(learned)
+}
+
 async fn type_keys(
-    mut c: YClient,
+    c: YClient,
     ledger: Ledger,
     plan: Plan,
     mut ticks: UnboundedReceiver<u64>,
     mut stop: watch::Receiver<bool>,
     live: Arc<Live>,
+    failover: Option<Arc<Failover>>,
 ) -> TypistOutcome {
-    let mut out =
-        TypistOutcome { keys_sent: 0, send_lag: Latency::new(), files: BTreeMap::new(), error: None };
+    let mut out = TypistOutcome {
+        keys_sent: 0,
+        keys_before_kill: 0,
+        send_lag: Latency::new(),
+        files: BTreeMap::new(),
+        error: None,
+        recovery: Recovery::default(),
+    };
+    let id = c.client_id();
+    // An Option so that a rejoin can take the client and put its successor back.
+    let mut slot = Some(c);
     let result = async {
-        let text = typed_text(&c)?;
+        let text = typed_text(slot.as_ref().expect("a client"))?;
         let mut renew = Instant::now() + AWARENESS_RENEW;
         loop {
-            tokio::select! {
+            let c = slot.as_mut().ok_or_else(|| anyhow!("typist: no client"))?;
+            // A broken connection, for `reconnect` after the select: the key already typed into the
+            // document goes out with the rejoin's sync.
+            let broken = tokio::select! {
                 biased;
                 _ = stop.changed() => return Ok(()),
                 Some(k) = ticks.recv() => {
                     out.send_lag.record(Instant::now().saturating_duration_since(plan.due(k)));
-                    type_one(&mut c, &text, &ledger, k, &plan).await?;
+                    let sent = type_one(c, &text, &ledger, k, &plan).await;
                     out.keys_sent += 1;
                     live.keys_sent.fetch_add(1, Ordering::Relaxed);
                     renew = Instant::now() + AWARENESS_RENEW;
+                    sent.err()
                 }
                 _ = sleep_until(renew) => {
-                    c.send_awareness(json!({"user": c.user})).await?;
                     renew += AWARENESS_RENEW;
+                    c.send_awareness(json!({"user": c.user})).await.err()
                 }
-                frame = c.next_frame() => {
-                    let bytes = frame?.ok_or_else(|| anyhow!("typist: connection closed"))?;
-                    c.handle(&bytes, None).await?;
+                frame = c.next_frame() => match frame {
+                    Ok(Some(bytes)) => {
+                        c.handle(&bytes, None).await?;
+                        None
+                    }
+                    Ok(None) => Some(anyhow!("connection closed")),
+                    Err(e) => Some(e),
                 }
+            };
+            if let Some(e) = broken {
+                let e = e.context("typist");
+                reconnect(&mut slot, e, failover.as_deref(), 0, id, &mut out.recovery).await?;
             }
         }
     }
     .await;
+    let Some(c) = slot else {
+        out.error = Some(format!("typist: {:#}", result.err().unwrap_or_else(|| anyhow!("lost its client"))));
+        return out;
+    };
     out.error = result.err().map(|e: anyhow::Error| format!("typist: {e:#}"));
     out.files = c.files();
     c.close().await;
     out
 }
 
-async fn watch_keys(
-    mut c: YClient,
+/// Who a watcher is: the typist it times, its index among the room's clients, its name, where it goes
+/// when its connection drops.
+struct Watcher {
     typist: ClientID,
-    ledger: Ledger,
-    plan: Plan,
+    index: usize,
     name: String,
-    live: Arc<Live>,
-) -> WatcherOutcome {
+    failover: Option<Arc<Failover>>,
+}
+
+impl WatcherOutcome {
+    /// Times the typist's keys `clocks`, which arrived at `arrived`.
+    fn learned(
+        &mut self,
+        clocks: std::ops::Range<u32>,
+        arrived: Instant,
+        me: &Watcher,
+        ledger: &Ledger,
+        live: &Live,
+    ) {
+        for clock in clocks {
+            if let Some(stamp) = ledger.stamp(me.typist, clock) {
+                self.fanout.record(arrived.saturating_duration_since(stamp.scheduled));
+                self.from_send.record(arrived.saturating_duration_since(stamp.sent));
+                self.received += 1;
+                live.received.fetch_add(1, Ordering::Relaxed);
+                if let Some(f) = &me.failover {
+                    self.recovery.learned(&f.clock, stamp.sent, arrived);
+                }
+            }
+        }
+    }
+}
+
+async fn watch_keys(c: YClient, me: Watcher, ledger: Ledger, plan: Plan, live: Arc<Live>) -> WatcherOutcome {
     let mut out = WatcherOutcome {
         received: 0,
         fanout: Latency::new(),
@@ -243,40 +329,50 @@ async fn watch_keys(
         awareness: 0,
         files: BTreeMap::new(),
         error: None,
+        recovery: Recovery::default(),
     };
-    let presence = json!({"user": {"name": name}});
+    let presence = json!({"user": {"name": me.name}});
+    let mut slot = Some(c);
     let result = async {
-        c.send_awareness(presence.clone()).await?;
+        slot.as_mut().ok_or_else(|| anyhow!("no client"))?.send_awareness(presence.clone()).await?;
         let mut renew = Instant::now() + AWARENESS_RENEW;
         while out.received < plan.keys() {
-            tokio::select! {
+            let c = slot.as_mut().ok_or_else(|| anyhow!("no client"))?;
+            let broken = tokio::select! {
                 _ = sleep_until(plan.deadline) => break,
                 _ = sleep_until(renew) => {
-                    c.send_awareness(presence.clone()).await?;
                     renew += AWARENESS_RENEW;
+                    c.send_awareness(presence.clone()).await.err()
                 }
-                frame = c.next_frame() => {
-                    let bytes = frame?.ok_or_else(|| anyhow!("connection closed"))?;
-                    let arrived = Instant::now();
-                    let learned = c.handle(&bytes, Some(typist)).await?;
-                    out.awareness += u64::from(learned.awareness);
-                    for clock in learned.clocks {
-                        if let Some(stamp) = ledger.stamp(typist, clock) {
-                            out.fanout.record(arrived.saturating_duration_since(stamp.scheduled));
-                            out.from_send.record(arrived.saturating_duration_since(stamp.sent));
-                            out.received += 1;
-                            live.received.fetch_add(1, Ordering::Relaxed);
-                        }
+                frame = c.next_frame() => match frame {
+                    Ok(Some(bytes)) => {
+                        let arrived = Instant::now();
+                        let learned = c.handle(&bytes, Some(me.typist)).await?;
+                        out.awareness += u64::from(learned.awareness);
+                        out.learned(learned.clocks, arrived, &me, &ledger, &live);
+                        None
                     }
+                    Ok(None) => Some(anyhow!("connection closed")),
+                    Err(e) => Some(e),
                 }
+            };
+            if let Some(e) = broken {
+                let (failover, typist) = (me.failover.as_deref(), me.typist);
+                let clocks = reconnect(&mut slot, e, failover, me.index, typist, &mut out.recovery).await?;
+                // What the rejoin's sync brought arrived when it completed.
+                out.learned(clocks, Instant::now(), &me, &ledger, &live);
+                let c = slot.as_mut().ok_or_else(|| anyhow!("no client"))?;
+                c.send_awareness(presence.clone()).await?;
             }
         }
         anyhow::Ok(())
     }
     .await;
-    out.error = result.err().map(|e| format!("{name}: {e:#}"));
-    out.files = c.files();
-    c.close().await;
+    out.error = result.err().map(|e| format!("{}: {e:#}", me.name));
+    if let Some(c) = slot {
+        out.files = c.files();
+        c.close().await;
+    }
     out
 }
 

@@ -16,6 +16,7 @@ use serde::Serialize;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, Options, ReadTxn, StateVector, Transact};
 
+use crate::failover::Failover;
 use crate::mint::{Api, Submission, ws_url};
 
 /// Kinds of server the tool can drive.
@@ -65,6 +66,9 @@ pub struct Room {
     pub dialect: Dialect,
     /// Update every client applies before connecting (peers); `None` when the server preloads (handoff).
     pub seed: Option<Arc<Vec<u8>>>,
+    /// Where its clients go when their connection drops (a `--kill-node-after` run); `None`: a drop
+    /// fails the client.
+    pub failover: Option<Arc<Failover>>,
 }
 
 impl Room {
@@ -77,6 +81,11 @@ impl Room {
     /// other nodes of a cluster.
     pub fn with_urls(&self, urls: Vec<String>) -> Room {
         Room { urls, ..self.clone() }
+    }
+
+    /// This room with its clients rejoining as `failover` says when their connection drops.
+    pub fn with_failover(&self, failover: Failover) -> Room {
+        Room { failover: Some(Arc::new(failover)), ..self.clone() }
     }
 }
 
@@ -146,7 +155,7 @@ impl Target {
             Kind::Hocuspocus => (base.to_owned(), Dialect::Hocuspocus { document: name.to_owned() }),
             _ => (format!("{base}/{name}"), Dialect::YSync),
         };
-        Room { id: name.to_owned(), urls: vec![url], dialect, seed: Some(seed) }
+        Room { id: name.to_owned(), urls: vec![url], dialect, seed: Some(seed), failover: None }
     }
 }
 
@@ -157,6 +166,7 @@ fn handoff_room(p: &PromoteResponse) -> Room {
         urls: vec![ws_url(p, &t.candidate), ws_url(p, &t.interviewer), ws_url(p, &t.observer)],
         dialect: Dialect::YSync,
         seed: None,
+        failover: None,
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::client::YClient;
+use crate::failover::Failover;
 use crate::limits::{
     CONNECT_CONCURRENCY, MAX_CHUNK, MAX_CLIENTS_PER_ROOM, MAX_DRAIN, MAX_DURATION, MAX_KEYS_PER_SEC,
     MAX_PROCS, MAX_ROOMS, MAX_TOTAL_CLIENTS, MIN_CLIENTS_PER_ROOM, START_DELAY,
@@ -257,11 +258,15 @@ where
     let start = start().await?;
     let interval = cfg.interval();
     let deadline = Instant::from_std(start) + cfg.duration + cfg.drain;
-    let runnable: Vec<(usize, Vec<YClient>)> =
-        global.iter().zip(joined.rooms).filter_map(|(&r, c)| c.map(|c| (r, c))).collect();
+    let runnable: Vec<(usize, Vec<YClient>, Option<Arc<Failover>>)> = global
+        .iter()
+        .zip(joined.rooms)
+        .zip(rooms)
+        .filter_map(|((&r, c), room)| c.map(|c| (r, c, room.failover.clone())))
+        .collect();
     let tables: Vec<Timetable> = runnable
         .iter()
-        .map(|(r, _)| {
+        .map(|(r, _, _)| {
             let phase = interval.mul_f64(*r as f64 / cfg.rooms as f64);
             // Each room starts at its own point of the word cycle: bursts spread over the cycle rather
             // than every room typing a word at once.
@@ -292,9 +297,9 @@ where
         .into_iter()
         .zip(tables)
         .zip(ticks)
-        .map(|(((r, clients), table), ticks)| {
+        .map(|(((r, clients, failover), table), ticks)| {
             let plan = Plan { table, chunk: cfg.chunk, keep_chars: cfg.keep_chars, deadline };
-            (r, tokio::spawn(room::run(clients, plan, ticks, live.clone())))
+            (r, tokio::spawn(room::run(clients, plan, ticks, live.clone(), failover)))
         })
         .collect();
     let mut outcomes = Vec::with_capacity(tasks.len());

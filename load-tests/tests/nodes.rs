@@ -37,8 +37,13 @@ async fn a_run_over_two_nodes_reports_every_pair() {
     };
     // The server runs in this process: its CPU time is ours.
     let pid = std::process::id();
-    let cfg =
-        NodesConfig { typing, nodes: vec![url.clone(), url], redis_url: None, node_pids: vec![pid, pid] };
+    let cfg = NodesConfig {
+        typing,
+        nodes: vec![url.clone(), url],
+        redis_url: None,
+        node_pids: vec![pid, pid],
+        kill: None,
+    };
     let report = nodes::run(&cfg).await.expect("the run happens");
     running.shutdown();
     running.stopped().await.expect("clean stop");
