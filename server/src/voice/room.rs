@@ -70,8 +70,11 @@ pub(super) struct VoiceRoom {
     id: Arc<str>,
     voice: Arc<Voice>,
     inputs: mpsc::Sender<Input>,
-    /// Whether the room was promoted with voice (read once, when the task starts).
+    /// Whether the room was promoted with voice (read once, at the first join).
     allowed: Option<bool>,
+    /// Whether the room records voice (read with `allowed`): a room that does not gets no recorder,
+    /// so its packets never travel to the recorder thread only to be dropped there.
+    records: bool,
     ended: bool,
     members: BTreeMap<u64, Member>,
     joined: BTreeMap<u64, Peer>,
@@ -87,6 +90,7 @@ impl VoiceRoom {
             voice,
             inputs,
             allowed: None,
+            records: false,
             ended: false,
             members: BTreeMap::new(),
             joined: BTreeMap::new(),
@@ -296,6 +300,7 @@ impl VoiceRoom {
                 Ok(Some(room)) => {
                     self.ended = room.status == RoomStatus::Ended;
                     self.allowed = Some(room.voice);
+                    self.records = room.record_voice;
                 }
                 Ok(None) => self.allowed = Some(false),
                 Err(e) => {
@@ -333,7 +338,7 @@ impl VoiceRoom {
                     name: member.who.name.to_string(),
                     role: member.who.role,
                 };
-                let recorder = self.voice.recorders.start(speaker);
+                let recorder = if self.records { self.voice.recorders.start(speaker) } else { None };
                 let (stop, stopped) = oneshot::channel();
                 let speaking = member.speaking.clone();
                 if let Some(peer) = self.joined.get_mut(&conn_id) {
