@@ -6,6 +6,7 @@
 #
 #   load-tests/callgrind-voice.sh SERVER        SERVER is a handoff binary
 #   load-tests/callgrind-voice.sh target/release/handoff
+#   RECORD=1 load-tests/callgrind-voice.sh target/release/handoff   # the rooms record voice
 #
 # ROOMS (1) rooms × 3 speakers through the SFU (valgrind runs the server about fifty times slower, so
 # one room is what it keeps up with); the count covers 10 s, from 30 s in, divided by the packets the
@@ -20,7 +21,7 @@ KEY=callgrind-api-key-0123
 # Seconds the server gets to open its port: valgrind starts it about fifty times slower.
 READY_S=60
 WARM_S=30; COUNT_S=10
-[ $# -ge 1 ] || { sed -n 2,14p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,15p "$0"; exit 2; }
 bin=$1; shift
 out=$(mktemp -d)
 trap 'kill "${server:-}" 2>/dev/null; wait "${server:-}" 2>/dev/null; rm -rf "$out"' EXIT
@@ -35,7 +36,7 @@ for _ in $(seq 1 $((READY_S * 10))); do
 done
 [ $ready = yes ] || { echo "callgrind-voice: nothing listens on 127.0.0.1:$PORT" >&2; exit 1; }
 "$RELEASE/handoff-load" voice --server http://127.0.0.1:$PORT --api-key $KEY --rooms "$ROOMS" \
-  --warmup-s $((WARM_S - 5)) --duration-s $((COUNT_S + 5)) --quiet >"$out/load.log" 2>&1 &
+  --warmup-s $((WARM_S - 5)) --duration-s $((COUNT_S + 5)) ${RECORD:+--record-voice} --quiet >"$out/load.log" 2>&1 &
 load=$!
 forwarded() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^handoff_voice_packets_forwarded_total/{print $2}'; }
 sleep $WARM_S
