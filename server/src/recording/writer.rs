@@ -37,9 +37,10 @@ pub(super) enum Job {
         key: u64,
         speaker: Speaker,
     },
-    Packet {
+    /// A speaker's packets, in arrival order.
+    Packets {
         key: u64,
-        packet: Arrived,
+        packets: Vec<Arrived>,
     },
     Finish {
         key: u64,
@@ -126,9 +127,11 @@ impl Writer {
                 let slot = if self.records(&speaker) { Slot::Ready(speaker) } else { Slot::Ignored };
                 self.slots.insert(key, slot);
             }
-            Job::Packet { key, packet } => {
-                self.queued.fetch_sub(1, Ordering::Relaxed);
-                self.packet(key, packet);
+            Job::Packets { key, packets } => {
+                self.queued.fetch_sub(packets.len(), Ordering::Relaxed);
+                for packet in packets {
+                    self.packet(key, packet);
+                }
             }
             Job::Finish { key } => {
                 if let Some(Slot::Open(track)) = self.slots.remove(&key) {

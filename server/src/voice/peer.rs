@@ -17,7 +17,7 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
     RTCIceCandidateInit, RTCIceCandidateType, RTCIceGatheringState, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState, Registry, SettingEngineBuilder, register_default_interceptors,
+    RTCPeerConnectionState, Registry, SettingEngineBuilder, configure_rtcp_reports,
 };
 
 use super::VoiceSettings;
@@ -50,8 +50,14 @@ pub(crate) fn opus() -> RTCRtpCodec {
     }
 }
 
-/// A media engine with Opus alone and the audio-level extension, and its default interceptors (RTCP
-/// reports, NACK).
+/// A media engine with Opus alone and the audio-level extension, and the RTCP sender and receiver
+/// reports as the only interceptors. The crate's default set (`register_default_interceptors`) adds
+/// NACK (a generator and a responder that keeps a copy of every packet sent), transport-wide congestion
+/// control feedback (its header extension on every audio packet, a report back to every sender) and
+/// the simulcast header extensions: none of them does anything for an audio-only forwarder (Opus
+/// carries its own loss concealment and in-band FEC; nothing here adapts a bitrate), and each sits in
+/// the path of every packet, in and out. The reports stay: browsers compute round-trip time and
+/// loss from them.
 pub(crate) fn media() -> webrtc::error::Result<(MediaEngine, Registry)> {
     let mut engine = MediaEngine::default();
     engine.register_codec(
@@ -63,8 +69,7 @@ pub(crate) fn media() -> webrtc::error::Result<(MediaEngine, Registry)> {
         RtpCodecKind::Audio,
         None,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut engine)?;
-    Ok((engine, registry))
+    Ok((engine, configure_rtcp_reports(Registry::new())))
 }
 
 /// An Opus track sending to one listener, carrying `stream_id` (the speaker's member id).

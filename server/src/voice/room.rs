@@ -71,8 +71,11 @@ pub(super) struct VoiceRoom {
     id: Arc<str>,
     voice: Arc<Voice>,
     inputs: mpsc::Sender<Input>,
-    /// Whether the room was promoted with voice (read once, when the task starts).
+    /// Whether the room was promoted with voice (read once, at the first join).
     allowed: Option<bool>,
+    /// Whether the room records voice (read with `allowed`): a room that does not gets no recorder,
+    /// so its packets never travel to the recorder thread only to be dropped there.
+    records: bool,
     ended: bool,
     members: BTreeMap<u64, Member>,
     joined: BTreeMap<u64, Peer>,
@@ -90,6 +93,7 @@ impl VoiceRoom {
             voice,
             inputs,
             allowed: None,
+            records: false,
             ended: false,
             members: BTreeMap::new(),
             joined: BTreeMap::new(),
@@ -315,7 +319,7 @@ impl VoiceRoom {
                     name: member.who.name.to_string(),
                     role: member.who.role,
                 };
-                let recorder = self.voice.recorders.start(speaker);
+                let recorder = if self.records { self.voice.recorders.start(speaker) } else { None };
                 let (stop, stopped) = oneshot::channel();
                 let speaking = member.speaking.clone();
                 if let Some(peer) = self.joined.get_mut(&conn_id) {

@@ -22,6 +22,7 @@ impl VoiceRoom {
                 Ok(Some(room)) => {
                     self.ended = room.status == RoomStatus::Ended;
                     self.allowed = Some(room.voice);
+                    self.records = room.record_voice;
                 }
                 Ok(None) => self.allowed = Some(false),
                 Err(e) => {
