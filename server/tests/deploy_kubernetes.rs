@@ -191,3 +191,42 @@ fn voice_ports_sit_on_each_node_and_the_ingress_holds_websockets() {
         assert_eq!(listed.contains(&name.as_str()), expected, "kustomization.yaml and {name}");
     }
 }
+
+/// `kubernetes-validate` (PyPI; `.ci/run` installs the version it pins): every manifest against the
+/// Kubernetes API's own schemas, strict (an unknown or misspelt field fails), as `kubectl apply` would
+/// judge it, without an API server. Missing, the test fails: it never skips.
+fn kubernetes_validate(files: &[PathBuf]) -> std::process::Output {
+    std::process::Command::new("kubernetes-validate")
+        .arg("--strict")
+        .args(files)
+        .output()
+        .expect("kubernetes-validate is not installed: .ci/run installs it (pip, in a venv)")
+}
+
+#[test]
+fn every_manifest_passes_the_kubernetes_schemas_and_a_misspelt_field_does_not() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        // kustomization.yaml is kustomize's own file, not an API object (no schema to hold it to).
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("kustomization.yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "the manifests are found: {files:?}");
+    let out = kubernetes_validate(&files);
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the manifests break the Kubernetes schemas:\n{report}");
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy();
+        assert!(report.contains(&format!("{name} passed")), "{name} was not validated:\n{report}");
+    }
+
+    // The same check refuses a Deployment whose probe field is misspelt, so it is not a no-op.
+    let scratch = tempfile::tempdir().unwrap();
+    let broken = scratch.path().join("deployment.yaml");
+    let text = std::fs::read_to_string(dir().join("deployment.yaml")).unwrap();
+    assert!(text.contains("readinessProbe:"));
+    std::fs::write(&broken, text.replacen("readinessProbe:", "readinesProbe:", 1)).unwrap();
+    let out = kubernetes_validate(&[broken]);
+    assert!(!out.status.success(), "a misspelt field is refused");
+}
