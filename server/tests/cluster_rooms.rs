@@ -5,10 +5,11 @@
 
 mod common;
 
+use common::cluster::Cluster;
 use common::postgres::Database;
 use common::redis::RedisServer;
 use common::voice::joined;
-use common::{PATIENCE, TestServer, YClient, file};
+use common::{PATIENCE, YClient, file};
 use handoff_protocol::api::PromoteResponse;
 use handoff_protocol::frame::EXT_ROOM_EVENT;
 use handoff_protocol::interview::RoomEvent;
@@ -22,41 +23,12 @@ const NODES: usize = 2;
 /// The name the interviewer's token carries (`TestServer::promote`, `common::voice::room`).
 const INTERVIEWER: &str = "Ivy Interviewer";
 
-struct Cluster {
-    nodes: Vec<TestServer>,
-    _dirs: Vec<tempfile::TempDir>,
-}
-
 async fn start_cluster(db: &Database, redis: &RedisServer, voice: bool) -> Cluster {
-    let mut nodes = Vec::new();
-    let mut dirs = Vec::new();
-    for _ in 0..NODES {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = common::config(dir.path());
-        config.store = Some(db.url.clone());
-        config.redis_url = Some(redis.url());
+    Cluster::start_each(&db.url, &vec![redis.url(); NODES], |config| {
         config.voice = voice;
         config.voice_bind_ip = std::net::IpAddr::from([127, 0, 0, 1]);
-        nodes.push(TestServer::start_with(config).await);
-        dirs.push(dir);
-    }
-    Cluster { nodes, _dirs: dirs }
-}
-
-impl Cluster {
-    /// The room's WebSocket URL on node `node` for `token` (the promote answer names node 0).
-    fn url_on(&self, room: &PromoteResponse, node: usize, token: &str) -> String {
-        let http_to_ws = |base: &str| base.replacen("http", "ws", 1);
-        let base =
-            room.ws_url.replacen(&http_to_ws(&self.nodes[0].base), &http_to_ws(&self.nodes[node].base), 1);
-        format!("{base}/{}?token={token}", room.room.id)
-    }
-
-    async fn stop(self) {
-        for node in self.nodes {
-            node.stop().await;
-        }
-    }
+    })
+    .await
 }
 
 /// The texts of the questions among a client's room events, in the order they arrived.

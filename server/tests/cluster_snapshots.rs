@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+use common::cluster::{Cluster, spawn_node};
 use common::postgres::{Database, connect};
 use common::redis::RedisServer;
-use common::{PATIENCE, TestServer, YClient, file, metric};
+use common::{PATIENCE, YClient, file, metric};
 use handoff_protocol::api::PromoteResponse;
 use yrs::{Doc, GetString, Map, ReadTxn, StateVector, Transact, Update, updates::decoder::Decode};
 
@@ -19,47 +18,6 @@ const NODES: usize = 3;
 /// Small, so that a few dozen edits pass it more than once.
 const SNAPSHOT_EVERY: u64 = 20;
 const EDITS_PER_CLIENT: usize = 15;
-
-/// The nodes of a cluster on `db` and `redis`, in this process.
-async fn start_nodes(db: &Database, redis: &RedisServer) -> (Vec<TestServer>, Vec<tempfile::TempDir>) {
-    let mut nodes = Vec::new();
-    let mut dirs = Vec::new();
-    for _ in 0..NODES {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = common::config(dir.path());
-        config.store = Some(db.url.clone());
-        config.redis_url = Some(redis.url());
-        config.voice = false;
-        config.snapshot_every = SNAPSHOT_EVERY;
-        nodes.push(TestServer::start_with(config).await);
-        dirs.push(dir);
-    }
-    (nodes, dirs)
-}
-
-/// A node as a process of its own, so that its `/metrics` counts its own loads only; returns it and
-/// its base URL.
-fn spawn_node(dir: &Path, db: &Database, redis: &RedisServer) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn", "--voice", "false"])
-        .args(["--api-key", "test-api-key-0123456789", "--token-secret", common::TOKEN_SECRET])
-        .args(["--snapshot-every", &SNAPSHOT_EVERY.to_string()])
-        .args(["--store", &db.url, "--redis-url", &redis.url(), "--data-dir"])
-        .arg(dir)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("handoff binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines
-        .by_ref()
-        .map(|l| l.expect("stdout is readable"))
-        .find(|l| l.starts_with("handoff is listening on"))
-        .expect("a startup line");
-    let base = first.rsplit(' ').next().unwrap().to_owned();
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
 
 /// The candidate's WebSocket URL on the node at `base` (the promote answer names `promoted_on`).
 fn candidate_url(room: &PromoteResponse, promoted_on: &str, base: &str) -> String {
@@ -139,12 +97,16 @@ fn state_vector(doc: &Doc) -> StateVector {
 async fn a_node_loads_a_room_from_the_snapshot_plus_the_tail_and_the_log_stays_whole() {
     let db = Database::create().await;
     let redis = RedisServer::start();
-    let (nodes, _dirs) = start_nodes(&db, &redis).await;
+    let cluster = Cluster::start_each(&db.url, &vec![redis.url(); NODES], |config| {
+        config.snapshot_every = SNAPSHOT_EVERY;
+    })
+    .await;
+    let nodes = &cluster.nodes;
     let path = "a.py";
     let room = nodes[0].room_with(&[file(path, "x = 1\n")]).await;
     let id = room.room.id.clone();
     let mut clients = Vec::new();
-    for node in &nodes {
+    for node in nodes {
         clients.push(YClient::synced(&candidate_url(&room, &nodes[0].base, &node.base)).await);
     }
     let mut parts = Vec::new();
@@ -175,7 +137,8 @@ async fn a_node_loads_a_room_from_the_snapshot_plus_the_tail_and_the_log_stays_w
         parts.push(part);
     }
     let dir = tempfile::tempdir().unwrap();
-    let (mut newcomer, base) = spawn_node(dir.path(), &db, &redis);
+    let (mut newcomer, base) =
+        spawn_node(dir.path(), &db, &redis, &["--snapshot-every", &SNAPSHOT_EVERY.to_string()]);
     clients.push(YClient::synced(&candidate_url(&room, &nodes[0].base, &base)).await);
     let text = converge(&mut clients, path, &parts).await;
 
@@ -201,7 +164,5 @@ async fn a_node_loads_a_room_from_the_snapshot_plus_the_tail_and_the_log_stays_w
 
     newcomer.kill().unwrap();
     newcomer.wait().unwrap();
-    for node in nodes {
-        node.stop().await;
-    }
+    cluster.stop().await;
 }

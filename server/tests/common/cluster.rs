@@ -40,6 +40,12 @@ impl Cluster {
         Cluster { nodes, _dirs: dirs }
     }
 
+    /// The room's WebSocket URL on node `node` for `token` (the promote answer names node 0).
+    pub fn url_on(&self, room: &PromoteResponse, node: usize, token: &str) -> String {
+        let base = ws_base(room, &self.nodes[0], &self.nodes[node]);
+        format!("{base}/{}?token={token}", room.room.id)
+    }
+
     pub async fn stop(self) {
         for node in self.nodes {
             node.stop().await;
@@ -60,8 +66,7 @@ pub fn ws_base(room: &PromoteResponse, promoted_on: &TestServer, node: &TestServ
 
 /// The room's WebSocket URL on `cluster`'s node `node` for the candidate (promoted on node 0).
 pub fn candidate_url(room: &PromoteResponse, cluster: &Cluster, node: usize) -> String {
-    let base = ws_base(room, &cluster.nodes[0], &cluster.nodes[node]);
-    format!("{base}/{}?token={}", room.room.id, room.tokens.candidate)
+    cluster.url_on(room, node, &room.tokens.candidate)
 }
 
 /// The room's WebSocket URL on `node` (which promoted it) for the candidate.
