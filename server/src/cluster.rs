@@ -3,7 +3,8 @@
 //! - Order: each room's log is a Redis stream; the ordering script (`publisher.rs`) gives each update
 //!   its seq (INCR of the room's counter, XADD `<seq>-0`), so every node applies the same order and the
 //!   log stays gap-free.
-//! - Reading: one task reads every attached room's stream (`reader.rs`), drops the node's own echoes,
+//! - Reading: one task reads the attached rooms' streams that have news (`reader.rs`; the ordering script
+//!   names each room it adds to in one notification stream, `touched.rs`), drops the node's own echoes,
 //!   hands the rest to the room's actor, and asks a room that lost its place to rebuild.
 //! - Commit: one node per room at a time (a lease) appends the stream to the store, idempotently, and
 //!   trims the stream below what the store holds (`committer.rs`); any node can commit a room on demand
@@ -23,6 +24,7 @@ mod message;
 mod publisher;
 mod reader;
 mod snapshot;
+mod touched;
 mod voice_home;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};

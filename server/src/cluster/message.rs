@@ -26,6 +26,8 @@ pub(super) const F_AUTHOR: &str = "a";
 pub(super) const F_ROLE: &str = "r";
 pub(super) const F_AT: &str = "t";
 pub(super) const F_DATA: &str = "d";
+/// In a notification (`Keys::TOUCHED`): the stream key of the room that has a new entry.
+pub(super) const F_STREAM: &str = "s";
 
 /// Entry kinds.
 pub(super) const K_UPDATE: &str = "u";
@@ -64,6 +66,9 @@ impl Keys {
     /// The Redis data's epoch: set once by the first node to find it missing. A node that finds it
     /// gone or changed knows Redis lost its data (restarted without AOF, flushed, evicted).
     pub(super) const EPOCH: &'static str = "handoff:epoch";
+    /// The notification stream: one entry per entry the ordering script adds to a room's stream,
+    /// naming that stream, so a reader reads only the rooms with news (see `touched.rs`).
+    pub(super) const TOUCHED: &'static str = "handoff:touched";
 
     /// The node the room's voice runs on (see `voice_home.rs`).
     pub(super) fn voice_home(room: &str) -> String {

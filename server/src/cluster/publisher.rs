@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Links;
 use super::message::{Keys, Outgoing};
+use super::touched::TOUCHED_MAXLEN;
 use crate::bus::Remote;
 use crate::metrics::METRICS;
 use crate::store::RoomLog;
@@ -28,9 +29,11 @@ const PUBLISHED_TTL_MS: u64 = 24 * 3600 * 1000;
 /// How long reading a room's last stored seq may take when Redis has lost the room's seq.
 const SEED_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Numbers the message, then adds it to the room's stream. KEYS: seq, stream, published, the Redis
-/// data's epoch. ARGV: node, publish number, kind, how long to keep the publish numbers, the epoch the
-/// room was attached under, then the message's fields.
+/// Numbers the message, then adds it to the room's stream, and a notification naming that stream to
+/// the notification stream (`touched.rs`: readers read only the rooms with news). KEYS: seq, stream,
+/// published, the Redis data's epoch, the notification stream. ARGV: node, publish number, kind, how
+/// long to keep the publish numbers, the epoch the room was attached under, how many notifications to
+/// keep, then the message's fields.
 ///
 /// A message of a room attached before Redis lost its data (the epoch differs, or is gone) is refused
 /// (`STALE`): it was made against entries Redis no longer has, and numbered in the new log before them
@@ -51,7 +54,9 @@ if ARGV[3] == 'u' then
 else
   id = cur .. '-*'
 end
-return redis.call('XADD', KEYS[2], id, 'v', '1', 'k', ARGV[3], 'n', ARGV[1], unpack(ARGV, 6))
+local added = redis.call('XADD', KEYS[2], id, 'v', '1', 'k', ARGV[3], 'n', ARGV[1], unpack(ARGV, 7))
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'v', '1', 's', KEYS[2])
+return added
 ";
 
 pub(super) enum Job {
@@ -182,16 +187,18 @@ impl Publisher {
                     let cmd = pipe
                         .cmd("EVALSHA")
                         .arg(script.get_hash())
-                        .arg(4)
+                        .arg(5)
                         .arg(Keys::seq(room))
                         .arg(Keys::stream(room))
                         .arg(Keys::published(room))
                         .arg(Keys::EPOCH)
+                        .arg(Keys::TOUCHED)
                         .arg(&*self.node)
                         .arg(*number)
                         .arg(message.kind)
                         .arg(PUBLISHED_TTL_MS)
-                        .arg(&**epoch);
+                        .arg(&**epoch)
+                        .arg(TOUCHED_MAXLEN);
                     for (field, value) in &message.fields {
                         cmd.arg(*field).arg(&value[..]);
                     }

@@ -1,5 +1,6 @@
-//! The node's one reader: a blocking XREAD over the streams of every room attached here, each from
-//! the last entry it saw, so a node cut off from Redis catches up where it stopped. Entries go to their
+//! The node's one reader: it waits for news on the notification stream, then reads the streams of the
+//! rooms attached here that have news (`touched.rs` says which), each from the last entry it saw, so a
+//! node cut off from Redis catches up where it stopped. Entries go to their
 //! room in log order; the node's own echoes are dropped; an update whose seq is not the next one (the
 //! stream was trimmed past what the room holds, or Redis lost data) makes the room rebuild from the
 //! store and attach again.
@@ -28,12 +29,14 @@ use tokio::time::Instant;
 use super::Links;
 use super::message::{Incoming, K_AWARENESS_WANTED, Keys, Outgoing, Skipped, decode, parse_id};
 use super::publisher::Job;
+use super::touched::Touched;
 use crate::bus::Remote;
 use crate::metrics::METRICS;
 
 /// Entries read per stream per round.
 const READ_COUNT: usize = 512;
-/// How long one XREAD waits for entries. A room attached meanwhile is read from the next round.
+/// How long one read of the notifications waits for one. A room attached meanwhile is read from the
+/// next round.
 const BLOCK_MS: u64 = 100;
 /// Pause before reading a stream that failed on its own again.
 const FAILED_STREAM_PAUSE: Duration = Duration::from_secs(5);
@@ -72,44 +75,62 @@ pub(super) struct Reader {
 impl Reader {
     pub(super) async fn run(mut self) {
         let mut cursors: HashMap<Arc<str>, Cursor> = HashMap::new();
+        let mut touched = Touched::new(Instant::now());
         loop {
             loop {
                 match self.control.try_recv() {
-                    Ok(control) => self.attach(&mut cursors, control).await,
+                    Ok(control) => self.attach(&mut cursors, &mut touched, control).await,
                     Err(mpsc::error::TryRecvError::Empty) => break,
                     Err(mpsc::error::TryRecvError::Disconnected) => return,
                 }
             }
             // A room whose actor let go of its attachment is read no more.
             cursors.retain(|_, c| !c.tx.is_closed());
-            let now = Instant::now();
-            let ready: Vec<Arc<str>> = cursors
-                .values()
-                .filter(|c| c.paused_until.is_none_or(|t| t <= now))
-                .map(|c| c.room.clone())
-                .collect();
-            if ready.is_empty() {
-                // Nothing to read: wait for an attach (or a paused stream's turn).
-                let Some(control) = tokio::time::timeout(FAILED_STREAM_PAUSE, self.control.recv()).await.ok()
-                else {
-                    continue;
-                };
-                match control {
-                    Some(control) => self.attach(&mut cursors, control).await,
+            if cursors.is_empty() {
+                // Nothing to read: wait for an attach.
+                touched.forget();
+                match self.control.recv().await {
+                    Some(control) => self.attach(&mut cursors, &mut touched, control).await,
                     None => return,
                 }
                 continue;
             }
-            match self.read(&cursors, &ready, Some(BLOCK_MS)).await {
-                Ok(reply) => self.deliver(&mut cursors, reply),
+            // Which rooms have news: the wait for it is the round's one blocking read.
+            let mut block_ms = None;
+            match touched.read(&mut self.conn, &cursors, BLOCK_MS).await {
+                Ok(()) => {}
                 Err(e) if unreachable(&e) => {
                     METRICS.cluster("redis_errors", 1);
                     tracing::warn!(error = %e, "reading the bus failed; retrying");
                     tokio::time::sleep(UNREACHABLE_PAUSE).await;
+                    continue;
+                }
+                Err(e) => {
+                    // Every held stream is read, waiting on them as a node without notifications does.
+                    tracing::warn!(error = %e, "the notifications cannot be read; reading every stream");
+                    touched.mark_all();
+                    block_ms = Some(BLOCK_MS);
+                }
+            }
+            let now = Instant::now();
+            let ready =
+                cursors.values().filter(|c| c.paused_until.is_none_or(|t| t <= now)).map(|c| c.room.clone());
+            let rooms = touched.take(now, ready);
+            if rooms.is_empty() {
+                continue;
+            }
+            match self.read(&cursors, &rooms, block_ms).await {
+                Ok(reply) => self.deliver(&mut cursors, &mut touched, reply),
+                Err(e) if unreachable(&e) => {
+                    METRICS.cluster("redis_errors", 1);
+                    tracing::warn!(error = %e, "reading the bus failed; retrying");
+                    // The rooms are read again with the next full scan (or their next notification).
+                    touched.mark_all();
+                    tokio::time::sleep(UNREACHABLE_PAUSE).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "a multi-stream read failed; reading each stream alone");
-                    self.isolate(&mut cursors, ready).await;
+                    self.isolate(&mut cursors, &mut touched, rooms).await;
                 }
             }
         }
@@ -138,12 +159,18 @@ impl Reader {
     }
 
     /// Reads each stream alone, pausing the ones that fail alone.
-    async fn isolate(&mut self, cursors: &mut HashMap<Arc<str>, Cursor>, rooms: Vec<Arc<str>>) {
+    async fn isolate(
+        &mut self,
+        cursors: &mut HashMap<Arc<str>, Cursor>,
+        touched: &mut Touched,
+        rooms: Vec<Arc<str>>,
+    ) {
         for room in rooms {
             match self.read(cursors, std::slice::from_ref(&room), None).await {
-                Ok(reply) => self.deliver(cursors, reply),
+                Ok(reply) => self.deliver(cursors, touched, reply),
                 Err(e) if unreachable(&e) => {
                     METRICS.cluster("redis_errors", 1);
+                    touched.mark_all();
                     tokio::time::sleep(UNREACHABLE_PAUSE).await;
                     return;
                 }
@@ -158,10 +185,19 @@ impl Reader {
         }
     }
 
-    fn deliver(&self, cursors: &mut HashMap<Arc<str>, Cursor>, reply: Option<StreamReadReply>) {
+    fn deliver(
+        &self,
+        cursors: &mut HashMap<Arc<str>, Cursor>,
+        touched: &mut Touched,
+        reply: Option<StreamReadReply>,
+    ) {
         for stream in reply.map(|r| r.keys).unwrap_or_default() {
             let Some(room) = Keys::room_of(&stream.key) else { continue };
             let Some(cursor) = cursors.get_mut(room) else { continue };
+            if stream.ids.len() >= READ_COUNT {
+                // Stopped at the count: the rest is read next round, notified or not.
+                touched.mark(cursor.room.clone());
+            }
             let mut keep = true;
             for entry in stream.ids {
                 if !self.entry(cursor, &entry.id, &entry.map) {
@@ -247,12 +283,18 @@ impl Reader {
 
     /// Starts (or restarts) reading a room's stream after log entry `last_seq` (see the module's
     /// comment for where), then asks the other nodes for their members' awareness states.
-    async fn attach(&mut self, cursors: &mut HashMap<Arc<str>, Cursor>, control: Control) {
+    async fn attach(
+        &mut self,
+        cursors: &mut HashMap<Arc<str>, Cursor>,
+        touched: &mut Touched,
+        control: Control,
+    ) {
         let Control::Attach { room, last_seq, tx } = control else {
             // Redis lost its data: every place in a stream means nothing now; each room rebuilds
             // (the committer tells it) and attaches again.
             tracing::debug!(rooms = cursors.len(), "dropping every place in the streams");
             cursors.clear();
+            touched.forget();
             return;
         };
         tracing::debug!(room = %room, last_seq, "reading the room's stream");
@@ -277,6 +319,8 @@ impl Reader {
             room.clone(),
             Cursor { room: room.clone(), key, last_id, last_seq, tx, paused_until: None },
         );
+        // What was added before it attached is not notified any more.
+        touched.mark(room.clone());
         let (job, _) = self.links.job(Outgoing::signal(room, K_AWARENESS_WANTED));
         let _ = self.jobs.send(job);
     }
