@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::cluster::{Cluster, spawn_node};
+use common::cluster::{Cluster, spawn_node, stored_log};
 use common::postgres::{Database, connect};
 use common::redis::RedisServer;
 use common::{PATIENCE, YClient, file, metric};
@@ -39,16 +39,6 @@ async fn converge(clients: &mut [YClient], path: &str, parts: &[String]) -> Stri
         }
         assert!(tokio::time::Instant::now() < deadline, "the clients did not converge: {texts:?}");
     }
-}
-
-/// The room's log as PostgreSQL holds it: `(seq, update)` in seq order.
-async fn stored_log(db: &Database, room: &str) -> Vec<(i64, Vec<u8>)> {
-    let client = connect(&db.url).await;
-    let rows = client
-        .query("SELECT seq, update_v1 FROM room_log WHERE room_id = $1 ORDER BY seq", &[&room])
-        .await
-        .unwrap();
-    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
 }
 
 /// The room's snapshot in PostgreSQL once it covers at least `seq`: `(upto_seq, state)`.
