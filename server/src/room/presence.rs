@@ -335,7 +335,8 @@ mod tests {
         assert_eq!(fixed["user"]["role"], "candidate");
     }
 
-    fn msg(entries: &[(u64, u32, &str)]) -> AwarenessUpdate {
+    /// An awareness message of `(client id, clock, state JSON)` entries (also for `remote.rs`'s tests).
+    pub(super) fn msg(entries: &[(u64, u32, &str)]) -> AwarenessUpdate {
         let clients = entries
             .iter()
             .map(|(id, clock, json)| {

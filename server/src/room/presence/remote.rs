@@ -108,17 +108,8 @@ fn fresh(kept: &Kept, now_ms: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::msg;
     use super::*;
-
-    fn msg(entries: &[(u64, u32, &str)]) -> AwarenessUpdate {
-        let clients = entries
-            .iter()
-            .map(|(id, clock, json)| {
-                (ClientID::new(*id), AwarenessUpdateEntry { clock: *clock, json: (*json).into() })
-            })
-            .collect();
-        AwarenessUpdate { clients }
-    }
 
     fn kept(r: &RemoteStates, now_ms: u64) -> Vec<(u64, u32)> {
         let mut v: Vec<_> = r.fresh(now_ms).map(|(id, e)| (id.get(), e.clock)).collect();
