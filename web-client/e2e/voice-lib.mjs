@@ -32,17 +32,17 @@ export const inbound = (page) =>
   })
 
 /**
- * Waits until some receiver's packets and bytes grow past what it had at `from` (default: now); a
- * receiver that was not there then starts from 0. Per receiver, because a speaker who left takes their
- * receiver's statistics with them.
+ * Waits until some receiver's packets (at least `min` more) and bytes grow past what it had at `from`
+ * (default: now); a receiver that was not there then starts from 0. Per receiver, because a speaker who
+ * left takes their receiver's statistics with them.
  */
-export async function untilGrows(page, from = null) {
+export async function untilGrows(page, from = null, min = MIN_NEW_PACKETS) {
   const start = from ?? (await inbound(page))
   const deadline = Date.now() + HEAR_DEADLINE_MS
   let now = start
   const grew = (id) => {
     const was = start.byStream[id] ?? { packets: 0, bytes: 0 }
-    return now.byStream[id].packets >= was.packets + MIN_NEW_PACKETS && now.byStream[id].bytes > was.bytes
+    return now.byStream[id].packets >= was.packets + min && now.byStream[id].bytes > was.bytes
   }
   while (Date.now() < deadline) {
     await sleep(POLL_MS)

@@ -24,6 +24,9 @@ const TONES = { interviewer: 330, candidate: 880 }
 const SPEAKING_ENERGY = 0.0005
 /** Below this: silence (a muted speaker's packets are not forwarded at all). */
 const SILENT_ENERGY = 0.0001
+/** Packets (20 ms each) of the rejoined voice heard before the edit: 2 s, so the edit sits past the
+ * replay check's first second of that recording even when the page is slow to type. */
+const RECORDED_BEFORE_EDIT_PACKETS = 100
 
 const [baseArg, apiKey, shotDir, mode] = process.argv.slice(2)
 if (!baseArg || !apiKey || !shotDir) {
@@ -193,7 +196,9 @@ async function run() {
   await cand.waitForFunction((old) => window.__handoffVoice.you !== old && window.__handoffVoice.phase === 'connected', oldYou, { timeout: 30_000 })
   await iv.waitForFunction(() => [...document.querySelectorAll('[data-testid="voice-person"]')].some((e) => e.dataset.role === 'candidate'))
   const newMember = await memberOf(iv, 'candidate')
-  const regrew = await untilGrows(iv, dropped)
+  // The edit below must land well inside the rejoined voice's recording (the replay check seeks to it),
+  // so the interviewer first hears RECORDED_BEFORE_EDIT_PACKETS of it.
+  const regrew = await untilGrows(iv, dropped, RECORDED_BEFORE_EDIT_PACKETS)
   expect('voice_rejoins_after_reconnect', newMember !== candMember && regrew.ok, `member ${candMember} → ${newMember}, ${JSON.stringify(regrew)}`)
 
   // An edit while the candidate speaks, then they leave voice (the recording closes).
