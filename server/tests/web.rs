@@ -172,6 +172,7 @@ async fn browser_interview_end_to_end() {
         "pushed_question_reaches_candidate",
         "late_joiner_sees_questions",
         "candidate_note_reaches_interviewer",
+        "room_links_openapi",
         "review_after_end",
         "review_offers_report_and_reopen",
         "review_downloads_report",

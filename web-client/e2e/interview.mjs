@@ -112,6 +112,12 @@ async function run() {
   await iv.locator('[data-testid="candidate-note"]', { hasText: NOTE }).waitFor()
   pass('candidate_note_reaches_interviewer')
 
+  // The interviewer's Context tab links the REST API's description; the candidate's page has no such link.
+  const spec = await iv.locator('[data-testid="room-openapi-link"]').getAttribute('href')
+  const specBody = await (await fetch(new URL(spec, base))).json()
+  const candLinks = await cand.locator('[data-testid="room-openapi-link"]').count()
+  expect('room_links_openapi', specBody.openapi?.startsWith('3.1') && candLinks === 0, `${spec} ${specBody.openapi} candidate ${candLinks}`)
+
   // The candidate types; then the interviewer ends the room and lands in the review.
   await cand.click('[data-testid="editor"] .cm-content')
   await cand.keyboard.press('Control+End')
