@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -65,17 +64,7 @@ fn spawn_server(dir: &std::path::Path, extra: &[&str]) -> Process {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("handoff binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Log lines (a warning, say) may come before the banner.
-    let first = lines
-        .by_ref()
-        .map(|l| l.expect("stdout is readable"))
-        .find(|l| l.starts_with("handoff is listening on"))
-        .expect("a startup line");
-    let base = first.rsplit(' ').next().unwrap().to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "startup line names the URL: {first}");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let base = common::binary::listening_url(&mut child);
     Process { child, base }
 }
 

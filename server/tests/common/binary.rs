@@ -23,6 +23,21 @@ pub fn handoff(args: &[&str]) -> Command {
     cmd
 }
 
+/// The URL a `serve` child started with piped stdout prints in its startup line. Log lines (a warning,
+/// say) may come before that line; stdout is drained afterwards so the child never blocks on a full pipe.
+pub fn listening_url(child: &mut Child) -> String {
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let first = lines
+        .by_ref()
+        .map(|l| l.expect("stdout is readable"))
+        .find(|l| l.starts_with("handoff is listening on"))
+        .expect("a startup line");
+    std::thread::spawn(move || for _ in lines {});
+    let base = first.rsplit(' ').next().expect("a URL").to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "the startup line names the URL: {first}");
+    base
+}
+
 /// A server process on a data dir; killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -46,15 +61,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("handoff starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let first = lines
-            .by_ref()
-            .map(|l| l.expect("stdout"))
-            .find(|l| l.starts_with("handoff is listening on"))
-            .expect("a startup line");
-        let base = first.rsplit(' ').next().expect("a URL").to_owned();
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let base = listening_url(&mut child);
         Server { child, base, http: reqwest::Client::new() }
     }
 

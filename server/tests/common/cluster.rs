@@ -196,7 +196,6 @@ pub fn spawn_node(
     redis: &RedisServer,
     extra: &[&str],
 ) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_handoff"))
         .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn", "--voice", "false"])
         .args(["--api-key", "test-api-key-0123456789", "--token-secret", super::TOKEN_SECRET])
@@ -207,14 +206,7 @@ pub fn spawn_node(
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("handoff binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines
-        .by_ref()
-        .map(|l| l.expect("stdout is readable"))
-        .find(|l| l.starts_with("handoff is listening on"))
-        .expect("a startup line");
-    let base = first.rsplit(' ').next().unwrap().to_owned();
-    std::thread::spawn(move || for _ in lines {});
+    let base = super::binary::listening_url(&mut child);
     (child, base)
 }
 
