@@ -23,7 +23,7 @@ use crate::export::{self, ExportError};
 use crate::ids::new_id;
 use crate::recording::RecordingService;
 use crate::room::Registry;
-use crate::store::{LogEntry, RoomRecord, Store, StoreError, SubmissionRecord};
+use crate::store::{Constraint, LogEntry, RoomRecord, Store, StoreError, SubmissionRecord};
 use crate::voice::Voice;
 use crate::webhook::Webhooks;
 
@@ -187,7 +187,14 @@ impl Lifecycle {
         if self.store.live_room_for_submission(&room.submission_id).await?.is_some() {
             return Err(LifecycleError::SubmissionHasLiveRoom);
         }
-        let room = self.store.reopen_room(&room.id).await?.ok_or(LifecycleError::NotFound("room"))?;
+        // A promote may open a room for the submission between the check above and this write; the
+        // store's one-live-room rule refuses the write then, and the caller is told as above.
+        let room = match self.store.reopen_room(&room.id).await {
+            Err(StoreError::Conflict { constraint: Constraint::OneLiveRoom, .. }) => {
+                return Err(LifecycleError::SubmissionHasLiveRoom);
+            }
+            reopened => reopened?.ok_or(LifecycleError::NotFound("room"))?,
+        };
         self.rooms.reopen(&room.id).await;
         tracing::info!(room = %room.id, "interview reopened");
         Ok(room)

@@ -251,3 +251,32 @@ async fn room_calls_racing_a_purge_answer_their_data_or_404_never_500() {
     assert!(statuses.iter().all(|s| [200, 404].contains(s)), "statuses seen: {statuses:?}");
     server.stop().await;
 }
+
+/// Found by schemathesis: reopening an ended room while a promote opens a new room for the same
+/// submission passed the "no other live room" check, then broke the store's one-live-room rule and
+/// answered 500. Whichever wins, the other is answered plainly: the promote with the live room, the
+/// reopen with 409 `submission_has_live_room`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reopen_racing_a_new_promote_answers_409_never_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let promote_body = serde_json::json!({"interviewer": {"name": "Ivy"}});
+    for _ in 0..40 {
+        let sub = server.submit(&sample_files()).await;
+        let room = server.promote(&sub).await.room.id;
+        let (ended, _) = server.call(Method::POST, &format!("/api/v1/rooms/{room}/end"), None).await;
+        assert_eq!(ended, 200);
+        let reopen_path = format!("/api/v1/rooms/{room}/reopen");
+        let promote_path = format!("/api/v1/submissions/{sub}/promote");
+        let reopen = server.call(Method::POST, &reopen_path, None);
+        let promote = server.call(Method::POST, &promote_path, Some(&promote_body));
+        let ((reopened, body), (promoted, _)) = tokio::join!(reopen, promote);
+        assert_eq!(promoted, 200, "the promote opens a room or hands back the reopened one");
+        match reopened {
+            200 => {}
+            409 => assert_eq!(body["error"]["code"], "submission_has_live_room", "{body}"),
+            other => panic!("reopen answered {other}: {body}"),
+        }
+    }
+    server.stop().await;
+}
