@@ -10,6 +10,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use common::{sample_files, submission};
 use serde_json::{Value, json};
@@ -29,6 +30,8 @@ const CHECKS: &str =
 struct Server {
     child: Child,
     base: String,
+    /// What the server printed after its startup lines (its log), shown when schemathesis fails.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -57,8 +60,14 @@ fn start(data_dir: &Path) -> Server {
             break;
         }
     }
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base: base.expect("a startup line with the URL") }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let kept = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    Server { child, base: base.expect("a startup line with the URL"), log }
 }
 
 fn schemathesis_version() -> Option<String> {
@@ -153,6 +162,7 @@ parameters = {{ "path.room_id" = "{room}" }}
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{version} found failures:\n{stdout}\n{stderr}");
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(out.status.success(), "{version} found failures:\n{stdout}\n{stderr}\nthe server's log:\n{log}");
     drop(server);
 }
