@@ -1,0 +1,206 @@
+//! The spike's load: ROOMS rooms × 3 str0m clients (a thread and a UDP socket each, on 127.0.0.1), each
+//! offering one send-only Opus m-line (its voice) and two receive-only ones (the other two). Once every
+//! client is connected, each sends the Opus fixture at 50 packets/s for WARMUP_S + DURATION_S seconds,
+//! then listens one more second. Reported: the server's CPU time (its /proc/self/stat, via the STATS
+//! request) over the last DURATION_S seconds divided by the packets it forwarded in them, and the
+//! frames sent against those received (each sent frame is due at two listeners).
+//!
+//!   clients SIGNAL_ADDR ROOMS WARMUP_S DURATION_S      e.g. clients 127.0.0.1:47001 10 3 10
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpAnswer;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output};
+use str0m_spike::{JOIN, STATS, TICKS_PER_PACKET};
+
+/// Participants per room.
+const ROOM_SIZE: usize = 3;
+
+/// One Opus packet per 20 ms: 50 packets/s per speaker.
+const PACKET_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How long listeners keep reading after the last send, for packets still in flight.
+const DRAIN: Duration = Duration::from_secs(1);
+
+/// How long every client gets to connect before the run gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Longest a client sleeps on its socket while waiting for the start.
+const MAX_WAIT: Duration = Duration::from_millis(20);
+
+/// Start and end of the sending, set once every client is connected.
+type Schedule = OnceLock<(Instant, Instant)>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let parse = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
+    let (Some(signal), Some(rooms), Some(warmup), Some(duration)) = (
+        args.get(1).and_then(|a| a.parse::<SocketAddr>().ok()),
+        parse(2),
+        parse(3),
+        parse(4),
+    ) else {
+        eprintln!("usage: clients SIGNAL_ADDR ROOMS WARMUP_S DURATION_S");
+        std::process::exit(2);
+    };
+    let packets = Arc::new(str0m_spike::opus_packets(str0m_spike::FIXTURE));
+    let connected = Arc::new(AtomicUsize::new(0));
+    let schedule: Arc<Schedule> = Arc::new(OnceLock::new());
+    let total = rooms as usize * ROOM_SIZE;
+    let mut threads = Vec::new();
+    for index in 0..total {
+        let (packets, connected, schedule) = (packets.clone(), connected.clone(), schedule.clone());
+        let room = format!("room-{}", index / ROOM_SIZE);
+        threads.push(std::thread::spawn(move || client(index, &room, signal, &packets, &connected, &schedule)));
+        // Joins one after the other, as people do, so the server's DTLS handshakes do not all coincide.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    while connected.load(Ordering::Acquire) < total {
+        assert!(Instant::now() < deadline, "only {} of {total} clients connected", connected.load(Ordering::Acquire));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let start = Instant::now() + Duration::from_millis(200);
+    let window_start = start + Duration::from_secs(warmup);
+    let end = window_start + Duration::from_secs(duration);
+    schedule.set((start, end)).expect("set once");
+    std::thread::sleep(window_start.saturating_duration_since(Instant::now()));
+    let before = stats(signal);
+    std::thread::sleep(end.saturating_duration_since(Instant::now()));
+    let after = stats(signal);
+    let (mut sent, mut received) = (0u64, 0u64);
+    for thread in threads {
+        let (s, r) = thread.join().expect("client thread");
+        sent += s;
+        received += r;
+    }
+    let forwarded = after.0 - before.0;
+    let (user, system) = (after.1 - before.1, after.2 - before.2);
+    // Clock ticks of /proc are 1/100 s on Linux (CLK_TCK).
+    let cpu_s = (user + system) as f64 / 100.0;
+    let due = sent * (ROOM_SIZE as u64 - 1);
+    println!(
+        "rooms {rooms}: window {duration} s, forwarded {forwarded}, server cpu {cpu_s:.2} s (user {:.2}, system {:.2}), {:.1} us per forwarded packet, {:.0} packets per cpu-second; frames sent {sent}, due {due}, received {received}, lost {}",
+        user as f64 / 100.0,
+        system as f64 / 100.0,
+        cpu_s * 1e6 / forwarded.max(1) as f64,
+        forwarded as f64 / cpu_s.max(0.01),
+        due.saturating_sub(received),
+    );
+}
+
+/// One participant: negotiates, then drives its `Rtc` on its own socket; returns (frames sent, frames
+/// received).
+fn client(
+    index: usize,
+    room: &str,
+    signal: SocketAddr,
+    packets: &[Vec<u8>],
+    connected: &AtomicUsize,
+    schedule: &Schedule,
+) -> (u64, u64) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
+    let local = socket.local_addr().expect("local address");
+    let mut rtc = str0m_spike::rtc(false, Instant::now());
+    rtc.add_local_candidate(Candidate::host(local, "udp").expect("host candidate"));
+    let mut api = rtc.sdp_api();
+    let voice = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    for _ in 1..ROOM_SIZE {
+        api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    }
+    let (offer, pending) = api.apply().expect("an offer");
+    let answer = exchange(signal, &format!("{JOIN} {room}\n"), &offer.to_sdp_string());
+    let answer = SdpAnswer::from_sdp_string(&answer).unwrap_or_else(|e| panic!("client {index}: {e}: {answer}"));
+    rtc.sdp_api().accept_answer(pending, answer).expect("accept answer");
+
+    // Speakers are spread over the 20 ms period rather than all sending at the same instant.
+    let phase = Duration::from_millis((index as u64 * 7) % 20);
+    let (mut sent, mut received, mut is_connected) = (0u64, 0u64, false);
+    let mut buf = vec![0u8; 2000];
+    loop {
+        let timeout = loop {
+            match rtc.poll_output().expect("poll") {
+                Output::Timeout(t) => break t,
+                Output::Transmit(t) => {
+                    let _ = socket.send_to(&t.contents, t.destination);
+                }
+                Output::Event(Event::Connected) if !is_connected => {
+                    is_connected = true;
+                    connected.fetch_add(1, Ordering::AcqRel);
+                }
+                Output::Event(Event::MediaData(_)) => received += 1,
+                Output::Event(Event::IceConnectionStateChange(IceConnectionState::Disconnected)) => {
+                    eprintln!("client {index}: disconnected");
+                    return (sent, received);
+                }
+                Output::Event(_) => {}
+            }
+        };
+        let now = Instant::now();
+        let mut wake = timeout.min(now + MAX_WAIT);
+        if let Some(&(start, end)) = schedule.get() {
+            if now >= end + DRAIN {
+                return (sent, received);
+            }
+            let due = start + phase + PACKET_INTERVAL * sent as u32;
+            if due < end {
+                if due <= now {
+                    let mut writer = rtc.writer(voice).expect("voice writer");
+                    let pt = writer.payload_params().next().expect("opus").pt();
+                    writer = writer.audio_level(-30, true);
+                    let time = MediaTime::new(sent * TICKS_PER_PACKET, Frequency::FORTY_EIGHT_KHZ);
+                    let packet = &packets[sent as usize % packets.len()];
+                    writer.write(pt, now, time, packet.as_slice()).expect("write");
+                    sent += 1;
+                    continue;
+                }
+                wake = wake.min(due);
+            }
+        }
+        let wait = wake.saturating_duration_since(now);
+        let input = if wait.is_zero() {
+            Input::Timeout(now)
+        } else {
+            socket.set_read_timeout(Some(wait.max(Duration::from_millis(1)))).expect("read timeout");
+            match socket.recv_from(&mut buf) {
+                Ok((n, source)) => match buf[..n].try_into() {
+                    Ok(contents) => Input::Receive(
+                        Instant::now(),
+                        Receive { proto: Protocol::Udp, source, destination: local, contents },
+                    ),
+                    Err(_) => continue,
+                },
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    Input::Timeout(Instant::now())
+                }
+                Err(e) => panic!("client {index}: recv: {e}"),
+            }
+        };
+        rtc.handle_input(input).expect("handle input");
+    }
+}
+
+/// One signalling request: the header line and a body, then the server's whole reply.
+fn exchange(signal: SocketAddr, header: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(signal).expect("connect to signalling");
+    stream.write_all(header.as_bytes()).expect("send header");
+    stream.write_all(body.as_bytes()).expect("send body");
+    stream.shutdown(Shutdown::Write).expect("shutdown");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read reply");
+    reply
+}
+
+/// The server's (forwarded packets, user ticks, system ticks).
+fn stats(signal: SocketAddr) -> (u64, u64, u64) {
+    let reply = exchange(signal, &format!("{STATS}\n"), "");
+    let numbers: Vec<u64> = reply.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(numbers.len(), 3, "STATS reply: {reply}");
+    (numbers[0], numbers[1], numbers[2])
+}
