@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use str0m::rtp::Extension;
 use str0m::{Rtc, RtcConfig};
 
 /// The repository's Opus fixture (Ogg, 20 ms packets), the same audio `handoff-load voice` sends.
@@ -19,14 +20,22 @@ pub const JOIN: &str = "JOIN";
 /// `<forwarded packets> <user ticks> <system ticks>` (ticks of /proc/self/stat).
 pub const STATS: &str = "STATS";
 
-/// Both sides negotiate Opus only (what the SFU forwards), with str0m's default header extensions
-/// (among them RFC 6464 audio level, which the real SFU reads for speaking indicators).
+/// Both sides negotiate Opus only (what the SFU forwards) and two RTP header extensions: RFC 6464
+/// audio level (the real SFU reads it for speaking indicators) and the mid. That is what the webrtc
+/// SFU negotiates for audio since it dropped transport-wide congestion control (docs/PERFORMANCE.md,
+/// Voice, change 2). With SPIKE_EXTENSIONS=default, str0m's own set instead (it adds transport-wide
+/// sequence numbers, whose feedback str0m then sends and reads, and absolute send time).
 pub fn rtc(ice_lite: bool, now: Instant) -> Rtc {
-    RtcConfig::new()
-        .set_ice_lite(ice_lite)
-        .clear_codecs()
-        .enable_opus(true, false)
-        .build(now)
+    let config = RtcConfig::new().set_ice_lite(ice_lite).clear_codecs().enable_opus(true, false);
+    let config = if std::env::var("SPIKE_EXTENSIONS").is_ok_and(|v| v == "default") {
+        config
+    } else {
+        config
+            .clear_extension_map()
+            .set_extension(1, Extension::AudioLevel)
+            .set_extension(4, Extension::RtpMid)
+    };
+    config.build(now)
 }
 
 /// The Opus packets of an Ogg Opus file, without its two header packets (OpusHead, OpusTags).

@@ -27,6 +27,12 @@ const ROOM_SIZE: usize = 3;
 /// Longest the loop sleeps on the socket: a join waiting in the channel is picked up within this.
 const MAX_WAIT: Duration = Duration::from_millis(50);
 
+/// Receive buffer of the one socket all participants share (the kernel's rmem_max here is 4 MiB): at
+/// the default 208 KiB, about 270 small datagrams, a loop descheduled for 40 ms at 100 rooms (15,000
+/// datagrams/s in) would drop packets; the webrtc SFU has one socket, and one such buffer, per
+/// participant.
+const RECV_BUFFER: usize = 4 << 20;
+
 /// Largest datagram read (above any RTP, DTLS or STUN packet here).
 const DATAGRAM_MAX: usize = 2000;
 
@@ -61,6 +67,8 @@ struct Sfu {
     /// Frames received in the last drain, with the participant who sent them.
     frames: Vec<(usize, MediaData)>,
     spare: Vec<(usize, MediaData)>,
+    /// With SPIKE_REASONS set: how many timeouts fired, by str0m's reason for each, printed every 10 s.
+    reasons: Option<HashMap<String, u64>>,
 }
 
 fn main() {
@@ -70,6 +78,7 @@ fn main() {
         std::process::exit(2);
     };
     let socket = UdpSocket::bind(udp).expect("bind UDP");
+    socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER).expect("SO_RCVBUF");
     let listener = TcpListener::bind(tcp).expect("bind TCP");
     let forwarded = Arc::new(AtomicU64::new(0));
     let (joins_tx, joins) = channel();
@@ -88,6 +97,7 @@ fn main() {
         forwarded,
         frames: Vec::new(),
         spare: Vec::new(),
+        reasons: std::env::var_os("SPIKE_REASONS").map(|_| HashMap::new()),
     };
     sfu.run(&joins);
 }
@@ -95,7 +105,15 @@ fn main() {
 impl Sfu {
     fn run(&mut self, joins: &Receiver<Join>) {
         let mut buf = vec![0u8; DATAGRAM_MAX];
+        let mut report_at = Instant::now();
         loop {
+            if let Some(reasons) = &mut self.reasons
+                && report_at.elapsed() >= Duration::from_secs(10)
+            {
+                eprintln!("timeouts fired in 10 s, by reason: {reasons:?}");
+                reasons.clear();
+                report_at = Instant::now();
+            }
             while let Ok(join) = joins.try_recv() {
                 self.join(join);
             }
@@ -229,6 +247,9 @@ impl Sfu {
             }
             peer.queued = None;
             if peer.next <= now {
+                if let Some(reasons) = &mut self.reasons {
+                    *reasons.entry(format!("{:?}", peer.rtc.last_timeout_reason())).or_default() += 1;
+                }
                 if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
                     eprintln!("peer {id}: {e}");
                 }
@@ -253,6 +274,7 @@ impl Sfu {
     /// Polls one `Rtc` until it has nothing more to say: sends its datagrams, keeps the frames it
     /// received for [`Sfu::forward`], notes its outgoing m-lines, and schedules its next timeout.
     fn drain(&mut self, id: usize) {
+        let now = Instant::now();
         loop {
             let peer = &mut self.peers[id];
             let output = match peer.rtc.poll_output() {
@@ -264,6 +286,17 @@ impl Sfu {
                 }
             };
             match output {
+                // A write leaves its packet queued for str0m's packetizer and then its pacer, each
+                // behind a timeout that is already due: firing those here sends the packet now
+                // rather than on a later pass of the loop.
+                Output::Timeout(at) if at <= now => {
+                    if let Some(reasons) = &mut self.reasons {
+                        *reasons.entry(format!("{:?} (in drain)", peer.rtc.last_timeout_reason())).or_default() += 1;
+                    }
+                    if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                        eprintln!("peer {id}: {e}");
+                    }
+                }
                 Output::Timeout(at) => {
                     self.schedule(id, at);
                     return;
