@@ -39,6 +39,8 @@ cpu)
       wait_listening
       echo "uptime: $(uptime)"
       "$bin/clients" $SIGNAL "$r" "${WARMUP_S:-3}" "${DURATION_S:-10}"
+      # The server socket's own drops (full receive buffer), the last column of /proc/net/udp.
+      awk -v port=":$(printf %04X "${UDP##*:}")" '$2 ~ port"$" {print "server socket drops: " $NF}' /proc/net/udp
       kill $server; wait $server 2>/dev/null || true
       grep -v '^listening' "$out/server.log" | head -5 >&2 || true
     done

@@ -25,8 +25,12 @@ pub const STATS: &str = "STATS";
 /// SFU negotiates for audio since it dropped transport-wide congestion control (docs/PERFORMANCE.md,
 /// Voice, change 2). With SPIKE_EXTENSIONS=default, str0m's own set instead (it adds transport-wide
 /// sequence numbers, whose feedback str0m then sends and reads, and absolute send time).
-pub fn rtc(ice_lite: bool, now: Instant) -> Rtc {
-    let config = RtcConfig::new().set_ice_lite(ice_lite).clear_codecs().enable_opus(true, false);
+pub fn rtc(ice_lite: bool, rtp_mode: bool, now: Instant) -> Rtc {
+    let config = RtcConfig::new()
+        .set_ice_lite(ice_lite)
+        .set_rtp_mode(rtp_mode)
+        .clear_codecs()
+        .enable_opus(true, false);
     let config = if std::env::var("SPIKE_EXTENSIONS").is_ok_and(|v| v == "default") {
         config
     } else {

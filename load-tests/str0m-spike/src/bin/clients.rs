@@ -66,6 +66,7 @@ fn main() {
         assert!(Instant::now() < deadline, "only {} of {total} clients connected", connected.load(Ordering::Acquire));
         std::thread::sleep(Duration::from_millis(10));
     }
+    let drops_before = udp_receive_buffer_errors();
     let start = Instant::now() + Duration::from_millis(200);
     let window_start = start + Duration::from_secs(warmup);
     let end = window_start + Duration::from_secs(duration);
@@ -80,13 +81,14 @@ fn main() {
         sent += s;
         received += r;
     }
+    let drops = udp_receive_buffer_errors() - drops_before;
     let forwarded = after.0 - before.0;
     let (user, system) = (after.1 - before.1, after.2 - before.2);
     // Clock ticks of /proc are 1/100 s on Linux (CLK_TCK).
     let cpu_s = (user + system) as f64 / 100.0;
     let due = sent * (ROOM_SIZE as u64 - 1);
     println!(
-        "rooms {rooms}: window {duration} s, forwarded {forwarded}, server cpu {cpu_s:.2} s (user {:.2}, system {:.2}), {:.1} us per forwarded packet, {:.0} packets per cpu-second; frames sent {sent}, due {due}, received {received}, lost {}",
+        "rooms {rooms}: window {duration} s, forwarded {forwarded}, server cpu {cpu_s:.2} s (user {:.2}, system {:.2}), {:.1} us per forwarded packet, {:.0} packets per cpu-second; frames sent {sent}, due {due}, received {received}, lost {}; UDP datagrams dropped for a full receive buffer, machine-wide, while sending: {drops}",
         user as f64 / 100.0,
         system as f64 / 100.0,
         cpu_s * 1e6 / forwarded.max(1) as f64,
@@ -107,7 +109,7 @@ fn client(
 ) -> (u64, u64) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
     let local = socket.local_addr().expect("local address");
-    let mut rtc = str0m_spike::rtc(false, Instant::now());
+    let mut rtc = str0m_spike::rtc(false, false, Instant::now());
     rtc.add_local_candidate(Candidate::host(local, "udp").expect("host candidate"));
     let mut api = rtc.sdp_api();
     let voice = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
@@ -203,4 +205,18 @@ fn stats(signal: SocketAddr) -> (u64, u64, u64) {
     let numbers: Vec<u64> = reply.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     assert_eq!(numbers.len(), 3, "STATS reply: {reply}");
     (numbers[0], numbers[1], numbers[2])
+}
+
+/// The machine's count of UDP datagrams dropped because a socket's receive buffer was full
+/// (RcvbufErrors in /proc/net/snmp): all processes, so other programs' drops count too.
+fn udp_receive_buffer_errors() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else { return 0 };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "RcvbufErrors")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
 use str0m::media::{Direction, MediaData, Mid, Pt};
+use str0m::rtp::{RtpPacket, RtpWrite};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use str0m_spike::{JOIN, STATS};
@@ -42,6 +43,12 @@ struct Join {
     answer: Sender<String>,
 }
 
+/// What a speaker's `Rtc` emitted, to forward.
+enum Incoming {
+    Frame(MediaData),
+    Rtp(RtpPacket),
+}
+
 struct Peer {
     rtc: Rtc,
     room: usize,
@@ -65,8 +72,12 @@ struct Sfu {
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     forwarded: Arc<AtomicU64>,
     /// Frames received in the last drain, with the participant who sent them.
-    frames: Vec<(usize, MediaData)>,
-    spare: Vec<(usize, MediaData)>,
+    frames: Vec<(usize, Incoming)>,
+    spare: Vec<(usize, Incoming)>,
+    /// With SPIKE_RTP_MODE set: str0m's RTP mode, where each RTP packet is forwarded as it is (the
+    /// speaker's sequence number and timestamp, as the webrtc SFU does) instead of each frame being
+    /// depacketized and packetized again.
+    rtp_mode: bool,
     /// With SPIKE_REASONS set: how many timeouts fired, by str0m's reason for each, printed every 10 s.
     reasons: Option<HashMap<String, u64>>,
 }
@@ -96,6 +107,7 @@ fn main() {
         timers: BinaryHeap::new(),
         forwarded,
         frames: Vec::new(),
+        rtp_mode: std::env::var_os("SPIKE_RTP_MODE").is_some(),
         spare: Vec::new(),
         reasons: std::env::var_os("SPIKE_REASONS").map(|_| HashMap::new()),
     };
@@ -141,7 +153,7 @@ impl Sfu {
             }
             let offer = SdpOffer::from_sdp_string(&join.offer).map_err(|e| e.to_string())?;
             let now = Instant::now();
-            let mut rtc = str0m_spike::rtc(true, now);
+            let mut rtc = str0m_spike::rtc(true, self.rtp_mode, now);
             let candidate = Candidate::host(self.local, "udp").map_err(|e| e.to_string())?;
             rtc.add_local_candidate(candidate);
             let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| e.to_string())?;
@@ -213,20 +225,47 @@ impl Sfu {
         }
     }
 
-    fn write(&mut self, listener: usize, slot: usize, frame: &MediaData) {
+    fn write(&mut self, listener: usize, slot: usize, incoming: &Incoming) {
         let peer = &mut self.peers[listener];
         let Some((mid, pt)) = peer.out_mid[slot] else { return };
-        let Some(writer) = peer.rtc.writer(mid) else { return };
-        let pt = match pt {
-            Some(pt) => pt,
-            None => {
-                let Some(pt) = writer.match_params(frame.params) else { return };
-                peer.out_mid[slot] = Some((mid, Some(pt)));
-                pt
+        let written = match incoming {
+            Incoming::Frame(frame) => {
+                let Some(writer) = peer.rtc.writer(mid) else { return };
+                let pt = match pt {
+                    Some(pt) => pt,
+                    None => {
+                        let Some(pt) = writer.match_params(frame.params) else { return };
+                        peer.out_mid[slot] = Some((mid, Some(pt)));
+                        pt
+                    }
+                };
+                let level = frame.ext_vals.audio_level.unwrap_or(-127);
+                let writer = writer.audio_level(level, frame.ext_vals.voice_activity.unwrap_or(false));
+                writer.write(pt, frame.network_time, frame.time, frame.data.clone()).map_err(|e| e.to_string())
+            }
+            Incoming::Rtp(packet) => {
+                // Both sides configure the same codec set, so the speaker's payload type is the
+                // listener's (a real SFU would map it per listener).
+                let header = &packet.header;
+                let write = RtpWrite::new(
+                    header.payload_type,
+                    packet.seq_no,
+                    header.timestamp,
+                    packet.timestamp,
+                    packet.payload.clone(),
+                )
+                .marker(header.marker)
+                .ext_vals(header.ext_vals.clone());
+                match peer.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                    Some(stream) => {
+                        stream.write_rtp(write);
+                        Ok(())
+                    }
+                    None => Err("no send stream".to_string()),
+                }
             }
         };
-        let writer = writer.audio_level(frame.ext_vals.audio_level.unwrap_or(-127), frame.ext_vals.voice_activity.unwrap_or(false));
-        match writer.write(pt, frame.network_time, frame.time, frame.data.clone()) {
+        match written {
             Ok(()) => {
                 self.forwarded.fetch_add(1, Ordering::Relaxed);
             }
@@ -306,7 +345,8 @@ impl Sfu {
                         eprintln!("send to {}: {e}", t.destination);
                     }
                 }
-                Output::Event(Event::MediaData(frame)) => self.frames.push((id, frame)),
+                Output::Event(Event::MediaData(frame)) => self.frames.push((id, Incoming::Frame(frame))),
+                Output::Event(Event::RtpPacket(packet)) => self.frames.push((id, Incoming::Rtp(packet))),
                 Output::Event(Event::MediaAdded(added)) => {
                     // The client offers its own track first, then one receive-only m-line per other
                     // participant: those become, in order, the slots other than its own.
