@@ -6,7 +6,8 @@
 #   load-tests/str0m-spike/run.sh callgrind        user-space instructions per forwarded packet at
 #                                                  1 room, as load-tests/callgrind-voice.sh counts them
 #
-# WARMUP_S (3) and DURATION_S (10) shape the cpu runs. KEEP=FILE keeps the callgrind dump; BIN_DIR, below. Listens on
+# WARMUP_S (3) and DURATION_S (10) shape the cpu runs; SERVER_NICE=-10 runs the server ahead of
+# everything else on the machine (as root), so a crowded host does not starve its one thread. KEEP=FILE keeps the callgrind dump; BIN_DIR, below. Listens on
 # 127.0.0.1 only and stops by itself. Needs cargo, libssl-dev, and for callgrind valgrind.
 set -eu
 cd "$(dirname "$0")"
@@ -34,7 +35,7 @@ case $mode in
 cpu)
   for rooms in "${@:-10 50 100}"; do
     for r in $rooms; do
-      "$bin/server" $UDP $SIGNAL >"$out/server.log" 2>&1 &
+      nice -n "${SERVER_NICE:-0}" "$bin/server" $UDP $SIGNAL >"$out/server.log" 2>&1 &
       server=$!
       wait_listening
       echo "uptime: $(uptime)"

@@ -1,4 +1,4 @@
-//! The spike's load: ROOMS rooms × 3 str0m clients (a thread and a UDP socket each, on 127.0.0.1), each
+//! The spike's load: ROOMS rooms × 3 str0m clients (a tokio task and a UDP socket each, on 127.0.0.1), each
 //! offering one send-only Opus m-line (its voice) and two receive-only ones (the other two). Once every
 //! client is connected, each sends the Opus fixture at 50 packets/s for WARMUP_S + DURATION_S seconds,
 //! then listens one more second. Reported: the server's CPU time (its /proc/self/stat, via the STATS
@@ -7,8 +7,10 @@
 //!
 //!   clients SIGNAL_ADDR ROOMS WARMUP_S DURATION_S      e.g. clients 127.0.0.1:47001 10 3 10
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+
+use tokio::net::UdpSocket;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -37,7 +39,8 @@ const MAX_WAIT: Duration = Duration::from_millis(20);
 /// Start and end of the sending, set once every client is connected.
 type Schedule = OnceLock<(Instant, Instant)>;
 
-fn main() {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let parse = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
     let (Some(signal), Some(rooms), Some(warmup), Some(duration)) = (
@@ -57,27 +60,27 @@ fn main() {
     for index in 0..total {
         let (packets, connected, schedule) = (packets.clone(), connected.clone(), schedule.clone());
         let room = format!("room-{}", index / ROOM_SIZE);
-        threads.push(std::thread::spawn(move || client(index, &room, signal, &packets, &connected, &schedule)));
+        threads.push(tokio::spawn(client(index, room, signal, packets, connected, schedule)));
         // Joins one after the other, as people do, so the server's DTLS handshakes do not all coincide.
-        std::thread::sleep(Duration::from_millis(5));
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     while connected.load(Ordering::Acquire) < total {
         assert!(Instant::now() < deadline, "only {} of {total} clients connected", connected.load(Ordering::Acquire));
-        std::thread::sleep(Duration::from_millis(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let drops_before = udp_receive_buffer_errors();
     let start = Instant::now() + Duration::from_millis(200);
     let window_start = start + Duration::from_secs(warmup);
     let end = window_start + Duration::from_secs(duration);
     schedule.set((start, end)).expect("set once");
-    std::thread::sleep(window_start.saturating_duration_since(Instant::now()));
-    let before = stats(signal);
-    std::thread::sleep(end.saturating_duration_since(Instant::now()));
-    let after = stats(signal);
+    tokio::time::sleep_until(window_start.into()).await;
+    let before = tokio::task::spawn_blocking(move || stats(signal)).await.expect("stats");
+    tokio::time::sleep_until(end.into()).await;
+    let after = tokio::task::spawn_blocking(move || stats(signal)).await.expect("stats");
     let (mut sent, mut received) = (0u64, 0u64);
     for thread in threads {
-        let (s, r) = thread.join().expect("client thread");
+        let (s, r) = thread.await.expect("client task");
         sent += s;
         received += r;
     }
@@ -99,15 +102,15 @@ fn main() {
 
 /// One participant: negotiates, then drives its `Rtc` on its own socket; returns (frames sent, frames
 /// received).
-fn client(
+async fn client(
     index: usize,
-    room: &str,
+    room: String,
     signal: SocketAddr,
-    packets: &[Vec<u8>],
-    connected: &AtomicUsize,
-    schedule: &Schedule,
+    packets: Arc<Vec<Vec<u8>>>,
+    connected: Arc<AtomicUsize>,
+    schedule: Arc<Schedule>,
 ) -> (u64, u64) {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind client socket");
     let local = socket.local_addr().expect("local address");
     let mut rtc = str0m_spike::rtc(false, false, Instant::now());
     rtc.add_local_candidate(Candidate::host(local, "udp").expect("host candidate"));
@@ -117,7 +120,9 @@ fn client(
         api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
     }
     let (offer, pending) = api.apply().expect("an offer");
-    let answer = exchange(signal, &format!("{JOIN} {room}\n"), &offer.to_sdp_string());
+    let header = format!("{JOIN} {room}\n");
+    let offer = offer.to_sdp_string();
+    let answer = tokio::task::spawn_blocking(move || exchange(signal, &header, &offer)).await.expect("signalling");
     let answer = SdpAnswer::from_sdp_string(&answer).unwrap_or_else(|e| panic!("client {index}: {e}: {answer}"));
     rtc.sdp_api().accept_answer(pending, answer).expect("accept answer");
 
@@ -130,7 +135,7 @@ fn client(
             match rtc.poll_output().expect("poll") {
                 Output::Timeout(t) => break t,
                 Output::Transmit(t) => {
-                    let _ = socket.send_to(&t.contents, t.destination);
+                    let _ = socket.try_send_to(&t.contents, t.destination);
                 }
                 Output::Event(Event::Connected) if !is_connected => {
                     is_connected = true;
@@ -165,24 +170,18 @@ fn client(
                 wake = wake.min(due);
             }
         }
-        let wait = wake.saturating_duration_since(now);
-        let input = if wait.is_zero() {
-            Input::Timeout(now)
-        } else {
-            socket.set_read_timeout(Some(wait.max(Duration::from_millis(1)))).expect("read timeout");
-            match socket.recv_from(&mut buf) {
-                Ok((n, source)) => match buf[..n].try_into() {
+        let input = tokio::select! {
+            read = socket.recv_from(&mut buf) => {
+                let (n, source) = read.unwrap_or_else(|e| panic!("client {index}: recv: {e}"));
+                match buf[..n].try_into() {
                     Ok(contents) => Input::Receive(
                         Instant::now(),
                         Receive { proto: Protocol::Udp, source, destination: local, contents },
                     ),
                     Err(_) => continue,
-                },
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    Input::Timeout(Instant::now())
                 }
-                Err(e) => panic!("client {index}: recv: {e}"),
             }
+            () = tokio::time::sleep_until(wake.into()) => Input::Timeout(Instant::now()),
         };
         rtc.handle_input(input).expect("handle input");
     }
