@@ -15,9 +15,11 @@ UDP=127.0.0.1:47000
 SIGNAL=127.0.0.1:47001
 mode=${1:-}
 [ -n "$mode" ] && shift || { sed -n 2,11p "$0"; exit 2; }
-# BIN_DIR=DIR runs binaries built elsewhere (e.g. with debug line tables, for callgrind_annotate).
-[ -n "${BIN_DIR:-}" ] || cargo build --release --quiet
-bin=${BIN_DIR:-target/release}
+# BIN_DIR=DIR runs a server built elsewhere (another crypto backend, debug line tables for
+# callgrind_annotate); the clients are always this build's.
+cargo build --release --quiet
+bin=target/release
+server_bin=${BIN_DIR:-$bin}/server
 out=$(mktemp -d)
 trap 'kill "${server:-}" 2>/dev/null; wait "${server:-}" 2>/dev/null; rm -rf "$out"' EXIT
 
@@ -35,7 +37,7 @@ case $mode in
 cpu)
   for rooms in "${@:-10 50 100}"; do
     for r in $rooms; do
-      nice -n "${SERVER_NICE:-0}" "$bin/server" $UDP $SIGNAL >"$out/server.log" 2>&1 &
+      nice -n "${SERVER_NICE:-0}" "$server_bin" $UDP $SIGNAL >"$out/server.log" 2>&1 &
       server=$!
       wait_listening
       echo "uptime: $(uptime)"
@@ -51,7 +53,7 @@ callgrind)
   # Valgrind runs the server about fifty times slower; one room is what it keeps up with. The count
   # covers 10 s from 30 s after the clients start, as in callgrind-voice.sh.
   WARM_S=30; COUNT_S=10
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin/server" $UDP $SIGNAL \
+  valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$server_bin" $UDP $SIGNAL \
     >/dev/null 2>"$out/valgrind.log" &
   server=$!
   wait_listening
