@@ -10,10 +10,10 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 
-use tokio::net::UdpSocket;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
 
 use str0m::change::SdpAnswer;
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime};
@@ -43,12 +43,9 @@ type Schedule = OnceLock<(Instant, Instant)>;
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let parse = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
-    let (Some(signal), Some(rooms), Some(warmup), Some(duration)) = (
-        args.get(1).and_then(|a| a.parse::<SocketAddr>().ok()),
-        parse(2),
-        parse(3),
-        parse(4),
-    ) else {
+    let (Some(signal), Some(rooms), Some(warmup), Some(duration)) =
+        (args.get(1).and_then(|a| a.parse::<SocketAddr>().ok()), parse(2), parse(3), parse(4))
+    else {
         eprintln!("usage: clients SIGNAL_ADDR ROOMS WARMUP_S DURATION_S");
         std::process::exit(2);
     };
@@ -66,7 +63,11 @@ async fn main() {
     }
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     while connected.load(Ordering::Acquire) < total {
-        assert!(Instant::now() < deadline, "only {} of {total} clients connected", connected.load(Ordering::Acquire));
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {total} clients connected",
+            connected.load(Ordering::Acquire)
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let drops_before = udp_receive_buffer_errors();
@@ -122,8 +123,10 @@ async fn client(
     let (offer, pending) = api.apply().expect("an offer");
     let header = format!("{JOIN} {room}\n");
     let offer = offer.to_sdp_string();
-    let answer = tokio::task::spawn_blocking(move || exchange(signal, &header, &offer)).await.expect("signalling");
-    let answer = SdpAnswer::from_sdp_string(&answer).unwrap_or_else(|e| panic!("client {index}: {e}: {answer}"));
+    let answer =
+        tokio::task::spawn_blocking(move || exchange(signal, &header, &offer)).await.expect("signalling");
+    let answer =
+        SdpAnswer::from_sdp_string(&answer).unwrap_or_else(|e| panic!("client {index}: {e}: {answer}"));
     rtc.sdp_api().accept_answer(pending, answer).expect("accept answer");
 
     // Speakers are spread over the 20 ms period rather than all sending at the same instant.

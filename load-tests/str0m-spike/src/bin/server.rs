@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
 use str0m::media::{Direction, MediaData, Mid, Pt};
-use str0m::rtp::{RtpPacket, RtpWrite};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use str0m_spike::{JOIN, STATS};
 
@@ -187,7 +187,8 @@ impl Sfu {
         let id = match self.by_addr.get(&source) {
             Some(&id) => id,
             None => {
-                let Some(id) = (0..self.peers.len()).find(|&i| self.peers[i].alive && self.peers[i].rtc.accepts(&input))
+                let Some(id) =
+                    (0..self.peers.len()).find(|&i| self.peers[i].alive && self.peers[i].rtc.accepts(&input))
                 else {
                     return;
                 };
@@ -241,7 +242,9 @@ impl Sfu {
                 };
                 let level = frame.ext_vals.audio_level.unwrap_or(-127);
                 let writer = writer.audio_level(level, frame.ext_vals.voice_activity.unwrap_or(false));
-                writer.write(pt, frame.network_time, frame.time, frame.data.clone()).map_err(|e| e.to_string())
+                writer
+                    .write(pt, frame.network_time, frame.time, frame.data.clone())
+                    .map_err(|e| e.to_string())
             }
             Incoming::Rtp(packet) => {
                 // Both sides configure the same codec set, so the speaker's payload type is the
@@ -330,7 +333,9 @@ impl Sfu {
                 // rather than on a later pass of the loop.
                 Output::Timeout(at) if at <= now => {
                     if let Some(reasons) = &mut self.reasons {
-                        *reasons.entry(format!("{:?} (in drain)", peer.rtc.last_timeout_reason())).or_default() += 1;
+                        *reasons
+                            .entry(format!("{:?} (in drain)", peer.rtc.last_timeout_reason()))
+                            .or_default() += 1;
                     }
                     if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
                         eprintln!("peer {id}: {e}");
