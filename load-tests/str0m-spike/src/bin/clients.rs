@@ -36,11 +36,24 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Longest a client sleeps on its socket while waiting for the start.
 const MAX_WAIT: Duration = Duration::from_millis(20);
 
-/// Start and end of the sending, set once every client is connected.
-type Schedule = OnceLock<(Instant, Instant)>;
+/// Start of the sending, start of the measured window and end of the sending, set once every client
+/// is connected.
+type Schedule = OnceLock<(Instant, Instant, Instant)>;
+
+/// The instant the send times written into payloads count from (all clients share the process).
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// Bytes at the end of each Opus payload overwritten with its send time (nanoseconds since
+/// [`EPOCH`]), so a listener can time the forwarding. The server forwards payloads unread.
+const STAMP: usize = 8;
+
+fn since_epoch(at: Instant) -> u64 {
+    at.saturating_duration_since(*EPOCH.get_or_init(Instant::now)).as_nanos() as u64
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    EPOCH.get_or_init(Instant::now);
     let args: Vec<String> = std::env::args().collect();
     let parse = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
     let (Some(signal), Some(rooms), Some(warmup), Some(duration)) =
@@ -74,16 +87,17 @@ async fn main() {
     let start = Instant::now() + Duration::from_millis(200);
     let window_start = start + Duration::from_secs(warmup);
     let end = window_start + Duration::from_secs(duration);
-    schedule.set((start, end)).expect("set once");
+    schedule.set((start, window_start, end)).expect("set once");
     tokio::time::sleep_until(window_start.into()).await;
     let before = tokio::task::spawn_blocking(move || stats(signal)).await.expect("stats");
     tokio::time::sleep_until(end.into()).await;
     let after = tokio::task::spawn_blocking(move || stats(signal)).await.expect("stats");
-    let (mut sent, mut received) = (0u64, 0u64);
+    let (mut sent, mut received, mut latencies) = (0u64, 0u64, Vec::new());
     for thread in threads {
-        let (s, r) = thread.await.expect("client task");
+        let (s, r, l) = thread.await.expect("client task");
         sent += s;
         received += r;
+        latencies.extend(l);
     }
     let drops = udp_receive_buffer_errors() - drops_before;
     let forwarded = after.0 - before.0;
@@ -91,6 +105,20 @@ async fn main() {
     // Clock ticks of /proc are 1/100 s on Linux (CLK_TCK).
     let cpu_s = (user + system) as f64 / 100.0;
     let due = sent * (ROOM_SIZE as u64 - 1);
+    latencies.sort_unstable();
+    let quantile = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "rooms {rooms}: forwarding latency over {} frames sent in the window: p50 {} us, p99 {} us, max {} us",
+        latencies.len(),
+        quantile(0.5),
+        quantile(0.99),
+        latencies.last().copied().unwrap_or(0),
+    );
     println!(
         "rooms {rooms}: window {duration} s, forwarded {forwarded}, server cpu {cpu_s:.2} s (user {:.2}, system {:.2}), {:.1} us per forwarded packet, {:.0} packets per cpu-second; frames sent {sent}, due {due}, received {received}, lost {}; UDP datagrams dropped for a full receive buffer, machine-wide, while sending: {drops}",
         user as f64 / 100.0,
@@ -110,7 +138,7 @@ async fn client(
     packets: Arc<Vec<Vec<u8>>>,
     connected: Arc<AtomicUsize>,
     schedule: Arc<Schedule>,
-) -> (u64, u64) {
+) -> (u64, u64, Vec<u32>) {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind client socket");
     let local = socket.local_addr().expect("local address");
     let mut rtc = str0m_spike::rtc(false, false, Instant::now());
@@ -132,6 +160,9 @@ async fn client(
     // Speakers are spread over the 20 ms period rather than all sending at the same instant.
     let phase = Duration::from_millis((index as u64 * 7) % 20);
     let (mut sent, mut received, mut is_connected) = (0u64, 0u64, false);
+    // Forwarding latency in µs (arrival here against the speaker's send time) of the frames the
+    // speakers sent inside the measured window.
+    let mut latencies = Vec::new();
     let mut buf = vec![0u8; 2000];
     loop {
         let timeout = loop {
@@ -144,19 +175,30 @@ async fn client(
                     is_connected = true;
                     connected.fetch_add(1, Ordering::AcqRel);
                 }
-                Output::Event(Event::MediaData(_)) => received += 1,
+                Output::Event(Event::MediaData(frame)) => {
+                    received += 1;
+                    let arrived = since_epoch(Instant::now());
+                    if let (Some(&(_, window, end)), Some(stamp)) =
+                        (schedule.get(), frame.data.len().checked_sub(STAMP))
+                    {
+                        let sent_at = u64::from_le_bytes(frame.data[stamp..].try_into().expect("8 bytes"));
+                        if (since_epoch(window)..since_epoch(end)).contains(&sent_at) {
+                            latencies.push((arrived.saturating_sub(sent_at) / 1000) as u32);
+                        }
+                    }
+                }
                 Output::Event(Event::IceConnectionStateChange(IceConnectionState::Disconnected)) => {
                     eprintln!("client {index}: disconnected");
-                    return (sent, received);
+                    return (sent, received, latencies);
                 }
                 Output::Event(_) => {}
             }
         };
         let now = Instant::now();
         let mut wake = timeout.min(now + MAX_WAIT);
-        if let Some(&(start, end)) = schedule.get() {
+        if let Some(&(start, _, end)) = schedule.get() {
             if now >= end + DRAIN {
-                return (sent, received);
+                return (sent, received, latencies);
             }
             let due = start + phase + PACKET_INTERVAL * sent as u32;
             if due < end {
@@ -165,8 +207,11 @@ async fn client(
                     let pt = writer.payload_params().next().expect("opus").pt();
                     writer = writer.audio_level(-30, true);
                     let time = MediaTime::new(sent * TICKS_PER_PACKET, Frequency::FORTY_EIGHT_KHZ);
-                    let packet = &packets[sent as usize % packets.len()];
-                    writer.write(pt, now, time, packet.as_slice()).expect("write");
+                    let mut packet = packets[sent as usize % packets.len()].clone();
+                    if let Some(stamp) = packet.len().checked_sub(STAMP) {
+                        packet[stamp..].copy_from_slice(&since_epoch(Instant::now()).to_le_bytes());
+                    }
+                    writer.write(pt, now, time, packet).expect("write");
                     sent += 1;
                     continue;
                 }
