@@ -5,7 +5,11 @@
 use bytes::Bytes;
 use redis::{FromRedisValue, ParsingError, Value};
 
-use super::message::parse_id;
+/// A stream entry's id: `(ms, n)`; an update's `ms` is its seq and its `n` is 0.
+pub(super) fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, n) = id.split_once('-')?;
+    Some((ms.parse().ok()?, n.parse().ok()?))
+}
 
 /// One entry of a stream: its id `(ms, n)` and its fields in the order written.
 #[derive(Debug, Default, Clone)]
@@ -162,6 +166,8 @@ mod tests {
         assert_eq!(entries[1].get("d"), None);
         assert!(streams[1].1.is_empty(), "an entry whose id does not parse is left out");
         assert!(Streams::from_redis_value(Value::Nil).unwrap().0.is_empty(), "nothing new");
+        assert_eq!(parse_id("12-0"), Some((12, 0)));
+        assert_eq!(parse_id("nonsense"), None);
     }
 
     #[test]

@@ -118,12 +118,6 @@ impl Outgoing {
     }
 }
 
-/// A stream entry's id: `(ms, n)`; an update's `ms` is its seq and its `n` is 0.
-pub(super) fn parse_id(id: &str) -> Option<(u64, u64)> {
-    let (ms, n) = id.split_once('-')?;
-    Some((ms.parse().ok()?, n.parse().ok()?))
-}
-
 /// An entry as a reader understands it (the node that wrote it is told apart before: `cursor.rs`).
 #[derive(Debug)]
 pub(super) enum Incoming {
@@ -248,7 +242,5 @@ mod tests {
     #[test]
     fn keys_name_their_room() {
         assert_eq!(Keys::room_of(&Keys::stream("room_abc")), Some("room_abc"));
-        assert_eq!(parse_id("12-0"), Some((12, 0)));
-        assert_eq!(parse_id("nonsense"), None);
     }
 }

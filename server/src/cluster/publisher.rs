@@ -14,7 +14,8 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Links;
-use super::message::{K_UPDATE, Keys, Outgoing, parse_id};
+use super::entries::parse_id;
+use super::message::{K_UPDATE, Keys, Outgoing};
 use super::touched::TOUCHED_MAXLEN;
 use crate::bus::Remote;
 use crate::metrics::METRICS;
