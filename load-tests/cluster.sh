@@ -7,19 +7,25 @@
 #      noeviction), `typing --nodes … --node-pids … --redis-url …`: fan-out per (sender node → receiver
 #      node) pair, cross-node latency, each node's CPU per delivered update and server-side fan-out
 #      (handoff_fanout_seconds), Redis's CPU and commands per second;
-#   3. kill: the same cluster, new rooms, the last node killed with SIGKILL KILL_AFTER seconds into
+#   3. cluster-affinity: the same cluster, new rooms, `--layout affinity`: every client of room r on node
+#      r mod NODES (as routing by room id places them): each node's CPU per delivered update when no key
+#      crosses nodes;
+#   4. kill: the same cluster, new rooms, the last node killed with SIGKILL KILL_AFTER seconds into
 #      typing (`--kill-node-after`): its clients rejoin the others; convergence time, keys lost.
 # Before each run the host's load average (`uptime`) is printed and saved beside the reports.
 #
 #   load-tests/cluster.sh NODES ROOMS...      e.g. load-tests/cluster.sh 3 300 1000 2000
 #
 # Run from the repository root after cargo build --release -p handoff-server -p handoff-load.
-# PG_URL (postgres://postgres@127.0.0.1:5432), REDIS_PORT (18949), SECONDS_RUN (30), DRAIN_S (5: how
+# HANDOFF (target/release/handoff: the server binary), PG_URL (postgres://postgres@127.0.0.1:5432),
+# REDIS_PORT (18949), FIRST_PORT (18950: the nodes listen on
+# it and the next ports), SECONDS_RUN (30), DRAIN_S (5: how
 # long watchers wait for late keys after the last one), KILL_AFTER (15),
 # CLIENTS_PER_ROOM (3), OUT (load-tests/results/cluster) and PREFIX (none) set where and how much; RUNS
-# (single,cluster,kill) picks the runs. Reports: OUT/PREFIXcluster-single-ROOMSr.json,
-# OUT/PREFIXcluster-NODESn-ROOMSr.json (with Redis's INFO commandstats over that run in
-# OUT/PREFIXcluster-NODESn-ROOMSr-redis.txt), OUT/PREFIXcluster-NODESn-ROOMSr-kill.json and
+# (single,cluster,kill; cluster-affinity also exists) picks the runs. Reports:
+# OUT/PREFIXcluster-single-ROOMSr.json, OUT/PREFIXcluster-NODESn-ROOMSr.json (with Redis's INFO
+# commandstats over that run in OUT/PREFIXcluster-NODESn-ROOMSr-redis.txt; the same with -affinity
+# before .json and -redis.txt for cluster-affinity), OUT/PREFIXcluster-NODESn-ROOMSr-kill.json and
 # OUT/PREFIXcluster-uptime.txt. Each room count gets a fresh database and Redis, dropped afterwards.
 # Everything listens on 127.0.0.1 and stops at the end.
 set -u
@@ -33,16 +39,16 @@ OUT=${OUT:-load-tests/results/cluster}
 PREFIX=${PREFIX:-}
 RUNS=${RUNS:-single,cluster,kill}
 RELEASE=${CARGO_TARGET_DIR:-target}/release
-HANDOFF=$RELEASE/handoff
+HANDOFF=${HANDOFF:-$RELEASE/handoff}
 LOAD=$RELEASE/handoff-load
-FIRST_PORT=18950
+FIRST_PORT=${FIRST_PORT:-18950}
 # Seconds a node or Redis gets to open its port.
 READY_S=30
 API_KEY=cluster-load-api-key-0123456789
 # Every node signs and checks room tokens with one secret: a token minted on one node opens the room
 # on any other.
 TOKEN_SECRET=cluster-load-token-secret-0123456789
-[ $# -ge 2 ] || { sed -n 2,24p "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n 2,30p "$0"; exit 2; }
 NODES=$1; shift
 
 die() { echo "cluster: $*" >&2; exit 1; }
@@ -99,7 +105,7 @@ for rooms in "$@"; do
       --json "$OUT/${PREFIX}cluster-single-${rooms}r.json" || status=1
     stop
   fi
-  [[ ,$RUNS, == *,cluster,* || ,$RUNS, == *,kill,* ]] || continue
+  [[ ,$RUNS, == *,cluster,* || ,$RUNS, == *,cluster-affinity,* || ,$RUNS, == *,kill,* ]] || continue
 
   dir=$(mktemp -d); dirs+=("$dir")
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --appendonly yes --maxmemory-policy noeviction \
@@ -122,6 +128,14 @@ for rooms in "$@"; do
     "$LOAD" "${typing[@]}" "${cluster[@]}" --json "$OUT/${PREFIX}cluster-${NODES}n-${rooms}r.json" || status=1
     # Where Redis's time went, per command (a script's own calls included).
     redis-cli -p "$REDIS_PORT" info commandstats >"$OUT/${PREFIX}cluster-${NODES}n-${rooms}r-redis.txt"
+  fi
+  if [[ ,$RUNS, == *,cluster-affinity,* ]]; then
+    echo "== $NODES nodes, $rooms rooms × $CLIENTS_PER_ROOM clients, every client of a room on one node"
+    load_average "cluster-affinity ${NODES}n ${rooms}r"
+    redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+    "$LOAD" "${typing[@]}" "${cluster[@]}" --layout affinity \
+      --json "$OUT/${PREFIX}cluster-${NODES}n-${rooms}r-affinity.json" || status=1
+    redis-cli -p "$REDIS_PORT" info commandstats >"$OUT/${PREFIX}cluster-${NODES}n-${rooms}r-affinity-redis.txt"
   fi
   if [[ ,$RUNS, == *,kill,* ]]; then
     echo "== $NODES nodes, $rooms rooms × $CLIENTS_PER_ROOM clients, node $((NODES - 1)) killed after ${KILL_AFTER} s"

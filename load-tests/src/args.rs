@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use handoff_load::limits::{DEFAULT_DRAIN_S, DEFAULT_LATE_MS};
 use handoff_load::metronome::Rhythm;
+use handoff_load::placement::Layout;
 use handoff_load::target::Kind;
 use handoff_load::typing::Shard;
 
@@ -204,6 +205,11 @@ pub(crate) struct TypingArgs {
     /// read from /proc (to the clock tick) rather than /metrics (whole seconds).
     #[arg(long, value_delimiter = ',', requires = "nodes")]
     pub(crate) node_pids: Vec<u32>,
+    /// With --nodes: where each room's clients go. spread: the typist on node `room mod N`, watcher k on
+    /// node `(room + k) mod N` (every key crosses nodes); affinity: every client of the room on node
+    /// `room mod N`, as routing by room id places them (no key crosses nodes).
+    #[arg(long, value_enum, default_value_t = Layout::Spread, requires = "nodes")]
+    pub(crate) layout: Layout,
     /// With --nodes and --node-pids: kill one node with SIGKILL this many seconds after the first
     /// scheduled key. Its clients rejoin the next node with the document they hold (y-sync), and the
     /// report gives each affected room's convergence time (kill → every client connected again and

@@ -18,6 +18,8 @@ pub mod mint;
 pub mod node_metrics;
 /// `--nodes`: the typing scenario spread over a cluster's nodes, fan-out per node pair.
 pub mod nodes;
+/// `--layout`: which node each client of a `--nodes` run joins.
+pub mod placement;
 /// Latency-against-load charts (SVG) from report JSON files, to compare servers at a glance.
 pub mod plot;
 /// `--procs`: a typing run split over child processes, merged into one report.

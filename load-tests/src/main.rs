@@ -247,6 +247,7 @@ async fn across_nodes(a: &TypingArgs, chunk: usize) -> anyhow::Result<ExitCode> 
         nodes: a.nodes.clone(),
         redis_url: a.redis_url.clone(),
         node_pids: a.node_pids.clone(),
+        layout: a.layout,
         kill: match a.kill_node_after {
             Some(s) => {
                 let after = std::time::Duration::try_from_secs_f64(s)

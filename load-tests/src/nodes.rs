@@ -1,7 +1,8 @@
 //! `--nodes URL,URL,…`: the typing scenario over the nodes of a cluster. Rooms are minted through the
 //! first node; each room's typist connects to node `room mod N` (so every node has typists) and its
-//! watcher `k` (1, 2, …) to node `(room + k) mod N`, so with N nodes and N − 1 watchers a key reaches one
-//! watcher on every other node. The report adds fan-out latency per (sender node → receiver node) pair,
+//! watchers as `--layout` says (`placement.rs`): spread, watcher `k` (1, 2, …) on node `(room + k) mod N`,
+//! so with N nodes and N − 1 watchers a key reaches one watcher on every other node; or affinity, every
+//! client of the room on its typist's node. The report adds fan-out latency per (sender node → receiver node) pair,
 //! across nodes and within one, each node's CPU per update delivered to its clients (from its `/metrics`),
 //! the server-side fan-out histogram's mean, and with `--redis-url` the CPU and commands of Redis.
 
@@ -19,6 +20,7 @@ use crate::failover::{self, Failover, KillClock, KillFigures, KillPlan};
 use crate::limits::{MAX_NODES, START_DELAY};
 use crate::mint::Submission;
 use crate::node_metrics::{NodeFigures, NodeSample};
+use crate::placement::{Layout, on_node};
 use crate::progress::Progress;
 use crate::redis_info::{self, RedisFigures, RedisSample};
 use crate::report::Report;
@@ -45,27 +47,8 @@ pub struct NodesConfig {
     /// Kill this node (its index in `nodes`; its pid comes from `node_pids`) this long after the first
     /// scheduled key: its clients rejoin the others and the report times the convergence.
     pub kill: Option<(usize, Duration)>,
-}
-
-/// The node client `client` of room `room` connects to (client 0 is the typist).
-pub fn node_of(room: usize, client: usize, nodes: usize) -> usize {
-    (room + client) % nodes.max(1)
-}
-
-/// `url` (a room's WebSocket URL as a node published it) pointed at the node at `base` instead: its
-/// scheme and authority replaced, the path and query kept.
-pub fn on_node(url: &str, base: &str) -> anyhow::Result<String> {
-    let (_, rest) = url.split_once("://").with_context(|| format!("{url} has no scheme"))?;
-    let path = rest.find('/').map_or("", |i| &rest[i..]);
-    let (scheme, authority) = base.split_once("://").with_context(|| format!("node {base} has no scheme"))?;
-    let ws = match scheme {
-        "http" | "ws" => "ws",
-        "https" | "wss" => "wss",
-        other => anyhow::bail!("node {base}: scheme {other} is neither http nor https"),
-    };
-    let authority = authority.split('/').next().unwrap_or_default();
-    ensure!(!authority.is_empty(), "node {base} names no host");
-    Ok(format!("{ws}://{authority}{path}"))
+    /// Which node each client joins.
+    pub layout: Layout,
 }
 
 /// Fan-out latency and deliveries by (sender node, receiver node).
@@ -78,12 +61,12 @@ pub struct PairTally {
 
 impl PairTally {
     /// Sorts each room's watchers' latencies by the nodes of its typist and of each watcher.
-    pub fn from_outcomes(outcomes: &[(usize, RoomOutcome)], nodes: usize) -> PairTally {
+    pub fn from_outcomes(outcomes: &[(usize, RoomOutcome)], nodes: usize, layout: Layout) -> PairTally {
         let mut t = PairTally { pairs: BTreeMap::new(), delivered: vec![0; nodes] };
         for (room, outcome) in outcomes {
-            let from = node_of(*room, 0, nodes);
+            let from = layout.node_of(*room, 0, nodes);
             for (k, w) in outcome.watchers.iter().enumerate() {
-                let to = node_of(*room, k + 1, nodes);
+                let to = layout.node_of(*room, k + 1, nodes);
                 t.pairs.entry((from, to)).or_default().merge(&w.fanout);
                 t.delivered[to] += w.received;
             }
@@ -114,6 +97,7 @@ pub struct PairFigures {
 #[derive(Debug, Clone, Serialize)]
 pub struct NodesReport {
     pub nodes: Vec<String>,
+    pub layout: Layout,
     /// The typing report of the whole run (its `server` is the first node).
     pub typing: Report,
     pub pairs: Vec<PairFigures>,
@@ -135,7 +119,7 @@ impl NodesReport {
 
     pub fn table(&self) -> String {
         let mut s = self.typing.table();
-        let _ = writeln!(s, "\nfan-out by sender node → receiver node:");
+        let _ = writeln!(s, "\nlayout {}; fan-out by sender node → receiver node:", self.layout.name());
         let names: Vec<String> = self.pairs.iter().map(|p| format!("node {} → {}", p.from, p.to)).collect();
         let mut rows: Vec<(&str, &Percentiles)> =
             names.iter().zip(&self.pairs).map(|(n, p)| (n.as_str(), &p.fanout)).collect();
@@ -178,6 +162,7 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
         cfg.node_pids.len()
     );
     let n = cfg.nodes.len();
+    let layout = cfg.layout;
     let kill = match cfg.kill {
         Some((node, after)) => {
             ensure!(n >= 2 && node < n, "--kill-node must name one of 2 or more nodes (0..{n})");
@@ -204,7 +189,7 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
             let everywhere = (0..typing.clients_per_room)
                 .map(|i| {
                     (0..n)
-                        .map(|j| on_node(room.url(i), &cfg.nodes[(node_of(r, i, n) + j) % n]))
+                        .map(|j| on_node(room.url(i), &cfg.nodes[(layout.node_of(r, i, n) + j) % n]))
                         .collect::<anyhow::Result<Vec<_>>>()
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
@@ -237,12 +222,14 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
     let kill_figures = match (kill, killer) {
         (Some(plan), Some((started, task))) => {
             let killed = task.await.context("the killer task")??;
-            Some(KillFigures::from_outcomes(plan, started, killed, &typed.outcomes, |r, c| node_of(r, c, n)))
+            Some(KillFigures::from_outcomes(plan, started, killed, &typed.outcomes, |r, c| {
+                layout.node_of(r, c, n)
+            }))
         }
         _ => None,
     };
     let after = Snapshot::take(cfg).await;
-    let pairs = PairTally::from_outcomes(&typed.outcomes, n);
+    let pairs = PairTally::from_outcomes(&typed.outcomes, n, layout);
     let before = before.unwrap_or_default();
     let node_figures = (0..n)
         .map(|i| {
@@ -262,6 +249,7 @@ pub async fn run(cfg: &NodesConfig) -> anyhow::Result<NodesReport> {
     let report = Report::from_tally(typing, typed.tally(), None, wall.elapsed());
     Ok(NodesReport {
         nodes: cfg.nodes.clone(),
+        layout,
         typing: report,
         pairs: pairs
             .pairs
@@ -359,23 +347,6 @@ mod tests {
     }
 
     #[test]
-    fn typists_go_round_robin_and_watchers_to_the_next_nodes() {
-        let placed: Vec<Vec<usize>> = (0..3).map(|r| (0..3).map(|c| node_of(r, c, 3)).collect()).collect();
-        assert_eq!(placed, vec![vec![0, 1, 2], vec![1, 2, 0], vec![2, 0, 1]]);
-        assert_eq!(node_of(5, 3, 2), 0, "more watchers than nodes wrap around");
-        assert_eq!(node_of(7, 1, 1), 0, "one node holds everyone");
-    }
-
-    #[test]
-    fn room_urls_move_to_their_node() {
-        let url = "ws://10.0.0.1:8080/ws/r1?token=a.b.c";
-        assert_eq!(on_node(url, "http://127.0.0.1:8081").unwrap(), "ws://127.0.0.1:8081/ws/r1?token=a.b.c");
-        assert_eq!(on_node(url, "https://n2.example/").unwrap(), "wss://n2.example/ws/r1?token=a.b.c");
-        assert!(on_node(url, "127.0.0.1:8081").is_err());
-        assert!(on_node(url, "ftp://x").is_err());
-    }
-
-    #[test]
     fn latencies_are_sorted_by_sender_and_receiver_node() {
         // Two nodes, three clients per room: room 0 types on node 0 (watchers on 1 and 0), room 1 on
         // node 1 (watchers on 0 and 1).
@@ -383,7 +354,7 @@ mod tests {
             (0, room(vec![watcher(&[1000, 3000]), watcher(&[100])])),
             (1, room(vec![watcher(&[2000]), watcher(&[200, 400])])),
         ];
-        let t = PairTally::from_outcomes(&outcomes, 2);
+        let t = PairTally::from_outcomes(&outcomes, 2, Layout::Spread);
         let counts: Vec<((usize, usize), u64)> = t.pairs.iter().map(|(&k, l)| (k, l.count())).collect();
         assert_eq!(counts, vec![((0, 0), 1), ((0, 1), 2), ((1, 0), 1), ((1, 1), 2)]);
         assert_eq!(t.delivered, vec![2, 4], "node 0's clients got 1 + 1 keys, node 1's 2 + 2");
@@ -395,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_room_left_out_counts_for_no_pair() {
-        let t = PairTally::from_outcomes(&[(3, room(vec![watcher(&[10])]))], 4);
+        let t = PairTally::from_outcomes(&[(3, room(vec![watcher(&[10])]))], 4, Layout::Spread);
         assert_eq!(t.pairs.keys().copied().collect::<Vec<_>>(), vec![(3, 0)]);
         assert_eq!(t.delivered, vec![1, 0, 0, 0]);
     }

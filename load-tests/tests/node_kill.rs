@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use handoff_load::TypingConfig;
 use handoff_load::nodes::{self, NodesConfig};
+use handoff_load::placement::Layout;
 use handoff_load::target::{Kind, Target};
 use handoff_server::app;
 use handoff_server::config::Config;
@@ -189,6 +190,7 @@ async fn a_killed_node_s_clients_rejoin_and_every_room_converges() {
         redis_url: Some(redis.url()),
         node_pids: vec![me, me, doomed.0.id()],
         kill: Some((2, Duration::from_secs(2))),
+        layout: Layout::Spread,
     };
     let report = nodes::run(&cfg).await.expect("the run happens");
     println!("{}", report.table());

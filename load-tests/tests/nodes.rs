@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use handoff_load::TypingConfig;
 use handoff_load::nodes::{self, NodesConfig};
+use handoff_load::placement::Layout;
 use handoff_load::target::{Kind, Target};
 use handoff_server::app;
 use handoff_server::config::Config;
@@ -43,6 +44,7 @@ async fn a_run_over_two_nodes_reports_every_pair() {
         redis_url: None,
         node_pids: vec![pid, pid],
         kill: None,
+        layout: Layout::Spread,
     };
     let report = nodes::run(&cfg).await.expect("the run happens");
     running.shutdown();

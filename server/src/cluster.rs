@@ -20,6 +20,8 @@
 //!   and "clients connected" sums the live counts.
 
 mod committer;
+mod cursor;
+mod entries;
 mod message;
 mod publisher;
 mod reader;

@@ -8,11 +8,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::streams::StreamRangeReply;
 
 use tokio::sync::mpsc;
 
-use super::message::{Incoming, Keys, decode, parse_id};
+use super::entries::Entries;
+use super::message::{Incoming, Keys, decode};
 use super::reader::{Control, unreachable};
 use super::{HELD_BACKLOG, Link, Links, MAX_UNCOMMITTED};
 use crate::bus::Remote;
@@ -225,7 +225,7 @@ pub(super) async fn commit(
         None => store.last_seq(room).await?,
     };
     loop {
-        let range: StreamRangeReply = redis::cmd("XRANGE")
+        let Entries(range) = redis::cmd("XRANGE")
             .arg(Keys::stream(room))
             .arg(format!("{}-0", committed + 1))
             .arg("+")
@@ -234,11 +234,11 @@ pub(super) async fn commit(
             .query_async(conn)
             .await
             .map_err(|e| StoreError::backend(format!("reading the room's stream: {e}")))?;
-        let read = range.ids.len();
+        let read = range.len();
         let mut entries = Vec::new();
-        for item in range.ids {
-            let Some((seq, 0)) = parse_id(&item.id) else { continue };
-            let Ok(Incoming::Update { entry, .. }) = decode(room, seq, &item.map) else { continue };
+        for item in range {
+            let (seq, 0) = item.id else { continue };
+            let Ok(Incoming::Update(entry)) = decode(room, seq, item) else { continue };
             if seq != committed + 1 + entries.len() as u64 {
                 // Below it the stream was trimmed (the store has those) or lost: stop at what is whole.
                 if entries.is_empty() && seq > committed + 1 {

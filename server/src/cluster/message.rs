@@ -4,14 +4,13 @@
 //! counts) a version or kind it does not know, so nodes of two releases can share a stream during a
 //! rolling upgrade.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use handoff_protocol::Role;
 use handoff_protocol::frame::{EXT_ROOM_EVENT, MessageKind};
-use redis::Value;
 
+use super::entries::Entry;
 use crate::store::LogEntry;
 
 /// The version of the entries this build writes and reads.
@@ -119,21 +118,15 @@ impl Outgoing {
     }
 }
 
-/// A stream entry's id: `(ms, n)`; an update's `ms` is its seq and its `n` is 0.
-pub(super) fn parse_id(id: &str) -> Option<(u64, u64)> {
-    let (ms, n) = id.split_once('-')?;
-    Some((ms.parse().ok()?, n.parse().ok()?))
-}
-
-/// An entry as a reader understands it.
+/// An entry as a reader understands it (the node that wrote it is told apart before: `cursor.rs`).
 #[derive(Debug)]
 pub(super) enum Incoming {
-    Update { node: String, entry: LogEntry },
-    Awareness { node: String, frame: Bytes },
-    Ended { node: String },
-    Reopened { node: String },
-    AwarenessWanted { node: String },
-    RoomEvent { node: String, frame: Bytes },
+    Update(LogEntry),
+    Awareness(Bytes),
+    Ended,
+    Reopened,
+    AwarenessWanted,
+    RoomEvent(Bytes),
 }
 
 /// Why an entry was skipped.
@@ -145,35 +138,34 @@ pub(super) enum Skipped {
     Broken,
 }
 
-/// Reads one entry of `room`'s stream at `seq` (the id's first part).
-pub(super) fn decode(room: &Arc<str>, seq: u64, map: &HashMap<String, Value>) -> Result<Incoming, Skipped> {
-    if text(map, F_VERSION).as_deref() != Some(VERSION) {
+/// Reads one entry of `room`'s stream at `seq` (the id's first part), taking its fields' bytes.
+pub(super) fn decode(room: &Arc<str>, seq: u64, mut e: Entry) -> Result<Incoming, Skipped> {
+    if !e.is(F_VERSION, VERSION) {
         return Err(Skipped::Unknown);
     }
-    let node = text(map, F_NODE).ok_or(Skipped::Broken)?;
-    match text(map, F_KIND).as_deref() {
-        Some(K_UPDATE) => {
-            let number = |f| text(map, f).and_then(|t| t.parse::<u64>().ok()).ok_or(Skipped::Broken);
+    e.get(F_NODE).ok_or(Skipped::Broken)?;
+    let kind = e.take(F_KIND).ok_or(Skipped::Unknown)?;
+    match &kind[..] {
+        k if k == K_UPDATE.as_bytes() => {
+            let number = |f| text(&e, f).and_then(|t| t.parse::<u64>().ok()).ok_or(Skipped::Broken);
             let entry = LogEntry {
                 room_id: room.clone(),
                 seq,
                 at_ms: number(F_AT)?,
-                author: Arc::from(text(map, F_AUTHOR).ok_or(Skipped::Broken)?),
-                role: text(map, F_ROLE).as_deref().and_then(Role::parse),
+                author: Arc::from(text(&e, F_AUTHOR).ok_or(Skipped::Broken)?),
+                role: text(&e, F_ROLE).and_then(Role::parse),
                 conn_id: number(F_CONN)?,
-                update: bytes(map, F_DATA).ok_or(Skipped::Broken)?,
+                update: e.take(F_DATA).ok_or(Skipped::Broken)?,
             };
-            Ok(Incoming::Update { node, entry })
+            Ok(Incoming::Update(entry))
         }
-        Some(K_AWARENESS) => {
-            Ok(Incoming::Awareness { node, frame: bytes(map, F_DATA).ok_or(Skipped::Broken)? })
-        }
-        Some(K_ENDED) => Ok(Incoming::Ended { node }),
-        Some(K_REOPENED) => Ok(Incoming::Reopened { node }),
-        Some(K_AWARENESS_WANTED) => Ok(Incoming::AwarenessWanted { node }),
-        Some(K_ROOM_EVENT) => {
-            let frame = bytes(map, F_DATA).filter(|f| is_room_event(f)).ok_or(Skipped::Broken)?;
-            Ok(Incoming::RoomEvent { node, frame })
+        k if k == K_AWARENESS.as_bytes() => Ok(Incoming::Awareness(e.take(F_DATA).ok_or(Skipped::Broken)?)),
+        k if k == K_ENDED.as_bytes() => Ok(Incoming::Ended),
+        k if k == K_REOPENED.as_bytes() => Ok(Incoming::Reopened),
+        k if k == K_AWARENESS_WANTED.as_bytes() => Ok(Incoming::AwarenessWanted),
+        k if k == K_ROOM_EVENT.as_bytes() => {
+            let frame = e.take(F_DATA).filter(|f| is_room_event(f)).ok_or(Skipped::Broken)?;
+            Ok(Incoming::RoomEvent(frame))
         }
         _ => Err(Skipped::Unknown),
     }
@@ -187,38 +179,36 @@ fn is_room_event(frame: &[u8]) -> bool {
     }
 }
 
-fn bytes(map: &HashMap<String, Value>, field: &str) -> Option<Bytes> {
-    match map.get(field)? {
-        Value::BulkString(b) => Some(Bytes::copy_from_slice(b)),
-        Value::SimpleString(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
-        _ => None,
-    }
-}
-
-fn text(map: &HashMap<String, Value>, field: &str) -> Option<String> {
-    String::from_utf8(bytes(map, field)?.to_vec()).ok()
+fn text<'a>(e: &'a Entry, field: &str) -> Option<&'a str> {
+    std::str::from_utf8(e.get(field)?).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn field(map: &mut HashMap<String, Value>, k: &str, v: &str) {
-        map.insert(k.to_string(), Value::BulkString(v.as_bytes().to_vec()));
-    }
-
     #[test]
     fn an_update_reads_back_and_unknown_versions_or_kinds_are_skipped() {
         let room: Arc<str> = Arc::from("room_1");
-        let mut map = HashMap::new();
-        for (k, v) in [("v", "1"), ("k", "u"), ("n", "node"), ("c", "7"), ("a", "Ada"), ("r", "candidate")] {
-            field(&mut map, k, v);
-        }
-        field(&mut map, "t", "1000");
-        field(&mut map, "d", "xyz");
-        match decode(&room, 5, &map) {
-            Ok(Incoming::Update { node, entry }) => {
-                assert_eq!((node.as_str(), entry.seq, entry.conn_id, entry.at_ms), ("node", 5, 7, 1000));
+        let fields: [(&str, &[u8]); 8] = [
+            ("v", b"1"),
+            ("k", b"u"),
+            ("n", b"node"),
+            ("c", b"7"),
+            ("a", b"Ada"),
+            ("r", b"candidate"),
+            ("t", b"1000"),
+            ("d", b"xyz"),
+        ];
+        let map = || Entry::new((5, 0), &fields);
+        let with = |k: &str, v: &[u8]| {
+            let mut e = map();
+            e.set(k, v);
+            e
+        };
+        match decode(&room, 5, map()) {
+            Ok(Incoming::Update(entry)) => {
+                assert_eq!((entry.seq, entry.conn_id, entry.at_ms), (5, 7, 1000));
                 assert_eq!(
                     (&*entry.author, entry.role, &entry.update[..]),
                     ("Ada", Some(Role::Candidate), &b"xyz"[..])
@@ -226,24 +216,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        field(&mut map, "v", "2");
-        assert_eq!(decode(&room, 5, &map).err(), Some(Skipped::Unknown));
-        field(&mut map, "v", "1");
-        field(&mut map, "k", "cursor");
-        assert_eq!(decode(&room, 5, &map).err(), Some(Skipped::Unknown));
-        field(&mut map, "k", "u");
-        map.remove("d");
-        assert_eq!(decode(&room, 5, &map).err(), Some(Skipped::Broken));
-        field(&mut map, "k", "x");
-        assert_eq!(decode(&room, 5, &map).err(), Some(Skipped::Broken), "a room event without its frame");
-        field(&mut map, "d", "\u{0}\u{0}");
-        assert_eq!(decode(&room, 5, &map).err(), Some(Skipped::Broken), "a sync message is no room event");
-        let event = [EXT_ROOM_EVENT, 2, b'{', b'}'];
-        map.insert("d".into(), Value::BulkString(event.to_vec()));
-        match decode(&room, 5, &map) {
-            Ok(Incoming::RoomEvent { node, frame }) => {
-                assert_eq!((node.as_str(), &frame[..]), ("node", &event[..]))
-            }
+        assert_eq!(decode(&room, 5, with("v", b"2")).err(), Some(Skipped::Unknown));
+        assert_eq!(decode(&room, 5, with("k", b"cursor")).err(), Some(Skipped::Unknown));
+        let mut no_node = map();
+        no_node.remove("n");
+        assert_eq!(decode(&room, 5, no_node).err(), Some(Skipped::Broken));
+        let mut no_data = map();
+        no_data.remove("d");
+        assert_eq!(decode(&room, 5, no_data).err(), Some(Skipped::Broken));
+        let mut event = with("k", b"x");
+        event.remove("d");
+        assert_eq!(decode(&room, 5, event).err(), Some(Skipped::Broken), "a room event without its frame");
+        let mut event = with("k", b"x");
+        event.set("d", b"\0\0");
+        assert_eq!(decode(&room, 5, event).err(), Some(Skipped::Broken), "a sync message is no room event");
+        let frame = [EXT_ROOM_EVENT, 2, b'{', b'}'];
+        let mut event = with("k", b"x");
+        event.set("d", &frame);
+        match decode(&room, 5, event) {
+            Ok(Incoming::RoomEvent(f)) => assert_eq!(&f[..], &frame[..]),
             other => panic!("{other:?}"),
         }
     }
@@ -251,7 +242,5 @@ mod tests {
     #[test]
     fn keys_name_their_room() {
         assert_eq!(Keys::room_of(&Keys::stream("room_abc")), Some("room_abc"));
-        assert_eq!(parse_id("12-0"), Some((12, 0)));
-        assert_eq!(parse_id("nonsense"), None);
     }
 }

@@ -3,7 +3,8 @@
 //! of the room's seq, XADD with id `<seq>-0`), so seq stays gap-free across nodes and this node's
 //! updates keep the order the rooms applied them in. A batch that fails in transit is sent again
 //! whole: the script drops what it already added (each message carries this node's publish number,
-//! and the room's hash keeps the last one per node), so a retry never doubles an entry.
+//! and the room's hash keeps the last one per node), so a retry never doubles an entry (awareness
+//! aside: a second copy of a state is no news to anyone).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,7 +14,8 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Links;
-use super::message::{Keys, Outgoing};
+use super::entries::parse_id;
+use super::message::{K_UPDATE, Keys, Outgoing};
 use super::touched::TOUCHED_MAXLEN;
 use crate::bus::Remote;
 use crate::metrics::METRICS;
@@ -29,11 +31,15 @@ const PUBLISHED_TTL_MS: u64 = 24 * 3600 * 1000;
 /// How long reading a room's last stored seq may take when Redis has lost the room's seq.
 const SEED_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Numbers the message, then adds it to the room's stream, and a notification naming that stream to
-/// the notification stream (`touched.rs`: readers read only the rooms with news). KEYS: seq, stream,
+/// Numbers the message, then adds it to the room's stream, and a notification naming that stream and
+/// this node to the notification stream (`touched.rs`: readers read only the rooms with news from
+/// other nodes). KEYS: seq, stream,
 /// published, the Redis data's epoch, the notification stream. ARGV: node, publish number, kind, how
 /// long to keep the publish numbers, the epoch the room was attached under, how many notifications to
 /// keep, then the message's fields.
+///
+/// An awareness message skips the publish numbers: a retry may add it twice, which its receivers take
+/// as one (a state's clock says whether it is news), and it is about half of all messages.
 ///
 /// A message of a room attached before Redis lost its data (the epoch differs, or is gone) is refused
 /// (`STALE`): it was made against entries Redis no longer has, and numbered in the new log before them
@@ -44,10 +50,12 @@ const ORDER_SCRIPT: &str = r"
 if redis.call('GET', KEYS[4]) ~= ARGV[5] then return redis.error_reply('STALE the room predates the data') end
 local cur = redis.call('GET', KEYS[1])
 if not cur then return redis.error_reply('NOSEQ the room has no seq in Redis') end
-local last = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
-if tonumber(ARGV[2]) <= last then return false end
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
+if ARGV[3] ~= 'a' then
+  local last = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+  if tonumber(ARGV[2]) <= last then return false end
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
 local id
 if ARGV[3] == 'u' then
   id = redis.call('INCR', KEYS[1]) .. '-0'
@@ -55,7 +63,7 @@ else
   id = cur .. '-*'
 end
 local added = redis.call('XADD', KEYS[2], id, 'v', '1', 'k', ARGV[3], 'n', ARGV[1], unpack(ARGV, 7))
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'v', '1', 's', KEYS[2])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'v', '1', 's', KEYS[2], 'n', ARGV[1])
 return added
 ";
 
@@ -218,7 +226,16 @@ impl Publisher {
         let mut unseeded: Vec<Arc<str>> = Vec::new();
         for (i, result) in sent.into_iter().zip(results) {
             match result {
-                Ok(_) => {}
+                Ok(added) => {
+                    // The reader reads this node's own entries only when other news or a full scan
+                    // takes it to the room (`touched.rs`): the room's log is known to reach this far.
+                    if let Job::Send { message, .. } = &batch[i]
+                        && message.kind == K_UPDATE
+                        && let Some((seq, 0)) = added_id(&added)
+                    {
+                        self.links.saw(&message.room, seq);
+                    }
+                }
                 Err(e) if e.code() == Some("NOSCRIPT") => {
                     missing_script = true;
                     continue;
@@ -250,6 +267,15 @@ impl Publisher {
             }
         }
         Ok((missing_script, unseeded))
+    }
+}
+
+/// The id the ordering script added an entry under (nil: a retry of an entry already added).
+fn added_id(reply: &redis::Value) -> Option<(u64, u64)> {
+    match reply {
+        redis::Value::BulkString(id) => parse_id(std::str::from_utf8(id).ok()?),
+        redis::Value::SimpleString(id) => parse_id(id),
+        _ => None,
     }
 }
 

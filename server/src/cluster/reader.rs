@@ -1,9 +1,8 @@
 //! The node's one reader: it waits for news on the notification stream, then reads the streams of the
 //! rooms attached here that have news (`touched.rs` says which), each from the last entry it saw, so a
-//! node cut off from Redis catches up where it stopped. Entries go to their
-//! room in log order; the node's own echoes are dropped; an update whose seq is not the next one (the
-//! stream was trimmed past what the room holds, or Redis lost data) makes the room rebuild from the
-//! store and attach again.
+//! node cut off from Redis catches up where it stopped (`cursor.rs`: what each entry read becomes). A
+//! round is one pipeline: the read of the rooms the last notifications named, then the read of the
+//! notifications that came since, which waits for one only when no room is to be read.
 //!
 //! A room is read from the end of its stream as it stands when the room attaches, or from just after
 //! the room's last seq if the stream holds updates past it: awareness, end and reopen entries are
@@ -20,14 +19,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamRangeReply, StreamReadReply};
+use redis::{FromRedisValue, RedisResult, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::Links;
-use super::message::{Incoming, K_AWARENESS_WANTED, Keys, Outgoing, Skipped, decode, parse_id};
+use super::cursor::{Cursor, start_after};
+use super::entries::{Entries, Streams};
+use super::message::{K_AWARENESS_WANTED, Keys, Outgoing};
 use super::publisher::Job;
 use super::touched::Touched;
 use crate::bus::Remote;
@@ -38,6 +38,14 @@ const READ_COUNT: usize = 512;
 /// How long one read of the notifications waits for one. A room attached meanwhile is read from the
 /// next round.
 const BLOCK_MS: u64 = 100;
+/// A round starts no sooner than this after the last one: the notifications that come meanwhile are
+/// read together, and the rooms they name in one read. Every node reads every notification (the
+/// stream is one for all rooms), so without it each entry added anywhere would wake every node's
+/// reader for a round of its own, news for it or not. It bounds a node's rounds to 500 a second (each
+/// a round trip and a wake-up, which cost the node more than the entries they carry) at the price of
+/// up to twice this much latency per hop (a notification read just after a round waits for the next
+/// two). A reader waiting on an idle bus is not held back: its wait is longer than this.
+const GATHER: Duration = Duration::from_millis(2);
 /// Pause before reading a stream that failed on its own again.
 const FAILED_STREAM_PAUSE: Duration = Duration::from_secs(5);
 /// Pause after Redis could not be reached.
@@ -48,18 +56,6 @@ pub(super) enum Control {
     Attach { room: Arc<str>, last_seq: u64, tx: mpsc::UnboundedSender<Remote> },
     /// Redis lost its data: every place in a stream means nothing now.
     Lost,
-}
-
-struct Cursor {
-    room: Arc<str>,
-    key: String,
-    /// The last entry read: `(ms, n)` of its id.
-    last_id: (u64, u64),
-    /// The seq of the last update read.
-    last_seq: u64,
-    tx: mpsc::UnboundedSender<Remote>,
-    /// Set after the stream failed on its own: not read again before then.
-    paused_until: Option<Instant>,
 }
 
 pub(super) struct Reader {
@@ -76,6 +72,10 @@ impl Reader {
     pub(super) async fn run(mut self) {
         let mut cursors: HashMap<Arc<str>, Cursor> = HashMap::new();
         let mut touched = Touched::new(Instant::now());
+        // The notifications could not be read last round: this round waits on the rooms' streams.
+        let mut blind = false;
+        // When the last round started.
+        let mut last_round = Instant::now();
         loop {
             loop {
                 match self.control.try_recv() {
@@ -95,55 +95,91 @@ impl Reader {
                 }
                 continue;
             }
-            // Which rooms have news: the wait for it is the round's one blocking read.
-            let mut block_ms = None;
-            match touched.read(&mut self.conn, &cursors, BLOCK_MS).await {
-                Ok(()) => {}
-                Err(e) if unreachable(&e) => {
-                    METRICS.cluster("redis_errors", 1);
-                    tracing::warn!(error = %e, "reading the bus failed; retrying");
-                    tokio::time::sleep(UNREACHABLE_PAUSE).await;
-                    continue;
-                }
-                Err(e) => {
-                    // Every held stream is read, waiting on them as a node without notifications does.
-                    tracing::warn!(error = %e, "the notifications cannot be read; reading every stream");
-                    touched.mark_all();
-                    block_ms = Some(BLOCK_MS);
-                }
-            }
-            let now = Instant::now();
-            let ready =
-                cursors.values().filter(|c| c.paused_until.is_none_or(|t| t <= now)).map(|c| c.room.clone());
-            let rooms = touched.take(now, ready);
-            if rooms.is_empty() {
+            if let Err(e) = touched.locate(&mut self.conn).await {
+                self.unreachable_or_blind(&e, &mut touched, &mut blind).await;
                 continue;
             }
-            match self.read(&cursors, &rooms, block_ms).await {
-                Ok(reply) => self.deliver(&mut cursors, &mut touched, reply),
-                Err(e) if unreachable(&e) => {
+            let now = Instant::now();
+            let rooms = touched.take(now, &cursors, |c| c.paused_until.is_none_or(|t| t <= now));
+            if now < last_round + GATHER {
+                tokio::time::sleep_until(last_round + GATHER).await;
+            }
+            last_round = Instant::now();
+            // One round trip: the rooms named last round, then the notifications that came meanwhile
+            // (waiting for one when no room is to be read).
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            let block = (rooms.is_empty() || blind).then_some(BLOCK_MS);
+            if !rooms.is_empty() {
+                self.add_read(&mut pipe, &cursors, &rooms, if blind { block } else { None });
+            }
+            let notes = !blind;
+            if notes {
+                touched.add_read(&mut pipe, block);
+            }
+            blind = false;
+            if rooms.is_empty() && !notes {
+                // Every held stream is paused and the notifications cannot be read: wait as a read would.
+                tokio::time::sleep(Duration::from_millis(BLOCK_MS)).await;
+                continue;
+            }
+            let mut replies: Vec<RedisResult<Value>> = match pipe.query_async(&mut self.conn).await {
+                Ok(replies) => replies,
+                Err(e) => {
+                    // The rooms are read again with the next full scan (or their next notification).
+                    touched.mark_all();
+                    self.unreachable_or_blind(&e, &mut touched, &mut blind).await;
+                    continue;
+                }
+            };
+            if notes {
+                match replies.pop().map(|r| r.and_then(|v| Ok(Streams::from_redis_value(v)?))) {
+                    Some(Ok(streams)) => touched.noted(streams, &cursors, &self.node),
+                    Some(Err(e)) => self.unreachable_or_blind(&e, &mut touched, &mut blind).await,
+                    None => {}
+                }
+            }
+            match replies.pop().map(|r| r.and_then(|v| Ok(Streams::from_redis_value(v)?))) {
+                Some(Ok(streams)) => self.deliver(&mut cursors, &mut touched, streams),
+                Some(Err(e)) if unreachable(&e) => {
                     METRICS.cluster("redis_errors", 1);
                     tracing::warn!(error = %e, "reading the bus failed; retrying");
-                    // The rooms are read again with the next full scan (or their next notification).
                     touched.mark_all();
                     tokio::time::sleep(UNREACHABLE_PAUSE).await;
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     tracing::warn!(error = %e, "a multi-stream read failed; reading each stream alone");
                     self.isolate(&mut cursors, &mut touched, rooms).await;
                 }
+                None => {}
             }
         }
     }
 
-    async fn read(
-        &mut self,
+    /// After a failed read: a pause when Redis could not be reached; otherwise (the notifications
+    /// cannot be read) every held stream is read next round, waiting on them as a node without
+    /// notifications does.
+    async fn unreachable_or_blind(&self, e: &redis::RedisError, touched: &mut Touched, blind: &mut bool) {
+        if unreachable(e) {
+            METRICS.cluster("redis_errors", 1);
+            tracing::warn!(error = %e, "reading the bus failed; retrying");
+            tokio::time::sleep(UNREACHABLE_PAUSE).await;
+        } else {
+            tracing::warn!(error = %e, "the notifications cannot be read; reading every stream");
+            touched.mark_all();
+            *blind = true;
+        }
+    }
+
+    /// Adds to `pipe` one XREAD of `rooms`' streams, each after its cursor.
+    fn add_read(
+        &self,
+        pipe: &mut redis::Pipeline,
         cursors: &HashMap<Arc<str>, Cursor>,
         rooms: &[Arc<str>],
         block_ms: Option<u64>,
-    ) -> redis::RedisResult<Option<StreamReadReply>> {
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT").arg(READ_COUNT);
+    ) {
+        let cmd = pipe.cmd("XREAD").arg("COUNT").arg(READ_COUNT);
         if let Some(ms) = block_ms {
             cmd.arg("BLOCK").arg(ms);
         }
@@ -155,7 +191,6 @@ impl Reader {
         for c in &chosen {
             cmd.arg(format!("{}-{}", c.last_id.0, c.last_id.1));
         }
-        cmd.query_async(&mut self.conn).await
     }
 
     /// Reads each stream alone, pausing the ones that fail alone.
@@ -166,8 +201,11 @@ impl Reader {
         rooms: Vec<Arc<str>>,
     ) {
         for room in rooms {
-            match self.read(cursors, std::slice::from_ref(&room), None).await {
-                Ok(reply) => self.deliver(cursors, touched, reply),
+            let mut pipe = redis::pipe();
+            self.add_read(&mut pipe, cursors, std::slice::from_ref(&room), None);
+            let read: RedisResult<(Streams,)> = pipe.query_async(&mut self.conn).await;
+            match read {
+                Ok((reply,)) => self.deliver(cursors, touched, reply),
                 Err(e) if unreachable(&e) => {
                     METRICS.cluster("redis_errors", 1);
                     touched.mark_all();
@@ -189,18 +227,18 @@ impl Reader {
         &self,
         cursors: &mut HashMap<Arc<str>, Cursor>,
         touched: &mut Touched,
-        reply: Option<StreamReadReply>,
+        Streams(streams): Streams,
     ) {
-        for stream in reply.map(|r| r.keys).unwrap_or_default() {
-            let Some(room) = Keys::room_of(&stream.key) else { continue };
+        for (key, entries) in streams {
+            let Some(room) = Keys::room_of(&key) else { continue };
             let Some(cursor) = cursors.get_mut(room) else { continue };
-            if stream.ids.len() >= READ_COUNT {
+            if entries.len() >= READ_COUNT {
                 // Stopped at the count: the rest is read next round, notified or not.
                 touched.mark(cursor.room.clone());
             }
             let mut keep = true;
-            for entry in stream.ids {
-                if !self.entry(cursor, &entry.id, &entry.map) {
+            for entry in entries {
+                if !cursor.take(entry, &self.node, &self.links) {
                     keep = false;
                     break;
                 }
@@ -210,75 +248,6 @@ impl Reader {
                 cursors.remove(&room);
             }
         }
-    }
-
-    /// Hands one entry to its room. False when the cursor is done: the room rebuilds (and attaches
-    /// again) or is gone.
-    fn entry(&self, c: &mut Cursor, id: &str, map: &HashMap<String, redis::Value>) -> bool {
-        let Some((ms, n)) = parse_id(id) else { return true };
-        c.last_id = (ms, n);
-        let incoming = match decode(&c.room, ms, map) {
-            Ok(incoming) => incoming,
-            Err(why) => {
-                METRICS.cluster("skipped", 1);
-                match why {
-                    Skipped::Unknown => {
-                        tracing::warn!(room = %c.room, id, "skipping a bus entry of an unknown version or kind")
-                    }
-                    Skipped::Broken => tracing::error!(room = %c.room, id, "skipping a broken bus entry"),
-                }
-                return true;
-            }
-        };
-        let remote = match incoming {
-            Incoming::Update { node, entry } => {
-                if n != 0 || ms <= c.last_seq {
-                    return true;
-                }
-                if ms != c.last_seq + 1 {
-                    tracing::warn!(room = %c.room, after = c.last_seq, next = ms, "the stream skips entries; rebuilding");
-                    METRICS.cluster("rebuilds", 1);
-                    let _ = c.tx.send(Remote::Rebuild);
-                    return false;
-                }
-                c.last_seq = ms;
-                self.links.saw(&c.room, ms);
-                if *node == *self.node {
-                    return true;
-                }
-                match handoff_protocol::frame::decode_update(&entry.update) {
-                    Ok(update) => Remote::Update { seq: ms, update, payload: entry.update },
-                    Err(e) => {
-                        tracing::error!(room = %c.room, seq = ms, error = %e, "an update on the bus does not decode");
-                        METRICS.cluster("rebuilds", 1);
-                        let _ = c.tx.send(Remote::Rebuild);
-                        return false;
-                    }
-                }
-            }
-            Incoming::Awareness { node, .. }
-            | Incoming::Ended { node }
-            | Incoming::Reopened { node }
-            | Incoming::AwarenessWanted { node }
-            | Incoming::RoomEvent { node, .. }
-                if *node == *self.node =>
-            {
-                return true;
-            }
-            Incoming::Awareness { frame, .. } => match relayed_awareness(&frame) {
-                Some(update) => Remote::Awareness { update, frame },
-                None => {
-                    METRICS.cluster("skipped", 1);
-                    tracing::error!(room = %c.room, id, "skipping an awareness entry that does not decode");
-                    return true;
-                }
-            },
-            Incoming::Ended { .. } => Remote::Ended,
-            Incoming::Reopened { .. } => Remote::Reopened,
-            Incoming::AwarenessWanted { .. } => Remote::AwarenessWanted,
-            Incoming::RoomEvent { frame, .. } => Remote::RoomEvent { frame },
-        };
-        c.tx.send(remote).is_ok()
     }
 
     /// Starts (or restarts) reading a room's stream after log entry `last_seq` (see the module's
@@ -299,7 +268,7 @@ impl Reader {
         };
         tracing::debug!(room = %room, last_seq, "reading the room's stream");
         let key = Keys::stream(&room);
-        let end: redis::RedisResult<StreamRangeReply> = redis::cmd("XREVRANGE")
+        let end: RedisResult<Entries> = redis::cmd("XREVRANGE")
             .arg(&key)
             .arg("+")
             .arg("-")
@@ -308,7 +277,7 @@ impl Reader {
             .query_async(&mut self.conn)
             .await;
         let last_id = match end {
-            Ok(reply) => start_after(last_seq, reply.ids.first().and_then(|e| parse_id(&e.id))),
+            Ok(Entries(end)) => start_after(last_seq, end.first().map(|e| e.id)),
             Err(e) => {
                 // After every entry of the last update: what reaches the room later is still read.
                 tracing::debug!(room = %room, error = %e, "reading where the room's stream ends failed");
@@ -326,46 +295,7 @@ impl Reader {
     }
 }
 
-/// Where a room whose log ends at `last_seq` starts reading a stream whose last entry is `end`: at
-/// `end` when that follows the room's last update (nothing of it is news), after every entry numbered
-/// `last_seq` when the stream holds later updates, and after the update `last_seq` itself when the
-/// stream holds nothing numbered `last_seq` (trimmed, or empty).
-fn start_after(last_seq: u64, end: Option<(u64, u64)>) -> (u64, u64) {
-    end.unwrap_or((0, 0)).clamp((last_seq, 0), (last_seq, u64::MAX))
-}
-
-/// An awareness message another node relayed, decoded: one awareness message whose states are JSON.
-fn relayed_awareness(frame: &Bytes) -> Option<yrs::sync::AwarenessUpdate> {
-    let parts = handoff_protocol::frame::split_frame(frame).ok()?;
-    match &parts[..] {
-        [part] => match &part.kind {
-            handoff_protocol::frame::MessageKind::Awareness { update } => {
-                handoff_protocol::frame::decode_awareness(&frame[update.clone()]).ok()
-            }
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// Whether Redis could not be reached (as opposed to refusing the command).
 pub(super) fn unreachable(e: &redis::RedisError) -> bool {
     e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_room_reads_what_follows_its_last_update_and_nothing_before() {
-        // The stream ends with entries after update 7 (awareness): the room starts after them.
-        assert_eq!(start_after(7, Some((7, 3))), (7, 3));
-        assert_eq!(start_after(7, Some((7, 0))), (7, 0));
-        // Updates past the room's: read from just after update 7's entries.
-        assert_eq!(start_after(7, Some((9, 2))), (7, u64::MAX));
-        // Nothing numbered 7 any more (trimmed, or Redis lost it): whatever comes later is news.
-        assert_eq!(start_after(7, Some((5, 1))), (7, 0));
-        assert_eq!(start_after(7, None), (7, 0));
-    }
 }

@@ -1,29 +1,34 @@
 //! Which rooms the reader reads each round. The ordering script (`publisher.rs`) adds, with every entry
-//! it adds to a room's stream, a notification naming that stream to one stream of notifications
-//! ([`Keys::TOUCHED`]). The reader blocks on that stream alone and reads only the held rooms it names,
-//! so a read costs what changed, not how many rooms the node holds (one XREAD over every held stream
-//! costs Redis in proportion to the streams named, news or not: 16 ms a call at 1000 rooms).
+//! it adds to a room's stream, a notification naming that stream and the node that added it to one
+//! stream of notifications ([`Keys::TOUCHED`]). The reader blocks on that stream alone and reads only
+//! the held rooms it names, so a read costs what changed, not how many rooms the node holds (one XREAD
+//! over every held stream costs Redis in proportion to the streams named, news or not: 16 ms a call at
+//! 1000 rooms). A notification of this node's own entry is no news here: the room has it, and the
+//! publisher saw its place in the log; the entry is read with the room's next read.
 //!
 //! A notification is added in the same script as its entry, so a room read after its notification is
 //! read past that entry. What the notifications cannot tell is covered by reading every held stream:
-//! - when the notification stream's first entry is past the last one read (it was trimmed while this
-//!   node was cut off or behind), or its place is not known yet (start, Redis lost its data);
+//! - when the place in the notification stream is not known yet (start, Redis lost its data);
 //! - every [`FULL_SCAN`]: a node of an older release adds entries without notifications during a
-//!   rolling upgrade, an entry added by hand names no one, and a trim between the check of the first
-//!   entry and the read goes unseen.
+//!   rolling upgrade, an entry added by hand names no one, and notifications trimmed away before this
+//!   node read them (it was cut off, or [`TOUCHED_MAXLEN`] behind) name no one any more. Checking for
+//!   such a trim every round costs a command per round; a node that far behind is late anyway.
 //!
 //! A room just attached, and a room whose read stopped at the count per read, is read next round
 //! whatever the notifications say.
+//!
+//! The read of notifications goes in one pipeline with the reader's read of the rooms the previous
+//! notifications named (`reader.rs`): a round is one round trip.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamRangeReply, StreamReadReply};
 use tokio::time::Instant;
 
-use super::message::{F_STREAM, F_VERSION, Keys, VERSION, parse_id};
+use super::entries::{Entries, Streams};
+use super::message::{F_NODE, F_STREAM, F_VERSION, Keys, VERSION};
 
 /// Notifications the stream keeps, about (`MAXLEN ~`): a reader further behind than that reads every
 /// held stream instead. About 20 s of 1000 rooms each typing (5 entries a second).
@@ -34,7 +39,7 @@ const TOUCHED_READ_COUNT: usize = 4_096;
 const FULL_SCAN: Duration = Duration::from_secs(1);
 
 /// A notification as read: its id, and the stream it names (`None`: a version this build does not
-/// know, or no stream named; a full scan reads whatever it stood for).
+/// know, no stream named, or this node's own entry; a full scan reads whatever it stood for).
 pub(super) type Note = ((u64, u64), Option<String>);
 
 pub(super) struct Touched {
@@ -71,63 +76,55 @@ impl Touched {
         self.all = true;
     }
 
-    /// Whether a round has rooms to read already: the read of notifications then does not wait.
-    pub(super) fn pending(&self) -> bool {
-        self.all || !self.due.is_empty()
-    }
-
-    /// Reads the notifications after the last one read, waiting up to `block_ms` for one, and marks
-    /// the held rooms they name. The first time (or after [`Touched::forget`]) it only finds the
-    /// stream's end, and every held stream is read.
-    pub(super) async fn read<V>(
-        &mut self,
-        conn: &mut ConnectionManager,
-        held: &HashMap<Arc<str>, V>,
-        block_ms: u64,
-    ) -> redis::RedisResult<()> {
-        let Some(after) = self.after else {
-            let end: StreamRangeReply = redis::cmd("XREVRANGE")
-                .arg(Keys::TOUCHED)
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(conn)
-                .await?;
-            self.after = Some(end.ids.first().and_then(|e| parse_id(&e.id)).unwrap_or((0, 0)));
-            self.all = true;
+    /// Finds the notification stream's end when the place in it is not known (the first round, or
+    /// after [`Touched::forget`]): every held stream is read next round. Nothing to do otherwise.
+    pub(super) async fn locate(&mut self, conn: &mut ConnectionManager) -> redis::RedisResult<()> {
+        if self.after.is_some() {
             return Ok(());
-        };
-        let mut pipe = redis::pipe();
-        pipe.cmd("XRANGE").arg(Keys::TOUCHED).arg("-").arg("+").arg("COUNT").arg(1);
-        let read = pipe.cmd("XREAD").arg("COUNT").arg(TOUCHED_READ_COUNT);
-        if !self.pending() {
-            read.arg("BLOCK").arg(block_ms);
         }
-        read.arg("STREAMS").arg(Keys::TOUCHED).arg(format!("{}-{}", after.0, after.1));
-        let (first, reply): (StreamRangeReply, Option<StreamReadReply>) = pipe.query_async(conn).await?;
-        let first = first.ids.first().and_then(|e| parse_id(&e.id));
-        let notes: Vec<Note> = reply
-            .map(|r| r.keys)
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|k| k.ids)
-            .filter_map(|e| {
-                let known = e.get::<String>(F_VERSION).as_deref() == Some(VERSION);
-                Some((parse_id(&e.id)?, if known { e.get::<String>(F_STREAM) } else { None }))
-            })
-            .collect();
-        self.note(first, &notes, held);
+        let Entries(end) = redis::cmd("XREVRANGE")
+            .arg(Keys::TOUCHED)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(conn)
+            .await?;
+        self.after = Some(end.first().map_or((0, 0), |e| e.id));
+        self.all = true;
         Ok(())
     }
 
-    /// Takes in notifications read after the last one, `first` being the stream's first entry just
-    /// before the read.
-    fn note<V>(&mut self, first: Option<(u64, u64)>, notes: &[Note], held: &HashMap<Arc<str>, V>) {
-        let Some(after) = self.after else { return };
-        if first.is_some_and(|first| first > after) {
-            // Notifications after the last one read may have been trimmed away.
-            self.all = true;
+    /// Adds to `pipe` the read of the notifications after the last one read, waiting up to `block_ms`
+    /// for one when given. Its reply goes to [`Touched::noted`].
+    pub(super) fn add_read(&self, pipe: &mut redis::Pipeline, block_ms: Option<u64>) {
+        let after = self.after.unwrap_or((0, 0));
+        let read = pipe.cmd("XREAD").arg("COUNT").arg(TOUCHED_READ_COUNT);
+        if let Some(ms) = block_ms {
+            read.arg("BLOCK").arg(ms);
+        }
+        read.arg("STREAMS").arg(Keys::TOUCHED).arg(format!("{}-{}", after.0, after.1));
+    }
+
+    /// Takes in the reply of the read [`Touched::add_read`] added: marks the held rooms it names,
+    /// but for the entries `node` (this one) added.
+    pub(super) fn noted<V>(&mut self, Streams(streams): Streams, held: &HashMap<Arc<str>, V>, node: &str) {
+        let notes: Vec<Note> = streams
+            .into_iter()
+            .flat_map(|(_, entries)| entries)
+            .map(|mut e| {
+                let news = e.is(F_VERSION, VERSION) && !e.is(F_NODE, node);
+                let stream = if news { e.take(F_STREAM) } else { None };
+                (e.id, stream.and_then(|s| String::from_utf8(s.to_vec()).ok()))
+            })
+            .collect();
+        self.note(&notes, held);
+    }
+
+    /// Takes in notifications read after the last one.
+    fn note<V>(&mut self, notes: &[Note], held: &HashMap<Arc<str>, V>) {
+        if self.after.is_none() {
+            return;
         }
         for (id, stream) in notes {
             self.after = Some(*id);
@@ -138,26 +135,37 @@ impl Touched {
         }
     }
 
-    /// The rooms to read this round, of the held rooms `ready` to be read (a paused stream waits for
-    /// a full scan after its pause).
-    pub(super) fn take(&mut self, now: Instant, ready: impl Iterator<Item = Arc<str>>) -> Vec<Arc<str>> {
+    /// The rooms to read this round, of the `held` rooms `ready` to be read (a paused stream waits for
+    /// a full scan after its pause). Costs what is due, not what is held, but on a full scan.
+    pub(super) fn take<V>(
+        &mut self,
+        now: Instant,
+        held: &HashMap<Arc<str>, V>,
+        ready: impl Fn(&V) -> bool,
+    ) -> Vec<Arc<str>> {
         if now >= self.next_full_scan {
             self.all = true;
             self.next_full_scan = now + FULL_SCAN;
         }
-        let rooms = if self.all { ready.collect() } else { ready.filter(|r| self.due.contains(r)).collect() };
+        let rooms = if self.all {
+            self.due.clear();
+            held.iter().filter(|(_, v)| ready(v)).map(|(room, _)| room.clone()).collect()
+        } else {
+            self.due.drain().filter(|room| held.get(room).is_some_and(&ready)).collect()
+        };
         self.all = false;
-        self.due.clear();
         rooms
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::entries::Entry;
     use super::*;
 
-    fn held(rooms: &[&str]) -> HashMap<Arc<str>, ()> {
-        rooms.iter().map(|r| (Arc::from(*r), ())).collect()
+    /// Held rooms; each one's value says whether it is ready to be read (not paused).
+    fn held(rooms: &[&str]) -> HashMap<Arc<str>, bool> {
+        rooms.iter().map(|r| (Arc::from(*r), true)).collect()
     }
 
     fn note(id: u64, room: &str) -> Note {
@@ -173,7 +181,7 @@ mod tests {
     fn settled(now: Instant) -> Touched {
         let mut touched = Touched::new(now);
         touched.after = Some((10, 0));
-        touched.take(now, std::iter::empty());
+        touched.take(now, &held(&[]), |_| true);
         touched
     }
 
@@ -182,13 +190,32 @@ mod tests {
         let now = Instant::now();
         let rooms = held(&["a", "b", "c"]);
         let mut touched = settled(now);
-        assert!(!touched.pending(), "nothing to read: the next read of notifications waits");
+        assert!(touched.take(now, &rooms, |_| true).is_empty(), "nothing to read yet");
         let notes = [note(11, "a"), note(12, "elsewhere"), note(13, "a"), note(14, "c")];
-        touched.note(Some((5, 0)), &notes, &rooms);
+        touched.note(&notes, &rooms);
         assert_eq!(touched.after, Some((14, 0)), "the next read starts after the last notification");
-        assert!(touched.pending());
-        assert_eq!(sorted(touched.take(now, rooms.keys().cloned())), vec![Arc::from("a"), Arc::from("c")]);
-        assert!(touched.take(now, rooms.keys().cloned()).is_empty(), "read once per notification");
+        assert_eq!(sorted(touched.take(now, &rooms, |_| true)), vec![Arc::from("a"), Arc::from("c")]);
+        assert!(touched.take(now, &rooms, |_| true).is_empty(), "read once per notification");
+    }
+
+    #[test]
+    fn a_notification_of_this_node_s_own_entry_is_no_news() {
+        let now = Instant::now();
+        let rooms = held(&["a", "b"]);
+        let mut touched = settled(now);
+        let stream = |room: &str| Keys::stream(room);
+        let (a, b) = (stream("a"), stream("b"));
+        let notes = [
+            Entry::new((11, 0), &[("v", b"1"), ("s", a.as_bytes()), ("n", b"me")]),
+            Entry::new((12, 0), &[("v", b"1"), ("s", b.as_bytes()), ("n", b"other")]),
+            // A node of an older release names no node: news.
+            Entry::new((13, 0), &[("v", b"1"), ("s", a.as_bytes())]),
+        ];
+        touched.noted(Streams(vec![(Keys::TOUCHED.to_owned(), notes[..2].to_vec())]), &rooms, "me");
+        assert_eq!(touched.after, Some((12, 0)));
+        assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("b")]);
+        touched.noted(Streams(vec![(Keys::TOUCHED.to_owned(), notes[2..].to_vec())]), &rooms, "me");
+        assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("a")]);
     }
 
     #[test]
@@ -197,10 +224,12 @@ mod tests {
         let rooms = held(&["a", "b"]);
         let mut touched = settled(now);
         let unknown = ((11, 0), None);
-        touched.note(Some((5, 0)), &[unknown, note(12, "a"), note(13, "b")], &rooms);
+        touched.note(&[unknown, note(12, "a"), note(13, "b")], &rooms);
         assert_eq!(touched.after, Some((13, 0)));
         // "a" is paused: only "b" is ready.
-        assert_eq!(touched.take(now, [Arc::from("b")].into_iter()), vec![Arc::from("b")]);
+        let mut rooms = rooms;
+        rooms.insert(Arc::from("a"), false);
+        assert_eq!(touched.take(now, &rooms, |ready| *ready), vec![Arc::from("b")]);
     }
 
     #[test]
@@ -209,26 +238,24 @@ mod tests {
         let rooms = held(&["a", "b", "c"]);
         // The first round: the place in the notifications is not known yet.
         let mut touched = Touched::new(now);
-        assert_eq!(touched.take(now, rooms.keys().cloned()).len(), 3);
+        assert_eq!(touched.take(now, &rooms, |_| true).len(), 3);
 
-        // Trimmed past the last notification read (the node was cut off): everything is read.
-        let mut touched = settled(now);
-        touched.note(Some((12, 0)), &[note(12, "a")], &rooms);
-        assert_eq!(touched.take(now, rooms.keys().cloned()).len(), 3);
-        // The stream starting at the last one read, or before: only what is notified.
-        touched.note(Some((12, 0)), &[note(13, "b")], &rooms);
-        assert_eq!(touched.take(now, rooms.keys().cloned()), vec![Arc::from("b")]);
+        // Then only what is notified.
+        touched.after = Some((0, 0));
+        touched.note(&[note(13, "b")], &rooms);
+        assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("b")]);
 
         // Redis lost its data: the place is found again and everything is read.
         touched.forget();
-        touched.note(Some((1, 0)), &[note(1, "a")], &rooms);
+        touched.note(&[note(1, "a")], &rooms);
         assert_eq!(touched.after, None, "no notification is taken before the place is found");
-        assert_eq!(touched.take(now, rooms.keys().cloned()).len(), 3);
+        assert_eq!(touched.take(now, &rooms, |_| true).len(), 3);
 
-        // A full scan once its interval has passed, news or not.
+        // A full scan once its interval has passed, news or not (notifications trimmed away unread
+        // included).
         let mut touched = settled(now);
-        assert!(touched.take(now + FULL_SCAN / 2, rooms.keys().cloned()).is_empty());
-        assert_eq!(touched.take(now + FULL_SCAN, rooms.keys().cloned()).len(), 3);
-        assert!(touched.take(now + FULL_SCAN, rooms.keys().cloned()).is_empty());
+        assert!(touched.take(now + FULL_SCAN / 2, &rooms, |_| true).is_empty());
+        assert_eq!(touched.take(now + FULL_SCAN, &rooms, |_| true).len(), 3);
+        assert!(touched.take(now + FULL_SCAN, &rooms, |_| true).is_empty());
     }
 }
