@@ -256,6 +256,10 @@ async fn a_rooms_news_reaches_only_the_nodes_holding_it_and_a_node_joining_later
     assert!(to_node2.contains(&other_log), "node 2 is told of `other`: {to_node2:?}");
     assert!(!to_node2.contains(&shared_log), "node 2 holds no `shared` and is told nothing of it");
     assert!(!notified(&mut conn, &node1).await.contains(&other_log), "nor node 1 of `other`");
+    // A killed node's notification stream goes by itself.
+    let ttl: i64 =
+        redis::cmd("PTTL").arg(format!("handoff:touched:{node2}")).query_async(&mut conn).await.unwrap();
+    assert!(ttl > 0, "node 2's notification stream lapses unless refreshed (PTTL {ttl})");
 
     // Node 2 attaches `shared` later: it reads what came before and is told what comes after.
     shared_clients.push(YClient::synced(&candidate_url(&shared, &cluster, 2)).await);

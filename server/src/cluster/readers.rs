@@ -32,7 +32,9 @@ pub(super) const READERS_REFRESH: Duration = Duration::from_millis(READERS_TTL_M
 
 /// Lists a node (ARGV[1]) among the readers of each room whose set is in KEYS, until Redis's clock
 /// passes ARGV[2] ms from now; drops the lapsed entries, and keeps the node's notification stream
-/// (ARGV[3]) as long.
+/// (ARGV[3]) as long. The stream is made here (one entry added and trimmed away at once) if missing:
+/// the first notification would make it without an expiry, which a node killed before its first
+/// refresh would leave behind for good.
 const JOIN_SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -42,6 +44,7 @@ for _, key in ipairs(KEYS) do
   redis.call('ZADD', key, now + ttl, ARGV[1])
   redis.call('PEXPIRE', key, ttl)
 end
+if redis.call('EXISTS', ARGV[3]) == 0 then redis.call('XADD', ARGV[3], 'MAXLEN', '0', '*', 'v', '0') end
 redis.call('PEXPIRE', ARGV[3], ttl)
 return #KEYS
 ";
