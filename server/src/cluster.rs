@@ -4,7 +4,7 @@
 //!   its seq (INCR of the room's counter, XADD `<seq>-0`), so every node applies the same order and the
 //!   log stays gap-free.
 //! - Reading: one task reads the attached rooms' streams that have news (`reader.rs`; the ordering script
-//!   names each room it adds to in one notification stream, `touched.rs`), drops the node's own echoes,
+//!   notifies each entry to the other nodes that read the room, `readers.rs` and `touched.rs`), drops the node's own echoes,
 //!   hands the rest to the room's actor, and asks a room that lost its place to rebuild.
 //! - Commit: one node per room at a time (a lease) appends the stream to the store, idempotently, and
 //!   trims the stream below what the store holds (`committer.rs`); any node can commit a room on demand
@@ -25,6 +25,7 @@ mod entries;
 mod message;
 mod publisher;
 mod reader;
+mod readers;
 mod snapshot;
 mod touched;
 mod voice_home;

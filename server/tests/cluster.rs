@@ -184,3 +184,93 @@ async fn a_broken_stream_or_an_unknown_entry_never_stalls_other_rooms() {
     }
     cluster.stop().await;
 }
+
+/// The nodes Redis lists among the readers of `room`'s stream.
+async fn readers_of(conn: &mut redis::aio::MultiplexedConnection, room: &str) -> Vec<String> {
+    let key = format!("handoff:{{{room}}}:readers");
+    redis::cmd("ZRANGE").arg(key).arg(0).arg(-1).query_async(conn).await.unwrap()
+}
+
+/// The room streams the notifications in `node`'s notification stream name, oldest first.
+async fn notified(conn: &mut redis::aio::MultiplexedConnection, node: &str) -> Vec<String> {
+    let key = format!("handoff:touched:{node}");
+    let entries: Vec<(String, Vec<String>)> =
+        redis::cmd("XRANGE").arg(key).arg("-").arg("+").query_async(conn).await.unwrap();
+    entries
+        .into_iter()
+        .filter_map(|(_, fields)| fields.chunks(2).find(|kv| kv[0] == "s").map(|kv| kv[1].clone()))
+        .collect()
+}
+
+/// Waits until `room` has `n` readers in Redis; returns them.
+async fn wait_readers(conn: &mut redis::aio::MultiplexedConnection, room: &str, n: usize) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let readers = readers_of(conn, room).await;
+        if readers.len() == n {
+            return readers;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{room} has readers {readers:?}, not {n}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rooms_news_reaches_only_the_nodes_holding_it_and_a_node_joining_later_converges() {
+    let db = Database::create().await;
+    let redis = RedisServer::start();
+    let cluster = start_cluster(&db, &redis).await;
+    let mut conn =
+        redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let path = "a.py";
+    let shared = cluster.nodes[0].room_with(&[file(path, "x = 1\n")]).await;
+    let other = cluster.nodes[0].room_with(&[file(path, "y = 2\n")]).await;
+    let (shared_log, other_log) =
+        (format!("handoff:{{{}}}:log", shared.room.id), format!("handoff:{{{}}}:log", other.room.id));
+    // `shared` is held on nodes 0 and 1; node 2 holds `other` only (with node 0).
+    let mut shared_clients = vec![
+        YClient::synced(&candidate_url(&shared, &cluster, 0)).await,
+        YClient::synced(&candidate_url(&shared, &cluster, 1)).await,
+    ];
+    let mut other_clients = vec![
+        YClient::synced(&candidate_url(&other, &cluster, 0)).await,
+        YClient::synced(&candidate_url(&other, &cluster, 2)).await,
+    ];
+    let shared_readers = wait_readers(&mut conn, &shared.room.id, 2).await;
+    let other_readers = wait_readers(&mut conn, &other.room.id, 2).await;
+    let only = |a: &[String], b: &[String]| -> String {
+        let rest: Vec<&String> = a.iter().filter(|n| !b.contains(n)).collect();
+        assert_eq!(rest.len(), 1, "one node reads one room and not the other: {a:?} {b:?}");
+        rest[0].clone()
+    };
+    let node1 = only(&shared_readers, &other_readers);
+    let node2 = only(&other_readers, &shared_readers);
+
+    shared_clients[0].insert(path, Some(0), "# shared, node 0\n").await;
+    other_clients[0].insert(path, Some(0), "# other, node 0\n").await;
+    converge(&mut shared_clients, path, &["# shared, node 0"]).await;
+    converge(&mut other_clients, path, &["# other, node 0"]).await;
+    // A notification is added with its entry: each node that converged was notified already.
+    assert!(notified(&mut conn, &node1).await.contains(&shared_log), "node 1 is told of `shared`");
+    let to_node2 = notified(&mut conn, &node2).await;
+    assert!(to_node2.contains(&other_log), "node 2 is told of `other`: {to_node2:?}");
+    assert!(!to_node2.contains(&shared_log), "node 2 holds no `shared` and is told nothing of it");
+    assert!(!notified(&mut conn, &node1).await.contains(&other_log), "nor node 1 of `other`");
+    // A killed node's notification stream goes by itself.
+    let ttl: i64 =
+        redis::cmd("PTTL").arg(format!("handoff:touched:{node2}")).query_async(&mut conn).await.unwrap();
+    assert!(ttl > 0, "node 2's notification stream lapses unless refreshed (PTTL {ttl})");
+
+    // Node 2 attaches `shared` later: it reads what came before and is told what comes after.
+    shared_clients.push(YClient::synced(&candidate_url(&shared, &cluster, 2)).await);
+    wait_readers(&mut conn, &shared.room.id, 3).await;
+    converge(&mut shared_clients, path, &["# shared, node 0"]).await;
+    shared_clients[1].insert(path, None, "# shared, node 1\n").await;
+    shared_clients[2].insert(path, None, "# shared, node 2\n").await;
+    let text =
+        converge(&mut shared_clients, path, &["# shared, node 0", "# shared, node 1", "# shared, node 2"])
+            .await;
+    assert!(notified(&mut conn, &node2).await.contains(&shared_log), "node 2 is told of `shared` now");
+    assert_log_whole(&db, &cluster.nodes[2], &shared.room.id, path, &text).await;
+    cluster.stop().await;
+}

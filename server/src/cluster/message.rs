@@ -25,7 +25,7 @@ pub(super) const F_AUTHOR: &str = "a";
 pub(super) const F_ROLE: &str = "r";
 pub(super) const F_AT: &str = "t";
 pub(super) const F_DATA: &str = "d";
-/// In a notification (`Keys::TOUCHED`): the stream key of the room that has a new entry.
+/// In a notification (`Keys::touched`): the stream key of the room that has a new entry.
 pub(super) const F_STREAM: &str = "s";
 
 /// Entry kinds.
@@ -65,9 +65,19 @@ impl Keys {
     /// The Redis data's epoch: set once by the first node to find it missing. A node that finds it
     /// gone or changed knows Redis lost its data (restarted without AOF, flushed, evicted).
     pub(super) const EPOCH: &'static str = "handoff:epoch";
-    /// The notification stream: one entry per entry the ordering script adds to a room's stream,
-    /// naming that stream, so a reader reads only the rooms with news (see `touched.rs`).
-    pub(super) const TOUCHED: &'static str = "handoff:touched";
+    /// What a node's notification stream's key starts with (the node's id follows).
+    pub(super) const TOUCHED_PREFIX: &'static str = "handoff:touched:";
+    /// A node's notification stream: one entry per entry another node's ordering script adds to the
+    /// stream of a room this node reads, naming that stream, so a reader reads only the rooms with
+    /// news (see `touched.rs`).
+    pub(super) fn touched(node: &str) -> String {
+        format!("{}{node}", Keys::TOUCHED_PREFIX)
+    }
+    /// The nodes reading the room's stream: a sorted set of node ids, each scored with when its entry
+    /// lapses (Redis time, ms), so a killed node's entry goes by itself (see `readers.rs`).
+    pub(super) fn readers(room: &str) -> String {
+        format!("handoff:{{{room}}}:readers")
+    }
 
     /// The node the room's voice runs on (see `voice_home.rs`).
     pub(super) fn voice_home(room: &str) -> String {

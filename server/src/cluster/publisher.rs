@@ -32,11 +32,12 @@ const PUBLISHED_TTL_MS: u64 = 24 * 3600 * 1000;
 const SEED_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Numbers the message, then adds it to the room's stream, and a notification naming that stream and
-/// this node to the notification stream (`touched.rs`: readers read only the rooms with news from
-/// other nodes). KEYS: seq, stream,
-/// published, the Redis data's epoch, the notification stream. ARGV: node, publish number, kind, how
-/// long to keep the publish numbers, the epoch the room was attached under, how many notifications to
-/// keep, then the message's fields.
+/// this node to the notification stream of each other node that reads the room (`readers.rs`,
+/// `touched.rs`: readers read only the rooms with news from other nodes; a reader's entry whose time
+/// has passed names a node that stopped refreshing it). KEYS: seq, stream, published, the Redis
+/// data's epoch, the room's readers. ARGV: node, publish number, kind, how long to keep the publish
+/// numbers, the epoch the room was attached under, how many notifications a stream keeps, what a
+/// node's notification stream's key starts with, then the message's fields.
 ///
 /// An awareness message skips the publish numbers: a retry may add it twice, which its receivers take
 /// as one (a state's clock says whether it is news), and it is about half of all messages.
@@ -62,8 +63,14 @@ if ARGV[3] == 'u' then
 else
   id = cur .. '-*'
 end
-local added = redis.call('XADD', KEYS[2], id, 'v', '1', 'k', ARGV[3], 'n', ARGV[1], unpack(ARGV, 7))
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'v', '1', 's', KEYS[2], 'n', ARGV[1])
+local added = redis.call('XADD', KEYS[2], id, 'v', '1', 'k', ARGV[3], 'n', ARGV[1], unpack(ARGV, 8))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for _, reader in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf')) do
+  if reader ~= ARGV[1] then
+    redis.call('XADD', ARGV[7] .. reader, 'MAXLEN', '~', ARGV[6], '*', 'v', '1', 's', KEYS[2], 'n', ARGV[1])
+  end
+end
 return added
 ";
 
@@ -200,13 +207,14 @@ impl Publisher {
                         .arg(Keys::stream(room))
                         .arg(Keys::published(room))
                         .arg(Keys::EPOCH)
-                        .arg(Keys::TOUCHED)
+                        .arg(Keys::readers(room))
                         .arg(&*self.node)
                         .arg(*number)
                         .arg(message.kind)
                         .arg(PUBLISHED_TTL_MS)
                         .arg(&**epoch)
-                        .arg(TOUCHED_MAXLEN);
+                        .arg(TOUCHED_MAXLEN)
+                        .arg(Keys::TOUCHED_PREFIX);
                     for (field, value) in &message.fields {
                         cmd.arg(*field).arg(&value[..]);
                     }

@@ -1,8 +1,10 @@
-//! The node's one reader: it waits for news on the notification stream, then reads the streams of the
-//! rooms attached here that have news (`touched.rs` says which), each from the last entry it saw, so a
-//! node cut off from Redis catches up where it stopped (`cursor.rs`: what each entry read becomes). A
-//! round is one pipeline: the read of the rooms the last notifications named, then the read of the
-//! notifications that came since, which waits for one only when no room is to be read.
+//! The node's one reader: it waits for news on the node's notification stream, then reads the streams
+//! of the rooms attached here that have news (`touched.rs` says which; `readers.rs` says which nodes a
+//! room's news is notified to: this node lists itself for each room it attaches), each from the last
+//! entry it saw, so a node cut off from Redis catches up where it stopped (`cursor.rs`: what each
+//! entry read becomes). A round is one pipeline: the read of the rooms the last notifications named,
+//! then the read of the notifications that came since, which waits for one only when no room is to be
+//! read.
 //!
 //! A room is read from the end of its stream as it stands when the room attaches, or from just after
 //! the room's last seq if the stream holds updates past it: awareness, end and reopen entries are
@@ -29,6 +31,7 @@ use super::cursor::{Cursor, start_after};
 use super::entries::{Entries, Streams};
 use super::message::{K_AWARENESS_WANTED, Keys, Outgoing};
 use super::publisher::Job;
+use super::readers::{READERS_REFRESH, Readers};
 use super::touched::Touched;
 use crate::bus::Remote;
 use crate::metrics::METRICS;
@@ -39,12 +42,12 @@ const READ_COUNT: usize = 512;
 /// next round.
 const BLOCK_MS: u64 = 100;
 /// A round starts no sooner than this after the last one: the notifications that come meanwhile are
-/// read together, and the rooms they name in one read. Every node reads every notification (the
-/// stream is one for all rooms), so without it each entry added anywhere would wake every node's
-/// reader for a round of its own, news for it or not. It bounds a node's rounds to 500 a second (each
-/// a round trip and a wake-up, which cost the node more than the entries they carry) at the price of
-/// up to twice this much latency per hop (a notification read just after a round waits for the next
-/// two). A reader waiting on an idle bus is not held back: its wait is longer than this.
+/// read together, and the rooms they name in one read. Without it each entry another node adds to a
+/// room held here would wake this node's reader for a round of its own. It bounds a node's rounds to
+/// 500 a second (each a round trip and a wake-up, which cost the node more than the entries they
+/// carry) at the price of up to twice this much latency per hop (a notification read just after a
+/// round waits for the next two). A reader waiting on an idle bus is not held back: its wait is longer
+/// than this.
 const GATHER: Duration = Duration::from_millis(2);
 /// Pause before reading a stream that failed on its own again.
 const FAILED_STREAM_PAUSE: Duration = Duration::from_secs(5);
@@ -71,7 +74,9 @@ pub(super) struct Reader {
 impl Reader {
     pub(super) async fn run(mut self) {
         let mut cursors: HashMap<Arc<str>, Cursor> = HashMap::new();
-        let mut touched = Touched::new(Instant::now());
+        let mut touched = Touched::new(Instant::now(), &self.node);
+        let readers = Readers::new(self.node.clone());
+        let mut next_refresh = Instant::now() + READERS_REFRESH;
         // The notifications could not be read last round: this round waits on the rooms' streams.
         let mut blind = false;
         // When the last round started.
@@ -79,18 +84,28 @@ impl Reader {
         loop {
             loop {
                 match self.control.try_recv() {
-                    Ok(control) => self.attach(&mut cursors, &mut touched, control).await,
+                    Ok(control) => self.attach(&mut cursors, &mut touched, &readers, control).await,
                     Err(mpsc::error::TryRecvError::Empty) => break,
                     Err(mpsc::error::TryRecvError::Disconnected) => return,
                 }
             }
-            // A room whose actor let go of its attachment is read no more.
-            cursors.retain(|_, c| !c.tx.is_closed());
+            // A room whose actor let go of its attachment is read no more, nor notified here.
+            let detached: Vec<Arc<str>> =
+                cursors.iter().filter(|(_, c)| c.tx.is_closed()).map(|(room, _)| room.clone()).collect();
+            if !detached.is_empty() {
+                for room in &detached {
+                    cursors.remove(room);
+                }
+                if let Err(e) = readers.leave(&mut self.conn, &detached).await {
+                    // Its entries lapse by themselves; notifications meanwhile name no held room.
+                    tracing::debug!(error = %e, "leaving the rooms' readers failed");
+                }
+            }
             if cursors.is_empty() {
                 // Nothing to read: wait for an attach.
                 touched.forget();
                 match self.control.recv().await {
-                    Some(control) => self.attach(&mut cursors, &mut touched, control).await,
+                    Some(control) => self.attach(&mut cursors, &mut touched, &readers, control).await,
                     None => return,
                 }
                 continue;
@@ -100,6 +115,14 @@ impl Reader {
                 continue;
             }
             let now = Instant::now();
+            if now >= next_refresh {
+                next_refresh = now + READERS_REFRESH;
+                let held: Vec<Arc<str>> = cursors.keys().cloned().collect();
+                if let Err(e) = readers.join(&mut self.conn, &held).await {
+                    // Missed notifications are read with the full scan; the next refresh tries again.
+                    tracing::warn!(error = %e, "refreshing this node's place among the rooms' readers failed");
+                }
+            }
             let rooms = touched.take(now, &cursors, |c| c.paused_until.is_none_or(|t| t <= now));
             if now < last_round + GATHER {
                 tokio::time::sleep_until(last_round + GATHER).await;
@@ -256,6 +279,7 @@ impl Reader {
         &mut self,
         cursors: &mut HashMap<Arc<str>, Cursor>,
         touched: &mut Touched,
+        readers: &Readers,
         control: Control,
     ) {
         let Control::Attach { room, last_seq, tx } = control else {
@@ -267,6 +291,10 @@ impl Reader {
             return;
         };
         tracing::debug!(room = %room, last_seq, "reading the room's stream");
+        // Listed before the room's first read (next round), which reads whatever came before.
+        if let Err(e) = readers.join(&mut self.conn, std::slice::from_ref(&room)).await {
+            tracing::debug!(room = %room, error = %e, "joining the room's readers failed");
+        }
         let key = Keys::stream(&room);
         let end: RedisResult<Entries> = redis::cmd("XREVRANGE")
             .arg(&key)

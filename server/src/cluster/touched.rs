@@ -1,18 +1,24 @@
 //! Which rooms the reader reads each round. The ordering script (`publisher.rs`) adds, with every entry
-//! it adds to a room's stream, a notification naming that stream and the node that added it to one
-//! stream of notifications ([`Keys::TOUCHED`]). The reader blocks on that stream alone and reads only
-//! the held rooms it names, so a read costs what changed, not how many rooms the node holds (one XREAD
-//! over every held stream costs Redis in proportion to the streams named, news or not: 16 ms a call at
-//! 1000 rooms). A notification of this node's own entry is no news here: the room has it, and the
-//! publisher saw its place in the log; the entry is read with the room's next read.
+//! it adds to a room's stream, a notification naming that stream and the node that added it to the
+//! notification stream of each other node that reads the room ([`Keys::touched`]; `readers.rs` says
+//! which nodes do). The reader blocks on its own notification stream alone and reads only the held
+//! rooms it names, so a read costs what changed, not how many rooms the node holds (one XREAD over
+//! every held stream costs Redis in proportion to the streams named, news or not: 16 ms a call at
+//! 1000 rooms), and a node reads no notification of a room it does not hold. The node's own entries
+//! are not notified to it: the room has them, and the publisher saw their place in the log; such an
+//! entry is read with the room's next read.
 //!
 //! A notification is added in the same script as its entry, so a room read after its notification is
 //! read past that entry. What the notifications cannot tell is covered by reading every held stream:
 //! - when the place in the notification stream is not known yet (start, Redis lost its data);
-//! - every [`FULL_SCAN`]: a node of an older release adds entries without notifications during a
-//!   rolling upgrade, an entry added by hand names no one, and notifications trimmed away before this
-//!   node read them (it was cut off, or [`TOUCHED_MAXLEN`] behind) name no one any more. Checking for
-//!   such a trim every round costs a command per round; a node that far behind is late anyway.
+//! - every [`FULL_SCAN`]: a node of an older release adds entries without notifications to this node's
+//!   stream during a rolling upgrade (it writes the one shared stream `handoff:touched`, which no node
+//!   of this release reads: its entries reach this node within a full scan, and with room affinity a
+//!   room's members are on one node anyway), an entry added by hand names no one, an entry added
+//!   before this node was listed among the room's readers, or while its entry had lapsed (Redis cut
+//!   off past `READERS_TTL_MS`), is notified to no one here, and notifications trimmed away before
+//!   this node read them (it was cut off, or [`TOUCHED_MAXLEN`] behind) name no one any more. Checking
+//!   for such a trim every round costs a command per round; a node that far behind is late anyway.
 //!
 //! A room just attached, and a room whose read stopped at the count per read, is read next round
 //! whatever the notifications say.
@@ -30,8 +36,8 @@ use tokio::time::Instant;
 use super::entries::{Entries, Streams};
 use super::message::{F_NODE, F_STREAM, F_VERSION, Keys, VERSION};
 
-/// Notifications the stream keeps, about (`MAXLEN ~`): a reader further behind than that reads every
-/// held stream instead. About 20 s of 1000 rooms each typing (5 entries a second).
+/// Notifications a node's stream keeps, about (`MAXLEN ~`): a reader further behind than that reads
+/// every held stream instead. About 20 s of 1000 rooms each typing (5 entries a second).
 pub(super) const TOUCHED_MAXLEN: u64 = 100_000;
 /// Notifications read per round.
 const TOUCHED_READ_COUNT: usize = 4_096;
@@ -43,6 +49,8 @@ const FULL_SCAN: Duration = Duration::from_secs(1);
 pub(super) type Note = ((u64, u64), Option<String>);
 
 pub(super) struct Touched {
+    /// This node's notification stream.
+    key: String,
     /// The last notification read (`(0, 0)`: the stream was empty); `None`: not known.
     after: Option<(u64, u64)>,
     /// Held rooms to read next round.
@@ -53,8 +61,14 @@ pub(super) struct Touched {
 }
 
 impl Touched {
-    pub(super) fn new(now: Instant) -> Touched {
-        Touched { after: None, due: HashSet::new(), all: true, next_full_scan: now + FULL_SCAN }
+    pub(super) fn new(now: Instant, node: &str) -> Touched {
+        Touched {
+            key: Keys::touched(node),
+            after: None,
+            due: HashSet::new(),
+            all: true,
+            next_full_scan: now + FULL_SCAN,
+        }
     }
 
     /// Drops the place in the notification stream: found again (and every held stream read) before
@@ -83,7 +97,7 @@ impl Touched {
             return Ok(());
         }
         let Entries(end) = redis::cmd("XREVRANGE")
-            .arg(Keys::TOUCHED)
+            .arg(&self.key)
             .arg("+")
             .arg("-")
             .arg("COUNT")
@@ -103,7 +117,7 @@ impl Touched {
         if let Some(ms) = block_ms {
             read.arg("BLOCK").arg(ms);
         }
-        read.arg("STREAMS").arg(Keys::TOUCHED).arg(format!("{}-{}", after.0, after.1));
+        read.arg("STREAMS").arg(&self.key).arg(format!("{}-{}", after.0, after.1));
     }
 
     /// Takes in the reply of the read [`Touched::add_read`] added: marks the held rooms it names,
@@ -179,7 +193,7 @@ mod tests {
 
     /// A reader past its first round, at notification 10, with nothing due.
     fn settled(now: Instant) -> Touched {
-        let mut touched = Touched::new(now);
+        let mut touched = Touched::new(now, "me");
         touched.after = Some((10, 0));
         touched.take(now, &held(&[]), |_| true);
         touched
@@ -211,10 +225,10 @@ mod tests {
             // A node of an older release names no node: news.
             Entry::new((13, 0), &[("v", b"1"), ("s", a.as_bytes())]),
         ];
-        touched.noted(Streams(vec![(Keys::TOUCHED.to_owned(), notes[..2].to_vec())]), &rooms, "me");
+        touched.noted(Streams(vec![(Keys::touched("me"), notes[..2].to_vec())]), &rooms, "me");
         assert_eq!(touched.after, Some((12, 0)));
         assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("b")]);
-        touched.noted(Streams(vec![(Keys::TOUCHED.to_owned(), notes[2..].to_vec())]), &rooms, "me");
+        touched.noted(Streams(vec![(Keys::touched("me"), notes[2..].to_vec())]), &rooms, "me");
         assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("a")]);
     }
 
@@ -237,7 +251,7 @@ mod tests {
         let now = Instant::now();
         let rooms = held(&["a", "b", "c"]);
         // The first round: the place in the notifications is not known yet.
-        let mut touched = Touched::new(now);
+        let mut touched = Touched::new(now, "me");
         assert_eq!(touched.take(now, &rooms, |_| true).len(), 3);
 
         // Then only what is notified.
