@@ -8,38 +8,20 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::kit::{StopOnDrop, free_port, swap};
 use common::{PATIENCE, TestServer, interop};
 
 const CADDY: &str = "/usr/bin/caddy";
+/// The kit's file, as named in failures.
+const KIT_FILE: &str = "deploy/caddy/Caddyfile";
 /// Rooms asked for in the affinity check: enough that all landing on one of three nodes by chance is
 /// out of the question (3 × 3⁻²⁴).
 const ROOMS: usize = 24;
 /// Members (distinct tokens) per room in the affinity check.
 const MEMBERS: usize = 4;
-
-/// Stops Caddy when the test ends, however it ends.
-struct Caddy(Child);
-
-impl Drop for Caddy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Replaces `from` with `to`, failing when the kit's file no longer holds `from`: the test must run the
-/// file as shipped, not a config of its own.
-fn swap(conf: &mut String, from: &str, to: &str) {
-    assert!(conf.contains(from), "deploy/caddy/Caddyfile no longer holds {from:?}");
-    *conf = conf.replace(from, to);
-}
 
 fn kit_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/caddy/Caddyfile")
@@ -55,11 +37,16 @@ fn caddy(dir: &Path, args: &[&str]) -> Command {
 
 /// The kit's file serving plain HTTP on `port` in front of `upstreams`, without the admin endpoint (so
 /// runs side by side do not share one).
-fn start(dir: &Path, port: u16, upstreams: &[u16]) -> Caddy {
+fn start(dir: &Path, port: u16, upstreams: &[u16]) -> StopOnDrop {
     let mut conf = std::fs::read_to_string(kit_file()).unwrap();
-    swap(&mut conf, "handoff.example.com {", &format!("http://127.0.0.1:{port} {{"));
+    swap(&mut conf, KIT_FILE, "handoff.example.com {", &format!("http://127.0.0.1:{port} {{"));
     let list: Vec<String> = upstreams.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    swap(&mut conf, "reverse_proxy 127.0.0.1:8080 {", &format!("reverse_proxy {} {{", list.join(" ")));
+    swap(
+        &mut conf,
+        KIT_FILE,
+        "reverse_proxy 127.0.0.1:8080 {",
+        &format!("reverse_proxy {} {{", list.join(" ")),
+    );
     let path = dir.join("Caddyfile");
     std::fs::write(&path, format!("{{\n\tadmin off\n}}\n\n{conf}")).unwrap();
     let child = caddy(dir, &["run", "--adapter", "caddyfile", "--config"])
@@ -68,7 +55,7 @@ fn start(dir: &Path, port: u16, upstreams: &[u16]) -> Caddy {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    Caddy(child)
+    StopOnDrop(child)
 }
 
 /// A stand-in node: answers every request with its name and the path it was asked for.

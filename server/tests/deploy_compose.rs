@@ -10,17 +10,19 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::kit::{StopOnDrop, free_port, swap};
 use common::{PATIENCE, TestServer, interop};
 use handoff_protocol::limits::{CLOSE_DRAIN_MS, HTTP_CONNECTION_GRACE_SECS, MAX_GROUP_COMMIT_WINDOW_MS};
 use serde_json::Value;
 
 const NGINX: &str = "/usr/sbin/nginx";
 const DOCKERFILE: &str = "deploy/container/Dockerfile";
+/// The load balancer's file, as named in failures.
+const LB_FILE: &str = "deploy/compose/nginx.conf";
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -174,38 +176,23 @@ fn the_load_balancer_keeps_the_kits_websocket_settings() {
     assert!(lb.contains(&"proxy_read_timeout 4h;".to_owned()), "{lb:?}");
 }
 
-/// Stops nginx when the test ends, however it ends.
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn swap(conf: &mut String, from: &str, to: &str) {
-    assert!(conf.contains(from), "deploy/compose/nginx.conf no longer holds {from:?}");
-    *conf = conf.replace(from, to);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_clients_collaborate_through_the_clusters_load_balancer() {
     assert!(Path::new(NGINX).exists(), "this test needs Debian's nginx at {NGINX} (apt-get install nginx)");
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start(data.path()).await;
     let upstream = server.base.rsplit(':').next().unwrap().to_owned();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
 
     // The file as shipped, every node's name pointed at this one server, inside a main config that
     // keeps what nginx writes in a temporary directory.
     let dir = tempfile::tempdir().unwrap();
     let mut site = read("deploy/compose/nginx.conf");
     for (name, _) in nodes(&compose()) {
-        swap(&mut site, &format!("server {name}:8080 "), &format!("server 127.0.0.1:{upstream} "));
+        swap(&mut site, LB_FILE, &format!("server {name}:8080 "), &format!("server 127.0.0.1:{upstream} "));
     }
-    swap(&mut site, "    listen 8080;\n", &format!("    listen 127.0.0.1:{port};\n"));
-    swap(&mut site, "    listen [::]:8080;\n", "");
+    swap(&mut site, LB_FILE, "    listen 8080;\n", &format!("    listen 127.0.0.1:{port};\n"));
+    swap(&mut site, LB_FILE, "    listen [::]:8080;\n", "");
     std::fs::write(dir.path().join("default.conf"), site).unwrap();
     let d = dir.path().display();
     let main = format!(
@@ -219,7 +206,7 @@ async fn stock_clients_collaborate_through_the_clusters_load_balancer() {
     std::fs::write(&conf, main).unwrap();
     let check = Command::new(NGINX).arg("-t").arg("-q").arg("-c").arg(&conf).output().unwrap();
     assert!(check.status.success(), "nginx -t: {}", String::from_utf8_lossy(&check.stderr));
-    let _nginx = Nginx(Command::new(NGINX).arg("-c").arg(&conf).stderr(Stdio::null()).spawn().unwrap());
+    let _nginx = StopOnDrop(Command::new(NGINX).arg("-c").arg(&conf).stderr(Stdio::null()).spawn().unwrap());
 
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + PATIENCE;

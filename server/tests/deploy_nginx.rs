@@ -5,35 +5,16 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use common::kit::{StopOnDrop, free_port, swap};
 use common::{PATIENCE, TestServer, interop};
 
 const NGINX: &str = "/usr/sbin/nginx";
-
-/// Stops nginx when the test ends, however it ends.
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Replaces `from` with `to`, failing when the kit's file no longer holds `from`: the test must run the
-/// file as shipped, not a config of its own.
-fn swap(conf: &mut String, from: &str, to: &str) {
-    assert!(conf.contains(from), "deploy/nginx/handoff.conf no longer holds {from:?}");
-    *conf = conf.replace(from, to);
-}
+/// The kit's file, as named in failures.
+const KIT_FILE: &str = "deploy/nginx/handoff.conf";
 
 /// Runs openssl with `args`, failing the test when it is missing or refuses.
 fn openssl(args: &[&str], dir: &Path) {
@@ -105,13 +86,28 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 fn nginx_conf(dir: &Path, upstream: u16, http: u16, https: u16, cert: &Path, key: &Path) -> PathBuf {
     let kit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/handoff.conf");
     let mut site = std::fs::read_to_string(kit).unwrap();
-    swap(&mut site, "server 127.0.0.1:8080;", &format!("server 127.0.0.1:{upstream};"));
-    swap(&mut site, "    listen 80;\n", &format!("    listen 127.0.0.1:{http};\n"));
-    swap(&mut site, "    listen [::]:80;\n", "");
-    swap(&mut site, "    listen 443 ssl http2;\n", &format!("    listen 127.0.0.1:{https} ssl http2;\n"));
-    swap(&mut site, "    listen [::]:443 ssl http2;\n", "");
-    swap(&mut site, "/etc/letsencrypt/live/handoff.example.com/fullchain.pem", &cert.display().to_string());
-    swap(&mut site, "/etc/letsencrypt/live/handoff.example.com/privkey.pem", &key.display().to_string());
+    swap(&mut site, KIT_FILE, "server 127.0.0.1:8080;", &format!("server 127.0.0.1:{upstream};"));
+    swap(&mut site, KIT_FILE, "    listen 80;\n", &format!("    listen 127.0.0.1:{http};\n"));
+    swap(&mut site, KIT_FILE, "    listen [::]:80;\n", "");
+    swap(
+        &mut site,
+        KIT_FILE,
+        "    listen 443 ssl http2;\n",
+        &format!("    listen 127.0.0.1:{https} ssl http2;\n"),
+    );
+    swap(&mut site, KIT_FILE, "    listen [::]:443 ssl http2;\n", "");
+    swap(
+        &mut site,
+        KIT_FILE,
+        "/etc/letsencrypt/live/handoff.example.com/fullchain.pem",
+        &cert.display().to_string(),
+    );
+    swap(
+        &mut site,
+        KIT_FILE,
+        "/etc/letsencrypt/live/handoff.example.com/privkey.pem",
+        &key.display().to_string(),
+    );
     std::fs::write(dir.join("handoff.conf"), site).unwrap();
     let d = dir.display();
     let main = format!(
@@ -138,7 +134,7 @@ async fn stock_clients_collaborate_through_the_kits_nginx_over_tls() {
     let conf = nginx_conf(dir.path(), upstream, http, https, &cert, &key);
     let check = Command::new(NGINX).arg("-t").arg("-q").arg("-c").arg(&conf).output().unwrap();
     assert!(check.status.success(), "nginx -t: {}", String::from_utf8_lossy(&check.stderr));
-    let _nginx = Nginx(Command::new(NGINX).arg("-c").arg(&conf).stderr(Stdio::null()).spawn().unwrap());
+    let _nginx = StopOnDrop(Command::new(NGINX).arg("-c").arg(&conf).stderr(Stdio::null()).spawn().unwrap());
 
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())

@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod cluster;
 pub mod interop;
+pub mod kit;
 pub mod postgres;
 pub mod redis;
 pub mod room_life;
