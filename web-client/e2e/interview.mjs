@@ -117,6 +117,8 @@ async function run() {
   const specBody = await (await fetch(new URL(spec, base))).json()
   const candLinks = await cand.locator('[data-testid="room-openapi-link"]').count()
   expect('room_links_openapi', specBody.openapi?.startsWith('3.1') && candLinks === 0, `${spec} ${specBody.openapi} candidate ${candLinks}`)
+  await iv.locator('[data-testid="room-openapi-link"]').scrollIntoViewIfNeeded()
+  await iv.screenshot({ path: join(shotDir, 'interviewer-context-api-link.png') })
 
   // The candidate types; then the interviewer ends the room and lands in the review.
   await cand.click('[data-testid="editor"] .cm-content')

@@ -110,7 +110,7 @@ function contextPanel(ctx: PrivateContext, p: PrivatePanel): HTMLElement {
     h('details', { class: 'panel-section collapsible' }, h('summary', null, `Async timeline (${p.events.length} events)`), timelineSection(p.events, ctx.target)),
     h(
       'p',
-      { class: 'muted api-link' },
+      { class: 'panel-section muted api-link' },
       'This room over the API (export, timeline, report): ',
       h('a', { href: '/api/v1/openapi.json', testid: 'room-openapi-link', target: '_blank', rel: 'noopener' }, 'REST API (OpenAPI 3.1)'),
     ),
