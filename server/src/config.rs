@@ -177,8 +177,9 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_VOICE", default_value_t = true, action = clap::ArgAction::Set)]
     pub voice: bool,
 
-    /// UDP ports voice may use, as `FIRST-LAST` (one port per member joined to voice: open this range
-    /// in the firewall). Default: any ephemeral port.
+    /// UDP ports voice may use, as `FIRST-LAST`: each voice loop (one per core, at most 8) binds one
+    /// port of the range, and every member in voice reaches the server through its room's loop's port;
+    /// open the range in the firewall. Default: ephemeral ports.
     #[arg(long, env = "HANDOFF_VOICE_UDP_PORTS", value_parser = parse_port_range)]
     pub voice_udp_ports: Option<(u16, u16)>,
 
@@ -187,8 +188,8 @@ pub struct Config {
     #[arg(long, env = "HANDOFF_VOICE_PUBLIC_IP")]
     pub voice_public_ip: Option<IpAddr>,
 
-    /// The local IP voice binds its UDP ports on. Default: every interface except loopback (give
-    /// `127.0.0.1` for voice on loopback only, as the tests do).
+    /// The local IP voice binds its UDP ports on. Default: every interface, announced to browsers as
+    /// the address of the default route (give `127.0.0.1` for voice on loopback only, as the tests do).
     #[arg(long, env = "HANDOFF_VOICE_BIND_IP", default_value = "0.0.0.0")]
     pub voice_bind_ip: IpAddr,
 

@@ -23,7 +23,8 @@
 //! - [`export`]: the session record built from a room's log (timeline, files at a moment, export).
 //! - [`webhook`]: the signed room-ended webhook, retried from the store.
 //! - [`sample`]: the demo submission seeded in development mode.
-//! - [`voice`]: the SFU: one PeerConnection per member in voice, Opus forwarded to the others,
+//! - [`voice`]: the SFU (str0m): voice loops that each own a UDP socket and the WebRTC connections of
+//!   their rooms' members in voice, Opus forwarded to the others,
 //!   signalling (extension message 101) through the room actor, mute, speaking levels.
 //! - [`recording`]: each speaker's voice written to Ogg/Opus on the room clock, through the hook the
 //!   voice SFU calls.

@@ -185,7 +185,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         voice_peer_connections: gauge(
             &r,
             "handoff_voice_peer_connections",
-            "Voice PeerConnections open (one per member joined to voice), until each is closed",
+            "Voice WebRTC connections open on the voice loops (one per member joined to voice), until each is closed",
         ),
         voice_participants: gauge(&r, "handoff_voice_participants", "Members joined to voice"),
         voice_rooms: gauge(&r, "handoff_voice_rooms", "Rooms with a voice task running"),

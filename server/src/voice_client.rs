@@ -5,6 +5,7 @@
 //! of them can run in one process.
 
 mod events;
+mod media;
 mod ogg;
 mod signals;
 
@@ -32,8 +33,9 @@ use webrtc::peer_connection::{
 
 pub use ogg::{OggError, opus_packets};
 
-use crate::voice::{OPUS_PAYLOAD_TYPE, audio_level_payload, audio_track, media};
+use crate::voice::audio_level_payload;
 use events::ClientEvents;
+use media::{OPUS_PAYLOAD_TYPE, audio_track, media};
 use signals::on_frame;
 
 /// Frames queued to the client's WebSocket writer.

@@ -1,6 +1,8 @@
-//! 200 join-and-leave cycles leave no PeerConnection, task or UDP socket behind: the server's gauges
-//! return to where they were, and so do the process's UDP sockets and tokio tasks (the clients live
-//! in this process too, so theirs are counted as well).
+//! 200 join-and-leave cycles leave no connection, task, thread or UDP socket behind: the server's gauges
+//! (the `Rtc`s open on the voice loops, members in voice, uplinks) return to where they were, and so do
+//! the process's UDP sockets (the voice loops' own sockets exist from the first join on; nothing beyond
+//! them may appear), threads (the voice loops start once) and tokio tasks (the clients live in this
+//! process too, so theirs are counted as well).
 
 mod common;
 
@@ -34,6 +36,13 @@ fn udp_sockets() -> usize {
         .count()
 }
 
+/// The process's threads (`Threads:` in `/proc/self/status`).
+fn threads() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status is readable");
+    let line = status.lines().find_map(|l| l.strip_prefix("Threads:")).expect("a Threads line");
+    line.trim().parse().expect("a thread count")
+}
+
 fn alive_tasks() -> usize {
     tokio::runtime::Handle::current().metrics().num_alive_tasks()
 }
@@ -61,7 +70,7 @@ async fn join_and_leave_cycles_leave_nothing_behind() {
     joined(&ivy, 1).await;
     ivy.start_sending(fixture());
     let (cam, _) = client(&room, &room.tokens.candidate, true).await;
-    let (mut sockets, mut tasks) = (0, 0);
+    let (mut sockets, mut tasks, mut thread_count) = (0, 0, 0);
     for cycle in 0..CYCLES {
         let heard = cam.seen().packets_from(&ivy_id);
         joined(&cam, 2).await;
@@ -72,7 +81,7 @@ async fn join_and_leave_cycles_leave_nothing_behind() {
         if cycle == 0 {
             // After one whole cycle, everything started once (pools, lazily spawned tasks) exists.
             wait_gauge(&server, "handoff_voice_peer_connections", 1.0).await;
-            (sockets, tasks) = (udp_sockets(), alive_tasks());
+            (sockets, tasks, thread_count) = (udp_sockets(), alive_tasks(), threads());
         }
     }
     wait_gauge(&server, "handoff_voice_peer_connections", 1.0).await;
@@ -85,6 +94,11 @@ async fn join_and_leave_cycles_leave_nothing_behind() {
     );
     let tasks_after = settles(tasks, alive_tasks).await;
     assert!(tasks_after <= tasks, "tasks: {tasks} after one cycle, {tasks_after} after {CYCLES}");
+    let threads_after = settles(thread_count, threads).await;
+    assert!(
+        threads_after <= thread_count,
+        "threads: {thread_count} after one cycle, {threads_after} after {CYCLES}"
+    );
     assert!(gauge(&server, "handoff_voice_rooms").await == 1.0);
 
     ivy.close().await;

@@ -2,17 +2,26 @@
 //! on every packet: the loudness of the packet's audio as attenuation below full scale (0 to 127 dBov),
 //! with a voice-activity bit. The server reads it from the header; it never decodes the audio.
 
-/// The header extension's URI, registered in the media engine so it is negotiated.
-pub(super) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+/// The header extension's URI, as offers name it.
+pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
 /// Attenuation (dBov below full scale) at and beyond which a packet counts as silence (level 0):
 /// a quiet room's noise floor sits around -60 to -70 dBov.
 const SILENCE_DBOV: u8 = 70;
 
 /// A packet's level from the extension's one-byte payload: 0 (silence) to 1 (full scale), linear in dB.
-pub(super) fn level(payload: &[u8]) -> f32 {
-    let Some(&byte) = payload.first() else { return 0.0 };
-    let attenuation = byte & 0x7f;
+#[cfg(test)]
+fn level(payload: &[u8]) -> f32 {
+    payload.first().map_or(0.0, |byte| level_of_attenuation(byte & 0x7f))
+}
+
+/// The level of a packet whose extension says `dbov` (0 or below: str0m's parsed value, the
+/// attenuation negated).
+pub(super) fn level_of_dbov(dbov: i8) -> f32 {
+    level_of_attenuation(dbov.unsigned_abs().min(127))
+}
+
+fn level_of_attenuation(attenuation: u8) -> f32 {
     if attenuation >= SILENCE_DBOV {
         return 0.0;
     }
@@ -50,6 +59,9 @@ mod tests {
         assert_eq!(level(&[0]), 1.0);
         assert!((level(&[0x80 | 35]) - 0.5).abs() < 1e-6, "the voice bit is not part of the level");
         assert_eq!(level(&[]), 0.0);
+        assert!((level_of_dbov(-35) - 0.5).abs() < 1e-6);
+        assert_eq!(level_of_dbov(-127), 0.0);
+        assert_eq!(level_of_dbov(i8::MIN), 0.0);
         for l in [0.0, 0.25, 0.5, 1.0] {
             assert!((level(&[payload(l)]) - l).abs() < 0.02, "{l}");
         }

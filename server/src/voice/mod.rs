@@ -1,8 +1,8 @@
 //! Voice: an SFU inside the server (DESIGN §3). Each member that joins a room's voice gets one WebRTC
-//! PeerConnection to the server; the server reads each speaker's Opus uplink and writes the packets,
-//! untouched, to a track on every other member's PeerConnection (stream id = the speaker's member id).
-//! Nothing is mixed or transcoded. Signalling is extension message 101 on the room's WebSocket
-//! (`handoff_protocol::voice`); the server is the only offerer.
+//! connection to the server (a `str0m::Rtc`); the server reads each speaker's Opus uplink and writes the
+//! packets, untouched, to an m-line on every other member's connection (stream id = the speaker's
+//! member id). Nothing is mixed or transcoded. Signalling is extension message 101 on the room's
+//! WebSocket (`handoff_protocol::voice`); the server is the only offerer.
 //!
 //! Data flows one way: the WebSocket edge hands a member's signals to its room's voice task
 //! ([`VoiceMember`]); the voice task answers through the room actor (`Command::ExtensionTo`), the same
@@ -11,16 +11,18 @@
 //! In a cluster a room's voice runs on one node, its voice home (`home`): a join on another node is
 //! refused with `voice_on_other_node`, since members on two nodes could not hear each other.
 //!
-//! One voice task per room with members that announced `voice` (`room`), beside the room actor; it owns
-//! the PeerConnections (`peer`) and starts one task per speaker that reads the uplink (`uplink`):
-//! mute, speaking level (`level`), recording and forwarding happen there, without the voice task.
+//! One voice task per room with members that announced `voice` (`room`), beside the room actor: it
+//! admits joins, keeps mutes (`speaking`) and sends state and speaking levels (`level`). The media runs
+//! on voice loops (`sfu`), threads that each own one UDP socket (`sockets`) and the connections of
+//! every member in voice in their rooms: forwarding, mute enforcement, levels and recording happen
+//! there, packet by packet, without the voice task.
 
 mod home;
 mod level;
-mod peer;
-mod ports;
 mod room;
-mod uplink;
+mod sfu;
+mod sockets;
+mod speaking;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -33,14 +35,15 @@ use crate::bus::Bus;
 use crate::recording::Recorders;
 use crate::room::{Identity, RoomHandle};
 use crate::store::Store;
-pub(crate) use level::{extension_id as audio_level_extension_id, payload as audio_level_payload};
-pub(crate) use peer::{OPUS_PAYLOAD_TYPE, audio_track, media};
-use ports::PortPool;
+pub(crate) use level::{
+    AUDIO_LEVEL_URI, extension_id as audio_level_extension_id, payload as audio_level_payload,
+};
 use room::{Input, VoiceRoom};
+use sfu::{Command, Loops};
 
-/// Inputs queued for one room's voice task (signals from members, events from PeerConnections). The
-/// WebSocket edge waits while it is full; a PeerConnection's event that finds it full is dropped and
-/// logged, so that the connection's driver never waits on the voice task.
+/// Inputs queued for one room's voice task (signals from members, offers from its voice loop). The
+/// WebSocket edge waits while it is full; an offer from the loop that finds it full is dropped and
+/// logged, so that the loop, which forwards every room's audio, never waits on one room's task.
 const VOICE_ROOM_QUEUE: usize = 1024;
 
 /// How voice runs on this server (from `--voice*` and `--ice-servers`).
@@ -48,12 +51,11 @@ const VOICE_ROOM_QUEUE: usize = 1024;
 pub(crate) struct VoiceSettings {
     /// Voice is on; off refuses every `join` with `voice_off`.
     pub(crate) enabled: bool,
-    /// The local address the PeerConnections' UDP sockets bind on (`0.0.0.0`: every interface but
-    /// loopback).
+    /// The local address the voice loops' UDP sockets bind on (`0.0.0.0`: every interface).
     pub(crate) bind_ip: IpAddr,
     /// The address announced instead of the bound one (1:1 NAT).
     pub(crate) public_ip: Option<IpAddr>,
-    /// The UDP ports to bind, first to last; `None` takes any ephemeral port.
+    /// The UDP ports the voice loops bind, one each, first to last; `None` takes ephemeral ports.
     pub(crate) udp_ports: Option<(u16, u16)>,
     /// STUN/TURN servers handed to clients.
     pub(crate) ice_servers: Vec<IceServer>,
@@ -77,15 +79,16 @@ impl VoiceSettings {
     }
 }
 
-/// The voice service: the voice task of every room that has one.
+/// The voice service: the voice task of every room that has one, and the voice loops.
 pub struct Voice {
     settings: VoiceSettings,
     store: Arc<dyn Store>,
     recorders: Arc<dyn Recorders>,
     /// Where each room's voice runs, in a cluster (`home`).
     bus: Arc<dyn Bus>,
-    ports: PortPool,
     rooms: Mutex<HashMap<Arc<str>, mpsc::Sender<Input>>>,
+    /// The voice loops, started at the first join (a server whose rooms never use voice binds nothing).
+    loops: Mutex<Option<Arc<Loops>>>,
 }
 
 impl Voice {
@@ -95,13 +98,24 @@ impl Voice {
         recorders: Arc<dyn Recorders>,
         bus: Arc<dyn Bus>,
     ) -> Arc<Voice> {
-        let ports = PortPool::new(settings.udp_ports);
-        Arc::new(Voice { settings, store, recorders, bus, ports, rooms: Mutex::default() })
+        Arc::new(Voice { settings, store, recorders, bus, rooms: Mutex::default(), loops: Mutex::default() })
     }
 
     fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, mpsc::Sender<Input>>> {
         // Nothing panics while holding it; a poisoned map is still a consistent map.
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The voice loop that runs `room`'s media, starting the loops if none runs yet.
+    fn loop_for(&self, room: &str) -> Result<mpsc::Sender<Command>, String> {
+        let mut loops = self.loops.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(loops) = loops.as_ref() {
+            return Ok(loops.for_room(room));
+        }
+        let started = Arc::new(Loops::start(&self.settings)?);
+        let sender = started.for_room(room);
+        *loops = Some(started);
+        Ok(sender)
     }
 
     /// A member that announced `voice` connected: it is told who is in voice, and may join.
@@ -157,6 +171,8 @@ impl Voice {
                 let _ = wait.await;
             }
         }
+        // The loops stop once the rooms' tasks, which hold the other handles, have stopped too.
+        self.loops.lock().unwrap_or_else(PoisonError::into_inner).take();
     }
 
     /// Takes a room's task out of the map if `tx` is still its entry; called by the task as it stops.
@@ -191,7 +207,7 @@ impl VoiceMember {
 }
 
 impl std::fmt::Debug for Voice {
-    /// Opaque: the store, the recorders and the rooms' channels.
+    /// Opaque: the store, the recorders, the rooms' channels and the loops.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Voice").field("settings", &self.settings).finish_non_exhaustive()
     }

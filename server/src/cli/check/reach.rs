@@ -65,7 +65,7 @@ fn voice_ports(config: &Config) -> Outcome {
     if taken.len() == tried.len() {
         return Outcome::fail(WHAT, format!("{found}; choose a free range for --voice-udp-ports"));
     }
-    Outcome::warn(WHAT, format!("{found}; each member in voice needs one port"))
+    Outcome::warn(WHAT, format!("{found}; each voice loop needs one port"))
 }
 
 /// The store answers and its schema is one this build knows (it is not migrated here).

@@ -1,0 +1,169 @@
+//! One member's `Rtc` in a voice loop, and the negotiation with that member: the server always
+//! offers. Changes (the uplink, a speaker's track added or removed, an ICE restart) are staged; one
+//! offer carries every change staged since the last, and while an offer is out, changes wait for its
+//! answer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{EventSink, Open};
+use crate::recording::{Recorders, Speaker, SpeakerRecorder};
+use crate::voice::speaking::Speaking;
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::rtp::Extension;
+use str0m::{Candidate, Rtc, RtcConfig};
+
+/// The RFC 6464 audio-level extension's id in every offer (speaking indicators).
+const AUDIO_LEVEL_EXTENSION_ID: u8 = 1;
+/// The mid extension's id in every offer: browsers bundle every m-line on one transport and tell the
+/// m-lines' packets apart by it.
+const MID_EXTENSION_ID: u8 = 4;
+
+/// A change for the next offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The member's own track, received here (speakers only).
+    Uplink,
+    /// A speaker's track sent to this member.
+    Add { speaker: u64 },
+    /// A speaker who left: their m-line is stopped (port 0), so the member's receiver ends with it,
+    /// and str0m reuses the m-line's place for a later track instead of growing every offer.
+    Remove(Mid),
+    /// New ICE credentials (the member's network changed).
+    RestartIce,
+}
+
+pub(super) struct Peer {
+    pub(super) rtc: Rtc,
+    pub(super) room: Arc<str>,
+    pub(super) speaks: bool,
+    pub(super) speaking: Arc<Speaking>,
+    pub(super) events: EventSink,
+    /// The m-line sending each speaker's track to this member, by speaker.
+    pub(super) outputs: BTreeMap<u64, Mid>,
+    staged: Vec<Stage>,
+    pending: Option<SdpPendingOffer>,
+    /// The first uplink packet arrived (the uplink is counted, and its recorder started).
+    pub(super) uplink_started: bool,
+    pub(super) recording: Option<(Arc<dyn Recorders>, Speaker)>,
+    pub(super) recorder: Option<Box<dyn SpeakerRecorder>>,
+    /// The addresses this member's datagrams came from.
+    pub(super) sources: Vec<std::net::SocketAddr>,
+    /// When str0m wants its next timeout, and the earliest entry of it in the loop's timer heap.
+    pub(super) next: Instant,
+    pub(super) queued: Option<Instant>,
+    /// False once the `Rtc` failed: it is skipped until the member leaves.
+    pub(super) alive: bool,
+}
+
+/// The `Rtc` of one member: ICE-lite with the loop's host candidate, DTLS and SRTP, Opus only, and
+/// str0m's RTP mode, where packets pass through as they are (the speaker's sequence numbers and
+/// timestamps) rather than being depacketized and packetized again. Two header extensions: the audio
+/// level and the mid; nothing else is read or written per packet.
+fn rtc(candidate: &Candidate, now: Instant) -> Rtc {
+    let mut rtc = RtcConfig::new()
+        .set_ice_lite(true)
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .enable_opus(true, false)
+        .clear_extension_map()
+        .set_extension(AUDIO_LEVEL_EXTENSION_ID, Extension::AudioLevel)
+        .set_extension(MID_EXTENSION_ID, Extension::RtpMid)
+        .build(now);
+    rtc.add_local_candidate(candidate.clone());
+    rtc
+}
+
+impl Peer {
+    pub(super) fn new(open: Open, candidate: &Candidate, now: Instant) -> Peer {
+        let staged = if open.speaks { vec![Stage::Uplink] } else { vec![] };
+        Peer {
+            rtc: rtc(candidate, now),
+            room: open.room,
+            speaks: open.speaks,
+            speaking: open.speaking,
+            events: open.events,
+            outputs: BTreeMap::new(),
+            staged,
+            pending: None,
+            uplink_started: false,
+            recording: open.recording,
+            recorder: None,
+            sources: Vec::new(),
+            next: now,
+            queued: None,
+            alive: true,
+        }
+    }
+
+    /// `speaker`'s track goes to this member from the next offer on.
+    pub(super) fn add_speaker(&mut self, speaker: u64) {
+        self.staged.push(Stage::Add { speaker });
+    }
+
+    /// `speaker` left: nothing of theirs is forwarded here any more, and the next offer says so.
+    pub(super) fn remove_speaker(&mut self, speaker: u64) {
+        match self.outputs.remove(&speaker) {
+            Some(mid) => self.staged.push(Stage::Remove(mid)),
+            None => self.staged.retain(|s| *s != Stage::Add { speaker }),
+        }
+    }
+
+    pub(super) fn restart_ice(&mut self) {
+        self.staged.push(Stage::RestartIce);
+    }
+
+    /// The next offer, if changes are staged and no offer is out.
+    pub(super) fn offer(&mut self) -> Option<String> {
+        if self.pending.is_some() || self.staged.is_empty() {
+            return None;
+        }
+        let Peer { rtc, staged, outputs, .. } = self;
+        let mut api = rtc.sdp_api();
+        for stage in staged.drain(..) {
+            match stage {
+                Stage::Uplink => {
+                    api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+                }
+                Stage::Add { speaker } => {
+                    let (stream, track) = (speaker.to_string(), format!("voice-{speaker}"));
+                    let mid =
+                        api.add_media(MediaKind::Audio, Direction::SendOnly, Some(stream), Some(track), None);
+                    outputs.insert(speaker, mid);
+                }
+                Stage::Remove(mid) => api.stop_media(mid),
+                Stage::RestartIce => {
+                    api.ice_restart(true);
+                }
+            }
+        }
+        let (offer, pending) = api.apply()?;
+        self.pending = Some(pending);
+        Some(offer.to_sdp_string())
+    }
+
+    /// Applies the member's answer to the offer that is out.
+    pub(super) fn answer(&mut self, sdp: &str) -> Result<(), String> {
+        let pending = self.pending.take().ok_or("an answer with no offer out")?;
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| e.to_string())?;
+        self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| e.to_string())
+    }
+
+    /// Adds a candidate the member trickled (`candidate:…`, as browsers give it).
+    pub(super) fn candidate(&mut self, candidate: &str) -> Result<(), String> {
+        let line = candidate.trim().trim_start_matches("a=");
+        let candidate = Candidate::from_sdp_string(line).map_err(|e| e.to_string())?;
+        self.rtc.add_remote_candidate(candidate);
+        Ok(())
+    }
+
+    /// Closes the `Rtc` and finishes the recorder.
+    pub(super) fn close(mut self) {
+        self.rtc.disconnect();
+        if let Some(recorder) = self.recorder.take() {
+            recorder.finish();
+        }
+    }
+}
