@@ -167,3 +167,86 @@ impl Peer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use str0m::change::SdpOffer;
+
+    use super::*;
+
+    fn peer(speaks: bool) -> Peer {
+        let open = Open {
+            room: Arc::from("room"),
+            conn_id: 1,
+            speaks,
+            speaking: Arc::default(),
+            recording: None,
+            events: Arc::new(|_| {}),
+        };
+        let candidate = Candidate::host("127.0.0.1:40000".parse().unwrap(), "udp").unwrap();
+        Peer::new(open, &candidate, Instant::now())
+    }
+
+    /// What a browser would answer, from a str0m client on the other side.
+    fn answer(client: &mut Rtc, offer: &str) -> String {
+        let offer = SdpOffer::from_sdp_string(offer).unwrap();
+        client.sdp_api().accept_offer(offer).unwrap().to_sdp_string()
+    }
+
+    fn client() -> Rtc {
+        RtcConfig::new().clear_codecs().enable_opus(true, false).build(Instant::now())
+    }
+
+    #[test]
+    fn a_speaker_is_offered_its_uplink_and_each_other_speaker_under_their_id() {
+        let mut peer = peer(true);
+        peer.add_speaker(7);
+        let sdp = peer.offer().expect("an offer");
+        assert!(sdp.contains("a=ice-lite"), "{sdp}");
+        assert!(sdp.contains("a=recvonly") && sdp.contains("a=sendonly"), "{sdp}");
+        assert!(sdp.contains("a=msid:7 voice-7"), "{sdp}");
+        assert!(sdp.contains("urn:ietf:params:rtp-hdrext:ssrc-audio-level"), "{sdp}");
+        assert!(sdp.contains("127.0.0.1 40000 typ host"), "the loop's host candidate: {sdp}");
+    }
+
+    #[test]
+    fn changes_made_while_an_offer_is_out_ride_one_more_offer_after_the_answer() {
+        let mut peer = peer(true);
+        let mut client = client();
+        let first = peer.offer().expect("the first offer");
+        peer.add_speaker(8);
+        assert!(peer.offer().is_none(), "one offer at a time");
+        peer.answer(&answer(&mut client, &first)).unwrap();
+        let second = peer.offer().expect("the staged change is offered");
+        assert!(second.contains("a=msid:8 voice-8"), "{second}");
+        assert!(peer.answer("v=0").is_err(), "garbage is refused");
+        assert!(peer.answer("v=0").is_err(), "and no offer is out any more");
+    }
+
+    #[test]
+    fn an_observer_with_nobody_to_hear_is_not_offered_and_a_speaker_gone_before_an_offer_leaves_no_trace() {
+        let mut peer = peer(false);
+        assert!(peer.offer().is_none(), "nothing to negotiate");
+        peer.add_speaker(5);
+        peer.remove_speaker(5);
+        assert!(peer.offer().is_none(), "{:?}", peer.staged);
+    }
+
+    #[test]
+    fn a_speaker_who_leaves_has_their_m_line_stopped_and_an_ice_restart_brings_new_credentials() {
+        let mut peer = peer(true);
+        let mut client = client();
+        peer.add_speaker(9);
+        let first = peer.offer().unwrap();
+        peer.answer(&answer(&mut client, &first)).unwrap();
+        peer.remove_speaker(9);
+        peer.restart_ice();
+        let second = peer.offer().unwrap();
+        assert!(second.contains("m=audio 0 "), "the m-line is stopped: {second}");
+        let sends_9 = second.split("m=").any(|m| m.contains("a=sendonly") && m.contains("a=msid:9 "));
+        assert!(!sends_9, "nothing of the speaker is sent: {second}");
+        let ufrag = |sdp: &str| sdp.lines().find(|l| l.starts_with("a=ice-ufrag:")).map(str::to_owned);
+        assert_ne!(ufrag(&first), ufrag(&second));
+        assert!(peer.outputs.is_empty());
+    }
+}
