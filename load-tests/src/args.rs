@@ -280,7 +280,7 @@ pub(crate) struct VoiceArgs {
     /// The handoff binary --launch starts.
     #[arg(long, default_value = "target/release/handoff")]
     pub(crate) handoff_bin: PathBuf,
-    /// The launched server's voice UDP ports, FIRST-LAST: one per participant (3 per room).
+    /// The launched server's voice UDP ports, FIRST-LAST: each of its voice loops binds one.
     #[arg(long, default_value = "40000-41999")]
     pub(crate) voice_udp_ports: String,
     /// Extra argument for the launched `handoff serve` (repeat it).

@@ -31,8 +31,8 @@ const FIXTURE: &[u8] = include_bytes!("../../server/tests/fixtures/voice/tone-44
 pub const SPEAKERS_PER_ROOM: usize = 3;
 /// Packets each speaker sends per second (the client paces one 20 ms Opus packet per 20 ms).
 pub const PACKETS_PER_SEC: u64 = 50;
-/// Most rooms of one voice run: each participant is a PeerConnection with its own UDP port on both
-/// sides, and the server gives out one port per participant from `--voice-udp-ports`.
+/// Most rooms of one voice run: each participant is a client PeerConnection with its own UDP socket
+/// in this process, so the run's descriptors and the generator's two cores bound it.
 pub const MAX_VOICE_ROOMS: usize = 500;
 /// Longest warm-up before the measured window.
 pub const MAX_WARMUP: Duration = Duration::from_secs(120);
