@@ -131,10 +131,12 @@ impl VoiceRoom {
             Input::End { done } => {
                 self.ended = true;
                 self.leave_all(LeftReason::RoomEnded).await;
+                self.sync().await;
                 let _ = done.send(());
             }
             Input::Shutdown { done } => {
                 self.leave_all(LeftReason::ServerShutdown).await;
+                self.sync().await;
                 let _ = done.send(());
                 return true;
             }
@@ -269,6 +271,14 @@ impl VoiceRoom {
         {
             tracing::warn!(room = %self.id, "the voice loop has stopped");
         }
+    }
+
+    /// Returns once the loop has done every command sent so far (the members' connections closed, their
+    /// recorders finished).
+    async fn sync(&self) {
+        let (done, wait) = oneshot::channel();
+        self.command(Command::Sync(done)).await;
+        let _ = wait.await;
     }
 
     /// Takes `conn_id` out of voice: its `Rtc` closes, its track leaves the others' (each

@@ -144,6 +144,9 @@ impl EventLoop {
                 self.negotiate(conn_id);
             }
             Command::Close { conn_id } => self.close(conn_id),
+            Command::Sync(done) => {
+                let _ = done.send(());
+            }
         }
     }
 

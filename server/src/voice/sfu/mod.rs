@@ -16,7 +16,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::VoiceSettings;
 use super::sockets;
@@ -44,6 +44,9 @@ pub(super) enum Command {
     RestartIce { conn_id: u64 },
     /// The member left voice: its `Rtc` closes and its track leaves the others'.
     Close { conn_id: u64 },
+    /// Answered once every command sent before it is done (commands are handled in order): the room's
+    /// end and the server's shutdown wait for it, so recorders are finished before they return.
+    Sync(oneshot::Sender<()>),
 }
 
 /// A member joining voice.
