@@ -1,7 +1,7 @@
 //! One voice loop: a thread with a current-thread tokio runtime, so that one wait covers the socket,
 //! the commands of the rooms' voice tasks and the earliest `Rtc` timeout, and a command wakes the loop
 //! at once (a blocking socket read would hold it until a datagram or a read timeout). Datagrams are
-//! read until the socket is empty, each handed to its member's `Rtc` and forwarded before the next.
+//! read in batches, each handed to its member's `Rtc` and forwarded before the next.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -24,6 +24,11 @@ use crate::voice::sockets::Bound;
 /// Largest datagram read: above any RTP, RTCP, DTLS or STUN packet a browser sends here (they keep
 /// under the path MTU).
 const DATAGRAM_MAX: usize = 2000;
+
+/// Datagrams read in one pass before commands and due timeouts get their turn: under a steady stream the
+/// socket may never run empty, and the members' timeouts (DTLS, RTCP, ICE) and joins must not wait for
+/// it. The socket stays readable, so the next pass reads on at once.
+const MAX_READS_PER_PASS: usize = 64;
 
 /// Longest the loop sleeps with no `Rtc` timeout due (no member in voice): a command or a datagram
 /// wakes it sooner anyway.
@@ -103,15 +108,15 @@ impl EventLoop {
                     if let Err(e) = ready {
                         return tracing::error!(error = %e, "voice socket failed");
                     }
-                    self.read_all(&mut buf);
+                    self.read_datagrams(&mut buf);
                 }
                 () = tokio::time::sleep_until(wake.into()) => {}
             }
         }
     }
 
-    fn read_all(&mut self, buf: &mut [u8]) {
-        loop {
+    fn read_datagrams(&mut self, buf: &mut [u8]) {
+        for _ in 0..MAX_READS_PER_PASS {
             match self.socket.try_recv_from(buf) {
                 Ok((n, source)) => self.datagram(&buf[..n], source),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
