@@ -54,6 +54,7 @@ pub struct Metrics {
     pub voice_packets_in: IntCounter,
     pub voice_packets_forwarded: IntCounter,
     pub voice_packets_muted: IntCounter,
+    pub voice_peer_panics: IntCounter,
     pub commit_seconds: Histogram,
     pub room_load_seconds: Histogram,
     /// Room loads by what they started from: `snapshot` (the newest snapshot and the log after it) or
@@ -200,6 +201,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &r,
             "handoff_voice_packets_muted_total",
             "Uplink RTP packets dropped because their speaker is muted",
+        ),
+        voice_peer_panics: counter(
+            &r,
+            "handoff_voice_peer_panics_total",
+            "Members' voice connections dropped because their work panicked (the loop went on)",
         ),
         commit_seconds: histogram(
             &r,

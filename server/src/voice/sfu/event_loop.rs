@@ -30,6 +30,11 @@ const DATAGRAM_MAX: usize = 2000;
 /// it. The socket stays readable, so the next pass reads on at once.
 const MAX_READS_PER_PASS: usize = 64;
 
+/// Addresses remembered per member: each network change (a new port after a NAT rebinding, Wi-Fi to
+/// cable) adds one, and a member whose client keeps changing must not grow the loop's table without
+/// bound. The oldest is forgotten first; its datagrams then go through the ICE credentials check again.
+const MAX_SOURCES_PER_MEMBER: usize = 8;
+
 /// Longest the loop sleeps with no `Rtc` timeout due (no member in voice): a command or a datagram
 /// wakes it sooner anyway.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
@@ -46,6 +51,8 @@ pub(super) struct EventLoop {
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     /// Packets received by the last drains, with their speaker, waiting to be forwarded.
     pub(super) received: Vec<(u64, RtpPacket)>,
+    /// The member whose `Rtc` the loop is working on: the one dropped if that work panics.
+    pub(super) current: Option<u64>,
 }
 
 /// Runs a loop until every sender of its commands is gone.
@@ -55,23 +62,9 @@ pub(super) fn run(bound: Bound, commands: mpsc::Receiver<Command>) {
         Err(e) => return tracing::error!(error = %e, "cannot start a voice loop's runtime"),
     };
     runtime.block_on(async move {
-        let socket = match UdpSocket::from_std(bound.socket) {
-            Ok(socket) => socket,
-            Err(e) => return tracing::error!(error = %e, "cannot register a voice socket"),
-        };
-        let candidate = match Candidate::host(bound.announced, "udp") {
-            Ok(candidate) => candidate,
-            Err(e) => return tracing::error!(error = %e, "no host candidate for voice"),
-        };
-        let mut event_loop = EventLoop {
-            socket,
-            local: bound.announced,
-            candidate,
-            peers: HashMap::new(),
-            rooms: HashMap::new(),
-            by_source: HashMap::new(),
-            timers: BinaryHeap::new(),
-            received: Vec::new(),
+        let mut event_loop = match EventLoop::new(bound) {
+            Ok(event_loop) => event_loop,
+            Err(e) => return tracing::error!(error = %e, "cannot start a voice loop"),
         };
         event_loop.serve(commands).await;
         for (_, peer) in event_loop.peers.drain() {
@@ -89,26 +82,45 @@ fn close_metrics(peer: &Peer) {
 }
 
 impl EventLoop {
+    /// A loop on `bound`'s socket, with no member yet. Needs a tokio runtime (the socket registers
+    /// with its reactor).
+    pub(super) fn new(bound: Bound) -> Result<EventLoop, String> {
+        let socket = UdpSocket::from_std(bound.socket).map_err(|e| format!("voice socket: {e}"))?;
+        let candidate =
+            Candidate::host(bound.announced, "udp").map_err(|e| format!("voice host candidate: {e}"))?;
+        Ok(EventLoop {
+            socket,
+            local: bound.announced,
+            candidate,
+            peers: HashMap::new(),
+            rooms: HashMap::new(),
+            by_source: HashMap::new(),
+            timers: BinaryHeap::new(),
+            received: Vec::new(),
+            current: None,
+        })
+    }
+
     async fn serve(&mut self, mut commands: mpsc::Receiver<Command>) {
         let mut buf = vec![0u8; DATAGRAM_MAX];
         loop {
             let now = Instant::now();
-            self.fire_timers(now);
+            self.contained(|l| l.fire_timers(now));
             let wake = self.timers.peek().map_or(now + IDLE_WAIT, |Reverse((at, _))| *at);
             tokio::select! {
                 biased;
                 command = commands.recv() => {
                     let Some(command) = command else { return };
-                    self.command(command);
+                    self.contained(|l| l.command(command));
                     while let Ok(command) = commands.try_recv() {
-                        self.command(command);
+                        self.contained(|l| l.command(command));
                     }
                 }
                 ready = self.socket.readable() => {
                     if let Err(e) = ready {
                         return tracing::error!(error = %e, "voice socket failed");
                     }
-                    self.read_datagrams(&mut buf);
+                    self.contained(|l| l.read_datagrams(&mut buf));
                 }
                 () = tokio::time::sleep_until(wake.into()) => {}
             }
@@ -126,7 +138,15 @@ impl EventLoop {
         }
     }
 
-    fn command(&mut self, command: Command) {
+    pub(super) fn command(&mut self, command: Command) {
+        self.current = match &command {
+            Command::Open(open) => Some(open.conn_id),
+            Command::Answer { conn_id, .. }
+            | Command::Candidate { conn_id, .. }
+            | Command::RestartIce { conn_id }
+            | Command::Close { conn_id } => Some(*conn_id),
+            Command::Sync(_) => None,
+        };
         match command {
             Command::Open(open) => self.open(*open),
             Command::Answer { conn_id, sdp } => {
@@ -214,6 +234,7 @@ impl EventLoop {
 
     /// Sends the member an offer if one is due, then lets its `Rtc` act on the change.
     fn negotiate(&mut self, conn_id: u64) {
+        self.current = Some(conn_id);
         let Some(peer) = self.peers.get_mut(&conn_id) else { return };
         if let Some(sdp) = peer.offer() {
             (peer.events)(PeerEvent::Offer(sdp));
@@ -236,10 +257,15 @@ impl EventLoop {
                 self.by_source.insert(source, id);
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.sources.push(source);
+                    if peer.sources.len() > MAX_SOURCES_PER_MEMBER {
+                        let oldest = peer.sources.remove(0);
+                        self.by_source.remove(&oldest);
+                    }
                 }
                 id
             }
         };
+        self.current = Some(conn_id);
         let Some(peer) = self.peers.get_mut(&conn_id) else { return };
         if !peer.alive {
             return;
@@ -257,6 +283,7 @@ impl EventLoop {
                 break;
             }
             self.timers.pop();
+            self.current = Some(id);
             let Some(peer) = self.peers.get_mut(&id) else { continue };
             if peer.queued != Some(at) || !peer.alive {
                 continue;
@@ -287,6 +314,7 @@ impl EventLoop {
     /// Polls one `Rtc` until it has nothing more to say: sends its datagrams, keeps the packets it
     /// received for [`EventLoop::forward`], and schedules its next timeout.
     pub(super) fn drain(&mut self, id: u64) {
+        self.current = Some(id);
         let now = Instant::now();
         loop {
             let Some(peer) = self.peers.get_mut(&id) else { return };

@@ -22,6 +22,7 @@ impl EventLoop {
     }
 
     fn forward_one(&mut self, speaker: u64, packet: &RtpPacket) {
+        self.current = Some(speaker);
         let Some(peer) = self.peers.get_mut(&speaker) else { return };
         if !peer.speaks {
             return;
@@ -55,6 +56,7 @@ impl EventLoop {
             if listener == speaker {
                 continue;
             }
+            self.current = Some(listener);
             let Some(peer) = self.peers.get_mut(&listener) else { continue };
             let Some(&mid) = peer.outputs.get(&speaker) else { continue };
             let mut api = peer.rtc.direct_api();

@@ -8,6 +8,7 @@
 //! All members of a room share a loop: a room is assigned by the hash of its id, which needs no shared
 //! state between rooms and spreads many rooms evenly.
 
+mod contain;
 mod event_loop;
 mod forward;
 mod peer;
