@@ -7,7 +7,8 @@
 //!   notifies each entry to the other nodes that read the room, `readers.rs` and `touched.rs`), drops the node's own echoes,
 //!   hands the rest to the room's actor, and asks a room that lost its place to rebuild.
 //! - Commit: one node per room at a time (a lease) appends the stream to the store, idempotently, and
-//!   trims the stream below what the store holds (`committer.rs`); any node can commit a room on demand
+//!   trims the stream below what the store holds (`committer.rs`), taking the updates its publisher and
+//!   reader hand over rather than reading them again (`pending.rs`); any node can commit a room on demand
 //!   ([`Bus::flush`], before an export reads the log). Every `--snapshot-every` committed entries that
 //!   node also writes a snapshot built from the store alone (`snapshot.rs`).
 //! - Presence: a node that loads a room asks the others for their members' awareness states, and each
@@ -23,6 +24,7 @@ mod committer;
 mod cursor;
 mod entries;
 mod message;
+mod pending;
 mod publisher;
 mod reader;
 mod readers;
@@ -45,6 +47,7 @@ use crate::clock::now_ms;
 use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomLog, StoreError, StoreResult};
 use message::{K_ENDED, K_REOPENED, Keys, Outgoing};
+use pending::Pending;
 use publisher::{Job, Publisher};
 use reader::{Control, Reader};
 
@@ -76,6 +79,14 @@ pub(crate) struct Link {
     dirty: AtomicBool,
     /// The seq the store holds to, as this node last committed it (0: unknown, read the store).
     committed: AtomicU64,
+    /// The committer holds the room's lease and knows where the store ends: the publisher and the
+    /// reader hand it the room's updates (`pending.rs`).
+    collecting: AtomicBool,
+    /// The updates handed to the committer.
+    pending: Mutex<Pending>,
+    /// 1 + the seq after which the committer last found the handed-over updates broken (0: it did
+    /// not); found broken there again a tick later, it reads the stream.
+    gap_after: AtomicU64,
     /// Attachments of the room's actor(s) on this node.
     attached: AtomicUsize,
     /// Clients of the room on this node, and the count last written to Redis.
@@ -170,6 +181,17 @@ impl Links {
     fn tell(&self, room: &str, remote: Remote) {
         if let Some(link) = self.rooms.get(room) {
             link.tell(remote);
+        }
+    }
+
+    /// Hands an update of the room, added to its stream under `epoch`, to the committer if it takes
+    /// the room's updates (`pending.rs`). Before [`Links::saw`], so the committer knows of no update
+    /// that is still on its way to it.
+    fn hand(&self, room: &str, epoch: &Arc<str>, entry: impl FnOnce() -> LogEntry) {
+        if let Some(link) = self.rooms.get(room)
+            && link.collecting.load(Ordering::Acquire)
+        {
+            link.pending.lock().unwrap_or_else(|e| e.into_inner()).push(epoch, entry());
         }
     }
 
@@ -279,11 +301,12 @@ impl Bus for RedisBus {
             let _ = tx.send(Remote::HoldOff);
         }
         *link.remote.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx.clone());
-        *link.epoch.lock().unwrap_or_else(|e| e.into_inner()) = self.links.epoch();
+        let epoch = self.links.epoch();
+        *link.epoch.lock().unwrap_or_else(|e| e.into_inner()) = epoch.clone();
         // Redis counts the room's seq on from what the store holds, if it has no count of its own (a
         // room new to Redis, or a Redis that lost its data): queued ahead of the room's own messages.
         let _ = self.jobs.send(Job::Seed { room: room.clone(), seq: last_seq });
-        let _ = self.control.send(Control::Attach { room: room.clone(), last_seq, tx });
+        let _ = self.control.send(Control::Attach { room: room.clone(), last_seq, tx, epoch });
         Some(Attachment { remote })
     }
 

@@ -95,6 +95,9 @@ pub(super) struct Outgoing {
     pub(super) room: Arc<str>,
     pub(super) kind: &'static str,
     pub(super) fields: Vec<(&'static str, Bytes)>,
+    /// An update's log entry (its seq not known yet), for the committer once the ordering script has
+    /// numbered it (`pending.rs`).
+    pub(super) entry: Option<LogEntry>,
 }
 
 impl Outgoing {
@@ -105,21 +108,21 @@ impl Outgoing {
             (F_AUTHOR, Bytes::copy_from_slice(entry.author.as_bytes())),
             (F_ROLE, Bytes::from_static(role.as_bytes())),
             (F_AT, Bytes::from(entry.at_ms.to_string())),
-            (F_DATA, entry.update),
+            (F_DATA, entry.update.clone()),
         ];
-        Outgoing { room: entry.room_id, kind: K_UPDATE, fields }
+        Outgoing { room: entry.room_id.clone(), kind: K_UPDATE, fields, entry: Some(entry) }
     }
 
     pub(super) fn awareness(room: Arc<str>, frame: Bytes) -> Outgoing {
-        Outgoing { room, kind: K_AWARENESS, fields: vec![(F_DATA, frame)] }
+        Outgoing { room, kind: K_AWARENESS, fields: vec![(F_DATA, frame)], entry: None }
     }
 
     pub(super) fn room_event(room: Arc<str>, frame: Bytes) -> Outgoing {
-        Outgoing { room, kind: K_ROOM_EVENT, fields: vec![(F_DATA, frame)] }
+        Outgoing { room, kind: K_ROOM_EVENT, fields: vec![(F_DATA, frame)], entry: None }
     }
 
     pub(super) fn signal(room: Arc<str>, kind: &'static str) -> Outgoing {
-        Outgoing { room, kind, fields: Vec::new() }
+        Outgoing { room, kind, fields: Vec::new(), entry: None }
     }
 
     /// Roughly what the message holds in memory while queued: its fields' bytes.
