@@ -253,6 +253,31 @@ mod tests {
     }
 
     #[test]
+    fn an_update_handed_over_is_the_entry_its_stream_entry_reads_back_as() {
+        let room: Arc<str> = Arc::from("room_1");
+        for role in [Some(Role::Candidate), None] {
+            let entry = LogEntry {
+                room_id: room.clone(),
+                seq: 0,
+                at_ms: 1234,
+                author: Arc::from("Ada"),
+                role,
+                conn_id: 9,
+                update: Bytes::from_static(b"\x01\x02"),
+            };
+            let out = Outgoing::update(entry);
+            let mut fields: Vec<(&str, &[u8])> = vec![("v", b"1"), ("k", b"u"), ("n", b"node")];
+            fields.extend(out.fields.iter().map(|(k, v)| (*k, &v[..])));
+            let Ok(Incoming::Update(read)) = decode(&room, 5, Entry::new((5, 0), &fields)) else {
+                panic!("an update");
+            };
+            let handed = out.entry.expect("an update carries its entry");
+            // The store takes either for the other (`LogEntry::same_record`): no conflict when both reach it.
+            assert!(read.same_record(&handed), "{read:?} vs {handed:?}");
+        }
+    }
+
+    #[test]
     fn keys_name_their_room() {
         assert_eq!(Keys::room_of(&Keys::stream("room_abc")), Some("room_abc"));
     }
