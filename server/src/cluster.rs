@@ -8,8 +8,8 @@
 //!   hands the rest to the room's actor, and asks a room that lost its place to rebuild.
 //! - Commit: one node per room at a time (a lease) appends the stream to the store, idempotently, and
 //!   trims the stream below what the store holds (`committer.rs`), taking the updates its publisher and
-//!   reader hand over rather than reading them again (`pending.rs`); any node can commit a room on demand
-//!   ([`Bus::flush`], before an export reads the log). Every `--snapshot-every` committed entries that
+//!   reader hand over rather than reading them again (`pending.rs`); any node can commit a room from its
+//!   stream on demand ([`Bus::flush`], before an export reads the log; `commit.rs`). Every `--snapshot-every` committed entries that
 //!   node also writes a snapshot built from the store alone (`snapshot.rs`).
 //! - Presence: a node that loads a room asks the others for their members' awareness states, and each
 //!   room keeps the states other nodes relay, so a joiner sees everyone at once.
@@ -20,6 +20,7 @@
 //! - Counting: each node writes its count of a room's clients into the room's hash (with a deadline),
 //!   and "clients connected" sums the live counts.
 
+mod commit;
 mod committer;
 mod cursor;
 mod entries;
@@ -84,6 +85,14 @@ pub(crate) struct Link {
     collecting: AtomicBool,
     /// The updates handed to the committer.
     pending: Mutex<Pending>,
+    /// Whether this node held the room's lease when it last asked Redis, and when it asks next (ms on
+    /// the committer's monotonic clock): `committer.rs`.
+    leased: AtomicBool,
+    lease_ask_at: AtomicU64,
+    /// The seq this node last told Redis the store holds the room to, and when (the committer's
+    /// clock).
+    told: AtomicU64,
+    told_at: AtomicU64,
     /// 1 + the seq after which the committer last found the handed-over updates broken (0: it did
     /// not); found broken there again a tick later, it reads the stream.
     gap_after: AtomicU64,
@@ -297,9 +306,11 @@ impl Bus for RedisBus {
         link.stored.fetch_max(last_seq, Ordering::AcqRel);
         link.dirty.store(true, Ordering::Release);
         let (tx, remote) = mpsc::unbounded_channel();
-        if link.held.load(Ordering::Acquire) != 0 {
-            let _ = tx.send(Remote::HoldOff);
-        }
+        // Told either way: a room rebuilding attaches again, and the link that held it off may have
+        // gone meanwhile (its clients were closed, so it was forgotten), which would leave the room
+        // refusing joins with no one to tell it the hold is over.
+        let held = link.held.load(Ordering::Acquire) != 0;
+        let _ = tx.send(if held { Remote::HoldOff } else { Remote::Resumed });
         *link.remote.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx.clone());
         let epoch = self.links.epoch();
         *link.epoch.lock().unwrap_or_else(|e| e.into_inner()) = epoch.clone();
@@ -385,7 +396,7 @@ impl Bus for RedisBus {
         let mut attempt = 1;
         let upto = loop {
             // A connection Redis dropped fails its next command and reconnects: try again.
-            match committer::commit(&mut conn, self.store.as_ref(), &room, None).await {
+            match commit::commit(&mut conn, self.store.as_ref(), &room, None).await {
                 Err(e) if attempt < FLUSH_ATTEMPTS => {
                     tracing::debug!(error = %e, attempt, "commit failed; retrying")
                 }

@@ -3,13 +3,14 @@
 //! handover, a retry, or another node's flush for an export never loses or doubles an entry. The
 //! stream is trimmed only below what the store holds.
 //!
-//! A tick costs a few round trips whatever the number of rooms: one pipeline for every room's count,
-//! lease and the seq another holder committed, one store append for every room's updates that the
-//! publisher and the reader handed over (`pending.rs`), and one pipeline telling how far each room is
-//! committed and trimming its stream. A room is read from its stream (XRANGE, one room at a time)
-//! only when what was handed over does not follow on from where the store ends: after the lease was
-//! taken, a failed commit or Redis losing its data (the store's end is read again then), a burst past
-//! the buffer, or a run broken for two ticks in a row (an update still on its way is given one tick).
+//! A tick costs a few round trips whatever the number of rooms: one pipeline for the rooms' counts,
+//! leases (asked about once a second per room with news, not every tick) and the seqs other holders
+//! committed, one store append for every room's updates that the publisher and the reader handed
+//! over (`pending.rs`), and one pipeline telling how far each room is committed and trimming its
+//! stream. A room is read from its stream (XRANGE, one room at a time) only when what was handed
+//! over does not follow on from where the store ends: after the lease was taken, a failed commit or
+//! Redis losing its data (the store's end is read again then), a burst past the buffer, or a run
+//! broken for two ticks in a row (an update still on its way is given one tick).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,21 +20,26 @@ use redis::aio::ConnectionManager;
 
 use tokio::sync::mpsc;
 
-use super::entries::Entries;
-use super::message::{Incoming, Keys, decode};
+use super::commit::commit;
+use super::message::Keys;
 use super::reader::{Control, unreachable};
 use super::{HELD_BACKLOG, Link, Links, MAX_UNCOMMITTED};
 use crate::bus::Remote;
 use crate::clock::now_ms;
 use crate::metrics::METRICS;
-use crate::store::{LogEntry, RoomLog, StoreError, StoreResult};
+use crate::store::RoomLog;
 
 /// How often the committer looks at the rooms attached here.
 pub(super) const COMMIT_TICK: Duration = Duration::from_millis(100);
-/// How long a lease lasts unless renewed; the holder renews it every tick it has work.
+/// How long a lease lasts unless renewed.
 const LEASE_MS: u64 = 5_000;
-/// Entries committed per store append at most.
-const COMMIT_BATCH: usize = 1_000;
+/// How often a node asks Redis about a room's lease while the room has news: the holder renews it
+/// this often (so it keeps it through a stall of up to `LEASE_MS` less this), and another node looks
+/// this often whether it lapsed (a dead holder's room is taken over within `LEASE_MS` and this).
+/// Asking every tick would cost a lease script and a GET per room and node ten times a second.
+/// Should two nodes both commit a room for a moment, nothing is lost or doubled: the store's appends
+/// are idempotent.
+const LEASE_ASK_MS: u64 = 1_000;
 /// Entries kept in a stream below what the store holds, so a node loading the room meanwhile rarely
 /// has to read the store twice.
 const TRIM_KEEP: u64 = 1_000;
@@ -74,6 +80,8 @@ impl Committer {
         let mut ticker = tokio::time::interval(COMMIT_TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_refresh = 0;
+        // The leases' clock: monotonic, so a jump of the wall clock neither stops nor hurries the asks.
+        let started = std::time::Instant::now();
         loop {
             ticker.tick().await;
             let refresh = now_ms() >= last_refresh + COUNT_REFRESH_MS;
@@ -82,7 +90,8 @@ impl Committer {
             }
             self.check_epoch().await;
             let epoch = self.links.epoch();
-            let held = self.renew(refresh).await;
+            let now = started.elapsed().as_millis() as u64;
+            let held = self.renew(refresh, now).await;
             let mut done = Vec::new();
             // The rooms committed from what was handed over, each with the seq its run reaches.
             let mut handed = Vec::new();
@@ -131,16 +140,20 @@ impl Committer {
                     }
                 }
             }
-            self.committed(done).await;
+            self.committed(done, now).await;
         }
     }
 
     /// The tick's Redis work for every room attached here, in one pipeline: this node's counts of
-    /// their clients (when changed or due for a refresh), and, for each room with new updates, its
-    /// lease (taken or renewed) and how far another holder committed it. Forgets the rooms detached
-    /// for good. Returns the rooms with new updates whose lease this node holds.
-    async fn renew(&mut self, refresh: bool) -> Vec<(Arc<str>, Arc<Link>)> {
+    /// their clients (when changed or due for a refresh), and, for each room with new updates whose
+    /// lease is due to be asked about ([`LEASE_ASK_MS`]), its lease (taken or renewed) and how far
+    /// another holder committed it. Forgets the rooms detached for good. Returns the rooms with new
+    /// updates whose lease this node holds.
+    /// `now` (ms on the leases' clock) is taken before the asks: a lease renewed now lasts at least
+    /// `LEASE_MS` from it.
+    async fn renew(&mut self, refresh: bool, now: u64) -> Vec<(Arc<str>, Arc<Link>)> {
         let rooms: Vec<_> = self.links.rooms.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+        let mut held = Vec::new();
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
         let mut commands = 0;
@@ -158,6 +171,19 @@ impl Committer {
                 continue;
             }
             if !link.dirty.swap(false, Ordering::AcqRel) {
+                // No news: what the store holds is told if it was held back.
+                if link.leased.load(Ordering::Acquire) {
+                    commands += tell(&mut pipe, &room, &link, now);
+                }
+                continue;
+            }
+            if now < link.lease_ask_at.load(Ordering::Acquire) {
+                if link.leased.load(Ordering::Acquire) {
+                    held.push((room, link));
+                } else {
+                    // Another node holds it: looked at again once asking is due.
+                    link.dirty.store(true, Ordering::Release);
+                }
                 continue;
             }
             pipe.cmd("EVAL").arg(LEASE_SCRIPT).arg(1).arg(Keys::lease(&room)).arg(&*self.node).arg(LEASE_MS);
@@ -166,7 +192,7 @@ impl Committer {
             commands += 2;
         }
         if commands == 0 {
-            return Vec::new();
+            return held;
         }
         let replies: Vec<redis::RedisResult<redis::Value>> = match pipe.query_async(&mut self.conn).await {
             Ok(replies) => replies,
@@ -177,18 +203,22 @@ impl Committer {
                 if !unreachable(&e) {
                     tracing::warn!(error = %e, "taking the commit leases failed");
                 }
-                return Vec::new();
+                return held;
             }
         };
-        let mut held = Vec::new();
         for (room, link, at) in dirty {
             let lease = replies.get(at).cloned().unwrap_or(Ok(redis::Value::Nil));
-            match lease.and_then(|v| Ok(redis::from_redis_value::<i64>(v)?)) {
+            let lease = lease.and_then(|v| Ok(redis::from_redis_value::<i64>(v)?));
+            if let Ok(answer) = lease {
+                link.leased.store(answer == 1, Ordering::Release);
+                link.lease_ask_at.store(now + LEASE_ASK_MS, Ordering::Release);
+            }
+            match lease {
                 Ok(1) => held.push((room, link)),
                 Ok(_) => {
                     // Another node commits the room: what this node knew of the store is stale.
-                    // Looked at again next tick until that node says it committed what this one
-                    // read, so the room is taken over if the holder dies first.
+                    // Looked at again (once asking is due) until that node says it committed what
+                    // this one read, so the room is taken over if the holder dies first.
                     stop_collecting(&link);
                     link.committed.store(0, Ordering::Release);
                     let theirs = replies
@@ -216,13 +246,11 @@ impl Committer {
 
     /// After the store took the rooms' updates up to each one's seq: records it, takes the rooms'
     /// updates in-process from now on, starts their snapshots when due, and tells the other nodes how
-    /// far the store holds each room while trimming its stream below that (one pipeline), keeping
-    /// [`TRIM_KEEP`] entries under it.
-    async fn committed(&mut self, done: Vec<(Arc<str>, Arc<Link>, u64)>) {
-        if done.is_empty() {
-            return;
-        }
+    /// far the store holds each room (see [`tell`]), in one pipeline.
+    async fn committed(&mut self, done: Vec<(Arc<str>, Arc<Link>, u64)>, now: u64) {
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        let mut commands = 0;
         for (room, link, upto) in &done {
             link.committed.store(*upto, Ordering::Release);
             link.stored.fetch_max(*upto, Ordering::AcqRel);
@@ -231,12 +259,13 @@ impl Committer {
                 link.dirty.store(true, Ordering::Release);
             }
             super::snapshot::after_commit(&self.store, &self.links, room, link, *upto);
-            pipe.cmd("SET").arg(Keys::committed(room)).arg(*upto).ignore();
-            if let Some(min) = upto.checked_sub(TRIM_KEEP) {
-                pipe.cmd("XTRIM").arg(Keys::stream(room)).arg("MINID").arg(format!("{}-0", min + 1)).ignore();
-            }
+            commands += tell(&mut pipe, room, link, now);
         }
-        let trimmed: redis::RedisResult<()> = pipe.query_async(&mut self.conn).await;
+        if commands == 0 {
+            return;
+        }
+        let trimmed: redis::RedisResult<Vec<redis::RedisResult<redis::Value>>> =
+            pipe.query_async(&mut self.conn).await;
         if let Err(e) = trimmed {
             tracing::debug!(rooms = done.len(), error = %e, "trimming the streams failed");
         }
@@ -270,6 +299,10 @@ impl Committer {
         let _ = self.reader.send(Control::Lost);
         for link in self.links.rooms.iter() {
             stop_collecting(&link);
+            // The leases went with the data: asked for again at once.
+            link.leased.store(false, Ordering::Release);
+            link.lease_ask_at.store(0, Ordering::Release);
+            link.told.store(0, Ordering::Release);
             link.known.store(0, Ordering::Release);
             link.committed.store(0, Ordering::Release);
             link.dirty.store(true, Ordering::Release);
@@ -294,6 +327,30 @@ impl Committer {
             pipe.hset(&key, &*self.node, value).pexpire(&key, COUNT_TTL_MS as i64);
             2
         }
+    }
+}
+
+/// Adds to `pipe` the seq the store holds the room to (`Keys::committed`, which the other nodes read
+/// when they ask about the lease) and a trim of its stream below that, keeping [`TRIM_KEEP`] entries
+/// under it, when the store holds more than was told: at most once per [`LEASE_ASK_MS`] (the others
+/// read it no more often), so a room's last commit is told within that whether or not more news comes.
+/// Returns how many commands it added.
+fn tell(pipe: &mut redis::Pipeline, room: &str, link: &Link, now: u64) -> usize {
+    let committed = link.committed.load(Ordering::Acquire);
+    if committed <= link.told.load(Ordering::Acquire)
+        || now < link.told_at.load(Ordering::Acquire) + LEASE_ASK_MS
+    {
+        return 0;
+    }
+    link.told.store(committed, Ordering::Release);
+    link.told_at.store(now, Ordering::Release);
+    pipe.cmd("SET").arg(Keys::committed(room)).arg(committed);
+    match committed.checked_sub(TRIM_KEEP) {
+        Some(min) => {
+            pipe.cmd("XTRIM").arg(Keys::stream(room)).arg("MINID").arg(format!("{}-0", min + 1));
+            2
+        }
+        None => 1,
     }
 }
 
@@ -322,54 +379,5 @@ fn hold_if_behind(room: &str, link: &Link) {
     } else if held && behind <= MAX_UNCOMMITTED / 2 {
         tracing::info!(room, behind, "the store caught up; the room takes joins again");
         link.release(HELD_BACKLOG);
-    }
-}
-
-/// Commits the room's updates from the stream after `from` (the store's last seq, read from the
-/// store when `None`) and returns the seq the store now holds to.
-pub(super) async fn commit(
-    conn: &mut ConnectionManager,
-    store: &dyn RoomLog,
-    room: &Arc<str>,
-    from: Option<u64>,
-) -> StoreResult<u64> {
-    let mut committed = match from {
-        Some(seq) => seq,
-        None => store.last_seq(room).await?,
-    };
-    loop {
-        let Entries(range) = redis::cmd("XRANGE")
-            .arg(Keys::stream(room))
-            .arg(format!("{}-0", committed + 1))
-            .arg("+")
-            .arg("COUNT")
-            .arg(COMMIT_BATCH)
-            .query_async(conn)
-            .await
-            .map_err(|e| StoreError::backend(format!("reading the room's stream: {e}")))?;
-        let read = range.len();
-        let mut entries = Vec::new();
-        for item in range {
-            let (seq, 0) = item.id else { continue };
-            let Ok(Incoming::Update(entry)) = decode(room, seq, item) else { continue };
-            if seq != committed + 1 + entries.len() as u64 {
-                // Below it the stream was trimmed (the store has those) or lost: stop at what is whole.
-                if entries.is_empty() && seq > committed + 1 {
-                    return Err(StoreError::backend(format!(
-                        "the stream lacks entries {}..{seq}; they cannot be committed",
-                        committed + 1
-                    )));
-                }
-                break;
-            }
-            entries.push(entry);
-        }
-        let Some(last) = entries.last().map(|e: &LogEntry| e.seq) else { return Ok(committed) };
-        store.append(entries, None).await?;
-        METRICS.cluster("committed", last - committed);
-        committed = last;
-        if read < COMMIT_BATCH {
-            return Ok(committed);
-        }
     }
 }
