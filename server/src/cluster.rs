@@ -7,8 +7,9 @@
 //!   notifies each entry to the other nodes that read the room, `readers.rs` and `touched.rs`), drops the node's own echoes,
 //!   hands the rest to the room's actor, and asks a room that lost its place to rebuild.
 //! - Commit: one node per room at a time (a lease) appends the stream to the store, idempotently, and
-//!   trims the stream below what the store holds (`committer.rs`); any node can commit a room on demand
-//!   ([`Bus::flush`], before an export reads the log). Every `--snapshot-every` committed entries that
+//!   trims the stream below what the store holds (`committer.rs`), taking the updates its publisher and
+//!   reader hand over rather than reading them again (`pending.rs`); any node can commit a room from its
+//!   stream on demand ([`Bus::flush`], before an export reads the log; `commit.rs`). Every `--snapshot-every` committed entries that
 //!   node also writes a snapshot built from the store alone (`snapshot.rs`).
 //! - Presence: a node that loads a room asks the others for their members' awareness states, and each
 //!   room keeps the states other nodes relay, so a joiner sees everyone at once.
@@ -19,10 +20,12 @@
 //! - Counting: each node writes its count of a room's clients into the room's hash (with a deadline),
 //!   and "clients connected" sums the live counts.
 
+mod commit;
 mod committer;
 mod cursor;
 mod entries;
 mod message;
+mod pending;
 mod publisher;
 mod reader;
 mod readers;
@@ -45,6 +48,7 @@ use crate::clock::now_ms;
 use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomLog, StoreError, StoreResult};
 use message::{K_ENDED, K_REOPENED, Keys, Outgoing};
+use pending::Pending;
 use publisher::{Job, Publisher};
 use reader::{Control, Reader};
 
@@ -76,6 +80,22 @@ pub(crate) struct Link {
     dirty: AtomicBool,
     /// The seq the store holds to, as this node last committed it (0: unknown, read the store).
     committed: AtomicU64,
+    /// The committer holds the room's lease and knows where the store ends: the publisher and the
+    /// reader hand it the room's updates (`pending.rs`).
+    collecting: AtomicBool,
+    /// The updates handed to the committer.
+    pending: Mutex<Pending>,
+    /// Whether this node held the room's lease when it last asked Redis, and when it asks next (ms on
+    /// the committer's monotonic clock): `committer.rs`.
+    leased: AtomicBool,
+    lease_ask_at: AtomicU64,
+    /// The seq this node last told Redis the store holds the room to, and when (the committer's
+    /// clock).
+    told: AtomicU64,
+    told_at: AtomicU64,
+    /// 1 + the seq after which the committer last found the handed-over updates broken (0: it did
+    /// not); found broken there again a tick later, it reads the stream.
+    gap_after: AtomicU64,
     /// Attachments of the room's actor(s) on this node.
     attached: AtomicUsize,
     /// Clients of the room on this node, and the count last written to Redis.
@@ -170,6 +190,17 @@ impl Links {
     fn tell(&self, room: &str, remote: Remote) {
         if let Some(link) = self.rooms.get(room) {
             link.tell(remote);
+        }
+    }
+
+    /// Hands an update of the room, added to its stream under `epoch`, to the committer if it takes
+    /// the room's updates (`pending.rs`). Before [`Links::saw`], so the committer knows of no update
+    /// that is still on its way to it.
+    fn hand(&self, room: &str, epoch: &Arc<str>, entry: impl FnOnce() -> LogEntry) {
+        if let Some(link) = self.rooms.get(room)
+            && link.collecting.load(Ordering::Acquire)
+        {
+            link.pending.lock().unwrap_or_else(|e| e.into_inner()).push(epoch, entry());
         }
     }
 
@@ -275,15 +306,18 @@ impl Bus for RedisBus {
         link.stored.fetch_max(last_seq, Ordering::AcqRel);
         link.dirty.store(true, Ordering::Release);
         let (tx, remote) = mpsc::unbounded_channel();
-        if link.held.load(Ordering::Acquire) != 0 {
-            let _ = tx.send(Remote::HoldOff);
-        }
+        // Told either way: a room rebuilding attaches again, and the link that held it off may have
+        // gone meanwhile (its clients were closed, so it was forgotten), which would leave the room
+        // refusing joins with no one to tell it the hold is over.
+        let held = link.held.load(Ordering::Acquire) != 0;
+        let _ = tx.send(if held { Remote::HoldOff } else { Remote::Resumed });
         *link.remote.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx.clone());
-        *link.epoch.lock().unwrap_or_else(|e| e.into_inner()) = self.links.epoch();
+        let epoch = self.links.epoch();
+        *link.epoch.lock().unwrap_or_else(|e| e.into_inner()) = epoch.clone();
         // Redis counts the room's seq on from what the store holds, if it has no count of its own (a
         // room new to Redis, or a Redis that lost its data): queued ahead of the room's own messages.
         let _ = self.jobs.send(Job::Seed { room: room.clone(), seq: last_seq });
-        let _ = self.control.send(Control::Attach { room: room.clone(), last_seq, tx });
+        let _ = self.control.send(Control::Attach { room: room.clone(), last_seq, tx, epoch });
         Some(Attachment { remote })
     }
 
@@ -362,7 +396,7 @@ impl Bus for RedisBus {
         let mut attempt = 1;
         let upto = loop {
             // A connection Redis dropped fails its next command and reconnects: try again.
-            match committer::commit(&mut conn, self.store.as_ref(), &room, None).await {
+            match commit::commit(&mut conn, self.store.as_ref(), &room, None).await {
                 Err(e) if attempt < FLUSH_ATTEMPTS => {
                     tracing::debug!(error = %e, attempt, "commit failed; retrying")
                 }

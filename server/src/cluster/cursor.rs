@@ -23,6 +23,9 @@ pub(super) struct Cursor {
     /// The seq of the last update read.
     pub(super) last_seq: u64,
     pub(super) tx: mpsc::UnboundedSender<Remote>,
+    /// The Redis data's epoch the room attached under: the updates read here are handed to the
+    /// committer as of it (`pending.rs`).
+    pub(super) epoch: Arc<str>,
     /// Set after the stream failed on its own: not read again before then.
     pub(super) paused_until: Option<Instant>,
 }
@@ -54,6 +57,9 @@ impl Cursor {
         };
         let remote = match incoming {
             Incoming::Update(entry) => {
+                if n == 0 && ms > c.last_seq {
+                    links.hand(&c.room, &c.epoch, || entry.clone());
+                }
                 match c.next_update(ms, n, links) {
                     Some(true) => {}
                     Some(false) => return false,

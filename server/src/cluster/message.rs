@@ -95,6 +95,9 @@ pub(super) struct Outgoing {
     pub(super) room: Arc<str>,
     pub(super) kind: &'static str,
     pub(super) fields: Vec<(&'static str, Bytes)>,
+    /// An update's log entry (its seq not known yet), for the committer once the ordering script has
+    /// numbered it (`pending.rs`).
+    pub(super) entry: Option<LogEntry>,
 }
 
 impl Outgoing {
@@ -105,21 +108,21 @@ impl Outgoing {
             (F_AUTHOR, Bytes::copy_from_slice(entry.author.as_bytes())),
             (F_ROLE, Bytes::from_static(role.as_bytes())),
             (F_AT, Bytes::from(entry.at_ms.to_string())),
-            (F_DATA, entry.update),
+            (F_DATA, entry.update.clone()),
         ];
-        Outgoing { room: entry.room_id, kind: K_UPDATE, fields }
+        Outgoing { room: entry.room_id.clone(), kind: K_UPDATE, fields, entry: Some(entry) }
     }
 
     pub(super) fn awareness(room: Arc<str>, frame: Bytes) -> Outgoing {
-        Outgoing { room, kind: K_AWARENESS, fields: vec![(F_DATA, frame)] }
+        Outgoing { room, kind: K_AWARENESS, fields: vec![(F_DATA, frame)], entry: None }
     }
 
     pub(super) fn room_event(room: Arc<str>, frame: Bytes) -> Outgoing {
-        Outgoing { room, kind: K_ROOM_EVENT, fields: vec![(F_DATA, frame)] }
+        Outgoing { room, kind: K_ROOM_EVENT, fields: vec![(F_DATA, frame)], entry: None }
     }
 
     pub(super) fn signal(room: Arc<str>, kind: &'static str) -> Outgoing {
-        Outgoing { room, kind, fields: Vec::new() }
+        Outgoing { room, kind, fields: Vec::new(), entry: None }
     }
 
     /// Roughly what the message holds in memory while queued: its fields' bytes.
@@ -246,6 +249,31 @@ mod tests {
         match decode(&room, 5, event) {
             Ok(Incoming::RoomEvent(f)) => assert_eq!(&f[..], &frame[..]),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_update_handed_over_is_the_entry_its_stream_entry_reads_back_as() {
+        let room: Arc<str> = Arc::from("room_1");
+        for role in [Some(Role::Candidate), None] {
+            let entry = LogEntry {
+                room_id: room.clone(),
+                seq: 0,
+                at_ms: 1234,
+                author: Arc::from("Ada"),
+                role,
+                conn_id: 9,
+                update: Bytes::from_static(b"\x01\x02"),
+            };
+            let out = Outgoing::update(entry);
+            let mut fields: Vec<(&str, &[u8])> = vec![("v", b"1"), ("k", b"u"), ("n", b"node")];
+            fields.extend(out.fields.iter().map(|(k, v)| (*k, &v[..])));
+            let Ok(Incoming::Update(read)) = decode(&room, 5, Entry::new((5, 0), &fields)) else {
+                panic!("an update");
+            };
+            let handed = out.entry.expect("an update carries its entry");
+            // The store takes either for the other (`LogEntry::same_record`): no conflict when both reach it.
+            assert!(read.same_record(&handed), "{read:?} vs {handed:?}");
         }
     }
 

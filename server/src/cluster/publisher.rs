@@ -19,7 +19,7 @@ use super::message::{K_UPDATE, Keys, Outgoing};
 use super::touched::TOUCHED_MAXLEN;
 use crate::bus::Remote;
 use crate::metrics::METRICS;
-use crate::store::RoomLog;
+use crate::store::{LogEntry, RoomLog};
 
 /// Messages sent per pipeline at most.
 const BATCH: usize = 256;
@@ -237,10 +237,13 @@ impl Publisher {
                 Ok(added) => {
                     // The reader reads this node's own entries only when other news or a full scan
                     // takes it to the room (`touched.rs`): the room's log is known to reach this far.
-                    if let Job::Send { message, .. } = &batch[i]
+                    if let Job::Send { message, epoch, .. } = &mut batch[i]
                         && message.kind == K_UPDATE
                         && let Some((seq, 0)) = added_id(&added)
                     {
+                        if let Some(entry) = message.entry.take() {
+                            self.links.hand(&message.room, epoch, || LogEntry { seq, ..entry });
+                        }
                         self.links.saw(&message.room, seq);
                     }
                 }

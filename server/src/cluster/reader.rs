@@ -55,8 +55,9 @@ const FAILED_STREAM_PAUSE: Duration = Duration::from_secs(5);
 const UNREACHABLE_PAUSE: Duration = Duration::from_millis(200);
 
 pub(super) enum Control {
-    /// Read the room's stream after log entry `last_seq`, handing what others did to `tx`.
-    Attach { room: Arc<str>, last_seq: u64, tx: mpsc::UnboundedSender<Remote> },
+    /// Read the room's stream after log entry `last_seq`, handing what others did to `tx`; the room
+    /// attached under the Redis data's `epoch`.
+    Attach { room: Arc<str>, last_seq: u64, tx: mpsc::UnboundedSender<Remote>, epoch: Arc<str> },
     /// Redis lost its data: every place in a stream means nothing now.
     Lost,
 }
@@ -282,7 +283,7 @@ impl Reader {
         readers: &Readers,
         control: Control,
     ) {
-        let Control::Attach { room, last_seq, tx } = control else {
+        let Control::Attach { room, last_seq, tx, epoch } = control else {
             // Redis lost its data: every place in a stream means nothing now; each room rebuilds
             // (the committer tells it) and attaches again.
             tracing::debug!(rooms = cursors.len(), "dropping every place in the streams");
@@ -314,7 +315,7 @@ impl Reader {
         };
         cursors.insert(
             room.clone(),
-            Cursor { room: room.clone(), key, last_id, last_seq, tx, paused_until: None },
+            Cursor { room: room.clone(), key, last_id, last_seq, tx, epoch, paused_until: None },
         );
         // What was added before it attached is not notified any more.
         touched.mark(room.clone());
