@@ -135,14 +135,30 @@ pub async fn assert_log_whole(db: &Database, node: &TestServer, room: &str, path
 }
 
 /// A client that lost its connection comes back through `url` and, as a provider's resync does,
-/// sends what `old` holds beyond the node's state (sync step 2).
+/// sends what `old` holds beyond the node's state (sync step 2). Between the node's state and the
+/// update's arrival the node may learn part of that from the bus (the rest of the dead node's stream);
+/// the update then repeats structs the node holds up to a clock in their middle, the node refuses it
+/// (1007, docs/ARCHITECTURE.md) and, like a provider, the client reconnects and sends again from the
+/// node's new state. A sync step 1 after the update tells which: the node answers it in order, or has
+/// closed the connection.
 pub async fn come_back(url: &str, old: &YClient) -> YClient {
-    let mut back = YClient::synced(url).await;
-    let theirs = back.doc().transact().state_vector();
-    let missing = old.doc().transact().encode_diff_v1(&theirs);
-    back.doc().transact_mut().apply_update(Update::decode_v1(&missing).unwrap()).unwrap();
-    back.send_raw(handoff_protocol::frame::encode_update(&missing)).await;
-    back
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let mut back = YClient::synced(url).await;
+        let theirs = back.doc().transact().state_vector();
+        let missing = old.doc().transact().encode_diff_v1(&theirs);
+        back.doc().transact_mut().apply_update(Update::decode_v1(&missing).unwrap()).unwrap();
+        back.send_raw(handoff_protocol::frame::encode_update(&missing)).await;
+        back.synced = false;
+        back.send_raw(handoff_protocol::frame::encode_sync_step1(&theirs)).await;
+        while !back.synced && back.closed.is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "the node answers the comeback");
+            back.step(Duration::from_millis(50)).await;
+        }
+        let Some((code, reason)) = back.closed.clone() else { return back };
+        assert_eq!(code, 1007, "only a straddling repeat is refused: {reason}");
+        assert!(reason.contains("straddles"), "{reason}");
+    }
 }
 
 /// A TCP proxy to a loopback port that the test can cut: while cut, it drops every connection and
