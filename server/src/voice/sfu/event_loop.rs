@@ -51,6 +51,8 @@ pub(super) struct EventLoop {
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     /// Packets received by the last drains, with their speaker, waiting to be forwarded.
     pub(super) received: Vec<(u64, RtpPacket)>,
+    /// The batch being forwarded, kept between packets so that forwarding allocates no list per packet.
+    pub(super) forwarding: Vec<(u64, RtpPacket)>,
     /// The member whose `Rtc` the loop is working on: the one dropped if that work panics.
     pub(super) current: Option<u64>,
 }
@@ -97,6 +99,7 @@ impl EventLoop {
             by_source: HashMap::new(),
             timers: BinaryHeap::new(),
             received: Vec::new(),
+            forwarding: Vec::new(),
             current: None,
         })
     }

@@ -14,11 +14,14 @@ impl EventLoop {
     /// Forwards every packet the last drains received. A listener drained after a write could emit
     /// packets of its own, so this runs until none is left.
     pub(super) fn forward(&mut self) {
+        let mut batch = std::mem::take(&mut self.forwarding);
         while !self.received.is_empty() {
-            for (speaker, packet) in std::mem::take(&mut self.received) {
+            std::mem::swap(&mut batch, &mut self.received);
+            for (speaker, packet) in batch.drain(..) {
                 self.forward_one(speaker, &packet);
             }
         }
+        self.forwarding = batch;
     }
 
     fn forward_one(&mut self, speaker: u64, packet: &RtpPacket) {
