@@ -3,7 +3,7 @@
 //! as it reads them, so the node holding a room's commit lease need not read the room's stream again.
 //! Only an unbroken run from where the store ends is committed from here; whatever the run lacks (the
 //! buffer was full, the lease was just taken, a retried publish added nothing new) the committer reads
-//! from the stream as before (`committer.rs`). The store's appends are idempotent by seq, so an entry
+//! from the stream (`commit.rs`). The store's appends are idempotent by seq, so an entry
 //! both handed over and read from the stream is stored once.
 //!
 //! Every entry carries the Redis data's epoch it was added under: after Redis lost its data the same
