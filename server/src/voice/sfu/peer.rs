@@ -20,6 +20,10 @@ const AUDIO_LEVEL_EXTENSION_ID: u8 = 1;
 /// The mid extension's id in every offer: browsers bundle every m-line on one transport and tell the
 /// m-lines' packets apart by it.
 const MID_EXTENSION_ID: u8 = 4;
+/// Candidates a member may trickle over its connection's life. A browser sends one per interface and
+/// kind (host, server-reflexive, relay), a handful per ICE restart; each is kept by the member's `Rtc`,
+/// so a client that sends them without end must not grow the loop's memory.
+const MAX_REMOTE_CANDIDATES: usize = 64;
 
 /// A change for the next offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +55,8 @@ pub(super) struct Peer {
     pub(super) recorder: Option<Box<dyn SpeakerRecorder>>,
     /// The addresses this member's datagrams came from.
     pub(super) sources: Vec<std::net::SocketAddr>,
+    /// Candidates the member trickled, up to [`MAX_REMOTE_CANDIDATES`].
+    remote_candidates: usize,
     /// When str0m wants its next timeout, and the earliest entry of it in the loop's timer heap.
     pub(super) next: Instant,
     pub(super) queued: Option<Instant>,
@@ -92,6 +98,7 @@ impl Peer {
             recording: open.recording,
             recorder: None,
             sources: Vec::new(),
+            remote_candidates: 0,
             next: now,
             queued: None,
             alive: true,
@@ -154,7 +161,11 @@ impl Peer {
     /// Adds a candidate the member trickled (`candidate:…`, as browsers give it).
     pub(super) fn candidate(&mut self, candidate: &str) -> Result<(), String> {
         let line = candidate.trim().trim_start_matches("a=");
+        if self.remote_candidates >= MAX_REMOTE_CANDIDATES {
+            return Err(format!("more than {MAX_REMOTE_CANDIDATES} candidates"));
+        }
         let candidate = Candidate::from_sdp_string(line).map_err(|e| e.to_string())?;
+        self.remote_candidates += 1;
         self.rtc.add_remote_candidate(candidate);
         Ok(())
     }
@@ -221,6 +232,18 @@ mod tests {
         assert!(second.contains("a=msid:8 voice-8"), "{second}");
         assert!(peer.answer("v=0").is_err(), "garbage is refused");
         assert!(peer.answer("v=0").is_err(), "and no offer is out any more");
+    }
+
+    #[test]
+    fn a_member_trickling_candidates_without_end_is_refused_past_the_bound() {
+        let mut peer = peer(true);
+        assert!(peer.candidate("not a candidate").is_err(), "garbage is refused and not counted");
+        for port in 0..MAX_REMOTE_CANDIDATES {
+            let line = format!("candidate:1 1 udp 2130706431 127.0.0.1 {} typ host", 50_000 + port);
+            peer.candidate(&line).unwrap();
+        }
+        let err = peer.candidate("candidate:1 1 udp 2130706431 127.0.0.1 49999 typ host").unwrap_err();
+        assert!(err.contains("more than"), "{err}");
     }
 
     #[test]
