@@ -29,6 +29,7 @@ mod pending;
 mod publisher;
 mod reader;
 mod readers;
+mod sharing;
 mod snapshot;
 mod touched;
 mod voice_home;
@@ -113,6 +114,8 @@ pub(crate) struct Link {
     remote: Mutex<Option<mpsc::UnboundedSender<Remote>>>,
     /// The Redis data's epoch when the room last attached: its messages carry it (`publisher.rs`).
     epoch: Mutex<Arc<str>>,
+    /// Whether another node reads the room (`sharing.rs`).
+    sharing: sharing::Sharing,
 }
 
 impl Link {
@@ -337,6 +340,9 @@ impl Bus for RedisBus {
     }
 
     fn awareness(&self, room: &Arc<str>, frame: Bytes) {
+        if self.links.alone(room) {
+            return;
+        }
         self.send(Outgoing::awareness(room.clone(), frame));
     }
 

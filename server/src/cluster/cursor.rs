@@ -41,6 +41,8 @@ impl Cursor {
             // This node's own: only an update's place in the log matters.
             return !entry.is(F_KIND, K_UPDATE) || c.next_update(ms, n, links) != Some(false);
         }
+        // Before the room answers it: a request for states must find the room shared.
+        links.seen_other(&c.room);
         let incoming = match decode(&c.room, ms, entry) {
             Ok(incoming) => incoming,
             Err(why) => {

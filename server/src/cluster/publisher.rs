@@ -13,10 +13,10 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
-use super::Links;
 use super::entries::parse_id;
 use super::message::{K_UPDATE, Keys, Outgoing};
 use super::touched::TOUCHED_MAXLEN;
+use super::{Links, sharing};
 use crate::bus::Remote;
 use crate::metrics::METRICS;
 use crate::store::{LogEntry, RoomLog};
@@ -38,6 +38,9 @@ const SEED_TIMEOUT: Duration = Duration::from_secs(2);
 /// data's epoch, the room's readers. ARGV: node, publish number, kind, how long to keep the publish
 /// numbers, the epoch the room was attached under, how many notifications a stream keeps, what a
 /// node's notification stream's key starts with, then the message's fields.
+///
+/// The reply is the entry's id and how many other nodes read the room (`sharing.rs`) in one string
+/// (one allocation where a table would take three, per message); nil for a message already added.
 ///
 /// An awareness message skips the publish numbers: a retry may add it twice, which its receivers take
 /// as one (a state's clock says whether it is news), and it is about half of all messages.
@@ -66,12 +69,14 @@ end
 local added = redis.call('XADD', KEYS[2], id, 'v', '1', 'k', ARGV[3], 'n', ARGV[1], unpack(ARGV, 8))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local others = 0
 for _, reader in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. now, '+inf')) do
   if reader ~= ARGV[1] then
+    others = others + 1
     redis.call('XADD', ARGV[7] .. reader, 'MAXLEN', '~', ARGV[6], '*', 'v', '1', 's', KEYS[2], 'n', ARGV[1])
   end
 end
-return added
+return added .. ' ' .. others
 ";
 
 pub(super) enum Job {
@@ -229,17 +234,22 @@ impl Publisher {
         if sent.is_empty() {
             return Ok((false, Vec::new()));
         }
+        let sent_at = sharing::stamp();
         let results: Vec<redis::RedisResult<redis::Value>> = pipe.query_async(&mut self.conn).await?;
         let mut missing_script = false;
         let mut unseeded: Vec<Arc<str>> = Vec::new();
         for (i, result) in sent.into_iter().zip(results) {
             match result {
-                Ok(added) => {
+                Ok(reply) => {
+                    let (added, others) = script_reply(&reply);
+                    if let (Job::Send { message, .. }, Some(others)) = (&batch[i], others) {
+                        self.links.told_readers(&message.room, others, sent_at);
+                    }
                     // The reader reads this node's own entries only when other news or a full scan
                     // takes it to the room (`touched.rs`): the room's log is known to reach this far.
                     if let Job::Send { message, epoch, .. } = &mut batch[i]
                         && message.kind == K_UPDATE
-                        && let Some((seq, 0)) = added_id(&added)
+                        && let Some((seq, 0)) = added
                     {
                         if let Some(entry) = message.entry.take() {
                             self.links.hand(&message.room, epoch, || LogEntry { seq, ..entry });
@@ -281,16 +291,33 @@ impl Publisher {
     }
 }
 
-/// The id the ordering script added an entry under (nil: a retry of an entry already added).
-fn added_id(reply: &redis::Value) -> Option<(u64, u64)> {
-    match reply {
-        redis::Value::BulkString(id) => parse_id(std::str::from_utf8(id).ok()?),
-        redis::Value::SimpleString(id) => parse_id(id),
+/// The id the ordering script added an entry under and how many other nodes read the room (nothing:
+/// a retry of an entry already added).
+fn script_reply(reply: &redis::Value) -> (Option<(u64, u64)>, Option<u64>) {
+    let text = match reply {
+        redis::Value::BulkString(text) => std::str::from_utf8(text).ok(),
+        redis::Value::SimpleString(text) => Some(text.as_str()),
         _ => None,
-    }
+    };
+    let Some((id, others)) = text.and_then(|t| t.split_once(' ')) else { return (None, None) };
+    (parse_id(id), others.parse().ok())
 }
 
 /// The node's publish numbers: one sequence for every room, so each room's are increasing too.
 pub(super) fn next_number(links: &Links) -> u64 {
     links.published.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_reply;
+    use redis::Value;
+
+    #[test]
+    fn the_scripts_reply_gives_the_id_and_the_other_readers() {
+        assert_eq!(script_reply(&Value::BulkString(b"42-0 2".to_vec())), (Some((42, 0)), Some(2)));
+        assert_eq!(script_reply(&Value::BulkString(b"41-3 0".to_vec())), (Some((41, 3)), Some(0)));
+        // A message added before: nothing to learn.
+        assert_eq!(script_reply(&Value::Nil), (None, None));
+    }
 }
