@@ -2,7 +2,9 @@
 //! (`process_cpu_seconds_total`, in whole seconds; `/proc` replaces it when the node's pid is known) per
 //! update delivered to its clients, and its server-side fan-out
 //! histogram (`handoff_fanout_seconds`: from the room taking an update to its write into each member's
-//! socket). Works for a node on another machine, where `/proc` cannot be read.
+//! socket), and in cluster mode its bus hop (`handoff_bus_hop_seconds`: from another node accepting an
+//! update to this node reading it from the bus). Works for a node on another machine, where `/proc`
+//! cannot be read.
 
 use std::time::Instant;
 
@@ -15,12 +17,18 @@ use crate::limits::HTTP_TIMEOUT;
 #[derive(Debug, Clone)]
 pub struct NodeSample {
     pub cpu_s: f64,
-    pub fanout_sum_s: f64,
-    pub fanout_count: f64,
-    /// The fan-out histogram's buckets: (upper bound in seconds, cumulative count), in page order
-    /// (ascending, `+Inf` last).
-    pub fanout_buckets: Vec<(f64, f64)>,
+    pub fanout: HistogramSample,
+    pub bus_hop: HistogramSample,
     pub at: Instant,
+}
+
+/// One reading of a histogram.
+#[derive(Debug, Clone, Default)]
+pub struct HistogramSample {
+    pub sum_s: f64,
+    pub count: f64,
+    /// (upper bound in seconds, cumulative count), in page order (ascending, `+Inf` last).
+    pub buckets: Vec<(f64, f64)>,
 }
 
 /// What one node did between two samples.
@@ -43,6 +51,12 @@ pub struct NodeFigures {
     /// 99th percentile: at most that long. `None` when no write was counted or the bucket is `+Inf`.
     pub server_fanout_p50_le_us: Option<f64>,
     pub server_fanout_p99_le_us: Option<f64>,
+    /// Updates this node read from the bus that another node accepted, and their hop (mean, and the
+    /// bounds of the buckets holding the median and the 99th percentile, µs; millisecond stamps).
+    pub bus_hop_updates: u64,
+    pub bus_hop_mean_us: f64,
+    pub bus_hop_p50_le_us: Option<f64>,
+    pub bus_hop_p99_le_us: Option<f64>,
 }
 
 impl NodeSample {
@@ -58,16 +72,38 @@ impl NodeSample {
         NodeSample::parse(&page, at)
     }
 
-    /// The counters of a Prometheus text page; the fan-out histogram counts 0 on a node without it.
+    /// The counters of a Prometheus text page; a histogram counts 0 on a node without it.
     pub fn parse(page: &str, at: Instant) -> anyhow::Result<NodeSample> {
         Ok(NodeSample {
             cpu_s: metric(page, "process_cpu_seconds_total")
                 .context("/metrics has no process_cpu_seconds_total (not on Linux?)")?,
-            fanout_sum_s: metric(page, "handoff_fanout_seconds_sum").unwrap_or(0.0),
-            fanout_count: metric(page, "handoff_fanout_seconds_count").unwrap_or(0.0),
-            fanout_buckets: buckets(page, "handoff_fanout_seconds_bucket"),
+            fanout: HistogramSample::parse(page, "handoff_fanout_seconds"),
+            bus_hop: HistogramSample::parse(page, "handoff_bus_hop_seconds"),
             at,
         })
+    }
+}
+
+impl HistogramSample {
+    fn parse(page: &str, name: &str) -> HistogramSample {
+        HistogramSample {
+            sum_s: metric(page, &format!("{name}_sum")).unwrap_or(0.0),
+            count: metric(page, &format!("{name}_count")).unwrap_or(0.0),
+            buckets: buckets(page, &format!("{name}_bucket")),
+        }
+    }
+
+    /// Observations since `before`, their mean (µs), and the bucket bounds of the median and the
+    /// 99th percentile.
+    fn since(&self, before: &HistogramSample) -> (u64, f64, Option<f64>, Option<f64>) {
+        let count = (self.count - before.count).max(0.0);
+        let sum = (self.sum_s - before.sum_s).max(0.0);
+        (
+            count as u64,
+            if count > 0.0 { sum * 1e6 / count } else { 0.0 },
+            bucket_quantile_us(&before.buckets, &self.buckets, 0.5),
+            bucket_quantile_us(&before.buckets, &self.buckets, 0.99),
+        )
     }
 }
 
@@ -105,8 +141,8 @@ fn bucket_quantile_us(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Op
 impl NodeFigures {
     pub fn between(before: &NodeSample, after: &NodeSample, delivered: u64) -> NodeFigures {
         let cpu_s = (after.cpu_s - before.cpu_s).max(0.0);
-        let writes = (after.fanout_count - before.fanout_count).max(0.0);
-        let sum = (after.fanout_sum_s - before.fanout_sum_s).max(0.0);
+        let (writes, fanout_mean, fanout_p50, fanout_p99) = after.fanout.since(&before.fanout);
+        let (hops, hop_mean, hop_p50, hop_p99) = after.bus_hop.since(&before.bus_hop);
         NodeFigures {
             cpu_s,
             cpu_from: "metrics",
@@ -116,10 +152,14 @@ impl NodeFigures {
                 std::time::Duration::from_secs_f64(cpu_s),
                 delivered,
             ),
-            server_fanout_writes: writes as u64,
-            server_fanout_mean_us: if writes > 0.0 { sum * 1e6 / writes } else { 0.0 },
-            server_fanout_p50_le_us: bucket_quantile_us(&before.fanout_buckets, &after.fanout_buckets, 0.5),
-            server_fanout_p99_le_us: bucket_quantile_us(&before.fanout_buckets, &after.fanout_buckets, 0.99),
+            server_fanout_writes: writes,
+            server_fanout_mean_us: fanout_mean,
+            server_fanout_p50_le_us: fanout_p50,
+            server_fanout_p99_le_us: fanout_p99,
+            bus_hop_updates: hops,
+            bus_hop_mean_us: hop_mean,
+            bus_hop_p50_le_us: hop_p50,
+            bus_hop_p99_le_us: hop_p99,
         }
     }
 
@@ -135,8 +175,19 @@ impl NodeFigures {
 
     /// The node's line of the report.
     pub fn line(&self) -> String {
+        let hop = if self.bus_hop_updates == 0 {
+            String::new()
+        } else {
+            format!(
+                "; bus hop {:.0} µs mean, p50 ≤ {}, p99 ≤ {} over {} updates",
+                self.bus_hop_mean_us,
+                bound(self.bus_hop_p50_le_us),
+                bound(self.bus_hop_p99_le_us),
+                self.bus_hop_updates
+            )
+        };
         format!(
-            "CPU {:.2} s ({}) over {:.1} s, {:.1} µs per delivered update ({} delivered); server-side fan-out {:.0} µs mean, p50 ≤ {}, p99 ≤ {} over {} writes",
+            "CPU {:.2} s ({}) over {:.1} s, {:.1} µs per delivered update ({} delivered); server-side fan-out {:.0} µs mean, p50 ≤ {}, p99 ≤ {} over {} writes{hop}",
             self.cpu_s,
             self.cpu_from,
             self.wall_s,
@@ -203,8 +254,25 @@ mod tests {
         let slow = NodeSample::parse(&hist([60, 100, 110]), t0).unwrap();
         assert_eq!(NodeFigures::between(&before, &slow, 100).server_fanout_p99_le_us, None, "past 10 ms");
 
+        let hop = |count: u32, sum: &str| {
+            format!(
+                "process_cpu_seconds_total 1\nhandoff_bus_hop_seconds_bucket{{le=\"0.001\"}} {count}\n\
+                 handoff_bus_hop_seconds_bucket{{le=\"+Inf\"}} {count}\nhandoff_bus_hop_seconds_sum {sum}\n\
+                 handoff_bus_hop_seconds_count {count}\n"
+            )
+        };
+        let f = NodeFigures::between(
+            &NodeSample::parse(&hop(0, "0"), t0).unwrap(),
+            &NodeSample::parse(&hop(4, "0.002"), t0).unwrap(),
+            4,
+        );
+        assert_eq!((f.bus_hop_updates, f.bus_hop_p99_le_us), (4, Some(1000.0)));
+        assert!((f.bus_hop_mean_us - 500.0).abs() < 1e-6, "{f:?}");
+        assert_eq!(f.server_fanout_writes, 0, "the two histograms are read apart");
+
         let old = NodeSample::parse("process_cpu_seconds_total 2\n", t0).unwrap();
-        assert_eq!(old.fanout_count, 0.0, "a node without the histogram counts none");
+        assert_eq!(old.fanout.count, 0.0, "a node without the histogram counts none");
+        assert_eq!(NodeFigures::between(&old, &old, 0).bus_hop_updates, 0);
         assert!(NodeSample::parse("handoff_connections 3\n", t0).is_err());
     }
 }

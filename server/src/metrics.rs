@@ -65,6 +65,10 @@ pub struct Metrics {
     /// From the room taking an accepted update to its write into each other member's socket, once per
     /// member (see `ws::sink`).
     pub fanout_seconds: Histogram,
+    /// Cluster mode: from another node accepting an update to this node reading it from the bus
+    /// (wall clocks, milliseconds: see `cluster::cursor`). With `fanout_seconds` it makes the server's
+    /// own cross-node latency.
+    pub bus_hop_seconds: Histogram,
     /// Voice packets not recorded, by reason: `queue_full` (the writer's queue was at its bound),
     /// `invalid`, `duplicate`, `late`, `too_long` (see `recording::timeline`).
     pub recording_packets_dropped: IntCounterVec,
@@ -232,6 +236,13 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "handoff_fanout_seconds",
             "From the room taking an accepted update (or the node receiving one from the bus) to its write \
              into each other member's socket, once per member",
+            &FANOUT_BUCKETS,
+        ),
+        bus_hop_seconds: histogram_in(
+            &r,
+            "handoff_bus_hop_seconds",
+            "Cluster mode: from another node accepting an update to this node reading it from the bus \
+             (wall-clock milliseconds of both nodes)",
             &FANOUT_BUCKETS,
         ),
         recording_packets_dropped: {

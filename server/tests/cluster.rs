@@ -185,6 +185,33 @@ async fn a_broken_stream_or_an_unknown_entry_never_stalls_other_rooms() {
     cluster.stop().await;
 }
 
+/// `handoff_bus_hop_seconds` counts each update another node accepted once, where it is read from the
+/// bus; a node's own updates are no hop. (The test's nodes share one process, so one registry: the
+/// count is the cluster's.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_update_read_from_another_node_counts_one_bus_hop() {
+    const KEYS: usize = 12;
+    let db = Database::create().await;
+    let redis = RedisServer::start();
+    let cluster = start_cluster(&db, &redis).await;
+    let path = "a.py";
+    let room = cluster.nodes[0].room_with(&[file(path, "x = 1\n")]).await;
+    let mut typist = YClient::synced(&candidate_url(&room, &cluster, 0)).await;
+    let mut watcher = YClient::synced(&candidate_url(&room, &cluster, 1)).await;
+    let hops =
+        || async { common::metric(&cluster.nodes[1].metrics_page().await, "handoff_bus_hop_seconds_count") };
+    let before = hops().await;
+    for i in 0..KEYS {
+        typist.insert(path, None, &i.to_string()).await;
+    }
+    let typed: String = (0..KEYS).map(|i| i.to_string()).collect();
+    watcher.wait_for("every key on node 1", |c| c.text(path).is_some_and(|t| t.ends_with(&typed))).await;
+    // Node 0 reads its own keys too (with its next full scan); none of them counts.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(hops().await - before, KEYS as f64, "one hop per key, on node 1 alone");
+    cluster.stop().await;
+}
+
 /// The nodes Redis lists among the readers of `room`'s stream.
 async fn readers_of(conn: &mut redis::aio::MultiplexedConnection, room: &str) -> Vec<String> {
     let key = format!("handoff:{{{room}}}:readers");

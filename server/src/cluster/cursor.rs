@@ -13,6 +13,7 @@ use super::Links;
 use super::entries::Entry;
 use super::message::{F_KIND, F_NODE, F_VERSION, Incoming, K_UPDATE, Skipped, VERSION, decode};
 use crate::bus::Remote;
+use crate::clock::now_ms;
 use crate::metrics::METRICS;
 
 pub(super) struct Cursor {
@@ -67,6 +68,10 @@ impl Cursor {
                     Some(false) => return false,
                     None => return true,
                 }
+                // Millisecond stamps of two wall clocks: exact on one host, off by the clocks' skew
+                // across hosts (a clock behind counts as no time).
+                let hop_ms = now_ms().saturating_sub(entry.at_ms);
+                METRICS.bus_hop_seconds.observe(hop_ms as f64 / 1000.0);
                 match handoff_protocol::frame::decode_update(&entry.update) {
                     Ok(update) => Remote::Update { seq: ms, update, payload: entry.update },
                     Err(e) => {
