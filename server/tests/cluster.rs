@@ -186,7 +186,7 @@ async fn a_broken_stream_or_an_unknown_entry_never_stalls_other_rooms() {
 }
 
 /// `handoff_bus_hop_seconds` counts each update another node accepted once, where it is read from the
-/// bus; a node's own updates are no hop. (The test's nodes share one process, so one registry: the
+/// bus (from its notification or from the stream: never both); a node's own updates are no hop. (The test's nodes share one process, so one registry: the
 /// count is the cluster's.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_update_read_from_another_node_counts_one_bus_hop() {
@@ -209,6 +209,14 @@ async fn each_update_read_from_another_node_counts_one_bus_hop() {
     // Node 0 reads its own keys too (with its next full scan); none of them counts.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(hops().await - before, KEYS as f64, "one hop per key, on node 1 alone");
+    // Node 1 took keys from the notifications that carried them, without reading the stream (the
+    // first may be read from it: node 1's own request for states lies before it).
+    let page = cluster.nodes[1].metrics_page().await;
+    let carried = page
+        .lines()
+        .find_map(|l| l.strip_prefix("handoff_cluster_events_total{event=\"carried\"} "))
+        .map_or(0.0, |v| v.trim().parse().unwrap());
+    assert!(carried >= 1.0, "no entry came with its notification");
     cluster.stop().await;
 }
 
@@ -221,11 +229,15 @@ async fn readers_of(conn: &mut redis::aio::MultiplexedConnection, room: &str) ->
 /// The room streams the notifications in `node`'s notification stream name, oldest first.
 async fn notified(conn: &mut redis::aio::MultiplexedConnection, node: &str) -> Vec<String> {
     let key = format!("handoff:touched:{node}");
-    let entries: Vec<(String, Vec<String>)> =
+    // Values as bytes: a notification carries its entry, whose data is binary.
+    let entries: Vec<(String, Vec<Vec<u8>>)> =
         redis::cmd("XRANGE").arg(key).arg("-").arg("+").query_async(conn).await.unwrap();
     entries
         .into_iter()
-        .filter_map(|(_, fields)| fields.chunks(2).find(|kv| kv[0] == "s").map(|kv| kv[1].clone()))
+        .filter_map(|(_, fields)| {
+            let stream = fields.chunks(2).find(|kv| kv[0] == b"s")?;
+            String::from_utf8(stream[1].clone()).ok()
+        })
         .collect()
 }
 

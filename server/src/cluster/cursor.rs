@@ -31,7 +31,30 @@ pub(super) struct Cursor {
     pub(super) paused_until: Option<Instant>,
 }
 
+/// Where an entry a notification carried stands against a room's cursor.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Fit {
+    /// At or before the cursor: read already (by a full scan, or a stream read that came first).
+    Read,
+    /// Right after the cursor: the room takes it as if read from the stream.
+    Next,
+    /// Past entries the cursor has not read (this node's own, an older release's, or any other not
+    /// notified here): the room's stream is read instead.
+    Gap,
+}
+
 impl Cursor {
+    /// Where an entry with `id`, added when the stream's last entry was `prev`, stands.
+    pub(super) fn fit(&self, prev: Option<(u64, u64)>, id: (u64, u64)) -> Fit {
+        if id <= self.last_id {
+            Fit::Read
+        } else if prev == Some(self.last_id) && self.paused_until.is_none() {
+            Fit::Next
+        } else {
+            Fit::Gap
+        }
+    }
+
     /// Hands one entry to its room. False when the cursor is done: the room rebuilds (and attaches
     /// again) or is gone.
     pub(super) fn take(&mut self, entry: Entry, node: &str, links: &Links) -> bool {
@@ -154,5 +177,37 @@ mod tests {
         // Nothing numbered 7 any more (trimmed, or Redis lost it): whatever comes later is news.
         assert_eq!(start_after(7, Some((5, 1))), (7, 0));
         assert_eq!(start_after(7, None), (7, 0));
+    }
+
+    fn cursor_at(last_id: (u64, u64)) -> Cursor {
+        let (tx, _) = mpsc::unbounded_channel();
+        let room: Arc<str> = Arc::from("r");
+        Cursor {
+            room,
+            key: String::new(),
+            last_id,
+            last_seq: last_id.0,
+            tx,
+            epoch: Arc::from("e"),
+            paused_until: None,
+        }
+    }
+
+    #[test]
+    fn a_carried_entry_is_taken_only_right_after_what_the_cursor_read() {
+        let mut c = cursor_at((7, 2));
+        assert_eq!(c.fit(Some((7, 2)), (7, 3)), Fit::Next);
+        assert_eq!(c.fit(Some((7, 2)), (8, 0)), Fit::Next, "the next update after awareness");
+        // An entry the cursor has not read lies between (this node's own, one added by hand).
+        assert_eq!(c.fit(Some((7, 3)), (8, 0)), Fit::Gap);
+        assert_eq!(c.fit(None, (8, 0)), Fit::Gap, "the stream had nothing before it: trimmed, or lost");
+        // Read already, by a full scan or a stream read before the notification.
+        assert_eq!(c.fit(Some((7, 1)), (7, 2)), Fit::Read);
+        assert_eq!(c.fit(Some((6, 0)), (7, 0)), Fit::Read);
+        // A cursor placed after every entry of an update matches no entry: its first news is read.
+        assert_eq!(cursor_at((7, u64::MAX)).fit(Some((7, 3)), (8, 0)), Fit::Gap);
+        // A paused stream waits for its read.
+        c.paused_until = Some(Instant::now());
+        assert_eq!(c.fit(Some((7, 2)), (7, 3)), Fit::Gap);
     }
 }

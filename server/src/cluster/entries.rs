@@ -36,6 +36,11 @@ impl Entry {
         self.fields.iter_mut().find(|(k, _)| k == name.as_bytes()).map(|(_, v)| std::mem::take(v))
     }
 
+    /// The entry under another id: a notification's carried entry under its id in the room's stream.
+    pub(super) fn with_id(self, id: (u64, u64)) -> Entry {
+        Entry { id, ..self }
+    }
+
     /// Whether field `name` holds `value`.
     pub(super) fn is(&self, name: &str, value: &str) -> bool {
         self.get(name).is_some_and(|v| v == value.as_bytes())

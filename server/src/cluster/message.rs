@@ -27,6 +27,10 @@ pub(super) const F_AT: &str = "t";
 pub(super) const F_DATA: &str = "d";
 /// In a notification (`Keys::touched`): the stream key of the room that has a new entry.
 pub(super) const F_STREAM: &str = "s";
+/// In a notification that carries its entry (the entry's kind and fields follow): the entry's id, and
+/// the id of the entry before it in the stream (empty when the stream had none).
+pub(super) const F_ID: &str = "i";
+pub(super) const F_PREV: &str = "p";
 
 /// Entry kinds.
 pub(super) const K_UPDATE: &str = "u";

@@ -4,7 +4,10 @@
 //! entry it saw, so a node cut off from Redis catches up where it stopped (`cursor.rs`: what each
 //! entry read becomes). A round is one pipeline: the read of the rooms the last notifications named,
 //! then the read of the notifications that came since, which waits for one only when no room is to be
-//! read.
+//! read. A notification carries its entry and the id of the entry before it: when that is where the
+//! room's cursor stands, the room takes the entry at once, and news crosses nodes in one read; when it
+//! is not (an entry not notified here lies between: this node's own, or one of an older release), the
+//! room's stream is read next round as before.
 //!
 //! A room is read from the end of its stream as it stands when the room attaches, or from just after
 //! the room's last seq if the stream holds updates past it: awareness, end and reopen entries are
@@ -27,12 +30,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::Links;
-use super::cursor::{Cursor, start_after};
+use super::cursor::{Cursor, Fit, start_after};
 use super::entries::{Entries, Streams};
 use super::message::{K_AWARENESS_WANTED, Keys, Outgoing};
 use super::publisher::Job;
 use super::readers::{READERS_REFRESH, Readers};
-use super::touched::Touched;
+use super::touched::{Carried, Touched};
 use crate::bus::Remote;
 use crate::metrics::METRICS;
 
@@ -156,13 +159,11 @@ impl Reader {
                     continue;
                 }
             };
-            if notes {
-                match replies.pop().map(|r| r.and_then(|v| Ok(Streams::from_redis_value(v)?))) {
-                    Some(Ok(streams)) => touched.noted(streams, &cursors, &self.node),
-                    Some(Err(e)) => self.unreachable_or_blind(&e, &mut touched, &mut blind).await,
-                    None => {}
-                }
-            }
+            let noted = if notes {
+                replies.pop().map(|r| r.and_then(|v| Ok(Streams::from_redis_value(v)?)))
+            } else {
+                None
+            };
             match replies.pop().map(|r| r.and_then(|v| Ok(Streams::from_redis_value(v)?))) {
                 Some(Ok(streams)) => self.deliver(&mut cursors, &mut touched, streams),
                 Some(Err(e)) if unreachable(&e) => {
@@ -177,6 +178,45 @@ impl Reader {
                 }
                 None => {}
             }
+            // After the rooms' reads: a carried entry is taken only right after what was read.
+            match noted {
+                Some(Ok(streams)) => {
+                    let carried = touched.noted(streams, &cursors, &self.node);
+                    self.take_carried(&mut cursors, &mut touched, carried);
+                }
+                Some(Err(e)) => self.unreachable_or_blind(&e, &mut touched, &mut blind).await,
+                None => {}
+            }
+        }
+    }
+
+    /// Hands each carried entry that follows its room's cursor to the room; a room whose entry does
+    /// not follow is read from its stream next round.
+    fn take_carried(
+        &self,
+        cursors: &mut HashMap<Arc<str>, Cursor>,
+        touched: &mut Touched,
+        carried: Vec<Carried>,
+    ) {
+        let mut taken = 0;
+        for Carried { room, prev, entry } in carried {
+            let Some(cursor) = cursors.get_mut(&room) else { continue };
+            if touched.is_due(&room) {
+                continue;
+            }
+            match cursor.fit(prev, entry.id) {
+                Fit::Read => {}
+                Fit::Gap => touched.mark(room),
+                Fit::Next => {
+                    taken += 1;
+                    if !cursor.take(entry, &self.node, &self.links) {
+                        drop_cursor(cursors, &room);
+                    }
+                }
+            }
+        }
+        if taken > 0 {
+            METRICS.cluster("carried", taken);
         }
     }
 
@@ -269,7 +309,7 @@ impl Reader {
             }
             if !keep {
                 let room = cursor.room.clone();
-                cursors.remove(&room);
+                drop_cursor(cursors, &room);
             }
         }
     }
@@ -321,6 +361,15 @@ impl Reader {
         touched.mark(room.clone());
         let (job, _) = self.links.job(Outgoing::signal(room, K_AWARENESS_WANTED));
         let _ = self.jobs.send(job);
+    }
+}
+
+/// Drops the cursor of a room that is done reading (it rebuilds, and attaches again), but for a room
+/// whose actor let go: that one goes with the detached rooms at the next round, which takes this node
+/// off the room's readers.
+fn drop_cursor(cursors: &mut HashMap<Arc<str>, Cursor>, room: &Arc<str>) {
+    if cursors.get(room).is_some_and(|c| !c.tx.is_closed()) {
+        cursors.remove(room);
     }
 }
 

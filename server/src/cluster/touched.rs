@@ -9,7 +9,8 @@
 //! entry is read with the room's next read.
 //!
 //! A notification is added in the same script as its entry, so a room read after its notification is
-//! read past that entry. What the notifications cannot tell is covered by reading every held stream:
+//! read past that entry. It also carries the entry (`Carried`), which the reader takes when it follows
+//! the room's cursor (`reader.rs`), so most rooms with news need no read at all. What the notifications cannot tell is covered by reading every held stream:
 //! - when the place in the notification stream is not known yet (start, Redis lost its data);
 //! - every [`FULL_SCAN`]: a node of an older release adds entries without notifications to this node's
 //!   stream during a rolling upgrade (it writes the one shared stream `handoff:touched`, which no node
@@ -33,8 +34,8 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
-use super::entries::{Entries, Streams};
-use super::message::{F_NODE, F_STREAM, F_VERSION, Keys, VERSION};
+use super::entries::{Entries, Entry, Streams, parse_id};
+use super::message::{F_ID, F_KIND, F_NODE, F_PREV, F_STREAM, F_VERSION, Keys, VERSION};
 
 /// Notifications a node's stream keeps, about (`MAXLEN ~`): a reader further behind than that reads
 /// every held stream instead. About 20 s of 1000 rooms each typing (5 entries a second).
@@ -46,7 +47,29 @@ const FULL_SCAN: Duration = Duration::from_secs(1);
 
 /// A notification as read: its id, and the stream it names (`None`: a version this build does not
 /// know, no stream named, or this node's own entry; a full scan reads whatever it stood for).
+#[cfg(test)]
 pub(super) type Note = ((u64, u64), Option<String>);
+
+/// An entry of a held room that its notification carried, and the id of the entry before it in the
+/// room's stream (`None`: the stream had none).
+#[derive(Debug)]
+pub(super) struct Carried {
+    pub(super) room: Arc<str>,
+    pub(super) prev: Option<(u64, u64)>,
+    pub(super) entry: Entry,
+}
+
+/// A stream entry's id, `(ms, n)`.
+type Id = (u64, u64);
+
+/// The ids a notification that carries its entry holds (the one before it, and its entry's); `None`
+/// for a notification that carries none (one of an older release).
+fn carried_ids(e: &mut Entry) -> Option<(Option<Id>, Id)> {
+    e.get(F_KIND)?;
+    let id = e.take(F_ID).and_then(|id| std::str::from_utf8(&id).ok().and_then(parse_id))?;
+    let prev = e.take(F_PREV)?;
+    Some((std::str::from_utf8(&prev).ok().and_then(parse_id), id))
+}
 
 pub(super) struct Touched {
     /// This node's notification stream.
@@ -120,33 +143,60 @@ impl Touched {
         read.arg("STREAMS").arg(&self.key).arg(format!("{}-{}", after.0, after.1));
     }
 
-    /// Takes in the reply of the read [`Touched::add_read`] added: marks the held rooms it names,
-    /// but for the entries `node` (this one) added.
-    pub(super) fn noted<V>(&mut self, Streams(streams): Streams, held: &HashMap<Arc<str>, V>, node: &str) {
-        let notes: Vec<Note> = streams
-            .into_iter()
-            .flat_map(|(_, entries)| entries)
-            .map(|mut e| {
-                let news = e.is(F_VERSION, VERSION) && !e.is(F_NODE, node);
-                let stream = if news { e.take(F_STREAM) } else { None };
-                (e.id, stream.and_then(|s| String::from_utf8(s.to_vec()).ok()))
-            })
-            .collect();
-        self.note(&notes, held);
-    }
-
-    /// Takes in notifications read after the last one.
-    fn note<V>(&mut self, notes: &[Note], held: &HashMap<Arc<str>, V>) {
-        if self.after.is_none() {
-            return;
-        }
-        for (id, stream) in notes {
-            self.after = Some(*id);
-            let room = stream.as_deref().and_then(Keys::room_of);
-            if let Some((room, _)) = room.and_then(|room| held.get_key_value(room)) {
-                self.due.insert(room.clone());
+    /// Takes in the reply of the read [`Touched::add_read`] added: marks the held rooms it names, but
+    /// for the entries `node` (this one) added, and returns the entries the notifications carry (of
+    /// rooms not marked already: a room marked is read from its stream, past whatever came before).
+    pub(super) fn noted<V>(
+        &mut self,
+        Streams(streams): Streams,
+        held: &HashMap<Arc<str>, V>,
+        node: &str,
+    ) -> Vec<Carried> {
+        let mut carried = Vec::new();
+        for mut e in streams.into_iter().flat_map(|(_, entries)| entries) {
+            let news = e.is(F_VERSION, VERSION) && !e.is(F_NODE, node);
+            let stream = if news { e.take(F_STREAM) } else { None };
+            let stream = stream.and_then(|s| String::from_utf8(s.to_vec()).ok());
+            let Some(room) = self.note_one(e.id, stream.as_deref(), held) else { continue };
+            match carried_ids(&mut e) {
+                Some((prev, id)) if !self.due.contains(&room) => {
+                    carried.push(Carried { room, prev, entry: e.with_id(id) })
+                }
+                _ => {
+                    self.due.insert(room);
+                }
             }
         }
+        carried
+    }
+
+    /// Takes in notifications read after the last one: marks the held rooms they name.
+    #[cfg(test)]
+    fn note<V>(&mut self, notes: &[Note], held: &HashMap<Arc<str>, V>) {
+        for (id, stream) in notes {
+            if let Some(room) = self.note_one(*id, stream.as_deref(), held) {
+                self.due.insert(room);
+            }
+        }
+    }
+
+    /// Takes in one notification: the held room it names, if any. None before the place in the
+    /// notifications is known.
+    fn note_one<V>(
+        &mut self,
+        id: (u64, u64),
+        stream: Option<&str>,
+        held: &HashMap<Arc<str>, V>,
+    ) -> Option<Arc<str>> {
+        self.after?;
+        self.after = Some(id);
+        let room = stream.and_then(Keys::room_of)?;
+        held.get_key_value(room).map(|(room, _)| room.clone())
+    }
+
+    /// Whether the room is to be read from its stream next round.
+    pub(super) fn is_due(&self, room: &str) -> bool {
+        self.due.contains(room)
     }
 
     /// The rooms to read this round, of the `held` rooms `ready` to be read (a paused stream waits for
@@ -230,6 +280,43 @@ mod tests {
         assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("b")]);
         touched.noted(Streams(vec![(Keys::touched("me"), notes[2..].to_vec())]), &rooms, "me");
         assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("a")]);
+    }
+
+    #[test]
+    fn a_notification_that_carries_its_entry_hands_it_over_unless_the_room_is_due() {
+        let now = Instant::now();
+        let rooms = held(&["a", "b"]);
+        let mut touched = settled(now);
+        let (a, b) = (Keys::stream("a"), Keys::stream("b"));
+        let carrying = |id: u64, stream: &str, prev: &[u8], at: &[u8]| {
+            Entry::new(
+                (id, 0),
+                &[
+                    ("v", b"1"),
+                    ("s", stream.as_bytes()),
+                    ("n", b"other"),
+                    ("p", prev),
+                    ("i", at),
+                    ("k", b"a"),
+                    ("d", b"x"),
+                ],
+            )
+        };
+        let notes = vec![
+            carrying(11, &a, b"7-0", b"7-1"),
+            // Of an older release: no entry carried, the room's stream is read.
+            Entry::new((12, 0), &[("v", b"1"), ("s", b.as_bytes()), ("n", b"other")]),
+            // Room b is due now: what it carries next is read from its stream too.
+            carrying(13, &b, b"3-0", b"4-0"),
+            // The stream had nothing before it.
+            carrying(14, &a, b"", b"8-0"),
+        ];
+        let carried = touched.noted(Streams(vec![(Keys::touched("me"), notes)]), &rooms, "me");
+        assert_eq!(touched.after, Some((14, 0)));
+        let got: Vec<_> = carried.iter().map(|c| (&*c.room, c.prev, c.entry.id)).collect();
+        assert_eq!(got, vec![("a", Some((7, 0)), (7, 1)), ("a", None, (8, 0))]);
+        assert!(carried[0].entry.is("k", "a") && carried[0].entry.get("d").is_some(), "the entry's fields");
+        assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("b")]);
     }
 
     #[test]
