@@ -44,6 +44,11 @@ pub(super) const TOUCHED_MAXLEN: u64 = 100_000;
 const TOUCHED_READ_COUNT: usize = 4_096;
 /// How often every held stream is read whatever the notifications say.
 const FULL_SCAN: Duration = Duration::from_secs(1);
+/// Streams read in one round at most; the rest are read in the rounds after. A read of every held
+/// stream of a node behind by thousands of entries a room answers with up to 512 entries a stream:
+/// at 2000 rooms that outgrew the response timeout, and a read that timed out marked every stream
+/// again, so the node never caught up.
+pub(super) const MAX_STREAMS_PER_ROUND: usize = 200;
 
 /// A notification as read: its id, and the stream it names (`None`: a version this build does not
 /// know, no stream named, or this node's own entry; a full scan reads whatever it stood for).
@@ -200,7 +205,8 @@ impl Touched {
     }
 
     /// The rooms to read this round, of the `held` rooms `ready` to be read (a paused stream waits for
-    /// a full scan after its pause). Costs what is due, not what is held, but on a full scan.
+    /// a full scan after its pause), at most [`MAX_STREAMS_PER_ROUND`]: the rest stay due. Costs what
+    /// is due, not what is held, but on a full scan.
     pub(super) fn take<V>(
         &mut self,
         now: Instant,
@@ -211,14 +217,15 @@ impl Touched {
             self.all = true;
             self.next_full_scan = now + FULL_SCAN;
         }
-        let rooms = if self.all {
-            self.due.clear();
-            held.iter().filter(|(_, v)| ready(v)).map(|(room, _)| room.clone()).collect()
-        } else {
-            self.due.drain().filter(|room| held.get(room).is_some_and(&ready)).collect()
-        };
-        self.all = false;
-        rooms
+        if self.all {
+            self.due = held.keys().cloned().collect();
+            self.all = false;
+        }
+        let chosen: Vec<Arc<str>> = self.due.iter().take(MAX_STREAMS_PER_ROUND).cloned().collect();
+        for room in &chosen {
+            self.due.remove(room);
+        }
+        chosen.into_iter().filter(|room| held.get(room).is_some_and(&ready)).collect()
     }
 }
 
@@ -317,6 +324,22 @@ mod tests {
         assert_eq!(got, vec![("a", Some((7, 0)), (7, 1)), ("a", None, (8, 0))]);
         assert!(carried[0].entry.is("k", "a") && carried[0].entry.get("d").is_some(), "the entry's fields");
         assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("b")]);
+    }
+
+    #[test]
+    fn a_full_scan_of_many_rooms_is_read_over_several_rounds() {
+        let now = Instant::now();
+        let names: Vec<String> = (0..MAX_STREAMS_PER_ROUND * 2 + 1).map(|i| format!("r{i}")).collect();
+        let rooms = held(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut touched = Touched::new(now, "me");
+        let mut seen = HashSet::new();
+        for round in 0..3 {
+            let read = touched.take(now, &rooms, |_| true);
+            assert!(read.len() <= MAX_STREAMS_PER_ROUND, "round {round} reads {}", read.len());
+            seen.extend(read);
+        }
+        assert_eq!(seen.len(), rooms.len(), "every held stream is read within three rounds");
+        assert!(touched.take(now, &rooms, |_| true).is_empty());
     }
 
     #[test]
