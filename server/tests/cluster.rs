@@ -206,9 +206,13 @@ async fn each_update_read_from_another_node_counts_one_bus_hop() {
     }
     let typed: String = (0..KEYS).map(|i| i.to_string()).collect();
     watcher.wait_for("every key on node 1", |c| c.text(path).is_some_and(|t| t.ends_with(&typed))).await;
-    // Node 0 reads its own keys too (with its next full scan); none of them counts.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(hops().await - before, KEYS as f64, "one hop per key, on node 1 alone");
+    // One key back from node 1: node 0 reads it past its own twelve in the room's stream, so once the
+    // typist has it, node 0 has read its own keys too. Those are no hop; the key back is one.
+    watcher.insert(path, None, "!").await;
+    typist
+        .wait_for("the key from node 1", |c| c.text(path).is_some_and(|t| t.ends_with(&format!("{typed}!"))))
+        .await;
+    assert_eq!(hops().await - before, (KEYS + 1) as f64, "one hop per key read from another node");
     // Node 1 took keys from the notifications that carried them, without reading the stream (the
     // first may be read from it: node 1's own request for states lies before it).
     let page = cluster.nodes[1].metrics_page().await;
