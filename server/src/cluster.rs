@@ -340,7 +340,7 @@ impl Bus for RedisBus {
     }
 
     fn awareness(&self, room: &Arc<str>, frame: Bytes) {
-        if self.links.alone(room) {
+        if self.links.keep_awareness_local(room) {
             return;
         }
         self.send(Outgoing::awareness(room.clone(), frame));

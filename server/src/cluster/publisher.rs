@@ -42,8 +42,8 @@ const SEED_TIMEOUT: Duration = Duration::from_secs(2);
 /// `touched.rs`: readers read only the rooms with news from other nodes; a reader's entry whose time
 /// has passed names a node that stopped refreshing it). The notification carries the entry too, with
 /// its id and the id of the entry before it, so that a reader whose place in the room's stream is that
-/// entry takes it without reading the stream (one read per hop rather than two). KEYS: seq, stream, published, the Redis
-/// data's epoch, the room's readers. ARGV: node, publish number, kind, how long to keep the publish
+/// entry takes it without reading the stream (one read per hop rather than two). KEYS: seq, stream,
+/// published, the Redis data's epoch, the room's readers. ARGV: node, publish number, kind, how long to keep the publish
 /// numbers, the epoch the room was attached under, how many notifications a stream keeps, what a
 /// node's notification stream's key starts with, then the message's fields.
 ///
@@ -126,8 +126,8 @@ impl Publisher {
         let mut batch = Vec::with_capacity(BATCH);
         let mut last_sent: Option<Instant> = None;
         while let Some(first) = self.jobs.recv().await {
-            if let Some(at) = last_sent {
-                tokio::time::sleep_until(at + GATHER).await;
+            if let Some(due) = last_sent.map(|at| at + GATHER).filter(|due| *due > Instant::now()) {
+                tokio::time::sleep_until(due).await;
             }
             last_sent = Some(Instant::now());
             batch.push(first);

@@ -13,9 +13,11 @@
 //! node was seen here: a script that ran before the other node listed itself answers late, and must
 //! not undo what the other node's request told.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, OnceLock};
 use std::time::Instant;
+
+use prometheus::IntCounter;
 
 use super::Links;
 use crate::metrics::METRICS;
@@ -58,12 +60,17 @@ pub(super) fn stamp() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_micros() as u64 + 1
 }
 
+/// `handoff_cluster_events_total{event="awareness_kept_local"}`, looked up once: it counts every
+/// cursor move of a room held by one node.
+static KEPT_LOCAL: LazyLock<IntCounter> =
+    LazyLock::new(|| METRICS.cluster_events.with_label_values(&["awareness_kept_local"]));
+
 impl Links {
-    /// Whether the room's awareness stays on this node: no other node reads it.
-    pub(super) fn alone(&self, room: &str) -> bool {
+    /// Whether the room's awareness stays on this node (no other node reads it); counts it if so.
+    pub(super) fn keep_awareness_local(&self, room: &str) -> bool {
         let alone = self.rooms.get(room).is_some_and(|link| link.sharing.alone());
         if alone {
-            METRICS.cluster("awareness_kept_local", 1);
+            KEPT_LOCAL.inc();
         }
         alone
     }

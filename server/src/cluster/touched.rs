@@ -10,7 +10,8 @@
 //!
 //! A notification is added in the same script as its entry, so a room read after its notification is
 //! read past that entry. It also carries the entry (`Carried`), which the reader takes when it follows
-//! the room's cursor (`reader.rs`), so most rooms with news need no read at all. What the notifications cannot tell is covered by reading every held stream:
+//! the room's cursor (`reader.rs`), so most rooms with news need no read at all. What the
+//! notifications cannot tell is covered by reading every held stream:
 //! - when the place in the notification stream is not known yet (start, Redis lost its data);
 //! - every [`FULL_SCAN`]: a node of an older release adds entries without notifications to this node's
 //!   stream during a rolling upgrade (it writes the one shared stream `handoff:touched`, which no node
@@ -44,16 +45,11 @@ pub(super) const TOUCHED_MAXLEN: u64 = 100_000;
 const TOUCHED_READ_COUNT: usize = 4_096;
 /// How often every held stream is read whatever the notifications say.
 const FULL_SCAN: Duration = Duration::from_secs(1);
-/// Streams read in one round at most; the rest are read in the rounds after. A read of every held
-/// stream of a node behind by thousands of entries a room answers with up to 512 entries a stream:
-/// at 2000 rooms that outgrew the response timeout, and a read that timed out marked every stream
-/// again, so the node never caught up.
+/// Streams read in one round at most; the rest are read in the rounds after. It bounds a round's
+/// reply: a node far behind gets up to 512 entries a stream, and a reply for every stream of 2000 rooms
+/// does not arrive within the response timeout; a read that times out marks every stream again, so an
+/// unbounded round would never let the node catch up.
 pub(super) const MAX_STREAMS_PER_ROUND: usize = 200;
-
-/// A notification as read: its id, and the stream it names (`None`: a version this build does not
-/// know, no stream named, or this node's own entry; a full scan reads whatever it stood for).
-#[cfg(test)]
-pub(super) type Note = ((u64, u64), Option<String>);
 
 /// An entry of a held room that its notification carried, and the id of the entry before it in the
 /// room's stream (`None`: the stream had none).
@@ -161,8 +157,8 @@ impl Touched {
         for mut e in streams.into_iter().flat_map(|(_, entries)| entries) {
             let news = e.is(F_VERSION, VERSION) && !e.is(F_NODE, node);
             let stream = if news { e.take(F_STREAM) } else { None };
-            let stream = stream.and_then(|s| String::from_utf8(s.to_vec()).ok());
-            let Some(room) = self.note_one(e.id, stream.as_deref(), held) else { continue };
+            let stream = stream.as_deref().and_then(|s| std::str::from_utf8(s).ok());
+            let Some(room) = self.note_one(e.id, stream, held) else { continue };
             match carried_ids(&mut e) {
                 Some((prev, id)) if !self.due.contains(&room) => {
                     carried.push(Carried { room, prev, entry: e.with_id(id) })
@@ -173,16 +169,6 @@ impl Touched {
             }
         }
         carried
-    }
-
-    /// Takes in notifications read after the last one: marks the held rooms they name.
-    #[cfg(test)]
-    fn note<V>(&mut self, notes: &[Note], held: &HashMap<Arc<str>, V>) {
-        for (id, stream) in notes {
-            if let Some(room) = self.note_one(*id, stream.as_deref(), held) {
-                self.due.insert(room);
-            }
-        }
     }
 
     /// Takes in one notification: the held room it names, if any. None before the place in the
@@ -239,8 +225,15 @@ mod tests {
         rooms.iter().map(|r| (Arc::from(*r), true)).collect()
     }
 
-    fn note(id: u64, room: &str) -> Note {
-        ((id, 0), Some(Keys::stream(room)))
+    /// Another node's notification of an entry in `room`'s stream, carrying no entry.
+    fn note(id: u64, room: &str) -> Entry {
+        Entry::new((id, 0), &[("v", b"1"), ("s", Keys::stream(room).as_bytes()), ("n", b"other")])
+    }
+
+    /// Takes in `notes` as one read of this node's notification stream.
+    fn take_in(touched: &mut Touched, notes: &[Entry], held: &HashMap<Arc<str>, bool>) {
+        let carried = touched.noted(Streams(vec![(Keys::touched("me"), notes.to_vec())]), held, "me");
+        assert!(carried.is_empty(), "these notifications carry no entry");
     }
 
     fn sorted(mut rooms: Vec<Arc<str>>) -> Vec<Arc<str>> {
@@ -263,7 +256,7 @@ mod tests {
         let mut touched = settled(now);
         assert!(touched.take(now, &rooms, |_| true).is_empty(), "nothing to read yet");
         let notes = [note(11, "a"), note(12, "elsewhere"), note(13, "a"), note(14, "c")];
-        touched.note(&notes, &rooms);
+        take_in(&mut touched, &notes, &rooms);
         assert_eq!(touched.after, Some((14, 0)), "the next read starts after the last notification");
         assert_eq!(sorted(touched.take(now, &rooms, |_| true)), vec![Arc::from("a"), Arc::from("c")]);
         assert!(touched.take(now, &rooms, |_| true).is_empty(), "read once per notification");
@@ -345,10 +338,12 @@ mod tests {
     #[test]
     fn a_paused_room_waits_and_an_unknown_notification_is_passed_over() {
         let now = Instant::now();
-        let rooms = held(&["a", "b"]);
+        let rooms = held(&["a", "b", "c"]);
         let mut touched = settled(now);
-        let unknown = ((11, 0), None);
-        touched.note(&[unknown, note(12, "a"), note(13, "b")], &rooms);
+        // A version this build does not know, naming held room c: passed over (a full scan reads c).
+        let unknown =
+            Entry::new((11, 0), &[("v", b"9"), ("s", Keys::stream("c").as_bytes()), ("n", b"other")]);
+        take_in(&mut touched, &[unknown, note(12, "a"), note(13, "b")], &rooms);
         assert_eq!(touched.after, Some((13, 0)));
         // "a" is paused: only "b" is ready.
         let mut rooms = rooms;
@@ -366,12 +361,12 @@ mod tests {
 
         // Then only what is notified.
         touched.after = Some((0, 0));
-        touched.note(&[note(13, "b")], &rooms);
+        take_in(&mut touched, &[note(13, "b")], &rooms);
         assert_eq!(touched.take(now, &rooms, |_| true), vec![Arc::from("b")]);
 
         // Redis lost its data: the place is found again and everything is read.
         touched.forget();
-        touched.note(&[note(1, "a")], &rooms);
+        take_in(&mut touched, &[note(1, "a")], &rooms);
         assert_eq!(touched.after, None, "no notification is taken before the place is found");
         assert_eq!(touched.take(now, &rooms, |_| true).len(), 3);
 
