@@ -7,7 +7,7 @@
 //! read. A notification carries its entry and the id of the entry before it: when that is where the
 //! room's cursor stands, the room takes the entry at once, and news crosses nodes in one read; when it
 //! is not (an entry not notified here lies between: this node's own, or one of an older release), the
-//! room's stream is read next round as before.
+//! room's stream is read next round.
 //!
 //! A room is read from the end of its stream as it stands when the room attaches, or from just after
 //! the room's last seq if the stream holds updates past it: awareness, end and reopen entries are
